@@ -1,0 +1,65 @@
+// The first schema: receivers (seq and counts), pending messages, tombstones of acked ones, and the per-sender summary.
+import type { Knex } from 'knex'
+
+export const name = '001-initial-schema'
+
+export async function up (knex: Knex): Promise<void> {
+  await knex.schema.createTable('receivers', (table) => {
+    table.string('receiver_uid', 50).primary()
+    table.bigInteger('last_seq').notNullable().defaultTo(0)
+    table.integer('pending_count').notNullable().defaultTo(0)
+    table.bigInteger('next_expiry').nullable()
+    table.index(['next_expiry'], 'receivers_next_expiry')
+  })
+
+  // Only the indexes a query needs: each one costs on the store path.
+  await knex.schema.createTable('messages', (table) => {
+    table.string('receiver_uid', 50).notNullable()
+    table.bigInteger('seq').notNullable()
+    table.string('msg_id', 70).notNullable()
+    table.string('sender_uid', 50).notNullable()
+    table.integer('msg_type').notNullable()
+    table.text('content').notNullable()
+    table.bigInteger('send_time').notNullable()
+    table.bigInteger('stored_at').notNullable()
+    table.bigInteger('expires_at').notNullable()
+    table.primary(['receiver_uid', 'seq'])
+    table.unique(['receiver_uid', 'msg_id'], { indexName: 'messages_receiver_msg_id' })
+    table.index(['receiver_uid', 'sender_uid', 'seq'], 'messages_receiver_sender_seq')
+  })
+
+  await knex.schema.createTable('tombstones', (table) => {
+    table.string('receiver_uid', 50).notNullable()
+    table.string('msg_id', 70).notNullable()
+    table.bigInteger('seq').notNullable()
+    table.string('sender_uid', 50).notNullable()
+    table.integer('msg_type').notNullable()
+    table.text('content').notNullable()
+    table.bigInteger('send_time').notNullable()
+    table.bigInteger('stored_at').notNullable()
+    table.bigInteger('expires_at').notNullable()
+    table.bigInteger('acked_at').notNullable()
+    table.bigInteger('purge_at').notNullable()
+    table.primary(['receiver_uid', 'msg_id'])
+    table.index(['purge_at'], 'tombstones_purge_at')
+  })
+
+  await knex.schema.createTable('conversations', (table) => {
+    table.string('receiver_uid', 50).notNullable()
+    table.string('sender_uid', 50).notNullable()
+    table.integer('pending_count').notNullable()
+    table.bigInteger('last_seq').nullable()
+    table.bigInteger('sort_seq').notNullable()
+    table.integer('lost_count').notNullable()
+    table.bigInteger('lost_seq').nullable()
+    table.primary(['receiver_uid', 'sender_uid'])
+    table.index(['receiver_uid', 'sort_seq'], 'conversations_receiver_sort_seq')
+  })
+}
+
+export async function down (knex: Knex): Promise<void> {
+  await knex.schema.dropTable('conversations')
+  await knex.schema.dropTable('tombstones')
+  await knex.schema.dropTable('messages')
+  await knex.schema.dropTable('receivers')
+}

@@ -1,0 +1,11 @@
+// The ordered list of migrations: imported explicitly, so the same list runs from TypeScript sources and from dist/.
+import type { Knex } from 'knex'
+import * as initialSchema from './001-initial-schema.js'
+
+export interface Migration {
+  name: string
+  up (knex: Knex): Promise<void>
+  down (knex: Knex): Promise<void>
+}
+
+export const migrations: readonly Migration[] = [initialSchema]

@@ -1,0 +1,112 @@
+// buildApp(config): the service as a Fastify instance, with every part registered in one visible order; never listens.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { Config } from './config.js'
+import { createMessageService, type MessageService } from './domain/messages.js'
+import { errorHandler, notFoundHandler } from './errors.js'
+import { createAuthHook } from './http/auth.js'
+import { registerDocs } from './http/docs.js'
+import { registerJsonParser } from './http/json-parser.js'
+import { messageRoutes } from './http/message-routes.js'
+import { opsRoutes } from './http/ops-routes.js'
+import { receiverRoutes } from './http/receiver-routes.js'
+import { registerValidators } from './http/validation.js'
+import { createMetrics } from './metrics.js'
+import { createKnexStore } from './store/knex-store.js'
+import type { Store } from './store/types.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    messages: MessageService
+    store: Store
+  }
+}
+
+export interface AppOptions {
+  /** The service's clock in epoch milliseconds; tests move it to expire messages. */
+  clock?: () => number
+  logger?: FastifyServerOptions['logger'] | FastifyBaseLogger
+  /** Runs the periodic TTL sweep (on by default; tests call app.messages.sweep() themselves). */
+  sweep?: boolean
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:@+=\/-]{1,128}$/
+
+export async function buildApp (config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
+  const logger = options.logger ?? {
+    level: config.logLevel,
+    redact: { paths: ['req.headers.authorization', 'headers.authorization'], censor: '[redacted]' }
+  }
+  const app = Fastify({
+    ...(typeof (logger as FastifyBaseLogger).child === 'function' ? { loggerInstance: logger as FastifyBaseLogger } : { logger: logger as FastifyServerOptions['logger'] }),
+    bodyLimit: config.bodyLimitBytes,
+    requestTimeout: config.requestTimeoutMs,
+    connectionTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: 5_000,
+    return503OnClosing: true,
+    requestIdHeader: false,
+    // A caller's x-request-id is kept when it is sane, so its logs and ours line up.
+    genReqId: (request) => {
+      const incoming = request.headers['x-request-id']
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID()
+    }
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  registerValidators(app)
+  registerJsonParser(app)
+  app.setErrorHandler(errorHandler)
+  app.setNotFoundHandler(notFoundHandler)
+
+  const store = await createKnexStore({
+    databaseUrl: config.databaseUrl,
+    poolMax: config.dbPoolMax,
+    statementTimeoutMs: config.dbStatementTimeoutMs,
+    connectTimeoutMs: config.dbConnectTimeoutMs
+  })
+  const metrics = createMetrics()
+  const service = createMessageService(store, config, metrics.events, options.clock)
+  metrics.setPendingSource(service.totalPending)
+  app.decorate('messages', service)
+  app.decorate('store', store)
+
+  app.addHook('onSend', async (request, reply) => {
+    void reply.header('x-request-id', request.id)
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000)
+  })
+
+  await registerDocs(app)
+  await app.register(opsRoutes, { store, metrics })
+  await app.register(async (v1) => {
+    // onRequest runs before the body is read: a missing key is 401 whatever the body or content type.
+    v1.addHook('onRequest', createAuthHook(config.apiKeys))
+    await v1.register(messageRoutes, {
+      service,
+      limits: { maxContentLength: config.maxContentLength, messageTtlSeconds: config.messageTtlSeconds },
+      maxPendingPerReceiver: config.maxPendingPerReceiver
+    })
+    await v1.register(receiverRoutes, { service })
+  }, { prefix: '/v1' })
+
+  let sweepTimer: NodeJS.Timeout | undefined
+  let sweeping = false
+  if (options.sweep !== false) {
+    app.addHook('onReady', async () => {
+      sweepTimer = setInterval(() => {
+        if (sweeping) return
+        sweeping = true
+        service.sweep()
+          .catch((error: unknown) => { app.log.warn({ err: error }, 'TTL sweep failed; it will run again') })
+          .finally(() => { sweeping = false })
+      }, config.sweepIntervalSeconds * 1000)
+      sweepTimer.unref()
+    })
+  }
+  app.addHook('onClose', async () => {
+    if (sweepTimer !== undefined) clearInterval(sweepTimer)
+    await store.close()
+  })
+
+  return app
+}

@@ -1,0 +1,206 @@
+// The only reader of process.env: parses, validates and freezes the service's configuration.
+import { isIP } from 'node:net'
+import { envSchema } from 'env-schema'
+
+export type Scope = 'write' | 'read' | 'ack'
+export const SCOPES: readonly Scope[] = ['write', 'read', 'ack']
+
+export interface ApiKey {
+  readonly name: string
+  readonly secret: string
+  readonly scopes: readonly Scope[]
+}
+
+export type OverflowPolicy = 'reject' | 'drop_oldest'
+
+export interface Config {
+  readonly host: string
+  readonly port: number
+  readonly databaseUrl: string
+  readonly apiKeys: readonly ApiKey[]
+  readonly messageTtlSeconds: number
+  readonly maxPendingPerReceiver: number
+  readonly overflowPolicy: OverflowPolicy
+  readonly maxContentLength: number
+  readonly dedupWindowSeconds: number
+  readonly bodyLimitBytes: number
+  readonly logLevel: string
+  readonly dbPoolMax: number
+  readonly dbStatementTimeoutMs: number
+  readonly dbConnectTimeoutMs: number
+  readonly sweepIntervalSeconds: number
+  readonly sweepBatchSize: number
+  readonly rateLimitPerMinute: number
+  readonly requestTimeoutMs: number
+  readonly shutdownTimeoutMs: number
+}
+
+export class ConfigError extends Error {
+  constructor (readonly variable: string, detail: string) {
+    super(`${variable}: ${detail}`)
+    this.name = 'ConfigError'
+  }
+}
+
+export const DEFAULT_DATABASE_URL = 'sqlite:./data/offline-messages.db'
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+const integer = (def: number, minimum: number, maximum: number) =>
+  ({ type: 'integer', default: def, minimum, maximum })
+
+// One entry per variable, as env-schema (ajv) expects; the defaults are the contract's.
+const envJsonSchema = {
+  type: 'object',
+  properties: {
+    HOST: { type: 'string', default: '127.0.0.1', minLength: 1 },
+    PORT: integer(3000, 0, 65535),
+    DATABASE_URL: { type: 'string', default: DEFAULT_DATABASE_URL },
+    API_KEYS: { type: 'string', default: '' },
+    MESSAGE_TTL_SECONDS: integer(2592000, 1, 10 * 365 * 86400),
+    MAX_PENDING_PER_RECEIVER: integer(10000, 1, 10_000_000),
+    OVERFLOW_POLICY: { type: 'string', enum: ['reject', 'drop_oldest'], default: 'reject' },
+    MAX_CONTENT_LENGTH: integer(4096, 1, 1_000_000),
+    DEDUP_WINDOW_SECONDS: integer(86400, 0, 10 * 365 * 86400),
+    BODY_LIMIT_BYTES: integer(1048576, 1024, 100 * 1048576),
+    LOG_LEVEL: { type: 'string', enum: LOG_LEVELS, default: 'info' },
+    DB_POOL_MAX: integer(10, 1, 1000),
+    DB_STATEMENT_TIMEOUT_MS: integer(5000, 100, 600_000),
+    DB_CONNECT_TIMEOUT_MS: integer(3000, 100, 600_000),
+    SWEEP_INTERVAL_SECONDS: integer(60, 1, 86400),
+    SWEEP_BATCH_SIZE: integer(500, 1, 100_000),
+    RATE_LIMIT_PER_MINUTE: integer(0, 0, 100_000_000),
+    REQUEST_TIMEOUT_MS: integer(30_000, 1000, 600_000),
+    SHUTDOWN_TIMEOUT_MS: integer(10_000, 100, 600_000)
+  },
+  additionalProperties: true
+} as const
+
+interface RawEnv {
+  HOST: string
+  PORT: number
+  DATABASE_URL: string
+  API_KEYS: string
+  MESSAGE_TTL_SECONDS: number
+  MAX_PENDING_PER_RECEIVER: number
+  OVERFLOW_POLICY: OverflowPolicy
+  MAX_CONTENT_LENGTH: number
+  DEDUP_WINDOW_SECONDS: number
+  BODY_LIMIT_BYTES: number
+  LOG_LEVEL: string
+  DB_POOL_MAX: number
+  DB_STATEMENT_TIMEOUT_MS: number
+  DB_CONNECT_TIMEOUT_MS: number
+  SWEEP_INTERVAL_SECONDS: number
+  SWEEP_BATCH_SIZE: number
+  RATE_LIMIT_PER_MINUTE: number
+  REQUEST_TIMEOUT_MS: number
+  SHUTDOWN_TIMEOUT_MS: number
+}
+
+const KEY_PART = /^[A-Za-z0-9._~-]+$/
+
+export function parseApiKeys (value: string): ApiKey[] {
+  const entries = value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')
+  const keys = entries.map((entry, index) => {
+    const parts = entry.split(':')
+    const where = `entry ${index + 1}`
+    if (parts.length !== 3) {
+      throw new ConfigError('API_KEYS', `${where} must look like name:secret:scope+scope`)
+    }
+    const [name, secret, scopeList] = parts as [string, string, string]
+    if (!KEY_PART.test(name)) throw new ConfigError('API_KEYS', `${where} has an invalid name`)
+    if (!KEY_PART.test(secret) || secret.length < 8) {
+      throw new ConfigError('API_KEYS', `${where} (${name}) needs a secret of at least 8 characters from A-Z a-z 0-9 . _ ~ -`)
+    }
+    const scopes = scopeList.split('+')
+    for (const scope of scopes) {
+      if (!(SCOPES as readonly string[]).includes(scope)) {
+        throw new ConfigError('API_KEYS', `${where} (${name}) has unknown scope "${scope}"; scopes are ${SCOPES.join(', ')}`)
+      }
+    }
+    return Object.freeze({ name, secret, scopes: Object.freeze([...new Set(scopes)] as Scope[]) })
+  })
+  const names = new Set<string>()
+  const secrets = new Set<string>()
+  for (const key of keys) {
+    if (names.has(key.name)) throw new ConfigError('API_KEYS', `key name "${key.name}" appears twice`)
+    if (secrets.has(key.secret)) throw new ConfigError('API_KEYS', `key "${key.name}" reuses another key's secret`)
+    names.add(key.name)
+    secrets.add(key.secret)
+  }
+  return keys
+}
+
+export function isLoopbackHost (host: string): boolean {
+  if (host === 'localhost') return true
+  const bare = host.replace(/^\[|\]$/g, '')
+  if (isIP(bare) === 4) return bare.startsWith('127.')
+  if (isIP(bare) === 6) return bare === '::1' || bare.toLowerCase().startsWith('::ffff:127.')
+  return false
+}
+
+export function checkDatabaseUrl (url: string): void {
+  if (/^postgres(ql)?:\/\/.+/.test(url)) {
+    try {
+      new URL(url) // eslint-disable-line no-new
+    } catch {
+      throw new ConfigError('DATABASE_URL', 'is not a valid postgres:// URL')
+    }
+    return
+  }
+  if (/^sqlite:.+/.test(url)) return
+  throw new ConfigError('DATABASE_URL', 'must start with sqlite: (a file path, or :memory:) or postgres://')
+}
+
+function firstAjvVariable (error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error)
+  const path = /env\/([A-Z_]+)/.exec(text)
+  if (path?.[1] !== undefined) return path[1]
+  const required = /property '([A-Z_]+)'/.exec(text)
+  return required?.[1] ?? 'environment'
+}
+
+/** Reads the configuration from an environment (process.env in the service, plain data in tests). */
+export function loadConfig (env: Record<string, string | undefined> = process.env): Config {
+  // An empty variable means "use the default", as in most shells' `VAR= cmd`.
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([name, value]) => name in envJsonSchema.properties && value !== undefined && value.trim() !== '')
+  )
+  let raw: RawEnv
+  try {
+    raw = envSchema<RawEnv>({ schema: envJsonSchema, data: present, dotenv: false })
+  } catch (error) {
+    const variable = firstAjvVariable(error)
+    const detail = error instanceof Error ? error.message.replace(/^env\/[A-Z_]+ /, '') : 'is invalid'
+    throw new ConfigError(variable, detail)
+  }
+  checkDatabaseUrl(raw.DATABASE_URL)
+  const apiKeys = parseApiKeys(raw.API_KEYS)
+  if (apiKeys.length === 0 && !isLoopbackHost(raw.HOST)) {
+    throw new ConfigError('API_KEYS',
+      `is empty, so authentication is off, and HOST=${raw.HOST} is not a loopback address; ` +
+      'set API_KEYS, or listen on 127.0.0.1 only')
+  }
+  return Object.freeze({
+    host: raw.HOST,
+    port: raw.PORT,
+    databaseUrl: raw.DATABASE_URL,
+    apiKeys: Object.freeze(apiKeys),
+    messageTtlSeconds: raw.MESSAGE_TTL_SECONDS,
+    maxPendingPerReceiver: raw.MAX_PENDING_PER_RECEIVER,
+    overflowPolicy: raw.OVERFLOW_POLICY,
+    maxContentLength: raw.MAX_CONTENT_LENGTH,
+    dedupWindowSeconds: raw.DEDUP_WINDOW_SECONDS,
+    bodyLimitBytes: raw.BODY_LIMIT_BYTES,
+    logLevel: raw.LOG_LEVEL,
+    dbPoolMax: raw.DB_POOL_MAX,
+    dbStatementTimeoutMs: raw.DB_STATEMENT_TIMEOUT_MS,
+    dbConnectTimeoutMs: raw.DB_CONNECT_TIMEOUT_MS,
+    sweepIntervalSeconds: raw.SWEEP_INTERVAL_SECONDS,
+    sweepBatchSize: raw.SWEEP_BATCH_SIZE,
+    rateLimitPerMinute: raw.RATE_LIMIT_PER_MINUTE,
+    requestTimeoutMs: raw.REQUEST_TIMEOUT_MS,
+    shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS
+  })
+}

@@ -1,0 +1,322 @@
+// The rules of the service: dedup, tombstones, quota and overflow, TTL and lost counts, seq, summary and pages.
+import { v7 as uuidv7 } from 'uuid'
+import { errors } from '../errors.js'
+import type {
+  AckSelector, Conversation, MessageKey, ReceiverState, Store, StoredMessage, StoreTx, SummaryRow
+} from '../store/types.js'
+import { decodeCursor, encodeCursor } from './cursor.js'
+import { parseDateTime } from './time.js'
+
+export interface MessageRules {
+  messageTtlSeconds: number
+  maxPendingPerReceiver: number
+  overflowPolicy: 'reject' | 'drop_oldest'
+  dedupWindowSeconds: number
+  sweepBatchSize: number
+}
+
+/** Counts reported after each commit (for metrics); never called for work that rolled back. */
+export interface MessageEvents {
+  stored (count: number): void
+  duplicates (count: number): void
+  acked (count: number): void
+  expired (count: number): void
+  dropped (count: number): void
+}
+
+export interface NewMessageInput {
+  receiver_uid: string
+  sender_uid: string
+  msg_id?: string | undefined
+  msg_type: number
+  content: string
+  send_time?: string | undefined
+  ttl_seconds?: number | undefined
+}
+
+export type StoreStatus = 'stored' | 'duplicate' | 'conflict' | 'inbox_full'
+
+export interface StoreOutcome {
+  status: StoreStatus
+  msgId: string
+  message: StoredMessage | null
+}
+
+export interface SummaryResult {
+  receiverUid: string
+  totalPending: number
+  senders: SummaryRow[]
+  nextCursor: string | null
+}
+
+export interface PageResult {
+  messages: StoredMessage[]
+  nextCursor: string
+  hasMore: boolean
+}
+
+interface Prepared {
+  receiverUid: string
+  senderUid: string
+  msgId: string
+  msgType: number
+  content: string
+  sendTime: number | null
+  ttlSeconds: number
+}
+
+interface Tally { stored: number, duplicates: number, acked: number, expired: number, dropped: number }
+
+const newTally = (): Tally => ({ stored: 0, duplicates: 0, acked: 0, expired: 0, dropped: 0 })
+// The store path purges a receiver's expired messages completely: its quota and summary must be exact.
+const NO_LIMIT = 1_000_000_000
+const FORBIDDEN_CHARACTERS = /[\u0000]|[\uD800-\uDFFF]/u // eslint-disable-line no-control-regex
+
+/** Checks what a schema cannot say; `where` is the JSON path of the message in the request body. */
+export function checkNewMessage (input: NewMessageInput, where: string): void {
+  if (FORBIDDEN_CHARACTERS.test(input.content)) {
+    throw errors.invalid(`${where}/content must be valid Unicode without U+0000 and without lone surrogates`)
+  }
+  if (input.send_time !== undefined && parseDateTime(input.send_time) === null) {
+    throw errors.invalid(`${where}/send_time must be an RFC 3339 date-time with a zone, like 2026-11-27T04:36:55.123Z`)
+  }
+}
+
+const samePayload = (a: StoredMessage, b: Prepared): boolean =>
+  a.senderUid === b.senderUid && a.msgType === b.msgType && a.content === b.content
+
+export function createMessageService (store: Store, rules: MessageRules, events: MessageEvents, clock: () => number = Date.now) {
+  const ttlMillis = (seconds: number) => seconds * 1000
+
+  function report (tally: Tally): void {
+    if (tally.stored > 0) events.stored(tally.stored)
+    if (tally.duplicates > 0) events.duplicates(tally.duplicates)
+    if (tally.acked > 0) events.acked(tally.acked)
+    if (tally.expired > 0) events.expired(tally.expired)
+    if (tally.dropped > 0) events.dropped(tally.dropped)
+  }
+
+  /** Runs a write transaction and reports its counts only once it has committed. */
+  async function write<T> (fn: (tx: StoreTx, tally: Tally) => Promise<T>): Promise<T> {
+    const tally = newTally()
+    const result = await store.transaction((tx) => fn(tx, tally))
+    report(tally)
+    return result
+  }
+
+  /** Updates the summary rows after pending messages left: acked, or lost (expired or dropped). */
+  async function forgetPending (tx: StoreTx, receiver: ReceiverState, removed: MessageKey[], reason: 'ack' | 'lost'): Promise<void> {
+    const bySender = new Map<string, MessageKey[]>()
+    for (const key of removed) bySender.set(key.senderUid, [...(bySender.get(key.senderUid) ?? []), key])
+    for (const [senderUid, keys] of bySender) {
+      const conversation = await tx.findConversation(receiver.receiverUid, senderUid)
+      if (conversation === undefined) continue
+      const next: Conversation = { ...conversation, pendingCount: conversation.pendingCount - keys.length }
+      if (reason === 'lost') {
+        next.lostCount += keys.length
+        next.lostSeq = Math.max(next.lostSeq ?? 0, ...keys.map((key) => key.seq))
+      } else {
+        next.lostCount = 0
+        next.lostSeq = null
+      }
+      if (keys.some((key) => key.seq === conversation.lastSeq)) {
+        next.lastSeq = next.pendingCount > 0 ? await tx.lastPendingSeqOfSender(receiver.receiverUid, senderUid) : null
+      }
+      // With nothing pending, the row keeps its place in the summary at the seq of its last message.
+      if (next.lastSeq !== null) next.sortSeq = next.lastSeq
+      if (next.pendingCount === 0 && next.lostCount === 0) await tx.deleteConversation(receiver.receiverUid, senderUid)
+      else await tx.saveConversation(next)
+    }
+    receiver.pendingCount -= removed.length
+  }
+
+  /** Deletes a locked receiver's expired messages (no tombstone: their ids may be stored again) and counts them lost. */
+  async function purgeExpired (tx: StoreTx, receiver: ReceiverState, now: number, tally: Tally, limit: number): Promise<void> {
+    if (receiver.nextExpiry === null || receiver.nextExpiry > now) return
+    const expired = await tx.expiredPending(receiver.receiverUid, now, limit)
+    if (expired.length > 0) {
+      await tx.removePending(receiver.receiverUid, expired.map((key) => key.seq), null, now)
+      await forgetPending(tx, receiver, expired, 'lost')
+      tally.expired += expired.length
+    }
+    // A full batch may have left more behind: keep the receiver due so the sweep comes back.
+    if (expired.length < limit) receiver.nextExpiry = await tx.earliestExpiry(receiver.receiverUid)
+  }
+
+  async function lockAndPurge (tx: StoreTx, receiverUid: string, now: number, tally: Tally): Promise<ReceiverState> {
+    const receiver = await tx.lockReceiver(receiverUid)
+    await purgeExpired(tx, receiver, now, tally, NO_LIMIT)
+    return receiver
+  }
+
+  async function storeOne (tx: StoreTx, receiver: ReceiverState, item: Prepared, now: number, tally: Tally): Promise<StoreOutcome> {
+    const existing = await tx.findPending(item.receiverUid, item.msgId) ??
+      await tx.findTombstone(item.receiverUid, item.msgId, now)
+    if (existing !== undefined) {
+      if (!samePayload(existing, item)) return { status: 'conflict', msgId: item.msgId, message: existing }
+      tally.duplicates++
+      return { status: 'duplicate', msgId: item.msgId, message: existing }
+    }
+    await tx.deleteStaleTombstone(item.receiverUid, item.msgId, now)
+
+    while (receiver.pendingCount >= rules.maxPendingPerReceiver) {
+      if (rules.overflowPolicy === 'reject') return { status: 'inbox_full', msgId: item.msgId, message: null }
+      const oldest = await tx.oldestPending(item.receiverUid)
+      if (oldest === undefined) break
+      await tx.removePending(item.receiverUid, [oldest.seq], null, now)
+      await forgetPending(tx, receiver, [oldest], 'lost')
+      tally.dropped++
+    }
+
+    receiver.lastSeq += 1
+    const message: StoredMessage = {
+      receiverUid: item.receiverUid,
+      seq: receiver.lastSeq,
+      msgId: item.msgId,
+      senderUid: item.senderUid,
+      msgType: item.msgType,
+      content: item.content,
+      sendTime: item.sendTime ?? now,
+      storedAt: now,
+      expiresAt: now + ttlMillis(item.ttlSeconds)
+    }
+    await tx.insertMessage(message)
+    const conversation = await tx.findConversation(item.receiverUid, item.senderUid)
+    await tx.saveConversation({
+      receiverUid: item.receiverUid,
+      senderUid: item.senderUid,
+      pendingCount: (conversation?.pendingCount ?? 0) + 1,
+      lastSeq: message.seq,
+      sortSeq: message.seq,
+      lostCount: conversation?.lostCount ?? 0,
+      lostSeq: conversation?.lostSeq ?? null
+    })
+    receiver.pendingCount += 1
+    receiver.nextExpiry = Math.min(receiver.nextExpiry ?? Infinity, message.expiresAt)
+    tally.stored++
+    return { status: 'stored', msgId: item.msgId, message }
+  }
+
+  function prepare (input: NewMessageInput): Prepared {
+    return {
+      receiverUid: input.receiver_uid,
+      senderUid: input.sender_uid,
+      msgId: input.msg_id ?? uuidv7(),
+      msgType: input.msg_type,
+      content: input.content,
+      sendTime: input.send_time === undefined ? null : parseDateTime(input.send_time),
+      ttlSeconds: Math.min(input.ttl_seconds ?? rules.messageTtlSeconds, rules.messageTtlSeconds)
+    }
+  }
+
+  /** Stores messages in one transaction, in input order; receivers are locked in one global order so that writers never deadlock. */
+  async function storeMany (inputs: readonly NewMessageInput[]): Promise<StoreOutcome[]> {
+    const items = inputs.map(prepare)
+    const now = clock()
+    return await write(async (tx, tally) => {
+      const receivers = new Map<string, ReceiverState>()
+      for (const receiverUid of [...new Set(items.map((item) => item.receiverUid))].sort()) {
+        receivers.set(receiverUid, await lockAndPurge(tx, receiverUid, now, tally))
+      }
+      const outcomes: StoreOutcome[] = []
+      for (const item of items) {
+        const receiver = receivers.get(item.receiverUid) as ReceiverState
+        outcomes.push(await storeOne(tx, receiver, item, now, tally))
+      }
+      for (const receiver of receivers.values()) await tx.saveReceiver(receiver)
+      return outcomes
+    })
+  }
+
+  /** Brings a receiver's counts up to date with the clock before they are read. */
+  async function freshReceiver (receiverUid: string, now: number): Promise<ReceiverState | undefined> {
+    const receiver = await store.receiver(receiverUid)
+    if (receiver === undefined || receiver.nextExpiry === null || receiver.nextExpiry > now) return receiver
+    return await write(async (tx, tally) => {
+      const locked = await lockAndPurge(tx, receiverUid, now, tally)
+      await tx.saveReceiver(locked)
+      return locked
+    })
+  }
+
+  return {
+    storeMany,
+
+    async storeOne (input: NewMessageInput): Promise<StoreOutcome> {
+      const [outcome] = await storeMany([input])
+      return outcome as StoreOutcome
+    },
+
+    async summary (receiverUid: string, limit: number, cursor: string | undefined): Promise<SummaryResult> {
+      const before = cursor === undefined ? null : decodeCursor('senders', cursor)
+      const receiver = await freshReceiver(receiverUid, clock())
+      if (receiver === undefined) return { receiverUid, totalPending: 0, senders: [], nextCursor: null }
+      const rows = await store.summary(receiverUid, before, limit + 1)
+      const senders = rows.slice(0, limit)
+      const last = senders[senders.length - 1]
+      return {
+        receiverUid,
+        totalPending: receiver.pendingCount,
+        senders,
+        nextCursor: rows.length > limit && last !== undefined ? encodeCursor('senders', last.sortSeq) : null
+      }
+    },
+
+    async page (receiverUid: string, senderUid: string | undefined, limit: number, cursor: string | undefined): Promise<PageResult> {
+      const afterSeq = cursor === undefined ? 0 : decodeCursor('messages', cursor)
+      const rows = await store.page({ receiverUid, senderUid, afterSeq, limit: limit + 1, now: clock() })
+      const messages = rows.slice(0, limit)
+      const last = messages[messages.length - 1]
+      return {
+        messages,
+        nextCursor: encodeCursor('messages', last === undefined ? afterSeq : last.seq),
+        hasMore: rows.length > limit
+      }
+    },
+
+    async get (receiverUid: string, msgId: string): Promise<StoredMessage> {
+      const message = await store.findPendingLive(receiverUid, msgId, clock())
+      if (message === undefined) throw errors.messageNotFound(msgId)
+      return message
+    },
+
+    /** Deletes the selected pending messages, leaving tombstones for late retries; answers how many it deleted. */
+    async ack (receiverUid: string, selector: AckSelector): Promise<number> {
+      if (await store.receiver(receiverUid) === undefined) return 0
+      const now = clock()
+      return await write(async (tx, tally) => {
+        const receiver = await lockAndPurge(tx, receiverUid, now, tally)
+        const acked = await tx.selectForAck(receiverUid, selector, now)
+        if (acked.length > 0) {
+          const tombstoneUntil = rules.dedupWindowSeconds > 0 ? now + ttlMillis(rules.dedupWindowSeconds) : null
+          await tx.removePending(receiverUid, acked.map((key) => key.seq), tombstoneUntil, now)
+          await forgetPending(tx, receiver, acked, 'ack')
+        }
+        // Acking up to a seq also dismisses the losses it covers: the client has been told of them.
+        if (selector.kind === 'up-to') await tx.clearLostUpTo(receiverUid, selector.upToSeq, selector.senderUid)
+        await tx.saveReceiver(receiver)
+        tally.acked += acked.length
+        return acked.length
+      })
+    },
+
+    /** One round of the periodic sweep: stale tombstones, then receivers with expired messages, each in a bounded transaction. */
+    async sweep (): Promise<{ tombstones: number, receivers: number }> {
+      const now = clock()
+      const tombstones = await store.purgeTombstones(now, rules.sweepBatchSize)
+      const due = await store.receiversDueForExpiry(now, rules.sweepBatchSize)
+      for (const receiverUid of due) {
+        await write(async (tx, tally) => {
+          const receiver = await tx.lockReceiver(receiverUid)
+          await purgeExpired(tx, receiver, now, tally, rules.sweepBatchSize)
+          await tx.saveReceiver(receiver)
+        })
+      }
+      return { tombstones, receivers: due.length }
+    },
+
+    totalPending: () => store.totalPending(clock())
+  }
+}
+
+export type MessageService = ReturnType<typeof createMessageService>

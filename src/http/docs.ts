@@ -1,0 +1,38 @@
+// The OpenAPI 3.1 document, generated from the route schemas, served at /openapi.json, with Swagger UI at /docs.
+import type { FastifyInstance } from 'fastify'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+
+export const OPENAPI_INFO = {
+  title: 'Offline message service',
+  version: '1.0.0',
+  description: 'Keeps instant messages for offline receivers and hands them over when they come back: ' +
+    'store (the sender\'s "sent" tick, answered after a durable commit), a lazy-load summary per sender, ' +
+    'paged pulls that never delete, and acks that do. Errors are JSON {statusCode, code, error, message}.'
+}
+
+export async function registerDocs (app: FastifyInstance): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: OPENAPI_INFO,
+      tags: [
+        { name: 'store', description: 'The router: store messages for offline receivers (scope write)' },
+        { name: 'fetch', description: 'The gateway: summary and pages, which never delete (scope read)' },
+        { name: 'ack', description: 'The gateway: acknowledge, then delete (scope ack)' },
+        { name: 'operations', description: 'Health, readiness and metrics; no key needed' }
+      ],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key from API_KEYS (name:secret:scopes): send the secret' }
+        }
+      }
+    },
+    transform: ({ schema, url }) => {
+      if (!url.startsWith('/v1/') || schema === undefined) return { schema, url }
+      return { schema: { ...schema, security: [{ bearerAuth: [] }] } as typeof schema, url }
+    }
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: false, tryItOutEnabled: false } })
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+}

@@ -1,0 +1,55 @@
+// POST /v1/messages and /v1/messages/batch: the router's calls, answered only after the store has committed.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { checkNewMessage, type MessageService } from '../domain/messages.js'
+import { errors } from '../errors.js'
+import { presentMessage } from './presenters.js'
+import {
+  BatchResponse, StoredResponse, batchSchema, errorResponses, newMessageSchema, type SchemaLimits
+} from './schemas.js'
+
+export interface MessageRoutesOptions {
+  service: MessageService
+  limits: SchemaLimits
+  maxPendingPerReceiver: number
+}
+
+export const messageRoutes: FastifyPluginAsyncTypebox<MessageRoutesOptions> = async (app, { service, limits, maxPendingPerReceiver }) => {
+  app.post('/messages', {
+    config: { scope: 'write' },
+    schema: {
+      tags: ['store'],
+      summary: 'Store one message for an offline receiver',
+      description: 'Answers after the message is durably committed. A retry with the same msg_id and payload answers 200 with duplicate: true, also after an ack (within DEDUP_WINDOW_SECONDS).',
+      body: newMessageSchema(limits),
+      response: { 200: StoredResponse, 201: StoredResponse, ...errorResponses(400, 401, 403, 409, 413, 415, 429, 503) }
+    }
+  }, async (request, reply) => {
+    checkNewMessage(request.body, 'body')
+    const outcome = await service.storeOne(request.body)
+    if (outcome.status === 'conflict') throw errors.msgIdConflict(outcome.msgId)
+    if (outcome.status === 'inbox_full' || outcome.message === null) throw errors.inboxFull(request.body.receiver_uid, maxPendingPerReceiver)
+    const duplicate = outcome.status === 'duplicate'
+    return await reply.code(duplicate ? 200 : 201).send({ ...presentMessage(outcome.message), duplicate })
+  })
+
+  app.post('/messages/batch', {
+    config: { scope: 'write' },
+    schema: {
+      tags: ['store'],
+      summary: 'Store up to 500 messages in one transaction (group chat fan-out)',
+      description: 'The whole body is validated first; an invalid item rejects the batch before anything is stored. Results come in input order.',
+      body: batchSchema(limits),
+      response: { 200: BatchResponse, ...errorResponses(400, 401, 403, 413, 415, 503) }
+    }
+  }, async (request) => {
+    request.body.messages.forEach((message, index) => { checkNewMessage(message, `body/messages/${index}`) })
+    const outcomes = await service.storeMany(request.body.messages)
+    return {
+      results: outcomes.map((outcome) => ({
+        status: outcome.status,
+        msg_id: outcome.msgId,
+        seq: outcome.status === 'stored' || outcome.status === 'duplicate' ? outcome.message?.seq ?? null : null
+      }))
+    }
+  })
+}

@@ -1,0 +1,45 @@
+// Unauthenticated operations endpoints: liveness, readiness, Prometheus metrics.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import type { Metrics } from '../metrics.js'
+import type { Store } from '../store/types.js'
+import { errors } from '../errors.js'
+import { errorResponses } from './schemas.js'
+
+export interface OpsRoutesOptions {
+  store: Store
+  metrics: Metrics
+}
+
+export const opsRoutes: FastifyPluginAsyncTypebox<OpsRoutesOptions> = async (app, { store, metrics }) => {
+  app.get('/healthz', {
+    schema: { tags: ['operations'], summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } }
+  }, async () => ({ status: 'ok' as const }))
+
+  app.get('/readyz', {
+    schema: {
+      tags: ['operations'],
+      summary: 'Readiness: can it reach its database',
+      response: { 200: Type.Object({ status: Type.Literal('ready') }), ...errorResponses(503) }
+    }
+  }, async () => {
+    try {
+      await store.ping()
+    } catch {
+      throw errors.storeUnavailable()
+    }
+    return { status: 'ready' as const }
+  })
+
+  app.get('/metrics', {
+    schema: {
+      tags: ['operations'],
+      summary: 'Prometheus metrics (text exposition format)',
+      produces: ['text/plain'],
+      response: { 200: Type.String({ description: 'Prometheus text format' }) }
+    }
+  }, async (_request, reply) => {
+    const text = await metrics.registry.metrics()
+    return await reply.type(metrics.registry.contentType).send(text)
+  })
+}

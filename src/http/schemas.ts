@@ -1,0 +1,124 @@
+// The request and response schemas (TypeBox): they validate, they type the handlers, and they are the OpenAPI document.
+import { Type, type Static } from 'typebox'
+
+export interface SchemaLimits {
+  maxContentLength: number
+  messageTtlSeconds: number
+}
+
+const UID_PATTERN = '^[A-Za-z0-9._:@+-]+$'
+
+export const ReceiverUid = Type.String({ minLength: 1, maxLength: 50, pattern: UID_PATTERN, description: 'receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +' })
+export const SenderUid = Type.String({ minLength: 1, maxLength: 50, pattern: UID_PATTERN, description: 'sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +' })
+export const MsgId = Type.String({ minLength: 1, maxLength: 70, pattern: UID_PATTERN, description: 'message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +' })
+const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
+const DateTime = Type.String({ format: 'date-time', description: 'RFC 3339, UTC with milliseconds' })
+
+export const ErrorResponse = Type.Object({
+  statusCode: Type.Integer(),
+  code: Type.String({ description: 'stable upper-case identifier' }),
+  error: Type.String(),
+  message: Type.String({ description: 'what to fix' })
+}, { title: 'Error' })
+
+export const Message = Type.Object({
+  msg_id: MsgId,
+  receiver_uid: ReceiverUid,
+  sender_uid: SenderUid,
+  msg_type: Type.Integer({ minimum: 0, maximum: 65535 }),
+  content: Type.String(),
+  send_time: DateTime,
+  seq: Type.Integer({ description: 'server-assigned, strictly increasing per receiver in commit order' }),
+  stored_at: DateTime,
+  expires_at: DateTime
+}, { title: 'Message' })
+export type ApiMessage = Static<typeof Message>
+
+export const StoredResponse = Type.Object({
+  ...Message.properties,
+  duplicate: Type.Boolean({ description: 'true when this (receiver_uid, msg_id) was already stored with the same payload' })
+}, { title: 'StoredMessage' })
+
+export function newMessageSchema (limits: SchemaLimits) {
+  return Type.Object({
+    receiver_uid: ReceiverUid,
+    sender_uid: SenderUid,
+    msg_id: Type.Optional(Type.String({ ...MsgId, description: 'fingerprint for dedup; the server makes a time-ordered UUIDv7 when omitted' })),
+    msg_type: Type.Integer({ minimum: 0, maximum: 65535, description: 'opaque to the service: 1 text, 2 image, 3 voice, ...' }),
+    content: Type.String({
+      maxLength: limits.maxContentLength,
+      description: `text, or a URL for media; at most ${limits.maxContentLength} Unicode code points, no U+0000, no lone surrogates`
+    }),
+    send_time: Type.Optional(Type.String({ format: 'date-time', description: "the sender's clock, RFC 3339 with a zone; the server's time when omitted" })),
+    ttl_seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: limits.messageTtlSeconds, description: 'expire sooner than the default' }))
+  }, { additionalProperties: false, title: 'NewMessage' })
+}
+export type NewMessageBody = Static<ReturnType<typeof newMessageSchema>>
+
+export const BATCH_MAX = 500
+
+export function batchSchema (limits: SchemaLimits) {
+  return Type.Object({
+    messages: Type.Array(newMessageSchema(limits), { minItems: 1, maxItems: BATCH_MAX })
+  }, { additionalProperties: false, title: 'NewMessageBatch' })
+}
+
+export const BatchResponse = Type.Object({
+  results: Type.Array(Type.Object({
+    status: Type.Enum(['stored', 'duplicate', 'conflict', 'inbox_full']),
+    msg_id: MsgId,
+    seq: Type.Union([Type.Integer(), Type.Null()], { description: 'null for conflict and inbox_full' })
+  }))
+}, { title: 'BatchResult' })
+
+export const ReceiverParams = Type.Object({ receiver_uid: ReceiverUid }, { additionalProperties: false })
+export const MessageParams = Type.Object({ receiver_uid: ReceiverUid, msg_id: MsgId }, { additionalProperties: false })
+
+const Cursor = Type.String({ description: 'opaque cursor from a previous page' })
+
+export const SummaryQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  cursor: Type.Optional(Cursor)
+}, { additionalProperties: false })
+
+export const SummaryResponse = Type.Object({
+  receiver_uid: ReceiverUid,
+  total_pending: Type.Integer(),
+  senders: Type.Array(Type.Object({
+    sender_uid: SenderUid,
+    pending_count: Type.Integer(),
+    last_seq: Type.Union([Type.Integer(), Type.Null()]),
+    last_send_time: Type.Union([DateTime, Type.Null()]),
+    last_msg_type: Type.Union([Type.Integer(), Type.Null()]),
+    last_content_preview: Type.Union([Type.String(), Type.Null()], { description: 'content cut to 100 Unicode code points' }),
+    lost_count: Type.Integer({ description: 'messages of this sender removed without an ack (expired or dropped) since the last ack of one of its messages' })
+  }, { title: 'SenderSummary' })),
+  next_cursor: Type.Union([Type.String(), Type.Null()], { description: 'null on the last page' })
+}, { title: 'Summary' })
+
+export const PageQuery = Type.Object({
+  sender_uid: Type.Optional(SenderUid),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  cursor: Type.Optional(Cursor)
+}, { additionalProperties: false })
+
+export const PageResponse = Type.Object({
+  messages: Type.Array(Message),
+  next_cursor: Type.String({ description: 'always a cursor to resume from, also after an empty page' }),
+  has_more: Type.Boolean()
+}, { title: 'MessagePage' })
+
+export const AckBody = Type.Object({
+  msg_ids: Type.Optional(Type.Array(MsgId, { minItems: 1, maxItems: 1000 })),
+  up_to_seq: Type.Optional(Seq),
+  sender_uid: Type.Optional(SenderUid)
+}, {
+  additionalProperties: false,
+  title: 'Ack',
+  description: 'either {msg_ids} or {up_to_seq, sender_uid?}, never both'
+})
+
+export const AckResponse = Type.Object({ deleted: Type.Integer() }, { title: 'AckResult' })
+
+export const errorResponses = (...codes: number[]) =>
+  Object.fromEntries(codes.map((code) => [code, ErrorResponse]))

@@ -1,0 +1,58 @@
+// Prometheus metrics through prom-client (a maintained library, not hand-written text): one registry per app instance.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { MessageEvents } from './domain/messages.js'
+
+export interface Metrics {
+  registry: Registry
+  events: MessageEvents
+  observeRequest (method: string, route: string, statusCode: number, seconds: number): void
+  /** Where the pending gauge reads its value at scrape time. */
+  setPendingSource (source: () => Promise<number>): void
+}
+
+export function createMetrics (): Metrics {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+
+  const requestDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration in seconds',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry]
+  })
+  const counter = (name: string, help: string) => new Counter({ name, help, registers: [registry] })
+  const stored = counter('offline_messages_stored_total', 'Messages stored (new, not duplicates)')
+  const duplicates = counter('offline_messages_duplicates_total', 'Store requests answered as duplicates of a stored or acknowledged message')
+  const acked = counter('offline_messages_acked_total', 'Messages deleted by an ack')
+  const expired = counter('offline_messages_expired_total', 'Messages removed because their TTL ran out')
+  const dropped = counter('offline_messages_dropped_total', 'Messages removed by the drop_oldest overflow policy')
+
+  let pendingSource: () => Promise<number> = async () => 0
+  // eslint-disable-next-line no-new
+  new Gauge({
+    name: 'offline_messages_pending',
+    help: 'Pending (stored, unacknowledged, unexpired) messages over all receivers',
+    registers: [registry],
+    async collect () {
+      this.set(await pendingSource())
+    }
+  })
+
+  return {
+    registry,
+    events: {
+      stored: (count) => stored.inc(count),
+      duplicates: (count) => duplicates.inc(count),
+      acked: (count) => acked.inc(count),
+      expired: (count) => expired.inc(count),
+      dropped: (count) => dropped.inc(count)
+    },
+    observeRequest (method, route, statusCode, seconds) {
+      requestDuration.observe({ method, route, status_code: String(statusCode) }, seconds)
+    },
+    setPendingSource (source) {
+      pendingSource = source
+    }
+  }
+}

@@ -1,0 +1,91 @@
+// Opens the database named by DATABASE_URL (SQLite file or memory, or PostgreSQL) and migrates its schema.
+import { mkdirSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import knexFactory, { type Knex } from 'knex'
+import { migrations } from '../../db/migrations/index.js'
+
+export type Dialect = 'sqlite' | 'postgres'
+
+export interface DatabaseOptions {
+  databaseUrl: string
+  poolMax: number
+  statementTimeoutMs: number
+  connectTimeoutMs: number
+}
+
+export function dialectOf (databaseUrl: string): Dialect {
+  return /^postgres(ql)?:\/\//.test(databaseUrl) ? 'postgres' : 'sqlite'
+}
+
+export function sqliteFilename (databaseUrl: string): string {
+  const path = databaseUrl.replace(/^sqlite:(\/\/)?/, '')
+  return path === ':memory:' ? path : resolve(path)
+}
+
+interface SqliteConnection {
+  pragma (source: string): unknown
+}
+
+export function createKnex (options: DatabaseOptions): Knex {
+  if (dialectOf(options.databaseUrl) === 'postgres') {
+    return knexFactory({
+      client: 'pg',
+      connection: {
+        connectionString: options.databaseUrl,
+        statement_timeout: options.statementTimeoutMs,
+        connectionTimeoutMillis: options.connectTimeoutMs,
+        application_name: 'offline-messages'
+      },
+      pool: { min: 0, max: options.poolMax },
+      acquireConnectionTimeout: options.connectTimeoutMs
+    })
+  }
+  const filename = sqliteFilename(options.databaseUrl)
+  if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true })
+  return knexFactory({
+    client: 'better-sqlite3',
+    connection: { filename },
+    useNullAsDefault: true,
+    // better-sqlite3 is synchronous: one connection serialises every statement, and an in-memory database needs it.
+    pool: {
+      min: 1,
+      max: 1,
+      afterCreate (connection: SqliteConnection, done: (error: Error | null, connection: SqliteConnection) => void) {
+        try {
+          // WAL with synchronous=FULL: a COMMIT returns only after the WAL is fsynced, so an acknowledged store survives a power loss.
+          connection.pragma('journal_mode = WAL')
+          connection.pragma('synchronous = FULL')
+          connection.pragma('foreign_keys = ON')
+          connection.pragma(`busy_timeout = ${options.statementTimeoutMs}`)
+          done(null, connection)
+        } catch (error) {
+          done(error as Error, connection)
+        }
+      }
+    },
+    acquireConnectionTimeout: options.connectTimeoutMs
+  })
+}
+
+const migrationSource: Knex.MigrationSource<(typeof migrations)[number]> = {
+  getMigrations: async () => [...migrations],
+  getMigrationName: (migration) => migration.name,
+  getMigration: async (migration) => migration
+}
+
+// Instances that start together race for knex's migration lock (or to create its tables): the losers wait and retry.
+const RACE = /MigrationLocked|already locked|already exists|duplicate key/i
+const MIGRATION_ATTEMPTS = 40
+
+export async function migrate (db: Knex): Promise<string[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const [, applied] = await db.migrate.latest({ migrationSource, tableName: 'schema_migrations' }) as [number, string[]]
+      return applied
+    } catch (error) {
+      const text = error instanceof Error ? `${error.name} ${error.message}` : String(error)
+      if (attempt >= MIGRATION_ATTEMPTS || !RACE.test(text)) throw error
+      await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200))
+    }
+  }
+}

@@ -1,0 +1,252 @@
+// The repository over knex: all SQL of the service, the same statements on SQLite and PostgreSQL.
+import type { Knex } from 'knex'
+import { createKnex, dialectOf, migrate, type DatabaseOptions } from './database.js'
+import {
+  fromConversation, fromStoredMessage, toConversation, toMessageKey, toNumber, toReceiverState, toStoredMessage
+} from './row-mapper.js'
+import type {
+  AckSelector, Conversation, MessageKey, PageQuery, ReceiverState, Store, StoredMessage, StoreTx, SummaryRow
+} from './types.js'
+
+/** The database could not be reached or did not answer in time: the caller may retry later. */
+export class StoreUnavailableError extends Error {
+  constructor (readonly reason: unknown) {
+    super('the message store is unavailable')
+    this.name = 'StoreUnavailableError'
+  }
+}
+
+const MESSAGE_COLUMNS = ['receiver_uid', 'seq', 'msg_id', 'sender_uid', 'msg_type', 'content', 'send_time', 'stored_at', 'expires_at']
+const KEY_COLUMNS = ['seq', 'sender_uid', 'msg_id', 'expires_at']
+// Keeps IN lists well under SQLite's and PostgreSQL's bound-parameter limits.
+const CHUNK = 500
+
+function chunks<T> (items: readonly T[]): T[][] {
+  const out: T[][] = []
+  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK))
+  return out
+}
+
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', 'EHOSTUNREACH', 'EAI_AGAIN',
+  '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08004', '08006', '57014',
+  'SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_CANTOPEN'
+])
+
+function isUnavailable (error: unknown): boolean {
+  if (!(error instanceof Error)) return false
+  const code = (error as { code?: unknown }).code
+  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('SQLITE_IOERR'))) return true
+  return error.name === 'KnexTimeoutError' ||
+    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(error.message)
+}
+
+async function guard<T> (work: () => Promise<T>): Promise<T> {
+  try {
+    return await work()
+  } catch (error) {
+    throw isUnavailable(error) ? new StoreUnavailableError(error) : error
+  }
+}
+
+function createTx (trx: Knex.Transaction): StoreTx {
+  return {
+    async lockReceiver (receiverUid) {
+      // One statement on both databases: inserts the row when missing, and on PostgreSQL the upsert locks it until COMMIT.
+      const result = await trx.raw(
+        'INSERT INTO receivers (receiver_uid, last_seq, pending_count, next_expiry) VALUES (?, 0, 0, NULL) ' +
+        'ON CONFLICT (receiver_uid) DO UPDATE SET receiver_uid = excluded.receiver_uid ' +
+        'RETURNING receiver_uid, last_seq, pending_count, next_expiry',
+        [receiverUid]
+      ) as { rows?: Record<string, unknown>[] } | Record<string, unknown>[]
+      const rows = Array.isArray(result) ? result : result.rows ?? []
+      const row = rows[0]
+      if (row === undefined) throw new Error('receiver upsert returned no row')
+      return toReceiverState(row)
+    },
+
+    async saveReceiver (state: ReceiverState) {
+      await trx('receivers').where({ receiver_uid: state.receiverUid }).update({
+        last_seq: state.lastSeq,
+        pending_count: state.pendingCount,
+        next_expiry: state.nextExpiry
+      })
+    },
+
+    async findPending (receiverUid, msgId) {
+      const row = await trx('messages').select(MESSAGE_COLUMNS).where({ receiver_uid: receiverUid, msg_id: msgId }).first()
+      return row === undefined ? undefined : toStoredMessage(row)
+    },
+
+    async findTombstone (receiverUid, msgId, now) {
+      const row = await trx('tombstones').select(MESSAGE_COLUMNS)
+        .where({ receiver_uid: receiverUid, msg_id: msgId }).andWhere('purge_at', '>', now).first()
+      return row === undefined ? undefined : toStoredMessage(row)
+    },
+
+    async deleteStaleTombstone (receiverUid, msgId, now) {
+      await trx('tombstones').where({ receiver_uid: receiverUid, msg_id: msgId }).andWhere('purge_at', '<=', now).delete()
+    },
+
+    async insertMessage (message: StoredMessage) {
+      await trx('messages').insert(fromStoredMessage(message))
+    },
+
+    async oldestPending (receiverUid) {
+      const row = await trx('messages').select(KEY_COLUMNS).where({ receiver_uid: receiverUid }).orderBy('seq', 'asc').first()
+      return row === undefined ? undefined : toMessageKey(row)
+    },
+
+    async expiredPending (receiverUid, now, limit) {
+      const rows = await trx('messages').select(KEY_COLUMNS)
+        .where({ receiver_uid: receiverUid }).andWhere('expires_at', '<=', now).orderBy('seq', 'asc').limit(limit)
+      return rows.map(toMessageKey)
+    },
+
+    async earliestExpiry (receiverUid) {
+      const row = await trx('messages').min({ earliest: 'expires_at' }).where({ receiver_uid: receiverUid }).first() as { earliest: unknown } | undefined
+      return row?.earliest === null || row?.earliest === undefined ? null : toNumber(row.earliest)
+    },
+
+    async selectForAck (receiverUid, selector: AckSelector, now) {
+      if (selector.kind === 'ids') {
+        const found: MessageKey[] = []
+        for (const ids of chunks([...new Set(selector.msgIds)])) {
+          const rows = await trx('messages').select(KEY_COLUMNS)
+            .where({ receiver_uid: receiverUid }).whereIn('msg_id', ids).andWhere('expires_at', '>', now)
+          found.push(...rows.map(toMessageKey))
+        }
+        return found
+      }
+      const query = trx('messages').select(KEY_COLUMNS)
+        .where({ receiver_uid: receiverUid }).andWhere('seq', '<=', selector.upToSeq).andWhere('expires_at', '>', now)
+      if (selector.senderUid !== undefined) query.andWhere({ sender_uid: selector.senderUid })
+      return (await query).map(toMessageKey)
+    },
+
+    async removePending (receiverUid, seqs, tombstoneUntil, ackedAt) {
+      for (const part of chunks(seqs)) {
+        if (tombstoneUntil !== null) {
+          await trx.raw(
+            `INSERT INTO tombstones (${MESSAGE_COLUMNS.join(', ')}, acked_at, purge_at) ` +
+            `SELECT ${MESSAGE_COLUMNS.join(', ')}, ?, ? FROM messages WHERE receiver_uid = ? AND seq IN (${part.map(() => '?').join(', ')})`,
+            [ackedAt, tombstoneUntil, receiverUid, ...part]
+          )
+        }
+        await trx('messages').where({ receiver_uid: receiverUid }).whereIn('seq', part).delete()
+      }
+    },
+
+    async lastPendingSeqOfSender (receiverUid, senderUid) {
+      const row = await trx('messages').max({ last: 'seq' }).where({ receiver_uid: receiverUid, sender_uid: senderUid }).first() as { last: unknown } | undefined
+      return row?.last === null || row?.last === undefined ? null : toNumber(row.last)
+    },
+
+    async findConversation (receiverUid, senderUid) {
+      const row = await trx('conversations').where({ receiver_uid: receiverUid, sender_uid: senderUid }).first()
+      return row === undefined ? undefined : toConversation(row)
+    },
+
+    async saveConversation (conversation: Conversation) {
+      await trx('conversations').insert(fromConversation(conversation))
+        .onConflict(['receiver_uid', 'sender_uid']).merge(['pending_count', 'last_seq', 'sort_seq', 'lost_count', 'lost_seq'])
+    },
+
+    async deleteConversation (receiverUid, senderUid) {
+      await trx('conversations').where({ receiver_uid: receiverUid, sender_uid: senderUid }).delete()
+    },
+
+    async clearLostUpTo (receiverUid, upToSeq, senderUid) {
+      const scope = (query: Knex.QueryBuilder) => {
+        query.where({ receiver_uid: receiverUid })
+        if (senderUid !== undefined) query.andWhere({ sender_uid: senderUid })
+        return query
+      }
+      await scope(trx('conversations')).andWhere('lost_seq', '<=', upToSeq).update({ lost_count: 0, lost_seq: null })
+      await scope(trx('conversations')).andWhere({ pending_count: 0, lost_count: 0 }).delete()
+    }
+  }
+}
+
+export async function createKnexStore (options: DatabaseOptions): Promise<Store> {
+  const db = createKnex(options)
+  const dialect = dialectOf(options.databaseUrl)
+  try {
+    await guard(() => migrate(db))
+  } catch (error) {
+    await db.destroy()
+    throw error
+  }
+
+  return {
+    dialect,
+
+    transaction: (fn) => guard(() => db.transaction((trx) => fn(createTx(trx)))),
+
+    receiver: (receiverUid) => guard(async () => {
+      const row = await db('receivers').where({ receiver_uid: receiverUid }).first()
+      return row === undefined ? undefined : toReceiverState(row)
+    }),
+
+    summary: (receiverUid, beforeSortSeq, limit) => guard(async () => {
+      const query = db('conversations as c')
+        .leftJoin('messages as m', function () {
+          this.on('m.receiver_uid', '=', 'c.receiver_uid').andOn('m.seq', '=', 'c.last_seq')
+        })
+        .select('c.*', ...MESSAGE_COLUMNS.map((column) => `m.${column} as m_${column}`))
+        .where('c.receiver_uid', receiverUid)
+        .orderBy('c.sort_seq', 'desc')
+        .limit(limit)
+      if (beforeSortSeq !== null) query.andWhere('c.sort_seq', '<', beforeSortSeq)
+      const rows = await query as Record<string, unknown>[]
+      return rows.map((row): SummaryRow => {
+        const last = row.m_seq === null || row.m_seq === undefined
+          ? null
+          : toStoredMessage(Object.fromEntries(MESSAGE_COLUMNS.map((column) => [column, row[`m_${column}`]])))
+        return { ...toConversation(row), last }
+      })
+    }),
+
+    page: (query: PageQuery) => guard(async () => {
+      const select = db('messages').select(MESSAGE_COLUMNS)
+        .where({ receiver_uid: query.receiverUid })
+        .andWhere('seq', '>', query.afterSeq)
+        .andWhere('expires_at', '>', query.now)
+        .orderBy('seq', 'asc')
+        .limit(query.limit)
+      if (query.senderUid !== undefined) select.andWhere({ sender_uid: query.senderUid })
+      return (await select).map(toStoredMessage)
+    }),
+
+    findPendingLive: (receiverUid, msgId, now) => guard(async () => {
+      const row = await db('messages').select(MESSAGE_COLUMNS)
+        .where({ receiver_uid: receiverUid, msg_id: msgId }).andWhere('expires_at', '>', now).first()
+      return row === undefined ? undefined : toStoredMessage(row)
+    }),
+
+    receiversDueForExpiry: (now, limit) => guard(async () => {
+      const rows = await db('receivers').select('receiver_uid').where('next_expiry', '<=', now).orderBy('next_expiry', 'asc').limit(limit)
+      return rows.map((row: { receiver_uid: string }) => row.receiver_uid)
+    }),
+
+    purgeTombstones: (now, limit) => guard(async () => {
+      const due = db('tombstones').select('receiver_uid', 'msg_id').where('purge_at', '<=', now).limit(limit)
+      return await db('tombstones').whereIn(['receiver_uid', 'msg_id'], due).delete()
+    }),
+
+    totalPending: (now) => guard(async () => {
+      const total = await db('receivers').sum({ n: 'pending_count' }).first() as { n: unknown } | undefined
+      // Expired messages still waiting for the sweep are not pending; only receivers due for expiry can hold them.
+      const expired = await db('messages as m')
+        .join('receivers as r', 'r.receiver_uid', 'm.receiver_uid')
+        .where('r.next_expiry', '<=', now).andWhere('m.expires_at', '<=', now)
+        .count({ n: '*' }).first() as { n: unknown } | undefined
+      const sum = total?.n === null || total?.n === undefined ? 0 : toNumber(total.n)
+      return sum - (expired?.n === undefined ? 0 : toNumber(expired.n))
+    }),
+
+    ping: () => guard(async () => { await db.raw('SELECT 1') }),
+
+    close: () => db.destroy()
+  }
+}

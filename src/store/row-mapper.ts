@@ -1,0 +1,84 @@
+// The one place where database quirks are undone: PostgreSQL's bigint and count strings, SQLite's loose numbers.
+import type { Conversation, MessageKey, ReceiverState, StoredMessage } from './types.js'
+
+type Row = Record<string, unknown>
+
+export function toNumber (value: unknown): number {
+  const number = typeof value === 'number' ? value : Number(value)
+  if (!Number.isSafeInteger(number)) throw new TypeError(`expected an integer from the database, got ${String(value)}`)
+  return number
+}
+
+export function toNullableNumber (value: unknown): number | null {
+  return value === null || value === undefined ? null : toNumber(value)
+}
+
+export function toStoredMessage (row: Row): StoredMessage {
+  return {
+    receiverUid: String(row.receiver_uid),
+    seq: toNumber(row.seq),
+    msgId: String(row.msg_id),
+    senderUid: String(row.sender_uid),
+    msgType: toNumber(row.msg_type),
+    content: String(row.content),
+    sendTime: toNumber(row.send_time),
+    storedAt: toNumber(row.stored_at),
+    expiresAt: toNumber(row.expires_at)
+  }
+}
+
+export function fromStoredMessage (message: StoredMessage): Row {
+  return {
+    receiver_uid: message.receiverUid,
+    seq: message.seq,
+    msg_id: message.msgId,
+    sender_uid: message.senderUid,
+    msg_type: message.msgType,
+    content: message.content,
+    send_time: message.sendTime,
+    stored_at: message.storedAt,
+    expires_at: message.expiresAt
+  }
+}
+
+export function toMessageKey (row: Row): MessageKey {
+  return {
+    seq: toNumber(row.seq),
+    senderUid: String(row.sender_uid),
+    msgId: String(row.msg_id),
+    expiresAt: toNumber(row.expires_at)
+  }
+}
+
+export function toReceiverState (row: Row): ReceiverState {
+  return {
+    receiverUid: String(row.receiver_uid),
+    lastSeq: toNumber(row.last_seq),
+    pendingCount: toNumber(row.pending_count),
+    nextExpiry: toNullableNumber(row.next_expiry)
+  }
+}
+
+export function toConversation (row: Row): Conversation {
+  return {
+    receiverUid: String(row.receiver_uid),
+    senderUid: String(row.sender_uid),
+    pendingCount: toNumber(row.pending_count),
+    lastSeq: toNullableNumber(row.last_seq),
+    sortSeq: toNumber(row.sort_seq),
+    lostCount: toNumber(row.lost_count),
+    lostSeq: toNullableNumber(row.lost_seq)
+  }
+}
+
+export function fromConversation (conversation: Conversation): Row {
+  return {
+    receiver_uid: conversation.receiverUid,
+    sender_uid: conversation.senderUid,
+    pending_count: conversation.pendingCount,
+    last_seq: conversation.lastSeq,
+    sort_seq: conversation.sortSeq,
+    lost_count: conversation.lostCount,
+    lost_seq: conversation.lostSeq
+  }
+}

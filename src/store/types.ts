@@ -1,0 +1,104 @@
+// The repository's interface: what the domain may ask of a store, in domain words, with times as epoch milliseconds.
+
+/** A message as it lives in the store (pending, or kept as a tombstone after its ack). */
+export interface StoredMessage {
+  receiverUid: string
+  seq: number
+  msgId: string
+  senderUid: string
+  msgType: number
+  content: string
+  sendTime: number
+  storedAt: number
+  expiresAt: number
+}
+
+/** The per-receiver row every write locks: it serialises seq assignment and holds the pending count. */
+export interface ReceiverState {
+  receiverUid: string
+  lastSeq: number
+  pendingCount: number
+  /** A lower bound of the earliest expiry among pending messages; null when none is pending. */
+  nextExpiry: number | null
+}
+
+/** One row of the lazy-load summary, kept up to date by every write. */
+export interface Conversation {
+  receiverUid: string
+  senderUid: string
+  pendingCount: number
+  /** seq of the sender's pending message with the highest seq; null when only lost messages remain. */
+  lastSeq: number | null
+  /** Order of the summary: lastSeq, or the seq of the last lost message when nothing is pending. */
+  sortSeq: number
+  lostCount: number
+  /** Highest seq among the messages counted in lostCount. */
+  lostSeq: number | null
+}
+
+export interface SummaryRow extends Conversation {
+  last: StoredMessage | null
+}
+
+/** Identifies one pending message cheaply, for counting what a removal does to each conversation. */
+export interface MessageKey {
+  seq: number
+  senderUid: string
+  msgId: string
+  expiresAt: number
+}
+
+export interface PageQuery {
+  receiverUid: string
+  senderUid?: string | undefined
+  afterSeq: number
+  limit: number
+  now: number
+}
+
+export type AckSelector =
+  | { kind: 'ids', msgIds: readonly string[] }
+  | { kind: 'up-to', upToSeq: number, senderUid?: string | undefined }
+
+/** Everything a write transaction may do. Every method is keyed by receiver_uid. */
+export interface StoreTx {
+  /** Creates the receiver's row when missing and locks it until the transaction ends. */
+  lockReceiver (receiverUid: string): Promise<ReceiverState>
+  saveReceiver (state: ReceiverState): Promise<void>
+
+  findPending (receiverUid: string, msgId: string): Promise<StoredMessage | undefined>
+  findTombstone (receiverUid: string, msgId: string, now: number): Promise<StoredMessage | undefined>
+  deleteStaleTombstone (receiverUid: string, msgId: string, now: number): Promise<void>
+  insertMessage (message: StoredMessage): Promise<void>
+
+  oldestPending (receiverUid: string): Promise<MessageKey | undefined>
+  expiredPending (receiverUid: string, now: number, limit: number): Promise<MessageKey[]>
+  earliestExpiry (receiverUid: string): Promise<number | null>
+  selectForAck (receiverUid: string, selector: AckSelector, now: number): Promise<MessageKey[]>
+  /** Deletes pending messages; with a tombstone purge time, keeps them as tombstones until then. */
+  removePending (receiverUid: string, seqs: readonly number[], tombstoneUntil: number | null, ackedAt: number): Promise<void>
+  lastPendingSeqOfSender (receiverUid: string, senderUid: string): Promise<number | null>
+
+  findConversation (receiverUid: string, senderUid: string): Promise<Conversation | undefined>
+  saveConversation (conversation: Conversation): Promise<void>
+  deleteConversation (receiverUid: string, senderUid: string): Promise<void>
+  clearLostUpTo (receiverUid: string, upToSeq: number, senderUid?: string): Promise<void>
+}
+
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres'
+  /** Runs fn in one transaction; resolves only after COMMIT has returned. */
+  transaction<T> (fn: (tx: StoreTx) => Promise<T>): Promise<T>
+
+  receiver (receiverUid: string): Promise<ReceiverState | undefined>
+  summary (receiverUid: string, beforeSortSeq: number | null, limit: number): Promise<SummaryRow[]>
+  page (query: PageQuery): Promise<StoredMessage[]>
+  findPendingLive (receiverUid: string, msgId: string, now: number): Promise<StoredMessage | undefined>
+  /** Receivers whose pending messages may have expired, earliest first. */
+  receiversDueForExpiry (now: number, limit: number): Promise<string[]>
+  purgeTombstones (now: number, limit: number): Promise<number>
+  /** Pending, unexpired messages over all receivers. */
+  totalPending (now: number): Promise<number>
+  ping (): Promise<void>
+  close (): Promise<void>
+}
