@@ -1,0 +1,65 @@
+// `npm test`: runs the whole tap suite on SQLite, then on PostgreSQL, and ends with one line "N passed, N failed".
+import { spawn } from 'node:child_process'
+import pg from 'pg'
+import { PG_ADMIN_URL } from '../test/helpers/database.js'
+
+const files = process.argv.length > 2 ? process.argv.slice(2) : ['test/**/*.test.ts']
+const inCi = process.env.CI === 'true' || process.env.CI === '1'
+
+interface Tally { passed: number, failed: number }
+
+function runTap (store: 'sqlite' | 'postgres'): Promise<Tally> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('npx', ['tap', '-R', 'tap', '--disable-coverage', '--timeout=600', ...files], {
+      env: { ...process.env, TEST_STORE: store },
+      stdio: ['ignore', 'pipe', 'inherit']
+    })
+    let tail = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      process.stdout.write(chunk)
+      tail = (tail + chunk.toString('utf8')).slice(-4000)
+    })
+    child.on('error', reject)
+    child.on('close', (code) => {
+      const totals = /# \{ total: (\d+), pass: (\d+)(?:, fail: (\d+))?/.exec(tail)
+      const passed = Number(totals?.[2] ?? 0)
+      let failed = Number(totals?.[3] ?? 0)
+      // A file that crashed may leave no failed assertion behind: the exit code still counts.
+      if (code !== 0 && failed === 0) failed = 1
+      resolve({ passed, failed })
+    })
+  })
+}
+
+async function postgresReachable (): Promise<string | null> {
+  const client = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 3000 })
+  try {
+    await client.connect()
+    await client.query('SELECT 1')
+    return null
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error)
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
+const results: Array<[string, Tally]> = []
+results.push(['sqlite', await runTap('sqlite')])
+
+const unreachable = await postgresReachable()
+if (unreachable === null) {
+  results.push(['postgres', await runTap('postgres')])
+} else if (inCi) {
+  process.stdout.write(`\nPostgreSQL at ${PG_ADMIN_URL} is unreachable (${unreachable}): under CI that is a failure.\n`)
+  results.push(['postgres', { passed: 0, failed: 1 }])
+} else {
+  process.stdout.write(`\n*** The PostgreSQL suite did NOT run: ${PG_ADMIN_URL} is unreachable (${unreachable}).\n` +
+    '*** Start PostgreSQL or set TEST_PG_ADMIN_URL to run it; CI runs it always.\n')
+}
+
+const total = results.reduce((sum, [, tally]) => ({ passed: sum.passed + tally.passed, failed: sum.failed + tally.failed }), { passed: 0, failed: 0 })
+process.stdout.write('\n')
+for (const [store, tally] of results) process.stdout.write(`${store}: ${tally.passed} passed, ${tally.failed} failed\n`)
+process.stdout.write(`${total.passed} passed, ${total.failed} failed\n`)
+process.exitCode = total.failed > 0 ? 1 : 0

@@ -1,0 +1,49 @@
+// A fresh database for each test file: an in-memory or temporary SQLite file, or a PostgreSQL database created and dropped here.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
+
+export type TestStore = 'sqlite' | 'postgres'
+
+/** Which store this run of the suite targets: scripts/test.ts runs the whole suite once per store. */
+export const TEST_STORE: TestStore = process.env.TEST_STORE === 'postgres' ? 'postgres' : 'sqlite'
+
+export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+
+interface Teardown { teardown (fn: () => unknown): void }
+
+function uniqueName (): string {
+  return `om_test_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
+}
+
+async function withAdmin<T> (fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 5000 })
+  await client.connect()
+  try {
+    return await fn(client)
+  } finally {
+    await client.end()
+  }
+}
+
+export async function createPostgresDatabase (t: Teardown): Promise<string> {
+  const name = uniqueName()
+  await withAdmin((client) => client.query(`CREATE DATABASE ${name}`))
+  t.teardown(() => withAdmin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)))
+  const url = new URL(PG_ADMIN_URL)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+/**
+ * A DATABASE_URL for a new, empty database of the store under test.
+ * `file: true` asks for an SQLite file (needed when several processes or connections open it).
+ */
+export async function createTestDatabase (t: Teardown, options: { file?: boolean } = {}): Promise<string> {
+  if (TEST_STORE === 'postgres') return await createPostgresDatabase(t)
+  if (options.file !== true) return 'sqlite::memory:'
+  const dir = mkdtempSync(join(tmpdir(), 'om-test-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  return `sqlite:${join(dir, 'messages.db')}`
+}
