@@ -12,7 +12,7 @@ import { opsRoutes } from './http/ops-routes.js'
 import { receiverRoutes } from './http/receiver-routes.js'
 import { registerValidators } from './http/validation.js'
 import { createMetrics } from './metrics.js'
-import { createKnexStore } from './store/knex-store.js'
+import { createStore } from './store/index.js'
 import type { Store } from './store/types.js'
 
 declare module 'fastify' {
@@ -57,7 +57,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   app.setErrorHandler(errorHandler)
   app.setNotFoundHandler(notFoundHandler)
 
-  const store = await createKnexStore({
+  const store = await createStore({
     databaseUrl: config.databaseUrl,
     poolMax: config.dbPoolMax,
     statementTimeoutMs: config.dbStatementTimeoutMs,

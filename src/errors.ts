@@ -1,7 +1,7 @@
 // Every error code the service answers, and the one error handler that shapes them all as {statusCode, code, error, message}.
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { StoreUnavailableError } from './store/knex-store.js'
+import { StoreUnavailableError } from './store/errors.js'
 
 export const VALIDATION_CODE = 'FST_ERR_VALIDATION'
 

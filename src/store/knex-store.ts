@@ -1,6 +1,7 @@
 // The repository over knex: all SQL of the service, the same statements on SQLite and PostgreSQL.
 import type { Knex } from 'knex'
 import { createKnex, dialectOf, migrate, type DatabaseOptions } from './database.js'
+import { StoreUnavailableError } from './errors.js'
 import {
   fromConversation, fromStoredMessage, toConversation, toMessageKey, toNumber, toReceiverState, toStoredMessage
 } from './row-mapper.js'
@@ -8,13 +9,6 @@ import type {
   AckSelector, Conversation, MessageKey, PageQuery, ReceiverState, Store, StoredMessage, StoreTx, SummaryRow
 } from './types.js'
 
-/** The database could not be reached or did not answer in time: the caller may retry later. */
-export class StoreUnavailableError extends Error {
-  constructor (readonly reason: unknown) {
-    super('the message store is unavailable')
-    this.name = 'StoreUnavailableError'
-  }
-}
 
 const MESSAGE_COLUMNS = ['receiver_uid', 'seq', 'msg_id', 'sender_uid', 'msg_type', 'content', 'send_time', 'stored_at', 'expires_at']
 const KEY_COLUMNS = ['seq', 'sender_uid', 'msg_id', 'expires_at']

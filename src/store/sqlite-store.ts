@@ -1,0 +1,232 @@
+// The embedded store: prepared better-sqlite3 statements on one connection, every operation run in turn.
+import type { Database, Statement } from 'better-sqlite3'
+import { createKnex, migrate, type DatabaseOptions } from './database.js'
+import { StoreUnavailableError } from './errors.js'
+import {
+  fromConversation, fromStoredMessage, toConversation, toMessageKey, toNullableNumber, toNumber, toReceiverState, toStoredMessage
+} from './row-mapper.js'
+import type { MessageKey, Store, StoreTx, SummaryRow } from './types.js'
+
+type Row = Record<string, unknown>
+
+const MESSAGE_COLUMNS = 'receiver_uid, seq, msg_id, sender_uid, msg_type, content, send_time, stored_at, expires_at'
+const KEY_COLUMNS = 'seq, sender_uid, msg_id, expires_at'
+const SUMMARY_COLUMNS = 'c.*, ' + MESSAGE_COLUMNS.split(', ').map((column) => `m.${column} AS m_${column}`).join(', ')
+
+const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY)/
+
+function guardSync<T> (work: () => T): T {
+  try {
+    return work()
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    throw typeof code === 'string' && UNAVAILABLE.test(code) ? new StoreUnavailableError(error) : error
+  }
+}
+
+function prepareAll (db: Database) {
+  const p = (sql: string): Statement => db.prepare(sql)
+  return {
+    begin: p('BEGIN IMMEDIATE'),
+    commit: p('COMMIT'),
+    rollback: p('ROLLBACK'),
+    receiver: p('SELECT receiver_uid, last_seq, pending_count, next_expiry FROM receivers WHERE receiver_uid = ?'),
+    insertReceiver: p('INSERT INTO receivers (receiver_uid, last_seq, pending_count, next_expiry) VALUES (?, 0, 0, NULL)'),
+    saveReceiver: p('UPDATE receivers SET last_seq = ?, pending_count = ?, next_expiry = ? WHERE receiver_uid = ?'),
+    findPending: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND msg_id = ?`),
+    findPendingLive: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND msg_id = ? AND expires_at > ?`),
+    findTombstone: p(`SELECT ${MESSAGE_COLUMNS} FROM tombstones WHERE receiver_uid = ? AND msg_id = ? AND purge_at > ?`),
+    deleteStaleTombstone: p('DELETE FROM tombstones WHERE receiver_uid = ? AND msg_id = ? AND purge_at <= ?'),
+    insertMessage: p(`INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (@receiver_uid, @seq, @msg_id, @sender_uid, @msg_type, @content, @send_time, @stored_at, @expires_at)`),
+    oldestPending: p(`SELECT ${KEY_COLUMNS} FROM messages WHERE receiver_uid = ? ORDER BY seq ASC LIMIT 1`),
+    expiredPending: p(`SELECT ${KEY_COLUMNS} FROM messages WHERE receiver_uid = ? AND expires_at <= ? ORDER BY seq ASC LIMIT ?`),
+    earliestExpiry: p('SELECT min(expires_at) AS v FROM messages WHERE receiver_uid = ?'),
+    ackById: p(`SELECT ${KEY_COLUMNS} FROM messages WHERE receiver_uid = ? AND msg_id = ? AND expires_at > ?`),
+    ackUpTo: p(`SELECT ${KEY_COLUMNS} FROM messages WHERE receiver_uid = ? AND seq <= ? AND expires_at > ? ORDER BY seq`),
+    ackUpToOfSender: p(`SELECT ${KEY_COLUMNS} FROM messages WHERE receiver_uid = ? AND sender_uid = ? AND seq <= ? AND expires_at > ? ORDER BY seq`),
+    toTombstone: p(`INSERT INTO tombstones (${MESSAGE_COLUMNS}, acked_at, purge_at) SELECT ${MESSAGE_COLUMNS}, ?, ? FROM messages WHERE receiver_uid = ? AND seq = ?`),
+    deleteMessage: p('DELETE FROM messages WHERE receiver_uid = ? AND seq = ?'),
+    lastPendingSeqOfSender: p('SELECT max(seq) AS v FROM messages WHERE receiver_uid = ? AND sender_uid = ?'),
+    findConversation: p('SELECT * FROM conversations WHERE receiver_uid = ? AND sender_uid = ?'),
+    saveConversation: p('INSERT INTO conversations (receiver_uid, sender_uid, pending_count, last_seq, sort_seq, lost_count, lost_seq) ' +
+      'VALUES (@receiver_uid, @sender_uid, @pending_count, @last_seq, @sort_seq, @lost_count, @lost_seq) ' +
+      'ON CONFLICT (receiver_uid, sender_uid) DO UPDATE SET pending_count = excluded.pending_count, last_seq = excluded.last_seq, ' +
+      'sort_seq = excluded.sort_seq, lost_count = excluded.lost_count, lost_seq = excluded.lost_seq'),
+    deleteConversation: p('DELETE FROM conversations WHERE receiver_uid = ? AND sender_uid = ?'),
+    clearLost: p('UPDATE conversations SET lost_count = 0, lost_seq = NULL WHERE receiver_uid = ? AND lost_seq <= ?'),
+    clearLostOfSender: p('UPDATE conversations SET lost_count = 0, lost_seq = NULL WHERE receiver_uid = ? AND sender_uid = ? AND lost_seq <= ?'),
+    deleteEmptyConversations: p('DELETE FROM conversations WHERE receiver_uid = ? AND pending_count = 0 AND lost_count = 0'),
+    summary: p(`SELECT ${SUMMARY_COLUMNS} FROM conversations c LEFT JOIN messages m ON m.receiver_uid = c.receiver_uid AND m.seq = c.last_seq ` +
+      'WHERE c.receiver_uid = ? ORDER BY c.sort_seq DESC LIMIT ?'),
+    summaryBefore: p(`SELECT ${SUMMARY_COLUMNS} FROM conversations c LEFT JOIN messages m ON m.receiver_uid = c.receiver_uid AND m.seq = c.last_seq ` +
+      'WHERE c.receiver_uid = ? AND c.sort_seq < ? ORDER BY c.sort_seq DESC LIMIT ?'),
+    page: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND seq > ? AND expires_at > ? ORDER BY seq ASC LIMIT ?`),
+    pageOfSender: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND sender_uid = ? AND seq > ? AND expires_at > ? ORDER BY seq ASC LIMIT ?`),
+    dueForExpiry: p('SELECT receiver_uid FROM receivers WHERE next_expiry <= ? ORDER BY next_expiry ASC LIMIT ?'),
+    purgeTombstones: p('DELETE FROM tombstones WHERE rowid IN (SELECT rowid FROM tombstones WHERE purge_at <= ? LIMIT ?)'),
+    sumPending: p('SELECT coalesce(sum(pending_count), 0) AS v FROM receivers'),
+    expiredUnswept: p('SELECT count(*) AS v FROM messages m JOIN receivers r ON r.receiver_uid = m.receiver_uid WHERE r.next_expiry <= ? AND m.expires_at <= ?'),
+    ping: p('SELECT 1 AS v')
+  }
+}
+
+export async function createSqliteStore (options: DatabaseOptions): Promise<Store> {
+  // knex runs the shared migrations; then its single pooled connection is held for the store's lifetime,
+  // which is also what keeps an in-memory database alive.
+  const knex = createKnex(options)
+  let db: Database
+  try {
+    await migrate(knex)
+    db = await knex.client.acquireConnection() as Database
+  } catch (error) {
+    await knex.destroy()
+    throw error
+  }
+  const s = prepareAll(db)
+  const one = (statement: Statement, ...params: unknown[]) => statement.get(...params) as Row | undefined
+  const all = (statement: Statement, ...params: unknown[]) => statement.all(...params) as Row[]
+  const value = (statement: Statement, ...params: unknown[]) => toNullableNumber(one(statement, ...params)?.v)
+
+  // One connection, one operation at a time: a read never sees a write transaction that has not committed.
+  let queue: Promise<unknown> = Promise.resolve()
+  function serial<T> (work: () => Promise<T> | T): Promise<T> {
+    const run = async () => await work()
+    const result = queue.then(run, run)
+    queue = result.catch(() => undefined)
+    return result
+  }
+  const read = <T>(work: () => T): Promise<T> => serial(() => guardSync(work))
+
+  const tx: StoreTx = {
+    async lockReceiver (receiverUid) {
+      let row = one(s.receiver, receiverUid)
+      if (row === undefined) {
+        s.insertReceiver.run(receiverUid)
+        row = one(s.receiver, receiverUid) as Row
+      }
+      return toReceiverState(row)
+    },
+    async saveReceiver (state) {
+      s.saveReceiver.run(state.lastSeq, state.pendingCount, state.nextExpiry, state.receiverUid)
+    },
+    async findPending (receiverUid, msgId) {
+      const row = one(s.findPending, receiverUid, msgId)
+      return row === undefined ? undefined : toStoredMessage(row)
+    },
+    async findTombstone (receiverUid, msgId, now) {
+      const row = one(s.findTombstone, receiverUid, msgId, now)
+      return row === undefined ? undefined : toStoredMessage(row)
+    },
+    async deleteStaleTombstone (receiverUid, msgId, now) {
+      s.deleteStaleTombstone.run(receiverUid, msgId, now)
+    },
+    async insertMessage (message) {
+      s.insertMessage.run(fromStoredMessage(message))
+    },
+    async oldestPending (receiverUid) {
+      const row = one(s.oldestPending, receiverUid)
+      return row === undefined ? undefined : toMessageKey(row)
+    },
+    async expiredPending (receiverUid, now, limit) {
+      return all(s.expiredPending, receiverUid, now, limit).map(toMessageKey)
+    },
+    async earliestExpiry (receiverUid) {
+      return value(s.earliestExpiry, receiverUid)
+    },
+    async selectForAck (receiverUid, selector, now) {
+      if (selector.kind === 'ids') {
+        const found: MessageKey[] = []
+        for (const msgId of new Set(selector.msgIds)) {
+          const row = one(s.ackById, receiverUid, msgId, now)
+          if (row !== undefined) found.push(toMessageKey(row))
+        }
+        return found
+      }
+      const rows = selector.senderUid === undefined
+        ? all(s.ackUpTo, receiverUid, selector.upToSeq, now)
+        : all(s.ackUpToOfSender, receiverUid, selector.senderUid, selector.upToSeq, now)
+      return rows.map(toMessageKey)
+    },
+    async removePending (receiverUid, seqs, tombstoneUntil, ackedAt) {
+      for (const seq of seqs) {
+        if (tombstoneUntil !== null) s.toTombstone.run(ackedAt, tombstoneUntil, receiverUid, seq)
+        s.deleteMessage.run(receiverUid, seq)
+      }
+    },
+    async lastPendingSeqOfSender (receiverUid, senderUid) {
+      return value(s.lastPendingSeqOfSender, receiverUid, senderUid)
+    },
+    async findConversation (receiverUid, senderUid) {
+      const row = one(s.findConversation, receiverUid, senderUid)
+      return row === undefined ? undefined : toConversation(row)
+    },
+    async saveConversation (conversation) {
+      s.saveConversation.run(fromConversation(conversation))
+    },
+    async deleteConversation (receiverUid, senderUid) {
+      s.deleteConversation.run(receiverUid, senderUid)
+    },
+    async clearLostUpTo (receiverUid, upToSeq, senderUid) {
+      if (senderUid === undefined) s.clearLost.run(receiverUid, upToSeq)
+      else s.clearLostOfSender.run(receiverUid, senderUid, upToSeq)
+      s.deleteEmptyConversations.run(receiverUid)
+    }
+  }
+
+  return {
+    dialect: 'sqlite',
+
+    transaction: (fn) => serial(async () => {
+      guardSync(() => s.begin.run())
+      try {
+        const result = await fn(tx)
+        // With synchronous=FULL, COMMIT returns once the WAL is on disk.
+        guardSync(() => s.commit.run())
+        return result
+      } catch (error) {
+        if (db.inTransaction) s.rollback.run()
+        throw error
+      }
+    }),
+
+    receiver: (receiverUid) => read(() => {
+      const row = one(s.receiver, receiverUid)
+      return row === undefined ? undefined : toReceiverState(row)
+    }),
+
+    summary: (receiverUid, beforeSortSeq, limit) => read(() => {
+      const rows = beforeSortSeq === null
+        ? all(s.summary, receiverUid, limit)
+        : all(s.summaryBefore, receiverUid, beforeSortSeq, limit)
+      return rows.map((row): SummaryRow => ({
+        ...toConversation(row),
+        last: row.m_seq === null || row.m_seq === undefined
+          ? null
+          : toStoredMessage(Object.fromEntries(MESSAGE_COLUMNS.split(', ').map((column) => [column, row[`m_${column}`]])))
+      }))
+    }),
+
+    page: (query) => read(() => (query.senderUid === undefined
+      ? all(s.page, query.receiverUid, query.afterSeq, query.now, query.limit)
+      : all(s.pageOfSender, query.receiverUid, query.senderUid, query.afterSeq, query.now, query.limit)
+    ).map(toStoredMessage)),
+
+    findPendingLive: (receiverUid, msgId, now) => read(() => {
+      const row = one(s.findPendingLive, receiverUid, msgId, now)
+      return row === undefined ? undefined : toStoredMessage(row)
+    }),
+
+    receiversDueForExpiry: (now, limit) => read(() => all(s.dueForExpiry, now, limit).map((row) => String(row.receiver_uid))),
+
+    purgeTombstones: (now, limit) => serial(() => guardSync(() => s.purgeTombstones.run(now, limit).changes)),
+
+    totalPending: (now) => read(() => toNumber(value(s.sumPending) ?? 0) - (value(s.expiredUnswept, now, now) ?? 0)),
+
+    ping: () => read(() => { one(s.ping) }),
+
+    close: () => serial(async () => {
+      await knex.client.releaseConnection(db)
+      await knex.destroy()
+    })
+  }
+}

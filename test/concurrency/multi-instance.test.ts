@@ -1,0 +1,272 @@
+// The contract's concurrency guarantees under load through several real instances on one database: seq order, dedup, quota, acks.
+import t from 'tap'
+import {
+  createClient, fetchAllPending, pause, pool, readSummary, startCluster, storeBody, type Answer, type Client, type PendingMessage
+} from './load.js'
+
+// Bounded load: every scenario is a fixed number of requests over loopback, with a fixed number in flight.
+const WRITES = 1000
+const IN_FLIGHT = 40
+const PAGE = 50
+
+interface Writes {
+  /** msg_id -> seq of every store answered 201. */
+  stored: Map<string, number>
+  /** Every answer that was not a 201, as "status code". */
+  others: string[]
+}
+
+/** Stores `count` messages with distinct client-chosen ids for one receiver, spread over the instances. */
+async function storeMany (client: Client, receiverUid: string, count: number, concurrency = IN_FLIGHT): Promise<Writes> {
+  const stored = new Map<string, number>()
+  const others: string[] = []
+  await pool(count, concurrency, async (index) => {
+    const msgId = `${receiverUid}-${String(index).padStart(5, '0')}`
+    const answer = await client.request('POST', '/v1/messages', 'router', storeBody(receiverUid, msgId, index))
+    if (answer.status === 201) stored.set(msgId, answer.body.seq as number)
+    else others.push(`${answer.status} ${String(answer.body?.code ?? '')}`)
+  })
+  return { stored, others }
+}
+
+function pagePath (receiverUid: string, limit: number, cursor?: string): string {
+  const query = new URLSearchParams({ limit: String(limit), ...(cursor === undefined ? {} : { cursor }) })
+  return `/v1/receivers/${receiverUid}/messages?${query.toString()}`
+}
+
+function expectOk (answer: Answer, what: string): void {
+  if (answer.status !== 200) throw new Error(`${what} answered ${answer.status}: ${JSON.stringify(answer.body)}`)
+}
+
+const sorted = (ids: Iterable<string>) => [...ids].sort()
+
+const main = await startCluster(t)
+
+t.test('a reader following next_cursor sees every committed message exactly once, in strictly increasing seq, while all instances store', async (t) => {
+  const client = createClient(main.urls)
+  const receiverUid = 'follow-r'
+  let writersDone = false
+
+  /** Follows next_cursor until the writers are done and a pass that started after them finds nothing more. */
+  async function follow () {
+    const seen: PendingMessage[] = []
+    const backwards: string[] = []
+    let cursor: string | undefined
+    let lastSeq = 0
+    for (;;) {
+      const finished = writersDone
+      const page = await client.request('GET', pagePath(receiverUid, PAGE, cursor), 'gateway')
+      expectOk(page, 'a page')
+      const messages = page.body.messages as PendingMessage[]
+      for (const message of messages) {
+        if (message.seq <= lastSeq) backwards.push(`${message.msg_id} seq ${message.seq} after seq ${lastSeq}`)
+        lastSeq = message.seq
+        seen.push(message)
+      }
+      cursor = page.body.next_cursor as string
+      if (messages.length === 0) {
+        if (finished) return { seen, backwards }
+        await pause(5)
+      }
+    }
+  }
+
+  const readers = [follow(), follow()]
+  const writes = await storeMany(client, receiverUid, WRITES)
+  writersDone = true
+  const results = await Promise.all(readers)
+
+  t.same(writes.others, [], 'every store answered 201')
+  t.equal(writes.stored.size, WRITES)
+  for (const [index, { seen, backwards }] of results.entries()) {
+    t.same(backwards, [], `reader ${index + 1}: seqs strictly increase along the cursor`)
+    const counts = new Map<string, number>()
+    for (const message of seen) counts.set(message.msg_id, (counts.get(message.msg_id) ?? 0) + 1)
+    const repeated = [...counts].filter(([, n]) => n > 1).map(([id]) => id)
+    const missed = sorted([...writes.stored.keys()].filter((id) => !counts.has(id)))
+    const unknown = sorted([...counts.keys()].filter((id) => !writes.stored.has(id)))
+    t.same(repeated, [], `reader ${index + 1}: no message is seen twice`)
+    t.same(missed, [], `reader ${index + 1}: no acknowledged message is missed`)
+    t.same(unknown, [], `reader ${index + 1}: sees only messages that were acknowledged`)
+    const wrongSeq = seen.filter((message) => writes.stored.get(message.msg_id) !== message.seq).map((message) => message.msg_id)
+    t.same(wrongSeq, [], `reader ${index + 1}: each message carries the seq its store answered`)
+  }
+  t.same(client.serverErrors, [], 'no 5xx answers')
+})
+
+t.test('an up_to_seq ack never deletes a message the acker has not seen, while all instances store', async (t) => {
+  const client = createClient(main.urls)
+  const receiverUid = 'upto-r'
+  let writersDone = false
+
+  /** Fetches the first page and at once acks up to its last seq, until the writers are done. */
+  async function fetchAndAck () {
+    const seen = new Map<string, number>()
+    const repeated: string[] = []
+    const backwards: string[] = []
+    let deleted = 0
+    let acks = 0
+    let lastSeq = 0
+    while (!writersDone) {
+      const page = await client.request('GET', pagePath(receiverUid, PAGE), 'gateway')
+      expectOk(page, 'a page')
+      const messages = page.body.messages as PendingMessage[]
+      const last = messages[messages.length - 1]
+      if (last === undefined) {
+        await pause(5)
+        continue
+      }
+      for (const message of messages) {
+        if (seen.has(message.msg_id)) repeated.push(message.msg_id)
+        // Everything at or below an acked seq is gone: a later page showing such a seq would break the convention.
+        if (message.seq <= lastSeq) backwards.push(`${message.msg_id} seq ${message.seq} after seq ${lastSeq}`)
+        lastSeq = message.seq
+        seen.set(message.msg_id, message.seq)
+      }
+      const ack = await client.request('POST', `/v1/receivers/${receiverUid}/acks`, 'gateway', { up_to_seq: last.seq })
+      expectOk(ack, 'an up_to_seq ack')
+      deleted += ack.body.deleted as number
+      acks++
+    }
+    return { seen, repeated, backwards, deleted, acks }
+  }
+
+  const acker = fetchAndAck()
+  const writes = await storeMany(client, receiverUid, WRITES)
+  writersDone = true
+  const { seen, repeated, backwards, deleted, acks } = await acker
+  const pending = await fetchAllPending(client, receiverUid)
+  const pendingIds = new Set(pending.map((message) => message.msg_id))
+  const summary = await readSummary(client, receiverUid)
+
+  t.same(writes.others, [], 'every store answered 201')
+  t.ok(acks > 0, 'the acker acked while the writers stored')
+  t.same(repeated, [], 'no acked message is shown again')
+  t.same(backwards, [], 'after an ack up to seq N no page shows a seq at or below N')
+  t.equal(deleted, seen.size, 'the acks deleted exactly the messages the acker had seen')
+  const vanished = sorted([...writes.stored.keys()].filter((id) => !seen.has(id) && !pendingIds.has(id)))
+  t.same(vanished, [], 'every stored message was either seen before its ack or is still pending')
+  t.same(sorted([...seen.keys()].filter((id) => pendingIds.has(id))), [], 'no seen-and-acked message is still pending')
+  t.equal(seen.size + pending.length, writes.stored.size, 'acked plus pending accounts for every stored message')
+  t.equal(summary.totalPending, pending.length, 'total_pending equals what is left pending')
+  t.same(client.serverErrors, [], 'no 5xx answers')
+})
+
+t.test('the same (receiver_uid, msg_id) stored concurrently through all instances is one row: one 201, the rest duplicates with its seq', async (t) => {
+  const client = createClient(main.urls)
+  const receiverUid = 'dedup-r'
+  const ids = Array.from({ length: 20 }, (_, index) => `${receiverUid}-${index}`)
+  const copies = 30
+  // Request i stores ids[i % 20]: the 30 copies of one id are spread over the whole run and over every instance.
+  const answers = await pool(ids.length * copies, 50, async (index) => {
+    const id = ids[index % ids.length] as string
+    const answer = await client.request('POST', '/v1/messages', 'router', storeBody(receiverUid, id, index % ids.length))
+    return { id, answer }
+  })
+
+  const problems: string[] = []
+  const seqOf = new Map<string, number>()
+  for (const id of ids) {
+    const mine = answers.filter((entry) => entry.id === id).map((entry) => entry.answer)
+    const created = mine.filter((answer) => answer.status === 201)
+    const duplicates = mine.filter((answer) => answer.status === 200 && answer.body.duplicate === true)
+    const seqs = new Set(mine.map((answer) => answer.body?.seq as number))
+    if (created.length !== 1) problems.push(`${id}: ${created.length} answers 201`)
+    if (duplicates.length !== copies - 1) problems.push(`${id}: ${duplicates.length} duplicates, statuses ${mine.map((answer) => answer.status).join(',')}`)
+    if (seqs.size !== 1) problems.push(`${id}: seqs ${[...seqs].join(',')}`)
+    seqOf.set(id, created[0]?.body.seq as number)
+  }
+  t.same(problems, [], 'each id: exactly one 201 and 29 duplicates, all with the same seq')
+
+  const pending = await fetchAllPending(client, receiverUid)
+  t.same(sorted(pending.map((message) => message.msg_id)), sorted(ids), 'the page holds each id once')
+  t.same(pending.filter((message) => seqOf.get(message.msg_id) !== message.seq).map((message) => message.msg_id), [],
+    'each pending message has the seq of its 201')
+  t.equal((await readSummary(client, receiverUid)).totalPending, ids.length, 'total_pending counts each id once')
+  t.same(client.serverErrors, [], 'no 5xx answers')
+})
+
+t.test('the quota is exact under concurrent stores through all instances: never one message over', async (t) => {
+  const cluster = await startCluster(t, { MAX_PENDING_PER_RECEIVER: '50' })
+  const client = createClient(cluster.urls)
+  const receiverUid = 'quota-r'
+  const writes = await storeMany(client, receiverUid, 300, 50)
+
+  t.equal(writes.stored.size, 50, 'exactly 50 stores answer 201')
+  t.same(writes.others, Array.from({ length: 250 }, () => '429 INBOX_FULL'), 'exactly 250 answer 429 INBOX_FULL')
+  const summary = await readSummary(client, receiverUid)
+  t.equal(summary.totalPending, 50, 'total_pending is 50')
+  t.equal(summary.pendingCount, 50, 'the summary rows count 50 pending')
+  const pending = await fetchAllPending(client, receiverUid)
+  t.same(sorted(pending.map((message) => message.msg_id)), sorted(writes.stored.keys()), 'the page holds exactly the 50 accepted messages')
+  t.same(client.serverErrors, [], 'no 5xx answers')
+})
+
+t.test('drop_oldest keeps exactly the quota under concurrent stores through all instances: the highest seqs remain', async (t) => {
+  const cluster = await startCluster(t, { MAX_PENDING_PER_RECEIVER: '50', OVERFLOW_POLICY: 'drop_oldest' })
+  const client = createClient(cluster.urls)
+  const receiverUid = 'drop-r'
+  const writes = await storeMany(client, receiverUid, 300, 50)
+
+  t.same(writes.others, [], 'every store answers 201')
+  t.equal(writes.stored.size, 300)
+  const seqs = [...writes.stored.values()].sort((a, b) => a - b)
+  t.equal(new Set(seqs).size, 300, 'every accepted store got its own seq')
+  const summary = await readSummary(client, receiverUid)
+  t.equal(summary.totalPending, 50, 'total_pending ends at 50')
+  t.equal(summary.pendingCount, 50, 'the summary rows count 50 pending')
+  t.equal(summary.lostCount, 250, 'the summary counts the 250 dropped messages as lost')
+  const pending = await fetchAllPending(client, receiverUid)
+  const highest = [...writes.stored].sort(([, a], [, b]) => a - b).slice(-50).map(([id]) => id)
+  t.same(sorted(pending.map((message) => message.msg_id)), sorted(highest), 'the 50 remaining are the 50 highest seqs')
+  t.same(client.serverErrors, [], 'no 5xx answers')
+})
+
+t.test('acks by msg_ids racing fetches and stores lose nothing: every stored message is acked or still pending', async (t) => {
+  const client = createClient(main.urls)
+  const receiverUid = 'race-r'
+  let writersDone = false
+
+  /** A gateway: fetches the first page and acks what it fetched by msg_ids, until the writers are done. */
+  async function gateway (limit: number) {
+    const acked = new Set<string>()
+    let deleted = 0
+    while (!writersDone) {
+      const page = await client.request('GET', pagePath(receiverUid, limit), 'gateway')
+      expectOk(page, 'a page')
+      const ids = (page.body.messages as PendingMessage[]).map((message) => message.msg_id)
+      if (ids.length === 0) {
+        await pause(5)
+        continue
+      }
+      const ack = await client.request('POST', `/v1/receivers/${receiverUid}/acks`, 'gateway', { msg_ids: ids })
+      expectOk(ack, 'an ack by msg_ids')
+      deleted += ack.body.deleted as number
+      for (const id of ids) acked.add(id)
+    }
+    return { acked, deleted }
+  }
+
+  // Two gateways read from the start, so they keep fetching and acking the same messages at the same time.
+  const gateways = [gateway(PAGE), gateway(30)]
+  const writes = await storeMany(client, receiverUid, WRITES)
+  writersDone = true
+  const results = await Promise.all(gateways)
+  const acked = new Set(results.flatMap(({ acked }) => [...acked]))
+  const deleted = results.reduce((sum, result) => sum + result.deleted, 0)
+  const pending = await fetchAllPending(client, receiverUid)
+  const pendingIds = new Set(pending.map((message) => message.msg_id))
+  const summary = await readSummary(client, receiverUid)
+
+  t.same(writes.others, [], 'every store answered 201')
+  t.ok(acked.size > 0, 'the gateways acked while the writers stored')
+  t.equal(deleted, acked.size, 'each acked message was deleted exactly once, whichever gateway got there first')
+  const vanished = sorted([...writes.stored.keys()].filter((id) => !acked.has(id) && !pendingIds.has(id)))
+  t.same(vanished, [], 'nothing vanished: every stored message was acked by a gateway or is still pending')
+  t.same(sorted([...acked].filter((id) => pendingIds.has(id))), [], 'no acked message is still pending')
+  t.same(sorted([...acked].filter((id) => !writes.stored.has(id))), [], 'the gateways acked only stored messages')
+  t.equal(acked.size + pending.length, writes.stored.size, 'acked plus pending accounts for every stored message')
+  t.equal(summary.totalPending, pending.length, 'total_pending equals the pending count seen')
+  t.equal(summary.pendingCount, pending.length, 'the summary rows add up to the pending count seen')
+  t.same(client.serverErrors, [], 'no 5xx answers')
+})

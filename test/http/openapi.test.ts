@@ -1,0 +1,156 @@
+// The OpenAPI document: served at /openapi.json as committed in openapi/openapi.json, complete against the contract, with Swagger UI at /docs.
+import { existsSync, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { buildTestApp } from '../helpers/app.js'
+
+const COMMITTED_PATH = fileURLToPath(new URL('../../openapi/openapi.json', import.meta.url))
+const REGENERATE = 'run `npm run openapi` and commit openapi/openapi.json'
+
+type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace']
+
+/**
+ * The contract's endpoints (shared/contract.md) with the status codes each must document:
+ * its own answers, plus 401/403 on every /v1 route (the key and its scope are checked first).
+ */
+const CONTRACT: Record<string, Record<string, number[]>> = {
+  '/v1/messages': { post: [201, 200, 400, 401, 403, 409, 413, 415, 429] },
+  '/v1/messages/batch': { post: [200, 400, 401, 403, 413, 415] },
+  '/v1/receivers/{receiver_uid}/senders': { get: [200, 400, 401, 403] },
+  '/v1/receivers/{receiver_uid}/messages': { get: [200, 400, 401, 403] },
+  '/v1/receivers/{receiver_uid}/messages/{msg_id}': { get: [200, 400, 401, 403, 404], delete: [204, 400, 401, 403] },
+  '/v1/receivers/{receiver_uid}/acks': { post: [200, 400, 401, 403, 413, 415] },
+  '/healthz': { get: [200] },
+  '/readyz': { get: [200, 503] },
+  '/metrics': { get: [200] }
+}
+const OPERATIONS_WITHOUT_KEY = ['/healthz', '/readyz', '/metrics']
+
+function operations (document: Json): Array<{ path: string, method: string, operation: Json }> {
+  return Object.entries(document.paths as Json ?? {}).flatMap(([path, item]) =>
+    Object.entries(item as Json)
+      .filter(([method]) => METHODS.includes(method))
+      .map(([method, operation]) => ({ path, method, operation: operation as Json })))
+}
+
+// The document is the same for every app with the default configuration; other values (MAX_CONTENT_LENGTH) change it on purpose.
+const { app } = await buildTestApp(t)
+const servedResponse = await app.inject({ method: 'GET', url: '/openapi.json' })
+const served = servedResponse.json() as Json
+
+t.test('GET /openapi.json answers without a key, and ignores a bad one', async (t) => {
+  t.equal(servedResponse.statusCode, 200)
+  t.match(servedResponse.headers['content-type'], /^application\/json/)
+  const withBadKey = await app.inject({ method: 'GET', url: '/openapi.json', headers: { authorization: 'Bearer not-a-key' } })
+  t.equal(withBadKey.statusCode, 200)
+  t.same(withBadKey.json(), served)
+})
+
+t.test('the served document is the committed openapi/openapi.json, as the generator writes it', async (t) => {
+  t.ok(existsSync(COMMITTED_PATH), `openapi/openapi.json is missing: ${REGENERATE}`)
+  if (!existsSync(COMMITTED_PATH)) return
+  const text = readFileSync(COMMITTED_PATH, 'utf8')
+  const committed = JSON.parse(text) as Json
+  t.same(served, committed, `the served OpenAPI document has drifted from openapi/openapi.json: ${REGENERATE}`)
+  t.equal(text, JSON.stringify(committed, null, 2) + '\n', `openapi/openapi.json was not written by the generator: ${REGENERATE}`)
+})
+
+t.test('the document is OpenAPI 3.1', async (t) => {
+  t.match(served.openapi, /^3\.1\.\d+$/, 'openapi is 3.1.x')
+  t.type(served.info?.title, 'string')
+  t.type(served.info?.version, 'string')
+})
+
+t.test('every contract endpoint is documented with its methods', async (t) => {
+  for (const [path, methods] of Object.entries(CONTRACT)) {
+    const item = served.paths?.[path] as Json | undefined
+    t.ok(item, `${path} is documented`)
+    for (const method of Object.keys(methods)) {
+      t.ok(item?.[method], `${method.toUpperCase()} ${path} is documented`)
+    }
+  }
+})
+
+t.test('every path parameter is declared, required, so Swagger UI can fill it in', async (t) => {
+  for (const { path, method, operation } of operations(served)) {
+    const declared = ((operation.parameters ?? []) as Json[]).filter((parameter) => parameter.in === 'path')
+    for (const name of [...path.matchAll(/\{([^}]+)\}/g)].map((match) => match[1])) {
+      const parameter = declared.find((candidate) => candidate.name === name)
+      t.ok(parameter, `${method.toUpperCase()} ${path} declares the path parameter ${name}`)
+      t.equal(parameter?.required, true, `${method.toUpperCase()} ${path}: ${name} is required`)
+    }
+  }
+})
+
+t.test('every POST takes a required JSON body', async (t) => {
+  for (const { path, method, operation } of operations(served).filter(({ method }) => method === 'post')) {
+    t.equal(operation.requestBody?.required, true, `POST ${path} requires a body`)
+    t.ok(operation.requestBody?.content?.['application/json']?.schema, `POST ${path} documents a JSON body schema`)
+  }
+})
+
+t.test('the /v1 operations need a bearer key; health, readiness and metrics do not', async (t) => {
+  const schemes = (served.components?.securitySchemes ?? {}) as Json
+  const bearerSchemes = Object.keys(schemes).filter((name) =>
+    schemes[name]?.type === 'http' && String(schemes[name]?.scheme).toLowerCase() === 'bearer')
+  t.ok(bearerSchemes.length > 0, 'components.securitySchemes has an http bearer scheme')
+  t.notOk(served.security?.length, 'no global security requirement (it would cover the operations endpoints too)')
+
+  const v1 = operations(served).filter(({ path }) => path.startsWith('/v1/'))
+  t.ok(v1.length >= 7, 'the /v1 operations are there')
+  for (const { path, method, operation } of v1) {
+    const requirements = (operation.security ?? []) as Json[]
+    t.ok(requirements.length > 0 && requirements.every((requirement) => Object.keys(requirement).some((name) => bearerSchemes.includes(name))),
+      `${method.toUpperCase()} ${path} requires the bearer scheme`)
+  }
+  for (const path of OPERATIONS_WITHOUT_KEY) {
+    for (const [method, operation] of Object.entries((served.paths?.[path] ?? {}) as Json)) {
+      t.notOk((operation as Json).security?.length, `${method.toUpperCase()} ${path} needs no key`)
+    }
+  }
+})
+
+t.test('every /v1 error response is the JSON error shape {statusCode, code, error, message}', async (t) => {
+  for (const { path, method, operation } of operations(served).filter(({ path }) => path.startsWith('/v1/'))) {
+    const errorCodes = Object.keys((operation.responses ?? {}) as Json).filter((status) => Number(status) >= 400)
+    t.ok(errorCodes.length > 0, `${method.toUpperCase()} ${path} documents its errors`)
+    for (const status of errorCodes) {
+      const where = `${method.toUpperCase()} ${path} ${status}`
+      const schema = operation.responses[status]?.content?.['application/json']?.schema as Json | undefined
+      t.ok(schema, `${where} has a JSON schema`)
+      t.equal(schema?.type, 'object', `${where} is an object`)
+      t.same([...(schema?.required ?? [])].sort(), ['code', 'error', 'message', 'statusCode'], `${where} requires statusCode, code, error, message`)
+      t.equal(schema?.properties?.statusCode?.type, 'integer', `${where}: statusCode is an integer`)
+      for (const field of ['code', 'error', 'message']) {
+        t.equal(schema?.properties?.[field]?.type, 'string', `${where}: ${field} is a string`)
+      }
+    }
+  }
+})
+
+t.test("every endpoint documents the contract's status codes", async (t) => {
+  for (const [path, methods] of Object.entries(CONTRACT)) {
+    for (const [method, statuses] of Object.entries(methods)) {
+      const documented = Object.keys((served.paths?.[path]?.[method]?.responses ?? {}) as Json)
+      for (const status of statuses) {
+        t.ok(documented.includes(String(status)), `${method.toUpperCase()} ${path} documents ${status}`)
+      }
+    }
+  }
+  const deleteOne = served.paths?.['/v1/receivers/{receiver_uid}/messages/{msg_id}']?.delete?.responses?.['204'] as Json | undefined
+  t.notOk(deleteOne?.content, 'DELETE answers 204 with no body')
+})
+
+t.test('GET /docs answers Swagger UI as HTML without a key, showing the same document', async (t) => {
+  const page = await app.inject({ method: 'GET', url: '/docs' })
+  const withSlash = await app.inject({ method: 'GET', url: '/docs/' })
+  const shown = page.statusCode === 200 ? page : withSlash
+  t.equal(shown.statusCode, 200, '/docs or /docs/ answers 200')
+  t.match(shown.headers['content-type'], /^text\/html/)
+  t.match(shown.body, /swagger-ui/i)
+  const uiDocument = await app.inject({ method: 'GET', url: '/docs/json' })
+  t.equal(uiDocument.statusCode, 200)
+  t.same(uiDocument.json(), served, 'Swagger UI loads the document /openapi.json serves')
+})
