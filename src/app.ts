@@ -1,9 +1,10 @@
 // buildApp(config): the service as a Fastify instance, with every part registered in one visible order; never listens.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import rateLimit from '@fastify/rate-limit'
 import type { Config } from './config.js'
 import { createMessageService, type MessageService } from './domain/messages.js'
-import { errorHandler, notFoundHandler } from './errors.js'
+import { errorHandler, errors, notFoundHandler } from './errors.js'
 import { createAuthHook } from './http/auth.js'
 import { registerDocs } from './http/docs.js'
 import { registerJsonParser } from './http/json-parser.js'
@@ -81,6 +82,15 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(async (v1) => {
     // onRequest runs before the body is read: a missing key is 401 whatever the body or content type.
     v1.addHook('onRequest', createAuthHook(config.apiKeys))
+    if (config.rateLimitPerMinute > 0) {
+      // Counted per API key (per address when auth is off), after authentication; in memory, per instance.
+      await v1.register(rateLimit, {
+        max: config.rateLimitPerMinute,
+        timeWindow: 60_000,
+        keyGenerator: (request) => request.apiKeyName ?? request.ip,
+        errorResponseBuilder: (_request, context) => errors.rateLimited(Math.max(1, Math.ceil(context.ttl / 1000)))
+      })
+    }
     await v1.register(messageRoutes, {
       service,
       limits: { maxContentLength: config.maxContentLength, messageTtlSeconds: config.messageTtlSeconds },

@@ -5,6 +5,7 @@ import type {
   AckSelector, Conversation, MessageKey, ReceiverState, Store, StoredMessage, StoreTx, SummaryRow
 } from '../store/types.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
+import { createGroupCommit } from './group-commit.js'
 import { parseDateTime } from './time.js'
 
 export interface MessageRules {
@@ -70,6 +71,8 @@ interface Tally { stored: number, duplicates: number, acked: number, expired: nu
 const newTally = (): Tally => ({ stored: 0, duplicates: 0, acked: 0, expired: 0, dropped: 0 })
 // The store path purges a receiver's expired messages completely: its quota and summary must be exact.
 const NO_LIMIT = 1_000_000_000
+// At most this many messages share one transaction: two full batches of the batch endpoint.
+const GROUP_COMMIT_MAX_ITEMS = 1000
 const FORBIDDEN_CHARACTERS = /[\u0000]|[\uD800-\uDFFF]/u // eslint-disable-line no-control-regex
 
 /** Checks what a schema cannot say; `where` is the JSON path of the message in the request body. */
@@ -210,8 +213,7 @@ export function createMessageService (store: Store, rules: MessageRules, events:
   }
 
   /** Stores messages in one transaction, in input order; receivers are locked in one global order so that writers never deadlock. */
-  async function storeMany (inputs: readonly NewMessageInput[]): Promise<StoreOutcome[]> {
-    const items = inputs.map(prepare)
+  async function commitStores (items: readonly Prepared[]): Promise<StoreOutcome[]> {
     const now = clock()
     return await write(async (tx, tally) => {
       const receivers = new Map<string, ReceiverState>()
@@ -226,6 +228,13 @@ export function createMessageService (store: Store, rules: MessageRules, events:
       for (const receiver of receivers.values()) await tx.saveReceiver(receiver)
       return outcomes
     })
+  }
+
+  const submitStores = createGroupCommit(commitStores, GROUP_COMMIT_MAX_ITEMS)
+
+  /** Stores messages atomically, in input order; concurrent calls share a transaction (group commit). */
+  async function storeMany (inputs: readonly NewMessageInput[]): Promise<StoreOutcome[]> {
+    return await submitStores(inputs.map(prepare))
   }
 
   /** Brings a receiver's counts up to date with the clock before they are read. */

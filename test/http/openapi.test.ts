@@ -45,15 +45,15 @@ t.test('GET /openapi.json answers without a key, and ignores a bad one', async (
   t.match(servedResponse.headers['content-type'], /^application\/json/)
   const withBadKey = await app.inject({ method: 'GET', url: '/openapi.json', headers: { authorization: 'Bearer not-a-key' } })
   t.equal(withBadKey.statusCode, 200)
-  t.same(withBadKey.json(), served)
+  t.strictSame(withBadKey.json(), served)
 })
 
 t.test('the served document is the committed openapi/openapi.json, as the generator writes it', async (t) => {
-  t.ok(existsSync(COMMITTED_PATH), `openapi/openapi.json is missing: ${REGENERATE}`)
+  t.ok(existsSync(COMMITTED_PATH), `openapi/openapi.json exists (if not: ${REGENERATE})`)
   if (!existsSync(COMMITTED_PATH)) return
   const text = readFileSync(COMMITTED_PATH, 'utf8')
   const committed = JSON.parse(text) as Json
-  t.same(served, committed, `the served OpenAPI document has drifted from openapi/openapi.json: ${REGENERATE}`)
+  t.strictSame(served, committed, `the served OpenAPI document has drifted from openapi/openapi.json: ${REGENERATE}`)
   t.equal(text, JSON.stringify(committed, null, 2) + '\n', `openapi/openapi.json was not written by the generator: ${REGENERATE}`)
 })
 
@@ -152,5 +152,5 @@ t.test('GET /docs answers Swagger UI as HTML without a key, showing the same doc
   t.match(shown.body, /swagger-ui/i)
   const uiDocument = await app.inject({ method: 'GET', url: '/docs/json' })
   t.equal(uiDocument.statusCode, 200)
-  t.same(uiDocument.json(), served, 'Swagger UI loads the document /openapi.json serves')
+  t.strictSame(uiDocument.json(), served, 'Swagger UI loads the document /openapi.json serves')
 })

@@ -1,0 +1,108 @@
+// GET /v1/receivers/{receiver_uid}/messages/{msg_id}: one pending message, or 404 MESSAGE_NOT_FOUND.
+import t from 'tap'
+import { buildTestApp, newMessage, type TestApp } from '../helpers/app.js'
+
+type Call = TestApp['call']
+
+const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
+
+async function store (call: Call, overrides: Record<string, unknown> = {}): Promise<Record<string, any>> {
+  const res = await call({ method: 'POST', url: '/v1/messages', payload: newMessage(overrides) })
+  if (res.statusCode !== 201) throw new Error(`setup store answered ${res.statusCode}: ${res.body}`)
+  return res.json()
+}
+
+async function getOne (call: Call, receiver: string, msgId: string) {
+  return await call({ method: 'GET', url: `/v1/receivers/${receiver}/messages/${encodeURIComponent(msgId)}` })
+}
+
+function expectNotFound (t: Tap.Test, res: { statusCode: number, json (): any }, msgId: string): void {
+  t.equal(res.statusCode, 404)
+  const body = res.json()
+  t.same(Object.keys(body).sort(), ['code', 'error', 'message', 'statusCode'])
+  t.match(body, { statusCode: 404, code: 'MESSAGE_NOT_FOUND', error: 'Not Found' })
+  t.match(body.message, msgId)
+}
+
+// tap's Test type, without importing tap internals by name.
+declare namespace Tap { type Test = Parameters<Parameters<typeof t.test>[1]>[0] }
+
+t.test('a pending message is answered with 200 exactly as it was stored', async (t) => {
+  const { call } = await buildTestApp(t)
+  const stored = await store(call, { msg_id: 'chat:42@node+1', sender_uid: 'alice', msg_type: 3, content: 'voice 🎤', send_time: '2026-11-27T04:00:00.000Z' })
+  await store(call, { sender_uid: 'alice' })
+  const res = await getOne(call, 'bob', 'chat:42@node+1')
+  t.equal(res.statusCode, 200)
+  t.same(res.json(), {
+    msg_id: 'chat:42@node+1',
+    receiver_uid: 'bob',
+    sender_uid: 'alice',
+    msg_type: 3,
+    content: 'voice 🎤',
+    send_time: '2026-11-27T04:00:00.000Z',
+    seq: 1,
+    stored_at: stored.stored_at,
+    expires_at: stored.expires_at
+  })
+  t.equal(res.json().stored_at, '2026-11-27T04:36:55.123Z')
+})
+
+t.test('an unknown msg_id answers 404 MESSAGE_NOT_FOUND', async (t) => {
+  const { call } = await buildTestApp(t)
+  await store(call, { msg_id: 'known' })
+  expectNotFound(t, await getOne(call, 'bob', 'unknown'), 'unknown')
+  expectNotFound(t, await getOne(call, 'nobody', 'known'), 'known')
+})
+
+t.test("another receiver's message answers 404 MESSAGE_NOT_FOUND", async (t) => {
+  const { call } = await buildTestApp(t)
+  await store(call, { receiver_uid: 'zoe', msg_id: 'zoes-message' })
+  expectNotFound(t, await getOne(call, 'bob', 'zoes-message'), 'zoes-message')
+  t.equal((await getOne(call, 'zoe', 'zoes-message')).statusCode, 200)
+})
+
+t.test('an acked message answers 404 MESSAGE_NOT_FOUND', async (t) => {
+  const { call } = await buildTestApp(t)
+  await store(call, { msg_id: 'acked-by-id' })
+  await store(call, { msg_id: 'acked-by-delete' })
+  await store(call, { msg_id: 'still-pending' })
+  const acked = await call({ method: 'POST', url: '/v1/receivers/bob/acks', payload: { msg_ids: ['acked-by-id'] } })
+  t.same(acked.json(), { deleted: 1 })
+  t.equal((await call({ method: 'DELETE', url: '/v1/receivers/bob/messages/acked-by-delete' })).statusCode, 204)
+  expectNotFound(t, await getOne(call, 'bob', 'acked-by-id'), 'acked-by-id')
+  expectNotFound(t, await getOne(call, 'bob', 'acked-by-delete'), 'acked-by-delete')
+  t.equal((await getOne(call, 'bob', 'still-pending')).statusCode, 200)
+})
+
+t.test('an expired message answers 404 MESSAGE_NOT_FOUND, before and after the sweep', async (t) => {
+  const { app, call, clock } = await buildTestApp(t)
+  await store(call, { msg_id: 'short-lived', ttl_seconds: 60 })
+  await store(call, { msg_id: 'long-lived' })
+  clock.advance(59_999)
+  t.equal((await getOne(call, 'bob', 'short-lived')).statusCode, 200, 'still there just before it expires')
+  clock.advance(2)
+  expectNotFound(t, await getOne(call, 'bob', 'short-lived'), 'short-lived')
+  await app.messages.sweep()
+  expectNotFound(t, await getOne(call, 'bob', 'short-lived'), 'short-lived')
+  t.equal((await getOne(call, 'bob', 'long-lived')).statusCode, 200)
+})
+
+t.test('a msg_id or receiver_uid in the path that breaks the id rules answers 400', async (t) => {
+  const { call } = await buildTestApp(t)
+  for (const [receiver, msgId] of [['bob', 'has space'], ['bob', 'x'.repeat(71)], ['bob', 'semi;colon'], ['b'.repeat(51), 'ok'], ['bo%23b', 'ok']] as const) {
+    const res = await call({ method: 'GET', url: `/v1/receivers/${receiver}/messages/${encodeURIComponent(msgId)}` })
+    t.equal(res.statusCode, 400, `${receiver} ${msgId}`)
+    t.equal(res.json().code, 'FST_ERR_VALIDATION')
+  }
+})
+
+t.test('one message has JSON numbers and RFC 3339 UTC times with milliseconds', async (t) => {
+  const { call } = await buildTestApp(t)
+  await store(call, { msg_id: 'typed', msg_type: 0, send_time: '2026-11-27T04:36:55Z' })
+  const message = (await getOne(call, 'bob', 'typed')).json()
+  t.type(message.seq, 'number')
+  t.type(message.msg_type, 'number')
+  t.equal(message.msg_type, 0)
+  for (const field of ['send_time', 'stored_at', 'expires_at']) t.match(message[field], TIME, field)
+  t.equal(message.send_time, '2026-11-27T04:36:55.000Z')
+})
