@@ -1,0 +1,77 @@
+// The typed client against the real service: pullAll hands over every page and acks only what its handler finished.
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import t from 'tap'
+import { createOfflineMessagesClient, pullAll, type PullPage } from '../../client/index.js'
+import { KEYS } from '../helpers/app.js'
+import { createTestDatabase } from '../helpers/database.js'
+import { startService } from '../helpers/process.js'
+
+const secret = (entry: string) => entry.split(':')[1] ?? ''
+
+async function storeMessages (baseUrl: string, receiverUid: string, senders: string[], perSender: number): Promise<string[]> {
+  const router = createOfflineMessagesClient({ baseUrl, apiKey: secret(KEYS.router) })
+  const ids: string[] = []
+  const messages = senders.flatMap((sender) => Array.from({ length: perSender }, (_, i) => {
+    const msgId = `${sender}-${i}`
+    ids.push(msgId)
+    return { receiver_uid: receiverUid, sender_uid: sender, msg_id: msgId, msg_type: 1, content: `message ${i} from ${sender}` }
+  }))
+  const { data, response } = await router.POST('/v1/messages/batch', { body: { messages } })
+  if (response.status !== 200 || data === undefined) throw new Error(`batch store answered ${response.status}`)
+  return ids
+}
+
+t.test('the client types are generated from the committed OpenAPI document (npm run openapi)', async (t) => {
+  const generated = execFileSync(process.execPath, ['node_modules/openapi-typescript/bin/cli.js', 'openapi/openapi.json'], { encoding: 'utf8' })
+  t.equal(generated, readFileSync('client/schema.d.ts', 'utf8'), 'client/schema.d.ts is stale: run npm run openapi')
+})
+
+t.test('pullAll delivers every pending message page by page and acks each page after its handler resolved', async (t) => {
+  const service = await startService(t, { DATABASE_URL: await createTestDatabase(t, { file: true }) })
+  const stored = await storeMessages(service.url, 'carol', ['alice', 'dave', 'erin'], 7)
+  const gateway = createOfflineMessagesClient({ baseUrl: service.url, apiKey: secret(KEYS.gateway) })
+
+  const seen: string[] = []
+  const result = await pullAll(gateway, 'carol', async (page: PullPage) => {
+    // While the handler runs, its page is still pending: nothing is acked before the handler is done.
+    const pending = await gateway.GET('/v1/receivers/{receiver_uid}/messages/{msg_id}', {
+      params: { path: { receiver_uid: 'carol', msg_id: page.messages[0]?.msg_id ?? '' } }
+    })
+    t.equal(pending.response.status, 200, 'the page being handled is not acked yet')
+    t.ok(page.messages.every((message) => message.sender_uid === page.senderUid))
+    seen.push(...page.messages.map((message) => message.msg_id))
+  }, { pageSize: 3 })
+
+  t.same([...seen].sort(), [...stored].sort(), 'every stored message was handed over exactly once')
+  t.same(result, { pages: 9, delivered: 21, acked: 21 })
+  const summary = await gateway.GET('/v1/receivers/{receiver_uid}/senders', { params: { path: { receiver_uid: 'carol' } } })
+  t.equal(summary.data?.total_pending, 0, 'everything handed over was acked')
+})
+
+t.test('when the handler fails, the page it failed on and everything after it stay pending', async (t) => {
+  const service = await startService(t, { DATABASE_URL: await createTestDatabase(t, { file: true }) })
+  await storeMessages(service.url, 'carol', ['alice'], 10)
+  const gateway = createOfflineMessagesClient({ baseUrl: service.url, apiKey: secret(KEYS.gateway) })
+
+  let calls = 0
+  await t.rejects(pullAll(gateway, 'carol', async () => {
+    calls++
+    if (calls === 2) throw new Error('the client crashed while saving page 2')
+  }, { pageSize: 4 }), /page 2/)
+
+  const page = await gateway.GET('/v1/receivers/{receiver_uid}/messages', { params: { path: { receiver_uid: 'carol' }, query: { limit: 100 } } })
+  t.same(page.data?.messages.map((message) => message.msg_id), ['alice-4', 'alice-5', 'alice-6', 'alice-7', 'alice-8', 'alice-9'],
+    'only the first page, whose handler resolved, was acked')
+
+  const again: string[] = []
+  const result = await pullAll(gateway, 'carol', async (p) => { again.push(...p.messages.map((message) => message.msg_id)) }, { pageSize: 4 })
+  t.same(again, ['alice-4', 'alice-5', 'alice-6', 'alice-7', 'alice-8', 'alice-9'], 'a later pullAll delivers what was left')
+  t.equal(result.acked, 6)
+})
+
+t.test('a client without the right key gets a typed error, not a silent empty result', async (t) => {
+  const service = await startService(t, { DATABASE_URL: await createTestDatabase(t, { file: true }) })
+  const router = createOfflineMessagesClient({ baseUrl: service.url, apiKey: secret(KEYS.router) })
+  await t.rejects(pullAll(router, 'carol', async () => {}), { name: 'OfflineMessagesError', status: 403 })
+})
