@@ -1,11 +1,12 @@
 // The embedded store: prepared better-sqlite3 statements on one connection, every operation run in turn.
 import type { Database, Statement } from 'better-sqlite3'
-import { createKnex, migrate, type DatabaseOptions } from './database.js'
+import { createKnex, migrate, sqliteFilename, type DatabaseOptions } from './database.js'
 import { StoreUnavailableError } from './errors.js'
 import {
   fromConversation, fromStoredMessage, toConversation, toMessageKey, toNullableNumber, toNumber, toReceiverState, toStoredMessage
 } from './row-mapper.js'
 import type { MessageKey, Store, StoreTx, SummaryRow } from './types.js'
+import { createWalSync } from './wal-sync.js'
 
 type Row = Record<string, unknown>
 
@@ -82,6 +83,19 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
     await knex.destroy()
     throw error
   }
+  const filename = sqliteFilename(options.databaseUrl)
+  // A file database gets its durability from an fsync of the WAL before each answer (see wal-sync.ts),
+  // so COMMIT itself need not block the event loop on the disk.
+  const walSync = filename === ':memory:' ? null : createWalSync(filename)
+  if (walSync !== null) db.pragma('synchronous = NORMAL')
+  const durable = async (): Promise<void> => {
+    if (walSync === null) return
+    try {
+      await walSync.durable()
+    } catch (error) {
+      throw new StoreUnavailableError(error)
+    }
+  }
   const s = prepareAll(db)
   const one = (statement: Statement, ...params: unknown[]) => statement.get(...params) as Row | undefined
   const all = (statement: Statement, ...params: unknown[]) => statement.all(...params) as Row[]
@@ -95,7 +109,12 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
     queue = result.catch(() => undefined)
     return result
   }
-  const read = <T>(work: () => T): Promise<T> => serial(() => guardSync(work))
+  // A read waits until what it may have seen is on disk: no answer ever shows a message that a power loss could take back.
+  const read = async <T>(work: () => T): Promise<T> => {
+    const result = await serial(() => guardSync(work))
+    await durable()
+    return result
+  }
 
   const tx: StoreTx = {
     async lockReceiver (receiverUid) {
@@ -176,18 +195,23 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
   return {
     dialect: 'sqlite',
 
-    transaction: (fn) => serial(async () => {
-      guardSync(() => s.begin.run())
-      try {
-        const result = await fn(tx)
-        // With synchronous=FULL, COMMIT returns once the WAL is on disk.
-        guardSync(() => s.commit.run())
-        return result
-      } catch (error) {
-        if (db.inTransaction) s.rollback.run()
-        throw error
-      }
-    }),
+    transaction: async (fn) => {
+      const result = await serial(async () => {
+        guardSync(() => s.begin.run())
+        try {
+          const value = await fn(tx)
+          guardSync(() => s.commit.run())
+          walSync?.committed()
+          return value
+        } catch (error) {
+          if (db.inTransaction) s.rollback.run()
+          throw error
+        }
+      })
+      // The answer waits for the fsync; the next transactions run meanwhile and share it.
+      await durable()
+      return result
+    },
 
     receiver: (receiverUid) => read(() => {
       const row = one(s.receiver, receiverUid)
@@ -225,6 +249,7 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
     ping: () => read(() => { one(s.ping) }),
 
     close: () => serial(async () => {
+      await walSync?.close()
       await knex.client.releaseConnection(db)
       await knex.destroy()
     })

@@ -1,0 +1,81 @@
+// The floor for the benchmark: bare Fastify with the service's own parser, validators and schemas, answering canned data.
+import Fastify from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { errorHandler } from '../src/errors.js'
+import { registerJsonParser } from '../src/http/json-parser.js'
+import {
+  AckBody, AckResponse, BatchResponse, MessageParams, Message, PageQuery, PageResponse, ReceiverParams, StoredResponse,
+  SummaryQuery, SummaryResponse, batchSchema, newMessageSchema
+} from '../src/http/schemas.js'
+import { registerValidators } from '../src/http/validation.js'
+
+const limits = { maxContentLength: 4096, messageTtlSeconds: 2592000 }
+const now = new Date().toISOString()
+
+function message (receiverUid: string, seq: number) {
+  return {
+    msg_id: `m-${seq}`,
+    receiver_uid: receiverUid,
+    sender_uid: `s-${seq % 20}`,
+    msg_type: 1,
+    content: `bench message ${seq} `.padEnd(100, 'x'),
+    send_time: now,
+    seq,
+    stored_at: now,
+    expires_at: now
+  }
+}
+
+const app = Fastify({ logger: false }).withTypeProvider<TypeBoxTypeProvider>()
+registerValidators(app)
+registerJsonParser(app)
+app.setErrorHandler(errorHandler)
+
+let seq = 0
+app.post('/v1/messages', { schema: { body: newMessageSchema(limits), response: { 201: StoredResponse } } }, async (request, reply) => {
+  seq++
+  const body = request.body
+  return await reply.code(201).send({
+    msg_id: body.msg_id ?? `gen-${seq}`,
+    receiver_uid: body.receiver_uid,
+    sender_uid: body.sender_uid,
+    msg_type: body.msg_type,
+    content: body.content,
+    send_time: now,
+    seq,
+    stored_at: now,
+    expires_at: now,
+    duplicate: false
+  })
+})
+app.post('/v1/messages/batch', { schema: { body: batchSchema(limits), response: { 200: BatchResponse } } }, async (request) => ({
+  results: request.body.messages.map((item) => ({ status: 'stored' as const, msg_id: item.msg_id ?? 'x', seq: ++seq }))
+}))
+app.get('/v1/receivers/:receiver_uid/senders', { schema: { params: ReceiverParams, querystring: SummaryQuery, response: { 200: SummaryResponse } } }, async (request) => ({
+  receiver_uid: request.params.receiver_uid,
+  total_pending: 200,
+  senders: Array.from({ length: 20 }, (_, i) => ({
+    sender_uid: `s-${i}`,
+    pending_count: 10,
+    last_seq: 200 - i,
+    last_send_time: now,
+    last_msg_type: 1,
+    last_content_preview: 'bench message '.padEnd(100, 'x'),
+    lost_count: 0
+  })),
+  next_cursor: null
+}))
+app.get('/v1/receivers/:receiver_uid/messages', { schema: { params: ReceiverParams, querystring: PageQuery, response: { 200: PageResponse } } }, async (request) => ({
+  messages: Array.from({ length: request.query.limit ?? 100 }, (_, i) => message(request.params.receiver_uid, i + 1)),
+  next_cursor: 'bTEuMTAw',
+  has_more: true
+}))
+app.get('/v1/receivers/:receiver_uid/messages/:msg_id', { schema: { params: MessageParams, response: { 200: Message } } }, async (request) =>
+  message(request.params.receiver_uid, 1))
+app.post('/v1/receivers/:receiver_uid/acks', { schema: { params: ReceiverParams, body: AckBody, response: { 200: AckResponse } } }, async () => ({ deleted: 1 }))
+
+const address = await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 0) })
+process.stdout.write(`Server listening at ${address}\n`)
+const close = () => { void app.close().then(() => process.exit(0)) }
+process.on('SIGTERM', close)
+process.on('SIGINT', close)

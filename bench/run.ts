@@ -1,0 +1,316 @@
+// `npm run bench`: autocannon scenarios against the real service and a bare Fastify floor, side by side, medians of rounds.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { cpus, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import autocannon from 'autocannon'
+
+const { values: args } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '40000' },
+    duration: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '50' },
+    scenarios: { type: 'string', default: 'store,batch,summary,page,ack' },
+    out: { type: 'string', default: 'bench/results' }
+  }
+})
+
+const DURATION = Number(args.duration)
+const ROUNDS = Number(args.rounds)
+const CONNECTIONS = Number(args.connections)
+const SCENARIOS = String(args.scenarios).split(',')
+const ROW_COUNTS = String(args.rows).split(',').map(Number)
+const DATABASE_URL = process.env.DATABASE_URL
+const MESSAGES_PER_RECEIVER = 200
+const SENDERS_PER_RECEIVER = 20
+const ACK_POOL_RECEIVERS = 400
+const ACK_POOL_MESSAGES = 100
+
+interface Proc { child: ChildProcess, url: string, pid: number }
+
+async function freePort (): Promise<number> {
+  return await new Promise((resolve) => {
+    const server = createServer()
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => { resolve(typeof address === 'object' && address !== null ? address.port : 0) })
+    })
+  })
+}
+
+async function start (command: string[], env: Record<string, string>): Promise<Proc> {
+  const port = await freePort()
+  const child = spawn(process.execPath, command, {
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'inherit']
+  })
+  const url = `http://127.0.0.1:${port}`
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok || (await fetch(`${url}/v1/receivers/x/senders`)).ok) return { child, url, pid: child.pid ?? 0 }
+    } catch { /* not up yet */ }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`${command.join(' ')} did not start`)
+}
+
+async function stop (proc: Proc): Promise<void> {
+  proc.child.kill('SIGTERM')
+  await new Promise((resolve) => proc.child.once('exit', resolve))
+}
+
+async function post (url: string, body: unknown): Promise<unknown> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  if (!response.ok) throw new Error(`${url} answered ${response.status}: ${await response.text()}`)
+  return await response.json()
+}
+
+/** Stores receivers x perReceiver messages through the batch endpoint, 500 per request, 4 requests in flight. */
+async function preload (url: string, prefix: string, receivers: number, perReceiver: number): Promise<number> {
+  const started = Date.now()
+  const total = receivers * perReceiver
+  let next = 0
+  const worker = async () => {
+    while (next < total) {
+      const from = next
+      next = Math.min(total, next + 500)
+      const messages = []
+      for (let n = from; n < next; n++) {
+        const receiver = n % receivers
+        const index = Math.floor(n / receivers)
+        messages.push({
+          receiver_uid: `${prefix}-${receiver}`,
+          sender_uid: `s-${index % SENDERS_PER_RECEIVER}`,
+          msg_id: `p-${index}`,
+          msg_type: 1,
+          content: `preloaded message ${index} `.padEnd(100, 'x')
+        })
+      }
+      await post(`${url}/v1/messages/batch`, { messages })
+    }
+  }
+  await Promise.all([worker(), worker(), worker(), worker()])
+  return (Date.now() - started) / 1000
+}
+
+interface Run { requestsPerSecond: number, messagesPerSecond: number, p50: number, p99: number, failures: number }
+
+type RequestSpec = NonNullable<autocannon.Options['requests']>[number]
+
+interface Scenario {
+  name: string
+  messagesPerRequest: number
+  requests (round: number): RequestSpec[]
+  before? (url: string, round: number): Promise<void>
+}
+
+let unique = 0
+const json = { 'content-type': 'application/json' }
+
+function scenarios (receivers: number): Scenario[] {
+  const target = () => `load-${Math.floor(Math.random() * Math.min(receivers, 1000))}`
+  const list: Scenario[] = [
+    {
+      name: 'store',
+      messagesPerRequest: 1,
+      requests: () => [{
+        method: 'POST',
+        path: '/v1/messages',
+        headers: json,
+        setupRequest: (request) => {
+          unique++
+          // One in ten expires within seconds, so the TTL sweep has work while the store load runs.
+          const ttl = unique % 10 === 0 ? { ttl_seconds: 2 } : {}
+          return {
+            ...request,
+            body: JSON.stringify({ receiver_uid: `store-${unique % 1000}`, sender_uid: `s-${unique % 7}`, msg_id: `st-${unique}`, msg_type: 1, content: `store bench ${unique} `.padEnd(100, 'x'), ...ttl })
+          }
+        }
+      }]
+    },
+    {
+      name: 'batch',
+      messagesPerRequest: 100,
+      requests: () => [{
+        method: 'POST',
+        path: '/v1/messages/batch',
+        headers: json,
+        setupRequest: (request) => {
+          unique++
+          const messages = Array.from({ length: 100 }, (_, i) => ({
+            receiver_uid: `group-${i}`, sender_uid: `g-${unique % 50}`, msg_id: `gb-${unique}`, msg_type: 1, content: `group message ${unique}`
+          }))
+          return { ...request, body: JSON.stringify({ messages }) }
+        }
+      }]
+    },
+    {
+      name: 'summary',
+      messagesPerRequest: 0,
+      requests: () => [{ method: 'GET', path: '/', setupRequest: (request) => ({ ...request, path: `/v1/receivers/${target()}/senders` }) }]
+    },
+    {
+      name: 'page',
+      messagesPerRequest: 100,
+      requests: () => [{ method: 'GET', path: '/', setupRequest: (request) => ({ ...request, path: `/v1/receivers/${target()}/messages?limit=100` }) }]
+    },
+    {
+      name: 'ack',
+      messagesPerRequest: 1,
+      before: async (url, round) => { await preload(url, `ack${round}`, ACK_POOL_RECEIVERS, ACK_POOL_MESSAGES) },
+      requests: (round) => {
+        let i = 0
+        return [{
+          method: 'POST',
+          path: '/',
+          headers: json,
+          setupRequest: (request) => {
+            const receiver = i % ACK_POOL_RECEIVERS
+            const upTo = Math.floor(i / ACK_POOL_RECEIVERS) + 1
+            i++
+            return { ...request, path: `/v1/receivers/ack${round}-${receiver}/acks`, body: JSON.stringify({ up_to_seq: upTo }) }
+          }
+        }]
+      }
+    }
+  ]
+  return list.filter((scenario) => SCENARIOS.includes(scenario.name))
+}
+
+async function load (url: string, scenario: Scenario, round: number): Promise<Run> {
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, requests: scenario.requests(round) })
+  const requestsPerSecond = result.requests.average
+  return {
+    requestsPerSecond,
+    messagesPerSecond: requestsPerSecond * scenario.messagesPerRequest,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    failures: result.errors + result.timeouts + result.non2xx
+  }
+}
+
+async function loopDelay (url: string): Promise<{ max: number, p99: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  const read = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)`, 'm').exec(text)?.[1] ?? NaN) * 1000
+  return { max: read('nodejs_eventloop_lag_max_seconds'), p99: read('nodejs_eventloop_lag_p99_seconds') }
+}
+
+function rssMb (pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle] as number : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
+}
+
+interface ScenarioResult {
+  scenario: string
+  rows: number
+  service: Run
+  bare: Run
+  ratio: number
+  eventLoopDelayMaxMs: number
+  eventLoopDelayP99Ms: number
+  rssMaxMb: number
+  failures: number
+}
+
+async function benchRows (rows: number): Promise<ScenarioResult[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'om-bench-'))
+  const databaseUrl = DATABASE_URL ?? `sqlite:${join(dir, 'bench.db')}`
+  const service = await start(['dist/src/server.js'], { DATABASE_URL: databaseUrl, SWEEP_INTERVAL_SECONDS: '1' })
+  const bare = await start(['--import', 'tsx', 'bench/bare-server.ts'], {})
+  const receivers = Math.max(1, Math.floor(rows / MESSAGES_PER_RECEIVER))
+  const seconds = await preload(service.url, 'load', receivers, MESSAGES_PER_RECEIVER)
+  process.stderr.write(`rows=${rows}: preloaded ${receivers * MESSAGES_PER_RECEIVER} messages in ${seconds.toFixed(1)} s (${Math.round(receivers * MESSAGES_PER_RECEIVER / seconds)} msg/s through the batch path)\n`)
+
+  let rssMax = 0
+  const sampler = setInterval(() => { rssMax = Math.max(rssMax, rssMb(service.pid)) }, 200)
+  const results: ScenarioResult[] = []
+  try {
+    for (const scenario of scenarios(receivers)) {
+      const serviceRuns: Run[] = []
+      const bareRuns: Run[] = []
+      const delays: Array<{ max: number, p99: number }> = []
+      const rssBefore = rssMax
+      rssMax = 0
+      for (let round = 0; round < ROUNDS; round++) {
+        if (scenario.before !== undefined) await scenario.before(service.url, round)
+        bareRuns.push(await load(bare.url, scenario, round))
+        await loopDelay(service.url) // reading the metrics resets the event-loop delay histogram
+        serviceRuns.push(await load(service.url, scenario, round))
+        delays.push(await loopDelay(service.url))
+        process.stderr.write(`  ${scenario.name} round ${round + 1}: bare ${Math.round(bareRuns[round]?.requestsPerSecond ?? 0)} req/s, service ${Math.round(serviceRuns[round]?.requestsPerSecond ?? 0)} req/s\n`)
+      }
+      const pick = (runs: Run[]): Run => ({
+        requestsPerSecond: median(runs.map((run) => run.requestsPerSecond)),
+        messagesPerSecond: median(runs.map((run) => run.messagesPerSecond)),
+        p50: median(runs.map((run) => run.p50)),
+        p99: median(runs.map((run) => run.p99)),
+        failures: runs.reduce((sum, run) => sum + run.failures, 0)
+      })
+      results.push({
+        scenario: scenario.name,
+        rows,
+        service: pick(serviceRuns),
+        bare: pick(bareRuns),
+        ratio: median(serviceRuns.map((run, i) => run.requestsPerSecond / (bareRuns[i]?.requestsPerSecond ?? 1))),
+        eventLoopDelayMaxMs: Math.max(...delays.map((delay) => delay.max)),
+        eventLoopDelayP99Ms: median(delays.map((delay) => delay.p99)),
+        rssMaxMb: rssMax,
+        failures: serviceRuns.reduce((sum, run) => sum + run.failures, 0)
+      })
+      rssMax = Math.max(rssMax, rssBefore)
+    }
+  } finally {
+    clearInterval(sampler)
+    await stop(service)
+    await stop(bare)
+    rmSync(dir, { recursive: true, force: true })
+  }
+  return results
+}
+
+function table (results: ScenarioResult[]): string {
+  const lines = [
+    '| scenario | rows | service req/s | service msg/s | bare req/s | ratio (median of rounds) | p50 / p99 ms | bare p50 / p99 ms | loop delay max / p99 ms | RSS max MB | failed |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | ---: | ---: |'
+  ]
+  for (const r of results) {
+    lines.push(`| ${r.scenario} | ${r.rows} | ${Math.round(r.service.requestsPerSecond)} | ${Math.round(r.service.messagesPerSecond)} | ` +
+      `${Math.round(r.bare.requestsPerSecond)} | ${r.ratio.toFixed(2)} | ${r.service.p50} / ${r.service.p99} | ${r.bare.p50} / ${r.bare.p99} | ` +
+      `${r.eventLoopDelayMaxMs.toFixed(1)} / ${r.eventLoopDelayP99Ms.toFixed(1)} | ${Math.round(r.rssMaxMb)} | ${r.failures} |`)
+  }
+  return lines.join('\n')
+}
+
+function scaleTable (results: ScenarioResult[]): string {
+  const base = ROW_COUNTS[0]
+  const lines = ['| scenario | rows | p50 ms | p99 ms | p50 vs smallest |', '| --- | ---: | ---: | ---: | ---: |']
+  for (const r of results.filter((result) => result.scenario === 'summary' || result.scenario === 'page')) {
+    const reference = results.find((other) => other.scenario === r.scenario && other.rows === base)
+    lines.push(`| ${r.scenario} | ${r.rows} | ${r.service.p50} | ${r.service.p99} | ${reference === undefined ? '-' : (r.service.p50 / Math.max(reference.service.p50, 0.001)).toFixed(2)} |`)
+  }
+  return lines.join('\n')
+}
+
+const all: ScenarioResult[] = []
+for (const rows of ROW_COUNTS) all.push(...await benchRows(rows))
+
+const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`
+const store = DATABASE_URL === undefined ? 'SQLite (defaults: WAL, synchronous=FULL)' : 'PostgreSQL'
+const command = `npm run bench -- --rows ${args.rows} --duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}`
+let markdown = `Store: ${store}. Machine: ${machine}. autocannon -c ${CONNECTIONS}, ${DURATION} s per run, ` +
+  `${ROUNDS} rounds of bare then service, medians. Command: \`${command}\`. ${new Date().toISOString()}\n\n${table(all)}\n`
+if (ROW_COUNTS.length > 1) markdown += `\nLatency against stored rows:\n\n${scaleTable(all)}\n`
+mkdirSync(String(args.out), { recursive: true })
+const name = DATABASE_URL === undefined ? 'latest' : 'latest-postgres'
+writeFileSync(join(String(args.out), `${name}.md`), markdown)
+writeFileSync(join(String(args.out), `${name}.json`), JSON.stringify({ machine, store, command, results: all }, null, 2) + '\n')
+process.stdout.write(markdown)
