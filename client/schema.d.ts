@@ -72,7 +72,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description STORE_UNAVAILABLE: the database is unreachable; retry after Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -147,241 +147,7 @@ export interface paths {
          * Store one message for an offline receiver
          * @description Answers after the message is durably committed. A retry with the same msg_id and payload answers 200 with duplicate: true, also after an ack (within DEDUP_WINDOW_SECONDS).
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
-                        receiver_uid: string;
-                        /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
-                        sender_uid: string;
-                        /** @description fingerprint for dedup; the server makes a time-ordered UUIDv7 when omitted */
-                        msg_id?: string;
-                        /** @description opaque to the service: 1 text, 2 image, 3 voice, ... */
-                        msg_type: number;
-                        /** @description text, or a URL for media; at most 4096 Unicode code points, no U+0000, no lone surrogates */
-                        content: string;
-                        /**
-                         * Format: date-time
-                         * @description the sender's clock, RFC 3339 with a zone; the server's time when omitted
-                         */
-                        send_time?: string;
-                        /** @description expire sooner than the default */
-                        ttl_seconds?: number;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ + */
-                            msg_id: string;
-                            /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
-                            receiver_uid: string;
-                            /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
-                            sender_uid: string;
-                            msg_type: number;
-                            content: string;
-                            /**
-                             * Format: date-time
-                             * @description RFC 3339, UTC with milliseconds
-                             */
-                            send_time: string;
-                            /** @description server-assigned, strictly increasing per receiver in commit order */
-                            seq: number;
-                            /**
-                             * Format: date-time
-                             * @description RFC 3339, UTC with milliseconds
-                             */
-                            stored_at: string;
-                            /**
-                             * Format: date-time
-                             * @description RFC 3339, UTC with milliseconds
-                             */
-                            expires_at: string;
-                            /** @description true when this (receiver_uid, msg_id) was already stored with the same payload */
-                            duplicate: boolean;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ + */
-                            msg_id: string;
-                            /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
-                            receiver_uid: string;
-                            /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
-                            sender_uid: string;
-                            msg_type: number;
-                            content: string;
-                            /**
-                             * Format: date-time
-                             * @description RFC 3339, UTC with milliseconds
-                             */
-                            send_time: string;
-                            /** @description server-assigned, strictly increasing per receiver in commit order */
-                            seq: number;
-                            /**
-                             * Format: date-time
-                             * @description RFC 3339, UTC with milliseconds
-                             */
-                            stored_at: string;
-                            /**
-                             * Format: date-time
-                             * @description RFC 3339, UTC with milliseconds
-                             */
-                            expires_at: string;
-                            /** @description true when this (receiver_uid, msg_id) was already stored with the same payload */
-                            duplicate: boolean;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["storeMessage"];
         delete?: never;
         options?: never;
         head?: never;
@@ -401,155 +167,7 @@ export interface paths {
          * Store up to 500 messages in one transaction (group chat fan-out)
          * @description The whole body is validated first; an invalid item rejects the batch before anything is stored. Results come in input order.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        messages: {
-                            /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
-                            receiver_uid: string;
-                            /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
-                            sender_uid: string;
-                            /** @description fingerprint for dedup; the server makes a time-ordered UUIDv7 when omitted */
-                            msg_id?: string;
-                            /** @description opaque to the service: 1 text, 2 image, 3 voice, ... */
-                            msg_type: number;
-                            /** @description text, or a URL for media; at most 4096 Unicode code points, no U+0000, no lone surrogates */
-                            content: string;
-                            /**
-                             * Format: date-time
-                             * @description the sender's clock, RFC 3339 with a zone; the server's time when omitted
-                             */
-                            send_time?: string;
-                            /** @description expire sooner than the default */
-                            ttl_seconds?: number;
-                        }[];
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            results: {
-                                /** @enum {unknown} */
-                                status: "stored" | "duplicate" | "conflict" | "inbox_full";
-                                /** @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ + */
-                                msg_id: string;
-                                /** @description null for conflict and inbox_full */
-                                seq: number | null;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["storeMessages"];
         delete?: never;
         options?: never;
         head?: never;
@@ -567,115 +185,7 @@ export interface paths {
          * Lazy-load summary: who wrote while the receiver was away
          * @description One row per sender with pending or lost messages, most recent conversation first (last_seq descending). No message bodies, only a preview of the latest.
          */
-        get: {
-            parameters: {
-                query?: {
-                    limit?: number;
-                    /** @description opaque cursor from a previous page */
-                    cursor?: string;
-                };
-                header?: never;
-                path: {
-                    /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
-                    receiver_uid: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
-                            receiver_uid: string;
-                            total_pending: number;
-                            senders: {
-                                /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
-                                sender_uid: string;
-                                pending_count: number;
-                                last_seq: number | null;
-                                last_send_time: string | null;
-                                last_msg_type: number | null;
-                                /** @description content cut to 100 Unicode code points */
-                                last_content_preview: string | null;
-                                /** @description messages of this sender removed without an ack (expired or dropped) since the last ack of one of its messages */
-                                lost_count: number;
-                            }[];
-                            /** @description null on the last page */
-                            next_cursor: string | null;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listSenders"];
         put?: never;
         post?: never;
         delete?: never;
@@ -695,130 +205,7 @@ export interface paths {
          * One page of pending messages, from one sender or from all, seq ascending
          * @description Fetching never deletes. next_cursor is always a cursor to resume from; has_more says whether more was pending when the page was read.
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
-                    sender_uid?: string;
-                    limit?: number;
-                    /** @description opaque cursor from a previous page */
-                    cursor?: string;
-                };
-                header?: never;
-                path: {
-                    /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
-                    receiver_uid: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            messages: {
-                                /** @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ + */
-                                msg_id: string;
-                                /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
-                                receiver_uid: string;
-                                /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
-                                sender_uid: string;
-                                msg_type: number;
-                                content: string;
-                                /**
-                                 * Format: date-time
-                                 * @description RFC 3339, UTC with milliseconds
-                                 */
-                                send_time: string;
-                                /** @description server-assigned, strictly increasing per receiver in commit order */
-                                seq: number;
-                                /**
-                                 * Format: date-time
-                                 * @description RFC 3339, UTC with milliseconds
-                                 */
-                                stored_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @description RFC 3339, UTC with milliseconds
-                                 */
-                                expires_at: string;
-                            }[];
-                            /** @description always a cursor to resume from, also after an empty page */
-                            next_cursor: string;
-                            has_more: boolean;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listMessages"];
         put?: never;
         post?: never;
         delete?: never;
@@ -835,27 +222,611 @@ export interface paths {
             cookie?: never;
         };
         /** One pending message */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
+        get: operations["getMessage"];
+        put?: never;
+        post?: never;
+        /**
+         * Acknowledge one message
+         * @description Answers 204 also when the message was already gone.
+         */
+        delete: operations["deleteMessage"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/receivers/{receiver_uid}/acks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Acknowledge, then delete
+         * @description Body {msg_ids} (1-1000 ids) or {up_to_seq, sender_uid?}. Idempotent: acking again answers deleted: 0. An acked message leaves a tombstone for DEDUP_WINDOW_SECONDS so that a late retry of its store is a duplicate. An up_to_seq ack also clears the lost_count of the conversations whose lost messages it covers.
+         */
+        post: operations["ackMessages"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
+export type webhooks = Record<string, never>;
+export interface components {
+    schemas: never;
+    responses: never;
+    parameters: never;
+    requestBodies: never;
+    headers: never;
+    pathItems: never;
+}
+export type $defs = Record<string, never>;
+export interface operations {
+    storeMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "receiver_uid": "bob",
+                 *       "sender_uid": "alice",
+                 *       "msg_id": "alice-2026-11-27-0001",
+                 *       "msg_type": 1,
+                 *       "content": "see you at 8?"
+                 *     }
+                 */
+                "application/json": {
                     /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
                     receiver_uid: string;
-                    /** @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ + */
-                    msg_id: string;
+                    /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                    sender_uid: string;
+                    /** @description fingerprint for dedup; the server makes a time-ordered UUIDv7 when omitted */
+                    msg_id?: string;
+                    /** @description opaque to the service: 1 text, 2 image, 3 voice, ... */
+                    msg_type: number;
+                    /** @description text, or a URL for media; at most 4096 Unicode code points, no U+0000, no lone surrogates */
+                    content: string;
+                    /**
+                     * Format: date-time
+                     * @description the sender's clock, RFC 3339 with a zone; the server's time when omitted
+                     */
+                    send_time?: string;
+                    /** @description expire sooner than the default */
+                    ttl_seconds?: number;
                 };
-                cookie?: never;
             };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
+        };
+        responses: {
+            /** @description A retry (duplicate: true): nothing new stored; the message as first stored, also after its ack within DEDUP_WINDOW_SECONDS */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ + */
+                        msg_id: string;
+                        /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                        receiver_uid: string;
+                        /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                        sender_uid: string;
+                        msg_type: number;
+                        content: string;
+                        /**
+                         * Format: date-time
+                         * @description RFC 3339, UTC with milliseconds
+                         */
+                        send_time: string;
+                        /** @description server-assigned, strictly increasing per receiver in commit order */
+                        seq: number;
+                        /**
+                         * Format: date-time
+                         * @description RFC 3339, UTC with milliseconds
+                         */
+                        stored_at: string;
+                        /**
+                         * Format: date-time
+                         * @description RFC 3339, UTC with milliseconds
+                         */
+                        expires_at: string;
+                        /** @description true when this (receiver_uid, msg_id) was already stored with the same payload */
+                        duplicate: boolean;
                     };
-                    content: {
-                        "application/json": {
+                };
+            };
+            /** @description Stored (duplicate: false): the sender may show its "sent" tick */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ + */
+                        msg_id: string;
+                        /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                        receiver_uid: string;
+                        /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                        sender_uid: string;
+                        msg_type: number;
+                        content: string;
+                        /**
+                         * Format: date-time
+                         * @description RFC 3339, UTC with milliseconds
+                         */
+                        send_time: string;
+                        /** @description server-assigned, strictly increasing per receiver in commit order */
+                        seq: number;
+                        /**
+                         * Format: date-time
+                         * @description RFC 3339, UTC with milliseconds
+                         */
+                        stored_at: string;
+                        /**
+                         * Format: date-time
+                         * @description RFC 3339, UTC with milliseconds
+                         */
+                        expires_at: string;
+                        /** @description true when this (receiver_uid, msg_id) was already stored with the same payload */
+                        duplicate: boolean;
+                    };
+                };
+            };
+            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, FST_ERR_CTP_EMPTY_JSON_BODY or INVALID_CURSOR; nothing is stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description UNAUTHORIZED: no API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description FORBIDDEN: the API key lacks the scope this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description MSG_ID_CONFLICT: this msg_id is already stored for the receiver with another sender_uid, msg_type or content */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description FST_ERR_CTP_BODY_TOO_LARGE: the body is over BODY_LIMIT_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description FST_ERR_CTP_INVALID_MEDIA_TYPE: bodies must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description INBOX_FULL (the receiver holds MAX_PENDING_PER_RECEIVER messages, reject policy) or RATE_LIMITED (per-key limit, see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database is unreachable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+        };
+    };
+    storeMessages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    messages: {
+                        /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                        receiver_uid: string;
+                        /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                        sender_uid: string;
+                        /** @description fingerprint for dedup; the server makes a time-ordered UUIDv7 when omitted */
+                        msg_id?: string;
+                        /** @description opaque to the service: 1 text, 2 image, 3 voice, ... */
+                        msg_type: number;
+                        /** @description text, or a URL for media; at most 4096 Unicode code points, no U+0000, no lone surrogates */
+                        content: string;
+                        /**
+                         * Format: date-time
+                         * @description the sender's clock, RFC 3339 with a zone; the server's time when omitted
+                         */
+                        send_time?: string;
+                        /** @description expire sooner than the default */
+                        ttl_seconds?: number;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        results: {
+                            /** @enum {unknown} */
+                            status: "stored" | "duplicate" | "conflict" | "inbox_full";
+                            /** @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ + */
+                            msg_id: string;
+                            /** @description null for conflict and inbox_full */
+                            seq: number | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, FST_ERR_CTP_EMPTY_JSON_BODY or INVALID_CURSOR; nothing is stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description UNAUTHORIZED: no API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description FORBIDDEN: the API key lacks the scope this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description FST_ERR_CTP_BODY_TOO_LARGE: the body is over BODY_LIMIT_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description FST_ERR_CTP_INVALID_MEDIA_TYPE: bodies must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description INBOX_FULL (the receiver holds MAX_PENDING_PER_RECEIVER messages, reject policy) or RATE_LIMITED (per-key limit, see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database is unreachable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+        };
+    };
+    listSenders: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description opaque cursor from a previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                receiver_uid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                        receiver_uid: string;
+                        total_pending: number;
+                        senders: {
+                            /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                            sender_uid: string;
+                            pending_count: number;
+                            last_seq: number | null;
+                            last_send_time: string | null;
+                            last_msg_type: number | null;
+                            /** @description content cut to 100 Unicode code points */
+                            last_content_preview: string | null;
+                            /** @description messages of this sender removed without an ack (expired or dropped) since the last ack of one of its messages */
+                            lost_count: number;
+                        }[];
+                        /** @description null on the last page */
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, FST_ERR_CTP_EMPTY_JSON_BODY or INVALID_CURSOR; nothing is stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description UNAUTHORIZED: no API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description FORBIDDEN: the API key lacks the scope this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description INBOX_FULL (the receiver holds MAX_PENDING_PER_RECEIVER messages, reject policy) or RATE_LIMITED (per-key limit, see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database is unreachable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+        };
+    };
+    listMessages: {
+        parameters: {
+            query?: {
+                /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                sender_uid?: string;
+                limit?: number;
+                /** @description opaque cursor from a previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                receiver_uid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        messages: {
                             /** @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ + */
                             msg_id: string;
                             /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
@@ -881,348 +852,491 @@ export interface paths {
                              * @description RFC 3339, UTC with milliseconds
                              */
                             expires_at: string;
-                        };
+                        }[];
+                        /** @description always a cursor to resume from, also after an empty page */
+                        next_cursor: string;
+                        has_more: boolean;
                     };
                 };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
+            };
+            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, FST_ERR_CTP_EMPTY_JSON_BODY or INVALID_CURSOR; nothing is stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
                     };
                 };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
+            };
+            /** @description UNAUTHORIZED: no API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
                     };
                 };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
+            };
+            /** @description FORBIDDEN: the API key lacks the scope this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
                     };
                 };
-                /** @description Default Response */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
+            };
+            /** @description INBOX_FULL (the receiver holds MAX_PENDING_PER_RECEIVER messages, reject policy) or RATE_LIMITED (per-key limit, see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
                     };
                 };
-                /** @description Default Response */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
+            };
+            /** @description STORE_UNAVAILABLE: the database is unreachable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
                     };
                 };
             };
         };
-        put?: never;
-        post?: never;
-        /**
-         * Acknowledge one message
-         * @description Answers 204 also when the message was already gone.
-         */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
-                    receiver_uid: string;
-                    /** @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ + */
-                    msg_id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description acknowledged */
-                204: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
-                };
-            };
-        };
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
-    "/v1/receivers/{receiver_uid}/acks": {
+    getMessage: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                receiver_uid: string;
+                /** @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ + */
+                msg_id: string;
+            };
             cookie?: never;
         };
-        get?: never;
-        put?: never;
-        /**
-         * Acknowledge, then delete
-         * @description Body {msg_ids} (1-1000 ids) or {up_to_seq, sender_uid?}. Idempotent: acking again answers deleted: 0. An acked message leaves a tombstone for DEDUP_WINDOW_SECONDS so that a late retry of its store is a duplicate. An up_to_seq ack also clears the lost_count of the conversations whose lost messages it covers.
-         */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
-                    receiver_uid: string;
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
                 };
-                cookie?: never;
-            };
-            /** @description either {msg_ids} or {up_to_seq, sender_uid?}, never both */
-            requestBody: {
                 content: {
                     "application/json": {
-                        msg_ids?: string[];
-                        up_to_seq?: number;
+                        /** @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ + */
+                        msg_id: string;
+                        /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                        receiver_uid: string;
                         /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
-                        sender_uid?: string;
+                        sender_uid: string;
+                        msg_type: number;
+                        content: string;
+                        /**
+                         * Format: date-time
+                         * @description RFC 3339, UTC with milliseconds
+                         */
+                        send_time: string;
+                        /** @description server-assigned, strictly increasing per receiver in commit order */
+                        seq: number;
+                        /**
+                         * Format: date-time
+                         * @description RFC 3339, UTC with milliseconds
+                         */
+                        stored_at: string;
+                        /**
+                         * Format: date-time
+                         * @description RFC 3339, UTC with milliseconds
+                         */
+                        expires_at: string;
                     };
                 };
             };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            deleted: number;
-                        };
+            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, FST_ERR_CTP_EMPTY_JSON_BODY or INVALID_CURSOR; nothing is stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
                     };
                 };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
+            };
+            /** @description UNAUTHORIZED: no API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
                     };
                 };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
+            };
+            /** @description FORBIDDEN: the API key lacks the scope this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
                     };
                 };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
+            };
+            /** @description MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
                     };
                 };
-                /** @description Default Response */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
+            };
+            /** @description INBOX_FULL (the receiver holds MAX_PENDING_PER_RECEIVER messages, reject policy) or RATE_LIMITED (per-key limit, see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
                     };
                 };
-                /** @description Default Response */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
+            };
+            /** @description STORE_UNAVAILABLE: the database is unreachable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
                 };
-                /** @description Default Response */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
                     };
                 };
             };
         };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
+    };
+    deleteMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                receiver_uid: string;
+                /** @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ + */
+                msg_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description acknowledged */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, FST_ERR_CTP_EMPTY_JSON_BODY or INVALID_CURSOR; nothing is stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description UNAUTHORIZED: no API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description FORBIDDEN: the API key lacks the scope this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description INBOX_FULL (the receiver holds MAX_PENDING_PER_RECEIVER messages, reject policy) or RATE_LIMITED (per-key limit, see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database is unreachable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+        };
+    };
+    ackMessages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                receiver_uid: string;
+            };
+            cookie?: never;
+        };
+        /** @description either {msg_ids} or {up_to_seq, sender_uid?}, never both */
+        requestBody: {
+            content: {
+                "application/json": {
+                    msg_ids?: string[];
+                    up_to_seq?: number;
+                    /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                    sender_uid?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Acknowledged */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description messages deleted by this ack; 0 when acked again */
+                        deleted: number;
+                    };
+                };
+            };
+            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, FST_ERR_CTP_EMPTY_JSON_BODY or INVALID_CURSOR; nothing is stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description UNAUTHORIZED: no API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description FORBIDDEN: the API key lacks the scope this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description FST_ERR_CTP_BODY_TOO_LARGE: the body is over BODY_LIMIT_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description FST_ERR_CTP_INVALID_MEDIA_TYPE: bodies must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description INBOX_FULL (the receiver holds MAX_PENDING_PER_RECEIVER messages, reject policy) or RATE_LIMITED (per-key limit, see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database is unreachable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+        };
     };
 }
-export type webhooks = Record<string, never>;
-export interface components {
-    schemas: never;
-    responses: never;
-    parameters: never;
-    requestBodies: never;
-    headers: never;
-    pathItems: never;
-}
-export type $defs = Record<string, never>;
-export type operations = Record<string, never>;

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { checkNewMessage, type MessageService } from '../domain/messages.js'
 import { errors } from '../errors.js'
+import { Type } from 'typebox'
 import { presentMessage } from './presenters.js'
 import {
   BatchResponse, StoredResponse, batchSchema, errorResponses, newMessageSchema, type SchemaLimits
@@ -17,11 +18,19 @@ export const messageRoutes: FastifyPluginAsyncTypebox<MessageRoutesOptions> = as
   app.post('/messages', {
     config: { scope: 'write' },
     schema: {
+      operationId: 'storeMessage',
       tags: ['store'],
       summary: 'Store one message for an offline receiver',
       description: 'Answers after the message is durably committed. A retry with the same msg_id and payload answers 200 with duplicate: true, also after an ack (within DEDUP_WINDOW_SECONDS).',
       body: newMessageSchema(limits),
-      response: { 200: StoredResponse, 201: StoredResponse, ...errorResponses(400, 401, 403, 409, 413, 415, 429, 503) }
+      response: {
+        201: Type.Object(StoredResponse.properties, { title: 'StoredMessage', description: 'Stored (duplicate: false): the sender may show its "sent" tick' }),
+        200: Type.Object(StoredResponse.properties, {
+          title: 'StoredMessage',
+          description: 'A retry (duplicate: true): nothing new stored; the message as first stored, also after its ack within DEDUP_WINDOW_SECONDS'
+        }),
+        ...errorResponses(400, 401, 403, 409, 413, 415, 429, 503)
+      }
     }
   }, async (request, reply) => {
     checkNewMessage(request.body, 'body')
@@ -35,11 +44,12 @@ export const messageRoutes: FastifyPluginAsyncTypebox<MessageRoutesOptions> = as
   app.post('/messages/batch', {
     config: { scope: 'write' },
     schema: {
+      operationId: 'storeMessages',
       tags: ['store'],
       summary: 'Store up to 500 messages in one transaction (group chat fan-out)',
       description: 'The whole body is validated first; an invalid item rejects the batch before anything is stored. Results come in input order.',
       body: batchSchema(limits),
-      response: { 200: BatchResponse, ...errorResponses(400, 401, 403, 413, 415, 503) }
+      response: { 200: BatchResponse, ...errorResponses(400, 401, 403, 413, 415, 429, 503) }
     }
   }, async (request) => {
     request.body.messages.forEach((message, index) => { checkNewMessage(message, `body/messages/${index}`) })

@@ -28,12 +28,13 @@ export const receiverRoutes: FastifyPluginAsyncTypebox<ReceiverRoutesOptions> = 
   app.get('/receivers/:receiver_uid/senders', {
     config: { scope: 'read' },
     schema: {
+      operationId: 'listSenders',
       tags: ['fetch'],
       summary: 'Lazy-load summary: who wrote while the receiver was away',
       description: 'One row per sender with pending or lost messages, most recent conversation first (last_seq descending). No message bodies, only a preview of the latest.',
       params: ReceiverParams,
       querystring: SummaryQuery,
-      response: { 200: SummaryResponse, ...errorResponses(400, 401, 403, 503) }
+      response: { 200: SummaryResponse, ...errorResponses(400, 401, 403, 429, 503) }
     }
   }, async (request) => {
     const { receiver_uid: receiverUid } = request.params
@@ -49,12 +50,13 @@ export const receiverRoutes: FastifyPluginAsyncTypebox<ReceiverRoutesOptions> = 
   app.get('/receivers/:receiver_uid/messages', {
     config: { scope: 'read' },
     schema: {
+      operationId: 'listMessages',
       tags: ['fetch'],
       summary: 'One page of pending messages, from one sender or from all, seq ascending',
       description: 'Fetching never deletes. next_cursor is always a cursor to resume from; has_more says whether more was pending when the page was read.',
       params: ReceiverParams,
       querystring: PageQuery,
-      response: { 200: PageResponse, ...errorResponses(400, 401, 403, 503) }
+      response: { 200: PageResponse, ...errorResponses(400, 401, 403, 429, 503) }
     }
   }, async (request) => {
     const page = await service.page(request.params.receiver_uid, request.query.sender_uid, request.query.limit ?? 100, request.query.cursor)
@@ -64,33 +66,36 @@ export const receiverRoutes: FastifyPluginAsyncTypebox<ReceiverRoutesOptions> = 
   app.get('/receivers/:receiver_uid/messages/:msg_id', {
     config: { scope: 'read' },
     schema: {
+      operationId: 'getMessage',
       tags: ['fetch'],
       summary: 'One pending message',
       params: MessageParams,
-      response: { 200: Message, ...errorResponses(400, 401, 403, 404, 503) }
+      response: { 200: Message, ...errorResponses(400, 401, 403, 404, 429, 503) }
     }
   }, async (request) => presentMessage(await service.get(request.params.receiver_uid, request.params.msg_id)))
 
   app.post('/receivers/:receiver_uid/acks', {
     config: { scope: 'ack' },
     schema: {
+      operationId: 'ackMessages',
       tags: ['ack'],
       summary: 'Acknowledge, then delete',
       description: 'Body {msg_ids} (1-1000 ids) or {up_to_seq, sender_uid?}. Idempotent: acking again answers deleted: 0. An acked message leaves a tombstone for DEDUP_WINDOW_SECONDS so that a late retry of its store is a duplicate. An up_to_seq ack also clears the lost_count of the conversations whose lost messages it covers.',
       params: ReceiverParams,
       body: AckBody,
-      response: { 200: AckResponse, ...errorResponses(400, 401, 403, 413, 415, 503) }
+      response: { 200: AckResponse, ...errorResponses(400, 401, 403, 413, 415, 429, 503) }
     }
   }, async (request) => ({ deleted: await service.ack(request.params.receiver_uid, ackSelector(request.body)) }))
 
   app.delete('/receivers/:receiver_uid/messages/:msg_id', {
     config: { scope: 'ack' },
     schema: {
+      operationId: 'deleteMessage',
       tags: ['ack'],
       summary: 'Acknowledge one message',
       description: 'Answers 204 also when the message was already gone.',
       params: MessageParams,
-      response: { 204: Type.Null({ description: 'acknowledged' }), ...errorResponses(400, 401, 403, 503) }
+      response: { 204: Type.Null({ description: 'acknowledged' }), ...errorResponses(400, 401, 403, 429, 503) }
     }
   }, async (request, reply) => {
     await service.ack(request.params.receiver_uid, { kind: 'ids', msgIds: [request.params.msg_id] })

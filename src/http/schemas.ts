@@ -51,7 +51,11 @@ export function newMessageSchema (limits: SchemaLimits) {
     }),
     send_time: Type.Optional(Type.String({ format: 'date-time', description: "the sender's clock, RFC 3339 with a zone; the server's time when omitted" })),
     ttl_seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: limits.messageTtlSeconds, description: 'expire sooner than the default' }))
-  }, { additionalProperties: false, title: 'NewMessage' })
+  }, {
+    additionalProperties: false,
+    title: 'NewMessage',
+    examples: [{ receiver_uid: 'bob', sender_uid: 'alice', msg_id: 'alice-2026-11-27-0001', msg_type: 1, content: 'see you at 8?' }]
+  })
 }
 export type NewMessageBody = Static<ReturnType<typeof newMessageSchema>>
 
@@ -115,10 +119,27 @@ export const AckBody = Type.Object({
 }, {
   additionalProperties: false,
   title: 'Ack',
-  description: 'either {msg_ids} or {up_to_seq, sender_uid?}, never both'
+  description: 'either {msg_ids} or {up_to_seq, sender_uid?}, never both',
+  examples: [{ msg_ids: ['m-1', 'm-2'] }, { up_to_seq: 42, sender_uid: 'alice' }]
 })
 
-export const AckResponse = Type.Object({ deleted: Type.Integer() }, { title: 'AckResult' })
+export const AckResponse = Type.Object({ deleted: Type.Integer({ description: 'messages deleted by this ack; 0 when acked again' }) }, {
+  title: 'AckResult',
+  description: 'Acknowledged'
+})
 
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, FST_ERR_CTP_EMPTY_JSON_BODY or INVALID_CURSOR; nothing is stored',
+  401: 'UNAUTHORIZED: no API key, or an unknown one',
+  403: 'FORBIDDEN: the API key lacks the scope this operation needs',
+  404: 'MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver',
+  409: 'MSG_ID_CONFLICT: this msg_id is already stored for the receiver with another sender_uid, msg_type or content',
+  413: 'FST_ERR_CTP_BODY_TOO_LARGE: the body is over BODY_LIMIT_BYTES',
+  415: 'FST_ERR_CTP_INVALID_MEDIA_TYPE: bodies must be application/json',
+  429: 'INBOX_FULL (the receiver holds MAX_PENDING_PER_RECEIVER messages, reject policy) or RATE_LIMITED (per-key limit, see Retry-After)',
+  503: 'STORE_UNAVAILABLE: the database is unreachable; retry after Retry-After seconds'
+}
+
+/** The documented error answers of an operation, each with the contract's error shape. */
 export const errorResponses = (...codes: number[]) =>
-  Object.fromEntries(codes.map((code) => [code, ErrorResponse]))
+  Object.fromEntries(codes.map((code) => [code, Type.Object(ErrorResponse.properties, { title: 'Error', description: ERROR_DESCRIPTIONS[code] ?? 'Error' })]))
