@@ -37,9 +37,9 @@ export interface Answer {
 }
 
 export interface Client {
-  /** Sends one request to the next instance in round-robin order. */
+  /** Sends one request to the next instance in round-robin order; never throws. */
   request (method: 'GET' | 'POST', path: string, role: Role, body?: unknown): Promise<Answer>
-  /** Every answer with a 5xx status, kept for the test to assert there were none. */
+  /** Every answer with a 5xx status, and every request that got no answer (status 0), kept for the test to assert there were none. */
   serverErrors: Array<{ method: string, path: string, status: number, instance: string, body: unknown }>
   /** How many requests each instance answered. */
   perInstance: Map<string, number>
@@ -56,12 +56,21 @@ export function createClient (urls: readonly string[]): Client {
       const instance = urls[next++ % urls.length] as string
       const headers: Record<string, string> = { ...AUTH[role] }
       if (body !== undefined) headers['content-type'] = 'application/json'
-      const response = await fetch(`${instance}${path}`, {
-        method,
-        headers,
-        ...(body === undefined ? {} : { body: JSON.stringify(body) })
-      })
-      const text = await response.text()
+      let response: Response
+      let text: string
+      try {
+        response = await fetch(`${instance}${path}`, {
+          method,
+          headers,
+          ...(body === undefined ? {} : { body: JSON.stringify(body) })
+        })
+        text = await response.text()
+      } catch (error) {
+        // No answer at all (a refused or reset connection) counts with the server errors: status 0.
+        const reason = error instanceof Error ? `${error.message} ${String((error.cause as Error | undefined)?.message ?? '')}` : String(error)
+        serverErrors.push({ method, path, status: 0, instance, body: reason })
+        return { status: 0, body: { code: 'NO_ANSWER', message: reason }, instance }
+      }
       let parsed: unknown = text
       try { parsed = JSON.parse(text) } catch { /* not JSON: kept as text for the report */ }
       perInstance.set(instance, (perInstance.get(instance) ?? 0) + 1)
@@ -75,13 +84,22 @@ export function createClient (urls: readonly string[]): Client {
 export async function pool<T> (count: number, concurrency: number, work: (index: number) => Promise<T>): Promise<T[]> {
   const results = new Array<T>(count)
   let taken = 0
+  let failed = false
   const lanes = Array.from({ length: Math.min(concurrency, count) }, async () => {
-    while (taken < count) {
+    while (taken < count && !failed) {
       const index = taken++
-      results[index] = await work(index)
+      try {
+        results[index] = await work(index)
+      } catch (error) {
+        failed = true
+        throw error
+      }
     }
   })
-  await Promise.all(lanes)
+  // Every lane settles before the pool answers, so no request of a failed scenario runs on into the next one.
+  const settled = await Promise.allSettled(lanes)
+  const rejected = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected')
+  if (rejected !== undefined) throw rejected.reason
   return results
 }
 
