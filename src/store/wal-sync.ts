@@ -1,5 +1,5 @@
-// Durability off the event loop: commits run with synchronous=NORMAL, then one fsync of the WAL in libuv's
-// thread pool covers every transaction committed before it started (group commit at the fsync level).
+// Durability off the event loop: commits run with synchronous=NORMAL, then an fsync of the WAL in libuv's thread
+// pool covers every transaction committed before that fsync started (group commit at the fsync level).
 import { open, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 
@@ -11,39 +11,58 @@ export interface WalSync {
   close (): Promise<void>
 }
 
+interface Waiter { upTo: number, resolve (): void, reject (error: unknown): void }
+
+// Overlapping fsyncs: a commit waits for one fsync started after it, not for the one in flight to end first.
+// Three leave a thread of libuv's default four for other file work.
+const MAX_IN_FLIGHT = 3
+
 export function createWalSync (databasePath: string): WalSync {
   let written = 0
   let synced = 0
-  let running: Promise<void> | null = null
-  let wal: FileHandle | null = null
-  let waiters: Array<{ upTo: number, resolve (): void, reject (error: unknown): void }> = []
+  let startedFor = 0
+  let inFlight = 0
+  let wal: Promise<FileHandle> | null = null
+  let waiters: Waiter[] = []
+  const running = new Set<Promise<void>>()
 
-  async function fsyncOnce (): Promise<void> {
-    if (wal === null) {
-      wal = await open(`${databasePath}-wal`, 'r+')
-      // The WAL file was just created: make its directory entry durable too.
-      const directory = await open(dirname(databasePath), 'r')
-      try { await directory.sync() } finally { await directory.close() }
-    }
-    await wal.sync()
+  async function openWal (): Promise<FileHandle> {
+    const handle = await open(`${databasePath}-wal`, 'r+')
+    // The WAL file may have just been created: make its directory entry durable too.
+    const directory = await open(dirname(databasePath), 'r')
+    try { await directory.sync() } finally { await directory.close() }
+    return handle
   }
 
-  function run (): void {
+  function settle (target: number, error: unknown): void {
+    if (error === undefined) synced = Math.max(synced, target)
+    const done = waiters.filter((waiter) => waiter.upTo <= (error === undefined ? synced : target))
+    waiters = waiters.filter((waiter) => !done.includes(waiter))
+    for (const waiter of done) {
+      if (error === undefined) waiter.resolve()
+      else waiter.reject(error)
+    }
+  }
+
+  function startFsync (): void {
     const target = written
-    running = fsyncOnce().then(() => {
-      synced = Math.max(synced, target)
-      const done = waiters.filter((waiter) => waiter.upTo <= synced)
-      waiters = waiters.filter((waiter) => waiter.upTo > synced)
-      for (const waiter of done) waiter.resolve()
-    }, (error: unknown) => {
-      const failed = waiters.filter((waiter) => waiter.upTo <= target)
-      waiters = waiters.filter((waiter) => waiter.upTo > target)
-      for (const waiter of failed) waiter.reject(error)
-    }).finally(() => {
-      running = null
-      // Commits that landed while this fsync ran need the next one.
-      if (waiters.length > 0) run()
+    startedFor = target
+    inFlight++
+    wal ??= openWal()
+    const fsync = wal.then((handle) => handle.sync()).then(
+      () => { settle(target, undefined) },
+      (error: unknown) => { wal = null; settle(target, error) }
+    ).finally(() => {
+      inFlight--
+      running.delete(fsync)
+      maybeStart()
     })
+    running.add(fsync)
+  }
+
+  function maybeStart (): void {
+    // Start one when some waiter is not covered by an fsync already running, and a thread is free.
+    if (inFlight < MAX_IN_FLIGHT && waiters.some((waiter) => waiter.upTo > startedFor)) startFsync()
   }
 
   return {
@@ -54,12 +73,12 @@ export function createWalSync (databasePath: string): WalSync {
       if (synced >= written) return Promise.resolve()
       return new Promise<void>((resolve, reject) => {
         waiters.push({ upTo: written, resolve, reject })
-        if (running === null) run()
+        maybeStart()
       })
     },
     async close () {
-      if (running !== null) await running.catch(() => undefined)
-      if (wal !== null) await wal.close()
+      await Promise.allSettled([...running])
+      if (wal !== null) await (await wal).close().catch(() => undefined)
       wal = null
     }
   }
