@@ -71,8 +71,8 @@ interface Tally { stored: number, duplicates: number, acked: number, expired: nu
 const newTally = (): Tally => ({ stored: 0, duplicates: 0, acked: 0, expired: 0, dropped: 0 })
 // The store path purges a receiver's expired messages completely: its quota and summary must be exact.
 const NO_LIMIT = 1_000_000_000
-// At most this many messages share one transaction: two full batches of the batch endpoint.
-const GROUP_COMMIT_MAX_ITEMS = 1000
+// At most this many messages share one transaction (one full request of the batch endpoint), which bounds how long it holds the event loop.
+const GROUP_COMMIT_MAX_ITEMS = 500
 const FORBIDDEN_CHARACTERS = /[\u0000]|[\uD800-\uDFFF]/u // eslint-disable-line no-control-regex
 
 /** Checks what a schema cannot say; `where` is the JSON path of the message in the request body. */
@@ -153,14 +153,18 @@ export function createMessageService (store: Store, rules: MessageRules, events:
   }
 
   async function storeOne (tx: StoreTx, receiver: ReceiverState, item: Prepared, now: number, tally: Tally): Promise<StoreOutcome> {
-    const existing = await tx.findPending(item.receiverUid, item.msgId) ??
-      await tx.findTombstone(item.receiverUid, item.msgId, now)
+    let existing = await tx.findPending(item.receiverUid, item.msgId)
+    if (existing === undefined) {
+      const tombstone = await tx.findTombstone(item.receiverUid, item.msgId)
+      if (tombstone !== undefined && tombstone.purgeAt > now) existing = tombstone.message
+      // Past the dedup window the id is free again.
+      else if (tombstone !== undefined) await tx.deleteTombstone(item.receiverUid, item.msgId)
+    }
     if (existing !== undefined) {
       if (!samePayload(existing, item)) return { status: 'conflict', msgId: item.msgId, message: existing }
       tally.duplicates++
       return { status: 'duplicate', msgId: item.msgId, message: existing }
     }
-    await tx.deleteStaleTombstone(item.receiverUid, item.msgId, now)
 
     while (receiver.pendingCount >= rules.maxPendingPerReceiver) {
       if (rules.overflowPolicy === 'reject') return { status: 'inbox_full', msgId: item.msgId, message: null }

@@ -3,7 +3,7 @@ import type { Knex } from 'knex'
 import { createKnex, dialectOf, migrate, type DatabaseOptions } from './database.js'
 import { StoreUnavailableError } from './errors.js'
 import {
-  fromConversation, fromStoredMessage, toConversation, toMessageKey, toNumber, toReceiverState, toStoredMessage
+  fromConversation, fromStoredMessage, toConversation, toMessageKey, toNumber, toReceiverState, toStoredMessage, toTombstone
 } from './row-mapper.js'
 import type {
   AckSelector, Conversation, MessageKey, PageQuery, ReceiverState, Store, StoredMessage, StoreTx, SummaryRow
@@ -72,14 +72,13 @@ function createTx (trx: Knex.Transaction): StoreTx {
       return row === undefined ? undefined : toStoredMessage(row)
     },
 
-    async findTombstone (receiverUid, msgId, now) {
-      const row = await trx('tombstones').select(MESSAGE_COLUMNS)
-        .where({ receiver_uid: receiverUid, msg_id: msgId }).andWhere('purge_at', '>', now).first()
-      return row === undefined ? undefined : toStoredMessage(row)
+    async findTombstone (receiverUid, msgId) {
+      const row = await trx('tombstones').select(...MESSAGE_COLUMNS, 'purge_at').where({ receiver_uid: receiverUid, msg_id: msgId }).first()
+      return row === undefined ? undefined : toTombstone(row)
     },
 
-    async deleteStaleTombstone (receiverUid, msgId, now) {
-      await trx('tombstones').where({ receiver_uid: receiverUid, msg_id: msgId }).andWhere('purge_at', '<=', now).delete()
+    async deleteTombstone (receiverUid, msgId) {
+      await trx('tombstones').where({ receiver_uid: receiverUid, msg_id: msgId }).delete()
     },
 
     async insertMessage (message: StoredMessage) {

@@ -1,5 +1,5 @@
 // The one place where database quirks are undone: PostgreSQL's bigint and count strings, SQLite's loose numbers.
-import type { Conversation, MessageKey, ReceiverState, StoredMessage } from './types.js'
+import type { Conversation, MessageKey, ReceiverState, StoredMessage, Tombstone } from './types.js'
 
 type Row = Record<string, unknown>
 
@@ -25,6 +25,10 @@ export function toStoredMessage (row: Row): StoredMessage {
     storedAt: toNumber(row.stored_at),
     expiresAt: toNumber(row.expires_at)
   }
+}
+
+export function toTombstone (row: Row): Tombstone {
+  return { message: toStoredMessage(row), purgeAt: toNumber(row.purge_at) }
 }
 
 export function fromStoredMessage (message: StoredMessage): Row {

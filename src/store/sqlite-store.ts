@@ -3,7 +3,8 @@ import type { Database, Statement } from 'better-sqlite3'
 import { createKnex, migrate, sqliteFilename, type DatabaseOptions } from './database.js'
 import { StoreUnavailableError } from './errors.js'
 import {
-  fromConversation, fromStoredMessage, toConversation, toMessageKey, toNullableNumber, toNumber, toReceiverState, toStoredMessage
+  fromConversation, fromStoredMessage, toConversation, toMessageKey, toNullableNumber, toNumber, toReceiverState, toStoredMessage,
+  toTombstone
 } from './row-mapper.js'
 import type { MessageKey, Store, StoreTx, SummaryRow } from './types.js'
 import { createWalSync } from './wal-sync.js'
@@ -36,8 +37,8 @@ function prepareAll (db: Database) {
     saveReceiver: p('UPDATE receivers SET last_seq = ?, pending_count = ?, next_expiry = ? WHERE receiver_uid = ?'),
     findPending: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND msg_id = ?`),
     findPendingLive: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND msg_id = ? AND expires_at > ?`),
-    findTombstone: p(`SELECT ${MESSAGE_COLUMNS} FROM tombstones WHERE receiver_uid = ? AND msg_id = ? AND purge_at > ?`),
-    deleteStaleTombstone: p('DELETE FROM tombstones WHERE receiver_uid = ? AND msg_id = ? AND purge_at <= ?'),
+    findTombstone: p(`SELECT ${MESSAGE_COLUMNS}, purge_at FROM tombstones WHERE receiver_uid = ? AND msg_id = ?`),
+    deleteTombstone: p('DELETE FROM tombstones WHERE receiver_uid = ? AND msg_id = ?'),
     insertMessage: p(`INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (@receiver_uid, @seq, @msg_id, @sender_uid, @msg_type, @content, @send_time, @stored_at, @expires_at)`),
     oldestPending: p(`SELECT ${KEY_COLUMNS} FROM messages WHERE receiver_uid = ? ORDER BY seq ASC LIMIT 1`),
     expiredPending: p(`SELECT ${KEY_COLUMNS} FROM messages WHERE receiver_uid = ? AND expires_at <= ? ORDER BY seq ASC LIMIT ?`),
@@ -132,12 +133,12 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
       const row = one(s.findPending, receiverUid, msgId)
       return row === undefined ? undefined : toStoredMessage(row)
     },
-    async findTombstone (receiverUid, msgId, now) {
-      const row = one(s.findTombstone, receiverUid, msgId, now)
-      return row === undefined ? undefined : toStoredMessage(row)
+    async findTombstone (receiverUid, msgId) {
+      const row = one(s.findTombstone, receiverUid, msgId)
+      return row === undefined ? undefined : toTombstone(row)
     },
-    async deleteStaleTombstone (receiverUid, msgId, now) {
-      s.deleteStaleTombstone.run(receiverUid, msgId, now)
+    async deleteTombstone (receiverUid, msgId) {
+      s.deleteTombstone.run(receiverUid, msgId)
     },
     async insertMessage (message) {
       s.insertMessage.run(fromStoredMessage(message))

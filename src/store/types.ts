@@ -13,6 +13,12 @@ export interface StoredMessage {
   expiresAt: number
 }
 
+/** An acknowledged message, kept until purgeAt so that a late retry of its store is still a duplicate. */
+export interface Tombstone {
+  message: StoredMessage
+  purgeAt: number
+}
+
 /** The per-receiver row every write locks: it serialises seq assignment and holds the pending count. */
 export interface ReceiverState {
   receiverUid: string
@@ -67,8 +73,8 @@ export interface StoreTx {
   saveReceiver (state: ReceiverState): Promise<void>
 
   findPending (receiverUid: string, msgId: string): Promise<StoredMessage | undefined>
-  findTombstone (receiverUid: string, msgId: string, now: number): Promise<StoredMessage | undefined>
-  deleteStaleTombstone (receiverUid: string, msgId: string, now: number): Promise<void>
+  findTombstone (receiverUid: string, msgId: string): Promise<Tombstone | undefined>
+  deleteTombstone (receiverUid: string, msgId: string): Promise<void>
   insertMessage (message: StoredMessage): Promise<void>
 
   oldestPending (receiverUid: string): Promise<MessageKey | undefined>
