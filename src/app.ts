@@ -62,7 +62,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     databaseUrl: config.databaseUrl,
     poolMax: config.dbPoolMax,
     statementTimeoutMs: config.dbStatementTimeoutMs,
-    connectTimeoutMs: config.dbConnectTimeoutMs
+    connectTimeoutMs: config.dbConnectTimeoutMs,
+    log: (level, message) => { app.log[level]({ component: 'database' }, message) }
   })
   const metrics = createMetrics()
   const service = createMessageService(store, config, metrics.events, options.clock)

@@ -60,7 +60,8 @@ function classify (error: FastifyError | Error): { status: number, code: string,
 
 export function errorHandler (this: FastifyInstance, error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
   const { status, code, message, headers } = classify(error)
-  if (status >= 500) request.log.error({ err: error }, 'request failed')
+  if (status === 503) request.log.warn({ code }, message)
+  else if (status >= 500) request.log.error({ err: error }, 'request failed')
   else request.log.info({ code }, message)
   void reply.code(status).headers(headers).send(errorBody(status, code, message))
 }

@@ -11,6 +11,21 @@ export interface DatabaseOptions {
   poolMax: number
   statementTimeoutMs: number
   connectTimeoutMs: number
+  /** Where knex's own warnings go (the service's logger), instead of the console. */
+  log?: (level: 'warn' | 'error' | 'debug', message: string) => void
+}
+
+function knexLog (options: DatabaseOptions): Knex.Config['log'] {
+  const log = options.log
+  if (log === undefined) return undefined
+  // Only the first line: knex appends stacks, which do not belong in a service log.
+  const first = (message: unknown) => String(message).split('\n')[0] ?? ''
+  return {
+    warn: (message: unknown) => { log('warn', first(message)) },
+    error: (message: unknown) => { log('error', first(message)) },
+    deprecate: (method: string, alternative: string) => { log('warn', `knex: ${method} is deprecated, use ${alternative}`) },
+    debug: (message: unknown) => { log('debug', first(message)) }
+  }
 }
 
 export function dialectOf (databaseUrl: string): Dialect {
@@ -37,7 +52,8 @@ export function createKnex (options: DatabaseOptions): Knex {
         application_name: 'offline-messages'
       },
       pool: { min: 0, max: options.poolMax },
-      acquireConnectionTimeout: options.connectTimeoutMs
+      acquireConnectionTimeout: options.connectTimeoutMs,
+      log: knexLog(options)
     })
   }
   const filename = sqliteFilename(options.databaseUrl)
@@ -63,7 +79,8 @@ export function createKnex (options: DatabaseOptions): Knex {
         }
       }
     },
-    acquireConnectionTimeout: options.connectTimeoutMs
+    acquireConnectionTimeout: options.connectTimeoutMs,
+    log: knexLog(options)
   })
 }
 

@@ -164,24 +164,40 @@ function createTx (trx: Knex.Transaction): StoreTx {
 export async function createKnexStore (options: DatabaseOptions): Promise<Store> {
   const db = createKnex(options)
   const dialect = dialectOf(options.databaseUrl)
-  try {
-    await guard(() => migrate(db))
-  } catch (error) {
-    await db.destroy()
-    throw error
+  // A database that is down at start does not stop the service: it answers 503 until the database is back,
+  // and the first operation after that runs the migrations.
+  let migrated: Promise<void> | null = null
+  const ensureSchema = (): Promise<void> => {
+    migrated ??= guard(() => migrate(db)).then(() => undefined, (error: unknown) => {
+      migrated = null
+      throw error
+    })
+    return migrated
   }
+  try {
+    await ensureSchema()
+  } catch (error) {
+    if (!(error instanceof StoreUnavailableError)) {
+      await db.destroy()
+      throw error
+    }
+  }
+  const run = <T>(work: () => Promise<T>): Promise<T> => guard(async () => {
+    await ensureSchema()
+    return await work()
+  })
 
   return {
     dialect,
 
-    transaction: (fn) => guard(() => db.transaction((trx) => fn(createTx(trx)))),
+    transaction: (fn) => run(() => db.transaction((trx) => fn(createTx(trx)))),
 
-    receiver: (receiverUid) => guard(async () => {
+    receiver: (receiverUid) => run(async () => {
       const row = await db('receivers').where({ receiver_uid: receiverUid }).first()
       return row === undefined ? undefined : toReceiverState(row)
     }),
 
-    summary: (receiverUid, beforeSortSeq, limit) => guard(async () => {
+    summary: (receiverUid, beforeSortSeq, limit) => run(async () => {
       const query = db('conversations as c')
         .leftJoin('messages as m', function () {
           this.on('m.receiver_uid', '=', 'c.receiver_uid').andOn('m.seq', '=', 'c.last_seq')
@@ -200,7 +216,7 @@ export async function createKnexStore (options: DatabaseOptions): Promise<Store>
       })
     }),
 
-    page: (query: PageQuery) => guard(async () => {
+    page: (query: PageQuery) => run(async () => {
       const select = db('messages').select(MESSAGE_COLUMNS)
         .where({ receiver_uid: query.receiverUid })
         .andWhere('seq', '>', query.afterSeq)
@@ -211,23 +227,23 @@ export async function createKnexStore (options: DatabaseOptions): Promise<Store>
       return (await select).map(toStoredMessage)
     }),
 
-    findPendingLive: (receiverUid, msgId, now) => guard(async () => {
+    findPendingLive: (receiverUid, msgId, now) => run(async () => {
       const row = await db('messages').select(MESSAGE_COLUMNS)
         .where({ receiver_uid: receiverUid, msg_id: msgId }).andWhere('expires_at', '>', now).first()
       return row === undefined ? undefined : toStoredMessage(row)
     }),
 
-    receiversDueForExpiry: (now, limit) => guard(async () => {
+    receiversDueForExpiry: (now, limit) => run(async () => {
       const rows = await db('receivers').select('receiver_uid').where('next_expiry', '<=', now).orderBy('next_expiry', 'asc').limit(limit)
       return rows.map((row: { receiver_uid: string }) => row.receiver_uid)
     }),
 
-    purgeTombstones: (now, limit) => guard(async () => {
+    purgeTombstones: (now, limit) => run(async () => {
       const due = db('tombstones').select('receiver_uid', 'msg_id').where('purge_at', '<=', now).limit(limit)
       return await db('tombstones').whereIn(['receiver_uid', 'msg_id'], due).delete()
     }),
 
-    totalPending: (now) => guard(async () => {
+    totalPending: (now) => run(async () => {
       const total = await db('receivers').sum({ n: 'pending_count' }).first() as { n: unknown } | undefined
       // Expired messages still waiting for the sweep are not pending; only receivers due for expiry can hold them.
       const expired = await db('messages as m')
@@ -238,7 +254,7 @@ export async function createKnexStore (options: DatabaseOptions): Promise<Store>
       return sum - (expired?.n === undefined ? 0 : toNumber(expired.n))
     }),
 
-    ping: () => guard(async () => { await db.raw('SELECT 1') }),
+    ping: () => run(async () => { await db.raw('SELECT 1') }),
 
     close: () => db.destroy()
   }
