@@ -3,8 +3,23 @@ import type { Knex } from 'knex'
 
 export const name = '001-initial-schema'
 
+/**
+ * Creates a table from one knex definition. On SQLite it is made WITHOUT ROWID, so rows are stored in primary-key
+ * order (receiver_uid first): a page of a receiver's messages is one contiguous read, not an index walk plus lookups.
+ */
+async function createTable (knex: Knex, table: string, define: (builder: Knex.CreateTableBuilder) => void): Promise<void> {
+  if (knex.client.config.client !== 'better-sqlite3') {
+    await knex.schema.createTable(table, define)
+    return
+  }
+  const [create, ...indexes] = knex.schema.createTable(table, define).toSQL()
+  if (create === undefined) throw new Error(`no CREATE TABLE for ${table}`)
+  await knex.raw(`${create.sql} WITHOUT ROWID`, create.bindings ?? [])
+  for (const statement of indexes) await knex.raw(statement.sql, statement.bindings ?? [])
+}
+
 export async function up (knex: Knex): Promise<void> {
-  await knex.schema.createTable('receivers', (table) => {
+  await createTable(knex, 'receivers', (table) => {
     table.string('receiver_uid', 50).primary()
     table.bigInteger('last_seq').notNullable().defaultTo(0)
     table.integer('pending_count').notNullable().defaultTo(0)
@@ -13,7 +28,7 @@ export async function up (knex: Knex): Promise<void> {
   })
 
   // Only the indexes a query needs: each one costs on the store path.
-  await knex.schema.createTable('messages', (table) => {
+  await createTable(knex, 'messages', (table) => {
     table.string('receiver_uid', 50).notNullable()
     table.bigInteger('seq').notNullable()
     table.string('msg_id', 70).notNullable()
@@ -28,7 +43,7 @@ export async function up (knex: Knex): Promise<void> {
     table.index(['receiver_uid', 'sender_uid', 'seq'], 'messages_receiver_sender_seq')
   })
 
-  await knex.schema.createTable('tombstones', (table) => {
+  await createTable(knex, 'tombstones', (table) => {
     table.string('receiver_uid', 50).notNullable()
     table.string('msg_id', 70).notNullable()
     table.bigInteger('seq').notNullable()
@@ -44,7 +59,7 @@ export async function up (knex: Knex): Promise<void> {
     table.index(['purge_at'], 'tombstones_purge_at')
   })
 
-  await knex.schema.createTable('conversations', (table) => {
+  await createTable(knex, 'conversations', (table) => {
     table.string('receiver_uid', 50).notNullable()
     table.string('sender_uid', 50).notNullable()
     table.integer('pending_count').notNullable()

@@ -35,6 +35,16 @@ export function isDateTime (text: string): boolean {
   return parseDateTime(text) !== null
 }
 
+// Messages stored together share their times: a page of 100 formats far fewer distinct values than 300.
+const formatted = new Map<number, string>()
+const FORMAT_CACHE_SIZE = 4096
+
 export function formatTime (epochMillis: number): string {
-  return new Date(epochMillis).toISOString()
+  let text = formatted.get(epochMillis)
+  if (text === undefined) {
+    if (formatted.size >= FORMAT_CACHE_SIZE) formatted.clear()
+    text = new Date(epochMillis).toISOString()
+    formatted.set(epochMillis, text)
+  }
+  return text
 }

@@ -65,7 +65,7 @@ function prepareAll (db: Database) {
     page: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND seq > ? AND expires_at > ? ORDER BY seq ASC LIMIT ?`),
     pageOfSender: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND sender_uid = ? AND seq > ? AND expires_at > ? ORDER BY seq ASC LIMIT ?`),
     dueForExpiry: p('SELECT receiver_uid FROM receivers WHERE next_expiry <= ? ORDER BY next_expiry ASC LIMIT ?'),
-    purgeTombstones: p('DELETE FROM tombstones WHERE rowid IN (SELECT rowid FROM tombstones WHERE purge_at <= ? LIMIT ?)'),
+    purgeTombstones: p('DELETE FROM tombstones WHERE (receiver_uid, msg_id) IN (SELECT receiver_uid, msg_id FROM tombstones WHERE purge_at <= ? LIMIT ?)'),
     sumPending: p('SELECT coalesce(sum(pending_count), 0) AS v FROM receivers'),
     expiredUnswept: p('SELECT count(*) AS v FROM messages m JOIN receivers r ON r.receiver_uid = m.receiver_uid WHERE r.next_expiry <= ? AND m.expires_at <= ?'),
     ping: p('SELECT 1 AS v')
