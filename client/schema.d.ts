@@ -72,7 +72,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description STORE_UNAVAILABLE: the database is unreachable; retry after Retry-After seconds */
+                /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -493,7 +493,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description STORE_UNAVAILABLE: the database is unreachable; retry after Retry-After seconds */
+            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -658,7 +658,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description STORE_UNAVAILABLE: the database is unreachable; retry after Retry-After seconds */
+            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -783,7 +783,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description STORE_UNAVAILABLE: the database is unreachable; retry after Retry-After seconds */
+            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -923,7 +923,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description STORE_UNAVAILABLE: the database is unreachable; retry after Retry-After seconds */
+            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1070,7 +1070,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description STORE_UNAVAILABLE: the database is unreachable; retry after Retry-After seconds */
+            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1173,7 +1173,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description STORE_UNAVAILABLE: the database is unreachable; retry after Retry-After seconds */
+            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1321,7 +1321,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description STORE_UNAVAILABLE: the database is unreachable; retry after Retry-After seconds */
+            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;

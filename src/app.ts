@@ -44,7 +44,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     requestTimeout: config.requestTimeoutMs,
     connectionTimeout: config.requestTimeoutMs,
     keepAliveTimeout: 5_000,
-    return503OnClosing: true,
+    // Our own hook answers during shutdown, with the contract's error shape (see `closing` below).
+    return503OnClosing: false,
     requestIdHeader: false,
     // A caller's x-request-id is kept when it is sane, so its logs and ours line up.
     genReqId: (request) => {
@@ -71,8 +72,16 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   app.decorate('messages', service)
   app.decorate('store', store)
 
+  // Shutting down: what is in flight finishes; a request that still arrives on an open connection is told to go
+  // elsewhere, and every answer closes its connection, so that keep-alive clients cannot hold the exit.
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
+  app.addHook('onRequest', async () => {
+    if (closing) throw errors.shuttingDown()
+  })
   app.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id)
+    if (closing) void reply.header('connection', 'close')
   })
   app.addHook('onResponse', async (request, reply) => {
     metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000)

@@ -169,7 +169,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   )
   let raw: RawEnv
   try {
-    raw = envSchema<RawEnv>({ schema: envJsonSchema, data: present, dotenv: false })
+    raw = envSchema<RawEnv>({ schema: envJsonSchema, data: present, env: false, dotenv: false })
   } catch (error) {
     const variable = firstAjvVariable(error)
     const detail = error instanceof Error ? error.message.replace(/^env\/[A-Z_]+ /, '') : 'is invalid'

@@ -26,7 +26,8 @@ export const errors = {
     `receiver "${receiverUid}" already holds ${max} pending messages; it must ack some before more can be stored`),
   rateLimited: (retryAfterSeconds: number) => new ServiceError(429, 'RATE_LIMITED',
     `too many requests for this API key; retry after ${retryAfterSeconds} s`, { 'retry-after': String(retryAfterSeconds) }),
-  storeUnavailable: () => new ServiceError(503, 'STORE_UNAVAILABLE', 'the message store is unavailable; retry later', { 'retry-after': '1' })
+  storeUnavailable: () => new ServiceError(503, 'STORE_UNAVAILABLE', 'the message store is unavailable; retry later', { 'retry-after': '1' }),
+  shuttingDown: () => new ServiceError(503, 'SHUTTING_DOWN', 'this instance is shutting down; retry on another one', { 'retry-after': '1', connection: 'close' })
 }
 
 export interface ErrorBody {

@@ -5,7 +5,7 @@ import { errors } from '../errors.js'
 import { Type } from 'typebox'
 import { presentMessage } from './presenters.js'
 import {
-  BatchResponse, StoredResponse, batchSchema, errorResponses, newMessageSchema, type SchemaLimits
+  BatchResponse, NoQuery, StoredResponse, batchSchema, errorResponses, newMessageSchema, type SchemaLimits
 } from './schemas.js'
 
 export interface MessageRoutesOptions {
@@ -22,6 +22,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<MessageRoutesOptions> = as
       tags: ['store'],
       summary: 'Store one message for an offline receiver',
       description: 'Answers after the message is durably committed. A retry with the same msg_id and payload answers 200 with duplicate: true, also after an ack (within DEDUP_WINDOW_SECONDS).',
+      querystring: NoQuery,
       body: newMessageSchema(limits),
       response: {
         201: Type.Object(StoredResponse.properties, { title: 'StoredMessage', description: 'Stored (duplicate: false): the sender may show its "sent" tick' }),
@@ -48,6 +49,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<MessageRoutesOptions> = as
       tags: ['store'],
       summary: 'Store up to 500 messages in one transaction (group chat fan-out)',
       description: 'The whole body is validated first; an invalid item rejects the batch before anything is stored. Results come in input order.',
+      querystring: NoQuery,
       body: batchSchema(limits),
       response: { 200: BatchResponse, ...errorResponses(400, 401, 403, 413, 415, 429, 503) }
     }

@@ -5,7 +5,7 @@ import { errors } from '../errors.js'
 import type { AckSelector } from '../store/types.js'
 import { presentMessage, presentSummaryRow } from './presenters.js'
 import {
-  AckBody, AckResponse, Message, MessageParams, PageQuery, PageResponse, ReceiverParams, SummaryQuery, SummaryResponse,
+  AckBody, AckResponse, Message, MessageParams, NoQuery, PageQuery, PageResponse, ReceiverParams, SummaryQuery, SummaryResponse,
   errorResponses
 } from './schemas.js'
 import { Type, type Static } from 'typebox'
@@ -70,6 +70,7 @@ export const receiverRoutes: FastifyPluginAsyncTypebox<ReceiverRoutesOptions> = 
       tags: ['fetch'],
       summary: 'One pending message',
       params: MessageParams,
+      querystring: NoQuery,
       response: { 200: Message, ...errorResponses(400, 401, 403, 404, 429, 503) }
     }
   }, async (request) => presentMessage(await service.get(request.params.receiver_uid, request.params.msg_id)))
@@ -82,6 +83,7 @@ export const receiverRoutes: FastifyPluginAsyncTypebox<ReceiverRoutesOptions> = 
       summary: 'Acknowledge, then delete',
       description: 'Body {msg_ids} (1-1000 ids) or {up_to_seq, sender_uid?}. Idempotent: acking again answers deleted: 0. An acked message leaves a tombstone for DEDUP_WINDOW_SECONDS so that a late retry of its store is a duplicate. An up_to_seq ack also clears the lost_count of the conversations whose lost messages it covers.',
       params: ReceiverParams,
+      querystring: NoQuery,
       body: AckBody,
       response: { 200: AckResponse, ...errorResponses(400, 401, 403, 413, 415, 429, 503) }
     }
@@ -95,6 +97,7 @@ export const receiverRoutes: FastifyPluginAsyncTypebox<ReceiverRoutesOptions> = 
       summary: 'Acknowledge one message',
       description: 'Answers 204 also when the message was already gone.',
       params: MessageParams,
+      querystring: NoQuery,
       response: { 204: Type.Null({ description: 'acknowledged' }), ...errorResponses(400, 401, 403, 429, 503) }
     }
   }, async (request, reply) => {

@@ -75,6 +75,9 @@ export const BatchResponse = Type.Object({
   }))
 }, { title: 'BatchResult' })
 
+/** For routes that take no query string: an unknown parameter (a misplaced filter, say) is a 400, never ignored. */
+export const NoQuery = Type.Object({}, { additionalProperties: false })
+
 export const ReceiverParams = Type.Object({ receiver_uid: ReceiverUid }, { additionalProperties: false })
 export const MessageParams = Type.Object({ receiver_uid: ReceiverUid, msg_id: MsgId }, { additionalProperties: false })
 
@@ -137,7 +140,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   413: 'FST_ERR_CTP_BODY_TOO_LARGE: the body is over BODY_LIMIT_BYTES',
   415: 'FST_ERR_CTP_INVALID_MEDIA_TYPE: bodies must be application/json',
   429: 'INBOX_FULL (the receiver holds MAX_PENDING_PER_RECEIVER messages, reject policy) or RATE_LIMITED (per-key limit, see Retry-After)',
-  503: 'STORE_UNAVAILABLE: the database is unreachable; retry after Retry-After seconds'
+  503: 'STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds'
 }
 
 /** The documented error answers of an operation, each with the contract's error shape. */

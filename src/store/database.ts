@@ -41,6 +41,31 @@ interface SqliteConnection {
   pragma (source: string): unknown
 }
 
+interface PgConnection {
+  query: (...args: unknown[]) => unknown
+  connection?: { stream?: { destroy (): void } }
+}
+
+/**
+ * A server that stops answering (frozen, or cut off by a partition) never enforces its own statement_timeout, so
+ * the client has a read timeout too. After one, the connection is mid-query and useless: its socket is destroyed,
+ * which makes knex drop it from the pool instead of handing it to the next request.
+ */
+function dropConnectionOnReadTimeout (connection: PgConnection): void {
+  const query = connection.query.bind(connection)
+  connection.query = (...args: unknown[]) => {
+    const last = args.length - 1
+    const callback = args[last]
+    if (typeof callback === 'function') {
+      args[last] = (error: unknown, ...rest: unknown[]) => {
+        if (error instanceof Error && error.message === 'Query read timeout') connection.connection?.stream?.destroy()
+        return (callback as (...values: unknown[]) => unknown)(error, ...rest)
+      }
+    }
+    return query(...args)
+  }
+}
+
 export function createKnex (options: DatabaseOptions): Knex {
   if (dialectOf(options.databaseUrl) === 'postgres') {
     return knexFactory({
@@ -48,10 +73,19 @@ export function createKnex (options: DatabaseOptions): Knex {
       connection: {
         connectionString: options.databaseUrl,
         statement_timeout: options.statementTimeoutMs,
+        query_timeout: options.statementTimeoutMs + 1000,
         connectionTimeoutMillis: options.connectTimeoutMs,
+        keepAlive: true,
         application_name: 'offline-messages'
       },
-      pool: { min: 0, max: options.poolMax },
+      pool: {
+        min: 0,
+        max: options.poolMax,
+        afterCreate (connection: PgConnection, done: (error: Error | null, connection: PgConnection) => void) {
+          dropConnectionOnReadTimeout(connection)
+          done(null, connection)
+        }
+      },
       acquireConnectionTimeout: options.connectTimeoutMs,
       log: knexLog(options)
     })

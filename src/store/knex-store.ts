@@ -32,7 +32,7 @@ function isUnavailable (error: unknown): boolean {
   const code = (error as { code?: unknown }).code
   if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('SQLITE_IOERR'))) return true
   return error.name === 'KnexTimeoutError' ||
-    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(error.message)
+    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/i.test(error.message)
 }
 
 async function guard<T> (work: () => Promise<T>): Promise<T> {

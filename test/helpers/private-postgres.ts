@@ -21,6 +21,10 @@ export interface PrivatePostgres {
   /** Stops it at once, like a crash (`pg_ctl stop -m immediate`). */
   stop (): Promise<void>
   running (): boolean
+  /** Freezes every server process (SIGSTOP): sockets stay open and nothing answers, as in a network partition. */
+  freeze (): void
+  /** Lets a frozen server run again (SIGCONT). */
+  thaw (): void
   /** The server's log so far (for failure messages). */
   log (): string
 }
@@ -74,8 +78,27 @@ export async function startPrivatePostgres (t: Tap): Promise<PrivatePostgres> {
   const logFile = join(root, 'server.log')
   const port = await freePort()
   let isRunning = false
+  let frozen: number[] = []
+
+  const postmasterPid = (): number => Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0])
+  const childrenOf = (pid: number): number[] => {
+    try {
+      return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter((line) => line.trim() !== '').map(Number)
+    } catch {
+      return []
+    }
+  }
+  const thaw = () => {
+    for (const pid of frozen) {
+      try {
+        process.kill(pid, 'SIGCONT')
+      } catch { /* gone */ }
+    }
+    frozen = []
+  }
 
   const stopSync = () => {
+    thaw()
     if (!isRunning) return
     try {
       pgSync('pg_ctl', ['stop', '-D', dataDir, '-m', 'immediate', '-w', '-t', '20'], 30_000)
@@ -118,10 +141,22 @@ export async function startPrivatePostgres (t: Tap): Promise<PrivatePostgres> {
       isRunning = true
     },
     async stop () {
+      thaw()
       await pg('pg_ctl', ['stop', '-D', dataDir, '-m', 'immediate', '-w', '-t', '30'], 60_000)
       isRunning = false
     },
     running: () => isRunning,
+    freeze () {
+      // The postmaster first, so that no new backend is forked while the others are stopped.
+      const postmaster = postmasterPid()
+      process.kill(postmaster, 'SIGSTOP')
+      frozen.push(postmaster)
+      for (const pid of childrenOf(postmaster)) {
+        process.kill(pid, 'SIGSTOP')
+        frozen.push(pid)
+      }
+    },
+    thaw,
     log () {
       try {
         return readFileSync(logFile, 'utf8')

@@ -164,6 +164,23 @@ t.test('seq strictly increases per receiver and is independent between receivers
   t.strictSame((await pending(call, 'carol')).map((message) => message.seq), [1, 2])
 })
 
+t.test('concurrent stores to one receiver get distinct seqs 1..N', async (t) => {
+  const { call } = await buildTestApp(t)
+  const answers = await Promise.all(Array.from({ length: 20 }, () => store(call, newMessage({ receiver_uid: 'busy' }))))
+  t.strictSame(answers.map((res) => res.statusCode), answers.map(() => 201))
+  t.strictSame(answers.map((res) => res.json().seq).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1))
+  t.strictSame((await pending(call, 'busy')).map((message) => message.seq), Array.from({ length: 20 }, (_, i) => i + 1))
+})
+
+t.test('the same message stored three times at once is stored once: one 201, two 200 duplicates with its seq', async (t) => {
+  const { call } = await buildTestApp(t)
+  const body = newMessage({ msg_id: 'racing' })
+  const answers = await Promise.all([1, 2, 3].map(() => store(call, body)))
+  t.strictSame(answers.map((res) => res.statusCode).sort(), [200, 200, 201])
+  t.strictSame(answers.map((res) => res.json().seq), [1, 1, 1])
+  t.equal((await pending(call, 'bob')).length, 1)
+})
+
 t.test('ttl_seconds sets expires_at that many seconds after stored_at', async (t) => {
   const { call } = await buildTestApp(t)
   const res = await store(call, newMessage({ ttl_seconds: 90 }))
