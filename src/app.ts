@@ -1,10 +1,10 @@
 // buildApp(config): the service as a Fastify instance, with every part registered in one visible order; never listens.
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import rateLimit from '@fastify/rate-limit'
 import type { Config } from './config.js'
 import { createMessageService, type MessageService } from './domain/messages.js'
-import { errorHandler, errors, notFoundHandler } from './errors.js'
+import { errorBody, errorHandler, errors, notFoundHandler } from './errors.js'
 import { createAuthHook } from './http/auth.js'
 import { registerDocs } from './http/docs.js'
 import { registerJsonParser } from './http/json-parser.js'
@@ -47,6 +47,14 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     // Our own hook answers during shutdown, with the contract's error shape (see `closing` below).
     return503OnClosing: false,
     requestIdHeader: false,
+    // Ids are validated by the route schemas (400); the router's own limit of 100 would answer 414 before auth.
+    // Node's header size limit (16 KiB) bounds a URL long before this does.
+    routerOptions: { maxParamLength: 100_000 },
+    // Errors the router raises before any route (a malformed percent-encoding, say) keep the contract's shape.
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400
+      void reply.code(status).send(errorBody(status, error.code, error.message))
+    },
     // A caller's x-request-id is kept when it is sane, so its logs and ours line up.
     genReqId: (request) => {
       const incoming = request.headers['x-request-id']
@@ -76,8 +84,13 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   // elsewhere, and every answer closes its connection, so that keep-alive clients cannot hold the exit.
   let closing = false
   app.addHook('preClose', async () => { closing = true })
-  app.addHook('onRequest', async () => {
+  app.addHook('onRequest', async (request, reply) => {
     if (closing) throw errors.shuttingDown()
+    // An unknown route answers 404 before its body is read: no 400, 413 or 415 for a route that does not exist.
+    if (request.is404) {
+      notFoundHandler(request, reply)
+      return reply
+    }
   })
   app.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id)

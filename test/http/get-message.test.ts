@@ -16,16 +16,22 @@ async function getOne (call: Call, receiver: string, msgId: string) {
   return await call({ method: 'GET', url: `/v1/receivers/${receiver}/messages/${encodeURIComponent(msgId)}` })
 }
 
-function expectNotFound (t: Tap.Test, res: { statusCode: number, json (): any }, msgId: string): void {
-  t.equal(res.statusCode, 404)
+/** The parts of a 404 answer a test checks, so one t.same shows every difference at once. */
+function notFound (res: { statusCode: number, json (): any }, msgId: string): Record<string, unknown> {
   const body = res.json()
-  t.same(Object.keys(body).sort(), ['code', 'error', 'message', 'statusCode'])
-  t.match(body, { statusCode: 404, code: 'MESSAGE_NOT_FOUND', error: 'Not Found' })
-  t.match(body.message, msgId)
+  return {
+    status: res.statusCode,
+    keys: Object.keys(body).sort(),
+    statusCode: body.statusCode,
+    code: body.code,
+    error: body.error,
+    namesTheId: typeof body.message === 'string' && body.message.includes(msgId)
+  }
 }
 
-// tap's Test type, without importing tap internals by name.
-declare namespace Tap { type Test = Parameters<Parameters<typeof t.test>[1]>[0] }
+const NOT_FOUND = {
+  status: 404, keys: ['code', 'error', 'message', 'statusCode'], statusCode: 404, code: 'MESSAGE_NOT_FOUND', error: 'Not Found', namesTheId: true
+}
 
 t.test('a pending message is answered with 200 exactly as it was stored', async (t) => {
   const { call } = await buildTestApp(t)
@@ -50,14 +56,14 @@ t.test('a pending message is answered with 200 exactly as it was stored', async 
 t.test('an unknown msg_id answers 404 MESSAGE_NOT_FOUND', async (t) => {
   const { call } = await buildTestApp(t)
   await store(call, { msg_id: 'known' })
-  expectNotFound(t, await getOne(call, 'bob', 'unknown'), 'unknown')
-  expectNotFound(t, await getOne(call, 'nobody', 'known'), 'known')
+  t.same(notFound(await getOne(call, 'bob', 'unknown'), 'unknown'), NOT_FOUND)
+  t.same(notFound(await getOne(call, 'nobody', 'known'), 'known'), NOT_FOUND)
 })
 
 t.test("another receiver's message answers 404 MESSAGE_NOT_FOUND", async (t) => {
   const { call } = await buildTestApp(t)
   await store(call, { receiver_uid: 'zoe', msg_id: 'zoes-message' })
-  expectNotFound(t, await getOne(call, 'bob', 'zoes-message'), 'zoes-message')
+  t.same(notFound(await getOne(call, 'bob', 'zoes-message'), 'zoes-message'), NOT_FOUND)
   t.equal((await getOne(call, 'zoe', 'zoes-message')).statusCode, 200)
 })
 
@@ -69,8 +75,8 @@ t.test('an acked message answers 404 MESSAGE_NOT_FOUND', async (t) => {
   const acked = await call({ method: 'POST', url: '/v1/receivers/bob/acks', payload: { msg_ids: ['acked-by-id'] } })
   t.same(acked.json(), { deleted: 1 })
   t.equal((await call({ method: 'DELETE', url: '/v1/receivers/bob/messages/acked-by-delete' })).statusCode, 204)
-  expectNotFound(t, await getOne(call, 'bob', 'acked-by-id'), 'acked-by-id')
-  expectNotFound(t, await getOne(call, 'bob', 'acked-by-delete'), 'acked-by-delete')
+  t.same(notFound(await getOne(call, 'bob', 'acked-by-id'), 'acked-by-id'), NOT_FOUND)
+  t.same(notFound(await getOne(call, 'bob', 'acked-by-delete'), 'acked-by-delete'), NOT_FOUND)
   t.equal((await getOne(call, 'bob', 'still-pending')).statusCode, 200)
 })
 
@@ -81,9 +87,9 @@ t.test('an expired message answers 404 MESSAGE_NOT_FOUND, before and after the s
   clock.advance(59_999)
   t.equal((await getOne(call, 'bob', 'short-lived')).statusCode, 200, 'still there just before it expires')
   clock.advance(2)
-  expectNotFound(t, await getOne(call, 'bob', 'short-lived'), 'short-lived')
+  t.same(notFound(await getOne(call, 'bob', 'short-lived'), 'short-lived'), NOT_FOUND)
   await app.messages.sweep()
-  expectNotFound(t, await getOne(call, 'bob', 'short-lived'), 'short-lived')
+  t.same(notFound(await getOne(call, 'bob', 'short-lived'), 'short-lived'), NOT_FOUND)
   t.equal((await getOne(call, 'bob', 'long-lived')).statusCode, 200)
 })
 

@@ -60,6 +60,21 @@ t.test("with sender_uid a page lists only that sender's messages, in seq order",
   t.equal(alice.has_more, false)
   t.same(ids(await pageBody(call, { sender_uid: 'carol' })), ['c1', 'c2'])
   t.same(await pageBody(call, { sender_uid: 'nobody' }).then((body) => [body.messages, body.has_more]), [[], false])
+  const one = await pageBody(call, { sender_uid: 'alice', limit: 1 })
+  t.same(ids(one), ['a1'])
+  t.equal(one.has_more, true)
+  const last = await pageBody(call, { sender_uid: 'alice', limit: 1, cursor: one.next_cursor })
+  t.same(ids(last), ['a2'])
+  t.equal(last.has_more, false, "other senders' later messages do not make has_more true")
+})
+
+t.test('a sender_uid that breaks the id rules answers 400', async (t) => {
+  const { call } = await buildTestApp(t)
+  for (const senderUid of ['has space', 's'.repeat(51), '']) {
+    const res = await page(call, { sender_uid: senderUid })
+    t.equal(res.statusCode, 400, JSON.stringify(senderUid))
+    t.equal(res.json().code, 'FST_ERR_VALIDATION')
+  }
 })
 
 t.test('paging with limit and next_cursor over many messages sees every message exactly once', async (t) => {
