@@ -7,6 +7,7 @@ import {
   toTombstone
 } from './row-mapper.js'
 import type { MessageKey, Store, StoreTx, SummaryRow } from './types.js'
+import { startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.js'
 import { createWalSync } from './wal-sync.js'
 
 type Row = Record<string, unknown>
@@ -16,6 +17,7 @@ const KEY_COLUMNS = 'seq, sender_uid, msg_id, expires_at'
 const SUMMARY_COLUMNS = 'c.*, ' + MESSAGE_COLUMNS.split(', ').map((column) => `m.${column} AS m_${column}`).join(', ')
 
 const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY)/
+const CHECKPOINT_INTERVAL_MS = 200
 
 function guardSync<T> (work: () => T): T {
   try {
@@ -89,6 +91,13 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
   // so COMMIT itself need not block the event loop on the disk.
   const walSync = filename === ':memory:' ? null : createWalSync(filename)
   if (walSync !== null) db.pragma('synchronous = NORMAL')
+  // Checkpoints (copying the WAL into the database file, with an fsync) run mostly in a worker thread: when a COMMIT
+  // reaches the auto-checkpoint size, the worker has usually copied everything already, so the serving connection
+  // only resets the WAL (which it alone can do while it keeps writing) and does no copy and no fsync itself.
+  let checkpointer: WalCheckpointer | null = null
+  if (walSync !== null) {
+    checkpointer = startWalCheckpointer(filename, CHECKPOINT_INTERVAL_MS, (message) => { options.log?.('warn', `WAL checkpoint: ${message}`) })
+  }
   const durable = async (): Promise<void> => {
     if (walSync === null) return
     try {
@@ -250,6 +259,7 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
     ping: () => read(() => { one(s.ping) }),
 
     close: () => serial(async () => {
+      await checkpointer?.close()
       await walSync?.close()
       await knex.client.releaseConnection(db)
       await knex.destroy()
