@@ -241,14 +241,14 @@ export function createMessageService (store: Store, rules: MessageRules, events:
     return await submitStores(inputs.map(prepare))
   }
 
-  /** Brings a receiver's counts up to date with the clock before they are read. */
-  async function freshReceiver (receiverUid: string, now: number): Promise<ReceiverState | undefined> {
-    const receiver = await store.receiver(receiverUid)
-    if (receiver === undefined || receiver.nextExpiry === null || receiver.nextExpiry > now) return receiver
-    return await write(async (tx, tally) => {
+  const isDue = (receiver: ReceiverState | undefined, now: number): boolean =>
+    receiver !== undefined && receiver.nextExpiry !== null && receiver.nextExpiry <= now
+
+  /** Removes a receiver's expired messages now, so that what is read next counts them as lost. */
+  async function purgeNow (receiverUid: string, now: number): Promise<void> {
+    await write(async (tx, tally) => {
       const locked = await lockAndPurge(tx, receiverUid, now, tally)
       await tx.saveReceiver(locked)
-      return locked
     })
   }
 
@@ -262,9 +262,14 @@ export function createMessageService (store: Store, rules: MessageRules, events:
 
     async summary (receiverUid: string, limit: number, cursor: string | undefined): Promise<SummaryResult> {
       const before = cursor === undefined ? null : decodeCursor('senders', cursor)
-      const receiver = await freshReceiver(receiverUid, clock())
+      const now = clock()
+      let view = await store.summary(receiverUid, before, limit + 1)
+      if (isDue(view.receiver, now)) {
+        await purgeNow(receiverUid, now)
+        view = await store.summary(receiverUid, before, limit + 1)
+      }
+      const { receiver, rows } = view
       if (receiver === undefined) return { receiverUid, totalPending: 0, senders: [], nextCursor: null }
-      const rows = await store.summary(receiverUid, before, limit + 1)
       const senders = rows.slice(0, limit)
       const last = senders[senders.length - 1]
       return {

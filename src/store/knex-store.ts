@@ -3,7 +3,7 @@ import type { Knex } from 'knex'
 import { createKnex, dialectOf, migrate, type DatabaseOptions } from './database.js'
 import { StoreUnavailableError } from './errors.js'
 import {
-  fromConversation, fromStoredMessage, toConversation, toMessageKey, toNumber, toReceiverState, toStoredMessage, toTombstone
+  fromConversation, fromStoredMessage, toConversation, toMessageKey, toNumber, toReceiverState, toStoredMessage, toSummaryRow, toTombstone
 } from './row-mapper.js'
 import type {
   AckSelector, Conversation, MessageKey, PageQuery, ReceiverState, Store, StoredMessage, StoreTx, SummaryRow
@@ -207,13 +207,11 @@ export async function createKnexStore (options: DatabaseOptions): Promise<Store>
         .orderBy('c.sort_seq', 'desc')
         .limit(limit)
       if (beforeSortSeq !== null) query.andWhere('c.sort_seq', '<', beforeSortSeq)
-      const rows = await query as Record<string, unknown>[]
-      return rows.map((row): SummaryRow => {
-        const last = row.m_seq === null || row.m_seq === undefined
-          ? null
-          : toStoredMessage(Object.fromEntries(MESSAGE_COLUMNS.map((column) => [column, row[`m_${column}`]])))
-        return { ...toConversation(row), last }
-      })
+      const [receiver, rows] = await Promise.all([
+        db('receivers').where({ receiver_uid: receiverUid }).first() as Promise<Record<string, unknown> | undefined>,
+        query as Promise<Record<string, unknown>[]>
+      ])
+      return { receiver: receiver === undefined ? undefined : toReceiverState(receiver), rows: rows.map(toSummaryRow) }
     }),
 
     page: (query: PageQuery) => run(async () => {

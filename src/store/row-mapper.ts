@@ -1,5 +1,5 @@
 // The one place where database quirks are undone: PostgreSQL's bigint and count strings, SQLite's loose numbers.
-import type { Conversation, MessageKey, ReceiverState, StoredMessage, Tombstone } from './types.js'
+import type { Conversation, MessageKey, ReceiverState, StoredMessage, SummaryRow, Tombstone } from './types.js'
 
 type Row = Record<string, unknown>
 
@@ -25,6 +25,16 @@ export function toStoredMessage (row: Row): StoredMessage {
     storedAt: toNumber(row.stored_at),
     expiresAt: toNumber(row.expires_at)
   }
+}
+
+const MESSAGE_FIELDS = ['receiver_uid', 'seq', 'msg_id', 'sender_uid', 'msg_type', 'content', 'send_time', 'stored_at', 'expires_at']
+
+/** A summary row: the conversation's columns, and its latest pending message's columns prefixed with m_ (all null when none). */
+export function toSummaryRow (row: Row): SummaryRow {
+  const last = row.m_seq === null || row.m_seq === undefined
+    ? null
+    : toStoredMessage(Object.fromEntries(MESSAGE_FIELDS.map((column) => [column, row[`m_${column}`]])))
+  return { ...toConversation(row), last }
 }
 
 export function toTombstone (row: Row): Tombstone {

@@ -4,9 +4,9 @@ import { createKnex, migrate, sqliteFilename, type DatabaseOptions } from './dat
 import { StoreUnavailableError } from './errors.js'
 import {
   fromConversation, fromStoredMessage, toConversation, toMessageKey, toNullableNumber, toNumber, toReceiverState, toStoredMessage,
-  toTombstone
+  toSummaryRow, toTombstone
 } from './row-mapper.js'
-import type { MessageKey, Store, StoreTx, SummaryRow } from './types.js'
+import type { MessageKey, Store, StoreTx } from './types.js'
 import { startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.js'
 import { createWalSync } from './wal-sync.js'
 
@@ -229,15 +229,11 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
     }),
 
     summary: (receiverUid, beforeSortSeq, limit) => read(() => {
+      const receiver = one(s.receiver, receiverUid)
       const rows = beforeSortSeq === null
         ? all(s.summary, receiverUid, limit)
         : all(s.summaryBefore, receiverUid, beforeSortSeq, limit)
-      return rows.map((row): SummaryRow => ({
-        ...toConversation(row),
-        last: row.m_seq === null || row.m_seq === undefined
-          ? null
-          : toStoredMessage(Object.fromEntries(MESSAGE_COLUMNS.split(', ').map((column) => [column, row[`m_${column}`]])))
-      }))
+      return { receiver: receiver === undefined ? undefined : toReceiverState(receiver), rows: rows.map(toSummaryRow) }
     }),
 
     page: (query) => read(() => (query.senderUid === undefined

@@ -46,6 +46,11 @@ export interface SummaryRow extends Conversation {
   last: StoredMessage | null
 }
 
+export interface SummaryView {
+  receiver: ReceiverState | undefined
+  rows: SummaryRow[]
+}
+
 /** Identifies one pending message cheaply, for counting what a removal does to each conversation. */
 export interface MessageKey {
   seq: number
@@ -97,7 +102,8 @@ export interface Store {
   transaction<T> (fn: (tx: StoreTx) => Promise<T>): Promise<T>
 
   receiver (receiverUid: string): Promise<ReceiverState | undefined>
-  summary (receiverUid: string, beforeSortSeq: number | null, limit: number): Promise<SummaryRow[]>
+  /** The receiver's row and one page of its summary, read together. */
+  summary (receiverUid: string, beforeSortSeq: number | null, limit: number): Promise<SummaryView>
   page (query: PageQuery): Promise<StoredMessage[]>
   findPendingLive (receiverUid: string, msgId: string, now: number): Promise<StoredMessage | undefined>
   /** Receivers whose pending messages may have expired, earliest first. */
