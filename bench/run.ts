@@ -304,7 +304,7 @@ const all: ScenarioResult[] = []
 for (const rows of ROW_COUNTS) all.push(...await benchRows(rows))
 
 const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`
-const store = DATABASE_URL === undefined ? 'SQLite (defaults: WAL, synchronous=FULL)' : 'PostgreSQL'
+const store = DATABASE_URL === undefined ? 'SQLite (defaults: WAL, each answer after an fsync of the WAL)' : 'PostgreSQL'
 const command = `npm run bench -- --rows ${args.rows} --duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}`
 let markdown = `Store: ${store}. Machine: ${machine}. autocannon -c ${CONNECTIONS}, ${DURATION} s per run, ` +
   `${ROUNDS} rounds of bare then service, medians. Command: \`${command}\`. ${new Date().toISOString()}\n\n${table(all)}\n`

@@ -381,7 +381,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, FST_ERR_CTP_EMPTY_JSON_BODY or INVALID_CURSOR; nothing is stored */
+            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY or INVALID_CURSOR; nothing is stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -562,7 +562,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, FST_ERR_CTP_EMPTY_JSON_BODY or INVALID_CURSOR; nothing is stored */
+            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY or INVALID_CURSOR; nothing is stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -719,7 +719,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, FST_ERR_CTP_EMPTY_JSON_BODY or INVALID_CURSOR; nothing is stored */
+            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY or INVALID_CURSOR; nothing is stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -859,7 +859,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, FST_ERR_CTP_EMPTY_JSON_BODY or INVALID_CURSOR; nothing is stored */
+            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY or INVALID_CURSOR; nothing is stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -990,7 +990,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, FST_ERR_CTP_EMPTY_JSON_BODY or INVALID_CURSOR; nothing is stored */
+            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY or INVALID_CURSOR; nothing is stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1109,7 +1109,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, FST_ERR_CTP_EMPTY_JSON_BODY or INVALID_CURSOR; nothing is stored */
+            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY or INVALID_CURSOR; nothing is stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1225,7 +1225,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, FST_ERR_CTP_EMPTY_JSON_BODY or INVALID_CURSOR; nothing is stored */
+            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY or INVALID_CURSOR; nothing is stored */
             400: {
                 headers: {
                     [name: string]: unknown;

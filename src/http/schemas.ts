@@ -132,7 +132,7 @@ export const AckResponse = Type.Object({ deleted: Type.Integer({ description: 'm
 })
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: 'Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, FST_ERR_CTP_EMPTY_JSON_BODY or INVALID_CURSOR; nothing is stored',
+  400: 'Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY or INVALID_CURSOR; nothing is stored',
   401: 'UNAUTHORIZED: no API key, or an unknown one',
   403: 'FORBIDDEN: the API key lacks the scope this operation needs',
   404: 'MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver',

@@ -102,7 +102,8 @@ export function createKnex (options: DatabaseOptions): Knex {
       max: 1,
       afterCreate (connection: SqliteConnection, done: (error: Error | null, connection: SqliteConnection) => void) {
         try {
-          // WAL with synchronous=FULL: a COMMIT returns only after the WAL is fsynced, so an acknowledged store survives a power loss.
+          // WAL with synchronous=FULL: a COMMIT returns only after the WAL is fsynced. The serving store switches to
+          // NORMAL and does that fsync itself, off the event loop, before each answer (sqlite-store.ts, wal-sync.ts).
           connection.pragma('journal_mode = WAL')
           connection.pragma('synchronous = FULL')
           connection.pragma('foreign_keys = ON')

@@ -3,14 +3,14 @@ import type { Knex } from 'knex'
 import { createKnex, dialectOf, migrate, type DatabaseOptions } from './database.js'
 import { StoreUnavailableError } from './errors.js'
 import {
-  fromConversation, fromStoredMessage, toConversation, toMessageKey, toNumber, toReceiverState, toStoredMessage, toSummaryRow, toTombstone
+  fromConversation, fromStoredMessage, toConversation, toMessageKey, toNumber, toReceiverState, toStoredMessage, toSummaryRow, toTombstone, MESSAGE_FIELDS
 } from './row-mapper.js'
 import type {
   AckSelector, Conversation, MessageKey, PageQuery, ReceiverState, Store, StoredMessage, StoreTx, SummaryRow
 } from './types.js'
 
 
-const MESSAGE_COLUMNS = ['receiver_uid', 'seq', 'msg_id', 'sender_uid', 'msg_type', 'content', 'send_time', 'stored_at', 'expires_at']
+const MESSAGE_COLUMNS = MESSAGE_FIELDS
 const KEY_COLUMNS = ['seq', 'sender_uid', 'msg_id', 'expires_at']
 // Keeps IN lists well under SQLite's and PostgreSQL's bound-parameter limits.
 const CHUNK = 500
@@ -222,7 +222,7 @@ export async function createKnexStore (options: DatabaseOptions): Promise<Store>
         .orderBy('seq', 'asc')
         .limit(query.limit)
       if (query.senderUid !== undefined) select.andWhere({ sender_uid: query.senderUid })
-      return (await select).map(toStoredMessage)
+      return (await select).map((row) => toStoredMessage(row))
     }),
 
     findPendingLive: (receiverUid, msgId, now) => run(async () => {

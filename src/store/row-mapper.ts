@@ -13,27 +13,31 @@ export function toNullableNumber (value: unknown): number | null {
   return value === null || value === undefined ? null : toNumber(value)
 }
 
-export function toStoredMessage (row: Row): StoredMessage {
+/** The message columns, in the order every statement selects them. */
+export const MESSAGE_FIELDS = ['receiver_uid', 'seq', 'msg_id', 'sender_uid', 'msg_type', 'content', 'send_time', 'stored_at', 'expires_at']
+
+/** A message from its column values in MESSAGE_FIELDS order (better-sqlite3's raw rows: arrays are much cheaper than objects). */
+export function toStoredMessageFromValues (values: readonly unknown[]): StoredMessage {
   return {
-    receiverUid: String(row.receiver_uid),
-    seq: toNumber(row.seq),
-    msgId: String(row.msg_id),
-    senderUid: String(row.sender_uid),
-    msgType: toNumber(row.msg_type),
-    content: String(row.content),
-    sendTime: toNumber(row.send_time),
-    storedAt: toNumber(row.stored_at),
-    expiresAt: toNumber(row.expires_at)
+    receiverUid: String(values[0]),
+    seq: toNumber(values[1]),
+    msgId: String(values[2]),
+    senderUid: String(values[3]),
+    msgType: toNumber(values[4]),
+    content: String(values[5]),
+    sendTime: toNumber(values[6]),
+    storedAt: toNumber(values[7]),
+    expiresAt: toNumber(values[8])
   }
 }
 
-const MESSAGE_FIELDS = ['receiver_uid', 'seq', 'msg_id', 'sender_uid', 'msg_type', 'content', 'send_time', 'stored_at', 'expires_at']
+export function toStoredMessage (row: Row, prefix = ''): StoredMessage {
+  return toStoredMessageFromValues(MESSAGE_FIELDS.map((column) => row[`${prefix}${column}`]))
+}
 
 /** A summary row: the conversation's columns, and its latest pending message's columns prefixed with m_ (all null when none). */
 export function toSummaryRow (row: Row): SummaryRow {
-  const last = row.m_seq === null || row.m_seq === undefined
-    ? null
-    : toStoredMessage(Object.fromEntries(MESSAGE_FIELDS.map((column) => [column, row[`m_${column}`]])))
+  const last = row.m_seq === null || row.m_seq === undefined ? null : toStoredMessage(row, 'm_')
   return { ...toConversation(row), last }
 }
 

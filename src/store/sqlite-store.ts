@@ -4,7 +4,7 @@ import { createKnex, migrate, sqliteFilename, type DatabaseOptions } from './dat
 import { StoreUnavailableError } from './errors.js'
 import {
   fromConversation, fromStoredMessage, toConversation, toMessageKey, toNullableNumber, toNumber, toReceiverState, toStoredMessage,
-  toSummaryRow, toTombstone
+  toStoredMessageFromValues, toSummaryRow, toTombstone, MESSAGE_FIELDS
 } from './row-mapper.js'
 import type { MessageKey, Store, StoreTx } from './types.js'
 import { startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.js'
@@ -12,9 +12,9 @@ import { createWalSync } from './wal-sync.js'
 
 type Row = Record<string, unknown>
 
-const MESSAGE_COLUMNS = 'receiver_uid, seq, msg_id, sender_uid, msg_type, content, send_time, stored_at, expires_at'
+const MESSAGE_COLUMNS = MESSAGE_FIELDS.join(', ')
 const KEY_COLUMNS = 'seq, sender_uid, msg_id, expires_at'
-const SUMMARY_COLUMNS = 'c.*, ' + MESSAGE_COLUMNS.split(', ').map((column) => `m.${column} AS m_${column}`).join(', ')
+const SUMMARY_COLUMNS = 'c.*, ' + MESSAGE_FIELDS.map((column) => `m.${column} AS m_${column}`).join(', ')
 
 const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY)/
 const CHECKPOINT_INTERVAL_MS = 200
@@ -64,8 +64,8 @@ function prepareAll (db: Database) {
       'WHERE c.receiver_uid = ? ORDER BY c.sort_seq DESC LIMIT ?'),
     summaryBefore: p(`SELECT ${SUMMARY_COLUMNS} FROM conversations c LEFT JOIN messages m ON m.receiver_uid = c.receiver_uid AND m.seq = c.last_seq ` +
       'WHERE c.receiver_uid = ? AND c.sort_seq < ? ORDER BY c.sort_seq DESC LIMIT ?'),
-    page: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND seq > ? AND expires_at > ? ORDER BY seq ASC LIMIT ?`),
-    pageOfSender: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND sender_uid = ? AND seq > ? AND expires_at > ? ORDER BY seq ASC LIMIT ?`),
+    page: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND seq > ? AND expires_at > ? ORDER BY seq ASC LIMIT ?`).raw(true),
+    pageOfSender: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND sender_uid = ? AND seq > ? AND expires_at > ? ORDER BY seq ASC LIMIT ?`).raw(true),
     dueForExpiry: p('SELECT receiver_uid FROM receivers WHERE next_expiry <= ? ORDER BY next_expiry ASC LIMIT ?'),
     purgeTombstones: p('DELETE FROM tombstones WHERE (receiver_uid, msg_id) IN (SELECT receiver_uid, msg_id FROM tombstones WHERE purge_at <= ? LIMIT ?)'),
     sumPending: p('SELECT coalesce(sum(pending_count), 0) AS v FROM receivers'),
@@ -236,10 +236,10 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
       return { receiver: receiver === undefined ? undefined : toReceiverState(receiver), rows: rows.map(toSummaryRow) }
     }),
 
-    page: (query) => read(() => (query.senderUid === undefined
-      ? all(s.page, query.receiverUid, query.afterSeq, query.now, query.limit)
-      : all(s.pageOfSender, query.receiverUid, query.senderUid, query.afterSeq, query.now, query.limit)
-    ).map(toStoredMessage)),
+    page: (query) => read(() => ((query.senderUid === undefined
+      ? s.page.all(query.receiverUid, query.afterSeq, query.now, query.limit)
+      : s.pageOfSender.all(query.receiverUid, query.senderUid, query.afterSeq, query.now, query.limit)
+    ) as unknown[][]).map(toStoredMessageFromValues)),
 
     findPendingLive: (receiverUid, msgId, now) => read(() => {
       const row = one(s.findPendingLive, receiverUid, msgId, now)
