@@ -3,6 +3,7 @@ import { STATUS_CODES } from 'node:http'
 import t, { type Test } from 'tap'
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
 import { AUTH, buildTestApp, newMessage, type TestApp } from '../helpers/app.js'
+import { pendingIds, store } from '../helpers/requests.js'
 
 type Request = InjectOptions & { method: 'GET' | 'POST' | 'DELETE', url: string }
 
@@ -19,12 +20,6 @@ function expectError (t: Test, res: LightMyRequestResponse, status: number, code
 /** inject() with exactly these headers: no admin key added. */
 const send = (app: TestApp['app'], request: Request, headers: Record<string, string> = {}) =>
   app.inject({ ...request, headers: { ...(request.headers as Record<string, string> | undefined), ...headers } })
-
-async function pendingIds (call: TestApp['call'], receiverUid: string): Promise<string[]> {
-  const res = await call({ method: 'GET', url: `/v1/receivers/${receiverUid}/messages` })
-  if (res.statusCode !== 200) throw new Error(`listing ${receiverUid} answered ${res.statusCode}: ${res.body}`)
-  return res.json().messages.map((message: { msg_id: string }) => message.msg_id)
-}
 
 const STORE_ROUTES: Request[] = [
   { method: 'POST', url: '/v1/messages', payload: { receiver_uid: 'bob', sender_uid: 'alice', msg_id: 'auth-1', msg_type: 1, content: 'hi' } },
@@ -47,15 +42,14 @@ const label = (request: Request) => `${request.method} ${request.url}`
 /** An app with one pending message "kept" for bob, so that a wrongly allowed ack would show. */
 async function appWithOneMessage (t: Test): Promise<TestApp> {
   const built = await buildTestApp(t)
-  const res = await built.call({ method: 'POST', url: '/v1/messages', payload: newMessage({ msg_id: 'kept' }) })
-  if (res.statusCode !== 201) throw new Error(`setup store answered ${res.statusCode}`)
+  await store(built.call, { msg_id: 'kept' })
   return built
 }
 
 t.test('a request without Authorization is 401 UNAUTHORIZED on every /v1 route', async (t) => {
   const { app, call } = await appWithOneMessage(t)
   for (const request of ALL_V1_ROUTES) expectError(t, await send(app, request), 401, 'UNAUTHORIZED')
-  t.strictSame(await pendingIds(call, 'bob'), ['kept'], 'nothing stored, nothing acked')
+  t.strictSame(await pendingIds(call, 'bob', null), ['kept'], 'nothing stored, nothing acked')
 })
 
 t.test('an unknown key is 401 on every /v1 route', async (t) => {
@@ -63,7 +57,7 @@ t.test('an unknown key is 401 on every /v1 route', async (t) => {
   for (const request of ALL_V1_ROUTES) {
     expectError(t, await send(app, request, { authorization: 'Bearer not-a-known-secret' }), 401, 'UNAUTHORIZED')
   }
-  t.strictSame(await pendingIds(call, 'bob'), ['kept'])
+  t.strictSame(await pendingIds(call, 'bob', null), ['kept'])
 })
 
 t.test('a key entry sent whole (name:secret:scope) instead of the secret is 401', async (t) => {
@@ -98,39 +92,39 @@ t.test('each key works on the routes of its scopes', async (t) => {
   t.equal(acked.statusCode, 200, 'gateway acks')
   t.strictSame(acked.json(), { deleted: 1 })
   t.equal((await send(app, { method: 'DELETE', url: '/v1/receivers/bob/messages/by-router' }, AUTH.gateway)).statusCode, 204, 'gateway deletes')
-  t.strictSame(await pendingIds(call, 'bob'), [])
+  t.strictSame(await pendingIds(call, 'bob', null), [])
 })
 
 t.test('the router key (write) is 403 FORBIDDEN on read and ack routes, and acks nothing', async (t) => {
   const { app, call } = await appWithOneMessage(t)
   for (const request of [...READ_ROUTES, ...ACK_ROUTES]) expectError(t, await send(app, request, AUTH.router), 403, 'FORBIDDEN')
-  t.strictSame(await pendingIds(call, 'bob'), ['kept'])
+  t.strictSame(await pendingIds(call, 'bob', null), ['kept'])
 })
 
 t.test('the gateway key (read+ack) is 403 FORBIDDEN on store routes, and stores nothing', async (t) => {
   const { app, call } = await buildTestApp(t)
   for (const request of STORE_ROUTES) expectError(t, await send(app, request, AUTH.gateway), 403, 'FORBIDDEN')
-  t.strictSame(await pendingIds(call, 'bob'), [])
+  t.strictSame(await pendingIds(call, 'bob', null), [])
 })
 
 t.test('the reader key (read) is 403 FORBIDDEN on acks and DELETE, and acks nothing', async (t) => {
   const { app, call } = await appWithOneMessage(t)
   for (const request of [...ACK_ROUTES, ...STORE_ROUTES]) expectError(t, await send(app, request, AUTH.reader), 403, 'FORBIDDEN')
-  t.strictSame(await pendingIds(call, 'bob'), ['kept'])
+  t.strictSame(await pendingIds(call, 'bob', null), ['kept'])
 })
 
 t.test('the key is checked before the body: no key with malformed JSON is 401', async (t) => {
   const { app, call } = await buildTestApp(t)
   const res = await send(app, { method: 'POST', url: '/v1/messages', payload: '{"receiver_uid":', headers: { 'content-type': 'application/json' } })
   expectError(t, res, 401, 'UNAUTHORIZED')
-  t.strictSame(await pendingIds(call, 'bob'), [])
+  t.strictSame(await pendingIds(call, 'bob', null), [])
 })
 
 t.test('the key is checked before the content type: no key with text/plain is 401', async (t) => {
   const { app, call } = await buildTestApp(t)
   const res = await send(app, { method: 'POST', url: '/v1/messages', payload: JSON.stringify(newMessage()), headers: { 'content-type': 'text/plain' } })
   expectError(t, res, 401, 'UNAUTHORIZED')
-  t.strictSame(await pendingIds(call, 'bob'), [])
+  t.strictSame(await pendingIds(call, 'bob', null), [])
 })
 
 t.test('the key is checked before the body size: no key with an oversized body is 401', async (t) => {
@@ -154,13 +148,13 @@ t.test('a key without the scope and an invalid body is 403, and nothing is store
     { method: 'POST', url: '/v1/messages/batch', payload: { messages: [] } }
   ]
   for (const request of requests) expectError(t, await send(app, request, AUTH.gateway), 403, 'FORBIDDEN')
-  t.strictSame(await pendingIds(call, 'bob'), [])
+  t.strictSame(await pendingIds(call, 'bob', null), [])
 })
 
 t.test('a key without the scope and a valid body is 403, and nothing is stored', async (t) => {
   const { app, call } = await buildTestApp(t)
   expectError(t, await send(app, { method: 'POST', url: '/v1/messages', payload: newMessage() }, AUTH.reader), 403, 'FORBIDDEN')
-  t.strictSame(await pendingIds(call, 'bob'), [])
+  t.strictSame(await pendingIds(call, 'bob', null), [])
 })
 
 const OPEN_ROUTES: Array<[string, number, RegExp]> = [

@@ -1,18 +1,13 @@
 // POST /v1/messages/batch: results in input order, all-or-nothing validation, duplicates and conflicts inside one batch, quota, fan-out.
 import t, { type Test } from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
-import { buildTestApp, newMessage, type TestApp } from '../helpers/app.js'
+import { buildTestApp, newMessage } from '../helpers/app.js'
+import { pending, post, type Call } from '../helpers/requests.js'
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
-const storeBatch = (call: TestApp['call'], messages: unknown[]) =>
+const storeBatch = (call: Call, messages: unknown[]) =>
   call({ method: 'POST', url: '/v1/messages/batch', payload: { messages } })
-
-async function pending (call: TestApp['call'], receiverUid: string): Promise<Array<Record<string, unknown>>> {
-  const res = await call({ method: 'GET', url: `/v1/receivers/${receiverUid}/messages` })
-  if (res.statusCode !== 200) throw new Error(`listing ${receiverUid} answered ${res.statusCode}: ${res.body}`)
-  return res.json().messages
-}
 
 function expectValidationError (t: Test, res: LightMyRequestResponse, field: RegExp): void {
   t.equal(res.statusCode, 400)
@@ -93,8 +88,7 @@ t.test('a batch of exactly 500 messages is stored', async (t) => {
   const results = res.json().results as Array<{ status: string, seq: number }>
   t.equal(results.length, 500)
   t.ok(results.every((result, index) => result.status === 'stored' && result.seq === index + 1), 'seq 1..500 in order')
-  const page = await call({ method: 'GET', url: '/v1/receivers/bob/messages?limit=1000' })
-  t.equal(page.json().messages.length, 500)
+  t.equal((await pending(call, 'bob', 1000)).length, 500)
 })
 
 t.test('a body without messages, or with an unknown field, is 400', async (t) => {
@@ -167,7 +161,7 @@ t.test('the same (receiver_uid, msg_id) twice with another payload is stored, th
 t.test('a batch item that repeats an already stored message is duplicate; another payload is conflict', async (t) => {
   const { call } = await buildTestApp(t)
   const earlier = newMessage({ msg_id: 'earlier', content: 'kept' })
-  t.equal((await call({ method: 'POST', url: '/v1/messages', payload: earlier })).statusCode, 201)
+  t.equal((await post(call, earlier)).statusCode, 201)
   const res = await storeBatch(call, [earlier, { ...earlier, content: 'changed' }, newMessage({ msg_id: 'new' })])
   t.strictSame(res.json().results, [
     { status: 'duplicate', msg_id: 'earlier', seq: 1 },

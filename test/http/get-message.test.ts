@@ -1,32 +1,12 @@
 // GET /v1/receivers/{receiver_uid}/messages/{msg_id}: one pending message, or 404 MESSAGE_NOT_FOUND.
 import t from 'tap'
-import { buildTestApp, newMessage, type TestApp } from '../helpers/app.js'
-
-type Call = TestApp['call']
-
-const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
-
-async function store (call: Call, overrides: Record<string, unknown> = {}): Promise<Record<string, any>> {
-  const res = await call({ method: 'POST', url: '/v1/messages', payload: newMessage(overrides) })
-  if (res.statusCode !== 201) throw new Error(`setup store answered ${res.statusCode}: ${res.body}`)
-  return res.json()
-}
-
-async function getOne (call: Call, receiver: string, msgId: string) {
-  return await call({ method: 'GET', url: `/v1/receivers/${receiver}/messages/${encodeURIComponent(msgId)}` })
-}
+import { buildTestApp } from '../helpers/app.js'
+import { errorOf, getOne, postAck, store, TIME } from '../helpers/requests.js'
 
 /** The parts of a 404 answer a test checks, so one t.same shows every difference at once. */
 function notFound (res: { statusCode: number, json (): any }, msgId: string): Record<string, unknown> {
-  const body = res.json()
-  return {
-    status: res.statusCode,
-    keys: Object.keys(body).sort(),
-    statusCode: body.statusCode,
-    code: body.code,
-    error: body.error,
-    namesTheId: typeof body.message === 'string' && body.message.includes(msgId)
-  }
+  const { message } = res.json()
+  return { ...errorOf(res), namesTheId: typeof message === 'string' && message.includes(msgId) }
 }
 
 const NOT_FOUND = {
@@ -72,7 +52,7 @@ t.test('an acked message answers 404 MESSAGE_NOT_FOUND', async (t) => {
   await store(call, { msg_id: 'acked-by-id' })
   await store(call, { msg_id: 'acked-by-delete' })
   await store(call, { msg_id: 'still-pending' })
-  const acked = await call({ method: 'POST', url: '/v1/receivers/bob/acks', payload: { msg_ids: ['acked-by-id'] } })
+  const acked = await postAck(call, { msg_ids: ['acked-by-id'] })
   t.same(acked.json(), { deleted: 1 })
   t.equal((await call({ method: 'DELETE', url: '/v1/receivers/bob/messages/acked-by-delete' })).statusCode, 204)
   t.same(notFound(await getOne(call, 'bob', 'acked-by-id'), 'acked-by-id'), NOT_FOUND)
@@ -96,7 +76,7 @@ t.test('an expired message answers 404 MESSAGE_NOT_FOUND, before and after the s
 t.test('a msg_id or receiver_uid in the path that breaks the id rules answers 400', async (t) => {
   const { call } = await buildTestApp(t)
   for (const [receiver, msgId] of [['bob', 'has space'], ['bob', 'x'.repeat(71)], ['bob', 'semi;colon'], ['b'.repeat(51), 'ok'], ['bo%23b', 'ok']] as const) {
-    const res = await call({ method: 'GET', url: `/v1/receivers/${receiver}/messages/${encodeURIComponent(msgId)}` })
+    const res = await getOne(call, receiver, msgId)
     t.equal(res.statusCode, 400, `${receiver} ${msgId}`)
     t.equal(res.json().code, 'FST_ERR_VALIDATION')
   }

@@ -1,9 +1,8 @@
 // GET /metrics: Prometheus text with the request histogram, the message counters and the pending gauge, each moving exactly as operations happen.
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { buildTestApp, newMessage, type TestApp } from '../helpers/app.js'
-
-type Call = TestApp['call']
+import { buildTestApp, newMessage } from '../helpers/app.js'
+import { ack, post, store } from '../helpers/requests.js'
 
 const SECOND = 1000
 const COUNTERS = [
@@ -49,22 +48,6 @@ async function counters (app: FastifyInstance): Promise<Record<string, number | 
 
 async function pending (app: FastifyInstance): Promise<number | undefined> {
   return valueOf(await scrape(app), 'offline_messages_pending')
-}
-
-async function post (call: Call, body: Record<string, unknown>) {
-  return await call({ method: 'POST', url: '/v1/messages', payload: body })
-}
-
-async function store (call: Call, overrides: Record<string, unknown> = {}): Promise<Record<string, any>> {
-  const res = await post(call, newMessage(overrides))
-  if (res.statusCode !== 201) throw new Error(`setup store answered ${res.statusCode}: ${res.body}`)
-  return res.json()
-}
-
-async function ack (call: Call, body: Record<string, unknown>, receiver = 'bob'): Promise<number> {
-  const res = await call({ method: 'POST', url: `/v1/receivers/${receiver}/acks`, payload: body })
-  if (res.statusCode !== 200) throw new Error(`ack answered ${res.statusCode}: ${res.body}`)
-  return res.json().deleted
 }
 
 const zero = { stored: 0, duplicates: 0, acked: 0, expired: 0, dropped: 0 }

@@ -1,33 +1,7 @@
 // GET /v1/receivers/{receiver_uid}/messages: pages of pending messages in seq order, cursors, has_more, limits; fetching never deletes.
 import t from 'tap'
-import { buildTestApp, newMessage, type TestApp } from '../helpers/app.js'
-
-type Call = TestApp['call']
-
-const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
-
-async function store (call: Call, overrides: Record<string, unknown> = {}): Promise<Record<string, any>> {
-  const res = await call({ method: 'POST', url: '/v1/messages', payload: newMessage(overrides) })
-  if (res.statusCode !== 201) throw new Error(`setup store answered ${res.statusCode}: ${res.body}`)
-  return res.json()
-}
-
-async function page (call: Call, query: Record<string, string | number> = {}, receiver = 'bob') {
-  const search = new URLSearchParams(Object.entries(query).map(([key, value]) => [key, String(value)])).toString()
-  return await call({ method: 'GET', url: `/v1/receivers/${receiver}/messages${search === '' ? '' : `?${search}`}` })
-}
-
-async function pageBody (call: Call, query: Record<string, string | number> = {}, receiver = 'bob'): Promise<Record<string, any>> {
-  const res = await page(call, query, receiver)
-  if (res.statusCode !== 200) throw new Error(`page answered ${res.statusCode}: ${res.body}`)
-  return res.json()
-}
-
-async function ack (call: Call, body: Record<string, unknown>, receiver = 'bob') {
-  const res = await call({ method: 'POST', url: `/v1/receivers/${receiver}/acks`, payload: body })
-  if (res.statusCode !== 200) throw new Error(`setup ack answered ${res.statusCode}: ${res.body}`)
-  return res.json().deleted as number
-}
+import { buildTestApp } from '../helpers/app.js'
+import { ack, getOne, page, pageBody, store, TIME } from '../helpers/requests.js'
 
 const ids = (body: Record<string, any>): string[] => body.messages.map((message: Record<string, string>) => message.msg_id)
 
@@ -183,7 +157,7 @@ t.test('fetching never deletes: the same page twice gives the same answer and th
   const twice = await pageBody(call)
   t.equal(once.messages.length, 3)
   t.same(twice, once)
-  await call({ method: 'GET', url: `/v1/receivers/bob/messages/${encodeURIComponent(once.messages[0].msg_id as string)}` })
+  await getOne(call, 'bob', once.messages[0].msg_id as string)
   t.same(await pageBody(call), once, 'nor does fetching one message')
   t.same((await call({ method: 'GET', url: '/v1/receivers/bob/senders' })).json(), summaryBefore)
   t.equal(summaryBefore.total_pending, 3)

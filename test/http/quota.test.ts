@@ -1,49 +1,16 @@
 // The per-receiver quota MAX_PENDING_PER_RECEIVER under both overflow policies: reject (429 INBOX_FULL) and drop_oldest.
 import t from 'tap'
-import { buildTestApp, newMessage, type TestApp } from '../helpers/app.js'
-
-type Call = TestApp['call']
+import { buildTestApp, newMessage } from '../helpers/app.js'
+import { errorOf, getOne, pendingIds, post, postAck, rowsOf, store, summary } from '../helpers/requests.js'
 
 const REJECT = { MAX_PENDING_PER_RECEIVER: '3', OVERFLOW_POLICY: 'reject' }
 const DROP_OLDEST = { MAX_PENDING_PER_RECEIVER: '3', OVERFLOW_POLICY: 'drop_oldest' }
 const SECOND = 1000
 
-async function post (call: Call, body: Record<string, unknown>) {
-  return await call({ method: 'POST', url: '/v1/messages', payload: body })
-}
-
-async function store (call: Call, overrides: Record<string, unknown> = {}): Promise<Record<string, any>> {
-  const res = await post(call, newMessage(overrides))
-  if (res.statusCode !== 201) throw new Error(`setup store answered ${res.statusCode}: ${res.body}`)
-  return res.json()
-}
-
-async function pendingIds (call: Call, receiver = 'bob'): Promise<string[]> {
-  const res = await call({ method: 'GET', url: `/v1/receivers/${receiver}/messages?limit=1000` })
-  if (res.statusCode !== 200) throw new Error(`page answered ${res.statusCode}: ${res.body}`)
-  return res.json().messages.map((message: Record<string, string>) => message.msg_id)
-}
-
-async function summary (call: Call, receiver = 'bob'): Promise<Record<string, any>> {
-  const res = await call({ method: 'GET', url: `/v1/receivers/${receiver}/senders` })
-  if (res.statusCode !== 200) throw new Error(`summary answered ${res.statusCode}: ${res.body}`)
-  return res.json()
-}
-
-const rowsOf = (body: Record<string, any>) =>
-  body.senders.map((row: Record<string, unknown>) => [row.sender_uid, row.pending_count, row.last_seq, row.lost_count])
-
 /** The parts of an INBOX_FULL answer a test checks, so one t.same shows every difference at once. */
 function inboxFull (res: { statusCode: number, json (): any }): Record<string, unknown> {
-  const body = res.json()
-  return {
-    status: res.statusCode,
-    keys: Object.keys(body).sort(),
-    statusCode: body.statusCode,
-    code: body.code,
-    error: body.error,
-    message: typeof body.message === 'string' && body.message.length > 0
-  }
+  const { message } = res.json()
+  return { ...errorOf(res), message: typeof message === 'string' && message.length > 0 }
 }
 
 const INBOX_FULL = {
@@ -57,7 +24,7 @@ t.test('under reject, a store beyond MAX_PENDING_PER_RECEIVER answers 429 INBOX_
   t.same(inboxFull(res), INBOX_FULL)
   t.same(await pendingIds(call), ['q1', 'q2', 'q3'])
   t.equal((await summary(call)).total_pending, 3)
-  t.equal((await call({ method: 'GET', url: '/v1/receivers/bob/messages/q4' })).statusCode, 404)
+  t.equal((await getOne(call, 'bob', 'q4')).statusCode, 404)
   const next = await post(call, newMessage({ msg_id: 'q5' }))
   t.same(inboxFull(next), INBOX_FULL, 'and again for the next one')
 })
@@ -78,7 +45,7 @@ t.test('under reject, an ack makes room again', async (t) => {
   const { call } = await buildTestApp(t, REJECT)
   for (const id of ['q1', 'q2', 'q3']) await store(call, { msg_id: id })
   t.equal((await post(call, newMessage({ msg_id: 'q4' }))).statusCode, 429)
-  const acked = await call({ method: 'POST', url: '/v1/receivers/bob/acks', payload: { msg_ids: ['q2'] } })
+  const acked = await postAck(call, { msg_ids: ['q2'] })
   t.same(acked.json(), { deleted: 1 })
   const res = await post(call, newMessage({ msg_id: 'q4' }))
   t.equal(res.statusCode, 201)
@@ -103,7 +70,7 @@ t.test('a retry of an acked message (a tombstone) is still a 200 duplicate when 
   const { call } = await buildTestApp(t, REJECT)
   const first = newMessage({ msg_id: 'acked-first' })
   t.equal((await post(call, first)).statusCode, 201)
-  t.same((await call({ method: 'POST', url: '/v1/receivers/bob/acks', payload: { up_to_seq: 1 } })).json(), { deleted: 1 })
+  t.same((await postAck(call, { up_to_seq: 1 })).json(), { deleted: 1 })
   for (const id of ['q2', 'q3', 'q4']) await store(call, { msg_id: id })
   const retry = await post(call, first)
   t.equal(retry.statusCode, 200)
@@ -131,17 +98,14 @@ t.test('under drop_oldest, a store beyond the quota is stored and the message wi
   t.equal(res.statusCode, 201)
   t.match(res.json(), { duplicate: false, seq: 4, msg_id: 'd4' })
   t.same(await pendingIds(call), ['d2', 'd3', 'd4'])
-  t.equal((await call({ method: 'GET', url: '/v1/receivers/bob/messages/d1' })).statusCode, 404)
+  t.equal((await getOne(call, 'bob', 'd1')).statusCode, 404)
   t.equal((await post(call, newMessage({ msg_id: 'd5' }))).statusCode, 201)
   t.same(await pendingIds(call), ['d3', 'd4', 'd5'])
 })
 
 t.test("under drop_oldest, the dropped message's sender shows lost_count 1 and total_pending stays at the quota", async (t) => {
   const { call } = await buildTestApp(t, DROP_OLDEST)
-  await store(call, { sender_uid: 'alice' })
-  await store(call, { sender_uid: 'carol' })
-  await store(call, { sender_uid: 'alice' })
-  await store(call, { sender_uid: 'dave' })
+  for (const sender of ['alice', 'carol', 'alice', 'dave']) await store(call, { sender_uid: sender })
   const body = await summary(call)
   t.equal(body.total_pending, 3)
   t.same(rowsOf(body), [['dave', 1, 4, 0], ['alice', 1, 3, 1], ['carol', 1, 2, 0]])
@@ -149,10 +113,7 @@ t.test("under drop_oldest, the dropped message's sender shows lost_count 1 and t
 
 t.test('under drop_oldest, a sender whose only message was dropped keeps a lost-only row', async (t) => {
   const { call } = await buildTestApp(t, DROP_OLDEST)
-  await store(call, { sender_uid: 'alice' })
-  await store(call, { sender_uid: 'carol' })
-  await store(call, { sender_uid: 'carol' })
-  await store(call, { sender_uid: 'carol' })
+  for (const sender of ['alice', 'carol', 'carol', 'carol']) await store(call, { sender_uid: sender })
   const body = await summary(call)
   t.equal(body.total_pending, 3)
   t.same(body.senders.find((row: Record<string, unknown>) => row.sender_uid === 'alice'), {

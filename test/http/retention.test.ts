@@ -1,44 +1,11 @@
 // Retention: tombstones of acked messages (late retries stay duplicates), TTL expiry, lost counts, and the bounded TTL sweep.
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { buildTestApp, newMessage, type TestApp } from '../helpers/app.js'
-
-type Call = TestApp['call']
+import { buildTestApp, newMessage } from '../helpers/app.js'
+import { ack, getOne, pendingIds, post, rowsOf, store, summary } from '../helpers/requests.js'
 
 const SECOND = 1000
 const DAY = 86_400 * SECOND
-
-async function post (call: Call, body: Record<string, unknown>) {
-  return await call({ method: 'POST', url: '/v1/messages', payload: body })
-}
-
-async function store (call: Call, overrides: Record<string, unknown> = {}): Promise<Record<string, any>> {
-  const res = await post(call, newMessage(overrides))
-  if (res.statusCode !== 201) throw new Error(`setup store answered ${res.statusCode}: ${res.body}`)
-  return res.json()
-}
-
-async function ack (call: Call, body: Record<string, unknown>, receiver = 'bob'): Promise<number> {
-  const res = await call({ method: 'POST', url: `/v1/receivers/${receiver}/acks`, payload: body })
-  if (res.statusCode !== 200) throw new Error(`ack answered ${res.statusCode}: ${res.body}`)
-  return res.json().deleted
-}
-
-async function summary (call: Call, receiver = 'bob'): Promise<Record<string, any>> {
-  const res = await call({ method: 'GET', url: `/v1/receivers/${receiver}/senders` })
-  if (res.statusCode !== 200) throw new Error(`summary answered ${res.statusCode}: ${res.body}`)
-  return res.json()
-}
-
-async function pendingIds (call: Call, receiver = 'bob'): Promise<string[]> {
-  const res = await call({ method: 'GET', url: `/v1/receivers/${receiver}/messages?limit=1000` })
-  if (res.statusCode !== 200) throw new Error(`page answered ${res.statusCode}: ${res.body}`)
-  return res.json().messages.map((message: Record<string, string>) => message.msg_id)
-}
-
-/** Summary rows reduced to what lost counts are about: [sender, pending_count, last_seq, lost_count]. */
-const rowsOf = (body: Record<string, any>) =>
-  body.senders.map((row: Record<string, unknown>) => [row.sender_uid, row.pending_count, row.last_seq, row.lost_count])
 
 /** msg_ids of the rows physically left in the messages table (expired or not): the store's own page query with time at zero. */
 async function rowsInStore (app: FastifyInstance, receiverUid = 'bob'): Promise<string[]> {
@@ -58,7 +25,7 @@ t.test('after an ack a retry of the store is a duplicate with the original seq a
   t.same(retry.json(), { ...original, duplicate: true }, 'the message as it was stored: same seq, stored_at and expires_at')
   t.same(await pendingIds(call), [])
   t.same(await summary(call), { receiver_uid: 'bob', total_pending: 0, senders: [], next_cursor: null })
-  t.equal((await call({ method: 'GET', url: '/v1/receivers/bob/messages/late-retry' })).statusCode, 404)
+  t.equal((await getOne(call, 'bob', 'late-retry')).statusCode, 404)
 })
 
 t.test('every kind of ack leaves a tombstone: by msg_ids, by up_to_seq, by sender, and by DELETE', async (t) => {
@@ -176,7 +143,7 @@ t.test('once the clock passes expires_at the message is neither returned nor cou
   t.same(rowsOf(before), [['alice', 3, 3, 0]])
   clock.advance(60 * SECOND + 1)
   t.same(await pendingIds(call), ['a-long', 'a-short-2'])
-  t.equal((await call({ method: 'GET', url: '/v1/receivers/bob/messages/a-short' })).statusCode, 404)
+  t.equal((await getOne(call, 'bob', 'a-short')).statusCode, 404)
   const first = await summary(call)
   t.equal(first.total_pending, 2)
   t.same(rowsOf(first), [['alice', 2, 3, 1]])

@@ -1,23 +1,15 @@
 // POST /v1/messages: the stored shape, retries and conflicts, server-made ids and times, seq, TTL and the content limit.
 import t from 'tap'
-import { buildTestApp, newMessage, type TestApp } from '../helpers/app.js'
+import { buildTestApp, newMessage } from '../helpers/app.js'
+import { pending, post } from '../helpers/requests.js'
 
 const START = '2026-11-27T04:36:55.123Z'
 const THIRTY_DAYS_LATER = '2026-12-27T04:36:55.123Z'
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
-const store = (call: TestApp['call'], body: Record<string, unknown>) =>
-  call({ method: 'POST', url: '/v1/messages', payload: body })
-
-async function pending (call: TestApp['call'], receiverUid: string): Promise<Array<Record<string, unknown>>> {
-  const res = await call({ method: 'GET', url: `/v1/receivers/${receiverUid}/messages` })
-  if (res.statusCode !== 200) throw new Error(`listing ${receiverUid} answered ${res.statusCode}: ${res.body}`)
-  return res.json().messages
-}
-
 t.test('a new message answers 201 with the full message shape and duplicate false', async (t) => {
   const { call } = await buildTestApp(t)
-  const res = await store(call, {
+  const res = await post(call, {
     receiver_uid: 'bob', sender_uid: 'alice', msg_id: 'first', msg_type: 2, content: 'https://img.example/1.png', send_time: '2026-11-27T04:30:00.000Z'
   })
   t.equal(res.statusCode, 201)
@@ -37,7 +29,7 @@ t.test('a new message answers 201 with the full message shape and duplicate fals
 
 t.test('a stored message is pending for its receiver exactly as answered', async (t) => {
   const { call } = await buildTestApp(t)
-  const res = await store(call, newMessage({ msg_id: 'kept' }))
+  const res = await post(call, newMessage({ msg_id: 'kept' }))
   const { duplicate, ...message } = res.json()
   t.equal(duplicate, false)
   t.strictSame(await pending(call, 'bob'), [message])
@@ -49,10 +41,10 @@ t.test('a stored message is pending for its receiver exactly as answered', async
 t.test('a retry with the same sender_uid, msg_type and content is 200 duplicate with the original seq and stored_at', async (t) => {
   const { call, clock } = await buildTestApp(t)
   const body = newMessage({ msg_id: 'retry-me', send_time: '2026-11-27T04:00:00.000Z' })
-  const first = await store(call, body)
+  const first = await post(call, body)
   t.equal(first.statusCode, 201)
   clock.advance(60_000)
-  const retry = await store(call, { ...body, send_time: '2026-11-27T04:00:30.000Z' })
+  const retry = await post(call, { ...body, send_time: '2026-11-27T04:00:30.000Z' })
   t.equal(retry.statusCode, 200)
   t.strictSame(retry.json(), { ...first.json(), duplicate: true }, 'the original message, send_time included')
   t.equal(retry.json().stored_at, START)
@@ -62,10 +54,10 @@ t.test('a retry with the same sender_uid, msg_type and content is 200 duplicate 
 t.test('a retry without send_time is still a duplicate of the original', async (t) => {
   const { call, clock } = await buildTestApp(t)
   const body = newMessage({ msg_id: 'no-time-retry', send_time: '2026-11-27T04:00:00.000Z' })
-  const first = await store(call, body)
+  const first = await post(call, body)
   clock.advance(5_000)
   const { send_time: _omitted, ...withoutTime } = body
-  const retry = await store(call, withoutTime)
+  const retry = await post(call, withoutTime)
   t.equal(retry.statusCode, 200)
   t.strictSame(retry.json(), { ...first.json(), duplicate: true })
 })
@@ -73,11 +65,11 @@ t.test('a retry without send_time is still a duplicate of the original', async (
 t.test('the same msg_id with another sender_uid, msg_type or content is 409 MSG_ID_CONFLICT and changes nothing', async (t) => {
   const { call } = await buildTestApp(t)
   const body = newMessage({ msg_id: 'taken', content: 'original' })
-  const first = await store(call, body)
+  const first = await post(call, body)
   t.equal(first.statusCode, 201)
   const { duplicate: _duplicate, ...original } = first.json()
   for (const change of [{ sender_uid: 'mallory' }, { msg_type: 3 }, { content: 'rewritten' }]) {
-    const res = await store(call, { ...body, ...change })
+    const res = await post(call, { ...body, ...change })
     t.equal(res.statusCode, 409, JSON.stringify(change))
     t.strictSame(Object.keys(res.json()).sort(), ['code', 'error', 'message', 'statusCode'])
     t.equal(res.json().code, 'MSG_ID_CONFLICT')
@@ -88,8 +80,8 @@ t.test('the same msg_id with another sender_uid, msg_type or content is 409 MSG_
 
 t.test('the same msg_id for two different receivers stores two messages', async (t) => {
   const { call } = await buildTestApp(t)
-  const toBob = await store(call, newMessage({ receiver_uid: 'bob', msg_id: 'shared' }))
-  const toCarol = await store(call, newMessage({ receiver_uid: 'carol', msg_id: 'shared' }))
+  const toBob = await post(call, newMessage({ receiver_uid: 'bob', msg_id: 'shared' }))
+  const toCarol = await post(call, newMessage({ receiver_uid: 'carol', msg_id: 'shared' }))
   t.equal(toBob.statusCode, 201)
   t.equal(toCarol.statusCode, 201)
   t.match(toBob.json(), { receiver_uid: 'bob', msg_id: 'shared', seq: 1, duplicate: false })
@@ -101,7 +93,7 @@ t.test('the same msg_id for two different receivers stores two messages', async 
 t.test('an omitted msg_id gets a server-made UUIDv7 that is stored and can be fetched', async (t) => {
   const { call } = await buildTestApp(t)
   const { msg_id: _omitted, ...body } = newMessage()
-  const res = await store(call, body)
+  const res = await post(call, body)
   t.equal(res.statusCode, 201)
   const msgId = res.json().msg_id
   t.match(msgId, UUID_V7)
@@ -115,7 +107,7 @@ t.test('server-made msg_ids are time-ordered: each later id sorts after the earl
   const ids: string[] = []
   for (let i = 0; i < 5; i++) {
     const { msg_id: _omitted, ...body } = newMessage()
-    const res = await store(call, body)
+    const res = await post(call, body)
     t.equal(res.statusCode, 201)
     ids.push(res.json().msg_id)
   }
@@ -125,10 +117,10 @@ t.test('server-made msg_ids are time-ordered: each later id sorts after the earl
 
 t.test('an omitted send_time is the server clock at the store', async (t) => {
   const { call, clock } = await buildTestApp(t)
-  const first = await store(call, newMessage())
+  const first = await post(call, newMessage())
   t.equal(first.json().send_time, START)
   clock.advance(90_500)
-  const later = await store(call, newMessage())
+  const later = await post(call, newMessage())
   t.equal(later.json().send_time, '2026-11-27T04:38:25.623Z')
   t.equal(later.json().stored_at, '2026-11-27T04:38:25.623Z')
 })
@@ -143,7 +135,7 @@ t.test('send_time with an offset or any fraction is returned in UTC with millise
     ['2026-11-27t04:36:55.120z', '2026-11-27T04:36:55.120Z']
   ]
   for (const [sent, expected] of cases) {
-    const res = await store(call, newMessage({ send_time: sent }))
+    const res = await post(call, newMessage({ send_time: sent }))
     t.equal(res.statusCode, 201, sent)
     t.equal(res.json().send_time, expected, sent)
   }
@@ -155,7 +147,7 @@ t.test('seq strictly increases per receiver and is independent between receivers
   const order = ['bob', 'carol', 'bob', 'bob', 'carol', 'dave', 'bob']
   const seqs: Array<[string, number]> = []
   for (const receiverUid of order) {
-    const res = await store(call, newMessage({ receiver_uid: receiverUid }))
+    const res = await post(call, newMessage({ receiver_uid: receiverUid }))
     t.equal(res.statusCode, 201)
     seqs.push([receiverUid, res.json().seq])
   }
@@ -166,7 +158,7 @@ t.test('seq strictly increases per receiver and is independent between receivers
 
 t.test('concurrent stores to one receiver get distinct seqs 1..N', async (t) => {
   const { call } = await buildTestApp(t)
-  const answers = await Promise.all(Array.from({ length: 20 }, () => store(call, newMessage({ receiver_uid: 'busy' }))))
+  const answers = await Promise.all(Array.from({ length: 20 }, () => post(call, newMessage({ receiver_uid: 'busy' }))))
   t.strictSame(answers.map((res) => res.statusCode), answers.map(() => 201))
   t.strictSame(answers.map((res) => res.json().seq).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1))
   t.strictSame((await pending(call, 'busy')).map((message) => message.seq), Array.from({ length: 20 }, (_, i) => i + 1))
@@ -175,7 +167,7 @@ t.test('concurrent stores to one receiver get distinct seqs 1..N', async (t) => 
 t.test('the same message stored three times at once is stored once: one 201, two 200 duplicates with its seq', async (t) => {
   const { call } = await buildTestApp(t)
   const body = newMessage({ msg_id: 'racing' })
-  const answers = await Promise.all([1, 2, 3].map(() => store(call, body)))
+  const answers = await Promise.all([1, 2, 3].map(() => post(call, body)))
   t.strictSame(answers.map((res) => res.statusCode).sort(), [200, 200, 201])
   t.strictSame(answers.map((res) => res.json().seq), [1, 1, 1])
   t.equal((await pending(call, 'bob')).length, 1)
@@ -183,7 +175,7 @@ t.test('the same message stored three times at once is stored once: one 201, two
 
 t.test('ttl_seconds sets expires_at that many seconds after stored_at', async (t) => {
   const { call } = await buildTestApp(t)
-  const res = await store(call, newMessage({ ttl_seconds: 90 }))
+  const res = await post(call, newMessage({ ttl_seconds: 90 }))
   t.equal(res.statusCode, 201)
   t.equal(res.json().stored_at, START)
   t.equal(res.json().expires_at, '2026-11-27T04:38:25.123Z')
@@ -191,14 +183,14 @@ t.test('ttl_seconds sets expires_at that many seconds after stored_at', async (t
 
 t.test('without ttl_seconds a message expires MESSAGE_TTL_SECONDS after it was stored', async (t) => {
   const { call } = await buildTestApp(t, { MESSAGE_TTL_SECONDS: '3600' })
-  const res = await store(call, newMessage())
+  const res = await post(call, newMessage())
   t.equal(res.json().expires_at, '2026-11-27T05:36:55.123Z')
 })
 
 t.test('content of exactly MAX_CONTENT_LENGTH code points is accepted, an emoji counting as one', async (t) => {
   const { call } = await buildTestApp(t, { MAX_CONTENT_LENGTH: '5' })
   for (const content of ['😀😀😀😀😀', 'a😀é中👍', 'abcde']) {
-    const res = await store(call, newMessage({ content }))
+    const res = await post(call, newMessage({ content }))
     t.equal(res.statusCode, 201, content)
     t.equal(res.json().content, content)
   }
@@ -208,7 +200,7 @@ t.test('content of exactly MAX_CONTENT_LENGTH code points is accepted, an emoji 
 t.test('content one code point over MAX_CONTENT_LENGTH is 400 and not stored', async (t) => {
   const { call } = await buildTestApp(t, { MAX_CONTENT_LENGTH: '5' })
   for (const content of ['😀😀😀😀😀😀', 'abcdef']) {
-    const res = await store(call, newMessage({ content }))
+    const res = await post(call, newMessage({ content }))
     t.equal(res.statusCode, 400, content)
     t.equal(res.json().code, 'FST_ERR_VALIDATION')
     t.match(res.json().message, /content/)
@@ -218,7 +210,7 @@ t.test('content one code point over MAX_CONTENT_LENGTH is 400 and not stored', a
 
 t.test('empty content is a valid message', async (t) => {
   const { call } = await buildTestApp(t)
-  const res = await store(call, newMessage({ content: '' }))
+  const res = await post(call, newMessage({ content: '' }))
   t.equal(res.statusCode, 201)
   t.equal(res.json().content, '')
 })

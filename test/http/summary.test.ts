@@ -1,32 +1,13 @@
 // GET /v1/receivers/{receiver_uid}/senders: the lazy-load summary, one row per sender, its order, paging and validation.
 import t from 'tap'
-import { buildTestApp, newMessage, type TestApp } from '../helpers/app.js'
+import { buildTestApp } from '../helpers/app.js'
+import { ack, getSummary, store, TIME } from '../helpers/requests.js'
 
-type Call = TestApp['call']
-
-const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
 const ROW_KEYS = ['last_content_preview', 'last_msg_type', 'last_send_time', 'last_seq', 'lost_count', 'pending_count', 'sender_uid']
-
-/** Stores one message and returns the service's answer; setup that fails stops the test. */
-async function store (call: Call, overrides: Record<string, unknown> = {}): Promise<Record<string, any>> {
-  const res = await call({ method: 'POST', url: '/v1/messages', payload: newMessage(overrides) })
-  if (res.statusCode !== 201) throw new Error(`setup store answered ${res.statusCode}: ${res.body}`)
-  return res.json()
-}
-
-async function summary (call: Call, receiver = 'bob', query = '') {
-  return await call({ method: 'GET', url: `/v1/receivers/${receiver}/senders${query}` })
-}
-
-async function ack (call: Call, body: Record<string, unknown>, receiver = 'bob') {
-  const res = await call({ method: 'POST', url: `/v1/receivers/${receiver}/acks`, payload: body })
-  if (res.statusCode !== 200) throw new Error(`setup ack answered ${res.statusCode}: ${res.body}`)
-  return res.json().deleted as number
-}
 
 t.test('an unknown receiver has an empty summary: total_pending 0, no senders, next_cursor null', async (t) => {
   const { call } = await buildTestApp(t)
-  const res = await summary(call, 'nobody')
+  const res = await getSummary(call, 'nobody')
   t.equal(res.statusCode, 200)
   t.same(res.json(), { receiver_uid: 'nobody', total_pending: 0, senders: [], next_cursor: null })
 })
@@ -36,7 +17,7 @@ t.test('each sender has one row describing its pending count and its latest pend
   await store(call, { sender_uid: 'alice', msg_type: 1, content: 'first from alice', send_time: '2026-11-27T01:00:00.000Z' })
   await store(call, { sender_uid: 'carol', msg_type: 3, content: 'https://cdn.example/voice.ogg', send_time: '2026-11-27T02:00:00.000Z' })
   await store(call, { sender_uid: 'alice', msg_type: 2, content: 'https://cdn.example/cat.png', send_time: '2026-11-27T03:00:00.5+01:00' })
-  const res = await summary(call)
+  const res = await getSummary(call)
   t.equal(res.statusCode, 200)
   t.same(res.json(), {
     receiver_uid: 'bob',
@@ -69,7 +50,7 @@ t.test('last_send_time is the server time of the store when the sender gave none
   const { call, clock } = await buildTestApp(t)
   clock.set(Date.parse('2026-11-27T10:11:12.345Z'))
   await store(call, { sender_uid: 'alice' })
-  const row = (await summary(call)).json().senders[0]
+  const row = (await getSummary(call)).json().senders[0]
   t.equal(row.last_send_time, '2026-11-27T10:11:12.345Z')
 })
 
@@ -81,7 +62,7 @@ t.test('the preview is the content cut to 100 Unicode code points, never half a 
   await store(call, { sender_uid: 'exact', content: exact })
   await store(call, { sender_uid: 'short', content: 'hi 👋' })
   await store(call, { sender_uid: 'empty', content: '' })
-  const senders: Array<Record<string, any>> = (await summary(call)).json().senders
+  const senders: Array<Record<string, any>> = (await getSummary(call)).json().senders
   const rows = new Map(senders.map((row) => [row.sender_uid as string, row]))
   const longPreview = rows.get('long')?.last_content_preview as string
   t.equal(longPreview, 'a' + '😀'.repeat(99))
@@ -95,7 +76,7 @@ t.test('the preview is the content cut to 100 Unicode code points, never half a 
 t.test('rows are ordered by last_seq descending: the most recent conversation first', async (t) => {
   const { call } = await buildTestApp(t)
   for (const sender of ['alice', 'carol', 'dave', 'erin']) await store(call, { sender_uid: sender })
-  const senders = (await summary(call)).json().senders
+  const senders = (await getSummary(call)).json().senders
   t.same(senders.map((row: Record<string, unknown>) => row.sender_uid), ['erin', 'dave', 'carol', 'alice'])
   t.same(senders.map((row: Record<string, unknown>) => row.last_seq), [4, 3, 2, 1])
 })
@@ -104,7 +85,7 @@ t.test('an older sender that writes again moves to the top of the summary', asyn
   const { call } = await buildTestApp(t)
   for (const sender of ['alice', 'carol', 'dave']) await store(call, { sender_uid: sender })
   await store(call, { sender_uid: 'alice', content: 'again' })
-  const senders = (await summary(call)).json().senders
+  const senders = (await getSummary(call)).json().senders
   t.same(senders.map((row: Record<string, unknown>) => [row.sender_uid, row.last_seq, row.pending_count]),
     [['alice', 4, 2], ['dave', 3, 1], ['carol', 2, 1]])
   t.equal(senders[0].last_content_preview, 'again')
@@ -117,10 +98,10 @@ t.test('total_pending counts every pending message of this receiver and of no ot
   await store(call, { sender_uid: 'carol' })
   await store(call, { receiver_uid: 'zoe', sender_uid: 'alice' })
   await store(call, { receiver_uid: 'zoe', sender_uid: 'dave' })
-  const bob = (await summary(call)).json()
+  const bob = (await getSummary(call)).json()
   t.equal(bob.total_pending, 3)
   t.same(bob.senders.map((row: Record<string, unknown>) => row.sender_uid), ['carol', 'alice'])
-  const zoe = (await summary(call, 'zoe')).json()
+  const zoe = (await getSummary(call, 'zoe')).json()
   t.equal(zoe.total_pending, 2)
   t.same(zoe.senders.map((row: Record<string, unknown>) => [row.sender_uid, row.pending_count]), [['dave', 1], ['alice', 1]])
 })
@@ -135,7 +116,7 @@ t.test('paging with limit and next_cursor shows every sender exactly once, in or
   let rounds = 0
   do {
     const query: string = cursor === null ? '?limit=3' : `?limit=3&cursor=${encodeURIComponent(cursor)}`
-    const res = await summary(call, 'bob', query)
+    const res = await getSummary(call, 'bob', query)
     t.equal(res.statusCode, 200)
     const body = res.json()
     t.equal(body.total_pending, 7, 'total_pending is the whole receiver on every page')
@@ -151,12 +132,12 @@ t.test('paging with limit and next_cursor shows every sender exactly once, in or
 t.test('a page that ends exactly on the last sender has next_cursor null', async (t) => {
   const { call } = await buildTestApp(t)
   for (const sender of ['s1', 's2', 's3', 's4']) await store(call, { sender_uid: sender })
-  const first = (await summary(call, 'bob', '?limit=2')).json()
+  const first = (await getSummary(call, 'bob', '?limit=2')).json()
   t.not(first.next_cursor, null)
-  const second = (await summary(call, 'bob', `?limit=2&cursor=${encodeURIComponent(first.next_cursor)}`)).json()
+  const second = (await getSummary(call, 'bob', `?limit=2&cursor=${encodeURIComponent(first.next_cursor)}`)).json()
   t.same(second.senders.map((row: Record<string, unknown>) => row.sender_uid), ['s2', 's1'])
   t.equal(second.next_cursor, null)
-  const all = (await summary(call, 'bob', '?limit=4')).json()
+  const all = (await getSummary(call, 'bob', '?limit=4')).json()
   t.equal(all.senders.length, 4)
   t.equal(all.next_cursor, null)
 })
@@ -164,11 +145,11 @@ t.test('a page that ends exactly on the last sender has next_cursor null', async
 t.test('limit defaults to 50 senders', async (t) => {
   const { call } = await buildTestApp(t)
   for (let i = 0; i < 51; i++) await store(call, { sender_uid: `s${i}` })
-  const first = (await summary(call)).json()
+  const first = (await getSummary(call)).json()
   t.equal(first.senders.length, 50)
   t.equal(first.total_pending, 51)
   t.type(first.next_cursor, 'string')
-  const second = (await summary(call, 'bob', `?cursor=${encodeURIComponent(first.next_cursor)}`)).json()
+  const second = (await getSummary(call, 'bob', `?cursor=${encodeURIComponent(first.next_cursor)}`)).json()
   t.same(second.senders.map((row: Record<string, unknown>) => row.sender_uid), ['s0'])
   t.equal(second.next_cursor, null)
 })
@@ -178,16 +159,16 @@ t.test('limit must be 1 to 500: 0 and 501 answer 400, 1 and 500 are accepted', a
   await store(call, { sender_uid: 'alice' })
   await store(call, { sender_uid: 'carol' })
   for (const limit of ['0', '501', '-1', 'ten']) {
-    const res = await summary(call, 'bob', `?limit=${limit}`)
+    const res = await getSummary(call, 'bob', `?limit=${limit}`)
     t.equal(res.statusCode, 400, `limit=${limit}`)
     const body = res.json()
     t.same(Object.keys(body).sort(), ['code', 'error', 'message', 'statusCode'])
     t.match(body, { statusCode: 400, code: 'FST_ERR_VALIDATION', error: 'Bad Request' })
   }
-  const one = await summary(call, 'bob', '?limit=1')
+  const one = await getSummary(call, 'bob', '?limit=1')
   t.equal(one.statusCode, 200)
   t.same(one.json().senders.map((row: Record<string, unknown>) => row.sender_uid), ['carol'])
-  const max = await summary(call, 'bob', '?limit=500')
+  const max = await getSummary(call, 'bob', '?limit=500')
   t.equal(max.statusCode, 200)
   t.equal(max.json().senders.length, 2)
 })
@@ -196,7 +177,7 @@ t.test('a bad cursor answers 400 INVALID_CURSOR: garbage, empty, or a cursor fro
   const { call } = await buildTestApp(t)
   for (const sender of ['alice', 'carol', 'dave']) await store(call, { sender_uid: sender })
   const pageCursor = (await call({ method: 'GET', url: '/v1/receivers/bob/messages?limit=1' })).json().next_cursor as string
-  const valid = (await summary(call, 'bob', '?limit=1')).json().next_cursor as string
+  const valid = (await getSummary(call, 'bob', '?limit=1')).json().next_cursor as string
   const tampered = `${valid}AAAA`
   const cases: Record<string, string> = {
     garbage: 'not-a-cursor',
@@ -207,12 +188,12 @@ t.test('a bad cursor answers 400 INVALID_CURSOR: garbage, empty, or a cursor fro
     'too long': 'A'.repeat(200)
   }
   for (const [name, cursor] of Object.entries(cases)) {
-    const res = await summary(call, 'bob', `?cursor=${encodeURIComponent(cursor)}`)
+    const res = await getSummary(call, 'bob', `?cursor=${encodeURIComponent(cursor)}`)
     t.equal(res.statusCode, 400, name)
     t.same(Object.keys(res.json()).sort(), ['code', 'error', 'message', 'statusCode'], name)
     t.match(res.json(), { statusCode: 400, code: 'INVALID_CURSOR', error: 'Bad Request' }, name)
   }
-  const unknown = await summary(call, 'nobody', `?cursor=${encodeURIComponent(pageCursor)}`)
+  const unknown = await getSummary(call, 'nobody', `?cursor=${encodeURIComponent(pageCursor)}`)
   t.equal(unknown.statusCode, 400, 'also for a receiver with nothing pending')
   t.equal(unknown.json().code, 'INVALID_CURSOR')
 })
@@ -223,7 +204,7 @@ t.test("after acking a sender's latest message its row describes the next pendin
   await store(call, { sender_uid: 'carol', msg_id: 'c1', content: 'from carol', send_time: '2026-11-27T01:30:00.000Z' })
   await store(call, { sender_uid: 'alice', msg_id: 'a2', msg_type: 2, content: 'https://cdn.example/newer.png', send_time: '2026-11-27T02:00:00.000Z' })
   t.equal(await ack(call, { msg_ids: ['a2'] }), 1)
-  const body = (await summary(call)).json()
+  const body = (await getSummary(call)).json()
   t.equal(body.total_pending, 2)
   t.same(body.senders, [
     {
@@ -253,18 +234,18 @@ t.test("after acking all of a sender's messages its row disappears", async (t) =
   await store(call, { sender_uid: 'carol', msg_id: 'c1' })
   await store(call, { sender_uid: 'alice', msg_id: 'a2' })
   t.equal(await ack(call, { msg_ids: ['a1', 'a2'] }), 2)
-  const body = (await summary(call)).json()
+  const body = (await getSummary(call)).json()
   t.equal(body.total_pending, 1)
   t.same(body.senders.map((row: Record<string, unknown>) => row.sender_uid), ['carol'])
   t.equal(await ack(call, { msg_ids: ['c1'] }), 1)
-  t.same((await summary(call)).json(), { receiver_uid: 'bob', total_pending: 0, senders: [], next_cursor: null })
+  t.same((await getSummary(call)).json(), { receiver_uid: 'bob', total_pending: 0, senders: [], next_cursor: null })
 })
 
 t.test('the summary carries no message bodies: rows have exactly the summary fields, no content', async (t) => {
   const { call } = await buildTestApp(t)
   await store(call, { sender_uid: 'alice', content: 'a secret body that is longer than nothing' })
   await store(call, { sender_uid: 'carol' })
-  const body = (await summary(call)).json()
+  const body = (await getSummary(call)).json()
   t.same(Object.keys(body).sort(), ['next_cursor', 'receiver_uid', 'senders', 'total_pending'])
   for (const row of body.senders) {
     t.same(Object.keys(row).sort(), ROW_KEYS)
@@ -275,7 +256,7 @@ t.test('the summary carries no message bodies: rows have exactly the summary fie
 t.test('summary numbers are JSON numbers and times are RFC 3339 UTC with milliseconds', async (t) => {
   const { call } = await buildTestApp(t)
   await store(call, { sender_uid: 'alice', msg_type: 65535, send_time: '2026-11-27T12:00:00+05:30' })
-  const body = (await summary(call)).json()
+  const body = (await getSummary(call)).json()
   t.type(body.total_pending, 'number')
   const row = body.senders[0]
   for (const field of ['pending_count', 'last_seq', 'last_msg_type', 'lost_count']) t.type(row[field], 'number', field)

@@ -1,27 +1,9 @@
 // Strict input: every invalid body, content type, path or query answers 400 (415, 413) with a message naming the field, and stores nothing.
-import { STATUS_CODES } from 'node:http'
 import t, { type Test } from 'tap'
-import type { LightMyRequestResponse } from 'fastify'
 import { buildTestApp, newMessage, type TestApp } from '../helpers/app.js'
+import { expectErrorShape, pending } from '../helpers/requests.js'
 
 const JSON_TYPE = { 'content-type': 'application/json' }
-
-function expectError (t: Test, res: LightMyRequestResponse, status: number, code: string): { message: string } {
-  t.equal(res.statusCode, status, `status ${status}`)
-  t.match(res.headers['content-type'], /^application\/json/)
-  const body = res.json()
-  t.strictSame(Object.keys(body).sort(), ['code', 'error', 'message', 'statusCode'], 'exactly the error keys')
-  t.equal(body.statusCode, status)
-  t.equal(body.code, code)
-  t.equal(body.error, STATUS_CODES[status])
-  return body
-}
-
-async function pendingCount (call: TestApp['call'], receiverUid: string): Promise<number> {
-  const res = await call({ method: 'GET', url: `/v1/receivers/${receiverUid}/messages` })
-  if (res.statusCode !== 200) throw new Error(`listing ${receiverUid} answered ${res.statusCode}: ${res.body}`)
-  return res.json().messages.length
-}
 
 /** Pending messages over all receivers, as /metrics reports them: also covers a receiver the test cannot list. */
 async function totalPending (call: TestApp['call']): Promise<number> {
@@ -48,9 +30,9 @@ async function expectInvalidStore (
   const res = typeof change === 'function'
     ? await app.call({ method: 'POST', url: '/v1/messages', payload: change(receiverUid), headers: JSON_TYPE })
     : await app.call({ method: 'POST', url: '/v1/messages', payload: newMessage({ receiver_uid: receiverUid, ...change }) })
-  const { message } = expectError(t, res, 400, 'FST_ERR_VALIDATION')
+  const { message } = expectErrorShape(t, res, 400, 'FST_ERR_VALIDATION')
   t.match(message, field, 'the message names the field')
-  t.equal(await pendingCount(app.call, receiverUid), 0, 'nothing stored for the receiver')
+  t.equal((await pending(app.call, receiverUid)).length, 0, 'nothing stored for the receiver')
   t.equal(await totalPending(app.call), before, 'nothing stored at all')
 }
 
@@ -58,7 +40,7 @@ t.test('a valid store body is accepted, so the rejections below are about their 
   const { call } = await buildTestApp(t)
   const res = await call({ method: 'POST', url: '/v1/messages', payload: newMessage({ send_time: '2026-11-27T04:36:55.123Z', ttl_seconds: 60 }) })
   t.equal(res.statusCode, 201)
-  t.equal(await pendingCount(call, 'bob'), 1)
+  t.equal((await pending(call, 'bob')).length, 1)
   t.equal(await totalPending(call), 1, 'the pending gauge the rejections rely on counts it')
 })
 
@@ -128,7 +110,7 @@ t.test('ids at their longest (uid 50, msg_id 70) and with every allowed punctuat
     const res = await call({ method: 'POST', url: '/v1/messages', payload: body })
     t.equal(res.statusCode, 201, JSON.stringify(body))
   }
-  t.equal(await pendingCount(call, receiverUid), 2)
+  t.equal((await pending(call, receiverUid)).length, 2)
 })
 
 t.test('content with U+0000 is rejected (PostgreSQL cannot store it)', async (t) => {
@@ -164,8 +146,8 @@ t.test('a body with invalid UTF-8 bytes is 400 FST_ERR_CTP_INVALID_JSON_BODY and
     Buffer.from('"}')
   ])
   const res = await call({ method: 'POST', url: '/v1/messages', payload, headers: JSON_TYPE })
-  expectError(t, res, 400, 'FST_ERR_CTP_INVALID_JSON_BODY')
-  t.equal(await pendingCount(call, receiverUid), 0)
+  expectErrorShape(t, res, 400, 'FST_ERR_CTP_INVALID_JSON_BODY')
+  t.equal((await pending(call, receiverUid)).length, 0)
 })
 
 const BAD_SEND_TIMES: Array<[string, unknown]> = [
@@ -209,7 +191,7 @@ t.test('malformed JSON is 400 FST_ERR_CTP_INVALID_JSON_BODY and stores nothing',
   const valid = JSON.stringify(newMessage({ receiver_uid: freshReceiver() }))
   for (const payload of [valid.slice(0, -1), valid.replace('"receiver_uid"', 'receiver_uid'), `${valid},`, 'hello']) {
     const res = await call({ method: 'POST', url: '/v1/messages', payload, headers: JSON_TYPE })
-    expectError(t, res, 400, 'FST_ERR_CTP_INVALID_JSON_BODY')
+    expectErrorShape(t, res, 400, 'FST_ERR_CTP_INVALID_JSON_BODY')
   }
   t.equal(await totalPending(call), before)
 })
@@ -219,8 +201,8 @@ for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', 'm
     const { call } = shared
     const receiverUid = freshReceiver()
     const res = await call({ method: 'POST', url: '/v1/messages', payload: JSON.stringify(newMessage({ receiver_uid: receiverUid })), headers: { 'content-type': contentType } })
-    expectError(t, res, 415, 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
-    t.equal(await pendingCount(call, receiverUid), 0)
+    expectErrorShape(t, res, 415, 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+    t.equal((await pending(call, receiverUid)).length, 0)
   })
 }
 
@@ -233,8 +215,8 @@ t.test('a JSON body with a charset parameter is accepted', async (t) => {
 t.test('a body over BODY_LIMIT_BYTES is 413 and stores nothing', async (t) => {
   const { call } = await buildTestApp(t, { BODY_LIMIT_BYTES: '1024' })
   const res = await call({ method: 'POST', url: '/v1/messages', payload: newMessage({ content: 'x'.repeat(1100) }) })
-  expectError(t, res, 413, 'FST_ERR_CTP_BODY_TOO_LARGE')
-  t.equal(await pendingCount(call, 'bob'), 0)
+  expectErrorShape(t, res, 413, 'FST_ERR_CTP_BODY_TOO_LARGE')
+  t.equal((await pending(call, 'bob')).length, 0)
 })
 
 t.test('a body just under BODY_LIMIT_BYTES is accepted', async (t) => {
@@ -257,7 +239,7 @@ for (const receiverUid of BAD_PATH_UIDS) {
       { method: 'DELETE' as const, url: `/v1/receivers/${receiverUid}/messages/m1` }
     ]
     for (const request of requests) {
-      const { message } = expectError(t, await call(request), 400, 'FST_ERR_VALIDATION')
+      const { message } = expectErrorShape(t, await call(request), 400, 'FST_ERR_VALIDATION')
       t.match(message, /receiver_uid/, `${request.method} ${request.url}`)
     }
   })
@@ -267,7 +249,7 @@ for (const msgId of ['bad!id', 'a%20b', 'm'.repeat(71)]) {
   t.test(`a msg_id "${msgId.slice(0, 12)}" in the path is 400 on fetch and delete`, async (t) => {
     const { call } = shared
     for (const method of ['GET', 'DELETE'] as const) {
-      const { message } = expectError(t, await call({ method, url: `/v1/receivers/bob/messages/${msgId}` }), 400, 'FST_ERR_VALIDATION')
+      const { message } = expectErrorShape(t, await call({ method, url: `/v1/receivers/bob/messages/${msgId}` }), 400, 'FST_ERR_VALIDATION')
       t.match(message, /msg_id/, method)
     }
   })
@@ -291,7 +273,7 @@ for (const [route, max] of [['messages', 1000], ['senders', 500]] as const) {
   for (const limit of ['0', 'abc', '1.5', '-1', String(max + 1)]) {
     t.test(`limit=${limit} on /${route} is 400`, async (t) => {
       const { call } = shared
-      const { message } = expectError(t, await call({ method: 'GET', url: `/v1/receivers/bob/${route}?limit=${limit}` }), 400, 'FST_ERR_VALIDATION')
+      const { message } = expectErrorShape(t, await call({ method: 'GET', url: `/v1/receivers/bob/${route}?limit=${limit}` }), 400, 'FST_ERR_VALIDATION')
       t.match(message, /limit/)
     })
   }
@@ -301,14 +283,14 @@ for (const [route, max] of [['messages', 1000], ['senders', 500]] as const) {
   })
   t.test(`an unknown query parameter on /${route} is 400 and named`, async (t) => {
     const { call } = shared
-    const { message } = expectError(t, await call({ method: 'GET', url: `/v1/receivers/bob/${route}?limt=10` }), 400, 'FST_ERR_VALIDATION')
+    const { message } = expectErrorShape(t, await call({ method: 'GET', url: `/v1/receivers/bob/${route}?limt=10` }), 400, 'FST_ERR_VALIDATION')
     t.match(message, /limt/)
   })
 }
 
 t.test('an invalid sender_uid in the query is 400', async (t) => {
   const { call } = shared
-  const { message } = expectError(t, await call({ method: 'GET', url: '/v1/receivers/bob/messages?sender_uid=a%20b' }), 400, 'FST_ERR_VALIDATION')
+  const { message } = expectErrorShape(t, await call({ method: 'GET', url: '/v1/receivers/bob/messages?sender_uid=a%20b' }), 400, 'FST_ERR_VALIDATION')
   t.match(message, /sender_uid/)
 })
 
