@@ -71,6 +71,8 @@ interface Tally { stored: number, duplicates: number, acked: number, expired: nu
 const newTally = (): Tally => ({ stored: 0, duplicates: 0, acked: 0, expired: 0, dropped: 0 })
 // The store path purges a receiver's expired messages completely: its quota and summary must be exact.
 const NO_LIMIT = 1_000_000_000
+/** The summary shows this many Unicode code points of the latest message's content. */
+export const PREVIEW_LENGTH = 100
 // At most this many messages share one transaction (one full request of the batch endpoint), which bounds how long it holds the event loop.
 const GROUP_COMMIT_MAX_ITEMS = 500
 const FORBIDDEN_CHARACTERS = /[\u0000]|[\uD800-\uDFFF]/u // eslint-disable-line no-control-regex
@@ -263,10 +265,10 @@ export function createMessageService (store: Store, rules: MessageRules, events:
     async summary (receiverUid: string, limit: number, cursor: string | undefined): Promise<SummaryResult> {
       const before = cursor === undefined ? null : decodeCursor('senders', cursor)
       const now = clock()
-      let view = await store.summary(receiverUid, before, limit + 1)
+      let view = await store.summary(receiverUid, before, limit + 1, PREVIEW_LENGTH)
       if (isDue(view.receiver, now)) {
         await purgeNow(receiverUid, now)
-        view = await store.summary(receiverUid, before, limit + 1)
+        view = await store.summary(receiverUid, before, limit + 1, PREVIEW_LENGTH)
       }
       const { receiver, rows } = view
       if (receiver === undefined) return { receiverUid, totalPending: 0, senders: [], nextCursor: null }

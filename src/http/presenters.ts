@@ -3,8 +3,6 @@ import type { StoredMessage, SummaryRow } from '../store/types.js'
 import { formatTime } from '../domain/time.js'
 import type { ApiMessage } from './schemas.js'
 
-export const PREVIEW_LENGTH = 100
-
 export function presentMessage (message: StoredMessage): ApiMessage {
   return {
     msg_id: message.msgId,
@@ -19,11 +17,6 @@ export function presentMessage (message: StoredMessage): ApiMessage {
   }
 }
 
-/** The first 100 Unicode code points (not UTF-16 units, so a surrogate pair is never cut in half). */
-export function preview (content: string): string {
-  return Array.from(content).slice(0, PREVIEW_LENGTH).join('')
-}
-
 export function presentSummaryRow (row: SummaryRow) {
   return {
     sender_uid: row.senderUid,
@@ -31,7 +24,7 @@ export function presentSummaryRow (row: SummaryRow) {
     last_seq: row.last?.seq ?? null,
     last_send_time: row.last === null ? null : formatTime(row.last.sendTime),
     last_msg_type: row.last?.msgType ?? null,
-    last_content_preview: row.last === null ? null : preview(row.last.content),
+    last_content_preview: row.last?.preview ?? null,
     lost_count: row.lostCount
   }
 }

@@ -197,12 +197,13 @@ export async function createKnexStore (options: DatabaseOptions): Promise<Store>
       return row === undefined ? undefined : toReceiverState(row)
     }),
 
-    summary: (receiverUid, beforeSortSeq, limit) => run(async () => {
+    summary: (receiverUid, beforeSortSeq, limit, previewLength) => run(async () => {
       const query = db('conversations as c')
         .leftJoin('messages as m', function () {
           this.on('m.receiver_uid', '=', 'c.receiver_uid').andOn('m.seq', '=', 'c.last_seq')
         })
-        .select('c.*', ...MESSAGE_COLUMNS.map((column) => `m.${column} as m_${column}`))
+        // PostgreSQL's left() counts characters (code points in UTF-8), which is what the preview is cut by.
+        .select('c.*', 'm.seq as m_seq', 'm.send_time as m_send_time', 'm.msg_type as m_msg_type', db.raw('left(m.content, ?) as m_preview', [previewLength]))
         .where('c.receiver_uid', receiverUid)
         .orderBy('c.sort_seq', 'desc')
         .limit(limit)

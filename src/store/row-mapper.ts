@@ -31,13 +31,15 @@ export function toStoredMessageFromValues (values: readonly unknown[]): StoredMe
   }
 }
 
-export function toStoredMessage (row: Row, prefix = ''): StoredMessage {
-  return toStoredMessageFromValues(MESSAGE_FIELDS.map((column) => row[`${prefix}${column}`]))
+export function toStoredMessage (row: Row): StoredMessage {
+  return toStoredMessageFromValues(MESSAGE_FIELDS.map((column) => row[column]))
 }
 
-/** A summary row: the conversation's columns, and its latest pending message's columns prefixed with m_ (all null when none). */
+/** A summary row: the conversation's columns, and m_seq, m_send_time, m_msg_type, m_preview of its latest pending message (null when none). */
 export function toSummaryRow (row: Row): SummaryRow {
-  const last = row.m_seq === null || row.m_seq === undefined ? null : toStoredMessage(row, 'm_')
+  const last = row.m_seq === null || row.m_seq === undefined
+    ? null
+    : { seq: toNumber(row.m_seq), sendTime: toNumber(row.m_send_time), msgType: toNumber(row.m_msg_type), preview: String(row.m_preview) }
   return { ...toConversation(row), last }
 }
 

@@ -14,7 +14,8 @@ type Row = Record<string, unknown>
 
 const MESSAGE_COLUMNS = MESSAGE_FIELDS.join(', ')
 const KEY_COLUMNS = 'seq, sender_uid, msg_id, expires_at'
-const SUMMARY_COLUMNS = 'c.*, ' + MESSAGE_FIELDS.map((column) => `m.${column} AS m_${column}`).join(', ')
+// SQLite's substr counts characters (code points) in TEXT, which is what the preview is cut by.
+const SUMMARY_COLUMNS = 'c.*, m.seq AS m_seq, m.send_time AS m_send_time, m.msg_type AS m_msg_type, substr(m.content, 1, @preview) AS m_preview'
 
 const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY)/
 const CHECKPOINT_INTERVAL_MS = 200
@@ -61,9 +62,7 @@ function prepareAll (db: Database) {
     clearLostOfSender: p('UPDATE conversations SET lost_count = 0, lost_seq = NULL WHERE receiver_uid = ? AND sender_uid = ? AND lost_seq <= ?'),
     deleteEmptyConversations: p('DELETE FROM conversations WHERE receiver_uid = ? AND pending_count = 0 AND lost_count = 0'),
     summary: p(`SELECT ${SUMMARY_COLUMNS} FROM conversations c LEFT JOIN messages m ON m.receiver_uid = c.receiver_uid AND m.seq = c.last_seq ` +
-      'WHERE c.receiver_uid = ? ORDER BY c.sort_seq DESC LIMIT ?'),
-    summaryBefore: p(`SELECT ${SUMMARY_COLUMNS} FROM conversations c LEFT JOIN messages m ON m.receiver_uid = c.receiver_uid AND m.seq = c.last_seq ` +
-      'WHERE c.receiver_uid = ? AND c.sort_seq < ? ORDER BY c.sort_seq DESC LIMIT ?'),
+      'WHERE c.receiver_uid = @receiver AND c.sort_seq < @before ORDER BY c.sort_seq DESC LIMIT @limit'),
     page: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND seq > ? AND expires_at > ? ORDER BY seq ASC LIMIT ?`).raw(true),
     pageOfSender: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND sender_uid = ? AND seq > ? AND expires_at > ? ORDER BY seq ASC LIMIT ?`).raw(true),
     dueForExpiry: p('SELECT receiver_uid FROM receivers WHERE next_expiry <= ? ORDER BY next_expiry ASC LIMIT ?'),
@@ -231,11 +230,9 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
       return row === undefined ? undefined : toReceiverState(row)
     }),
 
-    summary: (receiverUid, beforeSortSeq, limit) => read(() => {
+    summary: (receiverUid, beforeSortSeq, limit, previewLength) => read(() => {
       const receiver = one(s.receiver, receiverUid)
-      const rows = beforeSortSeq === null
-        ? all(s.summary, receiverUid, limit)
-        : all(s.summaryBefore, receiverUid, beforeSortSeq, limit)
+      const rows = all(s.summary, { receiver: receiverUid, before: beforeSortSeq ?? Number.MAX_SAFE_INTEGER, limit, preview: previewLength })
       return { receiver: receiver === undefined ? undefined : toReceiverState(receiver), rows: rows.map(toSummaryRow) }
     }),
 

@@ -42,8 +42,17 @@ export interface Conversation {
   lostSeq: number | null
 }
 
+/** What the summary shows of a sender's latest pending message: no body, only the start of its content. */
+export interface LastMessage {
+  seq: number
+  sendTime: number
+  msgType: number
+  /** The content cut to the preview length, counted in Unicode code points. */
+  preview: string
+}
+
 export interface SummaryRow extends Conversation {
-  last: StoredMessage | null
+  last: LastMessage | null
 }
 
 export interface SummaryView {
@@ -103,7 +112,7 @@ export interface Store {
 
   receiver (receiverUid: string): Promise<ReceiverState | undefined>
   /** The receiver's row and one page of its summary, read together. */
-  summary (receiverUid: string, beforeSortSeq: number | null, limit: number): Promise<SummaryView>
+  summary (receiverUid: string, beforeSortSeq: number | null, limit: number, previewLength: number): Promise<SummaryView>
   page (query: PageQuery): Promise<StoredMessage[]>
   findPendingLive (receiverUid: string, msgId: string, now: number): Promise<StoredMessage | undefined>
   /** Receivers whose pending messages may have expired, earliest first. */
