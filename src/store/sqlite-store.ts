@@ -90,9 +90,8 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
   // so COMMIT itself need not block the event loop on the disk.
   const walSync = filename === ':memory:' ? null : createWalSync(filename)
   if (walSync !== null) db.pragma('synchronous = NORMAL')
-  // Reads come from memory-mapped pages and a larger page cache rather than a read() per page.
-  db.pragma('cache_size = -65536')
-  db.pragma('mmap_size = 1073741824')
+  // A larger page cache than the 2 MiB default; no memory mapping, whose pages would count in the process's RSS.
+  db.pragma('cache_size = -16384')
   // Checkpoints (copying the WAL into the database file, with an fsync) run mostly in a worker thread: when a COMMIT
   // reaches the auto-checkpoint size, the worker has usually copied everything already, so the serving connection
   // only resets the WAL (which it alone can do while it keeps writing) and does no copy and no fsync itself.
