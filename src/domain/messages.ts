@@ -2,7 +2,7 @@
 import { v7 as uuidv7 } from 'uuid'
 import { errors } from '../errors.js'
 import type {
-  AckSelector, Conversation, MessageKey, ReceiverState, Store, StoredMessage, StoreTx, SummaryRow
+  AckSelector, Conversation, MessageKey, ReceiverState, Store, StoredMessage, StoreTx, SummaryRow, Tombstone
 } from '../store/types.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
 import { createGroupCommit } from './group-commit.js'
@@ -130,7 +130,7 @@ export function createMessageService (store: Store, rules: MessageRules, events:
       // With nothing pending, the row keeps its place in the summary at the seq of its last message.
       if (next.lastSeq !== null) next.sortSeq = next.lastSeq
       if (next.pendingCount === 0 && next.lostCount === 0) await tx.deleteConversation(receiver.receiverUid, senderUid)
-      else await tx.saveConversation(next)
+      else await tx.saveConversations([next])
     }
     receiver.pendingCount -= removed.length
   }
@@ -154,13 +154,59 @@ export function createMessageService (store: Store, rules: MessageRules, events:
     return receiver
   }
 
-  async function storeOne (tx: StoreTx, receiver: ReceiverState, item: Prepared, now: number, tally: Tally): Promise<StoreOutcome> {
-    let existing = await tx.findPending(item.receiverUid, item.msgId)
-    if (existing === undefined) {
-      const tombstone = await tx.findTombstone(item.receiverUid, item.msgId)
-      if (tombstone !== undefined && tombstone.purgeAt > now) existing = tombstone.message
-      // Past the dedup window the id is free again.
-      else if (tombstone !== undefined) await tx.deleteTombstone(item.receiverUid, item.msgId)
+  /**
+   * What a group's transaction reads of its receivers once, up front, and writes once, at the end: the pending
+   * messages and tombstones with the group's msg_ids, and the summary rows of its senders. A group then costs a
+   * few statements, not several per message.
+   */
+  interface GroupState {
+    pending: Map<string, StoredMessage>
+    tombstones: Map<string, Tombstone>
+    conversations: Map<string, Conversation | undefined>
+    changed: Set<string>
+    inserts: StoredMessage[]
+  }
+
+  const key = (receiverUid: string, id: string) => `${receiverUid}\u0000${id}`
+
+  async function readGroup (tx: StoreTx, items: readonly Prepared[]): Promise<GroupState> {
+    const state: GroupState = { pending: new Map(), tombstones: new Map(), conversations: new Map(), changed: new Set(), inserts: [] }
+    const byReceiver = new Map<string, Prepared[]>()
+    for (const item of items) byReceiver.set(item.receiverUid, [...(byReceiver.get(item.receiverUid) ?? []), item])
+    for (const [receiverUid, group] of byReceiver) {
+      const msgIds = [...new Set(group.map((item) => item.msgId))]
+      const senderUids = [...new Set(group.map((item) => item.senderUid))]
+      for (const message of await tx.findPendingByIds(receiverUid, msgIds)) state.pending.set(key(receiverUid, message.msgId), message)
+      for (const tombstone of await tx.findTombstonesByIds(receiverUid, msgIds)) state.tombstones.set(key(receiverUid, tombstone.message.msgId), tombstone)
+      for (const senderUid of senderUids) state.conversations.set(key(receiverUid, senderUid), undefined)
+      for (const conversation of await tx.findConversations(receiverUid, senderUids)) {
+        state.conversations.set(key(receiverUid, conversation.senderUid), conversation)
+      }
+    }
+    return state
+  }
+
+  /** Writes what the group has stored so far. */
+  async function flushGroup (tx: StoreTx, state: GroupState): Promise<void> {
+    await tx.insertMessages(state.inserts)
+    const changed = [...state.changed].map((id) => state.conversations.get(id)).filter((row) => row !== undefined)
+    await tx.saveConversations(changed)
+    state.inserts = []
+    state.changed.clear()
+  }
+
+  async function storeOne (tx: StoreTx, state: GroupState, receiver: ReceiverState, item: Prepared, now: number, tally: Tally): Promise<StoreOutcome> {
+    const messageKey = key(item.receiverUid, item.msgId)
+    let existing = state.pending.get(messageKey)
+    const tombstone = state.tombstones.get(messageKey)
+    if (existing === undefined && tombstone !== undefined) {
+      if (tombstone.purgeAt > now) {
+        existing = tombstone.message
+      } else {
+        // Past the dedup window the id is free again.
+        await tx.deleteTombstone(item.receiverUid, item.msgId)
+        state.tombstones.delete(messageKey)
+      }
     }
     if (existing !== undefined) {
       if (!samePayload(existing, item)) return { status: 'conflict', msgId: item.msgId, message: existing }
@@ -170,10 +216,14 @@ export function createMessageService (store: Store, rules: MessageRules, events:
 
     while (receiver.pendingCount >= rules.maxPendingPerReceiver) {
       if (rules.overflowPolicy === 'reject') return { status: 'inbox_full', msgId: item.msgId, message: null }
+      // Dropping works on what is in the database: write the group's stores first, and read the rows again after.
+      await flushGroup(tx, state)
       const oldest = await tx.oldestPending(item.receiverUid)
       if (oldest === undefined) break
       await tx.removePending(item.receiverUid, [oldest.seq], null, now)
       await forgetPending(tx, receiver, [oldest], 'lost')
+      state.pending.delete(key(item.receiverUid, oldest.msgId))
+      state.conversations.set(key(item.receiverUid, oldest.senderUid), await tx.findConversation(item.receiverUid, oldest.senderUid))
       tally.dropped++
     }
 
@@ -189,9 +239,11 @@ export function createMessageService (store: Store, rules: MessageRules, events:
       storedAt: now,
       expiresAt: now + ttlMillis(item.ttlSeconds)
     }
-    await tx.insertMessage(message)
-    const conversation = await tx.findConversation(item.receiverUid, item.senderUid)
-    await tx.saveConversation({
+    state.inserts.push(message)
+    state.pending.set(messageKey, message)
+    const conversationKey = key(item.receiverUid, item.senderUid)
+    const conversation = state.conversations.get(conversationKey)
+    state.conversations.set(conversationKey, {
       receiverUid: item.receiverUid,
       senderUid: item.senderUid,
       pendingCount: (conversation?.pendingCount ?? 0) + 1,
@@ -200,6 +252,7 @@ export function createMessageService (store: Store, rules: MessageRules, events:
       lostCount: conversation?.lostCount ?? 0,
       lostSeq: conversation?.lostSeq ?? null
     })
+    state.changed.add(conversationKey)
     receiver.pendingCount += 1
     receiver.nextExpiry = Math.min(receiver.nextExpiry ?? Infinity, message.expiresAt)
     tally.stored++
@@ -226,11 +279,13 @@ export function createMessageService (store: Store, rules: MessageRules, events:
       for (const receiverUid of [...new Set(items.map((item) => item.receiverUid))].sort()) {
         receivers.set(receiverUid, await lockAndPurge(tx, receiverUid, now, tally))
       }
+      const state = await readGroup(tx, items)
       const outcomes: StoreOutcome[] = []
       for (const item of items) {
         const receiver = receivers.get(item.receiverUid) as ReceiverState
-        outcomes.push(await storeOne(tx, receiver, item, now, tally))
+        outcomes.push(await storeOne(tx, state, receiver, item, now, tally))
       }
+      await flushGroup(tx, state)
       for (const receiver of receivers.values()) await tx.saveReceiver(receiver)
       return outcomes
     })

@@ -6,7 +6,7 @@ import {
   fromConversation, fromStoredMessage, toConversation, toMessageKey, toNumber, toReceiverState, toStoredMessage, toSummaryRow, toTombstone, MESSAGE_FIELDS
 } from './row-mapper.js'
 import type {
-  AckSelector, Conversation, MessageKey, PageQuery, ReceiverState, Store, StoredMessage, StoreTx, SummaryRow
+  AckSelector, Conversation, MessageKey, PageQuery, ReceiverState, Store, StoredMessage, StoreTx, Tombstone
 } from './types.js'
 
 
@@ -67,22 +67,31 @@ function createTx (trx: Knex.Transaction): StoreTx {
       })
     },
 
-    async findPending (receiverUid, msgId) {
-      const row = await trx('messages').select(MESSAGE_COLUMNS).where({ receiver_uid: receiverUid, msg_id: msgId }).first()
-      return row === undefined ? undefined : toStoredMessage(row)
+    async findPendingByIds (receiverUid, msgIds) {
+      const found: StoredMessage[] = []
+      for (const ids of chunks([...new Set(msgIds)])) {
+        const rows = await trx('messages').select(MESSAGE_COLUMNS).where({ receiver_uid: receiverUid }).whereIn('msg_id', ids)
+        found.push(...rows.map((row) => toStoredMessage(row)))
+      }
+      return found
     },
 
-    async findTombstone (receiverUid, msgId) {
-      const row = await trx('tombstones').select(...MESSAGE_COLUMNS, 'purge_at').where({ receiver_uid: receiverUid, msg_id: msgId }).first()
-      return row === undefined ? undefined : toTombstone(row)
+    async findTombstonesByIds (receiverUid, msgIds) {
+      const found: Tombstone[] = []
+      for (const ids of chunks([...new Set(msgIds)])) {
+        const rows = await trx('tombstones').select(...MESSAGE_COLUMNS, 'purge_at').where({ receiver_uid: receiverUid }).whereIn('msg_id', ids)
+        found.push(...rows.map(toTombstone))
+      }
+      return found
     },
 
     async deleteTombstone (receiverUid, msgId) {
       await trx('tombstones').where({ receiver_uid: receiverUid, msg_id: msgId }).delete()
     },
 
-    async insertMessage (message: StoredMessage) {
-      await trx('messages').insert(fromStoredMessage(message))
+    async insertMessages (messages) {
+      // One multi-row INSERT per chunk: a group of stores costs a few round trips, not one per message.
+      for (const part of chunks(messages)) await trx('messages').insert(part.map(fromStoredMessage))
     },
 
     async oldestPending (receiverUid) {
@@ -140,9 +149,20 @@ function createTx (trx: Knex.Transaction): StoreTx {
       return row === undefined ? undefined : toConversation(row)
     },
 
-    async saveConversation (conversation: Conversation) {
-      await trx('conversations').insert(fromConversation(conversation))
-        .onConflict(['receiver_uid', 'sender_uid']).merge(['pending_count', 'last_seq', 'sort_seq', 'lost_count', 'lost_seq'])
+    async findConversations (receiverUid, senderUids) {
+      const found: Conversation[] = []
+      for (const senders of chunks([...new Set(senderUids)])) {
+        const rows = await trx('conversations').where({ receiver_uid: receiverUid }).whereIn('sender_uid', senders)
+        found.push(...rows.map(toConversation))
+      }
+      return found
+    },
+
+    async saveConversations (conversations) {
+      for (const part of chunks(conversations)) {
+        await trx('conversations').insert(part.map(fromConversation))
+          .onConflict(['receiver_uid', 'sender_uid']).merge(['pending_count', 'last_seq', 'sort_seq', 'lost_count', 'lost_seq'])
+      }
     },
 
     async deleteConversation (receiverUid, senderUid) {

@@ -139,19 +139,18 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
     async saveReceiver (state) {
       s.saveReceiver.run(state.lastSeq, state.pendingCount, state.nextExpiry, state.receiverUid)
     },
-    async findPending (receiverUid, msgId) {
-      const row = one(s.findPending, receiverUid, msgId)
-      return row === undefined ? undefined : toStoredMessage(row)
+    // One prepared lookup per id: on an embedded database that is as cheap as any IN list.
+    async findPendingByIds (receiverUid, msgIds) {
+      return msgIds.map((msgId) => one(s.findPending, receiverUid, msgId)).filter((row) => row !== undefined).map((row) => toStoredMessage(row))
     },
-    async findTombstone (receiverUid, msgId) {
-      const row = one(s.findTombstone, receiverUid, msgId)
-      return row === undefined ? undefined : toTombstone(row)
+    async findTombstonesByIds (receiverUid, msgIds) {
+      return msgIds.map((msgId) => one(s.findTombstone, receiverUid, msgId)).filter((row) => row !== undefined).map(toTombstone)
     },
     async deleteTombstone (receiverUid, msgId) {
       s.deleteTombstone.run(receiverUid, msgId)
     },
-    async insertMessage (message) {
-      s.insertMessage.run(fromStoredMessage(message))
+    async insertMessages (messages) {
+      for (const message of messages) s.insertMessage.run(fromStoredMessage(message))
     },
     async oldestPending (receiverUid) {
       const row = one(s.oldestPending, receiverUid)
@@ -190,8 +189,11 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
       const row = one(s.findConversation, receiverUid, senderUid)
       return row === undefined ? undefined : toConversation(row)
     },
-    async saveConversation (conversation) {
-      s.saveConversation.run(fromConversation(conversation))
+    async findConversations (receiverUid, senderUids) {
+      return senderUids.map((senderUid) => one(s.findConversation, receiverUid, senderUid)).filter((row) => row !== undefined).map(toConversation)
+    },
+    async saveConversations (conversations) {
+      for (const conversation of conversations) s.saveConversation.run(fromConversation(conversation))
     },
     async deleteConversation (receiverUid, senderUid) {
       s.deleteConversation.run(receiverUid, senderUid)

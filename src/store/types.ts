@@ -86,10 +86,11 @@ export interface StoreTx {
   lockReceiver (receiverUid: string): Promise<ReceiverState>
   saveReceiver (state: ReceiverState): Promise<void>
 
-  findPending (receiverUid: string, msgId: string): Promise<StoredMessage | undefined>
-  findTombstone (receiverUid: string, msgId: string): Promise<Tombstone | undefined>
+  /** The pending messages (expired or not) of a receiver with these ids. */
+  findPendingByIds (receiverUid: string, msgIds: readonly string[]): Promise<StoredMessage[]>
+  findTombstonesByIds (receiverUid: string, msgIds: readonly string[]): Promise<Tombstone[]>
   deleteTombstone (receiverUid: string, msgId: string): Promise<void>
-  insertMessage (message: StoredMessage): Promise<void>
+  insertMessages (messages: readonly StoredMessage[]): Promise<void>
 
   oldestPending (receiverUid: string): Promise<MessageKey | undefined>
   expiredPending (receiverUid: string, now: number, limit: number): Promise<MessageKey[]>
@@ -100,7 +101,9 @@ export interface StoreTx {
   lastPendingSeqOfSender (receiverUid: string, senderUid: string): Promise<number | null>
 
   findConversation (receiverUid: string, senderUid: string): Promise<Conversation | undefined>
-  saveConversation (conversation: Conversation): Promise<void>
+  findConversations (receiverUid: string, senderUids: readonly string[]): Promise<Conversation[]>
+  /** Inserts or updates summary rows (at most one per receiver and sender). */
+  saveConversations (conversations: readonly Conversation[]): Promise<void>
   deleteConversation (receiverUid: string, senderUid: string): Promise<void>
   clearLostUpTo (receiverUid: string, upToSeq: number, senderUid?: string): Promise<void>
 }
