@@ -18,6 +18,19 @@ async function createTable (knex: Knex, table: string, define: (builder: Knex.Cr
   for (const statement of indexes) await knex.raw(statement.sql, statement.bindings ?? [])
 }
 
+/** The columns of a message, shared by pending messages and tombstones (times are epoch milliseconds). */
+function messageColumns (table: Knex.CreateTableBuilder): void {
+  table.string('receiver_uid', 50).notNullable()
+  table.bigInteger('seq').notNullable()
+  table.string('msg_id', 70).notNullable()
+  table.string('sender_uid', 50).notNullable()
+  table.integer('msg_type').notNullable()
+  table.text('content').notNullable()
+  table.bigInteger('send_time').notNullable()
+  table.bigInteger('stored_at').notNullable()
+  table.bigInteger('expires_at').notNullable()
+}
+
 export async function up (knex: Knex): Promise<void> {
   await createTable(knex, 'receivers', (table) => {
     table.string('receiver_uid', 50).primary()
@@ -29,30 +42,15 @@ export async function up (knex: Knex): Promise<void> {
 
   // Only the indexes a query needs: each one costs on the store path.
   await createTable(knex, 'messages', (table) => {
-    table.string('receiver_uid', 50).notNullable()
-    table.bigInteger('seq').notNullable()
-    table.string('msg_id', 70).notNullable()
-    table.string('sender_uid', 50).notNullable()
-    table.integer('msg_type').notNullable()
-    table.text('content').notNullable()
-    table.bigInteger('send_time').notNullable()
-    table.bigInteger('stored_at').notNullable()
-    table.bigInteger('expires_at').notNullable()
+    messageColumns(table)
     table.primary(['receiver_uid', 'seq'])
     table.unique(['receiver_uid', 'msg_id'], { indexName: 'messages_receiver_msg_id' })
     table.index(['receiver_uid', 'sender_uid', 'seq'], 'messages_receiver_sender_seq')
   })
 
+  // An acked message as it was stored, kept until purge_at so that a late retry is still a duplicate.
   await createTable(knex, 'tombstones', (table) => {
-    table.string('receiver_uid', 50).notNullable()
-    table.string('msg_id', 70).notNullable()
-    table.bigInteger('seq').notNullable()
-    table.string('sender_uid', 50).notNullable()
-    table.integer('msg_type').notNullable()
-    table.text('content').notNullable()
-    table.bigInteger('send_time').notNullable()
-    table.bigInteger('stored_at').notNullable()
-    table.bigInteger('expires_at').notNullable()
+    messageColumns(table)
     table.bigInteger('acked_at').notNullable()
     table.bigInteger('purge_at').notNullable()
     table.primary(['receiver_uid', 'msg_id'])
