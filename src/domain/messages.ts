@@ -2,7 +2,7 @@
 import { v7 as uuidv7 } from 'uuid'
 import { errors } from '../errors.js'
 import type {
-  AckSelector, Conversation, MessageKey, ReceiverState, Store, StoredMessage, StoreTx, SummaryRow, Tombstone
+  AckSelector, Conversation, MessageKey, ReceiverKey, ReceiverState, Store, StoredMessage, StoreTx, SummaryRow, Tombstone
 } from '../store/types.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
 import { createGroupCommit } from './group-commit.js'
@@ -148,10 +148,15 @@ export function createMessageService (store: Store, rules: MessageRules, events:
     if (expired.length < limit) receiver.nextExpiry = await tx.earliestExpiry(receiver.receiverUid)
   }
 
-  async function lockAndPurge (tx: StoreTx, receiverUid: string, now: number, tally: Tally): Promise<ReceiverState> {
-    const receiver = await tx.lockReceiver(receiverUid)
-    await purgeExpired(tx, receiver, now, tally, NO_LIMIT)
-    return receiver
+  /** Locks receivers in one global (sorted) order, so that writers never deadlock, and purges their expired messages. */
+  async function lockAndPurge (tx: StoreTx, receiverUids: readonly string[], now: number, tally: Tally): Promise<Map<string, ReceiverState>> {
+    const receivers = await tx.lockReceivers([...new Set(receiverUids)].sort())
+    for (const receiver of receivers) await purgeExpired(tx, receiver, now, tally, NO_LIMIT)
+    return new Map(receivers.map((receiver) => [receiver.receiverUid, receiver]))
+  }
+
+  async function lockAndPurgeOne (tx: StoreTx, receiverUid: string, now: number, tally: Tally): Promise<ReceiverState> {
+    return (await lockAndPurge(tx, [receiverUid], now, tally)).get(receiverUid) as ReceiverState
   }
 
   /**
@@ -171,17 +176,16 @@ export function createMessageService (store: Store, rules: MessageRules, events:
 
   async function readGroup (tx: StoreTx, items: readonly Prepared[]): Promise<GroupState> {
     const state: GroupState = { pending: new Map(), tombstones: new Map(), conversations: new Map(), changed: new Set(), inserts: [] }
-    const byReceiver = new Map<string, Prepared[]>()
-    for (const item of items) byReceiver.set(item.receiverUid, [...(byReceiver.get(item.receiverUid) ?? []), item])
-    for (const [receiverUid, group] of byReceiver) {
-      const msgIds = [...new Set(group.map((item) => item.msgId))]
-      const senderUids = [...new Set(group.map((item) => item.senderUid))]
-      for (const message of await tx.findPendingByIds(receiverUid, msgIds)) state.pending.set(key(receiverUid, message.msgId), message)
-      for (const tombstone of await tx.findTombstonesByIds(receiverUid, msgIds)) state.tombstones.set(key(receiverUid, tombstone.message.msgId), tombstone)
-      for (const senderUid of senderUids) state.conversations.set(key(receiverUid, senderUid), undefined)
-      for (const conversation of await tx.findConversations(receiverUid, senderUids)) {
-        state.conversations.set(key(receiverUid, conversation.senderUid), conversation)
-      }
+    const unique = (pairs: ReceiverKey[]): ReceiverKey[] => [...new Map(pairs.map((pair) => [key(...pair), pair])).values()]
+    const messageKeys = unique(items.map((item) => [item.receiverUid, item.msgId]))
+    const conversationKeys = unique(items.map((item) => [item.receiverUid, item.senderUid]))
+    for (const message of await tx.findPendingByIds(messageKeys)) state.pending.set(key(message.receiverUid, message.msgId), message)
+    for (const tombstone of await tx.findTombstonesByIds(messageKeys)) {
+      state.tombstones.set(key(tombstone.message.receiverUid, tombstone.message.msgId), tombstone)
+    }
+    for (const pair of conversationKeys) state.conversations.set(key(...pair), undefined)
+    for (const conversation of await tx.findConversations(conversationKeys)) {
+      state.conversations.set(key(conversation.receiverUid, conversation.senderUid), conversation)
     }
     return state
   }
@@ -275,10 +279,7 @@ export function createMessageService (store: Store, rules: MessageRules, events:
   async function commitStores (items: readonly Prepared[]): Promise<StoreOutcome[]> {
     const now = clock()
     return await write(async (tx, tally) => {
-      const receivers = new Map<string, ReceiverState>()
-      for (const receiverUid of [...new Set(items.map((item) => item.receiverUid))].sort()) {
-        receivers.set(receiverUid, await lockAndPurge(tx, receiverUid, now, tally))
-      }
+      const receivers = await lockAndPurge(tx, items.map((item) => item.receiverUid), now, tally)
       const state = await readGroup(tx, items)
       const outcomes: StoreOutcome[] = []
       for (const item of items) {
@@ -286,7 +287,7 @@ export function createMessageService (store: Store, rules: MessageRules, events:
         outcomes.push(await storeOne(tx, state, receiver, item, now, tally))
       }
       await flushGroup(tx, state)
-      for (const receiver of receivers.values()) await tx.saveReceiver(receiver)
+      await tx.saveReceivers([...receivers.values()])
       return outcomes
     })
   }
@@ -304,8 +305,8 @@ export function createMessageService (store: Store, rules: MessageRules, events:
   /** Removes a receiver's expired messages now, so that what is read next counts them as lost. */
   async function purgeNow (receiverUid: string, now: number): Promise<void> {
     await write(async (tx, tally) => {
-      const locked = await lockAndPurge(tx, receiverUid, now, tally)
-      await tx.saveReceiver(locked)
+      const locked = await lockAndPurgeOne(tx, receiverUid, now, tally)
+      await tx.saveReceivers([locked])
     })
   }
 
@@ -360,7 +361,7 @@ export function createMessageService (store: Store, rules: MessageRules, events:
       if (await store.receiver(receiverUid) === undefined) return 0
       const now = clock()
       return await write(async (tx, tally) => {
-        const receiver = await lockAndPurge(tx, receiverUid, now, tally)
+        const receiver = await lockAndPurgeOne(tx, receiverUid, now, tally)
         const acked = await tx.selectForAck(receiverUid, selector, now)
         if (acked.length > 0) {
           const tombstoneUntil = rules.dedupWindowSeconds > 0 ? now + ttlMillis(rules.dedupWindowSeconds) : null
@@ -369,7 +370,7 @@ export function createMessageService (store: Store, rules: MessageRules, events:
         }
         // Acking up to a seq also dismisses the losses it covers: the client has been told of them.
         if (selector.kind === 'up-to') await tx.clearLostUpTo(receiverUid, selector.upToSeq, selector.senderUid)
-        await tx.saveReceiver(receiver)
+        await tx.saveReceivers([receiver])
         tally.acked += acked.length
         return acked.length
       })
@@ -382,9 +383,9 @@ export function createMessageService (store: Store, rules: MessageRules, events:
       const due = await store.receiversDueForExpiry(now, rules.sweepBatchSize)
       for (const receiverUid of due) {
         await write(async (tx, tally) => {
-          const receiver = await tx.lockReceiver(receiverUid)
+          const [receiver] = await tx.lockReceivers([receiverUid]) as [ReceiverState]
           await purgeExpired(tx, receiver, now, tally, rules.sweepBatchSize)
-          await tx.saveReceiver(receiver)
+          await tx.saveReceivers([receiver])
         })
       }
       return { tombstones, receivers: due.length }

@@ -45,41 +45,53 @@ async function guard<T> (work: () => Promise<T>): Promise<T> {
 
 function createTx (trx: Knex.Transaction): StoreTx {
   return {
-    async lockReceiver (receiverUid) {
-      // One statement on both databases: inserts the row when missing, and on PostgreSQL the upsert locks it until COMMIT.
-      const result = await trx.raw(
-        'INSERT INTO receivers (receiver_uid, last_seq, pending_count, next_expiry) VALUES (?, 0, 0, NULL) ' +
-        'ON CONFLICT (receiver_uid) DO UPDATE SET receiver_uid = excluded.receiver_uid ' +
-        'RETURNING receiver_uid, last_seq, pending_count, next_expiry',
-        [receiverUid]
-      ) as { rows?: Record<string, unknown>[] } | Record<string, unknown>[]
-      const rows = Array.isArray(result) ? result : result.rows ?? []
-      const row = rows[0]
-      if (row === undefined) throw new Error('receiver upsert returned no row')
-      return toReceiverState(row)
+    async lockReceivers (receiverUids) {
+      // One upsert for all: it inserts missing rows and, on PostgreSQL, locks every row until COMMIT, in the order
+      // of the VALUES list (callers sort it, so that two writers never wait for each other in a cycle).
+      const states: ReceiverState[] = []
+      for (const part of chunks(receiverUids)) {
+        const result = await trx.raw(
+          'INSERT INTO receivers (receiver_uid, last_seq, pending_count, next_expiry) VALUES ' +
+          part.map(() => '(?, 0, 0, NULL)').join(', ') +
+          ' ON CONFLICT (receiver_uid) DO UPDATE SET receiver_uid = excluded.receiver_uid ' +
+          'RETURNING receiver_uid, last_seq, pending_count, next_expiry',
+          part
+        ) as { rows?: Record<string, unknown>[] } | Record<string, unknown>[]
+        const rows = (Array.isArray(result) ? result : result.rows ?? []).map(toReceiverState)
+        const byUid = new Map(rows.map((state) => [state.receiverUid, state]))
+        for (const receiverUid of part) {
+          const state = byUid.get(receiverUid)
+          if (state === undefined) throw new Error(`receiver upsert returned no row for ${receiverUid}`)
+          states.push(state)
+        }
+      }
+      return states
     },
 
-    async saveReceiver (state: ReceiverState) {
-      await trx('receivers').where({ receiver_uid: state.receiverUid }).update({
-        last_seq: state.lastSeq,
-        pending_count: state.pendingCount,
-        next_expiry: state.nextExpiry
-      })
+    async saveReceivers (states) {
+      for (const part of chunks(states)) {
+        await trx.raw(
+          'UPDATE receivers AS r SET last_seq = v.last_seq, pending_count = v.pending_count, next_expiry = v.next_expiry FROM (VALUES ' +
+          part.map(() => '(?, CAST(? AS bigint), CAST(? AS integer), CAST(? AS bigint))').join(', ') +
+          ') AS v (receiver_uid, last_seq, pending_count, next_expiry) WHERE r.receiver_uid = v.receiver_uid',
+          part.flatMap((state) => [state.receiverUid, state.lastSeq, state.pendingCount, state.nextExpiry])
+        )
+      }
     },
 
-    async findPendingByIds (receiverUid, msgIds) {
+    async findPendingByIds (keys) {
       const found: StoredMessage[] = []
-      for (const ids of chunks([...new Set(msgIds)])) {
-        const rows = await trx('messages').select(MESSAGE_COLUMNS).where({ receiver_uid: receiverUid }).whereIn('msg_id', ids)
+      for (const part of chunks(keys)) {
+        const rows = await trx('messages').select(MESSAGE_COLUMNS).whereIn(['receiver_uid', 'msg_id'], part.map((pair) => [...pair]))
         found.push(...rows.map((row) => toStoredMessage(row)))
       }
       return found
     },
 
-    async findTombstonesByIds (receiverUid, msgIds) {
+    async findTombstonesByIds (keys) {
       const found: Tombstone[] = []
-      for (const ids of chunks([...new Set(msgIds)])) {
-        const rows = await trx('tombstones').select(...MESSAGE_COLUMNS, 'purge_at').where({ receiver_uid: receiverUid }).whereIn('msg_id', ids)
+      for (const part of chunks(keys)) {
+        const rows = await trx('tombstones').select(...MESSAGE_COLUMNS, 'purge_at').whereIn(['receiver_uid', 'msg_id'], part.map((pair) => [...pair]))
         found.push(...rows.map(toTombstone))
       }
       return found
@@ -149,10 +161,10 @@ function createTx (trx: Knex.Transaction): StoreTx {
       return row === undefined ? undefined : toConversation(row)
     },
 
-    async findConversations (receiverUid, senderUids) {
+    async findConversations (keys) {
       const found: Conversation[] = []
-      for (const senders of chunks([...new Set(senderUids)])) {
-        const rows = await trx('conversations').where({ receiver_uid: receiverUid }).whereIn('sender_uid', senders)
+      for (const part of chunks(keys)) {
+        const rows = await trx('conversations').whereIn(['receiver_uid', 'sender_uid'], part.map((pair) => [...pair]))
         found.push(...rows.map(toConversation))
       }
       return found

@@ -128,23 +128,26 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
   }
 
   const tx: StoreTx = {
-    async lockReceiver (receiverUid) {
-      let row = one(s.receiver, receiverUid)
-      if (row === undefined) {
-        s.insertReceiver.run(receiverUid)
-        row = one(s.receiver, receiverUid) as Row
-      }
-      return toReceiverState(row)
+    // A single writer holds the database: "locking" a receiver only makes sure its row exists.
+    async lockReceivers (receiverUids) {
+      return receiverUids.map((receiverUid) => {
+        let row = one(s.receiver, receiverUid)
+        if (row === undefined) {
+          s.insertReceiver.run(receiverUid)
+          row = one(s.receiver, receiverUid) as Row
+        }
+        return toReceiverState(row)
+      })
     },
-    async saveReceiver (state) {
-      s.saveReceiver.run(state.lastSeq, state.pendingCount, state.nextExpiry, state.receiverUid)
+    async saveReceivers (states) {
+      for (const state of states) s.saveReceiver.run(state.lastSeq, state.pendingCount, state.nextExpiry, state.receiverUid)
     },
-    // One prepared lookup per id: on an embedded database that is as cheap as any IN list.
-    async findPendingByIds (receiverUid, msgIds) {
-      return msgIds.map((msgId) => one(s.findPending, receiverUid, msgId)).filter((row) => row !== undefined).map((row) => toStoredMessage(row))
+    // One prepared lookup per key: on an embedded database that is as cheap as any IN list.
+    async findPendingByIds (keys) {
+      return keys.map(([receiverUid, msgId]) => one(s.findPending, receiverUid, msgId)).filter((row) => row !== undefined).map((row) => toStoredMessage(row))
     },
-    async findTombstonesByIds (receiverUid, msgIds) {
-      return msgIds.map((msgId) => one(s.findTombstone, receiverUid, msgId)).filter((row) => row !== undefined).map(toTombstone)
+    async findTombstonesByIds (keys) {
+      return keys.map(([receiverUid, msgId]) => one(s.findTombstone, receiverUid, msgId)).filter((row) => row !== undefined).map(toTombstone)
     },
     async deleteTombstone (receiverUid, msgId) {
       s.deleteTombstone.run(receiverUid, msgId)
@@ -189,8 +192,8 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
       const row = one(s.findConversation, receiverUid, senderUid)
       return row === undefined ? undefined : toConversation(row)
     },
-    async findConversations (receiverUid, senderUids) {
-      return senderUids.map((senderUid) => one(s.findConversation, receiverUid, senderUid)).filter((row) => row !== undefined).map(toConversation)
+    async findConversations (keys) {
+      return keys.map(([receiverUid, senderUid]) => one(s.findConversation, receiverUid, senderUid)).filter((row) => row !== undefined).map(toConversation)
     },
     async saveConversations (conversations) {
       for (const conversation of conversations) s.saveConversation.run(fromConversation(conversation))

@@ -80,15 +80,18 @@ export type AckSelector =
   | { kind: 'ids', msgIds: readonly string[] }
   | { kind: 'up-to', upToSeq: number, senderUid?: string | undefined }
 
+/** A receiver_uid and a msg_id or sender_uid under it. */
+export type ReceiverKey = readonly [receiverUid: string, id: string]
+
 /** Everything a write transaction may do. Every method is keyed by receiver_uid. */
 export interface StoreTx {
-  /** Creates the receiver's row when missing and locks it until the transaction ends. */
-  lockReceiver (receiverUid: string): Promise<ReceiverState>
-  saveReceiver (state: ReceiverState): Promise<void>
+  /** Creates the receivers' rows when missing and locks them, in the order given, until the transaction ends. */
+  lockReceivers (receiverUids: readonly string[]): Promise<ReceiverState[]>
+  saveReceivers (states: readonly ReceiverState[]): Promise<void>
 
-  /** The pending messages (expired or not) of a receiver with these ids. */
-  findPendingByIds (receiverUid: string, msgIds: readonly string[]): Promise<StoredMessage[]>
-  findTombstonesByIds (receiverUid: string, msgIds: readonly string[]): Promise<Tombstone[]>
+  /** The pending messages (expired or not) with these (receiver_uid, msg_id). */
+  findPendingByIds (keys: readonly ReceiverKey[]): Promise<StoredMessage[]>
+  findTombstonesByIds (keys: readonly ReceiverKey[]): Promise<Tombstone[]>
   deleteTombstone (receiverUid: string, msgId: string): Promise<void>
   insertMessages (messages: readonly StoredMessage[]): Promise<void>
 
@@ -101,7 +104,8 @@ export interface StoreTx {
   lastPendingSeqOfSender (receiverUid: string, senderUid: string): Promise<number | null>
 
   findConversation (receiverUid: string, senderUid: string): Promise<Conversation | undefined>
-  findConversations (receiverUid: string, senderUids: readonly string[]): Promise<Conversation[]>
+  /** The summary rows with these (receiver_uid, sender_uid). */
+  findConversations (keys: readonly ReceiverKey[]): Promise<Conversation[]>
   /** Inserts or updates summary rows (at most one per receiver and sender). */
   saveConversations (conversations: readonly Conversation[]): Promise<void>
   deleteConversation (receiverUid: string, senderUid: string): Promise<void>
