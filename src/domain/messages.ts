@@ -135,9 +135,13 @@ export function createMessageService (store: Store, rules: MessageRules, events:
     receiver.pendingCount -= removed.length
   }
 
+  /** Whether a receiver may hold expired messages: nextExpiry is a lower bound of its earliest expiry. */
+  const isDue = (receiver: ReceiverState | undefined, now: number): boolean =>
+    receiver !== undefined && receiver.nextExpiry !== null && receiver.nextExpiry <= now
+
   /** Deletes a locked receiver's expired messages (no tombstone: their ids may be stored again) and counts them lost. */
   async function purgeExpired (tx: StoreTx, receiver: ReceiverState, now: number, tally: Tally, limit: number): Promise<void> {
-    if (receiver.nextExpiry === null || receiver.nextExpiry > now) return
+    if (!isDue(receiver, now)) return
     const expired = await tx.expiredPending(receiver.receiverUid, now, limit)
     if (expired.length > 0) {
       await tx.removePending(receiver.receiverUid, expired.map((key) => key.seq), null, now)
@@ -298,9 +302,6 @@ export function createMessageService (store: Store, rules: MessageRules, events:
   async function storeMany (inputs: readonly NewMessageInput[]): Promise<StoreOutcome[]> {
     return await submitStores(inputs.map(prepare))
   }
-
-  const isDue = (receiver: ReceiverState | undefined, now: number): boolean =>
-    receiver !== undefined && receiver.nextExpiry !== null && receiver.nextExpiry <= now
 
   /** Removes a receiver's expired messages now, so that what is read next counts them as lost. */
   async function purgeNow (receiverUid: string, now: number): Promise<void> {

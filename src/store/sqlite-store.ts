@@ -3,7 +3,7 @@ import type { Database, Statement } from 'better-sqlite3'
 import { createKnex, migrate, sqliteFilename, type DatabaseOptions } from './database.js'
 import { StoreUnavailableError } from './errors.js'
 import {
-  fromConversation, fromStoredMessage, toConversation, toMessageKey, toNullableNumber, toNumber, toReceiverState, toStoredMessage,
+  fromConversation, fromStoredMessage, toConversation, toMessageKey, toNullableNumber, toReceiverState, toStoredMessage,
   toStoredMessageFromValues, toSummaryRow, toTombstone, MESSAGE_FIELDS
 } from './row-mapper.js'
 import type { MessageKey, Store, StoreTx } from './types.js'
@@ -254,7 +254,7 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
 
     purgeTombstones: (now, limit) => serial(() => guardSync(() => s.purgeTombstones.run(now, limit).changes)),
 
-    totalPending: (now) => read(() => toNumber(value(s.sumPending) ?? 0) - (value(s.expiredUnswept, now, now) ?? 0)),
+    totalPending: (now) => read(() => (value(s.sumPending) ?? 0) - (value(s.expiredUnswept, now, now) ?? 0)),
 
     ping: () => read(() => { one(s.ping) }),
 
