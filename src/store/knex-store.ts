@@ -1,7 +1,7 @@
 // The repository over knex: all SQL of the service, the same statements on SQLite and PostgreSQL.
 import type { Knex } from 'knex'
 import { createKnex, dialectOf, migrate, type DatabaseOptions } from './database.js'
-import { StoreUnavailableError } from './errors.js'
+import { isUnavailable, StoreUnavailableError } from './errors.js'
 import {
   fromConversation, fromStoredMessage, toConversation, toMessageKey, toNumber, toReceiverState, toStoredMessage, toSummaryRow, toTombstone, MESSAGE_FIELDS
 } from './row-mapper.js'
@@ -19,20 +19,6 @@ function chunks<T> (items: readonly T[]): T[][] {
   const out: T[][] = []
   for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK))
   return out
-}
-
-const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', 'EHOSTUNREACH', 'EAI_AGAIN',
-  '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08004', '08006', '57014',
-  'SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_CANTOPEN'
-])
-
-function isUnavailable (error: unknown): boolean {
-  if (!(error instanceof Error)) return false
-  const code = (error as { code?: unknown }).code
-  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('SQLITE_IOERR'))) return true
-  return error.name === 'KnexTimeoutError' ||
-    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/i.test(error.message)
 }
 
 async function guard<T> (work: () => Promise<T>): Promise<T> {

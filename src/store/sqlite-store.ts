@@ -1,7 +1,7 @@
 // The embedded store: prepared better-sqlite3 statements on one connection, every operation run in turn.
 import type { Database, Statement } from 'better-sqlite3'
 import { createKnex, migrate, sqliteFilename, type DatabaseOptions } from './database.js'
-import { StoreUnavailableError } from './errors.js'
+import { isUnavailable, StoreUnavailableError } from './errors.js'
 import {
   fromConversation, fromStoredMessage, toConversation, toMessageKey, toNullableNumber, toReceiverState, toStoredMessage,
   toStoredMessageFromValues, toSummaryRow, toTombstone, MESSAGE_FIELDS
@@ -17,15 +17,13 @@ const KEY_COLUMNS = 'seq, sender_uid, msg_id, expires_at'
 // SQLite's substr counts characters (code points) in TEXT, which is what the preview is cut by.
 const SUMMARY_COLUMNS = 'c.*, m.seq AS m_seq, m.send_time AS m_send_time, m.msg_type AS m_msg_type, substr(m.content, 1, @preview) AS m_preview'
 
-const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY)/
 const CHECKPOINT_INTERVAL_MS = 200
 
 function guardSync<T> (work: () => T): T {
   try {
     return work()
   } catch (error) {
-    const code = (error as { code?: unknown }).code
-    throw typeof code === 'string' && UNAVAILABLE.test(code) ? new StoreUnavailableError(error) : error
+    throw isUnavailable(error) ? new StoreUnavailableError(error) : error
   }
 }
 
