@@ -707,6 +707,10 @@ export interface operations {
                             sender_uid: string;
                             pending_count: number;
                             last_seq: number | null;
+                            /**
+                             * Format: date-time
+                             * @description RFC 3339, UTC with milliseconds
+                             */
                             last_send_time: string | null;
                             last_msg_type: number | null;
                             /** @description content cut to 100 Unicode code points */

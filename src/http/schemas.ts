@@ -14,6 +14,14 @@ export const MsgId = Type.String({ minLength: 1, maxLength: 70, pattern: UID_PAT
 const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
 const DateTime = Type.String({ format: 'date-time', description: 'RFC 3339, UTC with milliseconds' })
 
+/**
+ * A value or null, as a JSON Schema type list (OpenAPI 3.1) rather than anyOf: the response serializer writes a
+ * type list with a typeof check, where anyOf would make it run a validator on every value to pick the branch.
+ */
+function Nullable<T extends { type: string }> (schema: T) {
+  return Type.Unsafe<Static<T> | null>({ ...schema, type: [schema.type, 'null'] })
+}
+
 export const ErrorResponse = Type.Object({
   statusCode: Type.Integer(),
   code: Type.String({ description: 'stable upper-case identifier' }),
@@ -71,7 +79,7 @@ export const BatchResponse = Type.Object({
   results: Type.Array(Type.Object({
     status: Type.Enum(['stored', 'duplicate', 'conflict', 'inbox_full']),
     msg_id: MsgId,
-    seq: Type.Union([Type.Integer(), Type.Null()], { description: 'null for conflict and inbox_full' })
+    seq: Nullable(Type.Integer({ description: 'null for conflict and inbox_full' }))
   }))
 }, { title: 'BatchResult' })
 
@@ -94,13 +102,13 @@ export const SummaryResponse = Type.Object({
   senders: Type.Array(Type.Object({
     sender_uid: SenderUid,
     pending_count: Type.Integer(),
-    last_seq: Type.Union([Type.Integer(), Type.Null()]),
-    last_send_time: Type.Union([DateTime, Type.Null()]),
-    last_msg_type: Type.Union([Type.Integer(), Type.Null()]),
-    last_content_preview: Type.Union([Type.String(), Type.Null()], { description: 'content cut to 100 Unicode code points' }),
+    last_seq: Nullable(Type.Integer()),
+    last_send_time: Nullable(DateTime),
+    last_msg_type: Nullable(Type.Integer()),
+    last_content_preview: Nullable(Type.String({ description: 'content cut to 100 Unicode code points' })),
     lost_count: Type.Integer({ description: 'messages of this sender removed without an ack (expired or dropped) since the last ack of one of its messages' })
   }, { title: 'SenderSummary' })),
-  next_cursor: Type.Union([Type.String(), Type.Null()], { description: 'null on the last page' })
+  next_cursor: Nullable(Type.String({ description: 'null on the last page' }))
 }, { title: 'Summary' })
 
 export const PageQuery = Type.Object({
