@@ -1,6 +1,7 @@
 // The ordered list of migrations: imported explicitly, so the same list runs from TypeScript sources and from dist/.
 import type { Knex } from 'knex'
 import * as initialSchema from './001-initial-schema.js'
+import * as summaryPreview from './002-summary-preview.js'
 
 export interface Migration {
   name: string
@@ -8,4 +9,4 @@ export interface Migration {
   down (knex: Knex): Promise<void>
 }
 
-export const migrations: readonly Migration[] = [initialSchema]
+export const migrations: readonly Migration[] = [initialSchema, summaryPreview]

@@ -2,7 +2,7 @@
 import { v7 as uuidv7 } from 'uuid'
 import { errors } from '../errors.js'
 import type {
-  AckSelector, Conversation, MessageKey, ReceiverKey, ReceiverState, Store, StoredMessage, StoreTx, SummaryRow, Tombstone
+  AckSelector, Conversation, LastMessage, MessageKey, ReceiverKey, ReceiverState, Store, StoredMessage, StoreTx, SummaryRow, Tombstone
 } from '../store/types.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
 import { createGroupCommit } from './group-commit.js'
@@ -87,6 +87,18 @@ export function checkNewMessage (input: NewMessageInput, where: string): void {
   }
 }
 
+/** The content cut to PREVIEW_LENGTH code points (never inside a surrogate pair). */
+export function previewOf (content: string): string {
+  if (content.length <= PREVIEW_LENGTH) return content
+  let end = 0
+  for (let points = 0; points < PREVIEW_LENGTH && end < content.length; points++) end += (content.codePointAt(end) ?? 0) > 0xffff ? 2 : 1
+  return content.slice(0, end)
+}
+
+/** What a summary row keeps of its sender's latest pending message. */
+const lastOf = (message: StoredMessage): LastMessage =>
+  ({ seq: message.seq, sendTime: message.sendTime, msgType: message.msgType, preview: previewOf(message.content) })
+
 const samePayload = (a: StoredMessage, b: Prepared): boolean =>
   a.senderUid === b.senderUid && a.msgType === b.msgType && a.content === b.content
 
@@ -124,11 +136,12 @@ export function createMessageService (store: Store, rules: MessageRules, events:
         next.lostCount = 0
         next.lostSeq = null
       }
-      if (keys.some((key) => key.seq === conversation.lastSeq)) {
-        next.lastSeq = next.pendingCount > 0 ? await tx.lastPendingSeqOfSender(receiver.receiverUid, senderUid) : null
+      if (keys.some((key) => key.seq === conversation.last?.seq)) {
+        const latest = next.pendingCount > 0 ? await tx.lastPendingOfSender(receiver.receiverUid, senderUid) : undefined
+        next.last = latest === undefined ? null : lastOf(latest)
       }
       // With nothing pending, the row keeps its place in the summary at the seq of its last message.
-      if (next.lastSeq !== null) next.sortSeq = next.lastSeq
+      if (next.last !== null) next.sortSeq = next.last.seq
       if (next.pendingCount === 0 && next.lostCount === 0) await tx.deleteConversation(receiver.receiverUid, senderUid)
       else await tx.saveConversations([next])
     }
@@ -255,7 +268,7 @@ export function createMessageService (store: Store, rules: MessageRules, events:
       receiverUid: item.receiverUid,
       senderUid: item.senderUid,
       pendingCount: (conversation?.pendingCount ?? 0) + 1,
-      lastSeq: message.seq,
+      last: lastOf(message),
       sortSeq: message.seq,
       lostCount: conversation?.lostCount ?? 0,
       lostSeq: conversation?.lostSeq ?? null
@@ -322,10 +335,10 @@ export function createMessageService (store: Store, rules: MessageRules, events:
     async summary (receiverUid: string, limit: number, cursor: string | undefined): Promise<SummaryResult> {
       const before = cursor === undefined ? null : decodeCursor('senders', cursor)
       const now = clock()
-      let view = await store.summary(receiverUid, before, limit + 1, PREVIEW_LENGTH)
+      let view = await store.summary(receiverUid, before, limit + 1)
       if (isDue(view.receiver, now)) {
         await purgeNow(receiverUid, now)
-        view = await store.summary(receiverUid, before, limit + 1, PREVIEW_LENGTH)
+        view = await store.summary(receiverUid, before, limit + 1)
       }
       const { receiver, rows } = view
       if (receiver === undefined) return { receiverUid, totalPending: 0, senders: [], nextCursor: null }

@@ -3,7 +3,8 @@ import type { Knex } from 'knex'
 import { createKnex, dialectOf, migrate, type DatabaseOptions } from './database.js'
 import { isUnavailable, StoreUnavailableError } from './errors.js'
 import {
-  fromConversation, fromStoredMessage, toConversation, toMessageKey, toNumber, toReceiverState, toStoredMessage, toSummaryRow, toTombstone, MESSAGE_FIELDS
+  fromConversation, fromStoredMessage, toConversation, toMessageKey, toNumber, toReceiverState, toStoredMessage, toTombstone,
+  CONVERSATION_FIELDS, MESSAGE_FIELDS
 } from './row-mapper.js'
 import type {
   AckSelector, Conversation, MessageKey, PageQuery, ReceiverState, Store, StoredMessage, StoreTx, Tombstone
@@ -137,20 +138,20 @@ function createTx (trx: Knex.Transaction): StoreTx {
       }
     },
 
-    async lastPendingSeqOfSender (receiverUid, senderUid) {
-      const row = await trx('messages').max({ last: 'seq' }).where({ receiver_uid: receiverUid, sender_uid: senderUid }).first() as { last: unknown } | undefined
-      return row?.last === null || row?.last === undefined ? null : toNumber(row.last)
+    async lastPendingOfSender (receiverUid, senderUid) {
+      const row = await trx('messages').select(MESSAGE_COLUMNS).where({ receiver_uid: receiverUid, sender_uid: senderUid }).orderBy('seq', 'desc').first()
+      return row === undefined ? undefined : toStoredMessage(row)
     },
 
     async findConversation (receiverUid, senderUid) {
-      const row = await trx('conversations').where({ receiver_uid: receiverUid, sender_uid: senderUid }).first()
+      const row = await trx('conversations').select(CONVERSATION_FIELDS).where({ receiver_uid: receiverUid, sender_uid: senderUid }).first()
       return row === undefined ? undefined : toConversation(row)
     },
 
     async findConversations (keys) {
       const found: Conversation[] = []
       for (const part of chunks(keys)) {
-        const rows = await trx('conversations').whereIn(['receiver_uid', 'sender_uid'], part.map((pair) => [...pair]))
+        const rows = await trx('conversations').select(CONVERSATION_FIELDS).whereIn(['receiver_uid', 'sender_uid'], part.map((pair) => [...pair]))
         found.push(...rows.map(toConversation))
       }
       return found
@@ -159,7 +160,7 @@ function createTx (trx: Knex.Transaction): StoreTx {
     async saveConversations (conversations) {
       for (const part of chunks(conversations)) {
         await trx('conversations').insert(part.map(fromConversation))
-          .onConflict(['receiver_uid', 'sender_uid']).merge(['pending_count', 'last_seq', 'sort_seq', 'lost_count', 'lost_seq'])
+          .onConflict(['receiver_uid', 'sender_uid']).merge(CONVERSATION_FIELDS.slice(2))
       }
     },
 
@@ -215,22 +216,14 @@ export async function createKnexStore (options: DatabaseOptions): Promise<Store>
       return row === undefined ? undefined : toReceiverState(row)
     }),
 
-    summary: (receiverUid, beforeSortSeq, limit, previewLength) => run(async () => {
-      const query = db('conversations as c')
-        .leftJoin('messages as m', function () {
-          this.on('m.receiver_uid', '=', 'c.receiver_uid').andOn('m.seq', '=', 'c.last_seq')
-        })
-        // PostgreSQL's left() counts characters (code points in UTF-8), which is what the preview is cut by.
-        .select('c.*', 'm.seq as m_seq', 'm.send_time as m_send_time', 'm.msg_type as m_msg_type', db.raw('left(m.content, ?) as m_preview', [previewLength]))
-        .where('c.receiver_uid', receiverUid)
-        .orderBy('c.sort_seq', 'desc')
-        .limit(limit)
-      if (beforeSortSeq !== null) query.andWhere('c.sort_seq', '<', beforeSortSeq)
+    summary: (receiverUid, beforeSortSeq, limit) => run(async () => {
+      const query = db('conversations').select(CONVERSATION_FIELDS).where({ receiver_uid: receiverUid }).orderBy('sort_seq', 'desc').limit(limit)
+      if (beforeSortSeq !== null) query.andWhere('sort_seq', '<', beforeSortSeq)
       const [receiver, rows] = await Promise.all([
         db('receivers').where({ receiver_uid: receiverUid }).first() as Promise<Record<string, unknown> | undefined>,
         query as Promise<Record<string, unknown>[]>
       ])
-      return { receiver: receiver === undefined ? undefined : toReceiverState(receiver), rows: rows.map(toSummaryRow) }
+      return { receiver: receiver === undefined ? undefined : toReceiverState(receiver), rows: rows.map(toConversation) }
     }),
 
     page: (query: PageQuery) => run(async () => {

@@ -1,5 +1,5 @@
 // The one place where database quirks are undone: PostgreSQL's bigint and count strings, SQLite's loose numbers.
-import type { Conversation, MessageKey, ReceiverState, StoredMessage, SummaryRow, Tombstone } from './types.js'
+import type { Conversation, MessageKey, ReceiverState, StoredMessage, Tombstone } from './types.js'
 
 type Row = Record<string, unknown>
 
@@ -33,14 +33,6 @@ export function toStoredMessageFromValues (values: readonly unknown[]): StoredMe
 
 export function toStoredMessage (row: Row): StoredMessage {
   return toStoredMessageFromValues(MESSAGE_FIELDS.map((column) => row[column]))
-}
-
-/** A summary row: the conversation's columns, and m_seq, m_send_time, m_msg_type, m_preview of its latest pending message (null when none). */
-export function toSummaryRow (row: Row): SummaryRow {
-  const last = row.m_seq === null || row.m_seq === undefined
-    ? null
-    : { seq: toNumber(row.m_seq), sendTime: toNumber(row.m_send_time), msgType: toNumber(row.m_msg_type), preview: String(row.m_preview) }
-  return { ...toConversation(row), last }
 }
 
 export function toTombstone (row: Row): Tombstone {
@@ -79,26 +71,41 @@ export function toReceiverState (row: Row): ReceiverState {
   }
 }
 
-export function toConversation (row: Row): Conversation {
+/** The conversation columns, in the order every statement selects them. */
+export const CONVERSATION_FIELDS = [
+  'receiver_uid', 'sender_uid', 'pending_count', 'last_seq', 'sort_seq', 'lost_count', 'lost_seq', 'last_send_time', 'last_msg_type', 'last_preview'
+]
+
+/** A conversation from its column values in CONVERSATION_FIELDS order. */
+export function toConversationFromValues (values: readonly unknown[]): Conversation {
+  const lastSeq = toNullableNumber(values[3])
   return {
-    receiverUid: String(row.receiver_uid),
-    senderUid: String(row.sender_uid),
-    pendingCount: toNumber(row.pending_count),
-    lastSeq: toNullableNumber(row.last_seq),
-    sortSeq: toNumber(row.sort_seq),
-    lostCount: toNumber(row.lost_count),
-    lostSeq: toNullableNumber(row.lost_seq)
+    receiverUid: String(values[0]),
+    senderUid: String(values[1]),
+    pendingCount: toNumber(values[2]),
+    last: lastSeq === null ? null : { seq: lastSeq, sendTime: toNumber(values[7]), msgType: toNumber(values[8]), preview: String(values[9]) },
+    sortSeq: toNumber(values[4]),
+    lostCount: toNumber(values[5]),
+    lostSeq: toNullableNumber(values[6])
   }
 }
 
+export function toConversation (row: Row): Conversation {
+  return toConversationFromValues(CONVERSATION_FIELDS.map((column) => row[column]))
+}
+
 export function fromConversation (conversation: Conversation): Row {
+  const { last } = conversation
   return {
     receiver_uid: conversation.receiverUid,
     sender_uid: conversation.senderUid,
     pending_count: conversation.pendingCount,
-    last_seq: conversation.lastSeq,
+    last_seq: last?.seq ?? null,
     sort_seq: conversation.sortSeq,
     lost_count: conversation.lostCount,
-    lost_seq: conversation.lostSeq
+    lost_seq: conversation.lostSeq,
+    last_send_time: last?.sendTime ?? null,
+    last_msg_type: last?.msgType ?? null,
+    last_preview: last?.preview ?? null
   }
 }

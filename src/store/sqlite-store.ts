@@ -3,8 +3,8 @@ import type { Database, Statement } from 'better-sqlite3'
 import { createKnex, migrate, sqliteFilename, type DatabaseOptions } from './database.js'
 import { isUnavailable, StoreUnavailableError } from './errors.js'
 import {
-  fromConversation, fromStoredMessage, toConversation, toMessageKey, toNullableNumber, toReceiverState, toStoredMessage,
-  toStoredMessageFromValues, toSummaryRow, toTombstone, MESSAGE_FIELDS
+  fromConversation, fromStoredMessage, toConversation, toConversationFromValues, toMessageKey, toNullableNumber, toReceiverState,
+  toStoredMessage, toStoredMessageFromValues, toTombstone, CONVERSATION_FIELDS, MESSAGE_FIELDS
 } from './row-mapper.js'
 import type { MessageKey, Store, StoreTx } from './types.js'
 import { startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.js'
@@ -14,8 +14,7 @@ type Row = Record<string, unknown>
 
 const MESSAGE_COLUMNS = MESSAGE_FIELDS.join(', ')
 const KEY_COLUMNS = 'seq, sender_uid, msg_id, expires_at'
-// SQLite's substr counts characters (code points) in TEXT, which is what the preview is cut by.
-const SUMMARY_COLUMNS = 'c.*, m.seq AS m_seq, m.send_time AS m_send_time, m.msg_type AS m_msg_type, substr(m.content, 1, @preview) AS m_preview'
+const CONVERSATION_COLUMNS = CONVERSATION_FIELDS.join(', ')
 
 const CHECKPOINT_INTERVAL_MS = 200
 
@@ -49,18 +48,16 @@ function prepareAll (db: Database) {
     ackUpToOfSender: p(`SELECT ${KEY_COLUMNS} FROM messages WHERE receiver_uid = ? AND sender_uid = ? AND seq <= ? AND expires_at > ? ORDER BY seq`),
     toTombstone: p(`INSERT INTO tombstones (${MESSAGE_COLUMNS}, acked_at, purge_at) SELECT ${MESSAGE_COLUMNS}, ?, ? FROM messages WHERE receiver_uid = ? AND seq = ?`),
     deleteMessage: p('DELETE FROM messages WHERE receiver_uid = ? AND seq = ?'),
-    lastPendingSeqOfSender: p('SELECT max(seq) AS v FROM messages WHERE receiver_uid = ? AND sender_uid = ?'),
-    findConversation: p('SELECT * FROM conversations WHERE receiver_uid = ? AND sender_uid = ?'),
-    saveConversation: p('INSERT INTO conversations (receiver_uid, sender_uid, pending_count, last_seq, sort_seq, lost_count, lost_seq) ' +
-      'VALUES (@receiver_uid, @sender_uid, @pending_count, @last_seq, @sort_seq, @lost_count, @lost_seq) ' +
-      'ON CONFLICT (receiver_uid, sender_uid) DO UPDATE SET pending_count = excluded.pending_count, last_seq = excluded.last_seq, ' +
-      'sort_seq = excluded.sort_seq, lost_count = excluded.lost_count, lost_seq = excluded.lost_seq'),
+    lastPendingOfSender: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND sender_uid = ? ORDER BY seq DESC LIMIT 1`),
+    findConversation: p(`SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE receiver_uid = ? AND sender_uid = ?`),
+    saveConversation: p(`INSERT INTO conversations (${CONVERSATION_COLUMNS}) VALUES (${CONVERSATION_FIELDS.map((column) => `@${column}`).join(', ')}) ` +
+      'ON CONFLICT (receiver_uid, sender_uid) DO UPDATE SET ' +
+      CONVERSATION_FIELDS.slice(2).map((column) => `${column} = excluded.${column}`).join(', ')),
     deleteConversation: p('DELETE FROM conversations WHERE receiver_uid = ? AND sender_uid = ?'),
     clearLost: p('UPDATE conversations SET lost_count = 0, lost_seq = NULL WHERE receiver_uid = ? AND lost_seq <= ?'),
     clearLostOfSender: p('UPDATE conversations SET lost_count = 0, lost_seq = NULL WHERE receiver_uid = ? AND sender_uid = ? AND lost_seq <= ?'),
     deleteEmptyConversations: p('DELETE FROM conversations WHERE receiver_uid = ? AND pending_count = 0 AND lost_count = 0'),
-    summary: p(`SELECT ${SUMMARY_COLUMNS} FROM conversations c LEFT JOIN messages m ON m.receiver_uid = c.receiver_uid AND m.seq = c.last_seq ` +
-      'WHERE c.receiver_uid = @receiver AND c.sort_seq < @before ORDER BY c.sort_seq DESC LIMIT @limit'),
+    summary: p(`SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE receiver_uid = ? AND sort_seq < ? ORDER BY sort_seq DESC LIMIT ?`).raw(true),
     page: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND seq > ? AND expires_at > ? ORDER BY seq ASC LIMIT ?`).raw(true),
     pageOfSender: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND sender_uid = ? AND seq > ? AND expires_at > ? ORDER BY seq ASC LIMIT ?`).raw(true),
     dueForExpiry: p('SELECT receiver_uid FROM receivers WHERE next_expiry <= ? ORDER BY next_expiry ASC LIMIT ?'),
@@ -183,8 +180,9 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
         s.deleteMessage.run(receiverUid, seq)
       }
     },
-    async lastPendingSeqOfSender (receiverUid, senderUid) {
-      return value(s.lastPendingSeqOfSender, receiverUid, senderUid)
+    async lastPendingOfSender (receiverUid, senderUid) {
+      const row = one(s.lastPendingOfSender, receiverUid, senderUid)
+      return row === undefined ? undefined : toStoredMessage(row)
     },
     async findConversation (receiverUid, senderUid) {
       const row = one(s.findConversation, receiverUid, senderUid)
@@ -232,10 +230,10 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
       return row === undefined ? undefined : toReceiverState(row)
     }),
 
-    summary: (receiverUid, beforeSortSeq, limit, previewLength) => read(() => {
+    summary: (receiverUid, beforeSortSeq, limit) => read(() => {
       const receiver = one(s.receiver, receiverUid)
-      const rows = all(s.summary, { receiver: receiverUid, before: beforeSortSeq ?? Number.MAX_SAFE_INTEGER, limit, preview: previewLength })
-      return { receiver: receiver === undefined ? undefined : toReceiverState(receiver), rows: rows.map(toSummaryRow) }
+      const rows = s.summary.all(receiverUid, beforeSortSeq ?? Number.MAX_SAFE_INTEGER, limit) as unknown[][]
+      return { receiver: receiver === undefined ? undefined : toReceiverState(receiver), rows: rows.map(toConversationFromValues) }
     }),
 
     page: (query) => read(() => ((query.senderUid === undefined

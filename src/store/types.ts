@@ -28,20 +28,6 @@ export interface ReceiverState {
   nextExpiry: number | null
 }
 
-/** One row of the lazy-load summary, kept up to date by every write. */
-export interface Conversation {
-  receiverUid: string
-  senderUid: string
-  pendingCount: number
-  /** seq of the sender's pending message with the highest seq; null when only lost messages remain. */
-  lastSeq: number | null
-  /** Order of the summary: lastSeq, or the seq of the last lost message when nothing is pending. */
-  sortSeq: number
-  lostCount: number
-  /** Highest seq among the messages counted in lostCount. */
-  lostSeq: number | null
-}
-
 /** What the summary shows of a sender's latest pending message: no body, only the start of its content. */
 export interface LastMessage {
   seq: number
@@ -51,9 +37,24 @@ export interface LastMessage {
   preview: string
 }
 
-export interface SummaryRow extends Conversation {
+/**
+ * One row of the lazy-load summary, kept up to date by every write. It carries its latest pending message's
+ * preview, so that the summary reads this table alone: one row per sender, never the messages.
+ */
+export interface Conversation {
+  receiverUid: string
+  senderUid: string
+  pendingCount: number
+  /** The sender's pending message with the highest seq; null when only lost messages remain. */
   last: LastMessage | null
+  /** Order of the summary: last.seq, or the seq of the last lost message when nothing is pending. */
+  sortSeq: number
+  lostCount: number
+  /** Highest seq among the messages counted in lostCount. */
+  lostSeq: number | null
 }
+
+export type SummaryRow = Conversation
 
 export interface SummaryView {
   receiver: ReceiverState | undefined
@@ -101,7 +102,8 @@ export interface StoreTx {
   selectForAck (receiverUid: string, selector: AckSelector, now: number): Promise<MessageKey[]>
   /** Deletes pending messages; with a tombstone purge time, keeps them as tombstones until then. */
   removePending (receiverUid: string, seqs: readonly number[], tombstoneUntil: number | null, ackedAt: number): Promise<void>
-  lastPendingSeqOfSender (receiverUid: string, senderUid: string): Promise<number | null>
+  /** The sender's pending message with the highest seq. */
+  lastPendingOfSender (receiverUid: string, senderUid: string): Promise<StoredMessage | undefined>
 
   findConversation (receiverUid: string, senderUid: string): Promise<Conversation | undefined>
   /** The summary rows with these (receiver_uid, sender_uid). */
@@ -119,7 +121,7 @@ export interface Store {
 
   receiver (receiverUid: string): Promise<ReceiverState | undefined>
   /** The receiver's row and one page of its summary, read together. */
-  summary (receiverUid: string, beforeSortSeq: number | null, limit: number, previewLength: number): Promise<SummaryView>
+  summary (receiverUid: string, beforeSortSeq: number | null, limit: number): Promise<SummaryView>
   page (query: PageQuery): Promise<StoredMessage[]>
   findPendingLive (receiverUid: string, msgId: string, now: number): Promise<StoredMessage | undefined>
   /** Receivers whose pending messages may have expired, earliest first. */
