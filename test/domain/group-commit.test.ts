@@ -1,0 +1,101 @@
+// Group commit: calls that arrive together share one commit, each caller gets its own outputs, and nobody is
+// answered before the commit that holds its items has finished.
+import t from 'tap'
+import { createGroupCommit } from '../../src/domain/group-commit.js'
+
+interface Deferred<T> { promise: Promise<T>, resolve (value: T): void, reject (error: unknown): void }
+
+function deferred<T> (): Deferred<T> {
+  let resolve!: (value: T) => void
+  let reject!: (error: unknown) => void
+  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej })
+  return { promise, resolve, reject }
+}
+
+/** A commit the test finishes by hand; it records each group it was given. */
+function manualCommit () {
+  const groups: number[][] = []
+  const pending: Array<Deferred<void>> = []
+  const commit = async (items: readonly number[]): Promise<string[]> => {
+    groups.push([...items])
+    const gate = deferred<void>()
+    pending.push(gate)
+    await gate.promise
+    return items.map((item) => `out-${item}`)
+  }
+  return { groups, pending, commit }
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve))
+
+/** Resolves with 'pending' if the promise has not settled by the next turn of the event loop. */
+async function state (promise: Promise<unknown>): Promise<string> {
+  return await Promise.race([promise.then(() => 'resolved', () => 'rejected'), tick().then(() => 'pending')])
+}
+
+t.test('calls made together share one commit, and each caller gets its own outputs in order', async (t) => {
+  const { groups, pending, commit } = manualCommit()
+  const submit = createGroupCommit(commit, 500)
+  const a = submit([1, 2])
+  const b = submit([3])
+  const c = submit([4, 5, 6])
+  await tick()
+  t.same(groups, [[1, 2, 3, 4, 5, 6]], 'one commit for the three calls')
+  pending[0]?.resolve()
+  t.same(await a, ['out-1', 'out-2'])
+  t.same(await b, ['out-3'])
+  t.same(await c, ['out-4', 'out-5', 'out-6'])
+})
+
+t.test('nobody is answered before its commit has finished', async (t) => {
+  const { pending, commit } = manualCommit()
+  const submit = createGroupCommit(commit, 500)
+  const a = submit([1])
+  await tick()
+  t.equal(await state(a), 'pending', 'the commit is running: no answer yet')
+  pending[0]?.resolve()
+  t.equal(await state(a), 'resolved')
+})
+
+t.test('calls made while a commit runs wait for it, then all go together in the next one', async (t) => {
+  const { groups, pending, commit } = manualCommit()
+  const submit = createGroupCommit(commit, 500)
+  const first = submit([1])
+  await tick()
+  const later = [submit([2]), submit([3]), submit([4])]
+  await tick()
+  t.same(groups, [[1]], 'the later calls do not start a second transaction while the first runs')
+  pending[0]?.resolve()
+  await first
+  await tick()
+  t.same(groups, [[1], [2, 3, 4]], 'the next commit takes every waiting call')
+  t.equal(await state(later[0] as Promise<string[]>), 'pending', 'and they wait for that commit')
+  pending[1]?.resolve()
+  t.same(await Promise.all(later), [['out-2'], ['out-3'], ['out-4']])
+})
+
+t.test('a group stops before maxItems; a single call larger than maxItems still goes whole, alone', async (t) => {
+  const { groups, pending, commit } = manualCommit()
+  const submit = createGroupCommit(commit, 4)
+  const calls = [submit([1, 2]), submit([3, 4]), submit([5]), submit([6, 7, 8, 9, 10, 11]), submit([12])]
+  for (let i = 0; i < 4; i++) {
+    await tick()
+    pending[i]?.resolve()
+  }
+  await Promise.all(calls)
+  t.same(groups, [[1, 2, 3, 4], [5], [6, 7, 8, 9, 10, 11], [12]])
+})
+
+t.test('a failed commit rejects every call of its group, and the next group still runs', async (t) => {
+  const { groups, pending, commit } = manualCommit()
+  const submit = createGroupCommit(commit, 500)
+  const failing = [submit([1]), submit([2])]
+  await tick()
+  const next = submit([3])
+  pending[0]?.reject(new Error('disk full'))
+  for (const call of failing) await t.rejects(call, { message: 'disk full' })
+  await tick()
+  pending[1]?.resolve()
+  t.same(await next, ['out-3'])
+  t.same(groups, [[1, 2], [3]])
+})
