@@ -44,7 +44,8 @@ async function freePort (): Promise<number> {
 async function start (command: string[], env: Record<string, string>): Promise<Proc> {
   const port = await freePort()
   const child = spawn(process.execPath, command, {
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
+    // The service's own defaults, LOG_LEVEL=info with its per-request lines included (written to /dev/null here).
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), ...env },
     stdio: ['ignore', 'ignore', 'inherit']
   })
   const url = `http://127.0.0.1:${port}`
