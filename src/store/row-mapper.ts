@@ -36,21 +36,28 @@ export function toStoredMessage (row: Row): StoredMessage {
 }
 
 export function toTombstone (row: Row): Tombstone {
-  return { message: toStoredMessage(row), purgeAt: toNumber(row.purge_at) }
+  return toTombstoneFromValues([...MESSAGE_FIELDS.map((column) => row[column]), row.purge_at])
+}
+
+/** A tombstone from the MESSAGE_FIELDS values followed by purge_at. */
+export function toTombstoneFromValues (values: readonly unknown[]): Tombstone {
+  return { message: toStoredMessageFromValues(values), purgeAt: toNumber(values[MESSAGE_FIELDS.length]) }
+}
+
+/** A row object from column values in `fields` order. */
+function zip (fields: readonly string[], values: readonly unknown[]): Row {
+  const row: Row = {}
+  fields.forEach((field, i) => { row[field] = values[i] })
+  return row
+}
+
+/** A message's column values in MESSAGE_FIELDS order (for positional parameters, cheaper to bind than named ones). */
+export function storedMessageValues (message: StoredMessage): unknown[] {
+  return [message.receiverUid, message.seq, message.msgId, message.senderUid, message.msgType, message.content, message.sendTime, message.storedAt, message.expiresAt]
 }
 
 export function fromStoredMessage (message: StoredMessage): Row {
-  return {
-    receiver_uid: message.receiverUid,
-    seq: message.seq,
-    msg_id: message.msgId,
-    sender_uid: message.senderUid,
-    msg_type: message.msgType,
-    content: message.content,
-    send_time: message.sendTime,
-    stored_at: message.storedAt,
-    expires_at: message.expiresAt
-  }
+  return zip(MESSAGE_FIELDS, storedMessageValues(message))
 }
 
 export function toMessageKey (row: Row): MessageKey {
@@ -94,18 +101,15 @@ export function toConversation (row: Row): Conversation {
   return toConversationFromValues(CONVERSATION_FIELDS.map((column) => row[column]))
 }
 
-export function fromConversation (conversation: Conversation): Row {
+/** A conversation's column values in CONVERSATION_FIELDS order. */
+export function conversationValues (conversation: Conversation): unknown[] {
   const { last } = conversation
-  return {
-    receiver_uid: conversation.receiverUid,
-    sender_uid: conversation.senderUid,
-    pending_count: conversation.pendingCount,
-    last_seq: last?.seq ?? null,
-    sort_seq: conversation.sortSeq,
-    lost_count: conversation.lostCount,
-    lost_seq: conversation.lostSeq,
-    last_send_time: last?.sendTime ?? null,
-    last_msg_type: last?.msgType ?? null,
-    last_preview: last?.preview ?? null
-  }
+  return [
+    conversation.receiverUid, conversation.senderUid, conversation.pendingCount, last?.seq ?? null, conversation.sortSeq,
+    conversation.lostCount, conversation.lostSeq, last?.sendTime ?? null, last?.msgType ?? null, last?.preview ?? null
+  ]
+}
+
+export function fromConversation (conversation: Conversation): Row {
+  return zip(CONVERSATION_FIELDS, conversationValues(conversation))
 }

@@ -3,8 +3,8 @@ import type { Database, Statement } from 'better-sqlite3'
 import { createKnex, migrate, sqliteFilename, type DatabaseOptions } from './database.js'
 import { isUnavailable, StoreUnavailableError } from './errors.js'
 import {
-  fromConversation, fromStoredMessage, toConversation, toConversationFromValues, toMessageKey, toNullableNumber, toReceiverState,
-  toStoredMessage, toStoredMessageFromValues, toTombstone, CONVERSATION_FIELDS, MESSAGE_FIELDS
+  conversationValues, storedMessageValues, toConversationFromValues, toMessageKey, toNullableNumber, toReceiverState,
+  toStoredMessage, toStoredMessageFromValues, toTombstoneFromValues, CONVERSATION_FIELDS, MESSAGE_FIELDS
 } from './row-mapper.js'
 import type { MessageKey, Store, StoreTx } from './types.js'
 import { startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.js'
@@ -35,11 +35,11 @@ function prepareAll (db: Database) {
     receiver: p('SELECT receiver_uid, last_seq, pending_count, next_expiry FROM receivers WHERE receiver_uid = ?'),
     insertReceiver: p('INSERT INTO receivers (receiver_uid, last_seq, pending_count, next_expiry) VALUES (?, 0, 0, NULL)'),
     saveReceiver: p('UPDATE receivers SET last_seq = ?, pending_count = ?, next_expiry = ? WHERE receiver_uid = ?'),
-    findPending: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND msg_id = ?`),
+    findPending: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND msg_id = ?`).raw(true),
     findPendingLive: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND msg_id = ? AND expires_at > ?`),
-    findTombstone: p(`SELECT ${MESSAGE_COLUMNS}, purge_at FROM tombstones WHERE receiver_uid = ? AND msg_id = ?`),
+    findTombstone: p(`SELECT ${MESSAGE_COLUMNS}, purge_at FROM tombstones WHERE receiver_uid = ? AND msg_id = ?`).raw(true),
     deleteTombstone: p('DELETE FROM tombstones WHERE receiver_uid = ? AND msg_id = ?'),
-    insertMessage: p(`INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (@receiver_uid, @seq, @msg_id, @sender_uid, @msg_type, @content, @send_time, @stored_at, @expires_at)`),
+    insertMessage: p(`INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (${MESSAGE_FIELDS.map(() => '?').join(', ')})`),
     oldestPending: p(`SELECT ${KEY_COLUMNS} FROM messages WHERE receiver_uid = ? ORDER BY seq ASC LIMIT 1`),
     expiredPending: p(`SELECT ${KEY_COLUMNS} FROM messages WHERE receiver_uid = ? AND expires_at <= ? ORDER BY seq ASC LIMIT ?`),
     earliestExpiry: p('SELECT min(expires_at) AS v FROM messages WHERE receiver_uid = ?'),
@@ -49,8 +49,8 @@ function prepareAll (db: Database) {
     toTombstone: p(`INSERT INTO tombstones (${MESSAGE_COLUMNS}, acked_at, purge_at) SELECT ${MESSAGE_COLUMNS}, ?, ? FROM messages WHERE receiver_uid = ? AND seq = ?`),
     deleteMessage: p('DELETE FROM messages WHERE receiver_uid = ? AND seq = ?'),
     lastPendingOfSender: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND sender_uid = ? ORDER BY seq DESC LIMIT 1`),
-    findConversation: p(`SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE receiver_uid = ? AND sender_uid = ?`),
-    saveConversation: p(`INSERT INTO conversations (${CONVERSATION_COLUMNS}) VALUES (${CONVERSATION_FIELDS.map((column) => `@${column}`).join(', ')}) ` +
+    findConversation: p(`SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE receiver_uid = ? AND sender_uid = ?`).raw(true),
+    saveConversation: p(`INSERT INTO conversations (${CONVERSATION_COLUMNS}) VALUES (${CONVERSATION_FIELDS.map(() => '?').join(', ')}) ` +
       'ON CONFLICT (receiver_uid, sender_uid) DO UPDATE SET ' +
       CONVERSATION_FIELDS.slice(2).map((column) => `${column} = excluded.${column}`).join(', ')),
     deleteConversation: p('DELETE FROM conversations WHERE receiver_uid = ? AND sender_uid = ?'),
@@ -106,6 +106,8 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
   const one = (statement: Statement, ...params: unknown[]) => statement.get(...params) as Row | undefined
   const all = (statement: Statement, ...params: unknown[]) => statement.all(...params) as Row[]
   const value = (statement: Statement, ...params: unknown[]) => toNullableNumber(one(statement, ...params)?.v)
+  // For statements prepared with raw(true): the row as an array of column values.
+  const values = (statement: Statement, ...params: unknown[]) => statement.get(...params) as unknown[] | undefined
 
   // One connection, one operation at a time: a read never sees a write transaction that has not committed.
   let queue: Promise<unknown> = Promise.resolve()
@@ -139,16 +141,16 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
     },
     // One prepared lookup per key: on an embedded database that is as cheap as any IN list.
     async findPendingByIds (keys) {
-      return keys.map(([receiverUid, msgId]) => one(s.findPending, receiverUid, msgId)).filter((row) => row !== undefined).map((row) => toStoredMessage(row))
+      return keys.map(([receiverUid, msgId]) => values(s.findPending, receiverUid, msgId)).filter((row) => row !== undefined).map(toStoredMessageFromValues)
     },
     async findTombstonesByIds (keys) {
-      return keys.map(([receiverUid, msgId]) => one(s.findTombstone, receiverUid, msgId)).filter((row) => row !== undefined).map(toTombstone)
+      return keys.map(([receiverUid, msgId]) => values(s.findTombstone, receiverUid, msgId)).filter((row) => row !== undefined).map(toTombstoneFromValues)
     },
     async deleteTombstone (receiverUid, msgId) {
       s.deleteTombstone.run(receiverUid, msgId)
     },
     async insertMessages (messages) {
-      for (const message of messages) s.insertMessage.run(fromStoredMessage(message))
+      for (const message of messages) s.insertMessage.run(storedMessageValues(message))
     },
     async oldestPending (receiverUid) {
       const row = one(s.oldestPending, receiverUid)
@@ -185,14 +187,14 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
       return row === undefined ? undefined : toStoredMessage(row)
     },
     async findConversation (receiverUid, senderUid) {
-      const row = one(s.findConversation, receiverUid, senderUid)
-      return row === undefined ? undefined : toConversation(row)
+      const row = values(s.findConversation, receiverUid, senderUid)
+      return row === undefined ? undefined : toConversationFromValues(row)
     },
     async findConversations (keys) {
-      return keys.map(([receiverUid, senderUid]) => one(s.findConversation, receiverUid, senderUid)).filter((row) => row !== undefined).map(toConversation)
+      return keys.map(([receiverUid, senderUid]) => values(s.findConversation, receiverUid, senderUid)).filter((row) => row !== undefined).map(toConversationFromValues)
     },
     async saveConversations (conversations) {
-      for (const conversation of conversations) s.saveConversation.run(fromConversation(conversation))
+      for (const conversation of conversations) s.saveConversation.run(conversationValues(conversation))
     },
     async deleteConversation (receiverUid, senderUid) {
       s.deleteConversation.run(receiverUid, senderUid)
