@@ -117,42 +117,35 @@ interface Scenario {
 let unique = 0
 const json = { 'content-type': 'application/json' }
 
+/** A POST whose JSON body is made afresh for each request, from the next value of the shared counter. */
+function postJson (path: string, body: (n: number) => unknown): RequestSpec[] {
+  return [{ method: 'POST', path, headers: json, setupRequest: (request) => ({ ...request, body: JSON.stringify(body(++unique)) }) }]
+}
+
 function scenarios (receivers: number): Scenario[] {
   const target = () => `load-${Math.floor(Math.random() * Math.min(receivers, 1000))}`
   const list: Scenario[] = [
     {
       name: 'store',
       messagesPerRequest: 1,
-      requests: () => [{
-        method: 'POST',
-        path: '/v1/messages',
-        headers: json,
-        setupRequest: (request) => {
-          unique++
-          // One in ten expires within seconds, so the TTL sweep has work while the store load runs.
-          const ttl = unique % 10 === 0 ? { ttl_seconds: 2 } : {}
-          return {
-            ...request,
-            body: JSON.stringify({ receiver_uid: `store-${unique % 1000}`, sender_uid: `s-${unique % 7}`, msg_id: `st-${unique}`, msg_type: 1, content: `store bench ${unique} `.padEnd(100, 'x'), ...ttl })
-          }
-        }
-      }]
+      requests: () => postJson('/v1/messages', (n) => ({
+        receiver_uid: `store-${n % 1000}`,
+        sender_uid: `s-${n % 7}`,
+        msg_id: `st-${n}`,
+        msg_type: 1,
+        content: `store bench ${n} `.padEnd(100, 'x'),
+        // One in ten expires within seconds, so the TTL sweep has work while the store load runs.
+        ...(n % 10 === 0 ? { ttl_seconds: 2 } : {})
+      }))
     },
     {
       name: 'batch',
       messagesPerRequest: 100,
-      requests: () => [{
-        method: 'POST',
-        path: '/v1/messages/batch',
-        headers: json,
-        setupRequest: (request) => {
-          unique++
-          const messages = Array.from({ length: 100 }, (_, i) => ({
-            receiver_uid: `group-${i}`, sender_uid: `g-${unique % 50}`, msg_id: `gb-${unique}`, msg_type: 1, content: `group message ${unique}`
-          }))
-          return { ...request, body: JSON.stringify({ messages }) }
-        }
-      }]
+      requests: () => postJson('/v1/messages/batch', (n) => ({
+        messages: Array.from({ length: 100 }, (_, i) => ({
+          receiver_uid: `group-${i}`, sender_uid: `g-${n % 50}`, msg_id: `gb-${n}`, msg_type: 1, content: `group message ${n}`
+        }))
+      }))
     },
     {
       name: 'summary',
@@ -170,18 +163,9 @@ function scenarios (receivers: number): Scenario[] {
       name: 'expiry',
       messagesPerRequest: 1,
       rate: EXPIRY_RATE,
-      requests: () => [{
-        method: 'POST',
-        path: '/v1/messages',
-        headers: json,
-        setupRequest: (request) => {
-          unique++
-          return {
-            ...request,
-            body: JSON.stringify({ receiver_uid: `expiry-${unique % 1000}`, sender_uid: `s-${unique % 7}`, msg_id: `ex-${unique}`, msg_type: 1, content: `expiring ${unique}`, ttl_seconds: 1 })
-          }
-        }
-      }]
+      requests: () => postJson('/v1/messages', (n) => ({
+        receiver_uid: `expiry-${n % 1000}`, sender_uid: `s-${n % 7}`, msg_id: `ex-${n}`, msg_type: 1, content: `expiring ${n}`, ttl_seconds: 1
+      }))
     },
     {
       name: 'ack',
