@@ -4,7 +4,7 @@ import { createKnex, dialectOf, migrate, type DatabaseOptions } from './database
 import { isUnavailable, StoreUnavailableError } from './errors.js'
 import {
   fromConversation, fromStoredMessage, toConversation, toMessageKey, toNumber, toReceiverState, toStoredMessage, toTombstone,
-  CONVERSATION_FIELDS, MESSAGE_FIELDS
+  CONVERSATION_FIELDS, CONVERSATION_STATE_FIELDS, MESSAGE_FIELDS
 } from './row-mapper.js'
 import type {
   AckSelector, Conversation, MessageKey, PageQuery, ReceiverState, Store, StoredMessage, StoreTx, Tombstone
@@ -160,7 +160,7 @@ function createTx (trx: Knex.Transaction): StoreTx {
     async saveConversations (conversations) {
       for (const part of chunks(conversations)) {
         await trx('conversations').insert(part.map(fromConversation))
-          .onConflict(['receiver_uid', 'sender_uid']).merge(CONVERSATION_FIELDS.slice(2))
+          .onConflict(['receiver_uid', 'sender_uid']).merge(CONVERSATION_STATE_FIELDS)
       }
     },
 

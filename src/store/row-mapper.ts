@@ -82,6 +82,8 @@ export function toReceiverState (row: Row): ReceiverState {
 export const CONVERSATION_FIELDS = [
   'receiver_uid', 'sender_uid', 'pending_count', 'last_seq', 'sort_seq', 'lost_count', 'lost_seq', 'last_send_time', 'last_msg_type', 'last_preview'
 ]
+/** The conversation columns an upsert overwrites: all but the key (receiver_uid, sender_uid). */
+export const CONVERSATION_STATE_FIELDS = CONVERSATION_FIELDS.slice(2)
 
 /** A conversation from its column values in CONVERSATION_FIELDS order. */
 export function toConversationFromValues (values: readonly unknown[]): Conversation {

@@ -4,7 +4,7 @@ import { createKnex, migrate, sqliteFilename, type DatabaseOptions } from './dat
 import { isUnavailable, StoreUnavailableError } from './errors.js'
 import {
   conversationValues, storedMessageValues, toConversationFromValues, toMessageKey, toNullableNumber, toReceiverState,
-  toStoredMessage, toStoredMessageFromValues, toTombstoneFromValues, CONVERSATION_FIELDS, MESSAGE_FIELDS
+  toStoredMessage, toStoredMessageFromValues, toTombstoneFromValues, CONVERSATION_FIELDS, CONVERSATION_STATE_FIELDS, MESSAGE_FIELDS
 } from './row-mapper.js'
 import type { MessageKey, Store, StoreTx } from './types.js'
 import { startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.js'
@@ -52,7 +52,7 @@ function prepareAll (db: Database) {
     findConversation: p(`SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE receiver_uid = ? AND sender_uid = ?`).raw(true),
     saveConversation: p(`INSERT INTO conversations (${CONVERSATION_COLUMNS}) VALUES (${CONVERSATION_FIELDS.map(() => '?').join(', ')}) ` +
       'ON CONFLICT (receiver_uid, sender_uid) DO UPDATE SET ' +
-      CONVERSATION_FIELDS.slice(2).map((column) => `${column} = excluded.${column}`).join(', ')),
+      CONVERSATION_STATE_FIELDS.map((column) => `${column} = excluded.${column}`).join(', ')),
     deleteConversation: p('DELETE FROM conversations WHERE receiver_uid = ? AND sender_uid = ?'),
     clearLost: p('UPDATE conversations SET lost_count = 0, lost_seq = NULL WHERE receiver_uid = ? AND lost_seq <= ?'),
     clearLostOfSender: p('UPDATE conversations SET lost_count = 0, lost_seq = NULL WHERE receiver_uid = ? AND sender_uid = ? AND lost_seq <= ?'),
