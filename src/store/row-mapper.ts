@@ -16,19 +16,32 @@ export function toNullableNumber (value: unknown): number | null {
 /** The message columns, in the order every statement selects them. */
 export const MESSAGE_FIELDS = ['receiver_uid', 'seq', 'msg_id', 'sender_uid', 'msg_type', 'content', 'send_time', 'stored_at', 'expires_at']
 
+/** The columns of a page of one receiver's messages: MESSAGE_FIELDS without receiver_uid, which the caller knows. */
+export const PAGE_FIELDS = MESSAGE_FIELDS.slice(1)
+
+/** A message from the column values at `values[at]` onwards, in MESSAGE_FIELDS order after receiver_uid. */
+function toMessageOf (receiverUid: string, values: readonly unknown[], at: number): StoredMessage {
+  return {
+    receiverUid,
+    seq: toNumber(values[at]),
+    msgId: String(values[at + 1]),
+    senderUid: String(values[at + 2]),
+    msgType: toNumber(values[at + 3]),
+    content: String(values[at + 4]),
+    sendTime: toNumber(values[at + 5]),
+    storedAt: toNumber(values[at + 6]),
+    expiresAt: toNumber(values[at + 7])
+  }
+}
+
 /** A message from its column values in MESSAGE_FIELDS order (better-sqlite3's raw rows: arrays are much cheaper than objects). */
 export function toStoredMessageFromValues (values: readonly unknown[]): StoredMessage {
-  return {
-    receiverUid: String(values[0]),
-    seq: toNumber(values[1]),
-    msgId: String(values[2]),
-    senderUid: String(values[3]),
-    msgType: toNumber(values[4]),
-    content: String(values[5]),
-    sendTime: toNumber(values[6]),
-    storedAt: toNumber(values[7]),
-    expiresAt: toNumber(values[8])
-  }
+  return toMessageOf(String(values[0]), values, 1)
+}
+
+/** A message of `receiverUid` from its column values in PAGE_FIELDS order. */
+export function toReceiverMessageFromValues (receiverUid: string, values: readonly unknown[]): StoredMessage {
+  return toMessageOf(receiverUid, values, 0)
 }
 
 export function toStoredMessage (row: Row): StoredMessage {

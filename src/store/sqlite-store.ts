@@ -4,7 +4,8 @@ import { createKnex, migrate, sqliteFilename, type DatabaseOptions } from './dat
 import { isUnavailable, StoreUnavailableError } from './errors.js'
 import {
   conversationValues, storedMessageValues, toConversationFromValues, toMessageKey, toNullableNumber, toReceiverState,
-  toStoredMessage, toStoredMessageFromValues, toTombstoneFromValues, CONVERSATION_FIELDS, CONVERSATION_STATE_FIELDS, MESSAGE_FIELDS
+  toReceiverMessageFromValues, toStoredMessage, toStoredMessageFromValues, toTombstoneFromValues, CONVERSATION_FIELDS,
+  CONVERSATION_STATE_FIELDS, MESSAGE_FIELDS, PAGE_FIELDS
 } from './row-mapper.js'
 import type { MessageKey, Store, StoreTx } from './types.js'
 import { startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.js'
@@ -13,6 +14,8 @@ import { createWalSync } from './wal-sync.js'
 type Row = Record<string, unknown>
 
 const MESSAGE_COLUMNS = MESSAGE_FIELDS.join(', ')
+// A page leaves out receiver_uid: turning a value into a JavaScript string is most of a page's cost in better-sqlite3.
+const PAGE_COLUMNS = PAGE_FIELDS.join(', ')
 const KEY_COLUMNS = 'seq, sender_uid, msg_id, expires_at'
 const CONVERSATION_COLUMNS = CONVERSATION_FIELDS.join(', ')
 
@@ -58,8 +61,8 @@ function prepareAll (db: Database) {
     clearLostOfSender: p('UPDATE conversations SET lost_count = 0, lost_seq = NULL WHERE receiver_uid = ? AND sender_uid = ? AND lost_seq <= ?'),
     deleteEmptyConversations: p('DELETE FROM conversations WHERE receiver_uid = ? AND pending_count = 0 AND lost_count = 0'),
     summary: p(`SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE receiver_uid = ? AND sort_seq < ? ORDER BY sort_seq DESC LIMIT ?`).raw(true),
-    page: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND seq > ? AND expires_at > ? ORDER BY seq ASC LIMIT ?`).raw(true),
-    pageOfSender: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND sender_uid = ? AND seq > ? AND expires_at > ? ORDER BY seq ASC LIMIT ?`).raw(true),
+    page: p(`SELECT ${PAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND seq > ? AND expires_at > ? ORDER BY seq ASC LIMIT ?`).raw(true),
+    pageOfSender: p(`SELECT ${PAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND sender_uid = ? AND seq > ? AND expires_at > ? ORDER BY seq ASC LIMIT ?`).raw(true),
     dueForExpiry: p('SELECT receiver_uid FROM receivers WHERE next_expiry <= ? ORDER BY next_expiry ASC LIMIT ?'),
     purgeTombstones: p('DELETE FROM tombstones WHERE (receiver_uid, msg_id) IN (SELECT receiver_uid, msg_id FROM tombstones WHERE purge_at <= ? LIMIT ?)'),
     sumPending: p('SELECT coalesce(sum(pending_count), 0) AS v FROM receivers'),
@@ -241,7 +244,7 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
     page: (query) => read(() => ((query.senderUid === undefined
       ? s.page.all(query.receiverUid, query.afterSeq, query.now, query.limit)
       : s.pageOfSender.all(query.receiverUid, query.senderUid, query.afterSeq, query.now, query.limit)
-    ) as unknown[][]).map(toStoredMessageFromValues)),
+    ) as unknown[][]).map((values) => toReceiverMessageFromValues(query.receiverUid, values))),
 
     findPendingLive: (receiverUid, msgId, now) => read(() => {
       const row = one(s.findPendingLive, receiverUid, msgId, now)
