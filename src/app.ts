@@ -95,29 +95,36 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
 
   // Shutting down: what is in flight finishes; a request that still arrives on an open connection is told to go
   // elsewhere, and every answer closes its connection, so that keep-alive clients cannot hold the exit.
+  // The hooks run on every request: callback style, as they do no I/O (an async hook costs a promise each time).
   let closing = false
   app.addHook('preClose', async () => { closing = true })
-  app.addHook('onRequest', async (request, reply) => {
-    if (closing) throw errors.shuttingDown()
+  app.addHook('onRequest', (request, reply, done) => {
+    if (closing) {
+      done(errors.shuttingDown())
+      return
+    }
     // An unknown route answers 404 before its body is read: no 400, 413 or 415 for a route that does not exist.
     if (request.is404) {
       notFoundHandler(request, reply)
-      return reply
+      return
     }
+    done()
   })
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     void reply.header('x-request-id', request.id)
     if (closing) void reply.header('connection', 'close')
+    done(null, payload)
   })
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000)
+    done()
   })
 
   await registerDocs(app)
   await app.register(opsRoutes, { store, metrics })
   await app.register(async (v1) => {
     // onRequest runs before the body is read: a missing key is 401 whatever the body or content type.
-    v1.addHook('onRequest', createAuthHook(config.apiKeys))
+    if (config.apiKeys.length > 0) v1.addHook('onRequest', createAuthHook(config.apiKeys))
     if (config.rateLimitPerMinute > 0) {
       // Counted per API key (per address when auth is off), after authentication; in memory, per instance.
       await v1.register(rateLimit, {

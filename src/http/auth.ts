@@ -19,7 +19,6 @@ const BEARER = /^bearer[ \t]+([^\s]+)[ \t]*$/i
 export function createAuthHook (keys: readonly ApiKey[]) {
   const known = keys.map((key) => ({ key, digest: digest(key.secret) }))
   return async function authenticate (request: FastifyRequest, _reply: FastifyReply): Promise<void> {
-    if (known.length === 0) return
     const header = request.headers.authorization
     const token = typeof header === 'string' ? BEARER.exec(header)?.[1] : undefined
     if (token === undefined) throw errors.unauthorized()
