@@ -32,6 +32,8 @@ const EXPIRY_RATE = 2000
 // prom-client samples the event loop with a 10 ms timer (its default eventLoopMonitoringPrecision) and reports the
 // whole interval between ticks: an idle loop reads 10 ms. The tables show the delay beyond that tick.
 const LOOP_SAMPLING_MS = 10
+// USER_HZ, the unit of /proc/<pid>/stat's CPU times: 100 on every Linux architecture Node runs on.
+const CLOCK_TICKS_PER_SECOND = 100
 
 interface Proc { child: ChildProcess, url: string, pid: number }
 
@@ -101,7 +103,7 @@ async function preload (url: string, prefix: string, receivers: number, perRecei
   return (Date.now() - started) / 1000
 }
 
-interface Run { requestsPerSecond: number, messagesPerSecond: number, p50: number, p99: number, failures: number }
+interface Run { requestsPerSecond: number, messagesPerSecond: number, p50: number, p99: number, failures: number, cpuMicrosPerRequest: number }
 
 type RequestSpec = NonNullable<autocannon.Options['requests']>[number]
 
@@ -190,9 +192,17 @@ function scenarios (receivers: number): Scenario[] {
   return list.filter((scenario) => SCENARIOS.includes(scenario.name))
 }
 
-async function load (url: string, scenario: Scenario, round: number): Promise<Run> {
+/** CPU time of a process so far (all its threads, user and system) in microseconds, from /proc (Linux clock ticks). */
+function cpuMicros (pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')
+  // utime and stime are the 14th and 15th fields of the whole line, the 12th and 13th after "pid (comm) ".
+  return (Number(fields[11]) + Number(fields[12])) * (1_000_000 / CLOCK_TICKS_PER_SECOND)
+}
+
+async function load (proc: Proc, scenario: Scenario, round: number): Promise<Run> {
+  const cpuBefore = cpuMicros(proc.pid)
   const result = await autocannon({
-    url, connections: CONNECTIONS, duration: DURATION, requests: scenario.requests(round), ...(scenario.rate === undefined ? {} : { overallRate: scenario.rate })
+    url: proc.url, connections: CONNECTIONS, duration: DURATION, requests: scenario.requests(round), ...(scenario.rate === undefined ? {} : { overallRate: scenario.rate })
   })
   const requestsPerSecond = result.requests.average
   return {
@@ -200,7 +210,8 @@ async function load (url: string, scenario: Scenario, round: number): Promise<Ru
     messagesPerSecond: requestsPerSecond * scenario.messagesPerRequest,
     p50: result.latency.p50,
     p99: result.latency.p99,
-    failures: result.errors + result.timeouts + result.non2xx
+    failures: result.errors + result.timeouts + result.non2xx,
+    cpuMicrosPerRequest: (cpuMicros(proc.pid) - cpuBefore) / Math.max(1, result.requests.total)
   }
 }
 
@@ -259,9 +270,9 @@ async function benchRows (rows: number): Promise<ScenarioResult[]> {
       rssMax = 0
       for (let round = 0; round < ROUNDS; round++) {
         if (scenario.before !== undefined) await scenario.before(service.url, round)
-        bareRuns.push(await load(bare.url, scenario, round))
+        bareRuns.push(await load(bare, scenario, round))
         const before = await loopDelay(service.url) // reading the metrics resets the event-loop delay histogram
-        serviceRuns.push(await load(service.url, scenario, round))
+        serviceRuns.push(await load(service, scenario, round))
         const after = await loopDelay(service.url)
         delays.push(after)
         process.stderr.write(`  ${scenario.name} round ${round + 1}: bare ${Math.round(bareRuns[round]?.requestsPerSecond ?? 0)} req/s, ` +
@@ -272,7 +283,8 @@ async function benchRows (rows: number): Promise<ScenarioResult[]> {
         messagesPerSecond: median(runs.map((run) => run.messagesPerSecond)),
         p50: median(runs.map((run) => run.p50)),
         p99: median(runs.map((run) => run.p99)),
-        failures: runs.reduce((sum, run) => sum + run.failures, 0)
+        failures: runs.reduce((sum, run) => sum + run.failures, 0),
+        cpuMicrosPerRequest: median(runs.map((run) => run.cpuMicrosPerRequest))
       })
       results.push({
         scenario: scenario.name,
@@ -309,6 +321,43 @@ function table (results: ScenarioResult[]): string {
   return lines.join('\n')
 }
 
+type Floor = Partial<Record<string, number>>
+
+/** The service without HTTP (bench/floor.ts), in a process of its own, run while nothing else is. */
+async function measureFloor (): Promise<Floor> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/floor.ts'], {
+    env: { PATH: process.env.PATH ?? '', ...(DATABASE_URL === undefined ? {} : { DATABASE_URL }) },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString('utf8') })
+  const code = await new Promise((resolve) => child.once('exit', resolve))
+  if (code !== 0) throw new Error(`bench/floor.ts exited with ${String(code)}`)
+  return JSON.parse(output) as Floor
+}
+
+// The goals of the issue, as ratios to the bare route.
+const GOALS: Partial<Record<string, number>> = { store: 0.4, page: 0.5, summary: 0.5 }
+
+/**
+ * Where each request's CPU goes. On one event loop a request costs at least the bare route's CPU plus what the domain
+ * and the store cost without HTTP, so the service can answer at most 1 / (bare CPU + without HTTP) per second: the
+ * bound below is that, divided by the bare route's rate in the same run.
+ */
+function costTable (results: ScenarioResult[], floor: Floor): string {
+  const lines = [
+    '| scenario | rows | service CPU us/req | bare CPU us/req | domain + store without HTTP, CPU us/req | ratio | bound on one event loop | goal |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'
+  ]
+  for (const r of results) {
+    const without = floor[r.scenario]
+    const bound = without === undefined ? undefined : 1_000_000 / (r.bare.cpuMicrosPerRequest + without) / r.bare.requestsPerSecond
+    lines.push(`| ${r.scenario} | ${r.rows} | ${Math.round(r.service.cpuMicrosPerRequest)} | ${Math.round(r.bare.cpuMicrosPerRequest)} | ` +
+      `${without === undefined ? '-' : Math.round(without)} | ${r.ratio.toFixed(2)} | ${bound === undefined ? '-' : bound.toFixed(2)} | ${GOALS[r.scenario]?.toFixed(2) ?? '-'} |`)
+  }
+  return lines.join('\n')
+}
+
 function scaleTable (results: ScenarioResult[]): string {
   const base = ROW_COUNTS[0]
   const lines = ['| scenario | rows | p50 ms | p99 ms | p50 vs smallest |', '| --- | ---: | ---: | ---: | ---: |']
@@ -321,15 +370,17 @@ function scaleTable (results: ScenarioResult[]): string {
 
 const all: ScenarioResult[] = []
 for (const rows of ROW_COUNTS) all.push(...await benchRows(rows))
+const floor = await measureFloor()
 
 const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`
 const store = DATABASE_URL === undefined ? 'SQLite (defaults: WAL, each answer after an fsync of the WAL)' : 'PostgreSQL'
 const command = `npm run bench -- --rows ${args.rows} --duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}`
 let markdown = `Store: ${store}. Machine: ${machine}. autocannon -c ${CONNECTIONS}, ${DURATION} s per run, ` +
-  `${ROUNDS} rounds of bare then service, medians. Command: \`${command}\`. ${new Date().toISOString()}\n\n${table(all)}\n`
+  `${ROUNDS} rounds of bare then service, medians. Command: \`${command}\`. ${new Date().toISOString()}\n\n${table(all)}\n` +
+  `\nWhere the CPU goes (medians of rounds; the service's own process, all its threads):\n\n${costTable(all, floor)}\n`
 if (ROW_COUNTS.length > 1) markdown += `\nLatency against stored rows:\n\n${scaleTable(all)}\n`
 mkdirSync(String(args.out), { recursive: true })
 const name = DATABASE_URL === undefined ? 'latest' : 'latest-postgres'
 writeFileSync(join(String(args.out), `${name}.md`), markdown)
-writeFileSync(join(String(args.out), `${name}.json`), JSON.stringify({ machine, store, command, results: all }, null, 2) + '\n')
+writeFileSync(join(String(args.out), `${name}.json`), JSON.stringify({ machine, store, command, results: all, withoutHttpCpuMicrosPerRequest: floor }, null, 2) + '\n')
 process.stdout.write(markdown)
