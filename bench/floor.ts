@@ -1,13 +1,14 @@
 // The service without HTTP: the domain and the store called in-process, as the routes call them, on the same kind of
-// database and data as the HTTP scenarios. Prints the CPU time of this process (every thread: SQLite, the fsync
-// threads, the checkpointer) per store, summary and page as JSON. bench/run.ts puts it beside the HTTP figures: a
-// request can cost no less than the bare route plus this.
+// database and data as the HTTP scenarios. Prints, per store, summary and page, the CPU time of this process (every
+// thread: SQLite, the fsync threads, the checkpointer) and of its event loop alone, as JSON. bench/run.ts puts it
+// beside the HTTP figures: a request can cost no less than the bare route plus this.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig } from '../src/config.js'
 import { createMessageService } from '../src/domain/messages.js'
 import { createStore } from '../src/store/index.js'
+import { cpuPer, cpuTimes, type CpuTimes } from './cpu.js'
 
 const SECONDS = Number(process.env.FLOOR_SECONDS ?? 3)
 const CONCURRENCY = 50 // as autocannon's connections: concurrent stores share a transaction (group commit)
@@ -27,14 +28,13 @@ const ignore = () => {}
 const service = createMessageService(store, config, { stored: ignore, duplicates: ignore, acked: ignore, expired: ignore, dropped: ignore })
 const run = `${process.pid}-${Date.now().toString(36)}`
 
-/** CPU microseconds of this process per operation, running `step` (which does `count` operations) for SECONDS. */
-async function cpuPerOperation (step: (i: number) => Promise<number>): Promise<number> {
+/** CPU microseconds of this process per operation, running `step` (which answers how many it did) for SECONDS. */
+async function cpuPerOperation (step: (i: number) => Promise<number>): Promise<CpuTimes> {
   const until = Date.now() + SECONDS * 1000
-  const start = process.cpuUsage()
+  const start = cpuTimes(process.pid)
   let operations = 0
   for (let i = 0; Date.now() < until; i++) operations += await step(i)
-  const used = process.cpuUsage(start)
-  return (used.user + used.system) / operations
+  return cpuPer(process.pid, start, operations)
 }
 
 let n = 0

@@ -1,0 +1,25 @@
+// CPU time from /proc (Linux): a whole process (every thread) and its main thread alone, the one that runs the event loop.
+import { readFileSync } from 'node:fs'
+
+// USER_HZ, the unit of /proc's CPU times: 100 on every Linux architecture Node runs on.
+const CLOCK_TICKS_PER_SECOND = 100
+
+/** CPU time in microseconds, user and system. */
+export interface CpuTimes { all: number, loop: number }
+
+function micros (statPath: string): number {
+  // utime and stime are the 14th and 15th fields of the line, the 12th and 13th after "pid (comm) ".
+  const fields = readFileSync(statPath, 'utf8').replace(/^.*\) /s, '').split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * (1_000_000 / CLOCK_TICKS_PER_SECOND)
+}
+
+export function cpuTimes (pid: number): CpuTimes {
+  return { all: micros(`/proc/${pid}/stat`), loop: micros(`/proc/${pid}/task/${pid}/stat`) }
+}
+
+/** The CPU time a process has used since `before`, per operation. */
+export function cpuPer (pid: number, before: CpuTimes, operations: number): CpuTimes {
+  const now = cpuTimes(pid)
+  const count = Math.max(1, operations)
+  return { all: (now.all - before.all) / count, loop: (now.loop - before.loop) / count }
+}
