@@ -389,7 +389,7 @@ const store = DATABASE_URL === undefined ? 'SQLite (defaults: WAL, each answer a
 const command = `npm run bench -- --rows ${args.rows} --duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}`
 let markdown = `Store: ${store}. Machine: ${machine}. autocannon -c ${CONNECTIONS}, ${DURATION} s per run, ` +
   `${ROUNDS} rounds of bare then service, medians. Command: \`${command}\`. ${new Date().toISOString()}\n\n${table(all)}\n` +
-  `\nWhere the CPU goes (medians of rounds; the service's own process, all its threads):\n\n${costTable(all, floor)}\n`
+  `\nWhere the CPU goes (medians of rounds; the bounds are explained in the README's Benchmarks section):\n\n${costTable(all, floor)}\n`
 if (ROW_COUNTS.length > 1) markdown += `\nLatency against stored rows:\n\n${scaleTable(all)}\n`
 mkdirSync(String(args.out), { recursive: true })
 const name = DATABASE_URL === undefined ? 'latest' : 'latest-postgres'
