@@ -4,7 +4,7 @@ import { createKnex, migrate, sqliteFilename, type DatabaseOptions } from './dat
 import { isUnavailable, StoreUnavailableError } from './errors.js'
 import {
   conversationValues, storedMessageValues, toConversationFromValues, toMessageKey, toNullableNumber, toReceiverState,
-  toReceiverMessageFromValues, toStoredMessage, toStoredMessageFromValues, toTombstoneFromValues, CONVERSATION_FIELDS,
+  toReceiverMessageFromValues, toStoredMessageFromValues, toTombstoneFromValues, CONVERSATION_FIELDS,
   CONVERSATION_STATE_FIELDS, MESSAGE_FIELDS, PAGE_FIELDS
 } from './row-mapper.js'
 import type { MessageKey, Store, StoreTx } from './types.js'
@@ -39,7 +39,7 @@ function prepareAll (db: Database) {
     insertReceiver: p('INSERT INTO receivers (receiver_uid, last_seq, pending_count, next_expiry) VALUES (?, 0, 0, NULL)'),
     saveReceiver: p('UPDATE receivers SET last_seq = ?, pending_count = ?, next_expiry = ? WHERE receiver_uid = ?'),
     findPending: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND msg_id = ?`).raw(true),
-    findPendingLive: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND msg_id = ? AND expires_at > ?`),
+    findPendingLive: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND msg_id = ? AND expires_at > ?`).raw(true),
     findTombstone: p(`SELECT ${MESSAGE_COLUMNS}, purge_at FROM tombstones WHERE receiver_uid = ? AND msg_id = ?`).raw(true),
     deleteTombstone: p('DELETE FROM tombstones WHERE receiver_uid = ? AND msg_id = ?'),
     insertMessage: p(`INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (${MESSAGE_FIELDS.map(() => '?').join(', ')})`),
@@ -51,7 +51,7 @@ function prepareAll (db: Database) {
     ackUpToOfSender: p(`SELECT ${KEY_COLUMNS} FROM messages WHERE receiver_uid = ? AND sender_uid = ? AND seq <= ? AND expires_at > ? ORDER BY seq`),
     toTombstone: p(`INSERT INTO tombstones (${MESSAGE_COLUMNS}, acked_at, purge_at) SELECT ${MESSAGE_COLUMNS}, ?, ? FROM messages WHERE receiver_uid = ? AND seq = ?`),
     deleteMessage: p('DELETE FROM messages WHERE receiver_uid = ? AND seq = ?'),
-    lastPendingOfSender: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND sender_uid = ? ORDER BY seq DESC LIMIT 1`),
+    lastPendingOfSender: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND sender_uid = ? ORDER BY seq DESC LIMIT 1`).raw(true),
     findConversation: p(`SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE receiver_uid = ? AND sender_uid = ?`).raw(true),
     saveConversation: p(`INSERT INTO conversations (${CONVERSATION_COLUMNS}) VALUES (${CONVERSATION_FIELDS.map(() => '?').join(', ')}) ` +
       'ON CONFLICT (receiver_uid, sender_uid) DO UPDATE SET ' +
@@ -186,8 +186,8 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
       }
     },
     async lastPendingOfSender (receiverUid, senderUid) {
-      const row = one(s.lastPendingOfSender, receiverUid, senderUid)
-      return row === undefined ? undefined : toStoredMessage(row)
+      const row = values(s.lastPendingOfSender, receiverUid, senderUid)
+      return row === undefined ? undefined : toStoredMessageFromValues(row)
     },
     async findConversation (receiverUid, senderUid) {
       const row = values(s.findConversation, receiverUid, senderUid)
@@ -247,8 +247,8 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
     ) as unknown[][]).map((values) => toReceiverMessageFromValues(query.receiverUid, values))),
 
     findPendingLive: (receiverUid, msgId, now) => read(() => {
-      const row = one(s.findPendingLive, receiverUid, msgId, now)
-      return row === undefined ? undefined : toStoredMessage(row)
+      const row = values(s.findPendingLive, receiverUid, msgId, now)
+      return row === undefined ? undefined : toStoredMessageFromValues(row)
     }),
 
     receiversDueForExpiry: (now, limit) => read(() => all(s.dueForExpiry, now, limit).map((row) => String(row.receiver_uid))),
