@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig } from '../src/config.js'
 import { createMessageService } from '../src/domain/messages.js'
-import { createStore } from '../src/store/index.js'
+import { createStore, databaseOptions } from '../src/store/index.js'
 import { cpuPer, cpuTimes, type CpuTimes } from './cpu.js'
 import { MESSAGES_PER_RECEIVER, preloadedMessage, storedMessage } from './data.js'
 
@@ -19,12 +19,7 @@ const RECEIVERS = 200
 
 const dir = mkdtempSync(join(tmpdir(), 'om-floor-'))
 const config = loadConfig({ DATABASE_URL: process.env.DATABASE_URL ?? `sqlite:${join(dir, 'floor.db')}` })
-const store = await createStore({
-  databaseUrl: config.databaseUrl,
-  poolMax: config.dbPoolMax,
-  statementTimeoutMs: config.dbStatementTimeoutMs,
-  connectTimeoutMs: config.dbConnectTimeoutMs
-})
+const store = await createStore(databaseOptions(config))
 const ignore = () => {}
 const service = createMessageService(store, config, { stored: ignore, duplicates: ignore, acked: ignore, expired: ignore, dropped: ignore })
 const run = `${process.pid}-${Date.now().toString(36)}`

@@ -13,7 +13,7 @@ import { opsRoutes } from './http/ops-routes.js'
 import { receiverRoutes } from './http/receiver-routes.js'
 import { registerValidators } from './http/validation.js'
 import { createMetrics } from './metrics.js'
-import { createStore } from './store/index.js'
+import { createStore, databaseOptions } from './store/index.js'
 import type { Store } from './store/types.js'
 
 declare module 'fastify' {
@@ -80,13 +80,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   app.setErrorHandler(errorHandler)
   app.setNotFoundHandler(notFoundHandler)
 
-  const store = await createStore({
-    databaseUrl: config.databaseUrl,
-    poolMax: config.dbPoolMax,
-    statementTimeoutMs: config.dbStatementTimeoutMs,
-    connectTimeoutMs: config.dbConnectTimeoutMs,
-    log: (level, message) => { app.log[level]({ component: 'database' }, message) }
-  })
+  const store = await createStore(databaseOptions(config, (level, message) => { app.log[level]({ component: 'database' }, message) }))
   const metrics = createMetrics()
   const service = createMessageService(store, config, metrics.events, options.clock)
   metrics.setPendingSource(service.totalPending)

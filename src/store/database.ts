@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import knexFactory, { type Knex } from 'knex'
 import { migrations } from '../../db/migrations/index.js'
+import type { Config } from '../config.js'
 
 export type Dialect = 'sqlite' | 'postgres'
 
@@ -13,6 +14,17 @@ export interface DatabaseOptions {
   connectTimeoutMs: number
   /** Where knex's own warnings go (the service's logger), instead of the console. */
   log?: (level: 'warn' | 'error' | 'debug', message: string) => void
+}
+
+/** The database settings of the service's configuration. */
+export function databaseOptions (config: Config, log?: DatabaseOptions['log']): DatabaseOptions {
+  return {
+    databaseUrl: config.databaseUrl,
+    poolMax: config.dbPoolMax,
+    statementTimeoutMs: config.dbStatementTimeoutMs,
+    connectTimeoutMs: config.dbConnectTimeoutMs,
+    ...(log === undefined ? {} : { log })
+  }
 }
 
 function knexLog (options: DatabaseOptions): Knex.Config['log'] {
