@@ -1,7 +1,7 @@
 // The floor for the benchmark: bare Fastify with the service's own parser, validators and schemas, answering canned data.
 import Fastify from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { errorHandler } from '../src/errors.js'
+import { errorHandler } from '../src/http/errors.js'
 import { registerJsonParser } from '../src/http/json-parser.js'
 import {
   AckBody, AckResponse, BatchResponse, MessageParams, Message, PageQuery, PageResponse, ReceiverParams, StoredResponse,

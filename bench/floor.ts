@@ -7,8 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig } from '../src/config.js'
-import { createMessageService } from '../src/domain/messages.js'
-import { createStore, databaseOptions } from '../src/store/index.js'
+import { createMessageService } from '../src/domain/service.js'
+import { toNewMessage } from '../src/http/commands.js'
+import { createStore } from '../src/store/backends.js'
 import { cpuPer, cpuTimes, type CpuTimes } from './cpu.js'
 import { MESSAGES_PER_RECEIVER, preloadedMessage, storedMessage } from './data.js'
 
@@ -19,9 +20,9 @@ const RECEIVERS = 200
 
 const dir = mkdtempSync(join(tmpdir(), 'om-floor-'))
 const config = loadConfig({ DATABASE_URL: process.env.DATABASE_URL ?? `sqlite:${join(dir, 'floor.db')}` })
-const store = await createStore(databaseOptions(config))
+const store = await createStore(config.database)
 const ignore = () => {}
-const service = createMessageService(store, config, { stored: ignore, duplicates: ignore, acked: ignore, expired: ignore, dropped: ignore })
+const service = createMessageService(store, config.rules, { stored: ignore, duplicates: ignore, acked: ignore, expired: ignore, dropped: ignore })
 const run = `${process.pid}-${Date.now().toString(36)}`
 
 /** Runs `step` (which answers how many operations it did) for `seconds`; answers how many it did. */
@@ -43,17 +44,17 @@ let n = 0
 const storeUs = await cpuPerOperation(async () => {
   await Promise.all(Array.from({ length: CONCURRENCY }, () => {
     n++
-    return service.storeOne(storedMessage(`floor-${run}`, n))
+    return service.storeOne(toNewMessage(storedMessage(`floor-${run}`, n)))
   }))
   return CONCURRENCY
 })
 
 for (let from = 0; from < RECEIVERS * MESSAGES_PER_RECEIVER; from += 500) {
-  await service.storeMany(Array.from({ length: 500 }, (_, k) => preloadedMessage(`load-${run}`, RECEIVERS, from + k)))
+  await service.storeMany(Array.from({ length: 500 }, (_, k) => toNewMessage(preloadedMessage(`load-${run}`, RECEIVERS, from + k))))
 }
 const receiver = (i: number) => `load-${run}-${(i * 7919) % RECEIVERS}`
-const summaryUs = await cpuPerOperation(async (i) => { await service.summary(receiver(i), 50, undefined); return 1 })
-const pageUs = await cpuPerOperation(async (i) => { await service.page(receiver(i), undefined, 100, undefined); return 1 })
+const summaryUs = await cpuPerOperation(async (i) => { await service.summary({ receiverUid: receiver(i), limit: 50 }); return 1 })
+const pageUs = await cpuPerOperation(async (i) => { await service.page({ receiverUid: receiver(i), limit: 100 }); return 1 })
 
 await store.close()
 rmSync(dir, { recursive: true, force: true })

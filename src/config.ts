@@ -1,6 +1,10 @@
 // The only reader of process.env: parses, validates and freezes the service's configuration.
 import { isIP } from 'node:net'
 import { envSchema } from 'env-schema'
+import { Type, type Static } from 'typebox'
+import type { MessageRules } from './domain/model.js'
+import { BACKENDS, backendFor } from './store/backends.js'
+import type { DatabaseOptions } from './store/database.js'
 
 export type Scope = 'write' | 'read' | 'ack'
 export const SCOPES: readonly Scope[] = ['write', 'read', 'ack']
@@ -9,30 +13,6 @@ export interface ApiKey {
   readonly name: string
   readonly secret: string
   readonly scopes: readonly Scope[]
-}
-
-export type OverflowPolicy = 'reject' | 'drop_oldest'
-
-export interface Config {
-  readonly host: string
-  readonly port: number
-  readonly databaseUrl: string
-  readonly apiKeys: readonly ApiKey[]
-  readonly messageTtlSeconds: number
-  readonly maxPendingPerReceiver: number
-  readonly overflowPolicy: OverflowPolicy
-  readonly maxContentLength: number
-  readonly dedupWindowSeconds: number
-  readonly bodyLimitBytes: number
-  readonly logLevel: string
-  readonly dbPoolMax: number
-  readonly dbStatementTimeoutMs: number
-  readonly dbConnectTimeoutMs: number
-  readonly sweepIntervalSeconds: number
-  readonly sweepBatchSize: number
-  readonly rateLimitPerMinute: number
-  readonly requestTimeoutMs: number
-  readonly shutdownTimeoutMs: number
 }
 
 export class ConfigError extends Error {
@@ -46,56 +26,90 @@ export const DEFAULT_DATABASE_URL = 'sqlite:./data/offline-messages.db'
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
-const integer = (def: number, minimum: number, maximum: number) =>
-  ({ type: 'integer', default: def, minimum, maximum })
+const integer = (def: number, minimum: number, maximum: number) => Type.Integer({ default: def, minimum, maximum })
 
-// One entry per variable, as env-schema (ajv) expects; the defaults are the contract's.
-const envJsonSchema = {
-  type: 'object',
-  properties: {
-    HOST: { type: 'string', default: '127.0.0.1', minLength: 1 },
-    PORT: integer(3000, 0, 65535),
-    DATABASE_URL: { type: 'string', default: DEFAULT_DATABASE_URL },
-    API_KEYS: { type: 'string', default: '' },
-    MESSAGE_TTL_SECONDS: integer(2592000, 1, 10 * 365 * 86400),
-    MAX_PENDING_PER_RECEIVER: integer(10000, 1, 10_000_000),
-    OVERFLOW_POLICY: { type: 'string', enum: ['reject', 'drop_oldest'], default: 'reject' },
-    MAX_CONTENT_LENGTH: integer(4096, 1, 1_000_000),
-    DEDUP_WINDOW_SECONDS: integer(86400, 0, 10 * 365 * 86400),
-    BODY_LIMIT_BYTES: integer(1048576, 1024, 100 * 1048576),
-    LOG_LEVEL: { type: 'string', enum: LOG_LEVELS, default: 'info' },
-    DB_POOL_MAX: integer(10, 1, 1000),
-    DB_STATEMENT_TIMEOUT_MS: integer(5000, 100, 600_000),
-    DB_CONNECT_TIMEOUT_MS: integer(3000, 100, 600_000),
-    SWEEP_INTERVAL_SECONDS: integer(60, 1, 86400),
-    SWEEP_BATCH_SIZE: integer(500, 1, 100_000),
-    RATE_LIMIT_PER_MINUTE: integer(0, 0, 100_000_000),
-    REQUEST_TIMEOUT_MS: integer(30_000, 1000, 600_000),
-    SHUTDOWN_TIMEOUT_MS: integer(10_000, 100, 600_000)
-  },
-  additionalProperties: true
-} as const
+// Every variable, grouped by the part of the service that takes it; the defaults are the contract's.
+const LISTEN = {
+  HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
+  PORT: integer(3000, 0, 65535)
+}
+const DATABASE = {
+  DATABASE_URL: Type.String({ default: DEFAULT_DATABASE_URL }),
+  DB_POOL_MAX: integer(10, 1, 1000),
+  DB_STATEMENT_TIMEOUT_MS: integer(5000, 100, 600_000),
+  DB_CONNECT_TIMEOUT_MS: integer(3000, 100, 600_000)
+}
+const RULES = {
+  MESSAGE_TTL_SECONDS: integer(2592000, 1, 10 * 365 * 86400),
+  MAX_PENDING_PER_RECEIVER: integer(10000, 1, 10_000_000),
+  OVERFLOW_POLICY: Type.Enum(['reject', 'drop_oldest'], { default: 'reject' }),
+  DEDUP_WINDOW_SECONDS: integer(86400, 0, 10 * 365 * 86400),
+  SWEEP_BATCH_SIZE: integer(500, 1, 100_000)
+}
+const HTTP = {
+  BODY_LIMIT_BYTES: integer(1048576, 1024, 100 * 1048576),
+  MAX_CONTENT_LENGTH: integer(4096, 1, 1_000_000),
+  REQUEST_TIMEOUT_MS: integer(30_000, 1000, 600_000),
+  RATE_LIMIT_PER_MINUTE: integer(0, 0, 100_000_000)
+}
+const PROCESS = {
+  API_KEYS: Type.String({ default: '' }),
+  LOG_LEVEL: Type.Enum(LOG_LEVELS, { default: 'info' }),
+  SWEEP_INTERVAL_SECONDS: integer(60, 1, 86400),
+  SHUTDOWN_TIMEOUT_MS: integer(10_000, 100, 600_000)
+}
 
-interface RawEnv {
-  HOST: string
-  PORT: number
-  DATABASE_URL: string
-  API_KEYS: string
-  MESSAGE_TTL_SECONDS: number
-  MAX_PENDING_PER_RECEIVER: number
-  OVERFLOW_POLICY: OverflowPolicy
-  MAX_CONTENT_LENGTH: number
-  DEDUP_WINDOW_SECONDS: number
-  BODY_LIMIT_BYTES: number
-  LOG_LEVEL: string
-  DB_POOL_MAX: number
-  DB_STATEMENT_TIMEOUT_MS: number
-  DB_CONNECT_TIMEOUT_MS: number
-  SWEEP_INTERVAL_SECONDS: number
-  SWEEP_BATCH_SIZE: number
-  RATE_LIMIT_PER_MINUTE: number
-  REQUEST_TIMEOUT_MS: number
-  SHUTDOWN_TIMEOUT_MS: number
+const EnvSchema = Type.Object({ ...LISTEN, ...DATABASE, ...RULES, ...HTTP, ...PROCESS })
+type RawEnv = Static<typeof EnvSchema>
+
+/** What the HTTP layer enforces on each request. */
+export interface HttpLimits {
+  readonly bodyLimitBytes: number
+  readonly maxContentLength: number
+  readonly requestTimeoutMs: number
+  readonly rateLimitPerMinute: number
+}
+
+export interface Config {
+  readonly listen: { readonly host: string, readonly port: number }
+  readonly database: Readonly<Omit<DatabaseOptions, 'log'>>
+  readonly rules: Readonly<MessageRules>
+  readonly http: HttpLimits
+  readonly apiKeys: readonly ApiKey[]
+  readonly logLevel: string
+  readonly sweepIntervalSeconds: number
+  readonly shutdownTimeoutMs: number
+}
+
+/** The variables as the parts of the service take them. */
+function toConfig (raw: RawEnv, apiKeys: readonly ApiKey[]): Config {
+  const freeze = Object.freeze
+  return freeze({
+    listen: freeze({ host: raw.HOST, port: raw.PORT }),
+    database: freeze({
+      databaseUrl: raw.DATABASE_URL,
+      poolMax: raw.DB_POOL_MAX,
+      statementTimeoutMs: raw.DB_STATEMENT_TIMEOUT_MS,
+      connectTimeoutMs: raw.DB_CONNECT_TIMEOUT_MS
+    }),
+    rules: freeze({
+      messageTtlSeconds: raw.MESSAGE_TTL_SECONDS,
+      maxPendingPerReceiver: raw.MAX_PENDING_PER_RECEIVER,
+      overflowPolicy: raw.OVERFLOW_POLICY,
+      dedupWindowSeconds: raw.DEDUP_WINDOW_SECONDS,
+      sweepBatchSize: raw.SWEEP_BATCH_SIZE
+    }),
+    http: freeze({
+      bodyLimitBytes: raw.BODY_LIMIT_BYTES,
+      maxContentLength: raw.MAX_CONTENT_LENGTH,
+      requestTimeoutMs: raw.REQUEST_TIMEOUT_MS,
+      rateLimitPerMinute: raw.RATE_LIMIT_PER_MINUTE
+    }),
+    apiKeys: freeze(apiKeys),
+    logLevel: raw.LOG_LEVEL,
+    sweepIntervalSeconds: raw.SWEEP_INTERVAL_SECONDS,
+    shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS
+  })
 }
 
 const KEY_PART = /^[A-Za-z0-9._~-]+$/
@@ -141,16 +155,10 @@ export function isLoopbackHost (host: string): boolean {
 }
 
 export function checkDatabaseUrl (url: string): void {
-  if (/^postgres(ql)?:\/\/.+/.test(url)) {
-    try {
-      new URL(url) // eslint-disable-line no-new
-    } catch {
-      throw new ConfigError('DATABASE_URL', 'is not a valid postgres:// URL')
-    }
-    return
-  }
-  if (/^sqlite:.+/.test(url)) return
-  throw new ConfigError('DATABASE_URL', 'must start with sqlite: (a file path, or :memory:) or postgres://')
+  const backend = backendFor(url)
+  if (backend === undefined) throw new ConfigError('DATABASE_URL', `must start with ${BACKENDS.map((b) => b.urlForm).join(' or ')}`)
+  const problem = backend.problemWith(url)
+  if (problem !== null) throw new ConfigError('DATABASE_URL', problem)
 }
 
 function firstAjvVariable (error: unknown): string {
@@ -165,11 +173,11 @@ function firstAjvVariable (error: unknown): string {
 export function loadConfig (env: Record<string, string | undefined> = process.env): Config {
   // An empty variable means "use the default", as in most shells' `VAR= cmd`.
   const present = Object.fromEntries(
-    Object.entries(env).filter(([name, value]) => name in envJsonSchema.properties && value !== undefined && value.trim() !== '')
+    Object.entries(env).filter(([name, value]) => name in EnvSchema.properties && value !== undefined && value.trim() !== '')
   )
   let raw: RawEnv
   try {
-    raw = envSchema<RawEnv>({ schema: envJsonSchema, data: present, env: false, dotenv: false })
+    raw = envSchema<RawEnv>({ schema: EnvSchema, data: present, env: false, dotenv: false })
   } catch (error) {
     const variable = firstAjvVariable(error)
     const detail = error instanceof Error ? error.message.replace(/^env\/[A-Z_]+ /, '') : 'is invalid'
@@ -182,25 +190,5 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       `is empty, so authentication is off, and HOST=${raw.HOST} is not a loopback address; ` +
       'set API_KEYS, or listen on 127.0.0.1 only')
   }
-  return Object.freeze({
-    host: raw.HOST,
-    port: raw.PORT,
-    databaseUrl: raw.DATABASE_URL,
-    apiKeys: Object.freeze(apiKeys),
-    messageTtlSeconds: raw.MESSAGE_TTL_SECONDS,
-    maxPendingPerReceiver: raw.MAX_PENDING_PER_RECEIVER,
-    overflowPolicy: raw.OVERFLOW_POLICY,
-    maxContentLength: raw.MAX_CONTENT_LENGTH,
-    dedupWindowSeconds: raw.DEDUP_WINDOW_SECONDS,
-    bodyLimitBytes: raw.BODY_LIMIT_BYTES,
-    logLevel: raw.LOG_LEVEL,
-    dbPoolMax: raw.DB_POOL_MAX,
-    dbStatementTimeoutMs: raw.DB_STATEMENT_TIMEOUT_MS,
-    dbConnectTimeoutMs: raw.DB_CONNECT_TIMEOUT_MS,
-    sweepIntervalSeconds: raw.SWEEP_INTERVAL_SECONDS,
-    sweepBatchSize: raw.SWEEP_BATCH_SIZE,
-    rateLimitPerMinute: raw.RATE_LIMIT_PER_MINUTE,
-    requestTimeoutMs: raw.REQUEST_TIMEOUT_MS,
-    shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS
-  })
+  return toConfig(raw, apiKeys)
 }

@@ -18,4 +18,4 @@ closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
   else app.log.info({ signal }, 'closing: no new requests, finishing those in flight')
   await app.close()
 })
-await app.listen({ host: config.host, port: config.port })
+await app.listen({ ...config.listen })

@@ -25,16 +25,16 @@ function expectConfigError (t: Test, env: Record<string, string>, variable: stri
 t.test('the defaults are the contract\'s table', async (t) => {
   const config = loadConfig({})
   t.strictSame({
-    host: config.host,
-    port: config.port,
-    databaseUrl: config.databaseUrl,
+    host: config.listen.host,
+    port: config.listen.port,
+    databaseUrl: config.database.databaseUrl,
     apiKeys: config.apiKeys,
-    messageTtlSeconds: config.messageTtlSeconds,
-    maxPendingPerReceiver: config.maxPendingPerReceiver,
-    overflowPolicy: config.overflowPolicy,
-    maxContentLength: config.maxContentLength,
-    dedupWindowSeconds: config.dedupWindowSeconds,
-    bodyLimitBytes: config.bodyLimitBytes,
+    messageTtlSeconds: config.rules.messageTtlSeconds,
+    maxPendingPerReceiver: config.rules.maxPendingPerReceiver,
+    overflowPolicy: config.rules.overflowPolicy,
+    maxContentLength: config.http.maxContentLength,
+    dedupWindowSeconds: config.rules.dedupWindowSeconds,
+    bodyLimitBytes: config.http.bodyLimitBytes,
     logLevel: config.logLevel
   }, {
     host: '127.0.0.1',
@@ -66,15 +66,10 @@ t.test('valid values of every variable are read and typed', async (t) => {
     LOG_LEVEL: 'debug'
   })
   t.match(config, {
-    host: '0.0.0.0',
-    port: 8080,
-    databaseUrl: 'postgres://user@db.example:5432/messages',
-    messageTtlSeconds: 3600,
-    maxPendingPerReceiver: 2,
-    overflowPolicy: 'drop_oldest',
-    maxContentLength: 10,
-    dedupWindowSeconds: 0,
-    bodyLimitBytes: 1024,
+    listen: { host: '0.0.0.0', port: 8080 },
+    database: { databaseUrl: 'postgres://user@db.example:5432/messages' },
+    rules: { messageTtlSeconds: 3600, maxPendingPerReceiver: 2, overflowPolicy: 'drop_oldest', dedupWindowSeconds: 0 },
+    http: { maxContentLength: 10, bodyLimitBytes: 1024 },
     logLevel: 'debug'
   })
   t.strictSame(config.apiKeys.map((key) => ({ ...key, scopes: [...key.scopes] })), [
@@ -87,11 +82,12 @@ t.test('the configuration is frozen', async (t) => {
   const config = loadConfig({ API_KEYS: VALID_KEYS })
   t.ok(Object.isFrozen(config))
   t.ok(Object.isFrozen(config.apiKeys))
+  for (const section of [config.listen, config.database, config.rules, config.http]) t.ok(Object.isFrozen(section))
 })
 
 t.test('loadConfig reads only the variables it is given, never process.env', async (t) => {
   // A child process with PORT=abc and LOG_LEVEL=debug in its environment calls loadConfig({}): the defaults must win.
-  const script = "import { loadConfig } from './src/config.ts'; const c = loadConfig({}); console.log(JSON.stringify({ port: c.port, logLevel: c.logLevel }))"
+  const script = "import { loadConfig } from './src/config.ts'; const c = loadConfig({}); console.log(JSON.stringify({ port: c.listen.port, logLevel: c.logLevel }))"
   const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', PORT: 'abc', LOG_LEVEL: 'debug' },
@@ -174,13 +170,13 @@ for (const host of ['0.0.0.0', '::', '192.168.1.10', 'example.com']) {
 for (const host of ['127.0.0.1', '::1', 'localhost']) {
   t.test(`empty API_KEYS with HOST=${host} is accepted: authentication is off on a loopback address`, async (t) => {
     const config = loadConfig({ HOST: host, API_KEYS: '' })
-    t.equal(config.host, host)
+    t.equal(config.listen.host, host)
     t.strictSame(config.apiKeys, [])
   })
 }
 
 t.test('API_KEYS set allows a non-loopback HOST', async (t) => {
-  t.equal(loadConfig({ HOST: '0.0.0.0', API_KEYS: VALID_KEYS }).host, '0.0.0.0')
+  t.equal(loadConfig({ HOST: '0.0.0.0', API_KEYS: VALID_KEYS }).listen.host, '0.0.0.0')
 })
 
 t.test('the real process with a bad PORT exits non-zero with a message naming PORT', async (t) => {

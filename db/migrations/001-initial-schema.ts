@@ -1,20 +1,23 @@
 // The first schema: receivers (seq and counts), pending messages, tombstones of acked ones, and the per-sender summary.
 import type { Knex } from 'knex'
+import type { MigrationParams } from '../../src/store/backends.js'
 
 export const name = '001-initial-schema'
 
 /**
- * Creates a table from one knex definition. On SQLite it is made WITHOUT ROWID, so rows are stored in primary-key
- * order (receiver_uid first): a page of a receiver's messages is one contiguous read, not an index walk plus lookups.
+ * Creates a table from one knex definition, with the table options of the backend (SQLite's WITHOUT ROWID stores
+ * rows in primary-key order, receiver_uid first: a page of a receiver's messages is one contiguous read, not an
+ * index walk plus lookups).
  */
 async function createTable (knex: Knex, table: string, define: (builder: Knex.CreateTableBuilder) => void): Promise<void> {
-  if (knex.client.config.client !== 'better-sqlite3') {
+  const { tableOptions } = knex.userParams as MigrationParams
+  if (tableOptions === undefined) {
     await knex.schema.createTable(table, define)
     return
   }
   const [create, ...indexes] = knex.schema.createTable(table, define).toSQL()
   if (create === undefined) throw new Error(`no CREATE TABLE for ${table}`)
-  await knex.raw(`${create.sql} WITHOUT ROWID`, create.bindings ?? [])
+  await knex.raw(`${create.sql} ${tableOptions}`, create.bindings ?? [])
   for (const statement of indexes) await knex.raw(statement.sql, statement.bindings ?? [])
 }
 

@@ -2,7 +2,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ApiKey, Scope } from '../config.js'
-import { errors } from '../errors.js'
+import { httpErrors } from './errors.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -21,16 +21,16 @@ export function createAuthHook (keys: readonly ApiKey[]) {
   return async function authenticate (request: FastifyRequest, _reply: FastifyReply): Promise<void> {
     const header = request.headers.authorization
     const token = typeof header === 'string' ? BEARER.exec(header)?.[1] : undefined
-    if (token === undefined) throw errors.unauthorized()
+    if (token === undefined) throw httpErrors.unauthorized()
     // Hashing gives equal lengths; every key is compared, so the time does not tell which one matched.
     const presented = digest(token)
     let match: ApiKey | undefined
     for (const candidate of known) {
       if (timingSafeEqual(candidate.digest, presented)) match = candidate.key
     }
-    if (match === undefined) throw errors.unauthorized()
+    if (match === undefined) throw httpErrors.unauthorized()
     request.apiKeyName = match.name
     const scope = request.routeOptions.config.scope
-    if (scope !== undefined && !match.scopes.includes(scope)) throw errors.forbidden(scope)
+    if (scope !== undefined && !match.scopes.includes(scope)) throw httpErrors.forbidden(scope)
   }
 }

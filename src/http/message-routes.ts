@@ -1,8 +1,9 @@
 // POST /v1/messages and /v1/messages/batch: the router's calls, answered only after the store has committed.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { checkNewMessage, type MessageService } from '../domain/messages.js'
-import { errors } from '../errors.js'
 import { Type } from 'typebox'
+import { domainErrors } from '../domain/errors.js'
+import type { MessageService } from '../domain/service.js'
+import { toNewMessage } from './commands.js'
 import { presentMessage } from './presenters.js'
 import {
   BatchResponse, NoQuery, StoredResponse, batchSchema, errorResponses, newMessageSchema, type SchemaLimits
@@ -34,10 +35,10 @@ export const messageRoutes: FastifyPluginAsyncTypebox<MessageRoutesOptions> = as
       }
     }
   }, async (request, reply) => {
-    checkNewMessage(request.body, 'body')
-    const outcome = await service.storeOne(request.body)
-    if (outcome.status === 'conflict') throw errors.msgIdConflict(outcome.msgId)
-    if (outcome.status === 'inbox_full' || outcome.message === null) throw errors.inboxFull(request.body.receiver_uid, maxPendingPerReceiver)
+    const outcome = await service.storeOne(toNewMessage(request.body))
+    // One message refused is the request refused: the batch endpoint reports the same outcomes per item instead.
+    if (outcome.status === 'conflict') throw domainErrors.msgIdConflict(outcome.msgId)
+    if (outcome.status === 'inbox_full') throw domainErrors.inboxFull(request.body.receiver_uid, maxPendingPerReceiver)
     const duplicate = outcome.status === 'duplicate'
     return await reply.code(duplicate ? 200 : 201).send({ ...presentMessage(outcome.message), duplicate })
   })
@@ -54,13 +55,12 @@ export const messageRoutes: FastifyPluginAsyncTypebox<MessageRoutesOptions> = as
       response: { 200: BatchResponse, ...errorResponses(400, 401, 403, 413, 415, 429, 503) }
     }
   }, async (request) => {
-    request.body.messages.forEach((message, index) => { checkNewMessage(message, `body/messages/${index}`) })
-    const outcomes = await service.storeMany(request.body.messages)
+    const outcomes = await service.storeMany(request.body.messages.map(toNewMessage))
     return {
       results: outcomes.map((outcome) => ({
         status: outcome.status,
         msg_id: outcome.msgId,
-        seq: outcome.status === 'stored' || outcome.status === 'duplicate' ? outcome.message?.seq ?? null : null
+        seq: outcome.status === 'stored' || outcome.status === 'duplicate' ? outcome.message.seq : null
       }))
     }
   })

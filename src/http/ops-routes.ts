@@ -1,9 +1,9 @@
 // Unauthenticated operations endpoints: liveness, readiness, Prometheus metrics.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import type { Metrics } from '../metrics.js'
+import type { Metrics } from '../plugins/metrics.js'
 import type { Store } from '../store/types.js'
-import { errors } from '../errors.js'
+import { StoreUnavailableError } from '../domain/errors.js'
 import { errorResponses } from './schemas.js'
 
 export interface OpsRoutesOptions {
@@ -25,8 +25,8 @@ export const opsRoutes: FastifyPluginAsyncTypebox<OpsRoutesOptions> = async (app
   }, async () => {
     try {
       await store.ping()
-    } catch {
-      throw errors.storeUnavailable()
+    } catch (error) {
+      throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError(error)
     }
     return { status: 'ready' as const }
   })

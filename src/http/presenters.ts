@@ -1,6 +1,6 @@
 // Turns domain values into the contract's JSON shapes (snake_case, RFC 3339 UTC with milliseconds).
-import type { StoredMessage, SummaryRow } from '../store/types.js'
-import { formatTime } from '../domain/time.js'
+import type { Conversation, StoredMessage } from '../domain/model.js'
+import { formatTime } from './time.js'
 import type { ApiMessage } from './schemas.js'
 
 export function presentMessage (message: StoredMessage): ApiMessage {
@@ -17,7 +17,7 @@ export function presentMessage (message: StoredMessage): ApiMessage {
   }
 }
 
-export function presentSummaryRow (row: SummaryRow) {
+export function presentSummaryRow (row: Conversation) {
   return {
     sender_uid: row.senderUid,
     pending_count: row.pendingCount,

@@ -1,27 +1,16 @@
 // The gateway's calls under /v1/receivers/{receiver_uid}: summary, pages, one message, acks.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { MessageService } from '../domain/messages.js'
-import { errors } from '../errors.js'
-import type { AckSelector } from '../store/types.js'
+import type { MessageService } from '../domain/service.js'
+import { toAckSelector } from './commands.js'
 import { presentMessage, presentSummaryRow } from './presenters.js'
 import {
   AckBody, AckResponse, Message, MessageParams, NoQuery, PageQuery, PageResponse, ReceiverParams, SummaryQuery, SummaryResponse,
-  errorResponses
+  PAGE_LIMIT_DEFAULT, SUMMARY_LIMIT_DEFAULT, errorResponses
 } from './schemas.js'
-import { Type, type Static } from 'typebox'
+import { Type } from 'typebox'
 
 export interface ReceiverRoutesOptions {
   service: MessageService
-}
-
-function ackSelector (body: Static<typeof AckBody>): AckSelector {
-  if (body.msg_ids !== undefined && body.up_to_seq !== undefined) throw errors.invalid('body must have either msg_ids or up_to_seq, not both')
-  if (body.msg_ids !== undefined) {
-    if (body.sender_uid !== undefined) throw errors.invalid('body/sender_uid goes only with up_to_seq')
-    return { kind: 'ids', msgIds: body.msg_ids }
-  }
-  if (body.up_to_seq !== undefined) return { kind: 'up-to', upToSeq: body.up_to_seq, senderUid: body.sender_uid }
-  throw errors.invalid('body must have msg_ids or up_to_seq')
 }
 
 export const receiverRoutes: FastifyPluginAsyncTypebox<ReceiverRoutesOptions> = async (app, { service }) => {
@@ -38,7 +27,7 @@ export const receiverRoutes: FastifyPluginAsyncTypebox<ReceiverRoutesOptions> = 
     }
   }, async (request) => {
     const { receiver_uid: receiverUid } = request.params
-    const summary = await service.summary(receiverUid, request.query.limit ?? 50, request.query.cursor)
+    const summary = await service.summary({ receiverUid, limit: request.query.limit ?? SUMMARY_LIMIT_DEFAULT, cursor: request.query.cursor })
     return {
       receiver_uid: receiverUid,
       total_pending: summary.totalPending,
@@ -59,7 +48,8 @@ export const receiverRoutes: FastifyPluginAsyncTypebox<ReceiverRoutesOptions> = 
       response: { 200: PageResponse, ...errorResponses(400, 401, 403, 429, 503) }
     }
   }, async (request) => {
-    const page = await service.page(request.params.receiver_uid, request.query.sender_uid, request.query.limit ?? 100, request.query.cursor)
+    const { sender_uid: senderUid, limit = PAGE_LIMIT_DEFAULT, cursor } = request.query
+    const page = await service.page({ receiverUid: request.params.receiver_uid, senderUid, limit, cursor })
     return { messages: page.messages.map(presentMessage), next_cursor: page.nextCursor, has_more: page.hasMore }
   })
 
@@ -87,7 +77,7 @@ export const receiverRoutes: FastifyPluginAsyncTypebox<ReceiverRoutesOptions> = 
       body: AckBody,
       response: { 200: AckResponse, ...errorResponses(400, 401, 403, 413, 415, 429, 503) }
     }
-  }, async (request) => ({ deleted: await service.ack(request.params.receiver_uid, ackSelector(request.body)) }))
+  }, async (request) => ({ deleted: await service.ack(request.params.receiver_uid, toAckSelector(request.body)) }))
 
   app.delete('/receivers/:receiver_uid/messages/:msg_id', {
     config: { scope: 'ack' },

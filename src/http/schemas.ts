@@ -7,6 +7,17 @@ export interface SchemaLimits {
 }
 
 const UID_PATTERN = '^[A-Za-z0-9._:@+-]+$'
+/** Valid Unicode without U+0000 (PostgreSQL cannot store it) and without lone surrogates (ajv tests patterns as Unicode). */
+const CONTENT_PATTERN = '^[^\\u0000\\uD800-\\uDFFF]*$'
+
+/** What a failed pattern means, in words, for the patterns whose text would not tell a person. */
+export const PATTERN_MESSAGES: Readonly<Record<string, string>> = {
+  [CONTENT_PATTERN]: 'must be valid Unicode without U+0000 and without lone surrogates'
+}
+
+/** The page sizes a caller gets without `limit`. */
+export const SUMMARY_LIMIT_DEFAULT = 50
+export const PAGE_LIMIT_DEFAULT = 100
 
 export const ReceiverUid = Type.String({ minLength: 1, maxLength: 50, pattern: UID_PATTERN, description: 'receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +' })
 export const SenderUid = Type.String({ minLength: 1, maxLength: 50, pattern: UID_PATTERN, description: 'sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +' })
@@ -55,6 +66,7 @@ export function newMessageSchema (limits: SchemaLimits) {
     msg_type: Type.Integer({ minimum: 0, maximum: 65535, description: 'opaque to the service: 1 text, 2 image, 3 voice, ...' }),
     content: Type.String({
       maxLength: limits.maxContentLength,
+      pattern: CONTENT_PATTERN,
       description: `text, or a URL for media; at most ${limits.maxContentLength} Unicode code points, no U+0000, no lone surrogates`
     }),
     send_time: Type.Optional(Type.String({ format: 'date-time', description: "the sender's clock, RFC 3339 with a zone; the server's time when omitted" })),
@@ -92,7 +104,7 @@ export const MessageParams = Type.Object({ receiver_uid: ReceiverUid, msg_id: Ms
 const Cursor = Type.String({ description: 'opaque cursor from a previous page' })
 
 export const SummaryQuery = Type.Object({
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: SUMMARY_LIMIT_DEFAULT })),
   cursor: Type.Optional(Cursor)
 }, { additionalProperties: false })
 
@@ -113,7 +125,7 @@ export const SummaryResponse = Type.Object({
 
 export const PageQuery = Type.Object({
   sender_uid: Type.Optional(SenderUid),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: PAGE_LIMIT_DEFAULT })),
   cursor: Type.Optional(Cursor)
 }, { additionalProperties: false })
 
@@ -133,6 +145,8 @@ export const AckBody = Type.Object({
   description: 'either {msg_ids} or {up_to_seq, sender_uid?}, never both',
   examples: [{ msg_ids: ['m-1', 'm-2'] }, { up_to_seq: 42, sender_uid: 'alice' }]
 })
+
+export type AckBodyInput = Static<typeof AckBody>
 
 export const AckResponse = Type.Object({ deleted: Type.Integer({ description: 'messages deleted by this ack; 0 when acked again' }) }, {
   title: 'AckResult',

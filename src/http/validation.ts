@@ -2,7 +2,8 @@
 import type { FastifyInstance } from 'fastify'
 import { Ajv, type ErrorObject, type Options } from 'ajv'
 import addFormatsPlugin from 'ajv-formats'
-import { isDateTime } from '../domain/time.js'
+import { PATTERN_MESSAGES } from './schemas.js'
+import { isDateTime } from './time.js'
 
 // ajv-formats is published as CommonJS with a default export.
 const addFormats = addFormatsPlugin as unknown as (ajv: Ajv) => Ajv
@@ -21,6 +22,10 @@ function describe (error: ErrorObject, dataVar: string): string {
   const params = error.params as Record<string, unknown>
   if (error.keyword === 'additionalProperties') return `${path} must NOT have the unknown property "${String(params.additionalProperty)}"`
   if (error.keyword === 'required') return `${path} must have the property "${String(params.missingProperty)}"`
+  if (error.keyword === 'pattern') {
+    const meaning = PATTERN_MESSAGES[String(params.pattern)]
+    if (meaning !== undefined) return `${path} ${meaning}`
+  }
   if (error.keyword === 'enum') return `${path} must be one of ${JSON.stringify(params.allowedValues)}`
   return `${path} ${error.message ?? 'is invalid'}`
 }

@@ -1,31 +1,21 @@
-// The store's own failure: the database could not be reached or did not answer in time.
+// Which driver failures mean "the database is unavailable" (503, retry later) rather than a bug (500).
+import { StoreUnavailableError } from '../domain/errors.js'
+import { BACKENDS } from './backends.js'
 
-/** The caller may retry later; the HTTP layer answers 503 STORE_UNAVAILABLE. */
-export class StoreUnavailableError extends Error {
-  constructor (readonly reason: unknown) {
-    super('the message store is unavailable')
-    this.name = 'StoreUnavailableError'
-  }
-}
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', 'EHOSTUNREACH', 'EAI_AGAIN'])
+// tarn's acquire timeout, raised by knex's pool whatever the database.
+const POOL_TIMEOUT = /operation timed out/i
 
-const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', 'EHOSTUNREACH', 'EAI_AGAIN',
-  '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08004', '08006', '57014'
-])
-// better-sqlite3's codes, extended ones included (SQLITE_IOERR_FSYNC, SQLITE_BUSY_TIMEOUT, ...).
-const SQLITE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY)/
-
-// What pg, pg-pool, tarn and knex throw, without a code, when the server cannot be reached or stops answering
-// ('timeout expired' is pg's connect timeout; 'operation timed out' is tarn's acquire timeout).
-const UNAVAILABLE_MESSAGE = new RegExp([
-  'Connection terminated', 'Connection ended unexpectedly', 'timeout expired', 'timeout exceeded when trying to connect',
-  'operation timed out', 'Client has encountered a connection error', 'Client was closed', 'Query read timeout'
-].join('|'), 'i')
-
-/** True for a failure to reach the database or to get its answer in time (503), false for everything else (500). */
+/** True for a failure to reach the database or to get its answer in time, false for everything else. */
 export function isUnavailable (error: unknown): boolean {
   if (!(error instanceof Error)) return false
   const code = (error as { code?: unknown }).code
-  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || SQLITE_UNAVAILABLE.test(code))) return true
-  return error.name === 'KnexTimeoutError' || UNAVAILABLE_MESSAGE.test(error.message)
+  if (typeof code === 'string' && (NETWORK_CODES.has(code) || BACKENDS.some((backend) => backend.unavailableCodes.test(code)))) return true
+  if (error.name === 'KnexTimeoutError' || POOL_TIMEOUT.test(error.message)) return true
+  return BACKENDS.some((backend) => backend.unavailableMessages?.test(error.message) === true)
+}
+
+/** The store's failure as the domain knows it: StoreUnavailableError when unreachable, the error itself otherwise. */
+export function storeFailure (error: unknown): unknown {
+  return isUnavailable(error) ? new StoreUnavailableError(error) : error
 }

@@ -1,5 +1,5 @@
 // The one place where database quirks are undone: PostgreSQL's bigint and count strings, SQLite's loose numbers.
-import type { Conversation, MessageKey, ReceiverState, StoredMessage, Tombstone } from './types.js'
+import type { Conversation, MessageKey, ReceiverState, StoredMessage, Tombstone } from '../domain/model.js'
 
 type Row = Record<string, unknown>
 

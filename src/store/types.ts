@@ -1,72 +1,10 @@
-// The repository's interface: what the domain may ask of a store, in domain words, with times as epoch milliseconds.
-
-/** A message as it lives in the store (pending, or kept as a tombstone after its ack). */
-export interface StoredMessage {
-  receiverUid: string
-  seq: number
-  msgId: string
-  senderUid: string
-  msgType: number
-  content: string
-  sendTime: number
-  storedAt: number
-  expiresAt: number
-}
-
-/** An acknowledged message, kept until purgeAt so that a late retry of its store is still a duplicate. */
-export interface Tombstone {
-  message: StoredMessage
-  purgeAt: number
-}
-
-/** The per-receiver row every write locks: it serialises seq assignment and holds the pending count. */
-export interface ReceiverState {
-  receiverUid: string
-  lastSeq: number
-  pendingCount: number
-  /** A lower bound of the earliest expiry among pending messages; null when none is pending. */
-  nextExpiry: number | null
-}
-
-/** What the summary shows of a sender's latest pending message: no body, only the start of its content. */
-export interface LastMessage {
-  seq: number
-  sendTime: number
-  msgType: number
-  /** The content cut to the preview length, counted in Unicode code points. */
-  preview: string
-}
-
-/**
- * One row of the lazy-load summary, kept up to date by every write. It carries its latest pending message's
- * preview, so that the summary reads this table alone: one row per sender, never the messages.
- */
-export interface Conversation {
-  receiverUid: string
-  senderUid: string
-  pendingCount: number
-  /** The sender's pending message with the highest seq; null when only lost messages remain. */
-  last: LastMessage | null
-  /** Order of the summary: last.seq, or the seq of the last lost message when nothing is pending. */
-  sortSeq: number
-  lostCount: number
-  /** Highest seq among the messages counted in lostCount. */
-  lostSeq: number | null
-}
-
-export type SummaryRow = Conversation
+// The store port: what the domain may ask of a store, in the domain's model types, with times as epoch milliseconds.
+// sqlite-store.ts and postgres-store.ts implement it; test/store/store-contract.test.ts holds both to it.
+import type { AckSelector, Conversation, MessageKey, ReceiverState, StoredMessage, Tombstone } from '../domain/model.js'
 
 export interface SummaryView {
   receiver: ReceiverState | undefined
-  rows: SummaryRow[]
-}
-
-/** Identifies one pending message cheaply, for counting what a removal does to each conversation. */
-export interface MessageKey {
-  seq: number
-  senderUid: string
-  msgId: string
-  expiresAt: number
+  rows: Conversation[]
 }
 
 export interface PageQuery {
@@ -76,10 +14,6 @@ export interface PageQuery {
   limit: number
   now: number
 }
-
-export type AckSelector =
-  | { kind: 'ids', msgIds: readonly string[] }
-  | { kind: 'up-to', upToSeq: number, senderUid?: string | undefined }
 
 /** A receiver_uid and a msg_id or sender_uid under it. */
 export type ReceiverKey = readonly [receiverUid: string, id: string]
@@ -111,21 +45,27 @@ export interface StoreTx {
   /** Inserts or updates summary rows (at most one per receiver and sender). */
   saveConversations (conversations: readonly Conversation[]): Promise<void>
   deleteConversation (receiverUid: string, senderUid: string): Promise<void>
+  /** Resets lost_count of the receiver's rows (of one sender, when given) whose lost messages all have seq <= upToSeq, and deletes rows left empty. */
   clearLostUpTo (receiverUid: string, upToSeq: number, senderUid?: string): Promise<void>
 }
 
 export interface Store {
-  readonly dialect: 'sqlite' | 'postgres'
-  /** Runs fn in one transaction; resolves only after COMMIT has returned. */
+  /**
+   * Runs fn in one transaction: resolves only once its COMMIT is durable, and a rejection of fn rolls all of it back.
+   * Two transactions that lock the same receiver run one after the other, the second seeing what the first saved.
+   * The store may fail with StoreUnavailableError (domain/errors.ts) when its database cannot be reached.
+   */
   transaction<T> (fn: (tx: StoreTx) => Promise<T>): Promise<T>
 
   receiver (receiverUid: string): Promise<ReceiverState | undefined>
   /** The receiver's row and one page of its summary, read together. */
   summary (receiverUid: string, beforeSortSeq: number | null, limit: number): Promise<SummaryView>
+  /** Unexpired messages after afterSeq (of one sender, when given), seq ascending, at most limit. */
   page (query: PageQuery): Promise<StoredMessage[]>
   findPendingLive (receiverUid: string, msgId: string, now: number): Promise<StoredMessage | undefined>
   /** Receivers whose pending messages may have expired, earliest first. */
   receiversDueForExpiry (now: number, limit: number): Promise<string[]>
+  /** Deletes at most limit tombstones whose dedup window has passed; answers how many. */
   purgeTombstones (now: number, limit: number): Promise<number>
   /** Pending, unexpired messages over all receivers. */
   totalPending (now: number): Promise<number>

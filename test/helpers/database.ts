@@ -6,7 +6,7 @@ import pg from 'pg'
 
 export type TestStore = 'sqlite' | 'postgres'
 
-/** Which store this run of the suite targets: scripts/test.ts runs the whole suite once per store. */
+/** Which store this run of the suite targets: scripts/run-tests.ts (npm test) runs the whole suite once per store. */
 export const TEST_STORE: TestStore = process.env.TEST_STORE === 'postgres' ? 'postgres' : 'sqlite'
 
 export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'

@@ -1,7 +1,7 @@
 // The error shape: every error answer is JSON with exactly {statusCode, code, error, message}, and none carries a stack trace or SQL.
 import t, { type Test } from 'tap'
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
-import { createKnex } from '../../src/store/database.js'
+import { createKnex } from '../../src/store/backends.js'
 import { AUTH, buildTestApp, newMessage } from '../helpers/app.js'
 import { createTestDatabase } from '../helpers/database.js'
 import { expectErrorShape } from '../helpers/requests.js'

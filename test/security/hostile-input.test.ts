@@ -16,7 +16,7 @@ const SEED = process.env.FC_SEED !== undefined && process.env.FC_SEED !== '' ? N
 const RUNS = { valid: 100, mutated: 150, stored: 150, acked: 100, paths: 250, pathsWithKey: 120, auth: 250, overlong: 60 }
 
 const { app, config } = await buildTestApp(t)
-const LIMITS = { bodyLimitBytes: config.bodyLimitBytes }
+const LIMITS = { bodyLimitBytes: config.http.bodyLimitBytes }
 const SECRETS = Object.values(KEYS).map((entry) => entry.split(':')[1] as string)
 const KEY_NAMES = Object.values(KEYS).map((entry) => entry.split(':')[0] as string)
 

@@ -3,7 +3,7 @@
 import type { Knex } from 'knex'
 import t from 'tap'
 import * as initialSchema from '../../db/migrations/001-initial-schema.js'
-import { createKnex } from '../../src/store/database.js'
+import { createKnex } from '../../src/store/backends.js'
 import { buildTestApp } from '../helpers/app.js'
 import { createTestDatabase } from '../helpers/database.js'
 

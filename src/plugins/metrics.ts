@@ -1,6 +1,7 @@
 // Prometheus metrics through prom-client (a maintained library, not hand-written text): one registry per app instance.
+import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { MessageEvents } from './domain/messages.js'
+import type { MessageEvents } from '../domain/model.js'
 
 export interface Metrics {
   registry: Registry
@@ -56,3 +57,12 @@ export function createMetrics (): Metrics {
     }
   }
 }
+
+/** Observes every answer in http_request_duration_seconds, by method, route and status code. */
+export const requestMetrics = fp<{ metrics: Metrics }>(async (app, { metrics }) => {
+  // Callback style: it runs on every request and does no I/O.
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000)
+    done()
+  })
+}, { name: 'request-metrics' })

@@ -1,19 +1,16 @@
-// The repository over knex: all SQL of the service, the same statements on SQLite and PostgreSQL.
+// PostgreSQL's write transaction: the StoreTx of the port as knex queries, each keyed by receiver_uid; multi-row
+// statements for what a group of stores reads and writes together.
 import type { Knex } from 'knex'
-import { createKnex, dialectOf, migrate, type DatabaseOptions } from './database.js'
-import { isUnavailable, StoreUnavailableError } from './errors.js'
+import type { AckSelector, Conversation, MessageKey, ReceiverState, StoredMessage, Tombstone } from '../domain/model.js'
 import {
   fromConversation, fromStoredMessage, toConversation, toMessageKey, toNumber, toReceiverState, toStoredMessage, toTombstone,
   CONVERSATION_FIELDS, CONVERSATION_STATE_FIELDS, MESSAGE_FIELDS
 } from './row-mapper.js'
-import type {
-  AckSelector, Conversation, MessageKey, PageQuery, ReceiverState, Store, StoredMessage, StoreTx, Tombstone
-} from './types.js'
-
+import type { StoreTx } from './types.js'
 
 const MESSAGE_COLUMNS = MESSAGE_FIELDS
 const KEY_COLUMNS = ['seq', 'sender_uid', 'msg_id', 'expires_at']
-// Keeps IN lists well under SQLite's and PostgreSQL's bound-parameter limits.
+// Keeps IN lists well under PostgreSQL's bound-parameter limit.
 const CHUNK = 500
 
 function chunks<T> (items: readonly T[]): T[][] {
@@ -22,18 +19,10 @@ function chunks<T> (items: readonly T[]): T[][] {
   return out
 }
 
-async function guard<T> (work: () => Promise<T>): Promise<T> {
-  try {
-    return await work()
-  } catch (error) {
-    throw isUnavailable(error) ? new StoreUnavailableError(error) : error
-  }
-}
-
-function createTx (trx: Knex.Transaction): StoreTx {
+export function createTx (trx: Knex.Transaction): StoreTx {
   return {
     async lockReceivers (receiverUids) {
-      // One upsert for all: it inserts missing rows and, on PostgreSQL, locks every row until COMMIT, in the order
+      // One upsert for all: it inserts missing rows and locks every row until COMMIT, in the order
       // of the VALUES list (callers sort it, so that two writers never wait for each other in a cycle).
       const states: ReceiverState[] = []
       for (const part of chunks(receiverUids)) {
@@ -177,95 +166,5 @@ function createTx (trx: Knex.Transaction): StoreTx {
       await scope(trx('conversations')).andWhere('lost_seq', '<=', upToSeq).update({ lost_count: 0, lost_seq: null })
       await scope(trx('conversations')).andWhere({ pending_count: 0, lost_count: 0 }).delete()
     }
-  }
-}
-
-export async function createKnexStore (options: DatabaseOptions): Promise<Store> {
-  const db = createKnex(options)
-  const dialect = dialectOf(options.databaseUrl)
-  // A database that is down at start does not stop the service: it answers 503 until the database is back,
-  // and the first operation after that runs the migrations.
-  let migrated: Promise<void> | null = null
-  const ensureSchema = (): Promise<void> => {
-    migrated ??= guard(() => migrate(db)).then(() => undefined, (error: unknown) => {
-      migrated = null
-      throw error
-    })
-    return migrated
-  }
-  try {
-    await ensureSchema()
-  } catch (error) {
-    if (!(error instanceof StoreUnavailableError)) {
-      await db.destroy()
-      throw error
-    }
-  }
-  const run = <T>(work: () => Promise<T>): Promise<T> => guard(async () => {
-    await ensureSchema()
-    return await work()
-  })
-
-  return {
-    dialect,
-
-    transaction: (fn) => run(() => db.transaction((trx) => fn(createTx(trx)))),
-
-    receiver: (receiverUid) => run(async () => {
-      const row = await db('receivers').where({ receiver_uid: receiverUid }).first()
-      return row === undefined ? undefined : toReceiverState(row)
-    }),
-
-    summary: (receiverUid, beforeSortSeq, limit) => run(async () => {
-      const query = db('conversations').select(CONVERSATION_FIELDS).where({ receiver_uid: receiverUid }).orderBy('sort_seq', 'desc').limit(limit)
-      if (beforeSortSeq !== null) query.andWhere('sort_seq', '<', beforeSortSeq)
-      const [receiver, rows] = await Promise.all([
-        db('receivers').where({ receiver_uid: receiverUid }).first() as Promise<Record<string, unknown> | undefined>,
-        query as Promise<Record<string, unknown>[]>
-      ])
-      return { receiver: receiver === undefined ? undefined : toReceiverState(receiver), rows: rows.map(toConversation) }
-    }),
-
-    page: (query: PageQuery) => run(async () => {
-      const select = db('messages').select(MESSAGE_COLUMNS)
-        .where({ receiver_uid: query.receiverUid })
-        .andWhere('seq', '>', query.afterSeq)
-        .andWhere('expires_at', '>', query.now)
-        .orderBy('seq', 'asc')
-        .limit(query.limit)
-      if (query.senderUid !== undefined) select.andWhere({ sender_uid: query.senderUid })
-      return (await select).map((row) => toStoredMessage(row))
-    }),
-
-    findPendingLive: (receiverUid, msgId, now) => run(async () => {
-      const row = await db('messages').select(MESSAGE_COLUMNS)
-        .where({ receiver_uid: receiverUid, msg_id: msgId }).andWhere('expires_at', '>', now).first()
-      return row === undefined ? undefined : toStoredMessage(row)
-    }),
-
-    receiversDueForExpiry: (now, limit) => run(async () => {
-      const rows = await db('receivers').select('receiver_uid').where('next_expiry', '<=', now).orderBy('next_expiry', 'asc').limit(limit)
-      return rows.map((row: { receiver_uid: string }) => row.receiver_uid)
-    }),
-
-    purgeTombstones: (now, limit) => run(async () => {
-      const due = db('tombstones').select('receiver_uid', 'msg_id').where('purge_at', '<=', now).limit(limit)
-      return await db('tombstones').whereIn(['receiver_uid', 'msg_id'], due).delete()
-    }),
-
-    totalPending: (now) => run(async () => {
-      const total = await db('receivers').sum({ n: 'pending_count' }).first() as { n: unknown } | undefined
-      // Expired messages still waiting for the sweep are not pending; only receivers due for expiry can hold them.
-      const expired = await db('messages as m')
-        .join('receivers as r', 'r.receiver_uid', 'm.receiver_uid')
-        .where('r.next_expiry', '<=', now).andWhere('m.expires_at', '<=', now)
-        .count({ n: '*' }).first() as { n: unknown } | undefined
-      const sum = total?.n === null || total?.n === undefined ? 0 : toNumber(total.n)
-      return sum - (expired?.n === undefined ? 0 : toNumber(expired.n))
-    }),
-
-    ping: () => run(async () => { await db.raw('SELECT 1') }),
-
-    close: () => db.destroy()
   }
 }

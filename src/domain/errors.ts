@@ -1,0 +1,27 @@
+// The domain's failures: a stable code and a message for a person, no HTTP status (src/http/errors.ts maps them).
+
+export type DomainErrorCode = 'INVALID_CURSOR' | 'MESSAGE_NOT_FOUND' | 'MSG_ID_CONFLICT' | 'INBOX_FULL' | 'STORE_UNAVAILABLE'
+
+export class DomainError extends Error {
+  constructor (readonly code: DomainErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'DomainError'
+  }
+}
+
+/** The store could not reach its database, or did not get its answer in time: the caller may retry later. */
+export class StoreUnavailableError extends DomainError {
+  constructor (cause: unknown) {
+    super('STORE_UNAVAILABLE', 'the message store is unavailable; retry later', { cause })
+    this.name = 'StoreUnavailableError'
+  }
+}
+
+export const domainErrors = {
+  invalidCursor: () => new DomainError('INVALID_CURSOR', 'cursor is not one this service issued for this listing; start again without a cursor'),
+  messageNotFound: (msgId: string) => new DomainError('MESSAGE_NOT_FOUND', `no pending message with msg_id "${msgId}" for this receiver`),
+  msgIdConflict: (msgId: string) => new DomainError('MSG_ID_CONFLICT',
+    `msg_id "${msgId}" is already stored for this receiver with a different sender_uid, msg_type or content`),
+  inboxFull: (receiverUid: string, max: number) => new DomainError('INBOX_FULL',
+    `receiver "${receiverUid}" already holds ${max} pending messages; it must ack some before more can be stored`)
+}

@@ -1,0 +1,66 @@
+// TTL: expired messages are removed (counted as lost, no tombstone) when their receiver is next written or read,
+// and by the periodic sweep in bounded batches.
+import type { StoreTx } from '../store/types.js'
+import { forgetPending } from './conversations.js'
+import type { ReceiverState, SweepResult } from './model.js'
+import type { DomainContext, Tally } from './writes.js'
+
+// A write purges its receivers' expired messages completely: their quota and summary must be exact.
+const NO_LIMIT = 1_000_000_000
+
+/** Whether a receiver may hold expired messages: nextExpiry is a lower bound of its earliest expiry. */
+export const isDue = (receiver: ReceiverState | undefined, now: number): boolean =>
+  receiver !== undefined && receiver.nextExpiry !== null && receiver.nextExpiry <= now
+
+/** Deletes a locked receiver's expired messages (no tombstone: their ids may be stored again) and counts them lost. */
+async function purgeExpired (tx: StoreTx, receiver: ReceiverState, now: number, tally: Tally, limit: number): Promise<void> {
+  if (!isDue(receiver, now)) return
+  const expired = await tx.expiredPending(receiver.receiverUid, now, limit)
+  if (expired.length > 0) {
+    await tx.removePending(receiver.receiverUid, expired.map((key) => key.seq), null, now)
+    await forgetPending(tx, receiver, expired, 'lost')
+    tally.expired += expired.length
+  }
+  // A full batch may have left more behind: keep the receiver due so the sweep comes back.
+  if (expired.length < limit) receiver.nextExpiry = await tx.earliestExpiry(receiver.receiverUid)
+}
+
+/** Locks receivers in one global (sorted) order, so that writers never deadlock, and purges their expired messages. */
+export async function lockAndPurge (tx: StoreTx, receiverUids: readonly string[], now: number, tally: Tally): Promise<Map<string, ReceiverState>> {
+  const receivers = await tx.lockReceivers([...new Set(receiverUids)].sort())
+  for (const receiver of receivers) await purgeExpired(tx, receiver, now, tally, NO_LIMIT)
+  return new Map(receivers.map((receiver) => [receiver.receiverUid, receiver]))
+}
+
+export async function lockAndPurgeOne (tx: StoreTx, receiverUid: string, now: number, tally: Tally): Promise<ReceiverState> {
+  const receiver = (await lockAndPurge(tx, [receiverUid], now, tally)).get(receiverUid)
+  if (receiver === undefined) throw new Error(`the store locked no row for receiver ${receiverUid}`)
+  return receiver
+}
+
+export function createExpiry ({ store, rules, clock, write }: DomainContext) {
+  return {
+    /** Removes a receiver's expired messages now, so that what is read next counts them as lost. */
+    async purgeNow (receiverUid: string, now: number): Promise<void> {
+      await write(async (tx, tally) => {
+        await tx.saveReceivers([await lockAndPurgeOne(tx, receiverUid, now, tally)])
+      })
+    },
+
+    /** One round of the periodic sweep: stale tombstones, then receivers with expired messages, each in a bounded transaction. */
+    async sweep (): Promise<SweepResult> {
+      const now = clock()
+      const tombstones = await store.purgeTombstones(now, rules.sweepBatchSize)
+      const due = await store.receiversDueForExpiry(now, rules.sweepBatchSize)
+      for (const receiverUid of due) {
+        await write(async (tx, tally) => {
+          const [receiver] = await tx.lockReceivers([receiverUid])
+          if (receiver === undefined) return
+          await purgeExpired(tx, receiver, now, tally, rules.sweepBatchSize)
+          await tx.saveReceivers([receiver])
+        })
+      }
+      return { tombstones, receivers: due.length }
+    }
+  }
+}

@@ -1,0 +1,119 @@
+// Storing: group commit, dedup against pending messages and tombstones, the quota and its overflow policy, seq.
+import { v7 as uuidv7 } from 'uuid'
+import type { StoreTx } from '../store/types.js'
+import { forgetPending, withStored } from './conversations.js'
+import { lockAndPurge } from './expiry.js'
+import { createGroupCommit } from './group-commit.js'
+import { flushGroup, keyOf, readGroup, type GroupState, type Prepared } from './group-state.js'
+import type { MessageRules, NewMessage, ReceiverState, StoredMessage, StoreOutcome } from './model.js'
+import { secondsToMillis, type DomainContext, type Tally } from './writes.js'
+
+// At most this many messages share one transaction (one full request of the batch endpoint), which bounds how long it holds the event loop.
+const GROUP_COMMIT_MAX_ITEMS = 500
+
+const samePayload = (a: StoredMessage, b: Prepared): boolean =>
+  a.senderUid === b.senderUid && a.msgType === b.msgType && a.content === b.content
+
+/** The stored copy a retry of `item` would duplicate: pending, or a tombstone still in its dedup window. */
+async function existingCopy (tx: StoreTx, state: GroupState, item: Prepared, now: number): Promise<StoredMessage | undefined> {
+  const messageKey = keyOf(item.receiverUid, item.msgId)
+  const pending = state.pending.get(messageKey)
+  if (pending !== undefined) return pending
+  const tombstone = state.tombstones.get(messageKey)
+  if (tombstone === undefined) return undefined
+  if (tombstone.purgeAt > now) return tombstone.message
+  // Past the dedup window the id is free again.
+  await tx.deleteTombstone(item.receiverUid, item.msgId)
+  state.tombstones.delete(messageKey)
+  return undefined
+}
+
+/** Frees a place for one more message: false under the reject policy, else drops the receiver's oldest as lost. */
+async function makeRoom (tx: StoreTx, state: GroupState, receiver: ReceiverState, rules: MessageRules, now: number, tally: Tally): Promise<boolean> {
+  const { receiverUid } = receiver
+  while (receiver.pendingCount >= rules.maxPendingPerReceiver) {
+    if (rules.overflowPolicy === 'reject') return false
+    // Dropping works on what is in the database: write the group's stores first, and read the rows again after.
+    await flushGroup(tx, state)
+    const oldest = await tx.oldestPending(receiverUid)
+    if (oldest === undefined) break
+    await tx.removePending(receiverUid, [oldest.seq], null, now)
+    await forgetPending(tx, receiver, [oldest], 'lost')
+    state.pending.delete(keyOf(receiverUid, oldest.msgId))
+    state.conversations.set(keyOf(receiverUid, oldest.senderUid), await tx.findConversation(receiverUid, oldest.senderUid))
+    tally.dropped++
+  }
+  return true
+}
+
+/** Adds the message to the group: the next seq of its receiver, and its sender's summary row. */
+function addMessage (state: GroupState, receiver: ReceiverState, item: Prepared, now: number): StoredMessage {
+  receiver.lastSeq += 1
+  const message: StoredMessage = {
+    receiverUid: item.receiverUid,
+    seq: receiver.lastSeq,
+    msgId: item.msgId,
+    senderUid: item.senderUid,
+    msgType: item.msgType,
+    content: item.content,
+    sendTime: item.sendTime ?? now,
+    storedAt: now,
+    expiresAt: now + secondsToMillis(item.ttlSeconds)
+  }
+  state.inserts.push(message)
+  state.pending.set(keyOf(item.receiverUid, item.msgId), message)
+  const conversationKey = keyOf(item.receiverUid, item.senderUid)
+  state.conversations.set(conversationKey, withStored(state.conversations.get(conversationKey), message))
+  state.changed.add(conversationKey)
+  receiver.pendingCount += 1
+  receiver.nextExpiry = Math.min(receiver.nextExpiry ?? Infinity, message.expiresAt)
+  return message
+}
+
+export function createStoring ({ rules, clock, write }: DomainContext) {
+  async function storeOne (tx: StoreTx, state: GroupState, receiver: ReceiverState, item: Prepared, now: number, tally: Tally): Promise<StoreOutcome> {
+    const existing = await existingCopy(tx, state, item, now)
+    if (existing !== undefined) {
+      if (!samePayload(existing, item)) return { status: 'conflict', msgId: item.msgId, message: existing }
+      tally.duplicates++
+      return { status: 'duplicate', msgId: item.msgId, message: existing }
+    }
+    if (!await makeRoom(tx, state, receiver, rules, now, tally)) return { status: 'inbox_full', msgId: item.msgId, message: null }
+    tally.stored++
+    return { status: 'stored', msgId: item.msgId, message: addMessage(state, receiver, item, now) }
+  }
+
+  /** Stores messages in one transaction, in input order; receivers are locked in one global order so that writers never deadlock. */
+  async function commitStores (items: readonly Prepared[]): Promise<StoreOutcome[]> {
+    const now = clock()
+    return await write(async (tx, tally) => {
+      const receivers = await lockAndPurge(tx, items.map((item) => item.receiverUid), now, tally)
+      const state = await readGroup(tx, items)
+      const outcomes: StoreOutcome[] = []
+      for (const item of items) {
+        const receiver = receivers.get(item.receiverUid) as ReceiverState
+        outcomes.push(await storeOne(tx, state, receiver, item, now, tally))
+      }
+      await flushGroup(tx, state)
+      await tx.saveReceivers([...receivers.values()])
+      return outcomes
+    })
+  }
+
+  const submit = createGroupCommit(commitStores, GROUP_COMMIT_MAX_ITEMS)
+
+  const prepare = (message: NewMessage): Prepared => ({
+    receiverUid: message.receiverUid,
+    senderUid: message.senderUid,
+    msgId: message.msgId ?? uuidv7(),
+    msgType: message.msgType,
+    content: message.content,
+    sendTime: message.sendTime ?? null,
+    ttlSeconds: message.ttlSeconds ?? rules.messageTtlSeconds
+  })
+
+  /** Stores messages atomically, in input order; concurrent calls share a transaction (group commit). */
+  return async function storeMany (messages: readonly NewMessage[]): Promise<StoreOutcome[]> {
+    return await submit(messages.map(prepare))
+  }
+}

@@ -1,0 +1,34 @@
+// Write transactions: what a transaction did is counted as it goes and reported to the metrics only after COMMIT.
+import type { Store, StoreTx } from '../store/types.js'
+import type { MessageEvents, MessageRules } from './model.js'
+
+export interface Tally { stored: number, duplicates: number, acked: number, expired: number, dropped: number }
+
+export type Write = <T>(fn: (tx: StoreTx, tally: Tally) => Promise<T>) => Promise<T>
+
+/** What every part of the service shares: the store, the rules, the clock and the way to write. */
+export interface DomainContext {
+  store: Store
+  rules: MessageRules
+  clock: () => number
+  write: Write
+}
+
+function report (events: MessageEvents, tally: Tally): void {
+  if (tally.stored > 0) events.stored(tally.stored)
+  if (tally.duplicates > 0) events.duplicates(tally.duplicates)
+  if (tally.acked > 0) events.acked(tally.acked)
+  if (tally.expired > 0) events.expired(tally.expired)
+  if (tally.dropped > 0) events.dropped(tally.dropped)
+}
+
+export function createWrite (store: Store, events: MessageEvents): Write {
+  return async (fn) => {
+    const tally: Tally = { stored: 0, duplicates: 0, acked: 0, expired: 0, dropped: 0 }
+    const result = await store.transaction((tx) => fn(tx, tally))
+    report(events, tally)
+    return result
+  }
+}
+
+export const secondsToMillis = (seconds: number): number => seconds * 1000

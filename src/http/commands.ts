@@ -1,0 +1,35 @@
+// Turns validated request bodies into the domain's camelCase commands (the counterpart of presenters.ts).
+import type { AckSelector, NewMessage } from '../domain/model.js'
+import { httpErrors } from './errors.js'
+import type { AckBodyInput, NewMessageBody } from './schemas.js'
+import { parseDateTime } from './time.js'
+
+/** Epoch milliseconds of a date-time that the schema's format has already accepted. */
+function epochOf (dateTime: string): number {
+  const epoch = parseDateTime(dateTime)
+  if (epoch === null) throw new TypeError(`date-time ${dateTime} passed validation but does not parse`)
+  return epoch
+}
+
+export function toNewMessage (body: NewMessageBody): NewMessage {
+  return {
+    receiverUid: body.receiver_uid,
+    senderUid: body.sender_uid,
+    msgId: body.msg_id,
+    msgType: body.msg_type,
+    content: body.content,
+    sendTime: body.send_time === undefined ? undefined : epochOf(body.send_time),
+    ttlSeconds: body.ttl_seconds
+  }
+}
+
+/** The ack body's two forms; "never both" and "one of them" are checked here, with messages that say which. */
+export function toAckSelector (body: AckBodyInput): AckSelector {
+  if (body.msg_ids !== undefined && body.up_to_seq !== undefined) throw httpErrors.invalid('body must have either msg_ids or up_to_seq, not both')
+  if (body.msg_ids !== undefined) {
+    if (body.sender_uid !== undefined) throw httpErrors.invalid('body/sender_uid goes only with up_to_seq')
+    return { kind: 'ids', msgIds: body.msg_ids }
+  }
+  if (body.up_to_seq !== undefined) return { kind: 'up-to', upToSeq: body.up_to_seq, senderUid: body.sender_uid }
+  throw httpErrors.invalid('body must have msg_ids or up_to_seq')
+}

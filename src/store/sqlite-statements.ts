@@ -1,0 +1,63 @@
+// The SQL of the embedded store: every statement prepared once on its connection (raw rows where a row becomes a
+// message: arrays are much cheaper to read than objects in better-sqlite3).
+import type { Database, Statement } from 'better-sqlite3'
+import { CONVERSATION_FIELDS, CONVERSATION_STATE_FIELDS, MESSAGE_FIELDS, PAGE_FIELDS, toNullableNumber } from './row-mapper.js'
+
+export type Row = Record<string, unknown>
+
+const MESSAGE_COLUMNS = MESSAGE_FIELDS.join(', ')
+// A page leaves out receiver_uid: turning a value into a JavaScript string is most of a page's cost in better-sqlite3.
+const PAGE_COLUMNS = PAGE_FIELDS.join(', ')
+const KEY_COLUMNS = 'seq, sender_uid, msg_id, expires_at'
+const CONVERSATION_COLUMNS = CONVERSATION_FIELDS.join(', ')
+
+export type Statements = ReturnType<typeof prepareStatements>
+
+export function prepareStatements (db: Database) {
+  const p = (sql: string): Statement => db.prepare(sql)
+  return {
+    begin: p('BEGIN IMMEDIATE'),
+    commit: p('COMMIT'),
+    rollback: p('ROLLBACK'),
+    receiver: p('SELECT receiver_uid, last_seq, pending_count, next_expiry FROM receivers WHERE receiver_uid = ?'),
+    insertReceiver: p('INSERT INTO receivers (receiver_uid, last_seq, pending_count, next_expiry) VALUES (?, 0, 0, NULL)'),
+    saveReceiver: p('UPDATE receivers SET last_seq = ?, pending_count = ?, next_expiry = ? WHERE receiver_uid = ?'),
+    findPending: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND msg_id = ?`).raw(true),
+    findPendingLive: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND msg_id = ? AND expires_at > ?`).raw(true),
+    findTombstone: p(`SELECT ${MESSAGE_COLUMNS}, purge_at FROM tombstones WHERE receiver_uid = ? AND msg_id = ?`).raw(true),
+    deleteTombstone: p('DELETE FROM tombstones WHERE receiver_uid = ? AND msg_id = ?'),
+    insertMessage: p(`INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (${MESSAGE_FIELDS.map(() => '?').join(', ')})`),
+    oldestPending: p(`SELECT ${KEY_COLUMNS} FROM messages WHERE receiver_uid = ? ORDER BY seq ASC LIMIT 1`),
+    expiredPending: p(`SELECT ${KEY_COLUMNS} FROM messages WHERE receiver_uid = ? AND expires_at <= ? ORDER BY seq ASC LIMIT ?`),
+    earliestExpiry: p('SELECT min(expires_at) AS v FROM messages WHERE receiver_uid = ?'),
+    ackById: p(`SELECT ${KEY_COLUMNS} FROM messages WHERE receiver_uid = ? AND msg_id = ? AND expires_at > ?`),
+    ackUpTo: p(`SELECT ${KEY_COLUMNS} FROM messages WHERE receiver_uid = ? AND seq <= ? AND expires_at > ? ORDER BY seq`),
+    ackUpToOfSender: p(`SELECT ${KEY_COLUMNS} FROM messages WHERE receiver_uid = ? AND sender_uid = ? AND seq <= ? AND expires_at > ? ORDER BY seq`),
+    toTombstone: p(`INSERT INTO tombstones (${MESSAGE_COLUMNS}, acked_at, purge_at) SELECT ${MESSAGE_COLUMNS}, ?, ? FROM messages WHERE receiver_uid = ? AND seq = ?`),
+    deleteMessage: p('DELETE FROM messages WHERE receiver_uid = ? AND seq = ?'),
+    lastPendingOfSender: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND sender_uid = ? ORDER BY seq DESC LIMIT 1`).raw(true),
+    findConversation: p(`SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE receiver_uid = ? AND sender_uid = ?`).raw(true),
+    saveConversation: p(`INSERT INTO conversations (${CONVERSATION_COLUMNS}) VALUES (${CONVERSATION_FIELDS.map(() => '?').join(', ')}) ` +
+      'ON CONFLICT (receiver_uid, sender_uid) DO UPDATE SET ' +
+      CONVERSATION_STATE_FIELDS.map((column) => `${column} = excluded.${column}`).join(', ')),
+    deleteConversation: p('DELETE FROM conversations WHERE receiver_uid = ? AND sender_uid = ?'),
+    clearLost: p('UPDATE conversations SET lost_count = 0, lost_seq = NULL WHERE receiver_uid = ? AND lost_seq <= ?'),
+    clearLostOfSender: p('UPDATE conversations SET lost_count = 0, lost_seq = NULL WHERE receiver_uid = ? AND sender_uid = ? AND lost_seq <= ?'),
+    deleteEmptyConversations: p('DELETE FROM conversations WHERE receiver_uid = ? AND pending_count = 0 AND lost_count = 0'),
+    summary: p(`SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE receiver_uid = ? AND sort_seq < ? ORDER BY sort_seq DESC LIMIT ?`).raw(true),
+    page: p(`SELECT ${PAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND seq > ? AND expires_at > ? ORDER BY seq ASC LIMIT ?`).raw(true),
+    pageOfSender: p(`SELECT ${PAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND sender_uid = ? AND seq > ? AND expires_at > ? ORDER BY seq ASC LIMIT ?`).raw(true),
+    dueForExpiry: p('SELECT receiver_uid FROM receivers WHERE next_expiry <= ? ORDER BY next_expiry ASC LIMIT ?'),
+    purgeTombstones: p('DELETE FROM tombstones WHERE (receiver_uid, msg_id) IN (SELECT receiver_uid, msg_id FROM tombstones WHERE purge_at <= ? LIMIT ?)'),
+    sumPending: p('SELECT coalesce(sum(pending_count), 0) AS v FROM receivers'),
+    expiredUnswept: p('SELECT count(*) AS v FROM messages m JOIN receivers r ON r.receiver_uid = m.receiver_uid WHERE r.next_expiry <= ? AND m.expires_at <= ?'),
+    ping: p('SELECT 1 AS v')
+  }
+}
+
+export const one = (statement: Statement, ...params: unknown[]) => statement.get(...params) as Row | undefined
+export const all = (statement: Statement, ...params: unknown[]) => statement.all(...params) as Row[]
+/** The column v of a one-row statement, as a number. */
+export const value = (statement: Statement, ...params: unknown[]) => toNullableNumber(one(statement, ...params)?.v)
+/** For statements prepared with raw(true): the row as an array of column values. */
+export const values = (statement: Statement, ...params: unknown[]) => statement.get(...params) as unknown[] | undefined
