@@ -13,6 +13,7 @@ export interface ReceiverRoutesOptions {
   service: MessageService
 }
 
+/** The routes' list: one registration each (schema, then a handler of a few lines), so the plugin is long but flat. */
 export const receiverRoutes: FastifyPluginAsyncTypebox<ReceiverRoutesOptions> = async (app, { service }) => {
   app.get('/receivers/:receiver_uid/senders', {
     config: { scope: 'read' },

@@ -16,6 +16,7 @@ async function guard<T> (work: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The Store of the port. One piece: its methods share the pool and the migration state; each is a few lines. */
 export async function createPostgresStore (options: DatabaseOptions): Promise<Store> {
   const db = createKnex(options)
   // A database that is down at start does not stop the service: it answers 503 until the database is back,

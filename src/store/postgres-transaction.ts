@@ -19,6 +19,7 @@ function chunks<T> (items: readonly T[]): T[][] {
   return out
 }
 
+/** The StoreTx of the port on one knex transaction. One piece: an object of small methods that share `trx`. */
 export function createTx (trx: Knex.Transaction): StoreTx {
   return {
     async lockReceivers (receiverUids) {

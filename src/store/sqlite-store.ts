@@ -5,7 +5,7 @@ import { createKnex, sqliteFilename } from './backends.js'
 import { migrate, type DatabaseOptions } from './database.js'
 import { storeFailure } from './errors.js'
 import { toReceiverMessageFromValues, toConversationFromValues, toReceiverState, toStoredMessageFromValues } from './row-mapper.js'
-import { startWalCheckpointer, type WalCheckpointer } from './sqlite-checkpointer.js'
+import { startWalCheckpointer } from './sqlite-checkpointer.js'
 import { all, one, prepareStatements, value, values } from './sqlite-statements.js'
 import { createSqliteTx } from './sqlite-transaction.js'
 import { createWalSync } from './sqlite-wal-sync.js'
@@ -21,6 +21,57 @@ function guardSync<T> (work: () => T): T {
   }
 }
 
+/** One connection, one operation at a time: a read never sees a write transaction that has not committed. */
+function createSerialQueue () {
+  let queue: Promise<unknown> = Promise.resolve()
+  return function serial<T> (work: () => Promise<T> | T): Promise<T> {
+    const run = async () => await work()
+    const result = queue.then(run, run)
+    queue = result.catch(() => undefined)
+    return result
+  }
+}
+
+interface Durability {
+  /** Notes a COMMIT whose frames are in the WAL, not yet on disk. */
+  committed (): void
+  /** Resolves once everything committed so far is on disk. */
+  durable (): Promise<void>
+  close (): Promise<void>
+}
+
+/**
+ * A file database gets its durability from an fsync of the WAL before each answer (see sqlite-wal-sync.ts), so COMMIT
+ * itself need not block the event loop on the disk. Checkpoints (copying the WAL into the database file, with an
+ * fsync) run mostly in a worker thread: when a COMMIT reaches the auto-checkpoint size, the worker has usually copied
+ * everything already, so the serving connection only resets the WAL (which it alone can do while it keeps writing)
+ * and does no copy and no fsync itself. An in-memory database has nothing to make durable.
+ */
+function openDurability (db: Database, filename: string, options: DatabaseOptions): Durability {
+  if (filename === ':memory:') return { committed () {}, durable: async () => {}, close: async () => {} }
+  const walSync = createWalSync(filename)
+  db.pragma('synchronous = NORMAL')
+  const checkpointer = startWalCheckpointer(filename, CHECKPOINT_INTERVAL_MS, (message) => { options.log?.('warn', `WAL checkpoint: ${message}`) })
+  return {
+    committed: () => { walSync.committed() },
+    async durable () {
+      try {
+        await walSync.durable()
+      } catch (error) {
+        throw new StoreUnavailableError(error)
+      }
+    },
+    async close () {
+      await checkpointer.close()
+      await walSync.close()
+    }
+  }
+}
+
+/**
+ * The Store of the port. One piece: its methods share the connection, the statements, the queue and the durability;
+ * each is a few lines.
+ */
 export async function createSqliteStore (options: DatabaseOptions): Promise<Store> {
   // knex runs the shared migrations; then its single pooled connection is held for the store's lifetime,
   // which is also what keeps an in-memory database alive.
@@ -33,43 +84,16 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
     await knex.destroy()
     throw error
   }
-  const filename = sqliteFilename(options.databaseUrl)
-  // A file database gets its durability from an fsync of the WAL before each answer (see sqlite-wal-sync.ts),
-  // so COMMIT itself need not block the event loop on the disk.
-  const walSync = filename === ':memory:' ? null : createWalSync(filename)
-  if (walSync !== null) db.pragma('synchronous = NORMAL')
   // A larger page cache than the 2 MiB default; no memory mapping, whose pages would count in the process's RSS.
   db.pragma('cache_size = -16384')
-  // Checkpoints (copying the WAL into the database file, with an fsync) run mostly in a worker thread: when a COMMIT
-  // reaches the auto-checkpoint size, the worker has usually copied everything already, so the serving connection
-  // only resets the WAL (which it alone can do while it keeps writing) and does no copy and no fsync itself.
-  let checkpointer: WalCheckpointer | null = null
-  if (walSync !== null) {
-    checkpointer = startWalCheckpointer(filename, CHECKPOINT_INTERVAL_MS, (message) => { options.log?.('warn', `WAL checkpoint: ${message}`) })
-  }
-  const durable = async (): Promise<void> => {
-    if (walSync === null) return
-    try {
-      await walSync.durable()
-    } catch (error) {
-      throw new StoreUnavailableError(error)
-    }
-  }
+  const durability = openDurability(db, sqliteFilename(options.databaseUrl), options)
   const s = prepareStatements(db)
   const tx = createSqliteTx(s)
-
-  // One connection, one operation at a time: a read never sees a write transaction that has not committed.
-  let queue: Promise<unknown> = Promise.resolve()
-  function serial<T> (work: () => Promise<T> | T): Promise<T> {
-    const run = async () => await work()
-    const result = queue.then(run, run)
-    queue = result.catch(() => undefined)
-    return result
-  }
+  const serial = createSerialQueue()
   // A read waits until what it may have seen is on disk: no answer ever shows a message that a power loss could take back.
   const read = async <T>(work: () => T): Promise<T> => {
     const result = await serial(() => guardSync(work))
-    await durable()
+    await durability.durable()
     return result
   }
 
@@ -80,7 +104,7 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
         try {
           const value = await fn(tx)
           guardSync(() => s.commit.run())
-          walSync?.committed()
+          durability.committed()
           return value
         } catch (error) {
           if (db.inTransaction) s.rollback.run()
@@ -88,7 +112,7 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
         }
       })
       // The answer waits for the fsync; the next transactions run meanwhile and share it.
-      await durable()
+      await durability.durable()
       return result
     },
 
@@ -122,8 +146,7 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
     ping: () => read(() => { one(s.ping) }),
 
     close: () => serial(async () => {
-      await checkpointer?.close()
-      await walSync?.close()
+      await durability.close()
       await knex.client.releaseConnection(db)
       await knex.destroy()
     })

@@ -8,6 +8,7 @@ import {
 import { all, one, value, values, type Row, type Statements } from './sqlite-statements.js'
 import type { StoreTx } from './types.js'
 
+/** The StoreTx of the port on the prepared statements. One piece: an object of small methods that share `s`. */
 export function createSqliteTx (s: Statements): StoreTx {
   return {
     // A single writer holds the database: "locking" a receiver only makes sure its row exists.

@@ -17,6 +17,7 @@ interface Waiter { upTo: number, resolve (): void, reject (error: unknown): void
 // Three leave a thread of libuv's default four for other file work.
 const MAX_IN_FLIGHT = 3
 
+/** One piece: the counters, the waiters and the fsyncs in flight are one small state machine. */
 export function createWalSync (databasePath: string): WalSync {
   let written = 0
   let synced = 0

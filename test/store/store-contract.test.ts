@@ -1,0 +1,231 @@
+// The store port's promises (src/store/types.ts), held against the store under test: this one file runs on SQLite and
+// on PostgreSQL, so a rule that one store keeps and the other breaks fails here, below the HTTP and domain layers.
+import t, { type Test } from 'tap'
+import type { Conversation, StoredMessage } from '../../src/domain/model.js'
+import { createStore } from '../../src/store/backends.js'
+import type { Store } from '../../src/store/types.js'
+import { createTestDatabase } from '../helpers/database.js'
+
+const NOW = Date.parse('2026-11-27T04:36:55.123Z')
+const MINUTE = 60_000
+
+async function openStore (t: Test): Promise<Store> {
+  const databaseUrl = await createTestDatabase(t)
+  const store = await createStore({ databaseUrl, poolMax: 4, statementTimeoutMs: 5000, connectTimeoutMs: 5000 })
+  t.teardown(() => store.close())
+  return store
+}
+
+function message (receiverUid: string, seq: number, fields: Partial<StoredMessage> = {}): StoredMessage {
+  return {
+    receiverUid,
+    seq,
+    msgId: `m-${seq}`,
+    senderUid: 'alice',
+    msgType: 1,
+    content: `hello ${seq}`,
+    sendTime: NOW - 1000,
+    storedAt: NOW,
+    expiresAt: NOW + MINUTE,
+    ...fields
+  }
+}
+
+function conversation (receiverUid: string, senderUid: string, fields: Partial<Conversation> = {}): Conversation {
+  return { receiverUid, senderUid, pendingCount: 0, last: null, sortSeq: 1, lostCount: 0, lostSeq: null, ...fields }
+}
+
+/** Stores messages as the domain does: lock the receiver, insert, and save its seq and count. */
+async function seed (store: Store, receiverUid: string, messages: readonly StoredMessage[]): Promise<void> {
+  await store.transaction(async (tx) => {
+    const [receiver] = await tx.lockReceivers([receiverUid])
+    if (receiver === undefined) throw new Error('no receiver row')
+    await tx.insertMessages(messages)
+    const expiries = messages.map((m) => m.expiresAt)
+    await tx.saveReceivers([{
+      receiverUid,
+      lastSeq: Math.max(receiver.lastSeq, ...messages.map((m) => m.seq)),
+      pendingCount: receiver.pendingCount + messages.length,
+      nextExpiry: Math.min(receiver.nextExpiry ?? Infinity, ...expiries)
+    }])
+  })
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+t.test('a committed transaction is read back exactly; a failed one leaves nothing, not even its receiver row', async (t) => {
+  const store = await openStore(t)
+  const failure = new Error('the domain changed its mind')
+  await t.rejects(store.transaction(async (tx) => {
+    await tx.lockReceivers(['bob'])
+    await tx.insertMessages([message('bob', 1)])
+    throw failure
+  }), failure)
+  t.equal(await store.receiver('bob'), undefined, 'the receiver row of the failed transaction is gone')
+  t.strictSame(await store.page({ receiverUid: 'bob', afterSeq: 0, limit: 10, now: NOW }), [])
+
+  const stored = message('bob', 1, { content: 'größer 😀', msgType: 65535, sendTime: Date.parse('1999-12-31T23:59:59.999Z') })
+  await seed(store, 'bob', [stored])
+  t.strictSame(await store.receiver('bob'), { receiverUid: 'bob', lastSeq: 1, pendingCount: 1, nextExpiry: stored.expiresAt })
+  t.strictSame(await store.page({ receiverUid: 'bob', afterSeq: 0, limit: 10, now: NOW }), [stored], 'every field as written, times as numbers')
+  t.strictSame(await store.findPendingLive('bob', 'm-1', NOW), stored)
+})
+
+t.test('two transactions that lock one receiver run one after the other, the second seeing what the first saved', async (t) => {
+  const store = await openStore(t)
+  const events: string[] = []
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  const first = store.transaction(async (tx) => {
+    const [receiver] = await tx.lockReceivers(['bob'])
+    events.push(`first locked at seq ${receiver?.lastSeq ?? -1}`)
+    await gate
+    await tx.insertMessages([message('bob', 1)])
+    await tx.saveReceivers([{ receiverUid: 'bob', lastSeq: 1, pendingCount: 1, nextExpiry: NOW + MINUTE }])
+    events.push('first wrote seq 1')
+  })
+  while (events.length === 0) await sleep(5)
+  const second = store.transaction(async (tx) => {
+    const [receiver] = await tx.lockReceivers(['bob'])
+    events.push(`second locked at seq ${receiver?.lastSeq ?? -1}`)
+    await tx.saveReceivers([{ receiverUid: 'bob', lastSeq: (receiver?.lastSeq ?? 0) + 1, pendingCount: 2, nextExpiry: NOW + MINUTE }])
+  })
+  await sleep(200)
+  t.strictSame(events, ['first locked at seq 0'], 'the second waits while the first holds the receiver')
+  release()
+  await Promise.all([first, second])
+  t.strictSame(events, ['first locked at seq 0', 'first wrote seq 1', 'second locked at seq 1'])
+  t.equal((await store.receiver('bob'))?.lastSeq, 2, 'seq follows commit order')
+})
+
+t.test('a page is seq ascending after its cursor, of one sender when asked, bounded, without expired messages', async (t) => {
+  const store = await openStore(t)
+  await seed(store, 'bob', [
+    message('bob', 1), message('bob', 2, { senderUid: 'carol' }), message('bob', 3, { expiresAt: NOW }),
+    message('bob', 4), message('bob', 5, { senderUid: 'carol' })
+  ])
+  await seed(store, 'eve', [message('eve', 1)])
+  const seqs = async (query: { senderUid?: string, afterSeq: number, limit: number }) =>
+    (await store.page({ receiverUid: 'bob', now: NOW, ...query })).map((m) => m.seq)
+  t.strictSame(await seqs({ afterSeq: 0, limit: 10 }), [1, 2, 4, 5], 'seq 3 expires at now: not pending')
+  t.strictSame(await seqs({ afterSeq: 1, limit: 2 }), [2, 4])
+  t.strictSame(await seqs({ senderUid: 'carol', afterSeq: 0, limit: 10 }), [2, 5])
+  t.equal(await store.findPendingLive('bob', 'm-3', NOW), undefined, 'an expired message is not found')
+  t.equal((await store.findPendingLive('bob', 'm-3', NOW - 1))?.seq, 3, 'it was pending until then')
+})
+
+t.test('acks select only the receiver\'s unexpired messages, by ids or up to a seq, of one sender when asked', async (t) => {
+  const store = await openStore(t)
+  await seed(store, 'bob', [message('bob', 1), message('bob', 2, { senderUid: 'carol' }), message('bob', 3, { expiresAt: NOW }), message('bob', 4)])
+  await seed(store, 'eve', [message('eve', 1), message('eve', 2)])
+  await store.transaction(async (tx) => {
+    const byIds = await tx.selectForAck('bob', { kind: 'ids', msgIds: ['m-1', 'm-3', 'm-9', 'm-1'] }, NOW)
+    t.strictSame(byIds.map((key) => key.seq), [1], 'unknown, expired and repeated ids select nothing more')
+    t.match(byIds[0], { seq: 1, senderUid: 'alice', msgId: 'm-1', expiresAt: NOW + MINUTE })
+    const upTo = await tx.selectForAck('bob', { kind: 'up-to', upToSeq: 3 }, NOW)
+    t.strictSame(upTo.map((key) => key.seq).sort(), [1, 2])
+    const ofSender = await tx.selectForAck('bob', { kind: 'up-to', upToSeq: 4, senderUid: 'alice' }, NOW)
+    t.strictSame(ofSender.map((key) => key.seq).sort(), [1, 4])
+  })
+})
+
+t.test('a removal with a purge time leaves tombstones as the messages were; one without leaves none', async (t) => {
+  const store = await openStore(t)
+  const messages = [message('bob', 1), message('bob', 2, { senderUid: 'carol' }), message('bob', 3)]
+  await seed(store, 'bob', messages)
+  const keys = [['bob', 'm-1'], ['bob', 'm-2'], ['bob', 'm-3'], ['eve', 'm-1']] as const
+  await store.transaction(async (tx) => {
+    await tx.removePending('bob', [1, 2], NOW + MINUTE, NOW)
+    await tx.removePending('bob', [3], null, NOW)
+  })
+  t.strictSame(await store.page({ receiverUid: 'bob', afterSeq: 0, limit: 10, now: NOW }), [])
+  await store.transaction(async (tx) => {
+    t.strictSame(await tx.findPendingByIds(keys), [])
+    const tombstones = await tx.findTombstonesByIds(keys)
+    t.strictSame(tombstones.sort((a, b) => a.message.seq - b.message.seq),
+      [{ message: messages[0], purgeAt: NOW + MINUTE }, { message: messages[1], purgeAt: NOW + MINUTE }])
+    await tx.deleteTombstone('bob', 'm-1')
+    t.strictSame((await tx.findTombstonesByIds(keys)).map((tombstone) => tombstone.message.msgId), ['m-2'])
+  })
+})
+
+t.test('the tombstone purge takes only tombstones past their window, at most as many as asked each time', async (t) => {
+  const store = await openStore(t)
+  await seed(store, 'bob', Array.from({ length: 6 }, (_, i) => message('bob', i + 1)))
+  await store.transaction(async (tx) => {
+    for (let seq = 1; seq <= 6; seq++) await tx.removePending('bob', [seq], NOW + seq * 1000, NOW)
+  })
+  t.equal(await store.purgeTombstones(NOW + 4000, 3), 3, 'bounded: 4 are due, 3 go')
+  t.equal(await store.purgeTombstones(NOW + 4000, 3), 1)
+  t.equal(await store.purgeTombstones(NOW + 4000, 3), 0)
+  const left = await store.transaction((tx) => tx.findTombstonesByIds([1, 2, 3, 4, 5, 6].map((seq) => ['bob', `m-${seq}`] as const)))
+  t.strictSame(left.map((tombstone) => tombstone.message.seq).sort(), [5, 6], 'the ones still in their window stay')
+})
+
+t.test('summary rows: saved and read back, ordered by sortSeq, and lost counts cleared only where an ack covers them', async (t) => {
+  const store = await openStore(t)
+  await seed(store, 'bob', [message('bob', 7)])
+  const last = { seq: 7, sendTime: NOW - 1000, msgType: 2, preview: 'größer 😀' }
+  const rows = [
+    conversation('bob', 'alice', { pendingCount: 1, last, sortSeq: 7, lostCount: 2, lostSeq: 5 }),
+    conversation('bob', 'carol', { sortSeq: 9, lostCount: 1, lostSeq: 9 }),
+    conversation('bob', 'dave', { sortSeq: 4, lostCount: 3, lostSeq: 4 }),
+    conversation('eve', 'alice', { sortSeq: 1, lostCount: 1, lostSeq: 1 })
+  ]
+  await store.transaction((tx) => tx.saveConversations(rows))
+  const summary = async (receiverUid: string, before: number | null = null, limit = 10) =>
+    (await store.summary(receiverUid, before, limit)).rows
+  t.strictSame(await summary('bob'), [rows[1], rows[0], rows[2]], 'sortSeq descending, every field as written')
+  t.strictSame((await summary('bob', 9, 1)).map((row) => row.senderUid), ['alice'], 'before a sortSeq, bounded')
+  t.equal((await store.summary('bob', null, 10)).receiver?.pendingCount, 1, 'the receiver row comes with it')
+
+  await store.transaction((tx) => tx.clearLostUpTo('bob', 5))
+  t.strictSame(await summary('bob'), [rows[1], { ...rows[0], lostCount: 0, lostSeq: null }],
+    'alice cleared and kept (1 pending), carol kept (lost after 5), dave deleted (nothing left)')
+  t.strictSame(await summary('eve'), [rows[3]], 'another receiver is untouched')
+  await store.transaction((tx) => tx.clearLostUpTo('bob', 100, 'alice'))
+  t.equal((await summary('bob')).find((row) => row.senderUid === 'carol')?.lostCount, 1, 'only the named sender')
+  await store.transaction((tx) => tx.clearLostUpTo('bob', 100, 'carol'))
+  t.strictSame((await summary('bob')).map((row) => row.senderUid), ['alice'])
+
+  await store.transaction(async (tx) => {
+    t.strictSame(await tx.findConversation('bob', 'alice'), { ...rows[0], lostCount: 0, lostSeq: null })
+    const found = await tx.findConversations([['bob', 'alice'], ['bob', 'carol'], ['eve', 'alice']])
+    t.strictSame(found.map((row) => `${row.receiverUid}/${row.senderUid}`).sort(), ['bob/alice', 'eve/alice'])
+    await tx.deleteConversation('bob', 'alice')
+    t.equal(await tx.findConversation('bob', 'alice'), undefined)
+  })
+})
+
+t.test('expiry: the expired of a receiver in seq order and bounded, its earliest expiry, and the receivers due', async (t) => {
+  const store = await openStore(t)
+  await seed(store, 'bob', [message('bob', 1, { expiresAt: NOW + 3 }), message('bob', 2, { expiresAt: NOW + 1 }), message('bob', 3, { expiresAt: NOW + 2 }), message('bob', 4)])
+  await seed(store, 'carol', [message('carol', 1, { expiresAt: NOW + 5 })])
+  await seed(store, 'dave', [message('dave', 1, { expiresAt: NOW - 5 })])
+  await seed(store, 'eve', [message('eve', 1)])
+  await store.transaction(async (tx) => {
+    t.strictSame((await tx.expiredPending('bob', NOW + 3, 10)).map((key) => key.seq), [1, 2, 3], 'seq order')
+    t.strictSame((await tx.expiredPending('bob', NOW + 3, 2)).map((key) => key.seq), [1, 2], 'bounded')
+    t.equal(await tx.earliestExpiry('bob'), NOW + 1)
+    t.equal(await tx.earliestExpiry('nobody'), null)
+    t.strictSame((await tx.oldestPending('bob'))?.seq, 1)
+    t.strictSame((await tx.lastPendingOfSender('bob', 'alice'))?.seq, 4)
+  })
+  t.strictSame(await store.receiversDueForExpiry(NOW + 5, 10), ['dave', 'bob', 'carol'], 'earliest next expiry first')
+  t.strictSame(await store.receiversDueForExpiry(NOW + 5, 2), ['dave', 'bob'], 'bounded')
+  t.strictSame(await store.receiversDueForExpiry(NOW - 10, 10), [])
+  t.equal(await store.totalPending(NOW), 6, 'dave\'s expired message is not pending')
+  t.equal(await store.totalPending(NOW + 5), 2, 'nor, later, those of bob and carol')
+})
+
+t.test('a group\'s lookups find what each receiver holds, never another receiver\'s rows', async (t) => {
+  const store = await openStore(t)
+  await seed(store, 'bob', [message('bob', 1), message('bob', 2)])
+  await seed(store, 'eve', [message('eve', 1, { msgId: 'm-2' })])
+  await store.transaction(async (tx) => {
+    const locked = await tx.lockReceivers(['bob', 'eve', 'zoe'])
+    t.strictSame(locked.map((receiver) => [receiver.receiverUid, receiver.lastSeq]), [['bob', 2], ['eve', 1], ['zoe', 0]], 'in the order asked; a new one at seq 0')
+    const found = await tx.findPendingByIds([['bob', 'm-2'], ['eve', 'm-2'], ['zoe', 'm-2']])
+    t.strictSame(found.map((m) => `${m.receiverUid}/${m.seq}`).sort(), ['bob/2', 'eve/1'])
+  })
+})
