@@ -11,7 +11,8 @@ export const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '50' },
     scenarios: { type: 'string', default: 'store,batch,summary,page,ack,expiry' },
-    out: { type: 'string', default: 'bench/results' }
+    out: { type: 'string', default: 'bench/results' },
+    baseline: { type: 'string' }
   }
 })
 

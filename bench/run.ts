@@ -1,8 +1,10 @@
-// `npm run bench`: autocannon scenarios against the real service and a bare Fastify floor, side by side, medians of rounds.
+// `npm run bench`: autocannon scenarios against the real service and a bare Fastify floor, side by side, medians of rounds;
+// with --baseline <dir>, against the service built in another checkout instead (bench/compare.ts).
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { compare } from './compare.js'
 import type { CpuTimes } from './cpu.js'
 import { args, CONNECTIONS, DATABASE_URL, DURATION, machine, ROUNDS, ROW_COUNTS, storeKind, writeResults } from './options.js'
 import { load, medianRun, median, scenarios, type Run } from './scenarios.js'
@@ -153,13 +155,19 @@ function scaleTable (results: ScenarioResult[]): string {
   return lines.join('\n')
 }
 
-const all: ScenarioResult[] = []
-for (const rows of ROW_COUNTS) all.push(...await benchRows(rows))
-const floor = await measureFloor()
+/** The service against the bare floor, round by round, then the CPU table with the floor without HTTP. */
+async function againstBare (): Promise<void> {
+  const all: ScenarioResult[] = []
+  for (const rows of ROW_COUNTS) all.push(...await benchRows(rows))
+  const floor = await measureFloor()
 
-const command = `npm run bench -- --rows ${args.rows} --duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}`
-let markdown = `Store: ${storeKind}. Machine: ${machine}. autocannon -c ${CONNECTIONS}, ${DURATION} s per run, ` +
-  `${ROUNDS} rounds of bare then service, medians. Command: \`${command}\`. ${new Date().toISOString()}\n\n${table(all)}\n` +
-  `\nWhere the CPU goes (medians of rounds; the bounds are explained in the README's Benchmarks section):\n\n${costTable(all, floor)}\n`
-if (ROW_COUNTS.length > 1) markdown += `\nLatency against stored rows:\n\n${scaleTable(all)}\n`
-writeResults('latest', markdown, { machine, store: storeKind, command, results: all, withoutHttpCpuMicrosPerRequest: floor })
+  const command = `npm run bench -- --rows ${args.rows} --duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}`
+  let markdown = `Store: ${storeKind}. Machine: ${machine}. autocannon -c ${CONNECTIONS}, ${DURATION} s per run, ` +
+    `${ROUNDS} rounds of bare then service, medians. Command: \`${command}\`. ${new Date().toISOString()}\n\n${table(all)}\n` +
+    `\nWhere the CPU goes (medians of rounds; the bounds are explained in the README's Benchmarks section):\n\n${costTable(all, floor)}\n`
+  if (ROW_COUNTS.length > 1) markdown += `\nLatency against stored rows:\n\n${scaleTable(all)}\n`
+  writeResults('latest', markdown, { machine, store: storeKind, command, results: all, withoutHttpCpuMicrosPerRequest: floor })
+}
+
+if (args.baseline === undefined) await againstBare()
+else await compare(args.baseline)
