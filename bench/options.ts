@@ -1,0 +1,37 @@
+// The benchmark's command-line options and environment, what the results say about the machine, and where they go.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+
+export const { values: args } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '40000' },
+    duration: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '50' },
+    scenarios: { type: 'string', default: 'store,batch,summary,page,ack,expiry' },
+    out: { type: 'string', default: 'bench/results' },
+    baseline: { type: 'string' }
+  }
+})
+
+export const DURATION = Number(args.duration)
+export const ROUNDS = Number(args.rounds)
+export const CONNECTIONS = Number(args.connections)
+export const SCENARIOS = String(args.scenarios).split(',')
+export const ROW_COUNTS = String(args.rows).split(',').map(Number)
+export const DATABASE_URL = process.env.DATABASE_URL
+export const isPostgres = DATABASE_URL?.startsWith('postgres') === true
+
+export const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`
+export const storeKind = DATABASE_URL === undefined ? 'SQLite (defaults: WAL, each answer after an fsync of the WAL)' : isPostgres ? 'PostgreSQL' : `SQLite (${DATABASE_URL})`
+
+/** Writes `${name}.md` and `${name}.json` (`${name}-postgres.*` on PostgreSQL) under --out, and the Markdown to stdout. */
+export function writeResults (name: string, markdown: string, data: unknown): void {
+  const file = join(String(args.out), DATABASE_URL === undefined ? name : `${name}-postgres`)
+  mkdirSync(String(args.out), { recursive: true })
+  writeFileSync(`${file}.md`, markdown)
+  writeFileSync(`${file}.json`, JSON.stringify(data, null, 2) + '\n')
+  process.stdout.write(markdown)
+}

@@ -1,0 +1,147 @@
+// The scenarios: what autocannon sends in each, one run of one against a server, and the medians of several runs.
+import autocannon from 'autocannon'
+import { cpuPer, cpuTimes, type CpuTimes } from './cpu.js'
+import { preload, type Proc } from './services.js'
+import { CONNECTIONS, DURATION, SCENARIOS } from './options.js'
+import { storedMessage } from './data.js'
+
+const ACK_POOL_RECEIVERS = 400
+const ACK_POOL_MESSAGES = 100
+const EXPIRY_RATE = 2000
+
+export interface Run {
+  requestsPerSecond: number
+  messagesPerSecond: number
+  /** Mean latency in ms: autocannon's percentiles are whole milliseconds, its mean is not. */
+  mean: number
+  p50: number
+  p99: number
+  failures: number
+  /** CPU microseconds per request of the server process, and of this process (the load generator, autocannon). */
+  cpu: CpuTimes
+  generatorCpu: number
+}
+
+type RequestSpec = NonNullable<autocannon.Options['requests']>[number]
+
+export interface Scenario {
+  name: string
+  messagesPerRequest: number
+  /** A fixed request rate (requests per second over all connections) instead of as fast as possible. */
+  rate?: number
+  requests (round: number): RequestSpec[]
+  before? (url: string, round: number): Promise<void>
+}
+
+let unique = 0
+const json = { 'content-type': 'application/json' }
+
+/** A POST whose JSON body is made afresh for each request, from the next value of the shared counter. */
+function postJson (path: string, body: (n: number) => unknown): RequestSpec[] {
+  return [{ method: 'POST', path, headers: json, setupRequest: (request) => ({ ...request, body: JSON.stringify(body(++unique)) }) }]
+}
+
+/** The scenarios chosen by --scenarios, for `receivers` preloaded receivers. */
+export function scenarios (receivers: number): Scenario[] {
+  const target = () => `load-${Math.floor(Math.random() * Math.min(receivers, 1000))}`
+  const list: Scenario[] = [
+    {
+      name: 'store',
+      messagesPerRequest: 1,
+      requests: () => postJson('/v1/messages', (n) => ({
+        ...storedMessage('store', n),
+        // One in ten expires within seconds, so the TTL sweep has work while the store load runs.
+        ...(n % 10 === 0 ? { ttl_seconds: 2 } : {})
+      }))
+    },
+    {
+      name: 'batch',
+      messagesPerRequest: 100,
+      requests: () => postJson('/v1/messages/batch', (n) => ({
+        messages: Array.from({ length: 100 }, (_, i) => ({
+          receiver_uid: `group-${i}`, sender_uid: `g-${n % 50}`, msg_id: `gb-${n}`, msg_type: 1, content: `group message ${n}`
+        }))
+      }))
+    },
+    {
+      name: 'summary',
+      messagesPerRequest: 0,
+      requests: () => [{ method: 'GET', path: '/', setupRequest: (request) => ({ ...request, path: `/v1/receivers/${target()}/senders` }) }]
+    },
+    {
+      name: 'page',
+      messagesPerRequest: 100,
+      requests: () => [{ method: 'GET', path: '/', setupRequest: (request) => ({ ...request, path: `/v1/receivers/${target()}/messages?limit=100` }) }]
+    },
+    {
+      // Not a throughput test: stores at a fixed rate the machine can take, every message expiring after 1 s, so that
+      // the TTL sweep (every second) deletes as fast as the stores arrive. Its event-loop delay is the stall figure.
+      name: 'expiry',
+      messagesPerRequest: 1,
+      rate: EXPIRY_RATE,
+      requests: () => postJson('/v1/messages', (n) => ({
+        receiver_uid: `expiry-${n % 1000}`, sender_uid: `s-${n % 7}`, msg_id: `ex-${n}`, msg_type: 1, content: `expiring ${n}`, ttl_seconds: 1
+      }))
+    },
+    {
+      name: 'ack',
+      messagesPerRequest: 1,
+      before: async (url, round) => { await preload(url, `ack${round}`, ACK_POOL_RECEIVERS, ACK_POOL_MESSAGES) },
+      requests: (round) => {
+        let i = 0
+        return [{
+          method: 'POST',
+          path: '/',
+          headers: json,
+          setupRequest: (request) => {
+            const receiver = i % ACK_POOL_RECEIVERS
+            const upTo = Math.floor(i / ACK_POOL_RECEIVERS) + 1
+            i++
+            return { ...request, path: `/v1/receivers/ack${round}-${receiver}/acks`, body: JSON.stringify({ up_to_seq: upTo }) }
+          }
+        }]
+      }
+    }
+  ]
+  return list.filter((scenario) => SCENARIOS.includes(scenario.name))
+}
+
+/** One autocannon run of `scenario` against `proc`. */
+export async function load (proc: Proc, scenario: Scenario, round: number): Promise<Run> {
+  const serverBefore = cpuTimes(proc.pid)
+  const generatorBefore = cpuTimes(process.pid)
+  const result = await autocannon({
+    url: proc.url, connections: CONNECTIONS, duration: DURATION, requests: scenario.requests(round), ...(scenario.rate === undefined ? {} : { overallRate: scenario.rate })
+  })
+  const requestsPerSecond = result.requests.average
+  return {
+    requestsPerSecond,
+    messagesPerSecond: requestsPerSecond * scenario.messagesPerRequest,
+    mean: result.latency.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    failures: result.errors + result.timeouts + result.non2xx,
+    cpu: cpuPer(proc.pid, serverBefore, result.requests.total),
+    generatorCpu: cpuPer(process.pid, generatorBefore, result.requests.total).all
+  }
+}
+
+export const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle] as number : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
+}
+
+/** The medians of the runs of the rounds, field by field; the failures summed. */
+export function medianRun (runs: Run[]): Run {
+  return {
+    requestsPerSecond: median(runs.map((run) => run.requestsPerSecond)),
+    messagesPerSecond: median(runs.map((run) => run.messagesPerSecond)),
+    mean: median(runs.map((run) => run.mean)),
+    p50: median(runs.map((run) => run.p50)),
+    p99: median(runs.map((run) => run.p99)),
+    failures: runs.reduce((sum, run) => sum + run.failures, 0),
+    cpu: { all: median(runs.map((run) => run.cpu.all)), loop: median(runs.map((run) => run.cpu.loop)) },
+    generatorCpu: median(runs.map((run) => run.generatorCpu))
+  }
+}

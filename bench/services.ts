@@ -1,0 +1,100 @@
+// The servers a benchmark run starts (the service, the bare floor), the messages it preloads through them, and what it
+// reads from them between runs.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { MESSAGES_PER_RECEIVER, preloadedMessage } from './data.js'
+
+// prom-client samples the event loop with a 10 ms timer (its default eventLoopMonitoringPrecision) and reports the
+// whole interval between ticks: an idle loop reads 10 ms. The tables show the delay beyond that tick.
+const LOOP_SAMPLING_MS = 10
+
+export interface Proc { child: ChildProcess, url: string, pid: number }
+
+async function freePort (): Promise<number> {
+  return await new Promise((resolve) => {
+    const server = createServer()
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => { resolve(typeof address === 'object' && address !== null ? address.port : 0) })
+    })
+  })
+}
+
+export async function start (command: string[], env: Record<string, string>, cwd?: string): Promise<Proc> {
+  const port = await freePort()
+  const child = spawn(process.execPath, command, {
+    // The service's own defaults, LOG_LEVEL=info with its per-request lines included (written to /dev/null here).
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+    ...(cwd === undefined ? {} : { cwd })
+  })
+  const url = `http://127.0.0.1:${port}`
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok || (await fetch(`${url}/v1/receivers/x/senders`)).ok) return { child, url, pid: child.pid ?? 0 }
+    } catch { /* not up yet */ }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`${command.join(' ')} did not start`)
+}
+
+/** The service built in `checkout` (its dist/), on its defaults but for the database and a sweep every second. */
+export async function startService (checkout: string, databaseUrl: string): Promise<Proc> {
+  return await start([join(checkout, 'dist/src/server.js')], { DATABASE_URL: databaseUrl, SWEEP_INTERVAL_SECONDS: '1' }, checkout)
+}
+
+export async function stop (proc: Proc): Promise<void> {
+  if (proc.child.exitCode !== null || proc.child.signalCode !== null) return
+  proc.child.kill('SIGTERM')
+  await new Promise((resolve) => proc.child.once('exit', resolve))
+}
+
+async function post (url: string, body: unknown): Promise<unknown> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  if (!response.ok) throw new Error(`${url} answered ${response.status}: ${await response.text()}`)
+  return await response.json()
+}
+
+/** Stores receivers x perReceiver messages through the batch endpoint, 500 per request, 4 requests in flight. */
+export async function preload (url: string, prefix: string, receivers: number, perReceiver: number): Promise<number> {
+  const started = Date.now()
+  const total = receivers * perReceiver
+  let next = 0
+  const worker = async () => {
+    while (next < total) {
+      const from = next
+      next = Math.min(total, next + 500)
+      const messages = []
+      for (let n = from; n < next; n++) messages.push(preloadedMessage(prefix, receivers, n))
+      await post(`${url}/v1/messages/batch`, { messages })
+    }
+  }
+  await Promise.all([worker(), worker(), worker(), worker()])
+  return (Date.now() - started) / 1000
+}
+
+/** Preloads about `rows` messages for the scenarios (receivers `load-*`, 200 each); answers how many receivers. */
+export async function preloadRows (url: string, rows: number, label = ''): Promise<number> {
+  const receivers = Math.max(1, Math.floor(rows / MESSAGES_PER_RECEIVER))
+  const seconds = await preload(url, 'load', receivers, MESSAGES_PER_RECEIVER)
+  process.stderr.write(`rows=${rows}${label}: preloaded ${receivers * MESSAGES_PER_RECEIVER} messages in ${seconds.toFixed(1)} s (${Math.round(receivers * MESSAGES_PER_RECEIVER / seconds)} msg/s through the batch path)\n`)
+  return receivers
+}
+
+/** The event-loop delay since the last read (in ms beyond the sampling tick), and the messages expired so far. */
+export async function loopDelay (url: string): Promise<{ max: number, p99: number, expired: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  const read = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)`, 'm').exec(text)?.[1] ?? NaN)
+  return {
+    max: read('nodejs_eventloop_lag_max_seconds') * 1000 - LOOP_SAMPLING_MS,
+    p99: read('nodejs_eventloop_lag_p99_seconds') * 1000 - LOOP_SAMPLING_MS,
+    expired: read('offline_messages_expired_total')
+  }
+}
+
+export function rssMb (pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024
+}
