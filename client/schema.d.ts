@@ -72,7 +72,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds */
+                /** @description STORE_UNAVAILABLE: the database is unreachable, SHUTTING_DOWN: this instance is stopping, or TOO_MANY_WAITERS: it already holds MAX_WAITERS waiting requests; retry after Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -203,7 +203,7 @@ export interface paths {
         };
         /**
          * One page of pending messages, from one sender or from all, seq ascending
-         * @description Fetching never deletes. next_cursor is always a cursor to resume from; has_more says whether more was pending when the page was read.
+         * @description Fetching never deletes. next_cursor is always a cursor to resume from; has_more says whether more was pending when the page was read. With wait_seconds, a page that would be empty is held until a matching message commits (on any instance), then read from the same cursor; when the time is up it answers the empty page.
          */
         get: operations["listMessages"];
         put?: never;
@@ -493,7 +493,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds */
+            /** @description STORE_UNAVAILABLE: the database is unreachable, SHUTTING_DOWN: this instance is stopping, or TOO_MANY_WAITERS: it already holds MAX_WAITERS waiting requests; retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -658,7 +658,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds */
+            /** @description STORE_UNAVAILABLE: the database is unreachable, SHUTTING_DOWN: this instance is stopping, or TOO_MANY_WAITERS: it already holds MAX_WAITERS waiting requests; retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -787,7 +787,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds */
+            /** @description STORE_UNAVAILABLE: the database is unreachable, SHUTTING_DOWN: this instance is stopping, or TOO_MANY_WAITERS: it already holds MAX_WAITERS waiting requests; retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -813,6 +813,8 @@ export interface operations {
                 limit?: number;
                 /** @description opaque cursor from a previous page */
                 cursor?: string;
+                /** @description while the page would be empty, hold the request up to this many seconds and answer as soon as a matching message commits (long-poll); 0 answers at once */
+                wait_seconds?: number;
             };
             header?: never;
             path: {
@@ -927,7 +929,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds */
+            /** @description STORE_UNAVAILABLE: the database is unreachable, SHUTTING_DOWN: this instance is stopping, or TOO_MANY_WAITERS: it already holds MAX_WAITERS waiting requests; retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1074,7 +1076,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds */
+            /** @description STORE_UNAVAILABLE: the database is unreachable, SHUTTING_DOWN: this instance is stopping, or TOO_MANY_WAITERS: it already holds MAX_WAITERS waiting requests; retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1177,7 +1179,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds */
+            /** @description STORE_UNAVAILABLE: the database is unreachable, SHUTTING_DOWN: this instance is stopping, or TOO_MANY_WAITERS: it already holds MAX_WAITERS waiting requests; retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1325,7 +1327,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds */
+            /** @description STORE_UNAVAILABLE: the database is unreachable, SHUTTING_DOWN: this instance is stopping, or TOO_MANY_WAITERS: it already holds MAX_WAITERS waiting requests; retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;

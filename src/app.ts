@@ -67,11 +67,12 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   const metrics = createMetrics()
   const service = createMessageService(store, config.rules, metrics.events, options.clock)
   metrics.setPendingSource(service.totalPending)
+  metrics.setWaitersSource(service.heldRequests)
   app.decorate('messages', service)
   app.decorate('store', store)
 
   // Hooks run in this order on every request: shutdown first, then unknown routes, then (under /v1) authentication.
-  await app.register(shutdown)
+  await app.register(shutdown, { onClosing: service.stopWaiting })
   await app.register(errorHandling)
   await app.register(requestIdHeader)
   await app.register(requestMetrics, { metrics })

@@ -44,7 +44,8 @@ const RULES = {
   MAX_PENDING_PER_RECEIVER: integer(10000, 1, 10_000_000),
   OVERFLOW_POLICY: Type.Enum(['reject', 'drop_oldest'], { default: 'reject' }),
   DEDUP_WINDOW_SECONDS: integer(86400, 0, 10 * 365 * 86400),
-  SWEEP_BATCH_SIZE: integer(500, 1, 100_000)
+  SWEEP_BATCH_SIZE: integer(500, 1, 100_000),
+  MAX_WAITERS: integer(10000, 1, 1_000_000)
 }
 const HTTP = {
   BODY_LIMIT_BYTES: integer(1048576, 1024, 100 * 1048576),
@@ -97,7 +98,8 @@ function toConfig (raw: RawEnv, apiKeys: readonly ApiKey[]): Config {
       maxPendingPerReceiver: raw.MAX_PENDING_PER_RECEIVER,
       overflowPolicy: raw.OVERFLOW_POLICY,
       dedupWindowSeconds: raw.DEDUP_WINDOW_SECONDS,
-      sweepBatchSize: raw.SWEEP_BATCH_SIZE
+      sweepBatchSize: raw.SWEEP_BATCH_SIZE,
+      maxWaiters: raw.MAX_WAITERS
     }),
     http: freeze({
       bodyLimitBytes: raw.BODY_LIMIT_BYTES,

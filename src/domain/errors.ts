@@ -1,6 +1,6 @@
 // The domain's failures: a stable code and a message for a person, no HTTP status (src/http/errors.ts maps them).
 
-export type DomainErrorCode = 'INVALID_CURSOR' | 'MESSAGE_NOT_FOUND' | 'MSG_ID_CONFLICT' | 'INBOX_FULL' | 'STORE_UNAVAILABLE'
+export type DomainErrorCode = 'INVALID_CURSOR' | 'MESSAGE_NOT_FOUND' | 'MSG_ID_CONFLICT' | 'INBOX_FULL' | 'STORE_UNAVAILABLE' | 'TOO_MANY_WAITERS'
 
 export class DomainError extends Error {
   constructor (readonly code: DomainErrorCode, message: string, options?: { cause?: unknown }) {
@@ -23,5 +23,7 @@ export const domainErrors = {
   msgIdConflict: (msgId: string) => new DomainError('MSG_ID_CONFLICT',
     `msg_id "${msgId}" is already stored for this receiver with a different sender_uid, msg_type or content`),
   inboxFull: (receiverUid: string, max: number) => new DomainError('INBOX_FULL',
-    `receiver "${receiverUid}" already holds ${max} pending messages; it must ack some before more can be stored`)
+    `receiver "${receiverUid}" already holds ${max} pending messages; it must ack some before more can be stored`),
+  tooManyWaiters: (max: number) => new DomainError('TOO_MANY_WAITERS',
+    `this instance already holds ${max} waiting requests (MAX_WAITERS); retry after Retry-After seconds, or without wait_seconds`)
 }

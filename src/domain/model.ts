@@ -104,6 +104,10 @@ export interface PageRequest {
   senderUid?: string | undefined
   limit: number
   cursor?: string | undefined
+  /** How long to hold the request while the page would be empty (0: answer at once). */
+  waitSeconds?: number | undefined
+  /** Aborted when the caller has gone away: a held request is forgotten at once. */
+  signal?: AbortSignal | undefined
 }
 
 export interface PageResult {
@@ -124,6 +128,8 @@ export interface MessageRules {
   overflowPolicy: 'reject' | 'drop_oldest'
   dedupWindowSeconds: number
   sweepBatchSize: number
+  /** How many page requests an instance holds at once (wait_seconds). */
+  maxWaiters: number
 }
 
 /** Counts reported after each commit (for metrics); never called for work that rolled back. */
@@ -133,4 +139,6 @@ export interface MessageEvents {
   acked (count: number): void
   expired (count: number): void
   dropped (count: number): void
+  /** Held page requests woken by a commit. */
+  wakeups (count: number): void
 }

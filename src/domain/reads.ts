@@ -1,12 +1,14 @@
-// Reads: the lazy-load summary, pages of pending messages, one message, and the pending total. Reads never delete,
+// Reads: the lazy-load summary, pages of pending messages (held while empty, with waitSeconds), one message, and the
+// pending total. Reads never delete,
 // except that a summary first removes its receiver's expired messages, so that it counts them as lost.
 import { decodeCursor, encodeCursor } from './cursor.js'
 import { domainErrors } from './errors.js'
 import { isDue } from './expiry.js'
 import type { PageRequest, PageResult, StoredMessage, SummaryQuery, SummaryResult } from './model.js'
+import type { Waiters } from './waiting.js'
 import type { DomainContext } from './writes.js'
 
-export function createReads ({ store, clock }: DomainContext, purgeNow: (receiverUid: string, now: number) => Promise<void>) {
+export function createReads ({ store, clock }: DomainContext, waiters: Waiters, purgeNow: (receiverUid: string, now: number) => Promise<void>) {
   return {
     async summary ({ receiverUid, limit, cursor }: SummaryQuery): Promise<SummaryResult> {
       const before = cursor === undefined ? null : decodeCursor('senders', cursor)
@@ -28,15 +30,34 @@ export function createReads ({ store, clock }: DomainContext, purgeNow: (receive
       }
     },
 
-    async page ({ receiverUid, senderUid, limit, cursor }: PageRequest): Promise<PageResult> {
+    async page ({ receiverUid, senderUid, limit, cursor, waitSeconds = 0, signal }: PageRequest): Promise<PageResult> {
       const afterSeq = cursor === undefined ? 0 : decodeCursor('messages', cursor)
-      const rows = await store.page({ receiverUid, senderUid, afterSeq, limit: limit + 1, now: clock() })
-      const messages = rows.slice(0, limit)
-      const last = messages[messages.length - 1]
-      return {
-        messages,
-        nextCursor: encodeCursor('messages', last === undefined ? afterSeq : last.seq),
-        hasMore: rows.length > limit
+      const read = async (): Promise<PageResult> => {
+        const rows = await store.page({ receiverUid, senderUid, afterSeq, limit: limit + 1, now: clock() })
+        const messages = rows.slice(0, limit)
+        const last = messages[messages.length - 1]
+        return { messages, nextCursor: encodeCursor('messages', last === undefined ? afterSeq : last.seq), hasMore: rows.length > limit }
+      }
+      if (waitSeconds <= 0) return await read()
+      // Real time, not the service's clock: it bounds how long a caller is held.
+      const deadline = Date.now() + waitSeconds * 1000
+      for (;;) {
+        // Watched before the read, so that a commit between the read and the wait is not missed.
+        const watch = waiters.watch(receiverUid, senderUid)
+        let page: PageResult
+        try {
+          page = await read()
+        } catch (error) {
+          watch.cancel()
+          throw error
+        }
+        const remaining = deadline - Date.now()
+        if (page.messages.length > 0 || remaining <= 0) {
+          watch.cancel()
+          return page
+        }
+        // Woken by a commit for this receiver (maybe of another sender): read again; otherwise the empty page.
+        if (await watch.wait(remaining, signal) !== 'notified') return page
       }
     },
 

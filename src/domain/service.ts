@@ -8,6 +8,7 @@ import type {
 } from './model.js'
 import { createReads } from './reads.js'
 import { createStoring } from './storing.js'
+import { createWaiters } from './waiting.js'
 import { createWrite } from './writes.js'
 
 export interface MessageService {
@@ -26,13 +27,22 @@ export interface MessageService {
   sweep (): Promise<SweepResult>
   /** Pending, unexpired messages over all receivers. */
   totalPending (): Promise<number>
+  /** Page requests held right now (waitSeconds). */
+  heldRequests (): number
+  /** Answers every held request at once with its empty page, and holds no more (shutdown). */
+  stopWaiting (): void
 }
 
 export function createMessageService (store: Store, rules: MessageRules, events: MessageEvents, clock: () => number = Date.now): MessageService {
   const context = { store, rules, clock, write: createWrite(store, events) }
   const expiry = createExpiry(context)
-  const reads = createReads(context, expiry.purgeNow)
-  const storeMany = createStoring(context)
+  const waiters = createWaiters(rules.maxWaiters, () => { events.wakeups(1) })
+  store.followCommits((receiverUids) => {
+    if (receiverUids === 'all') waiters.wakeAll()
+    else waiters.wake(receiverUids)
+  })
+  const reads = createReads(context, waiters, expiry.purgeNow)
+  const storeMany = createStoring(context, waiters)
   return {
     storeMany,
     storeOne: async (message) => (await storeMany([message]))[0] as StoreOutcome,
@@ -41,6 +51,8 @@ export function createMessageService (store: Store, rules: MessageRules, events:
     get: reads.get,
     ack: createAcks(context),
     sweep: expiry.sweep,
-    totalPending: reads.totalPending
+    totalPending: reads.totalPending,
+    heldRequests: waiters.held,
+    stopWaiting: waiters.close
   }
 }

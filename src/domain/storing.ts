@@ -6,6 +6,7 @@ import { lockAndPurge } from './expiry.js'
 import { createGroupCommit } from './group-commit.js'
 import { flushGroup, keyOf, readGroup, type GroupState, type Prepared } from './group-state.js'
 import type { MessageRules, NewMessage, ReceiverState, StoredMessage, StoreOutcome } from './model.js'
+import type { Waiters } from './waiting.js'
 import { secondsToMillis, type DomainContext, type Tally } from './writes.js'
 
 // At most this many messages share one transaction (one full request of the batch endpoint), which bounds how long it holds the event loop.
@@ -46,6 +47,11 @@ async function makeRoom (tx: StoreTx, state: GroupState, receiver: ReceiverState
   return true
 }
 
+/** The receivers that got a new message. */
+function storedFor (outcomes: readonly StoreOutcome[]): string[] {
+  return [...new Set(outcomes.flatMap((outcome) => outcome.status === 'stored' ? [outcome.message.receiverUid] : []))]
+}
+
 /** Adds the message to the group: the next seq of its receiver, and its sender's summary row. */
 function addMessage (state: GroupState, receiver: ReceiverState, item: Prepared, now: number): StoredMessage {
   receiver.lastSeq += 1
@@ -70,7 +76,7 @@ function addMessage (state: GroupState, receiver: ReceiverState, item: Prepared,
   return message
 }
 
-export function createStoring ({ rules, clock, write }: DomainContext) {
+export function createStoring ({ rules, clock, write }: DomainContext, waiters: Waiters) {
   async function storeOne (tx: StoreTx, state: GroupState, receiver: ReceiverState, item: Prepared, now: number, tally: Tally): Promise<StoreOutcome> {
     const existing = await existingCopy(tx, state, item, now)
     if (existing !== undefined) {
@@ -86,7 +92,7 @@ export function createStoring ({ rules, clock, write }: DomainContext) {
   /** Stores messages in one transaction, in input order; receivers are locked in one global order so that writers never deadlock. */
   async function commitStores (items: readonly Prepared[]): Promise<StoreOutcome[]> {
     const now = clock()
-    return await write(async (tx, tally) => {
+    const stored = await write(async (tx, tally) => {
       const receivers = await lockAndPurge(tx, items.map((item) => item.receiverUid), now, tally)
       const state = await readGroup(tx, items)
       const outcomes: StoreOutcome[] = []
@@ -96,8 +102,12 @@ export function createStoring ({ rules, clock, write }: DomainContext) {
       }
       await flushGroup(tx, state)
       await tx.saveReceivers([...receivers.values()])
+      await tx.announceStored(storedFor(outcomes))
       return outcomes
     })
+    // Committed: wake whoever here waits for these messages (other instances hear the announcement).
+    for (const outcome of stored) if (outcome.status === 'stored') waiters.wake([outcome.message.receiverUid], outcome.message.senderUid)
+    return stored
   }
 
   const submit = createGroupCommit(commitStores, GROUP_COMMIT_MAX_ITEMS)

@@ -31,7 +31,8 @@ const DOMAIN_STATUS: Record<DomainErrorCode, { status: number, headers?: Record<
   MESSAGE_NOT_FOUND: { status: 404 },
   MSG_ID_CONFLICT: { status: 409 },
   INBOX_FULL: { status: 429 },
-  STORE_UNAVAILABLE: { status: 503, headers: { 'retry-after': '1' } }
+  STORE_UNAVAILABLE: { status: 503, headers: { 'retry-after': '1' } },
+  TOO_MANY_WAITERS: { status: 503, headers: { 'retry-after': '1' } }
 }
 
 export interface ErrorBody {

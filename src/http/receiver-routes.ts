@@ -1,5 +1,7 @@
 // The gateway's calls under /v1/receivers/{receiver_uid}: summary, pages, one message, acks.
+import type { Socket } from 'node:net'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { MessageService } from '../domain/service.js'
 import { toAckSelector } from './commands.js'
 import { presentMessage, presentSummaryRow } from './presenters.js'
@@ -11,6 +13,19 @@ import { Type } from 'typebox'
 
 export interface ReceiverRoutesOptions {
   service: MessageService
+}
+
+/**
+ * Prepares a held request: its socket may stay silent for the whole wait, and the signal aborts when the caller
+ * goes away, so that the domain forgets it at once.
+ */
+function holdOpen (request: FastifyRequest, reply: FastifyReply, waitSeconds: number): AbortSignal {
+  const controller = new AbortController()
+  const socket = request.raw.socket as Socket | undefined
+  const needed = (waitSeconds + 5) * 1000
+  if (typeof socket?.setTimeout === 'function' && (socket.timeout ?? 0) > 0 && (socket.timeout ?? 0) < needed) socket.setTimeout(needed)
+  reply.raw.once('close', () => { if (!reply.raw.writableFinished) controller.abort() })
+  return controller.signal
 }
 
 /** The routes' list: one registration each (schema, then a handler of a few lines), so the plugin is long but flat. */
@@ -43,14 +58,16 @@ export const receiverRoutes: FastifyPluginAsyncTypebox<ReceiverRoutesOptions> = 
       operationId: 'listMessages',
       tags: ['fetch'],
       summary: 'One page of pending messages, from one sender or from all, seq ascending',
-      description: 'Fetching never deletes. next_cursor is always a cursor to resume from; has_more says whether more was pending when the page was read.',
+      description: 'Fetching never deletes. next_cursor is always a cursor to resume from; has_more says whether more was pending when the page was read. ' +
+        'With wait_seconds, a page that would be empty is held until a matching message commits (on any instance), then read from the same cursor; when the time is up it answers the empty page.',
       params: ReceiverParams,
       querystring: PageQuery,
       response: { 200: PageResponse, ...errorResponses(400, 401, 403, 429, 503) }
     }
-  }, async (request) => {
-    const { sender_uid: senderUid, limit = PAGE_LIMIT_DEFAULT, cursor } = request.query
-    const page = await service.page({ receiverUid: request.params.receiver_uid, senderUid, limit, cursor })
+  }, async (request, reply) => {
+    const { sender_uid: senderUid, limit = PAGE_LIMIT_DEFAULT, cursor, wait_seconds: waitSeconds = 0 } = request.query
+    const signal = waitSeconds > 0 ? holdOpen(request, reply, waitSeconds) : undefined
+    const page = await service.page({ receiverUid: request.params.receiver_uid, senderUid, limit, cursor, waitSeconds, signal })
     return { messages: page.messages.map(presentMessage), next_cursor: page.nextCursor, has_more: page.hasMore }
   })
 

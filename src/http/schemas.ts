@@ -18,6 +18,8 @@ export const PATTERN_MESSAGES: Readonly<Record<string, string>> = {
 /** The page sizes a caller gets without `limit`. */
 export const SUMMARY_LIMIT_DEFAULT = 50
 export const PAGE_LIMIT_DEFAULT = 100
+/** The longest a page request may be held (wait_seconds). */
+export const WAIT_SECONDS_MAX = 30
 
 export const ReceiverUid = Type.String({ minLength: 1, maxLength: 50, pattern: UID_PATTERN, description: 'receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +' })
 export const SenderUid = Type.String({ minLength: 1, maxLength: 50, pattern: UID_PATTERN, description: 'sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +' })
@@ -126,7 +128,13 @@ export const SummaryResponse = Type.Object({
 export const PageQuery = Type.Object({
   sender_uid: Type.Optional(SenderUid),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: PAGE_LIMIT_DEFAULT })),
-  cursor: Type.Optional(Cursor)
+  cursor: Type.Optional(Cursor),
+  wait_seconds: Type.Optional(Type.Integer({
+    minimum: 0,
+    maximum: WAIT_SECONDS_MAX,
+    default: 0,
+    description: 'while the page would be empty, hold the request up to this many seconds and answer as soon as a matching message commits (long-poll); 0 answers at once'
+  }))
 }, { additionalProperties: false })
 
 export const PageResponse = Type.Object({
@@ -162,7 +170,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   413: 'FST_ERR_CTP_BODY_TOO_LARGE: the body is over BODY_LIMIT_BYTES',
   415: 'FST_ERR_CTP_INVALID_MEDIA_TYPE: bodies must be application/json',
   429: 'INBOX_FULL (the receiver holds MAX_PENDING_PER_RECEIVER messages, reject policy) or RATE_LIMITED (per-key limit, see Retry-After)',
-  503: 'STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds'
+  503: 'STORE_UNAVAILABLE: the database is unreachable, SHUTTING_DOWN: this instance is stopping, or TOO_MANY_WAITERS: it already holds MAX_WAITERS waiting requests; retry after Retry-After seconds'
 }
 
 /** The documented error answers of an operation, each with the contract's error shape. */

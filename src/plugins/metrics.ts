@@ -9,6 +9,8 @@ export interface Metrics {
   observeRequest (method: string, route: string, statusCode: number, seconds: number): void
   /** Where the pending gauge reads its value at scrape time. */
   setPendingSource (source: () => Promise<number>): void
+  /** Where the waiters gauge reads its value at scrape time. */
+  setWaitersSource (source: () => number): void
 }
 
 export function createMetrics (): Metrics {
@@ -29,6 +31,18 @@ export function createMetrics (): Metrics {
   const expired = counter('offline_messages_expired_total', 'Messages removed because their TTL ran out')
   const dropped = counter('offline_messages_dropped_total', 'Messages removed by the drop_oldest overflow policy')
 
+  const wakeups = counter('offline_messages_wakeups_total', 'Held page requests (wait_seconds) woken by a commit')
+  let waitersSource: () => number = () => 0
+  // eslint-disable-next-line no-new
+  new Gauge({
+    name: 'offline_messages_waiters',
+    help: 'Page requests held right now, waiting for a new message (wait_seconds)',
+    registers: [registry],
+    collect () {
+      this.set(waitersSource())
+    }
+  })
+
   let pendingSource: () => Promise<number> = async () => 0
   // eslint-disable-next-line no-new
   new Gauge({
@@ -47,13 +61,17 @@ export function createMetrics (): Metrics {
       duplicates: (count) => duplicates.inc(count),
       acked: (count) => acked.inc(count),
       expired: (count) => expired.inc(count),
-      dropped: (count) => dropped.inc(count)
+      dropped: (count) => dropped.inc(count),
+      wakeups: (count) => wakeups.inc(count)
     },
     observeRequest (method, route, statusCode, seconds) {
       requestDuration.observe({ method, route, status_code: String(statusCode) }, seconds)
     },
     setPendingSource (source) {
       pendingSource = source
+    },
+    setWaitersSource (source) {
+      waitersSource = source
     }
   }
 }

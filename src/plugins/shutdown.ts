@@ -3,9 +3,17 @@
 import fp from 'fastify-plugin'
 import { httpErrors } from '../http/errors.js'
 
-export const shutdown = fp(async (app) => {
+export interface ShutdownOptions {
+  /** Run first when closing: answers what the instance holds (waiting page requests). */
+  onClosing: () => void
+}
+
+export const shutdown = fp<ShutdownOptions>(async (app, { onClosing }) => {
   let closing = false
-  app.addHook('preClose', async () => { closing = true })
+  app.addHook('preClose', async () => {
+    closing = true
+    onClosing()
+  })
   // Callback style: these run on every request and do no I/O (an async hook costs a promise each time).
   app.addHook('onRequest', (_request, _reply, done) => {
     done(closing ? httpErrors.shuttingDown() : undefined)

@@ -1,9 +1,11 @@
 // The production store on PostgreSQL, through knex and pg: a pool of connections, rows locked per receiver
 // (postgres-transaction.ts), and the migrations run at start or, while the database is down, at its first use.
+import { randomUUID } from 'node:crypto'
 import { createKnex } from './backends.js'
 import { migrate, type DatabaseOptions } from './database.js'
 import { StoreUnavailableError } from '../domain/errors.js'
 import { storeFailure } from './errors.js'
+import { listenForCommits, type CommitListener } from './postgres-commit-feed.js'
 import { createTx } from './postgres-transaction.js'
 import { CONVERSATION_FIELDS, MESSAGE_FIELDS, toConversation, toNumber, toReceiverState, toStoredMessage } from './row-mapper.js'
 import type { PageQuery, Store } from './types.js'
@@ -37,13 +39,16 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
       throw error
     }
   }
+  // Names this instance in its NOTIFY payloads, so that its own commits (woken in process) are not heard twice.
+  const instanceId = randomUUID()
+  const listeners: CommitListener[] = []
   const run = <T>(work: () => Promise<T>): Promise<T> => guard(async () => {
     await ensureSchema()
     return await work()
   })
 
   return {
-    transaction: (fn) => run(() => db.transaction((trx) => fn(createTx(trx)))),
+    transaction: (fn) => run(() => db.transaction((trx) => fn(createTx(trx, instanceId)))),
 
     receiver: (receiverUid) => run(async () => {
       const row = await db('receivers').where({ receiver_uid: receiverUid }).first()
@@ -100,6 +105,13 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
 
     ping: () => run(async () => { await db.raw('SELECT 1') }),
 
-    close: () => db.destroy()
+    followCommits (feed) {
+      listeners.push(listenForCommits(options, instanceId, feed))
+    },
+
+    close: async () => {
+      await Promise.all(listeners.map((listener) => listener.close()))
+      await db.destroy()
+    }
   }
 }

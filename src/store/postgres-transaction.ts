@@ -6,6 +6,7 @@ import {
   fromConversation, fromStoredMessage, toConversation, toMessageKey, toNumber, toReceiverState, toStoredMessage, toTombstone,
   CONVERSATION_FIELDS, CONVERSATION_STATE_FIELDS, MESSAGE_FIELDS
 } from './row-mapper.js'
+import { CHANNEL, commitPayloads } from './postgres-commit-feed.js'
 import type { StoreTx } from './types.js'
 
 const MESSAGE_COLUMNS = MESSAGE_FIELDS
@@ -20,7 +21,7 @@ function chunks<T> (items: readonly T[]): T[][] {
 }
 
 /** The StoreTx of the port on one knex transaction. One piece: an object of small methods that share `trx`. */
-export function createTx (trx: Knex.Transaction): StoreTx {
+export function createTx (trx: Knex.Transaction, instanceId: string): StoreTx {
   return {
     async lockReceivers (receiverUids) {
       // One upsert for all: it inserts missing rows and locks every row until COMMIT, in the order
@@ -166,6 +167,13 @@ export function createTx (trx: Knex.Transaction): StoreTx {
       }
       await scope(trx('conversations')).andWhere('lost_seq', '<=', upToSeq).update({ lost_count: 0, lost_seq: null })
       await scope(trx('conversations')).andWhere({ pending_count: 0, lost_count: 0 }).delete()
+    },
+
+    async announceStored (receiverUids) {
+      if (receiverUids.length === 0) return
+      // One statement, delivered by PostgreSQL only if and when this transaction commits.
+      const payloads = commitPayloads(instanceId, receiverUids)
+      await trx.raw(`SELECT ${payloads.map(() => 'pg_notify(?, ?)').join(', ')}`, payloads.flatMap((payload) => [CHANNEL, payload]))
     }
   }
 }

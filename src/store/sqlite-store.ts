@@ -143,6 +143,8 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
 
     totalPending: (now) => read(() => (value(s.sumPending) ?? 0) - (value(s.expiredUnswept, now, now) ?? 0)),
 
+    followCommits () {},
+
     ping: () => read(() => { one(s.ping) }),
 
     close: () => serial(async () => {

@@ -89,6 +89,8 @@ export function createSqliteTx (s: Statements): StoreTx {
       if (senderUid === undefined) s.clearLost.run(receiverUid, upToSeq)
       else s.clearLostOfSender.run(receiverUid, senderUid, upToSeq)
       s.deleteEmptyConversations.run(receiverUid)
-    }
+    },
+    // One process owns an SQLite database: the domain wakes its own waiters after the commit.
+    async announceStored () {}
   }
 }

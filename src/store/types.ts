@@ -47,7 +47,12 @@ export interface StoreTx {
   deleteConversation (receiverUid: string, senderUid: string): Promise<void>
   /** Resets lost_count of the receiver's rows (of one sender, when given) whose lost messages all have seq <= upToSeq, and deletes rows left empty. */
   clearLostUpTo (receiverUid: string, upToSeq: number, senderUid?: string): Promise<void>
+  /** Tells the other instances, once this transaction commits, that these receivers have new messages. */
+  announceStored (receiverUids: readonly string[]): Promise<void>
 }
+
+/** The receivers of a group another instance committed, or 'all' when some may have been missed. */
+export type CommitFeed = (receiverUids: readonly string[] | 'all') => void
 
 export interface Store {
   /**
@@ -69,6 +74,8 @@ export interface Store {
   purgeTombstones (now: number, limit: number): Promise<number>
   /** Pending, unexpired messages over all receivers. */
   totalPending (now: number): Promise<number>
+  /** Follows the commits of other instances on the same database (a no-op where there can be none). */
+  followCommits (listener: CommitFeed): void
   ping (): Promise<void>
   close (): Promise<void>
 }
