@@ -10,7 +10,7 @@ export const { values: args } = parseArgs({
     duration: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '50' },
-    scenarios: { type: 'string', default: 'store,batch,summary,page,ack,expiry' },
+    scenarios: { type: 'string', default: 'store,batch,summary,page,ack,expiry,wakeup' },
     out: { type: 'string', default: 'bench/results' },
     baseline: { type: 'string' }
   }

@@ -6,9 +6,10 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { compare } from './compare.js'
 import type { CpuTimes } from './cpu.js'
-import { args, CONNECTIONS, DATABASE_URL, DURATION, machine, ROUNDS, ROW_COUNTS, storeKind, writeResults } from './options.js'
+import { args, CONNECTIONS, DATABASE_URL, DURATION, machine, ROUNDS, ROW_COUNTS, SCENARIOS, storeKind, writeResults } from './options.js'
 import { load, medianRun, median, scenarios, type Run } from './scenarios.js'
 import { loopDelay, preloadRows, rssMb, start, startService, stop } from './services.js'
+import { wakeups } from './wakeup.js'
 
 interface ScenarioResult {
   scenario: string
@@ -169,5 +170,8 @@ async function againstBare (): Promise<void> {
   writeResults('latest', markdown, { machine, store: storeKind, command, results: all, withoutHttpCpuMicrosPerRequest: floor })
 }
 
-if (args.baseline === undefined) await againstBare()
-else await compare(args.baseline)
+if (args.baseline !== undefined) await compare(args.baseline)
+else {
+  if (SCENARIOS.some((name) => name !== 'wakeup')) await againstBare()
+  if (SCENARIOS.includes('wakeup')) await wakeups()
+}
