@@ -25,6 +25,8 @@ export interface Waiters {
   close (): void
   /** Requests held right now. */
   held (): number
+  /** Watches registered and not yet settled or cancelled (held or about to be). */
+  watching (): number
 }
 
 interface Entry {
@@ -80,10 +82,10 @@ export function createWaiters (maxWaiters: number, onWakeup: () => void = () => 
       return {
         async wait (milliseconds, signal) {
           // The re-check: a commit since watch() was called counts, even though nobody was waiting yet.
-          if (entry.notified) return 'notified'
-          if (closed) return 'closing'
-          if (signal?.aborted === true) return 'aborted'
-          return await hold(receiverUid, entry, milliseconds, signal)
+          const early: WaitOutcome | null = entry.notified ? 'notified' : closed ? 'closing' : signal?.aborted === true ? 'aborted' : null
+          if (early === null) return await hold(receiverUid, entry, milliseconds, signal)
+          forget(receiverUid, entry)
+          return early
         },
         cancel () {
           entry.settle?.('aborted')
@@ -105,6 +107,7 @@ export function createWaiters (maxWaiters: number, onWakeup: () => void = () => 
       closed = true
       for (const entries of [...byReceiver.values()]) for (const entry of [...entries]) entry.settle?.('closing')
     },
-    held: () => held
+    held: () => held,
+    watching: () => [...byReceiver.values()].reduce((sum, entries) => sum + entries.size, 0)
   }
 }
