@@ -32,7 +32,7 @@ export async function lockAndPurge (tx: StoreTx, receiverUids: readonly string[]
   return new Map(receivers.map((receiver) => [receiver.receiverUid, receiver]))
 }
 
-export async function lockAndPurgeOne (tx: StoreTx, receiverUid: string, now: number, tally: Tally): Promise<ReceiverState> {
+async function lockAndPurgeOne (tx: StoreTx, receiverUid: string, now: number, tally: Tally): Promise<ReceiverState> {
   const receiver = (await lockAndPurge(tx, [receiverUid], now, tally)).get(receiverUid)
   if (receiver === undefined) throw new Error(`the store locked no row for receiver ${receiverUid}`)
   return receiver
