@@ -13,11 +13,12 @@ export interface OpsRoutesOptions {
 
 export const opsRoutes: FastifyPluginAsyncTypebox<OpsRoutesOptions> = async (app, { store, metrics }) => {
   app.get('/healthz', {
-    schema: { tags: ['operations'], summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } }
+    schema: { operationId: 'getHealth', tags: ['operations'], summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } }
   }, async () => ({ status: 'ok' as const }))
 
   app.get('/readyz', {
     schema: {
+      operationId: 'getReadiness',
       tags: ['operations'],
       summary: 'Readiness: can it reach its database',
       response: { 200: Type.Object({ status: Type.Literal('ready') }), ...errorResponses(503) }
@@ -33,6 +34,7 @@ export const opsRoutes: FastifyPluginAsyncTypebox<OpsRoutesOptions> = async (app
 
   app.get('/metrics', {
     schema: {
+      operationId: 'getMetrics',
       tags: ['operations'],
       summary: 'Prometheus metrics (text exposition format)',
       produces: ['text/plain'],
