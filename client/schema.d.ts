@@ -197,12 +197,17 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description The process is alive */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ok"
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {string} */
                         status: "ok";
@@ -220,12 +225,17 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description The database answers */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ready"
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {string} */
                         status: "ready";
@@ -265,6 +275,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example # HELP offline_messages_stored_total Messages stored (new, not duplicates)
+                     *     # TYPE offline_messages_stored_total counter
+                     *     offline_messages_stored_total 1207
+                     *     # HELP offline_messages_pending Pending (stored, unacknowledged, unexpired) messages over all receivers
+                     *     # TYPE offline_messages_pending gauge
+                     *     offline_messages_pending 312
+                     */
                     "text/plain": string;
                 };
             };
@@ -283,17 +301,26 @@ export interface operations {
                  * @example {
                  *       "receiver_uid": "bob",
                  *       "sender_uid": "alice",
-                 *       "msg_id": "alice-2026-11-27-0001",
+                 *       "msg_id": "alice-0001",
                  *       "msg_type": 1,
                  *       "content": "see you at 8?"
                  *     }
                  */
                 "application/json": {
-                    /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                    /**
+                     * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                     * @example bob
+                     */
                     receiver_uid: string;
-                    /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                    /**
+                     * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                     * @example alice
+                     */
                     sender_uid: string;
-                    /** @description fingerprint for dedup; the server makes a time-ordered UUIDv7 when omitted */
+                    /**
+                     * @description fingerprint for dedup; the server makes a time-ordered UUIDv7 when omitted
+                     * @example alice-0001
+                     */
                     msg_id?: string;
                     /** @description opaque to the service: 1 text, 2 image, 3 voice, ... */
                     msg_type: number;
@@ -316,12 +343,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "msg_id": "alice-0001",
+                     *       "receiver_uid": "bob",
+                     *       "sender_uid": "alice",
+                     *       "msg_type": 1,
+                     *       "content": "see you at 8?",
+                     *       "send_time": "2026-11-27T04:36:55.123Z",
+                     *       "seq": 41,
+                     *       "stored_at": "2026-11-27T04:36:55.201Z",
+                     *       "expires_at": "2026-12-27T04:36:55.201Z",
+                     *       "duplicate": true
+                     *     }
+                     */
                     "application/json": {
-                        /** @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ + */
+                        /**
+                         * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice-0001
+                         */
                         msg_id: string;
-                        /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                        /**
+                         * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob
+                         */
                         receiver_uid: string;
-                        /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                        /**
+                         * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice
+                         */
                         sender_uid: string;
                         msg_type: number;
                         content: string;
@@ -353,12 +403,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "msg_id": "alice-0001",
+                     *       "receiver_uid": "bob",
+                     *       "sender_uid": "alice",
+                     *       "msg_type": 1,
+                     *       "content": "see you at 8?",
+                     *       "send_time": "2026-11-27T04:36:55.123Z",
+                     *       "seq": 41,
+                     *       "stored_at": "2026-11-27T04:36:55.201Z",
+                     *       "expires_at": "2026-12-27T04:36:55.201Z",
+                     *       "duplicate": false
+                     *     }
+                     */
                     "application/json": {
-                        /** @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ + */
+                        /**
+                         * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice-0001
+                         */
                         msg_id: string;
-                        /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                        /**
+                         * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob
+                         */
                         receiver_uid: string;
-                        /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                        /**
+                         * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice
+                         */
                         sender_uid: string;
                         msg_type: number;
                         content: string;
@@ -523,13 +596,49 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "messages": [
+                 *         {
+                 *           "receiver_uid": "bob",
+                 *           "sender_uid": "alice",
+                 *           "msg_id": "alice-0002",
+                 *           "msg_type": 1,
+                 *           "content": "or 8:30, my train is late"
+                 *         },
+                 *         {
+                 *           "receiver_uid": "carol",
+                 *           "sender_uid": "alice",
+                 *           "msg_id": "alice-0002",
+                 *           "msg_type": 1,
+                 *           "content": "or 8:30, my train is late"
+                 *         },
+                 *         {
+                 *           "receiver_uid": "erin",
+                 *           "sender_uid": "alice",
+                 *           "msg_id": "alice-0002",
+                 *           "msg_type": 1,
+                 *           "content": "or 8:30, my train is late"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": {
                     messages: {
-                        /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                        /**
+                         * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob
+                         */
                         receiver_uid: string;
-                        /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                        /**
+                         * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice
+                         */
                         sender_uid: string;
-                        /** @description fingerprint for dedup; the server makes a time-ordered UUIDv7 when omitted */
+                        /**
+                         * @description fingerprint for dedup; the server makes a time-ordered UUIDv7 when omitted
+                         * @example alice-0001
+                         */
                         msg_id?: string;
                         /** @description opaque to the service: 1 text, 2 image, 3 voice, ... */
                         msg_type: number;
@@ -547,17 +656,41 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description One result per message, in input order */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "results": [
+                     *         {
+                     *           "status": "stored",
+                     *           "msg_id": "alice-0002",
+                     *           "seq": 42
+                     *         },
+                     *         {
+                     *           "status": "stored",
+                     *           "msg_id": "alice-0002",
+                     *           "seq": 7
+                     *         },
+                     *         {
+                     *           "status": "inbox_full",
+                     *           "msg_id": "alice-0002",
+                     *           "seq": null
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         results: {
                             /** @enum {unknown} */
                             status: "stored" | "duplicate" | "conflict" | "inbox_full";
-                            /** @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ + */
+                            /**
+                             * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                             * @example alice-0001
+                             */
                             msg_id: string;
                             /** @description null for conflict and inbox_full */
                             seq: number | null;
@@ -688,25 +821,61 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                /**
+                 * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                 * @example bob
+                 */
                 receiver_uid: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description One row per sender, most recent conversation first */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "receiver_uid": "bob",
+                     *       "total_pending": 3,
+                     *       "senders": [
+                     *         {
+                     *           "sender_uid": "alice",
+                     *           "pending_count": 2,
+                     *           "last_seq": 42,
+                     *           "last_send_time": "2026-11-27T04:37:12.480Z",
+                     *           "last_msg_type": 1,
+                     *           "last_content_preview": "or 8:30, my train is late",
+                     *           "lost_count": 0
+                     *         },
+                     *         {
+                     *           "sender_uid": "dave",
+                     *           "pending_count": 1,
+                     *           "last_seq": 17,
+                     *           "last_send_time": "2026-11-26T21:02:40.006Z",
+                     *           "last_msg_type": 2,
+                     *           "last_content_preview": "https://files.example.net/dave/beach.jpg",
+                     *           "lost_count": 2
+                     *         }
+                     *       ],
+                     *       "next_cursor": null
+                     *     }
+                     */
                     "application/json": {
-                        /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                        /**
+                         * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob
+                         */
                         receiver_uid: string;
                         total_pending: number;
                         senders: {
-                            /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                            /**
+                             * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example alice
+                             */
                             sender_uid: string;
                             pending_count: number;
                             last_seq: number | null;
@@ -811,7 +980,7 @@ export interface operations {
     listMessages: {
         parameters: {
             query?: {
-                /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                /** @description only this sender's messages (1-50 of A-Z a-z 0-9 . _ - : @ +); all senders' when omitted */
                 sender_uid?: string;
                 limit?: number;
                 /** @description opaque cursor from a previous page */
@@ -819,26 +988,68 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                /**
+                 * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                 * @example bob
+                 */
                 receiver_uid: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description One page of pending messages, seq ascending */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "messages": [
+                     *         {
+                     *           "msg_id": "alice-0001",
+                     *           "receiver_uid": "bob",
+                     *           "sender_uid": "alice",
+                     *           "msg_type": 1,
+                     *           "content": "see you at 8?",
+                     *           "send_time": "2026-11-27T04:36:55.123Z",
+                     *           "seq": 41,
+                     *           "stored_at": "2026-11-27T04:36:55.201Z",
+                     *           "expires_at": "2026-12-27T04:36:55.201Z"
+                     *         },
+                     *         {
+                     *           "msg_id": "alice-0002",
+                     *           "receiver_uid": "bob",
+                     *           "sender_uid": "alice",
+                     *           "msg_type": 1,
+                     *           "content": "or 8:30, my train is late",
+                     *           "send_time": "2026-11-27T04:37:12.480Z",
+                     *           "seq": 42,
+                     *           "stored_at": "2026-11-27T04:37:12.512Z",
+                     *           "expires_at": "2026-12-27T04:37:12.512Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "bTEuNDI",
+                     *       "has_more": false
+                     *     }
+                     */
                     "application/json": {
                         messages: {
-                            /** @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ + */
+                            /**
+                             * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                             * @example alice-0001
+                             */
                             msg_id: string;
-                            /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                            /**
+                             * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example bob
+                             */
                             receiver_uid: string;
-                            /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                            /**
+                             * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example alice
+                             */
                             sender_uid: string;
                             msg_type: number;
                             content: string;
@@ -953,27 +1164,55 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                /**
+                 * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                 * @example bob
+                 */
                 receiver_uid: string;
-                /** @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ + */
+                /**
+                 * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                 * @example alice-0001
+                 */
                 msg_id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description A pending message */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "msg_id": "alice-0001",
+                     *       "receiver_uid": "bob",
+                     *       "sender_uid": "alice",
+                     *       "msg_type": 1,
+                     *       "content": "see you at 8?",
+                     *       "send_time": "2026-11-27T04:36:55.123Z",
+                     *       "seq": 41,
+                     *       "stored_at": "2026-11-27T04:36:55.201Z",
+                     *       "expires_at": "2026-12-27T04:36:55.201Z"
+                     *     }
+                     */
                     "application/json": {
-                        /** @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ + */
+                        /**
+                         * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice-0001
+                         */
                         msg_id: string;
-                        /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                        /**
+                         * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob
+                         */
                         receiver_uid: string;
-                        /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                        /**
+                         * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice
+                         */
                         sender_uid: string;
                         msg_type: number;
                         content: string;
@@ -1100,9 +1339,15 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                /**
+                 * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                 * @example bob
+                 */
                 receiver_uid: string;
-                /** @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ + */
+                /**
+                 * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                 * @example alice-0001
+                 */
                 msg_id: string;
             };
             cookie?: never;
@@ -1203,7 +1448,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                /**
+                 * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                 * @example bob
+                 */
                 receiver_uid: string;
             };
             cookie?: never;
@@ -1214,7 +1462,10 @@ export interface operations {
                 "application/json": {
                     msg_ids?: string[];
                     up_to_seq?: number;
-                    /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                    /**
+                     * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                     * @example alice
+                     */
                     sender_uid?: string;
                 };
             };
@@ -1226,6 +1477,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "deleted": 2
+                     *     }
+                     */
                     "application/json": {
                         /** @description messages deleted by this ack; 0 when acked again */
                         deleted: number;

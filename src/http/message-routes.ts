@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { checkNewMessage, type MessageService } from '../domain/messages.js'
 import { errors } from '../errors.js'
 import { Type } from 'typebox'
+import { EXAMPLES } from './examples.js'
 import { presentMessage } from './presenters.js'
 import {
   BatchResponse, NoQuery, StoredResponse, batchSchema, errorResponses, newMessageSchema, type SchemaLimits
@@ -25,10 +26,13 @@ export const messageRoutes: FastifyPluginAsyncTypebox<MessageRoutesOptions> = as
       querystring: NoQuery,
       body: newMessageSchema(limits),
       response: {
-        201: Type.Object(StoredResponse.properties, { title: 'StoredMessage', description: 'Stored (duplicate: false): the sender may show its "sent" tick' }),
+        201: Type.Object(StoredResponse.properties, {
+          title: 'StoredMessage', description: 'Stored (duplicate: false): the sender may show its "sent" tick', examples: [EXAMPLES.stored]
+        }),
         200: Type.Object(StoredResponse.properties, {
           title: 'StoredMessage',
-          description: 'A retry (duplicate: true): nothing new stored; the message as first stored, also after its ack within DEDUP_WINDOW_SECONDS'
+          description: 'A retry (duplicate: true): nothing new stored; the message as first stored, also after its ack within DEDUP_WINDOW_SECONDS',
+          examples: [EXAMPLES.retried]
         }),
         ...errorResponses(400, 401, 403, 409, 413, 415, 429, 503)
       }

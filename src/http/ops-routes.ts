@@ -4,6 +4,7 @@ import { Type } from 'typebox'
 import type { Metrics } from '../metrics.js'
 import type { Store } from '../store/types.js'
 import { errors } from '../errors.js'
+import { EXAMPLES } from './examples.js'
 import { errorResponses } from './schemas.js'
 
 export interface OpsRoutesOptions {
@@ -13,7 +14,12 @@ export interface OpsRoutesOptions {
 
 export const opsRoutes: FastifyPluginAsyncTypebox<OpsRoutesOptions> = async (app, { store, metrics }) => {
   app.get('/healthz', {
-    schema: { operationId: 'getHealth', tags: ['operations'], summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } }
+    schema: {
+      operationId: 'getHealth',
+      tags: ['operations'],
+      summary: 'Liveness',
+      response: { 200: Type.Object({ status: Type.Literal('ok') }, { description: 'The process is alive', examples: [{ status: 'ok' }] }) }
+    }
   }, async () => ({ status: 'ok' as const }))
 
   app.get('/readyz', {
@@ -21,7 +27,7 @@ export const opsRoutes: FastifyPluginAsyncTypebox<OpsRoutesOptions> = async (app
       operationId: 'getReadiness',
       tags: ['operations'],
       summary: 'Readiness: can it reach its database',
-      response: { 200: Type.Object({ status: Type.Literal('ready') }), ...errorResponses(503) }
+      response: { 200: Type.Object({ status: Type.Literal('ready') }, { description: 'The database answers', examples: [{ status: 'ready' }] }), ...errorResponses(503) }
     }
   }, async () => {
     try {
@@ -38,7 +44,7 @@ export const opsRoutes: FastifyPluginAsyncTypebox<OpsRoutesOptions> = async (app
       tags: ['operations'],
       summary: 'Prometheus metrics (text exposition format)',
       produces: ['text/plain'],
-      response: { 200: Type.String({ description: 'Prometheus text format' }) }
+      response: { 200: Type.String({ description: 'Prometheus text format', examples: [EXAMPLES.metrics] }) }
     }
   }, async (_request, reply) => {
     const text = await metrics.registry.metrics()
