@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { createOfflineMessagesClient, pullAll, type PullPage } from '../../client/index.js'
+import { createOfflineMessagesClient, pullAll, type PullPage } from '../../client/src/index.js'
 import { KEYS } from '../helpers/app.js'
 import { createTestDatabase } from '../helpers/database.js'
 import { startService } from '../helpers/process.js'
@@ -24,7 +24,7 @@ async function storeMessages (baseUrl: string, receiverUid: string, senders: str
 
 t.test('the client types are generated from the committed OpenAPI document (npm run openapi)', async (t) => {
   const generated = execFileSync(process.execPath, ['node_modules/openapi-typescript/bin/cli.js', 'openapi/openapi.json'], { encoding: 'utf8' })
-  t.equal(generated, readFileSync('client/schema.d.ts', 'utf8'), 'client/schema.d.ts is stale: run npm run openapi')
+  t.equal(generated, readFileSync('client/src/schema.ts', 'utf8'), 'client/src/schema.ts is stale: run npm run openapi')
 })
 
 t.test('pullAll delivers every pending message page by page and acks each page after its handler resolved', async (t) => {

@@ -1,4 +1,4 @@
-// The typed TypeScript client: openapi-fetch over the types generated from openapi/openapi.json, plus pullAll.
+// The typed client: openapi-fetch over the types generated from openapi/openapi.json (./schema.ts), plus pullAll.
 import createClient, { type Client } from 'openapi-fetch'
 import type { components, paths } from './schema.js'
 
