@@ -3,7 +3,7 @@ import createClient, { type Client } from 'openapi-fetch'
 import type { components, paths } from './schema.js'
 
 export type { components, paths }
-/** A message as the service returns it. */
+/** A message as the service returns it, snake_case as on the wire. */
 export type Message = paths['/v1/receivers/{receiver_uid}/messages']['get']['responses'][200]['content']['application/json']['messages'][number]
 export type NewMessage = paths['/v1/messages']['post']['requestBody'] extends { content: { 'application/json': infer B } } ? B : never
 
@@ -32,8 +32,9 @@ export class OfflineMessagesError extends Error {
   }
 }
 
+/** What pullAll hands to its handler: one page of one sender's messages, exactly as the service returned them. */
 export interface PullPage {
-  senderUid: string
+  sender_uid: string
   messages: Message[]
 }
 
@@ -89,7 +90,7 @@ export async function pullAll (
         cursor = page.next_cursor
         hasMore = page.has_more
         if (page.messages.length === 0) break
-        await handler({ senderUid: sender.sender_uid, messages: page.messages })
+        await handler({ sender_uid: sender.sender_uid, messages: page.messages })
         result.pages++
         result.delivered += page.messages.length
         const ack = ok(await client.POST('/v1/receivers/{receiver_uid}/acks', {

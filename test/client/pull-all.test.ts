@@ -39,7 +39,7 @@ t.test('pullAll delivers every pending message page by page and acks each page a
       params: { path: { receiver_uid: 'carol', msg_id: page.messages[0]?.msg_id ?? '' } }
     })
     t.equal(pending.response.status, 200, 'the page being handled is not acked yet')
-    t.ok(page.messages.every((message) => message.sender_uid === page.senderUid))
+    t.ok(page.messages.every((message) => message.sender_uid === page.sender_uid))
     seen.push(...page.messages.map((message) => message.msg_id))
   }, { pageSize: 3 })
 
@@ -47,6 +47,27 @@ t.test('pullAll delivers every pending message page by page and acks each page a
   t.same(result, { pages: 9, delivered: 21, acked: 21 })
   const summary = await gateway.GET('/v1/receivers/{receiver_uid}/senders', { params: { path: { receiver_uid: 'carol' } } })
   t.equal(summary.data?.total_pending, 0, 'everything handed over was acked')
+})
+
+t.test('the handler gets each message as the API returns it, snake_case, not a copy in other words', async (t) => {
+  const service = await startService(t, { DATABASE_URL: await createTestDatabase(t, { file: true }) })
+  await storeMessages(service.url, 'carol', ['alice', 'dave'], 3)
+  const gateway = createOfflineMessagesClient({ baseUrl: service.url, apiKey: secret(KEYS.gateway) })
+  const direct = await gateway.GET('/v1/receivers/{receiver_uid}/messages', { params: { path: { receiver_uid: 'carol' }, query: { limit: 100 } } })
+  const fromApi = direct.data?.messages ?? []
+  t.equal(fromApi.length, 6)
+
+  const handed: unknown[] = []
+  const pages: string[][] = []
+  await pullAll(gateway, 'carol', async (page) => {
+    pages.push(Object.keys(page))
+    handed.push(...page.messages)
+  }, { pageSize: 2 })
+
+  t.same(pages[0], ['sender_uid', 'messages'], 'a page is {sender_uid, messages}')
+  const bySeq = (a: unknown, b: unknown) => (a as { seq: number }).seq - (b as { seq: number }).seq
+  t.strictSame([...handed].sort(bySeq), fromApi, 'the messages handed over are the ones GET /v1/receivers/{receiver_uid}/messages returns, field for field')
+  t.same(Object.keys(handed[0] ?? {}), ['msg_id', 'receiver_uid', 'sender_uid', 'msg_type', 'content', 'send_time', 'seq', 'stored_at', 'expires_at'])
 })
 
 t.test('when the handler fails, the page it failed on and everything after it stay pending', async (t) => {
