@@ -1,8 +1,8 @@
-// The typed client against the real service: pullAll hands over every page and acks only what its handler finished.
+// The typed client against the real service: pullAll hands over every page and acks only what its handler finished; ack().
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { createOfflineMessagesClient, pullAll, type PullPage } from '../../client/src/index.js'
+import { ack, createOfflineMessagesClient, pullAll, type PullPage } from '../../client/src/index.js'
 import { KEYS } from '../helpers/app.js'
 import { createTestDatabase } from '../helpers/database.js'
 import { startService } from '../helpers/process.js'
@@ -95,4 +95,17 @@ t.test('a client without the right key gets a typed error, not a silent empty re
   const service = await startService(t, { DATABASE_URL: await createTestDatabase(t, { file: true }) })
   const router = createOfflineMessagesClient({ baseUrl: service.url, apiKey: secret(KEYS.router) })
   await t.rejects(pullAll(router, 'carol', async () => {}), { name: 'OfflineMessagesError', status: 403 })
+})
+
+t.test('ack() deletes by ids or up to a seq of one sender, and resolves with how many it deleted', async (t) => {
+  const service = await startService(t, { DATABASE_URL: await createTestDatabase(t, { file: true }) })
+  await storeMessages(service.url, 'carol', ['alice', 'dave'], 3)
+  const gateway = createOfflineMessagesClient({ baseUrl: service.url, apiKey: secret(KEYS.gateway) })
+  t.equal(await ack(gateway, 'carol', { msg_ids: ['alice-0', 'dave-0'] }), 2)
+  t.equal(await ack(gateway, 'carol', { msg_ids: ['alice-0'] }), 0, 'acking again deletes nothing')
+  t.equal(await ack(gateway, 'carol', { up_to_seq: Number.MAX_SAFE_INTEGER, sender_uid: 'alice' }), 2, "the rest of alice's")
+  const left = await gateway.GET('/v1/receivers/{receiver_uid}/messages', { params: { path: { receiver_uid: 'carol' } } })
+  t.same(left.data?.messages.map((message) => message.msg_id), ['dave-1', 'dave-2'])
+  const router = createOfflineMessagesClient({ baseUrl: service.url, apiKey: secret(KEYS.router) })
+  await t.rejects(ack(router, 'carol', { up_to_seq: 0 }), { name: 'OfflineMessagesError', status: 403 })
 })
