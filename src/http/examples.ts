@@ -34,7 +34,7 @@ export const EXAMPLES = {
   // Group chat fan-out: one message of alice's to every offline member; erin's inbox is full.
   batch: {
     messages: ['bob', 'carol', 'erin'].map((receiver) => ({
-      receiver_uid: receiver, sender_uid: 'alice', msg_id: 'alice-0002', msg_type: 1, content: 'or 8:30, my train is late'
+      receiver_uid: receiver, sender_uid: SECOND.sender_uid, msg_id: SECOND.msg_id, msg_type: SECOND.msg_type, content: SECOND.content
     }))
   },
   batchResult: {
