@@ -2,13 +2,15 @@
 import type { FastifyInstance } from 'fastify'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
+import packageJson from '../../package.json' with { type: 'json' }
 
 export const OPENAPI_INFO = {
   title: 'Offline message service',
-  version: '1.0.0',
+  version: packageJson.version,
   description: 'Keeps instant messages for offline receivers and hands them over when they come back: ' +
     'store (the sender\'s "sent" tick, answered after a durable commit), a lazy-load summary per sender, ' +
-    'paged pulls that never delete, and acks that do. Errors are JSON {statusCode, code, error, message}.'
+    'paged pulls that never delete, and acks that do. Errors are JSON {statusCode, code, error, message}.',
+  license: { name: packageJson.license, identifier: packageJson.license }
 }
 
 export async function registerDocs (app: FastifyInstance): Promise<void> {
@@ -16,6 +18,8 @@ export async function registerDocs (app: FastifyInstance): Promise<void> {
     openapi: {
       openapi: '3.1.0',
       info: OPENAPI_INFO,
+      // Relative: each instance serves the document, so calls go to the instance it was loaded from.
+      servers: [{ url: '/', description: 'the service that serves this document' }],
       tags: [
         { name: 'store', description: 'The router: store messages for offline receivers (scope write)' },
         { name: 'fetch', description: 'The gateway: summary and pages, which never delete (scope read)' },
@@ -24,13 +28,19 @@ export async function registerDocs (app: FastifyInstance): Promise<void> {
       ],
       components: {
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key from API_KEYS (name:secret:scopes): send the secret' }
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'An API key from API_KEYS (name:secret:scopes): enter its secret. ' +
+              'When the service runs with API_KEYS empty (authentication off, loopback only), skip this: no key is needed.'
+          }
         }
       }
     },
+    // The same rule as the auth hook in app.ts: a key on /v1, none anywhere else.
     transform: ({ schema, url }) => {
-      if (!url.startsWith('/v1/') || schema === undefined) return { schema, url }
-      return { schema: { ...schema, security: [{ bearerAuth: [] }] } as typeof schema, url }
+      if (schema === undefined) return { schema, url }
+      return { schema: { ...schema, security: url.startsWith('/v1/') ? [{ bearerAuth: [] }] : [] } as typeof schema, url }
     }
   })
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: false, tryItOutEnabled: false } })

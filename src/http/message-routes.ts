@@ -4,6 +4,7 @@ import { Type } from 'typebox'
 import { domainErrors } from '../domain/errors.js'
 import type { MessageService } from '../domain/service.js'
 import { toNewMessage } from './commands.js'
+import { EXAMPLES } from './examples.js'
 import { presentMessage } from './presenters.js'
 import {
   BatchResponse, NoQuery, StoredResponse, batchSchema, errorResponses, newMessageSchema, type SchemaLimits
@@ -26,10 +27,13 @@ export const messageRoutes: FastifyPluginAsyncTypebox<MessageRoutesOptions> = as
       querystring: NoQuery,
       body: newMessageSchema(limits),
       response: {
-        201: Type.Object(StoredResponse.properties, { title: 'StoredMessage', description: 'Stored (duplicate: false): the sender may show its "sent" tick' }),
+        201: Type.Object(StoredResponse.properties, {
+          title: 'StoredMessage', description: 'Stored (duplicate: false): the sender may show its "sent" tick', examples: [EXAMPLES.stored]
+        }),
         200: Type.Object(StoredResponse.properties, {
           title: 'StoredMessage',
-          description: 'A retry (duplicate: true): nothing new stored; the message as first stored, also after its ack within DEDUP_WINDOW_SECONDS'
+          description: 'A retry (duplicate: true): nothing new stored; the message as first stored, also after its ack within DEDUP_WINDOW_SECONDS',
+          examples: [EXAMPLES.retried]
         }),
         ...errorResponses(400, 401, 403, 409, 413, 415, 429, 503)
       }

@@ -4,6 +4,7 @@ import { Type } from 'typebox'
 import type { Metrics } from '../plugins/metrics.js'
 import type { Store } from '../store/types.js'
 import { StoreUnavailableError } from '../domain/errors.js'
+import { EXAMPLES } from './examples.js'
 import { errorResponses } from './schemas.js'
 
 export interface OpsRoutesOptions {
@@ -13,14 +14,20 @@ export interface OpsRoutesOptions {
 
 export const opsRoutes: FastifyPluginAsyncTypebox<OpsRoutesOptions> = async (app, { store, metrics }) => {
   app.get('/healthz', {
-    schema: { tags: ['operations'], summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } }
+    schema: {
+      operationId: 'getHealth',
+      tags: ['operations'],
+      summary: 'Liveness',
+      response: { 200: Type.Object({ status: Type.Literal('ok') }, { description: 'The process is alive', examples: [{ status: 'ok' }] }) }
+    }
   }, async () => ({ status: 'ok' as const }))
 
   app.get('/readyz', {
     schema: {
+      operationId: 'getReadiness',
       tags: ['operations'],
       summary: 'Readiness: can it reach its database',
-      response: { 200: Type.Object({ status: Type.Literal('ready') }), ...errorResponses(503) }
+      response: { 200: Type.Object({ status: Type.Literal('ready') }, { description: 'The database answers', examples: [{ status: 'ready' }] }), ...errorResponses(503) }
     }
   }, async () => {
     try {
@@ -33,10 +40,11 @@ export const opsRoutes: FastifyPluginAsyncTypebox<OpsRoutesOptions> = async (app
 
   app.get('/metrics', {
     schema: {
+      operationId: 'getMetrics',
       tags: ['operations'],
       summary: 'Prometheus metrics (text exposition format)',
       produces: ['text/plain'],
-      response: { 200: Type.String({ description: 'Prometheus text format' }) }
+      response: { 200: Type.String({ description: 'Prometheus text format', examples: [EXAMPLES.metrics] }) }
     }
   }, async (_request, reply) => {
     const text = await metrics.registry.metrics()

@@ -1,5 +1,6 @@
 // The request and response schemas (TypeBox): they validate, they type the handlers, and they are the OpenAPI document.
 import { Type, type Static } from 'typebox'
+import { ERROR_EXAMPLES, EXAMPLES } from './examples.js'
 
 export interface SchemaLimits {
   maxContentLength: number
@@ -21,9 +22,18 @@ export const PAGE_LIMIT_DEFAULT = 100
 /** The longest a page request may be held (wait_seconds). */
 export const WAIT_SECONDS_MAX = 30
 
-export const ReceiverUid = Type.String({ minLength: 1, maxLength: 50, pattern: UID_PATTERN, description: 'receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +' })
-export const SenderUid = Type.String({ minLength: 1, maxLength: 50, pattern: UID_PATTERN, description: 'sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +' })
-export const MsgId = Type.String({ minLength: 1, maxLength: 70, pattern: UID_PATTERN, description: 'message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +' })
+const USER_ID = { minLength: 1, maxLength: 50, pattern: UID_PATTERN }
+
+// An example on an id also fills in the path parameter in Swagger UI's "Try it out", which is what a reader wants there.
+export const ReceiverUid = Type.String({ ...USER_ID, description: 'receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +', examples: ['bob'] })
+export const SenderUid = Type.String({ ...USER_ID, description: 'sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +', examples: ['alice'] })
+export const MsgId = Type.String({
+  minLength: 1,
+  maxLength: 70,
+  pattern: UID_PATTERN,
+  description: 'message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +',
+  examples: ['alice-0001']
+})
 const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
 const DateTime = Type.String({ format: 'date-time', description: 'RFC 3339, UTC with milliseconds' })
 
@@ -52,13 +62,13 @@ export const Message = Type.Object({
   seq: Type.Integer({ description: 'server-assigned, strictly increasing per receiver in commit order' }),
   stored_at: DateTime,
   expires_at: DateTime
-}, { title: 'Message' })
+}, { title: 'Message', description: 'A pending message', examples: [EXAMPLES.message] })
 export type ApiMessage = Static<typeof Message>
 
 export const StoredResponse = Type.Object({
   ...Message.properties,
   duplicate: Type.Boolean({ description: 'true when this (receiver_uid, msg_id) was already stored with the same payload' })
-}, { title: 'StoredMessage' })
+}, { title: 'StoredMessage', examples: [EXAMPLES.stored] })
 
 export function newMessageSchema (limits: SchemaLimits) {
   return Type.Object({
@@ -76,7 +86,7 @@ export function newMessageSchema (limits: SchemaLimits) {
   }, {
     additionalProperties: false,
     title: 'NewMessage',
-    examples: [{ receiver_uid: 'bob', sender_uid: 'alice', msg_id: 'alice-2026-11-27-0001', msg_type: 1, content: 'see you at 8?' }]
+    examples: [EXAMPLES.newMessage]
   })
 }
 export type NewMessageBody = Static<ReturnType<typeof newMessageSchema>>
@@ -86,7 +96,7 @@ export const BATCH_MAX = 500
 export function batchSchema (limits: SchemaLimits) {
   return Type.Object({
     messages: Type.Array(newMessageSchema(limits), { minItems: 1, maxItems: BATCH_MAX })
-  }, { additionalProperties: false, title: 'NewMessageBatch' })
+  }, { additionalProperties: false, title: 'NewMessageBatch', examples: [EXAMPLES.batch] })
 }
 
 export const BatchResponse = Type.Object({
@@ -95,7 +105,7 @@ export const BatchResponse = Type.Object({
     msg_id: MsgId,
     seq: Nullable(Type.Integer({ description: 'null for conflict and inbox_full' }))
   }))
-}, { title: 'BatchResult' })
+}, { title: 'BatchResult', description: 'One result per message, in input order', examples: [EXAMPLES.batchResult] })
 
 /** For routes that take no query string: an unknown parameter (a misplaced filter, say) is a 400, never ignored. */
 export const NoQuery = Type.Object({}, { additionalProperties: false })
@@ -123,10 +133,11 @@ export const SummaryResponse = Type.Object({
     lost_count: Type.Integer({ description: 'messages of this sender removed without an ack (expired or dropped) since the last ack of one of its messages' })
   }, { title: 'SenderSummary' })),
   next_cursor: Nullable(Type.String({ description: 'null on the last page' }))
-}, { title: 'Summary' })
+}, { title: 'Summary', description: 'One row per sender, most recent conversation first', examples: [EXAMPLES.summary] })
 
 export const PageQuery = Type.Object({
-  sender_uid: Type.Optional(SenderUid),
+  // No example: Swagger UI would fill it in, and "Try it out" would then show one sender's messages only.
+  sender_uid: Type.Optional(Type.String({ ...USER_ID, description: "only this sender's messages (1-50 of A-Z a-z 0-9 . _ - : @ +); all senders' when omitted" })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: PAGE_LIMIT_DEFAULT })),
   cursor: Type.Optional(Cursor),
   wait_seconds: Type.Optional(Type.Integer({
@@ -141,7 +152,7 @@ export const PageResponse = Type.Object({
   messages: Type.Array(Message),
   next_cursor: Type.String({ description: 'always a cursor to resume from, also after an empty page' }),
   has_more: Type.Boolean()
-}, { title: 'MessagePage' })
+}, { title: 'MessagePage', description: 'One page of pending messages, seq ascending', examples: [EXAMPLES.page] })
 
 export const AckBody = Type.Object({
   msg_ids: Type.Optional(Type.Array(MsgId, { minItems: 1, maxItems: 1000 })),
@@ -151,14 +162,15 @@ export const AckBody = Type.Object({
   additionalProperties: false,
   title: 'Ack',
   description: 'either {msg_ids} or {up_to_seq, sender_uid?}, never both',
-  examples: [{ msg_ids: ['m-1', 'm-2'] }, { up_to_seq: 42, sender_uid: 'alice' }]
+  'x-examples': { by_ids: EXAMPLES.ackByIds, up_to_seq: EXAMPLES.ackUpToSeq }
 })
 
 export type AckBodyInput = Static<typeof AckBody>
 
 export const AckResponse = Type.Object({ deleted: Type.Integer({ description: 'messages deleted by this ack; 0 when acked again' }) }, {
   title: 'AckResult',
-  description: 'Acknowledged'
+  description: 'Acknowledged',
+  examples: [EXAMPLES.ackResult]
 })
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
@@ -175,4 +187,8 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
 
 /** The documented error answers of an operation, each with the contract's error shape. */
 export const errorResponses = (...codes: number[]) =>
-  Object.fromEntries(codes.map((code) => [code, Type.Object(ErrorResponse.properties, { title: 'Error', description: ERROR_DESCRIPTIONS[code] ?? 'Error' })]))
+  Object.fromEntries(codes.map((code) => [code, Type.Object(ErrorResponse.properties, {
+    title: 'Error',
+    description: ERROR_DESCRIPTIONS[code] ?? 'Error',
+    'x-examples': ERROR_EXAMPLES[code]
+  })]))

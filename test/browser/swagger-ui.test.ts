@@ -1,9 +1,10 @@
 // Swagger UI at /docs in a real browser (Debian's Chromium through playwright-core): authorise with a key,
-// store a message with "Try it out", and see it come back in a fetch, also from the browser.
+// store a message with "Try it out", and see it come back in a fetch, also from the browser; and the examples
+// it shows are ones a person can read, not values generated from the schemas' patterns.
 import { existsSync } from 'node:fs'
 import t from 'tap'
 import { chromium, type Locator, type Page } from 'playwright-core'
-import { startService } from '../helpers/process.js'
+import { startService, type ServiceProcess } from '../helpers/process.js'
 import { AUTH, KEYS } from '../helpers/app.js'
 import { createTestDatabase } from '../helpers/database.js'
 
@@ -42,15 +43,16 @@ async function liveResponse (block: Locator): Promise<{ status: string, body: st
   return { status, body, curl }
 }
 
-t.test('Swagger UI at /docs: authorise, store a message with "Try it out", and see it in the fetch', { timeout: 180_000 }, async (t) => {
+interface Tap { fail (message: string): void, teardown (fn: () => unknown): void }
+
+/** A fresh service and a Chromium page on it; undefined (and a failure) when Chromium is missing. */
+async function openBrowser (t: Tap): Promise<{ service: ServiceProcess, page: Page, pageErrors: string[] } | undefined> {
   if (!existsSync(CHROMIUM)) {
     t.fail(`${CHROMIUM} is missing: this test needs Debian's chromium package (apt-get install chromium; CI installs it). ` +
       'playwright-core cannot download a browser here, so the test fails instead of skipping.')
-    return
+    return undefined
   }
-
   const service = await startService(t, { DATABASE_URL: await createTestDatabase(t, { file: true }) })
-
   const browser = await chromium.launch({ headless: true, executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 })
   t.teardown(async () => { await browser.close() })
   const context = await browser.newContext({ viewport: { width: 1280, height: 1600 } })
@@ -60,6 +62,13 @@ t.test('Swagger UI at /docs: authorise, store a message with "Try it out", and s
   const pageErrors: string[] = []
   page.on('pageerror', (error) => { pageErrors.push(error.message) })
   page.on('console', (message) => { if (message.type() === 'error') pageErrors.push(`console: ${message.text()}`) })
+  return { service, page, pageErrors }
+}
+
+t.test('Swagger UI at /docs: authorise, store a message with "Try it out", and see it in the fetch', { timeout: 180_000 }, async (t) => {
+  const opened = await openBrowser(t)
+  if (opened === undefined) return
+  const { service, page, pageErrors } = opened
 
   const msgId = `browser-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
   const content = 'hello from Swagger UI'
@@ -81,6 +90,7 @@ t.test('Swagger UI at /docs: authorise, store a message with "Try it out", and s
     await bearerAuth.locator('button.authorize[type="submit"], button[aria-label="Apply credentials"]').first().click()
     await bearerAuth.getByRole('button', { name: /Logout|Remove authorization/ }).waitFor({ state: 'visible' })
     t.match(await bearerAuth.innerText(), /Authorized/, 'the bearerAuth scheme shows "Authorized"')
+    t.match(await bearerAuth.innerText(), /API_KEYS empty.*skip this/s, 'the Authorize dialog says it can be skipped when API_KEYS is empty')
     await modal.locator('button.btn-done').click()
     await modal.waitFor({ state: 'hidden' })
     t.ok(await page.locator('.scheme-container button.authorize.locked').isVisible(), 'the Authorize button shows the lock closed')
@@ -146,4 +156,52 @@ t.test('Swagger UI at /docs: authorise, store a message with "Try it out", and s
     })
     if (pageErrors.length > 0) t.comment(`page errors:\n${pageErrors.join('\n')}`)
   }
+})
+
+/** Ids as a person writes them: bob, alice, alice-0001. Generated from the id pattern they look like "bZ.Zs9u::HR@aKq1@EqUS". */
+const READABLE_ID = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/
+const ID_FIELDS = new Set(['receiver_uid', 'sender_uid', 'msg_id', 'msg_ids'])
+/** The msg_type values callers use (1 text, 2 image, 3 voice); Swagger UI makes 65535 (the maximum) up. */
+const MSG_TYPES = new Set([1, 2, 3])
+
+/** Every value of an example that Swagger UI would have made up from the schema rather than taken from it. */
+function madeUpValues (value: unknown, field = ''): string[] {
+  if (Array.isArray(value)) return value.flatMap((item) => madeUpValues(item, field))
+  if (value !== null && typeof value === 'object') return Object.entries(value).flatMap(([key, item]) => madeUpValues(item, key))
+  if (ID_FIELDS.has(field) && !(typeof value === 'string' && READABLE_ID.test(value))) return [`${field}: ${JSON.stringify(value)}`]
+  if (/msg_type$/.test(field) && value !== null && !MSG_TYPES.has(value as number)) return [`${field}: ${JSON.stringify(value)}`]
+  // "string" is what Swagger UI shows for a string schema without an example.
+  if (value === 'string') return [`${field}: "string"`]
+  return []
+}
+
+t.test('Swagger UI shows examples a person can read: no id generated from a pattern, no made-up msg_type', { timeout: 120_000 }, async (t) => {
+  const opened = await openBrowser(t)
+  if (opened === undefined) return
+  const { service, page, pageErrors } = opened
+
+  await page.goto(`${service.url}/docs`, { waitUntil: 'domcontentloaded' })
+  await page.locator('.swagger-ui .info .title').waitFor({ state: 'visible' })
+  const operations = page.locator('.opblock')
+  const count = await operations.count()
+  t.ok(count >= 10, `every operation is on the page (${count})`)
+
+  const examples: string[] = []
+  for (let index = 0; index < count; index++) {
+    const block = operations.nth(index)
+    const path = await block.locator('.opblock-summary-path').getAttribute('data-path')
+    await block.locator('.opblock-summary-control').first().click()
+    await block.locator('.opblock-body').waitFor({ state: 'visible' })
+    // The request body's example and each response's "Example Value".
+    const shown = await block.locator('.opblock-body pre.microlight').allInnerTexts()
+    const json = shown.flatMap((text) => { try { return [JSON.parse(text) as unknown] } catch { return [] } })
+    if (path?.startsWith('/v1/') === true) t.ok(json.length >= 4, `${path}: Swagger UI shows its JSON examples (${json.length})`)
+    for (const example of json) {
+      const madeUp = madeUpValues(example)
+      t.same(madeUp, [], `${path}: an example with nothing made up`)
+    }
+    examples.push(...shown)
+  }
+  t.match(examples.join('\n'), /"msg_id": "alice-0001"/, 'the message examples are alice\'s message to bob')
+  t.same(pageErrors, [], 'no errors in the page')
 })

@@ -1,8 +1,8 @@
-// The typed client against the real service: pullAll hands over every page and acks only what its handler finished.
+// The typed client against the real service: pullAll hands over every page and acks only what its handler finished; ack().
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { createOfflineMessagesClient, pullAll, type PullPage } from '../../client/index.js'
+import { ack, createOfflineMessagesClient, pullAll, type PullPage } from '../../client/src/index.js'
 import { KEYS } from '../helpers/app.js'
 import { createTestDatabase } from '../helpers/database.js'
 import { startService } from '../helpers/process.js'
@@ -24,7 +24,7 @@ async function storeMessages (baseUrl: string, receiverUid: string, senders: str
 
 t.test('the client types are generated from the committed OpenAPI document (npm run openapi)', async (t) => {
   const generated = execFileSync(process.execPath, ['node_modules/openapi-typescript/bin/cli.js', 'openapi/openapi.json'], { encoding: 'utf8' })
-  t.equal(generated, readFileSync('client/schema.d.ts', 'utf8'), 'client/schema.d.ts is stale: run npm run openapi')
+  t.equal(generated, readFileSync('client/src/schema.ts', 'utf8'), 'client/src/schema.ts is stale: run npm run openapi')
 })
 
 t.test('pullAll delivers every pending message page by page and acks each page after its handler resolved', async (t) => {
@@ -39,7 +39,7 @@ t.test('pullAll delivers every pending message page by page and acks each page a
       params: { path: { receiver_uid: 'carol', msg_id: page.messages[0]?.msg_id ?? '' } }
     })
     t.equal(pending.response.status, 200, 'the page being handled is not acked yet')
-    t.ok(page.messages.every((message) => message.sender_uid === page.senderUid))
+    t.ok(page.messages.every((message) => message.sender_uid === page.sender_uid))
     seen.push(...page.messages.map((message) => message.msg_id))
   }, { pageSize: 3 })
 
@@ -47,6 +47,27 @@ t.test('pullAll delivers every pending message page by page and acks each page a
   t.same(result, { pages: 9, delivered: 21, acked: 21 })
   const summary = await gateway.GET('/v1/receivers/{receiver_uid}/senders', { params: { path: { receiver_uid: 'carol' } } })
   t.equal(summary.data?.total_pending, 0, 'everything handed over was acked')
+})
+
+t.test('the handler gets each message as the API returns it, snake_case, not a copy in other words', async (t) => {
+  const service = await startService(t, { DATABASE_URL: await createTestDatabase(t, { file: true }) })
+  await storeMessages(service.url, 'carol', ['alice', 'dave'], 3)
+  const gateway = createOfflineMessagesClient({ baseUrl: service.url, apiKey: secret(KEYS.gateway) })
+  const direct = await gateway.GET('/v1/receivers/{receiver_uid}/messages', { params: { path: { receiver_uid: 'carol' }, query: { limit: 100 } } })
+  const fromApi = direct.data?.messages ?? []
+  t.equal(fromApi.length, 6)
+
+  const handed: unknown[] = []
+  const pages: string[][] = []
+  await pullAll(gateway, 'carol', async (page) => {
+    pages.push(Object.keys(page))
+    handed.push(...page.messages)
+  }, { pageSize: 2 })
+
+  t.same(pages[0], ['sender_uid', 'messages'], 'a page is {sender_uid, messages}')
+  const bySeq = (a: unknown, b: unknown) => (a as { seq: number }).seq - (b as { seq: number }).seq
+  t.strictSame([...handed].sort(bySeq), fromApi, 'the messages handed over are the ones GET /v1/receivers/{receiver_uid}/messages returns, field for field')
+  t.same(Object.keys(handed[0] ?? {}), ['msg_id', 'receiver_uid', 'sender_uid', 'msg_type', 'content', 'send_time', 'seq', 'stored_at', 'expires_at'])
 })
 
 t.test('when the handler fails, the page it failed on and everything after it stay pending', async (t) => {
@@ -74,4 +95,17 @@ t.test('a client without the right key gets a typed error, not a silent empty re
   const service = await startService(t, { DATABASE_URL: await createTestDatabase(t, { file: true }) })
   const router = createOfflineMessagesClient({ baseUrl: service.url, apiKey: secret(KEYS.router) })
   await t.rejects(pullAll(router, 'carol', async () => {}), { name: 'OfflineMessagesError', status: 403 })
+})
+
+t.test('ack() deletes by ids or up to a seq of one sender, and resolves with how many it deleted', async (t) => {
+  const service = await startService(t, { DATABASE_URL: await createTestDatabase(t, { file: true }) })
+  await storeMessages(service.url, 'carol', ['alice', 'dave'], 3)
+  const gateway = createOfflineMessagesClient({ baseUrl: service.url, apiKey: secret(KEYS.gateway) })
+  t.equal(await ack(gateway, 'carol', { msg_ids: ['alice-0', 'dave-0'] }), 2)
+  t.equal(await ack(gateway, 'carol', { msg_ids: ['alice-0'] }), 0, 'acking again deletes nothing')
+  t.equal(await ack(gateway, 'carol', { up_to_seq: Number.MAX_SAFE_INTEGER, sender_uid: 'alice' }), 2, "the rest of alice's")
+  const left = await gateway.GET('/v1/receivers/{receiver_uid}/messages', { params: { path: { receiver_uid: 'carol' } } })
+  t.same(left.data?.messages.map((message) => message.msg_id), ['dave-1', 'dave-2'])
+  const router = createOfflineMessagesClient({ baseUrl: service.url, apiKey: secret(KEYS.router) })
+  await t.rejects(ack(router, 'carol', { up_to_seq: 0 }), { name: 'OfflineMessagesError', status: 403 })
 })

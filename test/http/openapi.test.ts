@@ -2,6 +2,9 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { Ajv2020 } from 'ajv/dist/2020.js'
+import addFormatsPlugin from 'ajv-formats'
+import packageJson from '../../package.json' with { type: 'json' }
 import { buildTestApp } from '../helpers/app.js'
 
 const COMMITTED_PATH = fileURLToPath(new URL('../../openapi/openapi.json', import.meta.url))
@@ -63,6 +66,12 @@ t.test('the document is OpenAPI 3.1', async (t) => {
   t.type(served.info?.version, 'string')
 })
 
+t.test("info carries the package's version and license; the server is the one serving the document", async (t) => {
+  t.equal(served.info?.version, packageJson.version, 'info.version is package.json\'s version')
+  t.equal(served.info?.license?.identifier, packageJson.license, 'info.license is package.json\'s license')
+  t.same(served.servers?.map((server: Json) => server.url), ['/'], 'one relative server: wherever the document was loaded from')
+})
+
 t.test('every contract endpoint is documented with its methods', async (t) => {
   for (const [path, methods] of Object.entries(CONTRACT)) {
     const item = served.paths?.[path] as Json | undefined
@@ -107,7 +116,7 @@ t.test('the /v1 operations need a bearer key; health, readiness and metrics do n
   }
   for (const path of OPERATIONS_WITHOUT_KEY) {
     for (const [method, operation] of Object.entries((served.paths?.[path] ?? {}) as Json)) {
-      t.notOk((operation as Json).security?.length, `${method.toUpperCase()} ${path} needs no key`)
+      t.same((operation as Json).security, [], `${method.toUpperCase()} ${path} needs no key, and says so (security: [])`)
     }
   }
 })
@@ -153,4 +162,57 @@ t.test('GET /docs answers Swagger UI as HTML without a key, showing the same doc
   const uiDocument = await app.inject({ method: 'GET', url: '/docs/json' })
   t.equal(uiDocument.statusCode, 200)
   t.strictSame(uiDocument.json(), served, 'Swagger UI loads the document /openapi.json serves')
+})
+
+/** Every media object (request bodies, responses) of an operation, with where it is. */
+function mediaObjects (document: Json): Array<{ where: string, media: Json }> {
+  return operations(document).flatMap(({ path, method, operation }) => {
+    const at = `${method.toUpperCase()} ${path}`
+    const bodies = Object.entries((operation.requestBody?.content ?? {}) as Json).map(([type, media]) => ({ where: `${at} body ${type}`, media: media as Json }))
+    const answers = Object.entries((operation.responses ?? {}) as Json).flatMap(([status, response]) =>
+      Object.entries(((response as Json).content ?? {}) as Json).map(([type, media]) => ({ where: `${at} ${status} ${type}`, media: media as Json })))
+    return [...bodies, ...answers]
+  })
+}
+
+/** The examples of a media object: `example`, or the values of its named `examples`. */
+const examplesOf = (media: Json): unknown[] =>
+  media.example !== undefined ? [media.example] : Object.values((media.examples ?? {}) as Json).map((example) => (example as Json).value)
+
+t.test('every request body and every response shows an example, not one Swagger UI makes up from the schema', async (t) => {
+  const media = mediaObjects(served)
+  t.ok(media.length >= 40, 'the bodies and answers are there')
+  for (const { where, media: one } of media) t.ok(examplesOf(one).length > 0, `${where} has an example`)
+  for (const { path, method, operation } of operations(served)) {
+    for (const parameter of ((operation.parameters ?? []) as Json[]).filter((candidate) => candidate.in === 'path')) {
+      t.ok(parameter.example !== undefined, `${method.toUpperCase()} ${path}: the path parameter ${parameter.name} has an example`)
+    }
+  }
+})
+
+t.test('every example is valid against its own schema', async (t) => {
+  const ajv = new Ajv2020({ strict: false, allErrors: true })
+  ;(addFormatsPlugin as unknown as (ajv: Ajv2020) => void)(ajv)
+  const check = (where: string, schema: Json, example: unknown) => {
+    const validate = ajv.compile(schema)
+    t.ok(validate(example), `${where}: the example ${JSON.stringify(example).slice(0, 60)} is valid${validate.errors ? ': ' + ajv.errorsText(validate.errors) : ''}`)
+  }
+  /** The schemas' own `examples` (on ids, for instance), at any depth. */
+  const walk = (where: string, schema: unknown): void => {
+    if (Array.isArray(schema)) { schema.forEach((item) => { walk(where, item) }); return }
+    if (schema === null || typeof schema !== 'object') return
+    for (const example of ((schema as Json).examples ?? []) as unknown[]) check(`${where} (schema)`, schema as Json, example)
+    for (const [key, value] of Object.entries(schema)) if (key !== 'examples') walk(`${where}/${key}`, value)
+  }
+  let checked = 0
+  for (const { where, media } of mediaObjects(served)) {
+    for (const example of examplesOf(media)) { check(where, media.schema as Json, example); checked++ }
+    walk(where, media.schema)
+  }
+  for (const { path, method, operation } of operations(served)) {
+    for (const parameter of (operation.parameters ?? []) as Json[]) {
+      if (parameter.example !== undefined) { check(`${method.toUpperCase()} ${path} ${parameter.name}`, parameter.schema as Json, parameter.example); checked++ }
+    }
+  }
+  t.ok(checked >= 50, `the examples were checked (${checked})`)
 })

@@ -12,29 +12,7 @@ export interface paths {
             cookie?: never;
         };
         /** Liveness */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @enum {string} */
-                            status: "ok";
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getHealth"];
         put?: never;
         post?: never;
         delete?: never;
@@ -51,45 +29,7 @@ export interface paths {
             cookie?: never;
         };
         /** Readiness: can it reach its database */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @enum {string} */
-                            status: "ready";
-                        };
-                    };
-                };
-                /** @description STORE_UNAVAILABLE: the database is unreachable, SHUTTING_DOWN: this instance is stopping, or TOO_MANY_WAITERS: it already holds MAX_WAITERS waiting requests; retry after Retry-After seconds */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            statusCode: number;
-                            /** @description stable upper-case identifier */
-                            code: string;
-                            error: string;
-                            /** @description what to fix */
-                            message: string;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getReadiness"];
         put?: never;
         post?: never;
         delete?: never;
@@ -106,26 +46,7 @@ export interface paths {
             cookie?: never;
         };
         /** Prometheus metrics (text exposition format) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Prometheus text format */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/plain": string;
-                    };
-                };
-            };
-        };
+        get: operations["getMetrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -267,6 +188,106 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    getHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The process is alive */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "ok"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "ok";
+                    };
+                };
+            };
+        };
+    };
+    getReadiness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The database answers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "ready"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "ready";
+                    };
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database is unreachable, SHUTTING_DOWN: this instance is stopping, or TOO_MANY_WAITERS: it already holds MAX_WAITERS waiting requests; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Prometheus text format */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example # HELP offline_messages_stored_total Messages stored (new, not duplicates)
+                     *     # TYPE offline_messages_stored_total counter
+                     *     offline_messages_stored_total 1207
+                     *     # HELP offline_messages_pending Pending (stored, unacknowledged, unexpired) messages over all receivers
+                     *     # TYPE offline_messages_pending gauge
+                     *     offline_messages_pending 312
+                     */
+                    "text/plain": string;
+                };
+            };
+        };
+    };
     storeMessage: {
         parameters: {
             query?: never;
@@ -280,17 +301,26 @@ export interface operations {
                  * @example {
                  *       "receiver_uid": "bob",
                  *       "sender_uid": "alice",
-                 *       "msg_id": "alice-2026-11-27-0001",
+                 *       "msg_id": "alice-0001",
                  *       "msg_type": 1,
                  *       "content": "see you at 8?"
                  *     }
                  */
                 "application/json": {
-                    /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                    /**
+                     * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                     * @example bob
+                     */
                     receiver_uid: string;
-                    /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                    /**
+                     * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                     * @example alice
+                     */
                     sender_uid: string;
-                    /** @description fingerprint for dedup; the server makes a time-ordered UUIDv7 when omitted */
+                    /**
+                     * @description fingerprint for dedup; the server makes a time-ordered UUIDv7 when omitted
+                     * @example alice-0001
+                     */
                     msg_id?: string;
                     /** @description opaque to the service: 1 text, 2 image, 3 voice, ... */
                     msg_type: number;
@@ -313,12 +343,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "msg_id": "alice-0001",
+                     *       "receiver_uid": "bob",
+                     *       "sender_uid": "alice",
+                     *       "msg_type": 1,
+                     *       "content": "see you at 8?",
+                     *       "send_time": "2026-11-27T04:36:55.123Z",
+                     *       "seq": 41,
+                     *       "stored_at": "2026-11-27T04:36:55.201Z",
+                     *       "expires_at": "2026-12-27T04:36:55.201Z",
+                     *       "duplicate": true
+                     *     }
+                     */
                     "application/json": {
-                        /** @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ + */
+                        /**
+                         * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice-0001
+                         */
                         msg_id: string;
-                        /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                        /**
+                         * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob
+                         */
                         receiver_uid: string;
-                        /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                        /**
+                         * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice
+                         */
                         sender_uid: string;
                         msg_type: number;
                         content: string;
@@ -350,12 +403,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "msg_id": "alice-0001",
+                     *       "receiver_uid": "bob",
+                     *       "sender_uid": "alice",
+                     *       "msg_type": 1,
+                     *       "content": "see you at 8?",
+                     *       "send_time": "2026-11-27T04:36:55.123Z",
+                     *       "seq": 41,
+                     *       "stored_at": "2026-11-27T04:36:55.201Z",
+                     *       "expires_at": "2026-12-27T04:36:55.201Z",
+                     *       "duplicate": false
+                     *     }
+                     */
                     "application/json": {
-                        /** @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ + */
+                        /**
+                         * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice-0001
+                         */
                         msg_id: string;
-                        /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                        /**
+                         * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob
+                         */
                         receiver_uid: string;
-                        /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                        /**
+                         * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice
+                         */
                         sender_uid: string;
                         msg_type: number;
                         content: string;
@@ -520,13 +596,49 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "messages": [
+                 *         {
+                 *           "receiver_uid": "bob",
+                 *           "sender_uid": "alice",
+                 *           "msg_id": "alice-0002",
+                 *           "msg_type": 1,
+                 *           "content": "or 8:30, my train is late"
+                 *         },
+                 *         {
+                 *           "receiver_uid": "carol",
+                 *           "sender_uid": "alice",
+                 *           "msg_id": "alice-0002",
+                 *           "msg_type": 1,
+                 *           "content": "or 8:30, my train is late"
+                 *         },
+                 *         {
+                 *           "receiver_uid": "erin",
+                 *           "sender_uid": "alice",
+                 *           "msg_id": "alice-0002",
+                 *           "msg_type": 1,
+                 *           "content": "or 8:30, my train is late"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": {
                     messages: {
-                        /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                        /**
+                         * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob
+                         */
                         receiver_uid: string;
-                        /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                        /**
+                         * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice
+                         */
                         sender_uid: string;
-                        /** @description fingerprint for dedup; the server makes a time-ordered UUIDv7 when omitted */
+                        /**
+                         * @description fingerprint for dedup; the server makes a time-ordered UUIDv7 when omitted
+                         * @example alice-0001
+                         */
                         msg_id?: string;
                         /** @description opaque to the service: 1 text, 2 image, 3 voice, ... */
                         msg_type: number;
@@ -544,17 +656,41 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description One result per message, in input order */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "results": [
+                     *         {
+                     *           "status": "stored",
+                     *           "msg_id": "alice-0002",
+                     *           "seq": 42
+                     *         },
+                     *         {
+                     *           "status": "stored",
+                     *           "msg_id": "alice-0002",
+                     *           "seq": 7
+                     *         },
+                     *         {
+                     *           "status": "inbox_full",
+                     *           "msg_id": "alice-0002",
+                     *           "seq": null
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         results: {
                             /** @enum {unknown} */
                             status: "stored" | "duplicate" | "conflict" | "inbox_full";
-                            /** @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ + */
+                            /**
+                             * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                             * @example alice-0001
+                             */
                             msg_id: string;
                             /** @description null for conflict and inbox_full */
                             seq: number | null;
@@ -685,25 +821,61 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                /**
+                 * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                 * @example bob
+                 */
                 receiver_uid: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description One row per sender, most recent conversation first */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "receiver_uid": "bob",
+                     *       "total_pending": 3,
+                     *       "senders": [
+                     *         {
+                     *           "sender_uid": "alice",
+                     *           "pending_count": 2,
+                     *           "last_seq": 42,
+                     *           "last_send_time": "2026-11-27T04:37:12.480Z",
+                     *           "last_msg_type": 1,
+                     *           "last_content_preview": "or 8:30, my train is late",
+                     *           "lost_count": 0
+                     *         },
+                     *         {
+                     *           "sender_uid": "dave",
+                     *           "pending_count": 1,
+                     *           "last_seq": 17,
+                     *           "last_send_time": "2026-11-26T21:02:40.006Z",
+                     *           "last_msg_type": 2,
+                     *           "last_content_preview": "https://files.example.net/dave/beach.jpg",
+                     *           "lost_count": 2
+                     *         }
+                     *       ],
+                     *       "next_cursor": null
+                     *     }
+                     */
                     "application/json": {
-                        /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                        /**
+                         * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob
+                         */
                         receiver_uid: string;
                         total_pending: number;
                         senders: {
-                            /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                            /**
+                             * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example alice
+                             */
                             sender_uid: string;
                             pending_count: number;
                             last_seq: number | null;
@@ -808,7 +980,7 @@ export interface operations {
     listMessages: {
         parameters: {
             query?: {
-                /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                /** @description only this sender's messages (1-50 of A-Z a-z 0-9 . _ - : @ +); all senders' when omitted */
                 sender_uid?: string;
                 limit?: number;
                 /** @description opaque cursor from a previous page */
@@ -818,26 +990,68 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                /**
+                 * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                 * @example bob
+                 */
                 receiver_uid: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description One page of pending messages, seq ascending */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "messages": [
+                     *         {
+                     *           "msg_id": "alice-0001",
+                     *           "receiver_uid": "bob",
+                     *           "sender_uid": "alice",
+                     *           "msg_type": 1,
+                     *           "content": "see you at 8?",
+                     *           "send_time": "2026-11-27T04:36:55.123Z",
+                     *           "seq": 41,
+                     *           "stored_at": "2026-11-27T04:36:55.201Z",
+                     *           "expires_at": "2026-12-27T04:36:55.201Z"
+                     *         },
+                     *         {
+                     *           "msg_id": "alice-0002",
+                     *           "receiver_uid": "bob",
+                     *           "sender_uid": "alice",
+                     *           "msg_type": 1,
+                     *           "content": "or 8:30, my train is late",
+                     *           "send_time": "2026-11-27T04:37:12.480Z",
+                     *           "seq": 42,
+                     *           "stored_at": "2026-11-27T04:37:12.512Z",
+                     *           "expires_at": "2026-12-27T04:37:12.512Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "bTEuNDI",
+                     *       "has_more": false
+                     *     }
+                     */
                     "application/json": {
                         messages: {
-                            /** @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ + */
+                            /**
+                             * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                             * @example alice-0001
+                             */
                             msg_id: string;
-                            /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                            /**
+                             * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example bob
+                             */
                             receiver_uid: string;
-                            /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                            /**
+                             * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example alice
+                             */
                             sender_uid: string;
                             msg_type: number;
                             content: string;
@@ -952,27 +1166,55 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                /**
+                 * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                 * @example bob
+                 */
                 receiver_uid: string;
-                /** @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ + */
+                /**
+                 * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                 * @example alice-0001
+                 */
                 msg_id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description A pending message */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "msg_id": "alice-0001",
+                     *       "receiver_uid": "bob",
+                     *       "sender_uid": "alice",
+                     *       "msg_type": 1,
+                     *       "content": "see you at 8?",
+                     *       "send_time": "2026-11-27T04:36:55.123Z",
+                     *       "seq": 41,
+                     *       "stored_at": "2026-11-27T04:36:55.201Z",
+                     *       "expires_at": "2026-12-27T04:36:55.201Z"
+                     *     }
+                     */
                     "application/json": {
-                        /** @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ + */
+                        /**
+                         * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice-0001
+                         */
                         msg_id: string;
-                        /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                        /**
+                         * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob
+                         */
                         receiver_uid: string;
-                        /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                        /**
+                         * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice
+                         */
                         sender_uid: string;
                         msg_type: number;
                         content: string;
@@ -1099,9 +1341,15 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                /**
+                 * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                 * @example bob
+                 */
                 receiver_uid: string;
-                /** @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ + */
+                /**
+                 * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                 * @example alice-0001
+                 */
                 msg_id: string;
             };
             cookie?: never;
@@ -1202,7 +1450,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                /**
+                 * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                 * @example bob
+                 */
                 receiver_uid: string;
             };
             cookie?: never;
@@ -1213,7 +1464,10 @@ export interface operations {
                 "application/json": {
                     msg_ids?: string[];
                     up_to_seq?: number;
-                    /** @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ + */
+                    /**
+                     * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                     * @example alice
+                     */
                     sender_uid?: string;
                 };
             };
@@ -1225,6 +1479,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "deleted": 2
+                     *     }
+                     */
                     "application/json": {
                         /** @description messages deleted by this ack; 0 when acked again */
                         deleted: number;

@@ -1,15 +1,36 @@
-// The typed TypeScript client: openapi-fetch over the types generated from openapi/openapi.json, plus pullAll.
+// The typed client: openapi-fetch over the types generated from openapi/openapi.json (./schema.ts), plus pullAll.
 import createClient, { type Client } from 'openapi-fetch'
-import type { components, paths } from './schema.js'
+import type { components, operations, paths as GeneratedPaths } from './schema.js'
 
-export type { components, paths }
-/** A message as the service returns it. */
-export type Message = paths['/v1/receivers/{receiver_uid}/messages']['get']['responses'][200]['content']['application/json']['messages'][number]
-export type NewMessage = paths['/v1/messages']['post']['requestBody'] extends { content: { 'application/json': infer B } } ? B : never
+export type { components, operations }
+
+/** A message as the service returns it, snake_case as on the wire. */
+export type Message = GeneratedPaths['/v1/receivers/{receiver_uid}/messages']['get']['responses'][200]['content']['application/json']['messages'][number]
+export type NewMessage = GeneratedPaths['/v1/messages']['post']['requestBody']['content']['application/json']
+
+/**
+ * The body of an ack: the ids of the messages to acknowledge (at least one), or everything up to a seq, of one
+ * sender or of all; never both. The OpenAPI document can only say "either" in words, so the generated type has
+ * every field optional; this one lets the compiler refuse `{}` and a body with both, and, through ack(),
+ * `{ msg_ids: [] }` (openapi-fetch's POST widens the list to string[], so there only the server refuses it).
+ */
+export type AckBody =
+  | { msg_ids: [string, ...string[]], up_to_seq?: never, sender_uid?: never }
+  | { up_to_seq: number, sender_uid?: string, msg_ids?: never }
+
+type AckPath = GeneratedPaths['/v1/receivers/{receiver_uid}/acks']
+type AckOperation = AckPath['post']
+
+/** The service's paths, as generated, with the ack body narrowed to AckBody. */
+export type paths = Omit<GeneratedPaths, '/v1/receivers/{receiver_uid}/acks'> & {
+  '/v1/receivers/{receiver_uid}/acks': Omit<AckPath, 'post'> & {
+    post: Omit<AckOperation, 'requestBody'> & { requestBody: { content: { 'application/json': AckBody } } }
+  }
+}
 
 export interface ClientOptions {
   baseUrl: string
-  /** The secret of an API key; omit when the service runs without keys. */
+  /** The secret of an API key; omit when the service runs without keys (API_KEYS empty). */
   apiKey?: string
   fetch?: typeof globalThis.fetch
 }
@@ -32,8 +53,9 @@ export class OfflineMessagesError extends Error {
   }
 }
 
+/** What pullAll hands to its handler: one page of one sender's messages, exactly as the service returned them. */
 export interface PullPage {
-  senderUid: string
+  sender_uid: string
   messages: Message[]
 }
 
@@ -53,6 +75,11 @@ export interface PullAllResult {
 function ok<T> (result: { data?: T, error?: unknown, response: Response }): T {
   if (result.data === undefined || !result.response.ok) throw new OfflineMessagesError(result.response.status, result.error)
   return result.data
+}
+
+/** Acknowledges, then deletes, a receiver's messages; resolves with how many were deleted (0 when acked again). */
+export async function ack (client: OfflineMessagesClient, receiverUid: string, body: AckBody): Promise<number> {
+  return ok(await client.POST('/v1/receivers/{receiver_uid}/acks', { params: { path: { receiver_uid: receiverUid } }, body })).deleted
 }
 
 /**
@@ -88,15 +115,12 @@ export async function pullAll (
         }))
         cursor = page.next_cursor
         hasMore = page.has_more
-        if (page.messages.length === 0) break
-        await handler({ senderUid: sender.sender_uid, messages: page.messages })
+        const [first, ...rest] = page.messages.map((message) => message.msg_id)
+        if (first === undefined) break
+        await handler({ sender_uid: sender.sender_uid, messages: page.messages })
         result.pages++
         result.delivered += page.messages.length
-        const ack = ok(await client.POST('/v1/receivers/{receiver_uid}/acks', {
-          params: { path },
-          body: { msg_ids: page.messages.map((message) => message.msg_id) }
-        }))
-        result.acked += ack.deleted
+        result.acked += await ack(client, receiverUid, { msg_ids: [first, ...rest] })
       }
     }
     summaryCursor = summary.next_cursor ?? undefined
