@@ -72,7 +72,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds */
+                /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds (on /readyz also STORE_FULL: the disk is full, new messages cannot be stored) */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -493,8 +493,24 @@ export interface operations {
                     };
                 };
             };
-            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds */
+            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds (on /readyz also STORE_FULL: the disk is full, new messages cannot be stored) */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description STORE_FULL: the database is out of disk space; nothing was stored. Reads and acks still work; retry once an operator has made room */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -658,8 +674,24 @@ export interface operations {
                     };
                 };
             };
-            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds */
+            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds (on /readyz also STORE_FULL: the disk is full, new messages cannot be stored) */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description STORE_FULL: the database is out of disk space; nothing was stored. Reads and acks still work; retry once an operator has made room */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -787,7 +819,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds */
+            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds (on /readyz also STORE_FULL: the disk is full, new messages cannot be stored) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -927,7 +959,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds */
+            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds (on /readyz also STORE_FULL: the disk is full, new messages cannot be stored) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1074,7 +1106,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds */
+            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds (on /readyz also STORE_FULL: the disk is full, new messages cannot be stored) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1177,8 +1209,24 @@ export interface operations {
                     };
                 };
             };
-            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds */
+            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds (on /readyz also STORE_FULL: the disk is full, new messages cannot be stored) */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description STORE_FULL: the database is out of disk space; nothing was stored. Reads and acks still work; retry once an operator has made room */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1325,8 +1373,24 @@ export interface operations {
                     };
                 };
             };
-            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds */
+            /** @description STORE_UNAVAILABLE: the database is unreachable, or SHUTTING_DOWN: this instance is stopping; retry after Retry-After seconds (on /readyz also STORE_FULL: the disk is full, new messages cannot be stored) */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description STORE_FULL: the database is out of disk space; nothing was stored. Reads and acks still work; retry once an operator has made room */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
