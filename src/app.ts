@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
 import { createMessageService, type MessageService } from './domain/service.js'
 import { clientErrorHandler } from './http/client-errors.js'
+import { connectionLimits } from './http/connection-limits.js'
 import { registerDocs } from './http/docs.js'
 import { errorHandling, frameworkErrors } from './http/errors.js'
 import { registerJsonParser } from './http/json-parser.js'
@@ -49,9 +50,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     ...accessLogOptions(),
     ...requestIdOptions,
     bodyLimit: config.http.bodyLimitBytes,
-    requestTimeout: config.http.requestTimeoutMs,
-    connectionTimeout: config.http.requestTimeoutMs,
-    keepAliveTimeout: 5_000,
+    ...connectionLimits(config.http),
     // The shutdown plugin answers during shutdown, with the contract's error shape.
     return503OnClosing: false,
     // Ids are validated by the route schemas (400); the router's own limit of 100 would answer 414 before auth.
