@@ -3,6 +3,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServ
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
 import { createMessageService, type MessageService } from './domain/service.js'
+import { clientErrorHandler } from './http/client-errors.js'
+import { connectionLimits } from './http/connection-limits.js'
 import { registerDocs } from './http/docs.js'
 import { errorHandling, frameworkErrors } from './http/errors.js'
 import { registerJsonParser } from './http/json-parser.js'
@@ -48,15 +50,15 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     ...accessLogOptions(),
     ...requestIdOptions,
     bodyLimit: config.http.bodyLimitBytes,
-    requestTimeout: config.http.requestTimeoutMs,
-    connectionTimeout: config.http.requestTimeoutMs,
-    keepAliveTimeout: 5_000,
+    ...connectionLimits(config.http),
     // The shutdown plugin answers during shutdown, with the contract's error shape.
     return503OnClosing: false,
     // Ids are validated by the route schemas (400); the router's own limit of 100 would answer 414 before auth.
     // Node's header size limit (16 KiB) bounds a URL long before this does.
     routerOptions: { maxParamLength: 100_000 },
-    frameworkErrors
+    frameworkErrors,
+    // Requests Node's parser refuses: the contract's error shape, Connection: close, the socket closed after the answer.
+    clientErrorHandler
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   registerValidators(app)

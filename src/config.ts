@@ -37,7 +37,8 @@ const DATABASE = {
   DATABASE_URL: Type.String({ default: DEFAULT_DATABASE_URL }),
   DB_POOL_MAX: integer(10, 1, 1000),
   DB_STATEMENT_TIMEOUT_MS: integer(5000, 100, 600_000),
-  DB_CONNECT_TIMEOUT_MS: integer(3000, 100, 600_000)
+  DB_CONNECT_TIMEOUT_MS: integer(3000, 100, 600_000),
+  SQLITE_RESERVE_BYTES: integer(8 * 1048576, 0, 1024 * 1048576)
 }
 const RULES = {
   MESSAGE_TTL_SECONDS: integer(2592000, 1, 10 * 365 * 86400),
@@ -91,7 +92,8 @@ function toConfig (raw: RawEnv, apiKeys: readonly ApiKey[]): Config {
       databaseUrl: raw.DATABASE_URL,
       poolMax: raw.DB_POOL_MAX,
       statementTimeoutMs: raw.DB_STATEMENT_TIMEOUT_MS,
-      connectTimeoutMs: raw.DB_CONNECT_TIMEOUT_MS
+      connectTimeoutMs: raw.DB_CONNECT_TIMEOUT_MS,
+      reserveBytes: raw.SQLITE_RESERVE_BYTES
     }),
     rules: freeze({
       messageTtlSeconds: raw.MESSAGE_TTL_SECONDS,

@@ -1,6 +1,7 @@
 // The domain's failures: a stable code and a message for a person, no HTTP status (src/http/errors.ts maps them).
 
-export type DomainErrorCode = 'INVALID_CURSOR' | 'MESSAGE_NOT_FOUND' | 'MSG_ID_CONFLICT' | 'INBOX_FULL' | 'STORE_UNAVAILABLE' | 'TOO_MANY_WAITERS'
+export type DomainErrorCode =
+  'INVALID_CURSOR' | 'MESSAGE_NOT_FOUND' | 'MSG_ID_CONFLICT' | 'INBOX_FULL' | 'STORE_UNAVAILABLE' | 'STORE_FULL' | 'TOO_MANY_WAITERS'
 
 export class DomainError extends Error {
   constructor (readonly code: DomainErrorCode, message: string, options?: { cause?: unknown }) {
@@ -14,6 +15,15 @@ export class StoreUnavailableError extends DomainError {
   constructor (cause: unknown) {
     super('STORE_UNAVAILABLE', 'the message store is unavailable; retry later', { cause })
     this.name = 'StoreUnavailableError'
+  }
+}
+
+/** The database is out of disk space: nothing new can be stored until there is room again. */
+export class StoreFullError extends DomainError {
+  constructor (cause: unknown) {
+    super('STORE_FULL', 'the message store is out of disk space: no new message can be stored until an operator frees space ' +
+      'or grows the volume; reads and acks still work, and acks make room', { cause })
+    this.name = 'StoreFullError'
   }
 }
 

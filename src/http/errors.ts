@@ -22,6 +22,7 @@ export const httpErrors = {
   routeNotFound: (method: string, url: string) => new HttpError(404, 'ROUTE_NOT_FOUND', `no route ${method} ${url.split('?')[0] ?? ''}`),
   rateLimited: (retryAfterSeconds: number) => new HttpError(429, 'RATE_LIMITED',
     `too many requests for this API key; retry after ${retryAfterSeconds} s`, { 'retry-after': String(retryAfterSeconds) }),
+  notReady: (code: string, message: string) => new HttpError(503, code, message, { 'retry-after': '1' }),
   shuttingDown: () => new HttpError(503, 'SHUTTING_DOWN', 'this instance is shutting down; retry on another one', { 'retry-after': '1', connection: 'close' })
 }
 
@@ -32,6 +33,7 @@ const DOMAIN_STATUS: Record<DomainErrorCode, { status: number, headers?: Record<
   MSG_ID_CONFLICT: { status: 409 },
   INBOX_FULL: { status: 429 },
   STORE_UNAVAILABLE: { status: 503, headers: { 'retry-after': '1' } },
+  STORE_FULL: { status: 507 },
   TOO_MANY_WAITERS: { status: 503, headers: { 'retry-after': '1' } }
 }
 

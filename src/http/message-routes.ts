@@ -35,7 +35,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<MessageRoutesOptions> = as
           description: 'A retry (duplicate: true): nothing new stored; the message as first stored, also after its ack within DEDUP_WINDOW_SECONDS',
           examples: [EXAMPLES.retried]
         }),
-        ...errorResponses(400, 401, 403, 409, 413, 415, 429, 503)
+        ...errorResponses(400, 401, 403, 409, 413, 415, 429, 503, 507)
       }
     }
   }, async (request, reply) => {
@@ -56,7 +56,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<MessageRoutesOptions> = as
       description: 'The whole body is validated first; an invalid item rejects the batch before anything is stored. Results come in input order.',
       querystring: NoQuery,
       body: batchSchema(limits),
-      response: { 200: BatchResponse, ...errorResponses(400, 401, 403, 413, 415, 429, 503) }
+      response: { 200: BatchResponse, ...errorResponses(400, 401, 403, 413, 415, 429, 503, 507) }
     }
   }, async (request) => {
     const outcomes = await service.storeMany(request.body.messages.map(toNewMessage))

@@ -3,7 +3,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { Metrics } from '../plugins/metrics.js'
 import type { Store } from '../store/types.js'
-import { StoreUnavailableError } from '../domain/errors.js'
+import { StoreFullError, StoreUnavailableError } from '../domain/errors.js'
+import { httpErrors } from './errors.js'
 import { EXAMPLES } from './examples.js'
 import { errorResponses } from './schemas.js'
 
@@ -33,6 +34,8 @@ export const opsRoutes: FastifyPluginAsyncTypebox<OpsRoutesOptions> = async (app
     try {
       await store.ping()
     } catch (error) {
+      // Out of the load balancer while the disk is full, with the reason: not 507, the instance itself is not ready.
+      if (error instanceof StoreFullError) throw httpErrors.notReady(error.code, error.message)
       throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError(error)
     }
     return { status: 'ready' as const }

@@ -93,7 +93,7 @@ export const receiverRoutes: FastifyPluginAsyncTypebox<ReceiverRoutesOptions> = 
       params: ReceiverParams,
       querystring: NoQuery,
       body: AckBody,
-      response: { 200: AckResponse, ...errorResponses(400, 401, 403, 413, 415, 429, 503) }
+      response: { 200: AckResponse, ...errorResponses(400, 401, 403, 413, 415, 429, 503, 507) }
     }
   }, async (request) => ({ deleted: await service.ack(request.params.receiver_uid, toAckSelector(request.body)) }))
 
@@ -106,7 +106,7 @@ export const receiverRoutes: FastifyPluginAsyncTypebox<ReceiverRoutesOptions> = 
       description: 'Answers 204 also when the message was already gone.',
       params: MessageParams,
       querystring: NoQuery,
-      response: { 204: Type.Null({ description: 'acknowledged' }), ...errorResponses(400, 401, 403, 429, 503) }
+      response: { 204: Type.Null({ description: 'acknowledged' }), ...errorResponses(400, 401, 403, 429, 503, 507) }
     }
   }, async (request, reply) => {
     await service.ack(request.params.receiver_uid, { kind: 'ids', msgIds: [request.params.msg_id] })

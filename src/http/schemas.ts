@@ -182,7 +182,9 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   413: 'FST_ERR_CTP_BODY_TOO_LARGE: the body is over BODY_LIMIT_BYTES',
   415: 'FST_ERR_CTP_INVALID_MEDIA_TYPE: bodies must be application/json',
   429: 'INBOX_FULL (the receiver holds MAX_PENDING_PER_RECEIVER messages, reject policy) or RATE_LIMITED (per-key limit, see Retry-After)',
-  503: 'STORE_UNAVAILABLE: the database is unreachable, SHUTTING_DOWN: this instance is stopping, or TOO_MANY_WAITERS: it already holds MAX_WAITERS waiting requests; retry after Retry-After seconds'
+  503: 'STORE_UNAVAILABLE: the database is unreachable, SHUTTING_DOWN: this instance is stopping, or TOO_MANY_WAITERS: it already holds ' +
+    'MAX_WAITERS waiting requests; retry after Retry-After seconds (on /readyz also STORE_FULL: the disk is full, new messages cannot be stored)',
+  507: 'STORE_FULL: the database is out of disk space; nothing was stored. Reads and acks still work; retry once an operator has made room'
 }
 
 /** The documented error answers of an operation, each with the contract's error shape. */

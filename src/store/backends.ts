@@ -19,6 +19,8 @@ export interface Backend {
   /** Driver error codes (and messages of errors without one) that mean the database is unreachable or too slow. */
   readonly unavailableCodes: RegExp
   readonly unavailableMessages?: RegExp
+  /** Driver error codes that mean the database is out of disk space (507 STORE_FULL). */
+  readonly fullCodes: RegExp
 }
 
 /** What a migration may ask of the backend it runs on, through knex's userParams. */
@@ -72,7 +74,8 @@ const sqlite: Backend = {
   },
   openStore: async (options) => await (await import('./sqlite-store.js')).createSqliteStore(options),
   // better-sqlite3's codes, extended ones included (SQLITE_IOERR_FSYNC, SQLITE_BUSY_TIMEOUT, ...).
-  unavailableCodes: /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY)/
+  unavailableCodes: /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|READONLY)/,
+  fullCodes: /^SQLITE_FULL/
 }
 
 interface PgConnection {
@@ -136,6 +139,8 @@ const postgres: Backend = {
   openStore: async (options) => await (await import('./postgres-store.js')).createPostgresStore(options),
   // Admin shutdown, crash recovery, cannot connect now, too many connections, connection exceptions, statement timeout.
   unavailableCodes: /^(57P0[123]|53300|0800[01346]|57014)$/,
+  // disk_full: the server's own problem, answered as the SQLite store answers it.
+  fullCodes: /^53100$/,
   // What pg and pg-pool throw, without a code, when the server cannot be reached or stops answering
   // ('timeout expired' is pg's connect timeout).
   unavailableMessages: new RegExp([

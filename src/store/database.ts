@@ -7,6 +7,8 @@ export interface DatabaseOptions {
   poolMax: number
   statementTimeoutMs: number
   connectTimeoutMs: number
+  /** SQLite: disk space held back in a file beside the database, released when the disk fills so that acks can drain it. */
+  reserveBytes?: number
   /** Where knex's own warnings go (the service's logger), instead of the console. */
   log?: (level: 'warn' | 'error' | 'debug', message: string) => void
 }

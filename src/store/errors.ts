@@ -1,21 +1,33 @@
-// Which driver failures mean "the database is unavailable" (503, retry later) rather than a bug (500).
-import { StoreUnavailableError } from '../domain/errors.js'
+// Which driver failures mean "the database is unavailable" (503, retry later) or "out of disk space" (507) rather than a bug (500).
+import { StoreFullError, StoreUnavailableError } from '../domain/errors.js'
 import { BACKENDS } from './backends.js'
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', 'EHOSTUNREACH', 'EAI_AGAIN'])
 // tarn's acquire timeout, raised by knex's pool whatever the database.
 const POOL_TIMEOUT = /operation timed out/i
 
+function codeOf (error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' ? code : undefined
+}
+
 /** True for a failure to reach the database or to get its answer in time, false for everything else. */
 export function isUnavailable (error: unknown): boolean {
   if (!(error instanceof Error)) return false
-  const code = (error as { code?: unknown }).code
-  if (typeof code === 'string' && (NETWORK_CODES.has(code) || BACKENDS.some((backend) => backend.unavailableCodes.test(code)))) return true
+  const code = codeOf(error)
+  if (code !== undefined && (NETWORK_CODES.has(code) || BACKENDS.some((backend) => backend.unavailableCodes.test(code)))) return true
   if (error.name === 'KnexTimeoutError' || POOL_TIMEOUT.test(error.message)) return true
   return BACKENDS.some((backend) => backend.unavailableMessages?.test(error.message) === true)
 }
 
-/** The store's failure as the domain knows it: StoreUnavailableError when unreachable, the error itself otherwise. */
+/** True when the database (or the file system under it) has run out of space. */
+export function isFull (error: unknown): boolean {
+  const code = codeOf(error)
+  return code !== undefined && (code === 'ENOSPC' || BACKENDS.some((backend) => backend.fullCodes.test(code)))
+}
+
+/** The store's failure as the domain knows it: StoreFullError, StoreUnavailableError, or the error itself. */
 export function storeFailure (error: unknown): unknown {
+  if (isFull(error)) return new StoreFullError(error)
   return isUnavailable(error) ? new StoreUnavailableError(error) : error
 }

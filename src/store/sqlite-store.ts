@@ -1,15 +1,16 @@
 // The embedded store: prepared better-sqlite3 statements on one connection, every operation run in turn.
 import type { Database } from 'better-sqlite3'
-import { StoreUnavailableError } from '../domain/errors.js'
+import { StoreFullError, StoreUnavailableError } from '../domain/errors.js'
 import { createKnex, sqliteFilename } from './backends.js'
 import { migrate, type DatabaseOptions } from './database.js'
-import { storeFailure } from './errors.js'
+import { isFull, storeFailure } from './errors.js'
 import { toReceiverMessageFromValues, toConversationFromValues, toReceiverState, toStoredMessageFromValues } from './row-mapper.js'
 import { startWalCheckpointer } from './sqlite-checkpointer.js'
+import { openDiskReserve, type DiskReserve } from './sqlite-disk-reserve.js'
 import { all, one, prepareStatements, value, values } from './sqlite-statements.js'
 import { createSqliteTx } from './sqlite-transaction.js'
 import { createWalSync } from './sqlite-wal-sync.js'
-import type { Store } from './types.js'
+import type { Store, StoreTx } from './types.js'
 
 const CHECKPOINT_INTERVAL_MS = 200
 
@@ -58,12 +59,26 @@ function openDurability (db: Database, filename: string, options: DatabaseOption
       try {
         await walSync.durable()
       } catch (error) {
-        throw new StoreUnavailableError(error)
+        throw isFull(error) ? new StoreFullError(error) : new StoreUnavailableError(error)
       }
     },
     async close () {
       await checkpointer.close()
       await walSync.close()
+    }
+  }
+}
+
+/**
+ * While the disk is full, a transaction that would add messages fails before it writes anything (507), so that the
+ * released reserve is left to acks, deletes and the sweep, which make room. A duplicate adds nothing and still answers.
+ */
+function refuseNewMessagesWhenFull (tx: StoreTx, reserve: DiskReserve): StoreTx {
+  return {
+    ...tx,
+    async insertMessages (messages) {
+      if (reserve.full && messages.length > 0) throw new StoreFullError(undefined)
+      await tx.insertMessages(messages)
     }
   }
 }
@@ -86,9 +101,13 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
   }
   // A larger page cache than the 2 MiB default; no memory mapping, whose pages would count in the process's RSS.
   db.pragma('cache_size = -16384')
-  const durability = openDurability(db, sqliteFilename(options.databaseUrl), options)
+  const filename = sqliteFilename(options.databaseUrl)
+  const durability = openDurability(db, filename, options)
+  const reserve: DiskReserve = filename === ':memory:'
+    ? { full: false, exhausted () {}, recheck: async () => {} }
+    : await openDiskReserve(filename, options.reserveBytes ?? 0, (level, message) => { options.log?.(level === 'info' ? 'warn' : level, message) })
   const s = prepareStatements(db)
-  const tx = createSqliteTx(s)
+  const tx = refuseNewMessagesWhenFull(createSqliteTx(s), reserve)
   const serial = createSerialQueue()
   // A read waits until what it may have seen is on disk: no answer ever shows a message that a power loss could take back.
   const read = async <T>(work: () => T): Promise<T> => {
@@ -99,6 +118,7 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
 
   return {
     transaction: async (fn) => {
+      await reserve.recheck()
       const result = await serial(async () => {
         guardSync(() => s.begin.run())
         try {
@@ -108,7 +128,9 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
           return value
         } catch (error) {
           if (db.inTransaction) s.rollback.run()
-          throw error
+          const failure = storeFailure(error)
+          if (failure instanceof StoreFullError) reserve.exhausted()
+          throw failure
         }
       })
       // The answer waits for the fsync; the next transactions run meanwhile and share it.
@@ -145,7 +167,12 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
 
     followCommits () {},
 
-    ping: () => read(() => { one(s.ping) }),
+    // Ready means writable too: while the disk is full, readiness names it.
+    ping: async () => {
+      await reserve.recheck()
+      await read(() => { one(s.ping) })
+      if (reserve.full) throw new StoreFullError(undefined)
+    },
 
     close: () => serial(async () => {
       await durability.close()

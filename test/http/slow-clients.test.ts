@@ -55,3 +55,24 @@ t.test('a hundred stalled connections do not keep a normal request from being se
   ])))
   t.same([...new Set(results)], ['closed'], 'every stalled connection was closed by the service')
 })
+
+t.test('a client that trickles its head, a byte at a time, is cut off by the headers timeout, with 408', async (t) => {
+  const service = await startService(t, { DATABASE_URL: await createTestDatabase(t, { file: true }), REQUEST_TIMEOUT_MS: '1000' })
+  const { hostname, port } = new URL(service.url)
+  const socket = connect({ host: hostname, port: Number(port) })
+  socket.on('error', () => { /* the close event follows */ })
+  const head = 'GET /healthz HTTP/1.1\r\nhost: x\r\n' + 'x-slow: 1\r\n'.repeat(100)
+  let sent = 0
+  // Twice a second, so that the socket is never idle as long as REQUEST_TIMEOUT_MS: only the headers timeout can end it.
+  const timer = setInterval(() => { if (socket.writable) socket.write(head[sent++ % head.length] ?? '') }, 500)
+  let answer = ''
+  socket.on('data', (chunk: Buffer) => { answer += chunk.toString('utf8') })
+  const closed = await Promise.race([
+    new Promise<string>((resolve) => socket.on('close', () => { resolve('closed') })),
+    new Promise<string>((resolve) => setTimeout(() => { resolve('still open') }, CUT_OFF_WITHIN_MS))
+  ])
+  clearInterval(timer)
+  socket.destroy()
+  t.equal(closed, 'closed', `the service closed the connection (after ${sent} bytes)`)
+  t.match(answer, /^HTTP\/1\.1 408 [^]*"code":"REQUEST_TIMEOUT"/, 'with 408 REQUEST_TIMEOUT in the error shape')
+})
