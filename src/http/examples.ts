@@ -139,6 +139,16 @@ export const ERROR_EXAMPLES: Record<number, Named> = {
   },
   503: {
     store_unavailable: { summary: 'the database is unreachable', value: error(503, 'STORE_UNAVAILABLE', 'the message store is unavailable; retry later') },
-    shutting_down: { summary: 'this instance is stopping', value: error(503, 'SHUTTING_DOWN', 'this instance is shutting down; retry on another one') }
+    shutting_down: { summary: 'this instance is stopping', value: error(503, 'SHUTTING_DOWN', 'this instance is shutting down; retry on another one') },
+    too_many_waiters: {
+      summary: 'the instance holds MAX_WAITERS waiting requests',
+      value: error(503, 'TOO_MANY_WAITERS', 'this instance already holds 10000 waiting requests (MAX_WAITERS); retry after Retry-After seconds, or without wait_seconds')
+    }
+  },
+  507: {
+    store_full: {
+      summary: 'the database is out of disk space',
+      value: error(507, 'STORE_FULL', 'the message store is out of disk space: no new message can be stored until an operator frees space or grows the volume; reads and acks still work, and acks make room')
+    }
   }
 }
