@@ -70,6 +70,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   const service = createMessageService(store, config.rules, metrics.events, options.clock)
   metrics.setPendingSource(service.totalPending)
   metrics.setWaitersSource(service.heldRequests)
+  metrics.setStatementSource(store.statementCounts)
   app.decorate('messages', service)
   app.decorate('store', store)
 

@@ -1,44 +1,64 @@
 // Acks: by ids or up to a seq, they delete pending messages and leave tombstones for late retries of their stores.
-// Acks that arrive together share one transaction (group commit, as stores do), each answered after its commit.
-import type { StoreTx } from '../store/types.js'
+// Acks that arrive together share one transaction (group commit, as stores do) and the same few statements: one
+// delete of all their messages, one read and one write of the summary rows; each is answered after the commit.
 import { forgetPending } from './conversations.js'
 import { lockAndPurge } from './expiry.js'
 import { createGroupCommit } from './group-commit.js'
-import type { AckSelector, MessageRules, ReceiverState } from './model.js'
-import { secondsToMillis, type DomainContext, type Tally } from './writes.js'
+import type { Ack, AckSelector, LostClear, MessageKey } from './model.js'
+import { secondsToMillis, type DomainContext } from './writes.js'
 
 // Acks in one transaction at most: each may delete up to 1,000 messages, which bounds how long a group holds the event loop.
 const GROUP_COMMIT_MAX_ITEMS = 100
 
-interface AckItem { receiverUid: string, selector: AckSelector }
-
-/** Deletes what one ack selects of a locked receiver; answers how many messages it deleted. */
-async function ackOne (tx: StoreTx, receiver: ReceiverState, selector: AckSelector, rules: MessageRules, now: number, tally: Tally): Promise<number> {
-  const { receiverUid } = receiver
-  const acked = await tx.selectForAck(receiverUid, selector, now)
-  if (acked.length > 0) {
-    const tombstoneUntil = rules.dedupWindowSeconds > 0 ? now + secondsToMillis(rules.dedupWindowSeconds) : null
-    await tx.removePending(receiverUid, acked.map((key) => key.seq), tombstoneUntil, now)
-    await forgetPending(tx, receiver, acked, 'ack')
+/** Whether an ack selects a pending message of its receiver. */
+function matcher (selector: AckSelector): (key: MessageKey) => boolean {
+  if (selector.kind === 'ids') {
+    const ids = new Set(selector.msgIds)
+    return (key) => ids.has(key.msgId)
   }
-  // Acking up to a seq also dismisses the losses it covers: the client has been told of them.
-  if (selector.kind === 'up-to') await tx.clearLostUpTo(receiverUid, selector.upToSeq, selector.senderUid)
-  tally.acked += acked.length
-  return acked.length
+  const { upToSeq, senderUid } = selector
+  return (key) => key.seq <= upToSeq && (senderUid === undefined || key.senderUid === senderUid)
 }
 
-export function createAcks ({ store, rules, clock, write }: DomainContext) {
-  /** Acks in one transaction, in input order (a later ack of the same message deletes nothing); receivers locked in one order. */
-  async function commitAcks (items: readonly AckItem[]): Promise<number[]> {
+/**
+ * How many of the removed messages each ack deleted: a message counts for the first ack, in input order, that selects
+ * it, as if the acks had run one after the other (a later ack of the same message deletes nothing).
+ */
+function deletedPerAck (acks: readonly Ack[], removed: readonly MessageKey[]): number[] {
+  const counts = acks.map(() => 0)
+  const byReceiver = new Map<string, Array<{ index: number, selects: (key: MessageKey) => boolean }>>()
+  acks.forEach(({ receiverUid, selector }, index) => {
+    const list = byReceiver.get(receiverUid) ?? []
+    list.push({ index, selects: matcher(selector) })
+    byReceiver.set(receiverUid, list)
+  })
+  for (const key of removed) {
+    const first = byReceiver.get(key.receiverUid)?.find((ack) => ack.selects(key))
+    if (first !== undefined) counts[first.index] = (counts[first.index] ?? 0) + 1
+  }
+  return counts
+}
+
+/** Acking up to a seq also dismisses the losses it covers: the client has been told of them. */
+const lostClears = (acks: readonly Ack[]): LostClear[] =>
+  acks.flatMap(({ receiverUid, selector }) => selector.kind === 'up-to' ? [{ receiverUid, upToSeq: selector.upToSeq, senderUid: selector.senderUid }] : [])
+
+export function createAcks ({ rules, clock, write }: DomainContext) {
+  /** Acks in one transaction; receivers locked in one order. A receiver the store has never seen has nothing to ack: no row is made for it. */
+  async function commitAcks (items: readonly Ack[]): Promise<number[]> {
     const now = clock()
     return await write(async (tx, tally) => {
-      const receivers = await lockAndPurge(tx, items.map((item) => item.receiverUid), now, tally)
-      const deleted: number[] = []
-      for (const { receiverUid, selector } of items) {
-        deleted.push(await ackOne(tx, receivers.get(receiverUid) as ReceiverState, selector, rules, now, tally))
-      }
+      const receivers = await lockAndPurge(tx, items.map((item) => item.receiverUid), now, tally, { create: false })
+      const acks = items.filter((item) => receivers.has(item.receiverUid))
+      if (acks.length === 0) return items.map(() => 0)
+      const tombstoneUntil = rules.dedupWindowSeconds > 0 ? now + secondsToMillis(rules.dedupWindowSeconds) : null
+      const removed = await tx.removeAcked(acks, now, tombstoneUntil)
+      const clears = lostClears(acks)
+      const cleared = clears.length === 0 ? [] : await tx.findLostConversations(clears)
+      await forgetPending(tx, receivers, removed, 'ack', cleared)
       await tx.saveReceivers([...receivers.values()])
-      return deleted
+      tally.acked += removed.length
+      return deletedPerAck(items, removed)
     })
   }
 
@@ -46,8 +66,6 @@ export function createAcks ({ store, rules, clock, write }: DomainContext) {
 
   /** Deletes the selected pending messages of one receiver; answers how many it deleted (0 when acked again). */
   return async function ack (receiverUid: string, selector: AckSelector): Promise<number> {
-    // A receiver the store has never seen has nothing to ack: no row is made for it.
-    if (await store.receiver(receiverUid) === undefined) return 0
     const [deleted] = await submit([{ receiverUid, selector }])
     return deleted ?? 0
   }

@@ -1,5 +1,6 @@
 // Conversation bookkeeping: the summary row of each (receiver, sender), its preview, its pending and lost counts.
-import type { StoreTx } from '../store/types.js'
+import type { ReceiverKey, StoreTx } from '../store/types.js'
+import { keyOf } from './group-state.js'
 import type { Conversation, LastMessage, MessageKey, ReceiverState, StoredMessage } from './model.js'
 
 /** The summary shows this many Unicode code points of the latest message's content. */
@@ -45,31 +46,65 @@ function withRemoved (conversation: Conversation, keys: readonly MessageKey[], r
   return next
 }
 
-function bySender (keys: readonly MessageKey[]): Map<string, MessageKey[]> {
+/** The keys grouped by (receiver, sender), under keyOf. */
+function byConversation (keys: readonly MessageKey[]): Map<string, MessageKey[]> {
   const groups = new Map<string, MessageKey[]>()
   for (const key of keys) {
-    const group = groups.get(key.senderUid)
-    if (group === undefined) groups.set(key.senderUid, [key])
+    const id = keyOf(key.receiverUid, key.senderUid)
+    const group = groups.get(id)
+    if (group === undefined) groups.set(id, [key])
     else group.push(key)
   }
   return groups
 }
 
-/** Updates the summary rows and the receiver's count after pending messages left: acked, or lost (expired or dropped). */
-export async function forgetPending (tx: StoreTx, receiver: ReceiverState, removed: readonly MessageKey[], reason: Removal): Promise<void> {
-  const { receiverUid } = receiver
-  for (const [senderUid, keys] of bySender(removed)) {
-    const conversation = await tx.findConversation(receiverUid, senderUid)
-    if (conversation === undefined) continue
-    const next = withRemoved(conversation, keys, reason)
-    if (keys.some((key) => key.seq === conversation.last?.seq)) {
-      const latest = next.pendingCount > 0 ? await tx.lastPendingOfSender(receiverUid, senderUid) : undefined
-      next.last = latest === undefined ? null : lastOf(latest)
+const pairOf = (row: Conversation): ReceiverKey => [row.receiverUid, row.senderUid]
+
+/**
+ * Updates the summary rows and the receivers' counts after pending messages left: acked, or lost (expired or dropped).
+ * `cleared` are rows whose lost count an ack dismisses. However many receivers and senders, it reads the rows in one
+ * statement, the senders' new latest messages in one more, and writes them back in one upsert and one delete.
+ */
+export async function forgetPending (
+  tx: StoreTx, receivers: ReadonlyMap<string, ReceiverState>, removed: readonly MessageKey[], reason: Removal, cleared: readonly Conversation[] = []
+): Promise<void> {
+  const groups = byConversation(removed)
+  const rows = new Map<string, Conversation>()
+  for (const row of cleared) rows.set(keyOf(row.receiverUid, row.senderUid), { ...row, lostCount: 0, lostSeq: null })
+  const missing = [...groups.values()].map(([key]) => [key?.receiverUid, key?.senderUid] as ReceiverKey).filter((pair) => !rows.has(keyOf(...pair)))
+  if (missing.length > 0) for (const row of await tx.findConversations(missing)) rows.set(keyOf(row.receiverUid, row.senderUid), row)
+
+  const needLatest: Conversation[] = []
+  for (const [id, keys] of groups) {
+    const row = rows.get(id)
+    if (row === undefined) continue
+    const next = withRemoved(row, keys, reason)
+    if (keys.some((key) => key.seq === row.last?.seq)) {
+      next.last = null
+      if (next.pendingCount > 0) needLatest.push(next)
     }
-    // With nothing pending, the row keeps its place in the summary at the seq of its last message.
-    if (next.last !== null) next.sortSeq = next.last.seq
-    if (next.pendingCount === 0 && next.lostCount === 0) await tx.deleteConversation(receiverUid, senderUid)
-    else await tx.saveConversations([next])
+    rows.set(id, next)
   }
-  receiver.pendingCount -= removed.length
+  if (needLatest.length > 0) {
+    const latest = new Map((await tx.lastPendingOfSenders(needLatest.map(pairOf))).map((message) => [keyOf(message.receiverUid, message.senderUid), message]))
+    for (const row of needLatest) {
+      const message = latest.get(keyOf(row.receiverUid, row.senderUid))
+      row.last = message === undefined ? null : lastOf(message)
+    }
+  }
+
+  const keep: Conversation[] = []
+  const drop: ReceiverKey[] = []
+  for (const row of rows.values()) {
+    // With nothing pending, the row keeps its place in the summary at the seq of its last message.
+    if (row.last !== null) row.sortSeq = row.last.seq
+    if (row.pendingCount === 0 && row.lostCount === 0) drop.push(pairOf(row))
+    else keep.push(row)
+  }
+  if (keep.length > 0) await tx.saveConversations(keep)
+  if (drop.length > 0) await tx.deleteConversations(drop)
+  for (const key of removed) {
+    const receiver = receivers.get(key.receiverUid)
+    if (receiver !== undefined) receiver.pendingCount -= 1
+  }
 }

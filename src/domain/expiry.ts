@@ -17,17 +17,22 @@ async function purgeExpired (tx: StoreTx, receiver: ReceiverState, now: number, 
   if (!isDue(receiver, now)) return
   const expired = await tx.expiredPending(receiver.receiverUid, now, limit)
   if (expired.length > 0) {
-    await tx.removePending(receiver.receiverUid, expired.map((key) => key.seq), null, now)
-    await forgetPending(tx, receiver, expired, 'lost')
+    await tx.removePending(receiver.receiverUid, expired.map((key) => key.seq))
+    await forgetPending(tx, new Map([[receiver.receiverUid, receiver]]), expired, 'lost')
     tally.expired += expired.length
   }
   // A full batch may have left more behind: keep the receiver due so the sweep comes back.
   if (expired.length < limit) receiver.nextExpiry = await tx.earliestExpiry(receiver.receiverUid)
 }
 
-/** Locks receivers in one global (sorted) order, so that writers never deadlock, and purges their expired messages. */
-export async function lockAndPurge (tx: StoreTx, receiverUids: readonly string[], now: number, tally: Tally): Promise<Map<string, ReceiverState>> {
-  const receivers = await tx.lockReceivers([...new Set(receiverUids)].sort())
+/**
+ * Locks receivers in one global (sorted) order, so that writers never deadlock, and purges their expired messages.
+ * Without create, receivers the store has never seen are left out (an ack makes no row).
+ */
+export async function lockAndPurge (
+  tx: StoreTx, receiverUids: readonly string[], now: number, tally: Tally, options: { create?: boolean } = {}
+): Promise<Map<string, ReceiverState>> {
+  const receivers = await tx.lockReceivers([...new Set(receiverUids)].sort(), options)
   for (const receiver of receivers) await purgeExpired(tx, receiver, now, tally, NO_LIMIT)
   return new Map(receivers.map((receiver) => [receiver.receiverUid, receiver]))
 }

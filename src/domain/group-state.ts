@@ -36,8 +36,9 @@ export async function readGroup (tx: StoreTx, items: readonly Prepared[]): Promi
   const state: GroupState = { pending: new Map(), tombstones: new Map(), conversations: new Map(), changed: new Set(), inserts: [] }
   const messageKeys = unique(items.map((item) => [item.receiverUid, item.msgId]))
   const conversationKeys = unique(items.map((item) => [item.receiverUid, item.senderUid]))
-  for (const message of await tx.findPendingByIds(messageKeys)) state.pending.set(keyOf(message.receiverUid, message.msgId), message)
-  for (const tombstone of await tx.findTombstonesByIds(messageKeys)) {
+  const copies = await tx.findByIds(messageKeys)
+  for (const message of copies.pending) state.pending.set(keyOf(message.receiverUid, message.msgId), message)
+  for (const tombstone of copies.tombstones) {
     state.tombstones.set(keyOf(tombstone.message.receiverUid, tombstone.message.msgId), tombstone)
   }
   for (const pair of conversationKeys) state.conversations.set(keyOf(...pair), undefined)

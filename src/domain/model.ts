@@ -56,6 +56,7 @@ export interface Conversation {
 
 /** Identifies one pending message cheaply, for counting what a removal does to each conversation. */
 export interface MessageKey {
+  receiverUid: string
   seq: number
   senderUid: string
   msgId: string
@@ -66,6 +67,19 @@ export interface MessageKey {
 export type AckSelector =
   | { kind: 'ids', msgIds: readonly string[] }
   | { kind: 'up-to', upToSeq: number, senderUid?: string | undefined }
+
+/** One ack: a receiver and what it takes of its pending messages. */
+export interface Ack {
+  receiverUid: string
+  selector: AckSelector
+}
+
+/** An ack up to a seq also dismisses the losses it covers: the summary rows whose lost messages all have seq <= upToSeq. */
+export interface LostClear {
+  receiverUid: string
+  upToSeq: number
+  senderUid?: string | undefined
+}
 
 /** A message to store, already validated; msgId and sendTime fall back to a server-made id and the server's time. */
 export interface NewMessage {

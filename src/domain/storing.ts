@@ -30,7 +30,7 @@ async function existingCopy (tx: StoreTx, state: GroupState, item: Prepared, now
 }
 
 /** Frees a place for one more message: false under the reject policy, else drops the receiver's oldest as lost. */
-async function makeRoom (tx: StoreTx, state: GroupState, receiver: ReceiverState, rules: MessageRules, now: number, tally: Tally): Promise<boolean> {
+async function makeRoom (tx: StoreTx, state: GroupState, receiver: ReceiverState, rules: MessageRules, tally: Tally): Promise<boolean> {
   const { receiverUid } = receiver
   while (receiver.pendingCount >= rules.maxPendingPerReceiver) {
     if (rules.overflowPolicy === 'reject') return false
@@ -38,10 +38,11 @@ async function makeRoom (tx: StoreTx, state: GroupState, receiver: ReceiverState
     await flushGroup(tx, state)
     const oldest = await tx.oldestPending(receiverUid)
     if (oldest === undefined) break
-    await tx.removePending(receiverUid, [oldest.seq], null, now)
-    await forgetPending(tx, receiver, [oldest], 'lost')
+    await tx.removePending(receiverUid, [oldest.seq])
+    await forgetPending(tx, new Map([[receiverUid, receiver]]), [oldest], 'lost')
     state.pending.delete(keyOf(receiverUid, oldest.msgId))
-    state.conversations.set(keyOf(receiverUid, oldest.senderUid), await tx.findConversation(receiverUid, oldest.senderUid))
+    const [conversation] = await tx.findConversations([[receiverUid, oldest.senderUid]])
+    state.conversations.set(keyOf(receiverUid, oldest.senderUid), conversation)
     tally.dropped++
   }
   return true
@@ -84,7 +85,7 @@ export function createStoring ({ rules, clock, write }: DomainContext, waiters: 
       tally.duplicates++
       return { status: 'duplicate', msgId: item.msgId, message: existing }
     }
-    if (!await makeRoom(tx, state, receiver, rules, now, tally)) return { status: 'inbox_full', msgId: item.msgId, message: null }
+    if (!await makeRoom(tx, state, receiver, rules, tally)) return { status: 'inbox_full', msgId: item.msgId, message: null }
     tally.stored++
     return { status: 'stored', msgId: item.msgId, message: addMessage(state, receiver, item, now) }
   }

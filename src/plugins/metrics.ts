@@ -2,6 +2,7 @@
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { MessageEvents } from '../domain/model.js'
+import type { StatementCounts } from '../store/types.js'
 
 export interface Metrics {
   registry: Registry
@@ -11,6 +12,24 @@ export interface Metrics {
   setPendingSource (source: () => Promise<number>): void
   /** Where the waiters gauge reads its value at scrape time. */
   setWaitersSource (source: () => number): void
+  /** Where the statement counters read the store's own counts at scrape time. */
+  setStatementSource (source: () => StatementCounts): void
+}
+
+/** A counter whose value is read at scrape time from a running total kept elsewhere (it only ever grows). */
+function followedCounter (registry: Registry, name: string, help: string, read: () => number): void {
+  let seen = 0
+  // eslint-disable-next-line no-new
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect () {
+      const total = read()
+      if (total > seen) this.inc(total - seen)
+      seen = total
+    }
+  })
 }
 
 export function createMetrics (): Metrics {
@@ -43,6 +62,12 @@ export function createMetrics (): Metrics {
     }
   })
 
+  let statementSource: () => StatementCounts = () => ({ statements: 0, roundTrips: 0 })
+  followedCounter(registry, 'offline_messages_store_statements_total', 'SQL statements sent to the database, BEGIN and COMMIT included',
+    () => statementSource().statements)
+  followedCounter(registry, 'offline_messages_store_round_trips_total', 'Statements that waited for a network round trip to the database (0 on SQLite)',
+    () => statementSource().roundTrips)
+
   let pendingSource: () => Promise<number> = async () => 0
   // eslint-disable-next-line no-new
   new Gauge({
@@ -72,6 +97,9 @@ export function createMetrics (): Metrics {
     },
     setWaitersSource (source) {
       waitersSource = source
+    },
+    setStatementSource (source) {
+      statementSource = source
     }
   }
 }

@@ -6,8 +6,10 @@ import { migrate, type DatabaseOptions } from './database.js'
 import { StoreUnavailableError } from '../domain/errors.js'
 import { storeFailure } from './errors.js'
 import { listenForCommits, type CommitListener } from './postgres-commit-feed.js'
+import { createPool } from './postgres-pool.js'
+import { SQL } from './postgres-statements.js'
 import { createTx } from './postgres-transaction.js'
-import { CONVERSATION_FIELDS, MESSAGE_FIELDS, toConversation, toNumber, toReceiverState, toStoredMessage } from './row-mapper.js'
+import { toConversationFromValues, toNumber, toReceiverMessageFromValues, toReceiverState, toStoredMessage } from './row-mapper.js'
 import type { PageQuery, Store } from './types.js'
 
 async function guard<T> (work: () => Promise<T>): Promise<T> {
@@ -20,12 +22,20 @@ async function guard<T> (work: () => Promise<T>): Promise<T> {
 
 /** The Store of the port. One piece: its methods share the pool and the migration state; each is a few lines. */
 export async function createPostgresStore (options: DatabaseOptions): Promise<Store> {
-  const db = createKnex(options)
+  // knex runs the migrations, on a connection of its own for their duration; everything else runs on the pool.
+  const migrateOnce = async (): Promise<void> => {
+    const knex = createKnex({ ...options, poolMax: 1 })
+    try {
+      await migrate(knex)
+    } finally {
+      await knex.destroy()
+    }
+  }
   // A database that is down at start does not stop the service: it answers 503 until the database is back,
   // and the first operation after that runs the migrations.
   let migrated: Promise<void> | null = null
   const ensureSchema = (): Promise<void> => {
-    migrated ??= guard(() => migrate(db)).then(() => undefined, (error: unknown) => {
+    migrated ??= guard(migrateOnce).then(() => undefined, (error: unknown) => {
       migrated = null
       throw error
     })
@@ -34,11 +44,9 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
   try {
     await ensureSchema()
   } catch (error) {
-    if (!(error instanceof StoreUnavailableError)) {
-      await db.destroy()
-      throw error
-    }
+    if (!(error instanceof StoreUnavailableError)) throw error
   }
+  const pool = createPool(options)
   // Names this instance in its NOTIFY payloads, so that its own commits (woken in process) are not heard twice.
   const instanceId = randomUUID()
   const listeners: CommitListener[] = []
@@ -48,70 +56,59 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
   })
 
   return {
-    transaction: (fn) => run(() => db.transaction((trx) => fn(createTx(trx, instanceId)))),
+    transaction: (fn) => run(() => pool.transaction((queries) => fn(createTx(queries, instanceId)))),
 
     receiver: (receiverUid) => run(async () => {
-      const row = await db('receivers').where({ receiver_uid: receiverUid }).first()
+      const [row] = await pool.rows(SQL.receiver, [receiverUid])
       return row === undefined ? undefined : toReceiverState(row)
     }),
 
     summary: (receiverUid, beforeSortSeq, limit) => run(async () => {
-      const query = db('conversations').select(CONVERSATION_FIELDS).where({ receiver_uid: receiverUid }).orderBy('sort_seq', 'desc').limit(limit)
-      if (beforeSortSeq !== null) query.andWhere('sort_seq', '<', beforeSortSeq)
-      const [receiver, rows] = await Promise.all([
-        db('receivers').where({ receiver_uid: receiverUid }).first() as Promise<Record<string, unknown> | undefined>,
-        query as Promise<Record<string, unknown>[]>
-      ])
-      return { receiver: receiver === undefined ? undefined : toReceiverState(receiver), rows: rows.map(toConversation) }
+      const rows = await pool.arrays(SQL.summary, [receiverUid, beforeSortSeq ?? Number.MAX_SAFE_INTEGER, limit])
+      const [first] = rows
+      if (first === undefined) return { receiver: undefined, rows: [] }
+      const receiver = toReceiverState({ receiver_uid: first[0], last_seq: first[1], pending_count: first[2], next_expiry: first[3] })
+      // Columns 4 on are the conversation's, NULL when the receiver has no summary rows.
+      return { receiver, rows: rows.filter((row) => row[4] !== null).map((row) => toConversationFromValues(row.slice(4))) }
     }),
 
     page: (query: PageQuery) => run(async () => {
-      const select = db('messages').select(MESSAGE_FIELDS)
-        .where({ receiver_uid: query.receiverUid })
-        .andWhere('seq', '>', query.afterSeq)
-        .andWhere('expires_at', '>', query.now)
-        .orderBy('seq', 'asc')
-        .limit(query.limit)
-      if (query.senderUid !== undefined) select.andWhere({ sender_uid: query.senderUid })
-      return (await select).map((row) => toStoredMessage(row))
+      const values = [query.receiverUid, query.afterSeq, query.now, query.limit]
+      const rows = query.senderUid === undefined
+        ? await pool.arrays(SQL.page, values)
+        : await pool.arrays(SQL.pageOfSender, [...values, query.senderUid])
+      return rows.map((row) => toReceiverMessageFromValues(query.receiverUid, row))
     }),
 
     findPendingLive: (receiverUid, msgId, now) => run(async () => {
-      const row = await db('messages').select(MESSAGE_FIELDS)
-        .where({ receiver_uid: receiverUid, msg_id: msgId }).andWhere('expires_at', '>', now).first()
+      const [row] = await pool.rows(SQL.findPendingLive, [receiverUid, msgId, now])
       return row === undefined ? undefined : toStoredMessage(row)
     }),
 
-    receiversDueForExpiry: (now, limit) => run(async () => {
-      const rows = await db('receivers').select('receiver_uid').where('next_expiry', '<=', now).orderBy('next_expiry', 'asc').limit(limit)
-      return rows.map((row: { receiver_uid: string }) => row.receiver_uid)
-    }),
+    receiversDueForExpiry: (now, limit) => run(async () =>
+      (await pool.rows(SQL.dueForExpiry, [now, limit])).map((row) => String(row.receiver_uid))),
 
     purgeTombstones: (now, limit) => run(async () => {
-      const due = db('tombstones').select('receiver_uid', 'msg_id').where('purge_at', '<=', now).limit(limit)
-      return await db('tombstones').whereIn(['receiver_uid', 'msg_id'], due).delete()
+      const result = await pool.rows(SQL.purgeTombstones, [now, limit])
+      return result.length
     }),
 
     totalPending: (now) => run(async () => {
-      const total = await db('receivers').sum({ n: 'pending_count' }).first() as { n: unknown } | undefined
-      // Expired messages still waiting for the sweep are not pending; only receivers due for expiry can hold them.
-      const expired = await db('messages as m')
-        .join('receivers as r', 'r.receiver_uid', 'm.receiver_uid')
-        .where('r.next_expiry', '<=', now).andWhere('m.expires_at', '<=', now)
-        .count({ n: '*' }).first() as { n: unknown } | undefined
-      const sum = total?.n === null || total?.n === undefined ? 0 : toNumber(total.n)
-      return sum - (expired?.n === undefined ? 0 : toNumber(expired.n))
+      const [row] = await pool.rows(SQL.totalPending, [now])
+      return toNumber(row?.pending ?? 0)
     }),
 
-    ping: () => run(async () => { await db.raw('SELECT 1') }),
+    ping: () => run(async () => { await pool.rows(SQL.ping, []) }),
 
     followCommits (feed) {
       listeners.push(listenForCommits(options, instanceId, feed))
     },
 
+    statementCounts: () => pool.counts(),
+
     close: async () => {
       await Promise.all(listeners.map((listener) => listener.close()))
-      await db.destroy()
+      await pool.end()
     }
   }
 }

@@ -75,6 +75,7 @@ export function fromStoredMessage (message: StoredMessage): Row {
 
 export function toMessageKey (row: Row): MessageKey {
   return {
+    receiverUid: String(row.receiver_uid),
     seq: toNumber(row.seq),
     senderUid: String(row.sender_uid),
     msgId: String(row.msg_id),

@@ -8,13 +8,25 @@ export type Row = Record<string, unknown>
 const MESSAGE_COLUMNS = MESSAGE_FIELDS.join(', ')
 // A page leaves out receiver_uid: turning a value into a JavaScript string is most of a page's cost in better-sqlite3.
 const PAGE_COLUMNS = PAGE_FIELDS.join(', ')
-const KEY_COLUMNS = 'seq, sender_uid, msg_id, expires_at'
+const KEY_COLUMNS = 'receiver_uid, seq, sender_uid, msg_id, expires_at'
 const CONVERSATION_COLUMNS = CONVERSATION_FIELDS.join(', ')
 
 export type Statements = ReturnType<typeof prepareStatements>
 
-export function prepareStatements (db: Database) {
-  const p = (sql: string): Statement => db.prepare(sql)
+/** Counts every execution of the statement in counts.statements (for the metrics: SQL statements per request). */
+function counted (statement: Statement, counts: { statements: number }): Statement {
+  for (const method of ['run', 'get', 'all'] as const) {
+    const execute = statement[method].bind(statement) as (...params: unknown[]) => never
+    statement[method] = (...params: unknown[]) => {
+      counts.statements++
+      return execute(...params)
+    }
+  }
+  return statement
+}
+
+export function prepareStatements (db: Database, counts: { statements: number }) {
+  const p = (sql: string): Statement => counted(db.prepare(sql), counts)
   return {
     begin: p('BEGIN IMMEDIATE'),
     commit: p('COMMIT'),
@@ -30,10 +42,14 @@ export function prepareStatements (db: Database) {
     oldestPending: p(`SELECT ${KEY_COLUMNS} FROM messages WHERE receiver_uid = ? ORDER BY seq ASC LIMIT 1`),
     expiredPending: p(`SELECT ${KEY_COLUMNS} FROM messages WHERE receiver_uid = ? AND expires_at <= ? ORDER BY seq ASC LIMIT ?`),
     earliestExpiry: p('SELECT min(expires_at) AS v FROM messages WHERE receiver_uid = ?'),
-    ackById: p(`SELECT ${KEY_COLUMNS} FROM messages WHERE receiver_uid = ? AND msg_id = ? AND expires_at > ?`),
-    ackUpTo: p(`SELECT ${KEY_COLUMNS} FROM messages WHERE receiver_uid = ? AND seq <= ? AND expires_at > ? ORDER BY seq`),
-    ackUpToOfSender: p(`SELECT ${KEY_COLUMNS} FROM messages WHERE receiver_uid = ? AND sender_uid = ? AND seq <= ? AND expires_at > ? ORDER BY seq`),
-    toTombstone: p(`INSERT INTO tombstones (${MESSAGE_COLUMNS}, acked_at, purge_at) SELECT ${MESSAGE_COLUMNS}, ?, ? FROM messages WHERE receiver_uid = ? AND seq = ?`),
+    // An ack keeps what it takes as tombstones first, then deletes it: the same selection, twice.
+    tombstoneById: p(`INSERT INTO tombstones (${MESSAGE_COLUMNS}, acked_at, purge_at) SELECT ${MESSAGE_COLUMNS}, ?, ? FROM messages WHERE receiver_uid = ? AND msg_id = ? AND expires_at > ?`),
+    ackById: p(`DELETE FROM messages WHERE receiver_uid = ? AND msg_id = ? AND expires_at > ? RETURNING ${KEY_COLUMNS}`),
+    tombstoneUpTo: p(`INSERT INTO tombstones (${MESSAGE_COLUMNS}, acked_at, purge_at) SELECT ${MESSAGE_COLUMNS}, ?, ? FROM messages WHERE receiver_uid = ? AND seq <= ? AND expires_at > ?`),
+    ackUpTo: p(`DELETE FROM messages WHERE receiver_uid = ? AND seq <= ? AND expires_at > ? RETURNING ${KEY_COLUMNS}`),
+    tombstoneUpToOfSender: p(`INSERT INTO tombstones (${MESSAGE_COLUMNS}, acked_at, purge_at) SELECT ${MESSAGE_COLUMNS}, ?, ? FROM messages ` +
+      'WHERE receiver_uid = ? AND sender_uid = ? AND seq <= ? AND expires_at > ?'),
+    ackUpToOfSender: p(`DELETE FROM messages WHERE receiver_uid = ? AND sender_uid = ? AND seq <= ? AND expires_at > ? RETURNING ${KEY_COLUMNS}`),
     deleteMessage: p('DELETE FROM messages WHERE receiver_uid = ? AND seq = ?'),
     lastPendingOfSender: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND sender_uid = ? ORDER BY seq DESC LIMIT 1`).raw(true),
     findConversation: p(`SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE receiver_uid = ? AND sender_uid = ?`).raw(true),
@@ -41,9 +57,8 @@ export function prepareStatements (db: Database) {
       'ON CONFLICT (receiver_uid, sender_uid) DO UPDATE SET ' +
       CONVERSATION_STATE_FIELDS.map((column) => `${column} = excluded.${column}`).join(', ')),
     deleteConversation: p('DELETE FROM conversations WHERE receiver_uid = ? AND sender_uid = ?'),
-    clearLost: p('UPDATE conversations SET lost_count = 0, lost_seq = NULL WHERE receiver_uid = ? AND lost_seq <= ?'),
-    clearLostOfSender: p('UPDATE conversations SET lost_count = 0, lost_seq = NULL WHERE receiver_uid = ? AND sender_uid = ? AND lost_seq <= ?'),
-    deleteEmptyConversations: p('DELETE FROM conversations WHERE receiver_uid = ? AND pending_count = 0 AND lost_count = 0'),
+    lostConversations: p(`SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE receiver_uid = ? AND lost_count > 0 AND lost_seq <= ?`).raw(true),
+    lostConversationOfSender: p(`SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE receiver_uid = ? AND sender_uid = ? AND lost_count > 0 AND lost_seq <= ?`).raw(true),
     summary: p(`SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE receiver_uid = ? AND sort_seq < ? ORDER BY sort_seq DESC LIMIT ?`).raw(true),
     page: p(`SELECT ${PAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND seq > ? AND expires_at > ? ORDER BY seq ASC LIMIT ?`).raw(true),
     pageOfSender: p(`SELECT ${PAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND sender_uid = ? AND seq > ? AND expires_at > ? ORDER BY seq ASC LIMIT ?`).raw(true),

@@ -106,7 +106,8 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
   const reserve: DiskReserve = filename === ':memory:'
     ? { full: false, exhausted () {}, recheck: async () => {} }
     : await openDiskReserve(filename, options.reserveBytes ?? 0, (level, message) => { options.log?.(level === 'info' ? 'warn' : level, message) })
-  const s = prepareStatements(db)
+  const counts = { statements: 0 }
+  const s = prepareStatements(db, counts)
   const tx = refuseNewMessagesWhenFull(createSqliteTx(s), reserve)
   const serial = createSerialQueue()
   // A read waits until what it may have seen is on disk: no answer ever shows a message that a power loss could take back.
@@ -166,6 +167,9 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
     totalPending: (now) => read(() => (value(s.sumPending) ?? 0) - (value(s.expiredUnswept, now, now) ?? 0)),
 
     followCommits () {},
+
+    // In process: no statement waits for a network round trip.
+    statementCounts: () => ({ statements: counts.statements, roundTrips: 0 }),
 
     // Ready means writable too: while the disk is full, readiness names it.
     ping: async () => {

@@ -1,36 +1,37 @@
 // The embedded store's write transaction: the StoreTx of the port on prepared statements. One connection writes at a
 // time (sqlite-store.ts runs every operation in turn), so a transaction holds the whole database, not single rows.
-import type { MessageKey } from '../domain/model.js'
+import type { Statement } from 'better-sqlite3'
+import type { MessageKey, ReceiverState } from '../domain/model.js'
 import {
   conversationValues, storedMessageValues, toConversationFromValues, toMessageKey, toReceiverState, toStoredMessageFromValues,
   toTombstoneFromValues
 } from './row-mapper.js'
-import { all, one, value, values, type Row, type Statements } from './sqlite-statements.js'
+import { all, one, value, values, type Statements } from './sqlite-statements.js'
 import type { StoreTx } from './types.js'
 
 /** The StoreTx of the port on the prepared statements. One piece: an object of small methods that share `s`. */
 export function createSqliteTx (s: Statements): StoreTx {
   return {
-    // A single writer holds the database: "locking" a receiver only makes sure its row exists.
-    async lockReceivers (receiverUids) {
-      return receiverUids.map((receiverUid) => {
+    // A single writer holds the database: "locking" a receiver only makes sure its row exists (or, without create, reads it).
+    async lockReceivers (receiverUids, { create = true } = {}) {
+      const states: ReceiverState[] = []
+      for (const receiverUid of receiverUids) {
         let row = one(s.receiver, receiverUid)
-        if (row === undefined) {
+        if (row === undefined && create) {
           s.insertReceiver.run(receiverUid)
-          row = one(s.receiver, receiverUid) as Row
+          row = one(s.receiver, receiverUid)
         }
-        return toReceiverState(row)
-      })
+        if (row !== undefined) states.push(toReceiverState(row))
+      }
+      return states
     },
     async saveReceivers (states) {
       for (const state of states) s.saveReceiver.run(state.lastSeq, state.pendingCount, state.nextExpiry, state.receiverUid)
     },
     // One prepared lookup per key: on an embedded database that is as cheap as any IN list.
-    async findPendingByIds (keys) {
-      return keys.map(([receiverUid, msgId]) => values(s.findPending, receiverUid, msgId)).filter((row) => row !== undefined).map(toStoredMessageFromValues)
-    },
-    async findTombstonesByIds (keys) {
-      return keys.map(([receiverUid, msgId]) => values(s.findTombstone, receiverUid, msgId)).filter((row) => row !== undefined).map(toTombstoneFromValues)
+    async findByIds (keys) {
+      const found = (statement: Statement) => keys.map(([receiverUid, msgId]) => values(statement, receiverUid, msgId)).filter((row) => row !== undefined)
+      return { pending: found(s.findPending).map(toStoredMessageFromValues), tombstones: found(s.findTombstone).map(toTombstoneFromValues) }
     },
     async deleteTombstone (receiverUid, msgId) {
       s.deleteTombstone.run(receiverUid, msgId)
@@ -48,47 +49,45 @@ export function createSqliteTx (s: Statements): StoreTx {
     async earliestExpiry (receiverUid) {
       return value(s.earliestExpiry, receiverUid)
     },
-    async selectForAck (receiverUid, selector, now) {
-      if (selector.kind === 'ids') {
-        const found: MessageKey[] = []
-        for (const msgId of new Set(selector.msgIds)) {
-          const row = one(s.ackById, receiverUid, msgId, now)
-          if (row !== undefined) found.push(toMessageKey(row))
+    // The acks one after the other, in input order: a later ack of the same message finds nothing left.
+    async removeAcked (acks, now, tombstoneUntil) {
+      const removed: MessageKey[] = []
+      const take = (tombstone: Statement, remove: Statement, ...selection: unknown[]) => {
+        if (tombstoneUntil !== null) tombstone.run(now, tombstoneUntil, ...selection)
+        for (const row of all(remove, ...selection)) removed.push(toMessageKey(row))
+      }
+      for (const { receiverUid, selector } of acks) {
+        if (selector.kind === 'ids') {
+          for (const msgId of new Set(selector.msgIds)) take(s.tombstoneById, s.ackById, receiverUid, msgId, now)
+        } else if (selector.senderUid === undefined) {
+          take(s.tombstoneUpTo, s.ackUpTo, receiverUid, selector.upToSeq, now)
+        } else {
+          take(s.tombstoneUpToOfSender, s.ackUpToOfSender, receiverUid, selector.senderUid, selector.upToSeq, now)
         }
-        return found
       }
-      const rows = selector.senderUid === undefined
-        ? all(s.ackUpTo, receiverUid, selector.upToSeq, now)
-        : all(s.ackUpToOfSender, receiverUid, selector.senderUid, selector.upToSeq, now)
-      return rows.map(toMessageKey)
+      return removed
     },
-    async removePending (receiverUid, seqs, tombstoneUntil, ackedAt) {
-      for (const seq of seqs) {
-        if (tombstoneUntil !== null) s.toTombstone.run(ackedAt, tombstoneUntil, receiverUid, seq)
-        s.deleteMessage.run(receiverUid, seq)
-      }
+    async removePending (receiverUid, seqs) {
+      for (const seq of seqs) s.deleteMessage.run(receiverUid, seq)
     },
-    async lastPendingOfSender (receiverUid, senderUid) {
-      const row = values(s.lastPendingOfSender, receiverUid, senderUid)
-      return row === undefined ? undefined : toStoredMessageFromValues(row)
-    },
-    async findConversation (receiverUid, senderUid) {
-      const row = values(s.findConversation, receiverUid, senderUid)
-      return row === undefined ? undefined : toConversationFromValues(row)
+    async lastPendingOfSenders (keys) {
+      return keys.map(([receiverUid, senderUid]) => values(s.lastPendingOfSender, receiverUid, senderUid)).filter((row) => row !== undefined).map(toStoredMessageFromValues)
     },
     async findConversations (keys) {
       return keys.map(([receiverUid, senderUid]) => values(s.findConversation, receiverUid, senderUid)).filter((row) => row !== undefined).map(toConversationFromValues)
     },
+    async findLostConversations (clears) {
+      const rows = clears.flatMap(({ receiverUid, upToSeq, senderUid }) => senderUid === undefined
+        ? s.lostConversations.all(receiverUid, upToSeq) as unknown[][]
+        : s.lostConversationOfSender.all(receiverUid, senderUid, upToSeq) as unknown[][])
+      // Two acks of one group may cover the same row: each row once.
+      return [...new Map(rows.map((row) => [`${String(row[0])}\u0000${String(row[1])}`, row])).values()].map(toConversationFromValues)
+    },
     async saveConversations (conversations) {
       for (const conversation of conversations) s.saveConversation.run(conversationValues(conversation))
     },
-    async deleteConversation (receiverUid, senderUid) {
-      s.deleteConversation.run(receiverUid, senderUid)
-    },
-    async clearLostUpTo (receiverUid, upToSeq, senderUid) {
-      if (senderUid === undefined) s.clearLost.run(receiverUid, upToSeq)
-      else s.clearLostOfSender.run(receiverUid, senderUid, upToSeq)
-      s.deleteEmptyConversations.run(receiverUid)
+    async deleteConversations (keys) {
+      for (const [receiverUid, senderUid] of keys) s.deleteConversation.run(receiverUid, senderUid)
     },
     // One process owns an SQLite database: the domain wakes its own waiters after the commit.
     async announceStored () {}

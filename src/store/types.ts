@@ -1,6 +1,6 @@
 // The store port: what the domain may ask of a store, in the domain's model types, with times as epoch milliseconds.
 // sqlite-store.ts and postgres-store.ts implement it; test/store/store-contract.test.ts holds both to it.
-import type { AckSelector, Conversation, MessageKey, ReceiverState, StoredMessage, Tombstone } from '../domain/model.js'
+import type { Ack, Conversation, LostClear, MessageKey, ReceiverState, StoredMessage, Tombstone } from '../domain/model.js'
 
 export interface SummaryView {
   receiver: ReceiverState | undefined
@@ -18,41 +18,53 @@ export interface PageQuery {
 /** A receiver_uid and a msg_id or sender_uid under it. */
 export type ReceiverKey = readonly [receiverUid: string, id: string]
 
-/** Everything a write transaction may do. Every method is keyed by receiver_uid. */
+/** What a group of stores finds under its (receiver_uid, msg_id): pending messages (expired or not) and tombstones. */
+export interface StoredCopies {
+  pending: StoredMessage[]
+  tombstones: Tombstone[]
+}
+
+/** Everything a write transaction may do. Every method is keyed by receiver_uid; most take many receivers at once. */
 export interface StoreTx {
-  /** Creates the receivers' rows when missing and locks them, in the order given, until the transaction ends. */
-  lockReceivers (receiverUids: readonly string[]): Promise<ReceiverState[]>
+  /**
+   * Locks the receivers' rows, in the order given, until the transaction ends: with create (the default) it first makes
+   * the missing ones; without, it answers only the receivers that exist, still in that order.
+   */
+  lockReceivers (receiverUids: readonly string[], options?: { create?: boolean }): Promise<ReceiverState[]>
   saveReceivers (states: readonly ReceiverState[]): Promise<void>
 
-  /** The pending messages (expired or not) with these (receiver_uid, msg_id). */
-  findPendingByIds (keys: readonly ReceiverKey[]): Promise<StoredMessage[]>
-  findTombstonesByIds (keys: readonly ReceiverKey[]): Promise<Tombstone[]>
+  findByIds (keys: readonly ReceiverKey[]): Promise<StoredCopies>
   deleteTombstone (receiverUid: string, msgId: string): Promise<void>
   insertMessages (messages: readonly StoredMessage[]): Promise<void>
 
   oldestPending (receiverUid: string): Promise<MessageKey | undefined>
   expiredPending (receiverUid: string, now: number, limit: number): Promise<MessageKey[]>
   earliestExpiry (receiverUid: string): Promise<number | null>
-  selectForAck (receiverUid: string, selector: AckSelector, now: number): Promise<MessageKey[]>
-  /** Deletes pending messages; with a tombstone purge time, keeps them as tombstones until then. */
-  removePending (receiverUid: string, seqs: readonly number[], tombstoneUntil: number | null, ackedAt: number): Promise<void>
-  /** The sender's pending message with the highest seq. */
-  lastPendingOfSender (receiverUid: string, senderUid: string): Promise<StoredMessage | undefined>
+  /**
+   * Deletes the unexpired pending messages the acks select and answers their keys, each once; with a tombstone purge
+   * time, keeps them as tombstones (acked at `now`) until then.
+   */
+  removeAcked (acks: readonly Ack[], now: number, tombstoneUntil: number | null): Promise<MessageKey[]>
+  /** Deletes pending messages of one receiver without tombstones (they were lost: expired or dropped). */
+  removePending (receiverUid: string, seqs: readonly number[]): Promise<void>
+  /** For each (receiver_uid, sender_uid), the sender's pending message with the highest seq, if any. */
+  lastPendingOfSenders (keys: readonly ReceiverKey[]): Promise<StoredMessage[]>
 
-  findConversation (receiverUid: string, senderUid: string): Promise<Conversation | undefined>
   /** The summary rows with these (receiver_uid, sender_uid). */
   findConversations (keys: readonly ReceiverKey[]): Promise<Conversation[]>
+  /** The summary rows (of one sender, when given) with lost messages, all of seq <= upToSeq. */
+  findLostConversations (clears: readonly LostClear[]): Promise<Conversation[]>
   /** Inserts or updates summary rows (at most one per receiver and sender). */
   saveConversations (conversations: readonly Conversation[]): Promise<void>
-  deleteConversation (receiverUid: string, senderUid: string): Promise<void>
-  /** Resets lost_count of the receiver's rows (of one sender, when given) whose lost messages all have seq <= upToSeq, and deletes rows left empty. */
-  clearLostUpTo (receiverUid: string, upToSeq: number, senderUid?: string): Promise<void>
+  deleteConversations (keys: readonly ReceiverKey[]): Promise<void>
   /** Tells the other instances, once this transaction commits, that these receivers have new messages. */
   announceStored (receiverUids: readonly string[]): Promise<void>
 }
 
 /** The receivers of a group another instance committed, or 'all' when some may have been missed. */
 export type CommitFeed = (receiverUids: readonly string[] | 'all') => void
+
+export interface StatementCounts { statements: number, roundTrips: number }
 
 export interface Store {
   /**
@@ -76,6 +88,8 @@ export interface Store {
   totalPending (now: number): Promise<number>
   /** Follows the commits of other instances on the same database (a no-op where there can be none). */
   followCommits (listener: CommitFeed): void
+  /** The SQL statements sent so far (BEGIN and COMMIT included), and how many of them waited for a network round trip. */
+  statementCounts (): StatementCounts
   ping (): Promise<void>
   close (): Promise<void>
 }

@@ -1,7 +1,7 @@
 // The store port's promises (src/store/types.ts), held against the store under test: this one file runs on SQLite and
 // on PostgreSQL, so a rule that one store keeps and the other breaks fails here, below the HTTP and domain layers.
 import t, { type Test } from 'tap'
-import type { Conversation, StoredMessage } from '../../src/domain/model.js'
+import type { Conversation, LostClear, MessageKey, StoredMessage } from '../../src/domain/model.js'
 import { createStore } from '../../src/store/backends.js'
 import type { Store } from '../../src/store/types.js'
 import { createTestDatabase } from '../helpers/database.js'
@@ -114,38 +114,44 @@ t.test('a page is seq ascending after its cursor, of one sender when asked, boun
   t.equal((await store.findPendingLive('bob', 'm-3', NOW - 1))?.seq, 3, 'it was pending until then')
 })
 
-t.test('acks select only the receiver\'s unexpired messages, by ids or up to a seq, of one sender when asked', async (t) => {
+t.test('acks delete only the receiver\'s unexpired messages, by ids or up to a seq, of one sender when asked, each once', async (t) => {
   const store = await openStore(t)
-  await seed(store, 'bob', [message('bob', 1), message('bob', 2, { senderUid: 'carol' }), message('bob', 3, { expiresAt: NOW }), message('bob', 4)])
+  await seed(store, 'bob', [message('bob', 1), message('bob', 2, { senderUid: 'carol' }), message('bob', 3, { expiresAt: NOW }), message('bob', 4), message('bob', 5)])
   await seed(store, 'eve', [message('eve', 1), message('eve', 2)])
+  const seqsOf = (keys: readonly MessageKey[]) => keys.map((key) => `${key.receiverUid}/${key.seq}`).sort()
   await store.transaction(async (tx) => {
-    const byIds = await tx.selectForAck('bob', { kind: 'ids', msgIds: ['m-1', 'm-3', 'm-9', 'm-1'] }, NOW)
-    t.strictSame(byIds.map((key) => key.seq), [1], 'unknown, expired and repeated ids select nothing more')
-    t.match(byIds[0], { seq: 1, senderUid: 'alice', msgId: 'm-1', expiresAt: NOW + MINUTE })
-    const upTo = await tx.selectForAck('bob', { kind: 'up-to', upToSeq: 3 }, NOW)
-    t.strictSame(upTo.map((key) => key.seq).sort(), [1, 2])
-    const ofSender = await tx.selectForAck('bob', { kind: 'up-to', upToSeq: 4, senderUid: 'alice' }, NOW)
-    t.strictSame(ofSender.map((key) => key.seq).sort(), [1, 4])
+    const byIds = await tx.removeAcked([{ receiverUid: 'bob', selector: { kind: 'ids', msgIds: ['m-1', 'm-3', 'm-9', 'm-1'] } }], NOW, null)
+    t.strictSame(seqsOf(byIds), ['bob/1'], 'unknown, expired and repeated ids delete nothing more')
+    t.match(byIds[0], { receiverUid: 'bob', seq: 1, senderUid: 'alice', msgId: 'm-1', expiresAt: NOW + MINUTE })
+    const ofSender = await tx.removeAcked([{ receiverUid: 'bob', selector: { kind: 'up-to', upToSeq: 4, senderUid: 'alice' } }], NOW, null)
+    t.strictSame(seqsOf(ofSender), ['bob/4'], 'of one sender, up to the seq')
   })
+  const group = await store.transaction((tx) => tx.removeAcked([
+    { receiverUid: 'bob', selector: { kind: 'up-to', upToSeq: 3 } },
+    { receiverUid: 'bob', selector: { kind: 'ids', msgIds: ['m-2', 'm-5'] } },
+    { receiverUid: 'eve', selector: { kind: 'up-to', upToSeq: 1 } }
+  ], NOW, null))
+  t.strictSame(seqsOf(group), ['bob/2', 'bob/5', 'eve/1'], 'several acks of several receivers in one statement, a message once')
+  t.strictSame((await store.page({ receiverUid: 'eve', afterSeq: 0, limit: 10, now: NOW })).map((m) => m.seq), [2], 'eve keeps what no ack covered')
 })
 
-t.test('a removal with a purge time leaves tombstones as the messages were; one without leaves none', async (t) => {
+t.test('an ack with a purge time leaves tombstones as the messages were; a removal of lost messages leaves none', async (t) => {
   const store = await openStore(t)
   const messages = [message('bob', 1), message('bob', 2, { senderUid: 'carol' }), message('bob', 3)]
   await seed(store, 'bob', messages)
   const keys = [['bob', 'm-1'], ['bob', 'm-2'], ['bob', 'm-3'], ['eve', 'm-1']] as const
   await store.transaction(async (tx) => {
-    await tx.removePending('bob', [1, 2], NOW + MINUTE, NOW)
-    await tx.removePending('bob', [3], null, NOW)
+    await tx.removeAcked([{ receiverUid: 'bob', selector: { kind: 'up-to', upToSeq: 2 } }], NOW, NOW + MINUTE)
+    await tx.removePending('bob', [3])
   })
   t.strictSame(await store.page({ receiverUid: 'bob', afterSeq: 0, limit: 10, now: NOW }), [])
   await store.transaction(async (tx) => {
-    t.strictSame(await tx.findPendingByIds(keys), [])
-    const tombstones = await tx.findTombstonesByIds(keys)
-    t.strictSame(tombstones.sort((a, b) => a.message.seq - b.message.seq),
+    const copies = await tx.findByIds(keys)
+    t.strictSame(copies.pending, [])
+    t.strictSame(copies.tombstones.sort((a, b) => a.message.seq - b.message.seq),
       [{ message: messages[0], purgeAt: NOW + MINUTE }, { message: messages[1], purgeAt: NOW + MINUTE }])
     await tx.deleteTombstone('bob', 'm-1')
-    t.strictSame((await tx.findTombstonesByIds(keys)).map((tombstone) => tombstone.message.msgId), ['m-2'])
+    t.strictSame((await tx.findByIds(keys)).tombstones.map((tombstone) => tombstone.message.msgId), ['m-2'])
   })
 })
 
@@ -153,13 +159,13 @@ t.test('the tombstone purge takes only tombstones past their window, at most as 
   const store = await openStore(t)
   await seed(store, 'bob', Array.from({ length: 6 }, (_, i) => message('bob', i + 1)))
   await store.transaction(async (tx) => {
-    for (let seq = 1; seq <= 6; seq++) await tx.removePending('bob', [seq], NOW + seq * 1000, NOW)
+    for (let seq = 1; seq <= 6; seq++) await tx.removeAcked([{ receiverUid: 'bob', selector: { kind: 'up-to', upToSeq: seq } }], NOW, NOW + seq * 1000)
   })
   t.equal(await store.purgeTombstones(NOW + 4000, 3), 3, 'bounded: 4 are due, 3 go')
   t.equal(await store.purgeTombstones(NOW + 4000, 3), 1)
   t.equal(await store.purgeTombstones(NOW + 4000, 3), 0)
-  const left = await store.transaction((tx) => tx.findTombstonesByIds([1, 2, 3, 4, 5, 6].map((seq) => ['bob', `m-${seq}`] as const)))
-  t.strictSame(left.map((tombstone) => tombstone.message.seq).sort(), [5, 6], 'the ones still in their window stay')
+  const left = await store.transaction((tx) => tx.findByIds([1, 2, 3, 4, 5, 6].map((seq) => ['bob', `m-${seq}`] as const)))
+  t.strictSame(left.tombstones.map((tombstone) => tombstone.message.seq).sort(), [5, 6], 'the ones still in their window stay')
 })
 
 t.test('summary rows: saved and read back, ordered by sortSeq, and lost counts cleared only where an ack covers them', async (t) => {
@@ -179,21 +185,18 @@ t.test('summary rows: saved and read back, ordered by sortSeq, and lost counts c
   t.strictSame((await summary('bob', 9, 1)).map((row) => row.senderUid), ['alice'], 'before a sortSeq, bounded')
   t.equal((await store.summary('bob', null, 10)).receiver?.pendingCount, 1, 'the receiver row comes with it')
 
-  await store.transaction((tx) => tx.clearLostUpTo('bob', 5))
-  t.strictSame(await summary('bob'), [rows[1], { ...rows[0], lostCount: 0, lostSeq: null }],
-    'alice cleared and kept (1 pending), carol kept (lost after 5), dave deleted (nothing left)')
-  t.strictSame(await summary('eve'), [rows[3]], 'another receiver is untouched')
-  await store.transaction((tx) => tx.clearLostUpTo('bob', 100, 'alice'))
-  t.equal((await summary('bob')).find((row) => row.senderUid === 'carol')?.lostCount, 1, 'only the named sender')
-  await store.transaction((tx) => tx.clearLostUpTo('bob', 100, 'carol'))
-  t.strictSame((await summary('bob')).map((row) => row.senderUid), ['alice'])
+  const lost = async (...clears: LostClear[]) => (await store.transaction((tx) => tx.findLostConversations(clears))).map((row) => `${row.receiverUid}/${row.senderUid}`).sort()
+  t.strictSame(await lost({ receiverUid: 'bob', upToSeq: 5 }), ['bob/alice', 'bob/dave'], 'rows whose losses all are at or below the seq')
+  t.strictSame(await lost({ receiverUid: 'bob', upToSeq: 100, senderUid: 'carol' }), ['bob/carol'], 'only the named sender')
+  t.strictSame(await lost({ receiverUid: 'bob', upToSeq: 3 }, { receiverUid: 'eve', upToSeq: 1 }, { receiverUid: 'bob', upToSeq: 4, senderUid: 'dave' }),
+    ['bob/dave', 'eve/alice'], 'several receivers in one statement, a row once')
+  t.strictSame(await lost({ receiverUid: 'zoe', upToSeq: 100 }), [], 'never another receiver\'s rows')
 
   await store.transaction(async (tx) => {
-    t.strictSame(await tx.findConversation('bob', 'alice'), { ...rows[0], lostCount: 0, lostSeq: null })
-    const found = await tx.findConversations([['bob', 'alice'], ['bob', 'carol'], ['eve', 'alice']])
-    t.strictSame(found.map((row) => `${row.receiverUid}/${row.senderUid}`).sort(), ['bob/alice', 'eve/alice'])
-    await tx.deleteConversation('bob', 'alice')
-    t.equal(await tx.findConversation('bob', 'alice'), undefined)
+    const found = await tx.findConversations([['bob', 'alice'], ['bob', 'carol'], ['eve', 'alice'], ['eve', 'carol']])
+    t.strictSame(found.map((row) => `${row.receiverUid}/${row.senderUid}`).sort(), ['bob/alice', 'bob/carol', 'eve/alice'])
+    await tx.deleteConversations([['bob', 'alice'], ['eve', 'alice']])
+    t.strictSame(await tx.findConversations([['bob', 'alice'], ['eve', 'alice'], ['bob', 'dave']]), [rows[2]], 'deleted exactly those')
   })
 })
 
@@ -209,7 +212,8 @@ t.test('expiry: the expired of a receiver in seq order and bounded, its earliest
     t.equal(await tx.earliestExpiry('bob'), NOW + 1)
     t.equal(await tx.earliestExpiry('nobody'), null)
     t.strictSame((await tx.oldestPending('bob'))?.seq, 1)
-    t.strictSame((await tx.lastPendingOfSender('bob', 'alice'))?.seq, 4)
+    const latest = await tx.lastPendingOfSenders([['bob', 'alice'], ['carol', 'alice'], ['bob', 'zed'], ['eve', 'alice']])
+    t.strictSame(latest.map((m) => `${m.receiverUid}/${m.seq}`).sort(), ['bob/4', 'carol/1', 'eve/1'], 'each sender\'s highest seq, none for an unknown one')
   })
   t.strictSame(await store.receiversDueForExpiry(NOW + 5, 10), ['dave', 'bob', 'carol'], 'earliest next expiry first')
   t.strictSame(await store.receiversDueForExpiry(NOW + 5, 2), ['dave', 'bob'], 'bounded')
@@ -225,7 +229,12 @@ t.test('a group\'s lookups find what each receiver holds, never another receiver
   await store.transaction(async (tx) => {
     const locked = await tx.lockReceivers(['bob', 'eve', 'zoe'])
     t.strictSame(locked.map((receiver) => [receiver.receiverUid, receiver.lastSeq]), [['bob', 2], ['eve', 1], ['zoe', 0]], 'in the order asked; a new one at seq 0')
-    const found = await tx.findPendingByIds([['bob', 'm-2'], ['eve', 'm-2'], ['zoe', 'm-2']])
-    t.strictSame(found.map((m) => `${m.receiverUid}/${m.seq}`).sort(), ['bob/2', 'eve/1'])
+    const found = await tx.findByIds([['bob', 'm-2'], ['eve', 'm-2'], ['zoe', 'm-2']])
+    t.strictSame(found.pending.map((m) => `${m.receiverUid}/${m.seq}`).sort(), ['bob/2', 'eve/1'])
   })
+  await store.transaction(async (tx) => {
+    const existing = await tx.lockReceivers(['nobody', 'eve', 'bob'], { create: false })
+    t.strictSame(existing.map((receiver) => receiver.receiverUid), ['eve', 'bob'], 'without create: only those that exist, in the order asked')
+  })
+  t.equal(await store.receiver('nobody'), undefined, 'and no row is made')
 })

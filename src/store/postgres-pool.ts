@@ -1,0 +1,78 @@
+// PostgreSQL's connections: one pg pool, the named statements of postgres-statements.ts run on it (each counted, each
+// one round trip), transactions on one connection, and connections that a failure left unusable dropped.
+import pg from 'pg'
+import type { DatabaseOptions } from './database.js'
+import { isUnavailable } from './errors.js'
+import type { Sql } from './postgres-statements.js'
+import type { StatementCounts } from './types.js'
+
+export type Row = Record<string, unknown>
+
+/** Runs one named statement: rows as objects, or as arrays of column values (cheaper to read for many rows). */
+export interface Queries {
+  rows (sql: Sql, values: readonly unknown[]): Promise<Row[]>
+  arrays (sql: Sql, values: readonly unknown[]): Promise<unknown[][]>
+}
+
+export interface Pool extends Queries {
+  transaction<T> (fn: (queries: Queries) => Promise<T>): Promise<T>
+  counts (): StatementCounts
+  end (): Promise<void>
+}
+
+type Client = pg.Pool | pg.PoolClient
+
+export function createPool (options: DatabaseOptions): Pool {
+  const pool = new pg.Pool({
+    connectionString: options.databaseUrl,
+    max: options.poolMax,
+    statement_timeout: options.statementTimeoutMs,
+    // A server that stops answering (frozen, or cut off by a partition) never enforces its own statement_timeout.
+    query_timeout: options.statementTimeoutMs + 1000,
+    // Bounds the wait for a new connection and for a free one alike.
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    keepAlive: true,
+    application_name: 'offline-messages'
+  })
+  // A connection that breaks while idle in the pool is dropped by pg-pool; without a listener the error would end the process.
+  pool.on('error', (error) => { options.log?.('warn', `idle database connection: ${error.message}`) })
+
+  let statements = 0
+  const run = async (client: Client, sql: Sql, values: readonly unknown[], rowMode?: 'array'): Promise<pg.QueryResult> => {
+    statements++
+    return await client.query({ name: sql.name, text: sql.text, values: values as unknown[], ...(rowMode === undefined ? {} : { rowMode }) })
+  }
+  const queriesOn = (client: Client): Queries => ({
+    rows: async (sql, values) => (await run(client, sql, values)).rows as Row[],
+    arrays: async (sql, values) => (await run(client, sql, values, 'array')).rows as unknown[][]
+  })
+  const control = async (client: pg.PoolClient, command: 'BEGIN' | 'COMMIT' | 'ROLLBACK'): Promise<void> => {
+    statements++
+    await client.query(command)
+  }
+
+  return {
+    ...queriesOn(pool),
+    async transaction (fn) {
+      const client = await pool.connect()
+      // After a lost connection or a read timeout the connection is mid-query or gone: it is destroyed, not reused
+      // (the server rolls back what it had), and a ROLLBACK on it would only wait.
+      let unusable = false
+      try {
+        await control(client, 'BEGIN')
+        const value = await fn(queriesOn(client))
+        await control(client, 'COMMIT')
+        return value
+      } catch (error) {
+        unusable = isUnavailable(error)
+        if (!unusable) await control(client, 'ROLLBACK').catch(() => { unusable = true })
+        throw error
+      } finally {
+        client.release(unusable)
+      }
+    },
+    // Every statement here is one network round trip: pg sends the next only once the last has answered.
+    counts: () => ({ statements, roundTrips: statements }),
+    end: async () => { await pool.end() }
+  }
+}

@@ -1,0 +1,105 @@
+// The SQL of the production store: every statement named, so that each connection parses and plans it once, and of
+// one stable text whatever the number of rows (many rows travel as arrays, through unnest).
+import { CONVERSATION_FIELDS, CONVERSATION_STATE_FIELDS, MESSAGE_FIELDS, PAGE_FIELDS } from './row-mapper.js'
+
+export interface Sql { readonly name: string, readonly text: string }
+
+const sql = (name: string, text: string): Sql => ({ name: `om_${name}`, text })
+
+const MESSAGES = MESSAGE_FIELDS.join(', ')
+const CONVERSATIONS = CONVERSATION_FIELDS.join(', ')
+const KEYS = 'receiver_uid, seq, sender_uid, msg_id, expires_at'
+const RECEIVERS = 'receiver_uid, last_seq, pending_count, next_expiry'
+// The types of MESSAGE_FIELDS and CONVERSATION_FIELDS, in their order: one array parameter per column.
+const MESSAGE_TYPES = ['text', 'bigint', 'text', 'text', 'integer', 'text', 'bigint', 'bigint', 'bigint']
+const CONVERSATION_TYPES = ['text', 'text', 'integer', 'bigint', 'bigint', 'integer', 'bigint', 'bigint', 'integer', 'text']
+const arrays = (types: readonly string[]): string => types.map((type, i) => `$${i + 1}::${type}[]`).join(', ')
+/**
+ * Rows whose (receiver_uid, id) is one of the pairs given as two arrays, $1 and $2. Both = ANY conditions go to the
+ * index (as one scan of the few combinations), the pairs themselves filter what it finds. An equality with the pairs'
+ * columns beside the = ANY would make the planner misjudge how few rows match and pick a worse index.
+ */
+const inPairs = (id: string, alias = ''): string =>
+  `${alias}receiver_uid = ANY($1::text[]) AND ${alias}${id} = ANY($2::text[]) AND (${alias}receiver_uid, ${alias}${id}) IN (SELECT * FROM unnest($1::text[], $2::text[]))`
+
+export const SQL = {
+  // Locks in the order given (callers sort it), so that two writers never wait for each other in a cycle.
+  lockReceivers: sql('lock_receivers',
+    `INSERT INTO receivers (${RECEIVERS}) SELECT u, 0, 0, NULL FROM unnest($1::text[]) WITH ORDINALITY AS t (u, i) ORDER BY i ` +
+    `ON CONFLICT (receiver_uid) DO UPDATE SET receiver_uid = excluded.receiver_uid RETURNING ${RECEIVERS}`),
+  lockExistingReceivers: sql('lock_existing_receivers',
+    'SELECT r.receiver_uid, r.last_seq, r.pending_count, r.next_expiry FROM unnest($1::text[]) WITH ORDINALITY AS t (u, i) ' +
+    'JOIN receivers r ON r.receiver_uid = t.u WHERE r.receiver_uid = ANY($1::text[]) ORDER BY t.i FOR UPDATE OF r'),
+  saveReceivers: sql('save_receivers',
+    'UPDATE receivers AS r SET last_seq = v.last_seq, pending_count = v.pending_count, next_expiry = v.next_expiry ' +
+    'FROM unnest($1::text[], $2::bigint[], $3::integer[], $4::bigint[]) AS v (receiver_uid, last_seq, pending_count, next_expiry) ' +
+    'WHERE r.receiver_uid = v.receiver_uid AND r.receiver_uid = ANY($1::text[])'),
+
+  // Pending messages (purge_at NULL) and tombstones with these (receiver_uid, msg_id), in one round trip.
+  findByIds: sql('find_by_ids',
+    `SELECT ${MESSAGES}, NULL::bigint AS purge_at FROM messages WHERE ${inPairs('msg_id')} ` +
+    `UNION ALL SELECT ${MESSAGES}, purge_at FROM tombstones WHERE ${inPairs('msg_id')}`),
+  deleteTombstone: sql('delete_tombstone', 'DELETE FROM tombstones WHERE receiver_uid = $1 AND msg_id = $2'),
+  insertMessages: sql('insert_messages', `INSERT INTO messages (${MESSAGES}) SELECT * FROM unnest(${arrays(MESSAGE_TYPES)})`),
+
+  oldestPending: sql('oldest_pending', `SELECT ${KEYS} FROM messages WHERE receiver_uid = $1 ORDER BY seq LIMIT 1`),
+  expiredPending: sql('expired_pending', `SELECT ${KEYS} FROM messages WHERE receiver_uid = $1 AND expires_at <= $2 ORDER BY seq LIMIT $3`),
+  earliestExpiry: sql('earliest_expiry', 'SELECT min(expires_at) AS earliest FROM messages WHERE receiver_uid = $1'),
+  // Acks by ids ($1, $2) and up to a seq ($3, $4, $5: a NULL sender for all senders), alive at $6: one delete, the
+  // tombstones (when $7, their purge time, is not NULL) written from what it returns.
+  removeAcked: sql('remove_acked',
+    'WITH chosen AS (' +
+    `SELECT m.receiver_uid, m.seq FROM messages m WHERE ${inPairs('msg_id', 'm.')} AND m.expires_at > $6 ` +
+    // Each receiver's range of seqs up to its bound, through the primary key.
+    'UNION SELECT m.receiver_uid, m.seq FROM unnest($3::text[], $4::bigint[], $5::text[]) AS u (receiver_uid, up_to_seq, sender_uid) ' +
+    'JOIN messages m ON m.receiver_uid = u.receiver_uid AND m.seq <= u.up_to_seq AND (u.sender_uid IS NULL OR m.sender_uid = u.sender_uid) ' +
+    'WHERE m.expires_at > $6' +
+    '), deleted AS (' +
+    'DELETE FROM messages m USING chosen c WHERE m.receiver_uid = c.receiver_uid AND m.seq = c.seq ' +
+    `RETURNING ${MESSAGE_FIELDS.map((column) => `m.${column}`).join(', ')}` +
+    '), kept AS (' +
+    `INSERT INTO tombstones (${MESSAGES}, acked_at, purge_at) SELECT ${MESSAGES}, $6, $7::bigint FROM deleted WHERE $7::bigint IS NOT NULL` +
+    `) SELECT ${KEYS} FROM deleted`),
+  removePending: sql('remove_pending', 'DELETE FROM messages WHERE receiver_uid = $1 AND seq = ANY($2::bigint[])'),
+  lastPendingOfSenders: sql('last_pending_of_senders',
+    'SELECT l.* FROM unnest($1::text[], $2::text[]) AS k (receiver_uid, sender_uid) CROSS JOIN LATERAL (' +
+    `SELECT ${MESSAGES} FROM messages m WHERE m.receiver_uid = k.receiver_uid AND m.sender_uid = k.sender_uid ` +
+    'ORDER BY m.seq DESC LIMIT 1) AS l'),
+
+  findConversations: sql('find_conversations',
+    `SELECT ${CONVERSATIONS} FROM conversations WHERE ${inPairs('sender_uid')}`),
+  findLostConversations: sql('find_lost_conversations',
+    `SELECT ${CONVERSATIONS} FROM conversations c WHERE c.receiver_uid = ANY($1::text[]) AND c.lost_count > 0 AND EXISTS (` +
+    'SELECT 1 FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u (receiver_uid, up_to_seq, sender_uid) ' +
+    'WHERE u.receiver_uid = c.receiver_uid AND (u.sender_uid IS NULL OR u.sender_uid = c.sender_uid) AND c.lost_seq <= u.up_to_seq)'),
+  saveConversations: sql('save_conversations',
+    `INSERT INTO conversations (${CONVERSATIONS}) SELECT * FROM unnest(${arrays(CONVERSATION_TYPES)}) ` +
+    `ON CONFLICT (receiver_uid, sender_uid) DO UPDATE SET ${CONVERSATION_STATE_FIELDS.map((column) => `${column} = excluded.${column}`).join(', ')}`),
+  deleteConversations: sql('delete_conversations',
+    `DELETE FROM conversations WHERE ${inPairs('sender_uid')}`),
+  // Delivered by PostgreSQL only if and when the transaction commits; one row, one notification, per payload.
+  announce: sql('announce', 'SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload'),
+
+  receiver: sql('receiver', `SELECT ${RECEIVERS} FROM receivers WHERE receiver_uid = $1`),
+  // The receiver's row and one page of its summary in one statement: no row when the receiver is unknown, one row of
+  // NULL conversation columns when it has no summary rows.
+  summary: sql('summary',
+    `SELECT r.receiver_uid, r.last_seq, r.pending_count, r.next_expiry, ${CONVERSATION_FIELDS.map((column) => `c.${column}`).join(', ')} ` +
+    `FROM receivers r LEFT JOIN LATERAL (SELECT ${CONVERSATIONS} FROM conversations WHERE receiver_uid = r.receiver_uid AND sort_seq < $2 ` +
+    'ORDER BY sort_seq DESC LIMIT $3) AS c ON true WHERE r.receiver_uid = $1'),
+  page: sql('page',
+    `SELECT ${PAGE_FIELDS.join(', ')} FROM messages WHERE receiver_uid = $1 AND seq > $2 AND expires_at > $3 ORDER BY seq LIMIT $4`),
+  pageOfSender: sql('page_of_sender',
+    `SELECT ${PAGE_FIELDS.join(', ')} FROM messages WHERE receiver_uid = $1 AND sender_uid = $5 AND seq > $2 AND expires_at > $3 ORDER BY seq LIMIT $4`),
+  findPendingLive: sql('find_pending_live', `SELECT ${MESSAGES} FROM messages WHERE receiver_uid = $1 AND msg_id = $2 AND expires_at > $3`),
+
+  // Off the request path (the sweep and the metrics): these cross receivers, each bounded by its limit or an index.
+  dueForExpiry: sql('due_for_expiry', 'SELECT receiver_uid FROM receivers WHERE next_expiry <= $1 ORDER BY next_expiry LIMIT $2'),
+  purgeTombstones: sql('purge_tombstones',
+    'DELETE FROM tombstones WHERE (receiver_uid, msg_id) IN (SELECT receiver_uid, msg_id FROM tombstones WHERE purge_at <= $1 LIMIT $2) RETURNING 1 AS purged'),
+  // Expired messages still waiting for the sweep are not pending; only receivers due for expiry can hold them.
+  totalPending: sql('total_pending',
+    'SELECT (SELECT coalesce(sum(pending_count), 0) FROM receivers) - (SELECT count(*) FROM messages m JOIN receivers r ' +
+    'ON r.receiver_uid = m.receiver_uid WHERE r.next_expiry <= $1 AND m.expires_at <= $1) AS pending'),
+  ping: sql('ping', 'SELECT 1')
+} as const

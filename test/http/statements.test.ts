@@ -1,0 +1,60 @@
+// What one request costs the database, endpoint by endpoint, on the store under test: the SQL statements it sends and
+// the network round trips it waits for, as the README's table states them. A change that adds a statement to a hot
+// path fails here until the table (and this file) say so.
+import t from 'tap'
+import type { InjectOptions } from 'fastify'
+import { TEST_STORE } from '../helpers/database.js'
+import { buildTestApp, newMessage, type TestApp } from '../helpers/app.js'
+
+interface Cost { statements: number, roundTrips: number }
+
+/** Per endpoint and store: [statements, round trips] of one request alone (no other request shares its transaction). */
+const EXPECTED: Record<string, Record<typeof TEST_STORE, [number, number]>> = {
+  'store, a new receiver': { sqlite: [11, 0], postgres: [9, 9] },
+  'store, a known receiver': { sqlite: [9, 0], postgres: [9, 9] },
+  'store, a retry (duplicate)': { sqlite: [7, 0], postgres: [6, 6] },
+  'batch of 10 for 3 receivers': { sqlite: [56, 0], postgres: [9, 9] },
+  summary: { sqlite: [2, 0], postgres: [1, 1] },
+  page: { sqlite: [1, 0], postgres: [1, 1] },
+  'page of one sender': { sqlite: [1, 0], postgres: [1, 1] },
+  'one message': { sqlite: [1, 0], postgres: [1, 1] },
+  'ack by ids (2)': { sqlite: [10, 0], postgres: [7, 7] },
+  'ack up to a seq': { sqlite: [9, 0], postgres: [8, 8] },
+  'ack up to a seq of one sender': { sqlite: [9, 0], postgres: [8, 8] },
+  'DELETE one message': { sqlite: [8, 0], postgres: [7, 7] },
+  'ack of an unknown receiver': { sqlite: [3, 0], postgres: [3, 3] }
+}
+
+async function cost (test: TestApp, options: InjectOptions, status: number): Promise<Cost> {
+  const before = test.app.store.statementCounts()
+  const answer = await test.call(options)
+  if (answer.statusCode !== status) throw new Error(`${options.method ?? ''} ${String(options.url)} answered ${answer.statusCode}: ${answer.body}`)
+  const after = test.app.store.statementCounts()
+  return { statements: after.statements - before.statements, roundTrips: after.roundTrips - before.roundTrips }
+}
+
+t.test('each endpoint sends the statements and waits for the round trips the README states', async (t) => {
+  const test = await buildTestApp(t)
+  const store = (body: Record<string, unknown>) => ({ method: 'POST' as const, url: '/v1/messages', payload: newMessage(body) })
+  const measured: Record<string, Cost> = {}
+  measured['store, a new receiver'] = await cost(test, store({ receiver_uid: 'bob', msg_id: 'b-1' }), 201)
+  measured['store, a known receiver'] = await cost(test, store({ receiver_uid: 'bob', msg_id: 'b-2' }), 201)
+  measured['store, a retry (duplicate)'] = await cost(test, store({ receiver_uid: 'bob', msg_id: 'b-2', content: (await test.call({ method: 'GET', url: '/v1/receivers/bob/messages/b-2' })).json<{ content: string }>().content }), 200)
+  const messages = Array.from({ length: 10 }, (_, i) => newMessage({ receiver_uid: `r-${i % 3}`, sender_uid: i % 2 === 0 ? 'alice' : 'carol' }))
+  measured['batch of 10 for 3 receivers'] = await cost(test, { method: 'POST', url: '/v1/messages/batch', payload: { messages } }, 200)
+  for (let i = 3; i <= 6; i++) await test.call(store({ receiver_uid: 'bob', msg_id: `b-${i}`, sender_uid: i % 2 === 0 ? 'alice' : 'carol' }))
+  measured.summary = await cost(test, { method: 'GET', url: '/v1/receivers/bob/senders' }, 200)
+  measured.page = await cost(test, { method: 'GET', url: '/v1/receivers/bob/messages' }, 200)
+  measured['page of one sender'] = await cost(test, { method: 'GET', url: '/v1/receivers/bob/messages?sender_uid=carol' }, 200)
+  measured['one message'] = await cost(test, { method: 'GET', url: '/v1/receivers/bob/messages/b-1' }, 200)
+  measured['ack by ids (2)'] = await cost(test, { method: 'POST', url: '/v1/receivers/bob/acks', payload: { msg_ids: ['b-1', 'b-2'] } }, 200)
+  measured['ack up to a seq'] = await cost(test, { method: 'POST', url: '/v1/receivers/bob/acks', payload: { up_to_seq: 3 } }, 200)
+  measured['ack up to a seq of one sender'] = await cost(test, { method: 'POST', url: '/v1/receivers/bob/acks', payload: { up_to_seq: 5, sender_uid: 'carol' } }, 200)
+  measured['DELETE one message'] = await cost(test, { method: 'DELETE', url: '/v1/receivers/bob/messages/b-4' }, 204)
+  measured['ack of an unknown receiver'] = await cost(test, { method: 'POST', url: '/v1/receivers/nobody/acks', payload: { up_to_seq: 3 } }, 200)
+  t.comment(JSON.stringify(measured))
+  for (const [endpoint, expected] of Object.entries(EXPECTED)) {
+    const [statements, roundTrips] = expected[TEST_STORE]
+    t.strictSame(measured[endpoint], { statements, roundTrips }, `${endpoint}: ${statements} statements, ${roundTrips} round trips on ${TEST_STORE}`)
+  }
+})
