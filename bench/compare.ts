@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path'
 import pg from 'pg'
 import { args, CONNECTIONS, DATABASE_URL, DURATION, isPostgres, machine, ROUNDS, ROW_COUNTS, storeKind, writeResults } from './options.js'
 import { load, median, medianRun, scenarios, type Run } from './scenarios.js'
-import { loopDelay, preloadRows, startService, stop, type Proc } from './services.js'
+import { preloadRows, readMetrics, startService, stop, type Proc } from './services.js'
 
 type Role = 'baseline' | 'current'
 
@@ -114,10 +114,10 @@ async function compareRows (rows: number, checkouts: [Checkout, Checkout]): Prom
         for (const side of sides) if (scenario.before !== undefined) await scenario.before(side.proc.url, round)
         const rates: number[] = []
         for (const side of sides) {
-          await loopDelay(side.proc.url) // reading the metrics resets the event-loop delay histogram
+          await readMetrics(side.proc.url) // reading the metrics resets the event-loop delay histogram
           const run = await load(side.proc, scenario, round)
           side.runs.push(run)
-          side.loopDelayP99.push((await loopDelay(side.proc.url)).p99)
+          side.loopDelayP99.push((await readMetrics(side.proc.url)).p99)
           rates.push(run.requestsPerSecond)
         }
         const [baselineRate = 0, currentRate = 0] = rates

@@ -8,7 +8,7 @@ import { compare } from './compare.js'
 import type { CpuTimes } from './cpu.js'
 import { args, CONNECTIONS, DATABASE_URL, DURATION, machine, ROUNDS, ROW_COUNTS, SCENARIOS, storeKind, writeResults } from './options.js'
 import { load, medianRun, median, scenarios, type Run } from './scenarios.js'
-import { loopDelay, preloadRows, rssMb, start, startService, stop } from './services.js'
+import { preloadRows, readMetrics, rssMb, start, startService, stop } from './services.js'
 import { wakeups } from './wakeup.js'
 
 interface ScenarioResult {
@@ -43,9 +43,9 @@ async function benchRows (rows: number): Promise<ScenarioResult[]> {
       for (let round = 0; round < ROUNDS; round++) {
         if (scenario.before !== undefined) await scenario.before(service.url, round)
         bareRuns.push(await load(bare, scenario, round))
-        const before = await loopDelay(service.url) // reading the metrics resets the event-loop delay histogram
+        const before = await readMetrics(service.url) // reading the metrics resets the event-loop delay histogram
         serviceRuns.push(await load(service, scenario, round))
-        const after = await loopDelay(service.url)
+        const after = await readMetrics(service.url)
         delays.push(after)
         process.stderr.write(`  ${scenario.name} round ${round + 1}: bare ${Math.round(bareRuns[round]?.requestsPerSecond ?? 0)} req/s, ` +
           `service ${Math.round(serviceRuns[round]?.requestsPerSecond ?? 0)} req/s, ${after.expired - before.expired} messages expired by the sweep meanwhile\n`)
