@@ -12,7 +12,8 @@ export const { values: args } = parseArgs({
     connections: { type: 'string', default: '50' },
     scenarios: { type: 'string', default: 'store,batch,summary,page,ack,expiry,wakeup' },
     out: { type: 'string', default: 'bench/results' },
-    baseline: { type: 'string' }
+    baseline: { type: 'string' },
+    'postgres-url': { type: 'string' }
   }
 })
 
@@ -23,6 +24,8 @@ export const SCENARIOS = String(args.scenarios).split(',')
 export const ROW_COUNTS = String(args.rows).split(',').map(Number)
 export const DATABASE_URL = process.env.DATABASE_URL
 export const isPostgres = DATABASE_URL?.startsWith('postgres') === true
+/** The PostgreSQL server on which --stores (and --baseline on PostgreSQL) create their databases. */
+export const POSTGRES_URL = args['postgres-url'] ?? (isPostgres ? String(DATABASE_URL) : 'postgres://postgres@127.0.0.1:5432/postgres')
 
 export const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`
 export const storeKind = DATABASE_URL === undefined ? 'SQLite (defaults: WAL, each answer after an fsync of the WAL)' : isPostgres ? 'PostgreSQL' : `SQLite (${DATABASE_URL})`
