@@ -1,5 +1,6 @@
 // `npm run bench`: autocannon scenarios against the real service and a bare Fastify floor, side by side, medians of rounds;
-// with --baseline <dir>, against the service built in another checkout instead (bench/compare.ts).
+// with --baseline <dir>, against the service built in another checkout instead (bench/compare.ts); with --stores
+// sqlite,postgres, this service on SQLite against itself on PostgreSQL (bench/stores.ts).
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
@@ -9,6 +10,7 @@ import type { CpuTimes } from './cpu.js'
 import { args, CONNECTIONS, DATABASE_URL, DURATION, machine, ROUNDS, ROW_COUNTS, SCENARIOS, storeKind, writeResults } from './options.js'
 import { load, medianRun, median, scenarios, type Run } from './scenarios.js'
 import { preloadRows, readMetrics, rssMb, start, startService, stop } from './services.js'
+import { compareStores } from './stores.js'
 import { wakeups } from './wakeup.js'
 
 interface ScenarioResult {
@@ -170,7 +172,9 @@ async function againstBare (): Promise<void> {
   writeResults('latest', markdown, { machine, store: storeKind, command, results: all, withoutHttpCpuMicrosPerRequest: floor })
 }
 
+if (args.baseline !== undefined && args.stores !== undefined) throw new Error('--baseline and --stores: one at a time')
 if (args.baseline !== undefined) await compare(args.baseline)
+else if (args.stores !== undefined) await compareStores()
 else {
   if (SCENARIOS.some((name) => name !== 'wakeup')) await againstBare()
   if (SCENARIOS.includes('wakeup')) await wakeups()
