@@ -1,7 +1,4 @@
-// Two services side by side (bench/sides.ts), each on a database of its own preloaded alike, one run of each in every
-// round: `--baseline <dir>` (two checkouts, one store) and `--stores` (this checkout, two stores; bench/stores.ts). This
-// machine's speed drifts by up to half within minutes, so only runs close in time compare: the ratio reported is the
-// median of the rounds' ratios, and their spread says how far to trust it.
+// Two services side by side, one run of each in every round: --baseline (two checkouts, one store) and --stores (one checkout, two stores; bench/stores.ts).
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -57,6 +54,8 @@ async function rounds (scenario: Scenario, rows: number, running: Running[]): Pr
       into.statements.push((after.statements - before.statements) / Math.max(1, run.requests))
       into.roundTrips.push((after.roundTrips - before.roundTrips) / Math.max(1, run.requests))
     }
+    // This machine's speed drifts by up to half within minutes: only runs close in time compare, so the ratio is taken
+    // within each round, and the median of the rounds' ratios reported with their spread.
     const [a = NaN, b = NaN] = per.map((side) => side.runs[round]?.requestsPerSecond)
     ratios.push(b / a)
     const [first, second] = running.map(({ side }) => side.label)

@@ -1,5 +1,4 @@
-// Reads a V8 .cpuprofile (node --cpu-prof): self time by function and by package, as Markdown. bench/stores.ts uses it;
-// `npx tsx bench/profile.ts <file.cpuprofile> [<checkout dir>]` prints the same for any profile.
+// Self time in a V8 .cpuprofile (node --cpu-prof) by function and by package, as Markdown; `npx tsx bench/profile.ts <file> [<checkout>]` prints it.
 import { readFileSync } from 'node:fs'
 import { relative, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'

@@ -1,5 +1,4 @@
-// The two sides of a side-by-side run: each a label, the checkout whose service it runs, and how its database is made
-// (a SQLite file, or a PostgreSQL database created for the run and dropped at its end).
+// The two sides of a side-by-side run: a label, the checkout whose service runs, and how its database is made and dropped.
 import { execFileSync } from 'node:child_process'
 import { existsSync, lstatSync, symlinkSync } from 'node:fs'
 import { join, resolve } from 'node:path'

@@ -1,5 +1,4 @@
-// `npm run bench -- --stores sqlite,postgres`: this checkout's service on a fresh SQLite file and on a fresh PostgreSQL
-// database side by side (bench/compare.ts), against issue 15's goal, with a CPU profile of each PostgreSQL scenario.
+// `--stores sqlite,postgres`: this checkout's service on SQLite and on PostgreSQL side by side, against issue 15's goal, with a CPU profile of each PostgreSQL scenario.
 import { mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { args, CONNECTIONS, DURATION, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, writeResults } from './options.js'

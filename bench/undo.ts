@@ -1,5 +1,4 @@
-// What a benchmark run has started or created (services, databases, directories), undone last first: at its end, on an
-// error, or on SIGINT / SIGTERM.
+// What a benchmark run started or created (services, databases, directories), undone last first: at its end, on an error, or on SIGINT / SIGTERM.
 const steps: Array<() => Promise<void>> = []
 
 export function onUndo (step: () => Promise<void>): void { steps.push(step) }
