@@ -12,8 +12,13 @@ export const { values: args } = parseArgs({
     connections: { type: 'string', default: '50' },
     scenarios: { type: 'string', default: 'store,batch,summary,page,ack,expiry,wakeup' },
     out: { type: 'string', default: 'bench/results' },
-    baseline: { type: 'string' }
-  }
+    baseline: { type: 'string' },
+    stores: { type: 'string' },
+    'postgres-url': { type: 'string' },
+    // Only --stores profiles; --no-profile skips it.
+    profile: { type: 'boolean', default: true }
+  },
+  allowNegative: true
 })
 
 export const DURATION = Number(args.duration)
@@ -23,13 +28,18 @@ export const SCENARIOS = String(args.scenarios).split(',')
 export const ROW_COUNTS = String(args.rows).split(',').map(Number)
 export const DATABASE_URL = process.env.DATABASE_URL
 export const isPostgres = DATABASE_URL?.startsWith('postgres') === true
+/** The PostgreSQL server on which --stores (and --baseline on PostgreSQL) create their databases. */
+export const POSTGRES_URL = args['postgres-url'] ?? (isPostgres ? String(DATABASE_URL) : 'postgres://postgres@127.0.0.1:5432/postgres')
 
 export const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`
 export const storeKind = DATABASE_URL === undefined ? 'SQLite (defaults: WAL, each answer after an fsync of the WAL)' : isPostgres ? 'PostgreSQL' : `SQLite (${DATABASE_URL})`
 
-/** Writes `${name}.md` and `${name}.json` (`${name}-postgres.*` on PostgreSQL) under --out, and the Markdown to stdout. */
-export function writeResults (name: string, markdown: string, data: unknown): void {
-  const file = join(String(args.out), DATABASE_URL === undefined ? name : `${name}-postgres`)
+/**
+ * Writes `${name}.md` and `${name}.json` (`${name}-postgres.*` on PostgreSQL, unless the results cover both stores
+ * whatever DATABASE_URL says) under --out, and the Markdown to stdout.
+ */
+export function writeResults (name: string, markdown: string, data: unknown, bothStores = false): void {
+  const file = join(String(args.out), DATABASE_URL === undefined || bothStores ? name : `${name}-postgres`)
   mkdirSync(String(args.out), { recursive: true })
   writeFileSync(`${file}.md`, markdown)
   writeFileSync(`${file}.json`, JSON.stringify(data, null, 2) + '\n')

@@ -1,5 +1,6 @@
 // `npm run bench`: autocannon scenarios against the real service and a bare Fastify floor, side by side, medians of rounds;
-// with --baseline <dir>, against the service built in another checkout instead (bench/compare.ts).
+// with --baseline <dir>, against the service built in another checkout instead (bench/compare.ts); with --stores
+// sqlite,postgres, this service on SQLite against itself on PostgreSQL (bench/stores.ts).
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
@@ -8,7 +9,8 @@ import { compare } from './compare.js'
 import type { CpuTimes } from './cpu.js'
 import { args, CONNECTIONS, DATABASE_URL, DURATION, machine, ROUNDS, ROW_COUNTS, SCENARIOS, storeKind, writeResults } from './options.js'
 import { load, medianRun, median, scenarios, type Run } from './scenarios.js'
-import { loopDelay, preloadRows, rssMb, start, startService, stop } from './services.js'
+import { preloadRows, readMetrics, rssMb, start, startService, stop } from './services.js'
+import { compareStores } from './stores.js'
 import { wakeups } from './wakeup.js'
 
 interface ScenarioResult {
@@ -43,9 +45,9 @@ async function benchRows (rows: number): Promise<ScenarioResult[]> {
       for (let round = 0; round < ROUNDS; round++) {
         if (scenario.before !== undefined) await scenario.before(service.url, round)
         bareRuns.push(await load(bare, scenario, round))
-        const before = await loopDelay(service.url) // reading the metrics resets the event-loop delay histogram
+        const before = await readMetrics(service.url) // reading the metrics resets the event-loop delay histogram
         serviceRuns.push(await load(service, scenario, round))
-        const after = await loopDelay(service.url)
+        const after = await readMetrics(service.url)
         delays.push(after)
         process.stderr.write(`  ${scenario.name} round ${round + 1}: bare ${Math.round(bareRuns[round]?.requestsPerSecond ?? 0)} req/s, ` +
           `service ${Math.round(serviceRuns[round]?.requestsPerSecond ?? 0)} req/s, ${after.expired - before.expired} messages expired by the sweep meanwhile\n`)
@@ -170,7 +172,9 @@ async function againstBare (): Promise<void> {
   writeResults('latest', markdown, { machine, store: storeKind, command, results: all, withoutHttpCpuMicrosPerRequest: floor })
 }
 
+if (args.baseline !== undefined && args.stores !== undefined) throw new Error('--baseline and --stores: one at a time')
 if (args.baseline !== undefined) await compare(args.baseline)
+else if (args.stores !== undefined) await compareStores()
 else {
   if (SCENARIOS.some((name) => name !== 'wakeup')) await againstBare()
   if (SCENARIOS.includes('wakeup')) await wakeups()

@@ -10,6 +10,8 @@ const ACK_POOL_MESSAGES = 100
 const EXPIRY_RATE = 2000
 
 export interface Run {
+  /** Requests answered in the run, and per second. */
+  requests: number
   requestsPerSecond: number
   messagesPerSecond: number
   /** Mean latency in ms: autocannon's percentiles are whole milliseconds, its mean is not. */
@@ -115,6 +117,7 @@ export async function load (proc: Proc, scenario: Scenario, round: number): Prom
   })
   const requestsPerSecond = result.requests.average
   return {
+    requests: result.requests.total,
     requestsPerSecond,
     messagesPerSecond: requestsPerSecond * scenario.messagesPerRequest,
     mean: result.latency.average,
@@ -135,6 +138,7 @@ export const median = (values: number[]): number => {
 /** The medians of the runs of the rounds, field by field; the failures summed. */
 export function medianRun (runs: Run[]): Run {
   return {
+    requests: median(runs.map((run) => run.requests)),
     requestsPerSecond: median(runs.map((run) => run.requestsPerSecond)),
     messagesPerSecond: median(runs.map((run) => run.messagesPerSecond)),
     mean: median(runs.map((run) => run.mean)),

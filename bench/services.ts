@@ -40,9 +40,12 @@ export async function start (command: string[], env: Record<string, string>, cwd
   throw new Error(`${command.join(' ')} did not start`)
 }
 
-/** The service built in `checkout` (its dist/), on its defaults but for the database and a sweep every second. */
-export async function startService (checkout: string, databaseUrl: string): Promise<Proc> {
-  return await start([join(checkout, 'dist/src/server.js')], { DATABASE_URL: databaseUrl, SWEEP_INTERVAL_SECONDS: '1' }, checkout)
+/**
+ * The service built in `checkout` (its dist/), on its defaults but for the database and a sweep every second;
+ * `nodeFlags` go to node before the script (--cpu-prof).
+ */
+export async function startService (checkout: string, databaseUrl: string, nodeFlags: string[] = []): Promise<Proc> {
+  return await start([...nodeFlags, join(checkout, 'dist/src/server.js')], { DATABASE_URL: databaseUrl, SWEEP_INTERVAL_SECONDS: '1' }, checkout)
 }
 
 export async function stop (proc: Proc): Promise<void> {
@@ -83,14 +86,41 @@ export async function preloadRows (url: string, rows: number, label = ''): Promi
   return receivers
 }
 
-/** The event-loop delay since the last read (in ms beyond the sampling tick), and the messages expired so far. */
-export async function loopDelay (url: string): Promise<{ max: number, p99: number, expired: number }> {
+/**
+ * A metric summed over its label sets (NaN when the service has none of that name): Prometheus' text format, with or
+ * without labels or a timestamp, so that a counter that gains labels or is missing does not break a run.
+ */
+export function metric (text: string, name: string): number {
+  let sum = NaN
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue
+    const match = /^([a-zA-Z_:][\w:]*)(\{.*\})?\s+(\S+)/.exec(line)
+    if (match?.[1] !== name) continue
+    const value = Number(match[3])
+    if (!Number.isNaN(value)) sum = Number.isNaN(sum) ? value : sum + value
+  }
+  return sum
+}
+
+export interface Metrics {
+  /** The event-loop delay since the last read, in ms beyond the sampling tick. */
+  max: number
+  p99: number
+  expired: number
+  /** SQL statements sent to the database and network round trips to it, so far (NaN where the service counts none). */
+  statements: number
+  roundTrips: number
+}
+
+/** What the service's /metrics says; reading it resets the event-loop delay histogram. */
+export async function readMetrics (url: string): Promise<Metrics> {
   const text = await (await fetch(`${url}/metrics`)).text()
-  const read = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)`, 'm').exec(text)?.[1] ?? NaN)
   return {
-    max: read('nodejs_eventloop_lag_max_seconds') * 1000 - LOOP_SAMPLING_MS,
-    p99: read('nodejs_eventloop_lag_p99_seconds') * 1000 - LOOP_SAMPLING_MS,
-    expired: read('offline_messages_expired_total')
+    max: metric(text, 'nodejs_eventloop_lag_max_seconds') * 1000 - LOOP_SAMPLING_MS,
+    p99: metric(text, 'nodejs_eventloop_lag_p99_seconds') * 1000 - LOOP_SAMPLING_MS,
+    expired: metric(text, 'offline_messages_expired_total'),
+    statements: metric(text, 'offline_messages_store_statements_total'),
+    roundTrips: metric(text, 'offline_messages_store_round_trips_total')
   }
 }
 

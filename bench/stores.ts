@@ -1,0 +1,137 @@
+// `--stores sqlite,postgres`: this checkout's service on SQLite and on PostgreSQL side by side, against issue 15's goal, with a CPU profile of each PostgreSQL scenario.
+import { mkdirSync, readdirSync, rmSync } from 'node:fs'
+import { join, relative, resolve } from 'node:path'
+import { args, CONNECTIONS, DURATION, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, writeResults } from './options.js'
+import { compareRows, fixed, type Comparison, type Running } from './compare.js'
+import { analyse, profileMarkdown, type Analysis } from './profile.js'
+import { load, median, type Scenario } from './scenarios.js'
+import { startService, stop } from './services.js'
+import { checkout, describe, postgresDatabase, sqliteDatabase, type Side } from './sides.js'
+import { onUndo, undoOnSignals } from './undo.js'
+
+// Issue 15: each of these on PostgreSQL at least half the SQLite figure of the same run, and acks/s >= stores/s.
+const GOAL = 0.5
+const GOAL_SCENARIOS = ['store', 'batch', 'summary', 'page', 'ack']
+
+interface Profiled { scenario: string, rows: number, requestsPerSecond: number, analysis: Analysis }
+
+const micros = () => Number(process.hrtime.bigint() / 1000n)
+
+/**
+ * One more PostgreSQL service of this checkout, under `node --cpu-prof`, on the database the measured one has filled,
+ * for one load of the scenario; stopped with SIGTERM, on which the service closes and Node writes the profile.
+ */
+async function profile (scenario: Scenario, running: Running[], rows: number): Promise<Profiled> {
+  const measured = running.find(({ side }) => side.store === 'postgres')
+  if (measured === undefined) throw new Error('--stores runs no PostgreSQL side')
+  const dir = resolve(String(args.out), 'profiles', ROW_COUNTS.length > 1 ? `${scenario.name}-${rows}` : scenario.name)
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  // A round index the measured rounds did not use, prepared through the measured service so that the profile holds the load alone.
+  if (scenario.before !== undefined) await scenario.before(measured.proc.url, ROUNDS)
+  const proc = await startService(measured.side.checkout.dir, measured.databaseUrl, ['--cpu-prof', '--cpu-prof-dir', dir])
+  onUndo(async () => { await stop(proc) })
+  const from = micros()
+  const run = await load(proc, scenario, ROUNDS)
+  const to = micros()
+  await stop(proc)
+  const file = readdirSync(dir).filter((name) => name.endsWith('.cpuprofile')).sort().at(-1)
+  if (file === undefined) throw new Error(`${dir}: no .cpuprofile after the profiled service exited (code ${String(proc.child.exitCode)})`)
+  // Startup and shutdown left out: the samples taken while the load ran (V8's clock is the monotonic one, as hrtime's).
+  const analysis = analyse(join(dir, file), measured.side.checkout.dir, { from, to })
+  process.stderr.write(`  ${scenario.name}: profiled, ${analysis.samples} samples in ${relative('.', analysis.file)}\n`)
+  return { scenario: scenario.name, rows, requestsPerSecond: run.requestsPerSecond, analysis }
+}
+
+const range = (values: number[]) => values.length === 0 ? '-' : `${fixed(Math.min(...values), 2)} - ${fixed(Math.max(...values), 2)}`
+
+/** Per round, the ack scenario's rate over the store scenario's rate of the same round index, on one side. */
+function ackOverStore (results: Comparison[], rows: number, side: 0 | 1): number[] {
+  const runs = (name: string) => results.find((r) => r.rows === rows && r.scenario === name)?.sides[side].runs ?? []
+  const stores = runs('store')
+  return runs('ack').map((ack, i) => ack.requestsPerSecond / (stores[i]?.requestsPerSecond ?? NaN)).filter((ratio) => !Number.isNaN(ratio))
+}
+
+function table (results: Comparison[]): string {
+  const lines = [
+    '| scenario | rows | SQLite req/s | PostgreSQL req/s | PostgreSQL / SQLite (median of rounds) | min - max over the rounds | ' +
+      `reaches ${GOAL} | statements per request, SQLite / PostgreSQL | round trips per request, SQLite / PostgreSQL | ` +
+      'p50 / p99 ms, SQLite; PostgreSQL | failed, SQLite / PostgreSQL |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- |'
+  ]
+  for (const r of results) {
+    const [sqlite, postgres] = r.sides
+    const goal = !GOAL_SCENARIOS.includes(r.scenario) ? '-' : r.ratio >= GOAL ? (r.ratioMin >= GOAL ? 'yes' : 'yes (not every round)') : 'no'
+    lines.push(`| ${r.scenario} | ${r.rows} | ${Math.round(sqlite.run.requestsPerSecond)} | ${Math.round(postgres.run.requestsPerSecond)} | ` +
+      `${fixed(r.ratio, 2)} | ${range(r.ratios)} | ${goal} | ${fixed(sqlite.statementsPerRequest, 2)} / ${fixed(postgres.statementsPerRequest, 2)} | ` +
+      `${fixed(sqlite.roundTripsPerRequest, 2)} / ${fixed(postgres.roundTripsPerRequest, 2)} | ${sqlite.run.p50} / ${sqlite.run.p99}; ` +
+      `${postgres.run.p50} / ${postgres.run.p99} | ${sqlite.run.failures} / ${postgres.run.failures} |`)
+  }
+  return lines.join('\n')
+}
+
+/** The issue's acceptance, read off this run: the ack/store lines and which scenarios miss the goal. */
+function verdict (results: Comparison[]): { markdown: string, ackOverStore: Record<number, { sqlite: number[], postgres: number[] }> } {
+  const lines: string[] = []
+  const ratios: Record<number, { sqlite: number[], postgres: number[] }> = {}
+  for (const rows of ROW_COUNTS) {
+    const [sqlite, postgres] = [ackOverStore(results, rows, 0), ackOverStore(results, rows, 1)]
+    ratios[rows] = { sqlite, postgres }
+    const missing = GOAL_SCENARIOS.filter((name) => !results.some((r) => r.rows === rows && r.scenario === name))
+    const short = results.filter((r) => r.rows === rows && GOAL_SCENARIOS.includes(r.scenario) && !(r.ratio >= GOAL)).map((r) => r.scenario)
+    const acks = median(postgres)
+    lines.push(`- rows ${rows}: PostgreSQL acks/s over stores/s ${fixed(acks, 2)} (median of rounds, ${range(postgres)}; ` +
+      `SQLite ${fixed(median(sqlite), 2)}): ${postgres.length === 0 ? 'not measured (needs store and ack)' : acks >= 1 ? 'reaches 1' : 'below 1'}. ` +
+      `Below ${GOAL} of SQLite: ${short.length === 0 ? 'none' : short.join(', ')}` +
+      `${missing.length === 0 ? '' : ` (not run: ${missing.join(', ')})`}. Goal met in this run: ` +
+      `${missing.length === 0 && short.length === 0 && acks >= 1 ? 'yes' : 'no'}.`)
+  }
+  return { markdown: lines.join('\n'), ackOverStore: ratios }
+}
+
+function profilesMarkdown (profiled: Profiled[]): string {
+  return profiled.map((p) => `### ${p.scenario}${ROW_COUNTS.length > 1 ? `, ${p.rows} rows` : ''}: CPU profile of the PostgreSQL service\n\n` +
+    `One more run of ${DURATION} s under \`node --cpu-prof\`, ${Math.round(p.requestsPerSecond)} req/s (the profiler slows it: ` +
+    `not comparable with the table), ${p.analysis.samples} samples ${p.analysis.windowed ? 'taken while the load ran' : 'over the whole process (startup and shutdown included)'}, ` +
+    `\`${relative('.', p.analysis.file)}\`. Self time: the function on top of the stack when sampled; \`(idle)\` is the ` +
+    'event loop waiting (on PostgreSQL, among others).\n\n' + profileMarkdown(p.analysis)).join('\n\n')
+}
+
+export async function compareStores (): Promise<void> {
+  const stores = String(args.stores).split(',').map((name) => name.trim())
+  if (stores.length !== 2 || !stores.includes('sqlite') || !stores.includes('postgres')) {
+    throw new Error(`--stores ${String(args.stores)}: the stores compared are sqlite,postgres`)
+  }
+  undoOnSignals()
+  const here = checkout(process.cwd())
+  const sides: [Side, Side] = [
+    { label: 'sqlite', checkout: here, store: 'sqlite', database: sqliteDatabase('sqlite') },
+    { label: 'postgres', checkout: here, store: 'postgres', database: postgresDatabase('postgres', POSTGRES_URL) }
+  ]
+  const profiled: Profiled[] = []
+  const afterScenario = async (scenario: Scenario, running: Running[], rows: number) => {
+    if (args.profile === true) profiled.push(await profile(scenario, running, rows))
+  }
+  const results: Comparison[] = []
+  for (const rows of ROW_COUNTS) results.push(...await compareRows(rows, sides, afterScenario))
+
+  const server = new URL(POSTGRES_URL)
+  server.password = ''
+  const command = `npm run bench -- --stores sqlite,postgres --scenarios ${args.scenarios} --rows ${args.rows} ` +
+    `--duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}${args.profile === true ? '' : ' --no-profile'}`
+  const { markdown: goal, ackOverStore: ackRatios } = verdict(results)
+  const markdown = `Checkout: ${describe(here)}. SQLite: a fresh file in a temporary directory (the service's defaults). ` +
+    `PostgreSQL: a fresh database on ${server.host}, dropped at the end. Both preloaded alike. Machine: ${machine}. ` +
+    `autocannon -c ${CONNECTIONS}, ${DURATION} s per run, ${ROUNDS} rounds of SQLite and PostgreSQL, which goes first ` +
+    `alternating, medians. Command: \`${command}\`. ${new Date().toISOString()}\n\n${table(results)}\n\n` +
+    `Issue 15's goal: store, batch, summary, page and ack on PostgreSQL at least ${GOAL} of SQLite, and PostgreSQL acks/s ` +
+    `at least its stores/s.\n\n${goal}\n\nThe ratio is the median of the rounds' ratios, each between two runs back to back. ` +
+    'Acks over stores divides the ack run of each round by the store run of the same round index: those ran minutes apart, ' +
+    'so the machine\'s drift weighs on it more. Statements (BEGIN and COMMIT included) and round trips are the service\'s ' +
+    'counters over each run divided by its requests, the sweep\'s included (`-` where the service counts none). ' +
+    '`expiry` stores at a fixed rate, its loop delay the figure: below 1.00 its ratio says PostgreSQL fell short of that rate.\n' + (profiled.length === 0 ? '' : `\n${profilesMarkdown(profiled)}\n`)
+  writeResults('stores', markdown, {
+    machine, command, postgresServer: server.toString(), checkout: here, goal: GOAL, results, ackOverStore: ackRatios,
+    profiles: profiled.map(({ analysis, ...p }) => ({ ...p, ...analysis, file: relative('.', analysis.file) }))
+  }, true)
+}
