@@ -43,7 +43,7 @@ function deletedPerAck (acks: readonly Ack[], removed: readonly MessageKey[]): n
 const lostClears = (acks: readonly Ack[]): LostClear[] =>
   acks.flatMap(({ receiverUid, selector }) => selector.kind === 'up-to' ? [{ receiverUid, upToSeq: selector.upToSeq, senderUid: selector.senderUid }] : [])
 
-export function createAcks ({ rules, clock, write }: DomainContext) {
+export function createAcks ({ store, rules, clock, write }: DomainContext) {
   /** Acks in one transaction; receivers locked in one order. A receiver the store has never seen has nothing to ack: no row is made for it. */
   async function commitAcks (items: readonly Ack[]): Promise<number[]> {
     const now = clock()
@@ -62,7 +62,7 @@ export function createAcks ({ rules, clock, write }: DomainContext) {
     })
   }
 
-  const submit = createGroupCommit(commitAcks, GROUP_COMMIT_MAX_ITEMS)
+  const submit = createGroupCommit(commitAcks, GROUP_COMMIT_MAX_ITEMS, store.writeConcurrency)
 
   /** Deletes the selected pending messages of one receiver; answers how many it deleted (0 when acked again). */
   return async function ack (receiverUid: string, selector: AckSelector): Promise<number> {

@@ -77,7 +77,7 @@ function addMessage (state: GroupState, receiver: ReceiverState, item: Prepared,
   return message
 }
 
-export function createStoring ({ rules, clock, write }: DomainContext, waiters: Waiters) {
+export function createStoring ({ store, rules, clock, write }: DomainContext, waiters: Waiters) {
   async function storeOne (tx: StoreTx, state: GroupState, receiver: ReceiverState, item: Prepared, now: number, tally: Tally): Promise<StoreOutcome> {
     const existing = await existingCopy(tx, state, item, now)
     if (existing !== undefined) {
@@ -111,7 +111,7 @@ export function createStoring ({ rules, clock, write }: DomainContext, waiters: 
     return stored
   }
 
-  const submit = createGroupCommit(commitStores, GROUP_COMMIT_MAX_ITEMS)
+  const submit = createGroupCommit(commitStores, GROUP_COMMIT_MAX_ITEMS, store.writeConcurrency)
 
   const prepare = (message: NewMessage): Prepared => ({
     receiverUid: message.receiverUid,

@@ -104,6 +104,9 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
       listeners.push(listenForCommits(options, instanceId, feed))
     },
 
+    // Half the pool: the other half stays free for reads while every write slot is busy.
+    writeConcurrency: Math.max(1, Math.floor(options.poolMax / 2)),
+
     statementCounts: () => pool.counts(),
 
     close: async () => {

@@ -88,6 +88,11 @@ export interface Store {
   totalPending (now: number): Promise<number>
   /** Follows the commits of other instances on the same database (a no-op where there can be none). */
   followCommits (listener: CommitFeed): void
+  /**
+   * How many write transactions may usefully run at once: 1 where one writer holds the whole database (SQLite); more
+   * where transactions lock only their receivers' rows and overlap their round trips and commits (PostgreSQL).
+   */
+  readonly writeConcurrency: number
   /** The SQL statements sent so far (BEGIN and COMMIT included), and how many of them waited for a network round trip. */
   statementCounts (): StatementCounts
   ping (): Promise<void>
