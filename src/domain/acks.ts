@@ -62,7 +62,7 @@ export function createAcks ({ store, rules, clock, write }: DomainContext) {
     })
   }
 
-  const submit = createGroupCommit(commitAcks, GROUP_COMMIT_MAX_ITEMS, store.writeConcurrency)
+  const submit = createGroupCommit(commitAcks, GROUP_COMMIT_MAX_ITEMS, store.writeConcurrency, (item) => item.receiverUid)
 
   /** Deletes the selected pending messages of one receiver; answers how many it deleted (0 when acked again). */
   return async function ack (receiverUid: string, selector: AckSelector): Promise<number> {

@@ -111,7 +111,7 @@ export function createStoring ({ store, rules, clock, write }: DomainContext, wa
     return stored
   }
 
-  const submit = createGroupCommit(commitStores, GROUP_COMMIT_MAX_ITEMS, store.writeConcurrency)
+  const submit = createGroupCommit(commitStores, GROUP_COMMIT_MAX_ITEMS, store.writeConcurrency, (item) => item.receiverUid)
 
   const prepare = (message: NewMessage): Prepared => ({
     receiverUid: message.receiverUid,

@@ -121,3 +121,20 @@ t.test('with a concurrency of 2, a second group starts while the first commits, 
   t.same(await first, ['out-1'])
   t.same(await third, ['out-4'])
 })
+
+t.test('with a concurrency above 1, a call on a receiver a running group holds waits for it; calls on free receivers go, in order per receiver', async (t) => {
+  const { groups, pending, commit } = manualCommit()
+  const submit = createGroupCommit(commit, 500, 3, (item: number) => `r${item % 10}`)
+  const first = submit([1, 2])
+  await tick()
+  const calls = [submit([11, 5]), submit([3]), submit([15])]
+  await tick()
+  t.same(groups, [[1, 2], [3]], 'r1 is busy: 11 with 5 waits, and 15 waits behind it (r5, free, but after 5); 3 is free and goes')
+  pending[0]?.resolve()
+  await first
+  await tick()
+  t.same(groups, [[1, 2], [3], [11, 5, 15]], 'once r1 is free, the calls that waited go together, in their order')
+  pending[1]?.resolve()
+  pending[2]?.resolve()
+  t.same(await Promise.all(calls), [['out-11', 'out-5'], ['out-3'], ['out-15']])
+})
