@@ -1,10 +1,11 @@
 // Acks: by ids or up to a seq, they delete pending messages and leave tombstones for late retries of their stores.
 // Acks that arrive together share one transaction (group commit, as stores do) and the same few statements: one
-// delete of all their messages, one read and one write of the summary rows; each is answered after the commit.
+// delete of all their messages (which reads their summary rows too), and one write of the rows; each is answered
+// after the commit. An ack up to a seq also dismisses the losses it covers: the client has been told of them.
 import { forgetPending } from './conversations.js'
 import { lockAndPurge } from './expiry.js'
 import { createGroupCommit } from './group-commit.js'
-import type { Ack, AckSelector, LostClear, MessageKey } from './model.js'
+import type { Ack, AckSelector, MessageKey } from './model.js'
 import { secondsToMillis, type DomainContext } from './writes.js'
 
 // Acks in one transaction at most: each may delete up to 1,000 messages, which bounds how long a group holds the event loop.
@@ -39,10 +40,6 @@ function deletedPerAck (acks: readonly Ack[], removed: readonly MessageKey[]): n
   return counts
 }
 
-/** Acking up to a seq also dismisses the losses it covers: the client has been told of them. */
-const lostClears = (acks: readonly Ack[]): LostClear[] =>
-  acks.flatMap(({ receiverUid, selector }) => selector.kind === 'up-to' ? [{ receiverUid, upToSeq: selector.upToSeq, senderUid: selector.senderUid }] : [])
-
 export function createAcks ({ store, rules, clock, write }: DomainContext) {
   /** Acks in one transaction; receivers locked in one order. A receiver the store has never seen has nothing to ack: no row is made for it. */
   async function commitAcks (items: readonly Ack[]): Promise<number[]> {
@@ -52,10 +49,8 @@ export function createAcks ({ store, rules, clock, write }: DomainContext) {
       const acks = items.filter((item) => receivers.has(item.receiverUid))
       if (acks.length === 0) return items.map(() => 0)
       const tombstoneUntil = rules.dedupWindowSeconds > 0 ? now + secondsToMillis(rules.dedupWindowSeconds) : null
-      const removed = await tx.removeAcked(acks, now, tombstoneUntil)
-      const clears = lostClears(acks)
-      const cleared = clears.length === 0 ? [] : await tx.findLostConversations(clears)
-      await forgetPending(tx, receivers, removed, 'ack', cleared)
+      const { removed, conversations, cleared } = await tx.removeAcked(acks, now, tombstoneUntil)
+      await forgetPending(tx, receivers, removed, 'ack', { known: conversations, cleared })
       await tx.saveReceivers([...receivers.values()])
       tally.acked += removed.length
       return deletedPerAck(items, removed)

@@ -61,18 +61,36 @@ function byConversation (keys: readonly MessageKey[]): Map<string, MessageKey[]>
 const pairOf = (row: Conversation): ReceiverKey => [row.receiverUid, row.senderUid]
 
 /**
+ * Summary rows a caller has already read: `known`, every row of the removed messages' senders there is (none is read
+ * again); `cleared`, rows whose lost count an ack dismisses.
+ */
+export interface KnownRows {
+  known?: readonly Conversation[]
+  cleared?: readonly Conversation[]
+}
+
+/**
  * Updates the summary rows and the receivers' counts after pending messages left: acked, or lost (expired or dropped).
- * `cleared` are rows whose lost count an ack dismisses. However many receivers and senders, it reads the rows in one
- * statement, the senders' new latest messages in one more, and writes them back in one upsert and one delete.
+ * However many receivers and senders, it reads the rows in one statement (none when they are known), the senders' new
+ * latest messages in one more, and writes them back in one upsert and one delete.
  */
 export async function forgetPending (
-  tx: StoreTx, receivers: ReadonlyMap<string, ReceiverState>, removed: readonly MessageKey[], reason: Removal, cleared: readonly Conversation[] = []
+  tx: StoreTx, receivers: ReadonlyMap<string, ReceiverState>, removed: readonly MessageKey[], reason: Removal, { known, cleared = [] }: KnownRows = {}
 ): Promise<void> {
   const groups = byConversation(removed)
   const rows = new Map<string, Conversation>()
   for (const row of cleared) rows.set(keyOf(row.receiverUid, row.senderUid), { ...row, lostCount: 0, lostSeq: null })
-  const missing = [...groups.values()].map(([key]) => [key?.receiverUid, key?.senderUid] as ReceiverKey).filter((pair) => !rows.has(keyOf(...pair)))
-  if (missing.length > 0) for (const row of await tx.findConversations(missing)) rows.set(keyOf(row.receiverUid, row.senderUid), row)
+  const add = (row: Conversation): void => {
+    const id = keyOf(row.receiverUid, row.senderUid)
+    // A cleared row is the same row, read in the same statement, with its losses already dismissed.
+    if (!rows.has(id)) rows.set(id, row)
+  }
+  if (known !== undefined) {
+    known.forEach(add)
+  } else {
+    const missing = [...groups.values()].map(([key]) => [key?.receiverUid, key?.senderUid] as ReceiverKey).filter((pair) => !rows.has(keyOf(...pair)))
+    if (missing.length > 0) (await tx.findConversations(missing)).forEach(add)
+  }
 
   const needLatest: Conversation[] = []
   for (const [id, keys] of groups) {

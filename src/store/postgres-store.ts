@@ -5,7 +5,7 @@ import { createKnex } from './backends.js'
 import { migrate, type DatabaseOptions } from './database.js'
 import { StoreUnavailableError } from '../domain/errors.js'
 import { storeFailure } from './errors.js'
-import { listenForCommits, type CommitListener } from './postgres-commit-feed.js'
+import { CHANNEL, commitPayloads, listenForCommits, type CommitListener } from './postgres-commit-feed.js'
 import { createPool } from './postgres-pool.js'
 import { SQL } from './postgres-statements.js'
 import { createTx } from './postgres-transaction.js'
@@ -50,13 +50,31 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
   // Names this instance in its NOTIFY payloads, so that its own commits (woken in process) are not heard twice.
   const instanceId = randomUUID()
   const listeners: CommitListener[] = []
+  // After the commit, not inside the transaction: a transaction that notifies holds a lock of the whole server from its
+  // NOTIFY until its commit is flushed, so notifying groups would commit one at a time. A notification on its own writes
+  // nothing and holds that lock for no fsync. Nobody waits for it: a wake-up lost in a crash costs a held request its
+  // wait (it answers the empty page when its time is up), never a message.
+  const announce = (receiverUids: readonly string[]): void => {
+    pool.rows(SQL.announce, [CHANNEL, commitPayloads(instanceId, receiverUids)]).catch((error: unknown) => {
+      options.log?.('warn', `could not announce stored messages to the other instances: ${error instanceof Error ? error.message : String(error)}`)
+    })
+  }
   const run = <T>(work: () => Promise<T>): Promise<T> => guard(async () => {
     await ensureSchema()
     return await work()
   })
 
   return {
-    transaction: (fn) => run(() => pool.transaction((queries) => fn(createTx(queries, instanceId)))),
+    transaction: (fn) => run(async () => {
+      const { value, announced } = await pool.transaction(async (queries) => {
+        const open = createTx(queries)
+        const result = await fn(open.tx)
+        await open.flush()
+        return { value: result, announced: open.announced() }
+      })
+      if (announced.length > 0) announce(announced)
+      return value
+    }),
 
     receiver: (receiverUid) => run(async () => {
       const [row] = await pool.rows(SQL.receiver, [receiverUid])

@@ -1,13 +1,13 @@
 // PostgreSQL's write transaction: the StoreTx of the port as the named statements of postgres-statements.ts, each
-// taking all the rows of a group at once (a group of stores or acks costs a few round trips, not a few per message).
-import type { Ack, Conversation, ReceiverState } from '../domain/model.js'
-import { CHANNEL, commitPayloads } from './postgres-commit-feed.js'
+// taking all the rows of a group at once (a group of stores or acks costs a few round trips, not a few per message),
+// its writes sent together before its next statement.
+import type { Ack, Conversation, ReceiverState, StoredMessage } from '../domain/model.js'
 import type { Queries } from './postgres-pool.js'
-import { SQL } from './postgres-statements.js'
+import { SQL, type Sql } from './postgres-statements.js'
 import {
   conversationValues, storedMessageValues, CONVERSATION_FIELDS, MESSAGE_FIELDS, toConversation, toMessageKey, toNullableNumber, toReceiverState, toStoredMessage, toTombstone
 } from './row-mapper.js'
-import type { ReceiverKey, StoreTx } from './types.js'
+import type { AckRemoval, ReceiverKey, StoreTx } from './types.js'
 
 /** Rows as one array per column, for unnest: [[a1, b1], [a2, b2]] becomes [[a1, a2], [b1, b2]]. */
 function columns (rows: ReadonlyArray<readonly unknown[]>, width: number): unknown[][] {
@@ -39,89 +39,136 @@ function inOrder (receiverUids: readonly string[], rows: Array<Record<string, un
   })
 }
 
-/** The StoreTx of the port on one connection in a transaction. One piece: an object of small methods sharing `q`. */
-export function createTx (q: Queries, instanceId: string): StoreTx {
-  return {
+/** What a transaction has written but not yet sent: the last write of each row. */
+interface Unsent {
+  messages: StoredMessage[]
+  conversations: Map<string, { save: Conversation } | { delete: ReceiverKey }>
+  receivers: Map<string, ReceiverState>
+}
+
+const conversationKey = (receiverUid: string, senderUid: string): string => `${receiverUid}\u0000${senderUid}`
+
+/** SQL.writeBack's parameters for what is unsent. */
+function writeBackValues ({ messages, conversations, receivers }: Unsent): unknown[] {
+  const saved: Conversation[] = []
+  const deleted: ReceiverKey[] = []
+  for (const write of conversations.values()) {
+    if ('save' in write) saved.push(write.save)
+    else deleted.push(write.delete)
+  }
+  return [
+    ...columns(messages.map(storedMessageValues), MESSAGE_FIELDS.length),
+    ...columns(saved.map(conversationValues), CONVERSATION_FIELDS.length),
+    ...pairs(deleted),
+    ...columns([...receivers.values()].map((state) => [state.receiverUid, state.lastSeq, state.pendingCount, state.nextExpiry]), 4)
+  ]
+}
+
+export interface PostgresTx {
+  tx: StoreTx
+  /** Sends what is still unsent: called before COMMIT. */
+  flush (): Promise<void>
+  /** The receivers to announce once the transaction has committed. */
+  announced (): string[]
+}
+
+/**
+ * The StoreTx of the port on one connection in a transaction. Writes (new messages, summary rows, receivers' rows) are
+ * kept until the transaction's next statement or its COMMIT and then sent together, in one statement before it: a
+ * group of stores then costs 6 round trips, an ack 7. One piece: an object of small methods sharing `q` and what is unsent.
+ */
+export function createTx (q: Queries): PostgresTx {
+  let unsent: Unsent = { messages: [], conversations: new Map(), receivers: new Map() }
+  const announced = new Set<string>()
+  const flush = async (): Promise<void> => {
+    if (unsent.messages.length === 0 && unsent.conversations.size === 0 && unsent.receivers.size === 0) return
+    const values = writeBackValues(unsent)
+    unsent = { messages: [], conversations: new Map(), receivers: new Map() }
+    await q.rows(SQL.writeBack, values)
+  }
+  /** Every other statement goes after what is unsent, so that it sees it. */
+  const rows = async (sql: Sql, values: readonly unknown[]): Promise<Array<Record<string, unknown>>> => {
+    await flush()
+    return await q.rows(sql, values)
+  }
+
+  const tx: StoreTx = {
     async lockReceivers (receiverUids, { create = true } = {}) {
       if (receiverUids.length === 0) return []
-      const rows = await q.rows(create ? SQL.lockReceivers : SQL.lockExistingReceivers, [receiverUids])
-      return inOrder(receiverUids, rows, create)
+      return inOrder(receiverUids, await rows(create ? SQL.lockReceivers : SQL.lockExistingReceivers, [receiverUids]), create)
     },
 
     async saveReceivers (states) {
-      if (states.length === 0) return
-      await q.rows(SQL.saveReceivers, columns(states.map((s) => [s.receiverUid, s.lastSeq, s.pendingCount, s.nextExpiry]), 4))
+      for (const state of states) unsent.receivers.set(state.receiverUid, { ...state })
     },
 
     async findByIds (keys) {
       if (keys.length === 0) return { pending: [], tombstones: [] }
-      const rows = await q.rows(SQL.findByIds, pairs(keys))
+      const found = await rows(SQL.findByIds, pairs(keys))
       return {
-        pending: rows.filter((row) => row.purge_at === null).map((row) => toStoredMessage(row)),
-        tombstones: rows.filter((row) => row.purge_at !== null).map(toTombstone)
+        pending: found.filter((row) => row.purge_at === null).map((row) => toStoredMessage(row)),
+        tombstones: found.filter((row) => row.purge_at !== null).map(toTombstone)
       }
     },
 
     async deleteTombstone (receiverUid, msgId) {
-      await q.rows(SQL.deleteTombstone, [receiverUid, msgId])
+      await rows(SQL.deleteTombstone, [receiverUid, msgId])
     },
 
     async insertMessages (messages) {
-      if (messages.length === 0) return
-      await q.rows(SQL.insertMessages, columns(messages.map(storedMessageValues), MESSAGE_FIELDS.length))
+      unsent.messages.push(...messages)
     },
 
     async oldestPending (receiverUid) {
-      const [row] = await q.rows(SQL.oldestPending, [receiverUid])
+      const [row] = await rows(SQL.oldestPending, [receiverUid])
       return row === undefined ? undefined : toMessageKey(row)
     },
 
     async expiredPending (receiverUid, now, limit) {
-      return (await q.rows(SQL.expiredPending, [receiverUid, now, limit])).map(toMessageKey)
+      return (await rows(SQL.expiredPending, [receiverUid, now, limit])).map(toMessageKey)
     },
 
     async earliestExpiry (receiverUid) {
-      const [row] = await q.rows(SQL.earliestExpiry, [receiverUid])
+      const [row] = await rows(SQL.earliestExpiry, [receiverUid])
       return toNullableNumber(row?.earliest)
     },
 
     async removeAcked (acks, now, tombstoneUntil) {
-      if (acks.length === 0) return []
-      return (await q.rows(SQL.removeAcked, [...ackArrays(acks), now, tombstoneUntil])).map(toMessageKey)
+      const removal: AckRemoval = { removed: [], conversations: [], cleared: [] }
+      if (acks.length === 0) return removal
+      for (const row of await rows(SQL.removeAcked, [...ackArrays(acks), now, tombstoneUntil])) {
+        if (row.part === 'removed') removal.removed.push(toMessageKey(row))
+        else if (row.part === 'row') removal.conversations.push(toConversation(row))
+        else removal.cleared.push(toConversation(row))
+      }
+      return removal
     },
 
     async removePending (receiverUid, seqs) {
-      if (seqs.length > 0) await q.rows(SQL.removePending, [receiverUid, seqs])
+      if (seqs.length > 0) await rows(SQL.removePending, [receiverUid, seqs])
     },
 
     async lastPendingOfSenders (keys) {
       if (keys.length === 0) return []
-      return (await q.rows(SQL.lastPendingOfSenders, pairs(keys))).map((row) => toStoredMessage(row))
+      return (await rows(SQL.lastPendingOfSenders, pairs(keys))).map((row) => toStoredMessage(row))
     },
 
     async findConversations (keys) {
       if (keys.length === 0) return []
-      return (await q.rows(SQL.findConversations, pairs(keys))).map(toConversation)
+      return (await rows(SQL.findConversations, pairs(keys))).map(toConversation)
     },
 
-    async findLostConversations (clears) {
-      if (clears.length === 0) return []
-      const rows = await q.rows(SQL.findLostConversations, columns(clears.map((c) => [c.receiverUid, c.upToSeq, c.senderUid ?? null]), 3))
-      return rows.map(toConversation)
-    },
-
-    async saveConversations (conversations: readonly Conversation[]) {
-      if (conversations.length === 0) return
-      await q.rows(SQL.saveConversations, columns(conversations.map(conversationValues), CONVERSATION_FIELDS.length))
+    async saveConversations (conversations) {
+      for (const row of conversations) unsent.conversations.set(conversationKey(row.receiverUid, row.senderUid), { save: row })
     },
 
     async deleteConversations (keys) {
-      if (keys.length > 0) await q.rows(SQL.deleteConversations, pairs(keys))
+      for (const key of keys) unsent.conversations.set(conversationKey(...key), { delete: key })
     },
 
     async announceStored (receiverUids) {
-      if (receiverUids.length === 0) return
-      await q.rows(SQL.announce, [CHANNEL, commitPayloads(instanceId, receiverUids)])
+      for (const receiverUid of receiverUids) announced.add(receiverUid)
     }
   }
+  return { tx, flush, announced: () => [...announced] }
 }

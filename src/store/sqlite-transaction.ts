@@ -7,10 +7,12 @@ import {
   toTombstoneFromValues
 } from './row-mapper.js'
 import { all, one, value, values, type Statements } from './sqlite-statements.js'
-import type { StoreTx } from './types.js'
+import type { ReceiverKey, StoreTx } from './types.js'
 
 /** The StoreTx of the port on the prepared statements. One piece: an object of small methods that share `s`. */
 export function createSqliteTx (s: Statements): StoreTx {
+  const findConversations = (keys: readonly ReceiverKey[]) =>
+    keys.map(([receiverUid, senderUid]) => values(s.findConversation, receiverUid, senderUid)).filter((row) => row !== undefined).map(toConversationFromValues)
   return {
     // A single writer holds the database: "locking" a receiver only makes sure its row exists (or, without create, reads it).
     async lockReceivers (receiverUids, { create = true } = {}) {
@@ -56,16 +58,26 @@ export function createSqliteTx (s: Statements): StoreTx {
         if (tombstoneUntil !== null) tombstone.run(now, tombstoneUntil, ...selection)
         for (const row of all(remove, ...selection)) removed.push(toMessageKey(row))
       }
+      const lost: unknown[][] = []
       for (const { receiverUid, selector } of acks) {
         if (selector.kind === 'ids') {
           for (const msgId of new Set(selector.msgIds)) take(s.tombstoneById, s.ackById, receiverUid, msgId, now)
         } else if (selector.senderUid === undefined) {
           take(s.tombstoneUpTo, s.ackUpTo, receiverUid, selector.upToSeq, now)
+          lost.push(...s.lostConversations.all(receiverUid, selector.upToSeq) as unknown[][])
         } else {
           take(s.tombstoneUpToOfSender, s.ackUpToOfSender, receiverUid, selector.senderUid, selector.upToSeq, now)
+          lost.push(...s.lostConversationOfSender.all(receiverUid, selector.senderUid, selector.upToSeq) as unknown[][])
         }
       }
-      return removed
+      const pairs = new Map(removed.map((key) => [`${key.receiverUid}\u0000${key.senderUid}`, [key.receiverUid, key.senderUid] as const]))
+      // Two acks of one group may cover the same row: each row once.
+      const cleared = new Map(lost.map((row) => [`${String(row[0])}\u0000${String(row[1])}`, row]))
+      return {
+        removed,
+        conversations: findConversations([...pairs.values()]),
+        cleared: [...cleared.values()].map(toConversationFromValues)
+      }
     },
     async removePending (receiverUid, seqs) {
       for (const seq of seqs) s.deleteMessage.run(receiverUid, seq)
@@ -74,14 +86,7 @@ export function createSqliteTx (s: Statements): StoreTx {
       return keys.map(([receiverUid, senderUid]) => values(s.lastPendingOfSender, receiverUid, senderUid)).filter((row) => row !== undefined).map(toStoredMessageFromValues)
     },
     async findConversations (keys) {
-      return keys.map(([receiverUid, senderUid]) => values(s.findConversation, receiverUid, senderUid)).filter((row) => row !== undefined).map(toConversationFromValues)
-    },
-    async findLostConversations (clears) {
-      const rows = clears.flatMap(({ receiverUid, upToSeq, senderUid }) => senderUid === undefined
-        ? s.lostConversations.all(receiverUid, upToSeq) as unknown[][]
-        : s.lostConversationOfSender.all(receiverUid, senderUid, upToSeq) as unknown[][])
-      // Two acks of one group may cover the same row: each row once.
-      return [...new Map(rows.map((row) => [`${String(row[0])}\u0000${String(row[1])}`, row])).values()].map(toConversationFromValues)
+      return findConversations(keys)
     },
     async saveConversations (conversations) {
       for (const conversation of conversations) s.saveConversation.run(conversationValues(conversation))

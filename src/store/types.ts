@@ -1,6 +1,6 @@
 // The store port: what the domain may ask of a store, in the domain's model types, with times as epoch milliseconds.
 // sqlite-store.ts and postgres-store.ts implement it; test/store/store-contract.test.ts holds both to it.
-import type { Ack, Conversation, LostClear, MessageKey, ReceiverState, StoredMessage, Tombstone } from '../domain/model.js'
+import type { Ack, Conversation, MessageKey, ReceiverState, StoredMessage, Tombstone } from '../domain/model.js'
 
 export interface SummaryView {
   receiver: ReceiverState | undefined
@@ -24,6 +24,15 @@ export interface StoredCopies {
   tombstones: Tombstone[]
 }
 
+/** What an ack removal deleted, and the summary rows it touches (read in the same statement where the store can). */
+export interface AckRemoval {
+  removed: MessageKey[]
+  /** The summary rows of the removed messages' (receiver, sender), every one there is. */
+  conversations: Conversation[]
+  /** For each up-to ack, its receiver's rows (of one sender, when given) with lost messages, all of seq <= upToSeq. */
+  cleared: Conversation[]
+}
+
 /** Everything a write transaction may do. Every method is keyed by receiver_uid; most take many receivers at once. */
 export interface StoreTx {
   /**
@@ -41,10 +50,10 @@ export interface StoreTx {
   expiredPending (receiverUid: string, now: number, limit: number): Promise<MessageKey[]>
   earliestExpiry (receiverUid: string): Promise<number | null>
   /**
-   * Deletes the unexpired pending messages the acks select and answers their keys, each once; with a tombstone purge
-   * time, keeps them as tombstones (acked at `now`) until then.
+   * Deletes the unexpired pending messages the acks select and answers their keys, each once, with the summary rows the
+   * acks touch as they were; with a tombstone purge time, keeps the messages as tombstones (acked at `now`) until then.
    */
-  removeAcked (acks: readonly Ack[], now: number, tombstoneUntil: number | null): Promise<MessageKey[]>
+  removeAcked (acks: readonly Ack[], now: number, tombstoneUntil: number | null): Promise<AckRemoval>
   /** Deletes pending messages of one receiver without tombstones (they were lost: expired or dropped). */
   removePending (receiverUid: string, seqs: readonly number[]): Promise<void>
   /** For each (receiver_uid, sender_uid), the sender's pending message with the highest seq, if any. */
@@ -52,8 +61,6 @@ export interface StoreTx {
 
   /** The summary rows with these (receiver_uid, sender_uid). */
   findConversations (keys: readonly ReceiverKey[]): Promise<Conversation[]>
-  /** The summary rows (of one sender, when given) with lost messages, all of seq <= upToSeq. */
-  findLostConversations (clears: readonly LostClear[]): Promise<Conversation[]>
   /** Inserts or updates summary rows (at most one per receiver and sender). */
   saveConversations (conversations: readonly Conversation[]): Promise<void>
   deleteConversations (keys: readonly ReceiverKey[]): Promise<void>

@@ -120,10 +120,10 @@ t.test('acks delete only the receiver\'s unexpired messages, by ids or up to a s
   await seed(store, 'eve', [message('eve', 1), message('eve', 2)])
   const seqsOf = (keys: readonly MessageKey[]) => keys.map((key) => `${key.receiverUid}/${key.seq}`).sort()
   await store.transaction(async (tx) => {
-    const byIds = await tx.removeAcked([{ receiverUid: 'bob', selector: { kind: 'ids', msgIds: ['m-1', 'm-3', 'm-9', 'm-1'] } }], NOW, null)
+    const byIds = (await tx.removeAcked([{ receiverUid: 'bob', selector: { kind: 'ids', msgIds: ['m-1', 'm-3', 'm-9', 'm-1'] } }], NOW, null)).removed
     t.strictSame(seqsOf(byIds), ['bob/1'], 'unknown, expired and repeated ids delete nothing more')
     t.match(byIds[0], { receiverUid: 'bob', seq: 1, senderUid: 'alice', msgId: 'm-1', expiresAt: NOW + MINUTE })
-    const ofSender = await tx.removeAcked([{ receiverUid: 'bob', selector: { kind: 'up-to', upToSeq: 4, senderUid: 'alice' } }], NOW, null)
+    const ofSender = (await tx.removeAcked([{ receiverUid: 'bob', selector: { kind: 'up-to', upToSeq: 4, senderUid: 'alice' } }], NOW, null)).removed
     t.strictSame(seqsOf(ofSender), ['bob/4'], 'of one sender, up to the seq')
   })
   const group = await store.transaction((tx) => tx.removeAcked([
@@ -131,7 +131,7 @@ t.test('acks delete only the receiver\'s unexpired messages, by ids or up to a s
     { receiverUid: 'bob', selector: { kind: 'ids', msgIds: ['m-2', 'm-5'] } },
     { receiverUid: 'eve', selector: { kind: 'up-to', upToSeq: 1 } }
   ], NOW, null))
-  t.strictSame(seqsOf(group), ['bob/2', 'bob/5', 'eve/1'], 'several acks of several receivers in one statement, a message once')
+  t.strictSame(seqsOf(group.removed), ['bob/2', 'bob/5', 'eve/1'], 'several acks of several receivers in one statement, a message once')
   t.strictSame((await store.page({ receiverUid: 'eve', afterSeq: 0, limit: 10, now: NOW })).map((m) => m.seq), [2], 'eve keeps what no ack covered')
 })
 
@@ -185,7 +185,17 @@ t.test('summary rows: saved and read back, ordered by sortSeq, and lost counts c
   t.strictSame((await summary('bob', 9, 1)).map((row) => row.senderUid), ['alice'], 'before a sortSeq, bounded')
   t.equal((await store.summary('bob', null, 10)).receiver?.pendingCount, 1, 'the receiver row comes with it')
 
-  const lost = async (...clears: LostClear[]) => (await store.transaction((tx) => tx.findLostConversations(clears))).map((row) => `${row.receiverUid}/${row.senderUid}`).sort()
+  const acked = await store.transaction((tx) => tx.removeAcked([{ receiverUid: 'bob', selector: { kind: 'ids', msgIds: ['m-7'] } }], NOW, null))
+  t.strictSame(acked.removed.map((key) => key.seq), [7])
+  t.strictSame(acked.conversations, [rows[0]], 'with the summary row of its sender as it was, and no other')
+  t.strictSame(acked.cleared, [], 'an ack by ids covers no losses')
+  // An up-to ack that deletes nothing (bob has no pending message above seq 7) still answers the rows it covers.
+  const lost = async (...clears: LostClear[]) => {
+    const acks = clears.map(({ receiverUid, upToSeq, senderUid }) => ({ receiverUid, selector: { kind: 'up-to' as const, upToSeq, senderUid } }))
+    const removal = await store.transaction((tx) => tx.removeAcked(acks, NOW + 2 * MINUTE, null))
+    t.strictSame(removal.removed, [], 'nothing deleted: bob\'s message has expired by then')
+    return removal.cleared.map((row) => `${row.receiverUid}/${row.senderUid}`).sort()
+  }
   t.strictSame(await lost({ receiverUid: 'bob', upToSeq: 5 }), ['bob/alice', 'bob/dave'], 'rows whose losses all are at or below the seq')
   t.strictSame(await lost({ receiverUid: 'bob', upToSeq: 100, senderUid: 'carol' }), ['bob/carol'], 'only the named sender')
   t.strictSame(await lost({ receiverUid: 'bob', upToSeq: 3 }, { receiverUid: 'eve', upToSeq: 1 }, { receiverUid: 'bob', upToSeq: 4, senderUid: 'dave' }),
