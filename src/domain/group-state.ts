@@ -36,13 +36,13 @@ export async function readGroup (tx: StoreTx, items: readonly Prepared[]): Promi
   const state: GroupState = { pending: new Map(), tombstones: new Map(), conversations: new Map(), changed: new Set(), inserts: [] }
   const messageKeys = unique(items.map((item) => [item.receiverUid, item.msgId]))
   const conversationKeys = unique(items.map((item) => [item.receiverUid, item.senderUid]))
-  const copies = await tx.findByIds(messageKeys)
+  const copies = await tx.findForStores(messageKeys, conversationKeys)
   for (const message of copies.pending) state.pending.set(keyOf(message.receiverUid, message.msgId), message)
   for (const tombstone of copies.tombstones) {
     state.tombstones.set(keyOf(tombstone.message.receiverUid, tombstone.message.msgId), tombstone)
   }
   for (const pair of conversationKeys) state.conversations.set(keyOf(...pair), undefined)
-  for (const conversation of await tx.findConversations(conversationKeys)) {
+  for (const conversation of copies.conversations) {
     state.conversations.set(keyOf(conversation.receiverUid, conversation.senderUid), conversation)
   }
   return state

@@ -16,6 +16,7 @@ const CONVERSATION_TYPES = ['text', 'text', 'integer', 'bigint', 'bigint', 'inte
 // A summary row's columns after its key, and as many typed NULLs named after them, for SQL.removeAcked's one result.
 const ROW_STATE = (alias: string): string => CONVERSATION_STATE_FIELDS.map((column) => `${alias}.${column}`).join(', ')
 const ROW_NULLS = CONVERSATION_STATE_FIELDS.map((column, i) => `NULL::${CONVERSATION_TYPES[i + 2] ?? ''} AS ${column}`).join(', ')
+const ROW_STATE_NULL = CONVERSATION_STATE_FIELDS.map(() => 'NULL').join(', ')
 /** Array parameters $from, $from + 1, ... of these types. */
 const arrays = (types: readonly string[], from = 1): string => types.map((type, i) => `$${i + from}::${type}[]`).join(', ')
 /**
@@ -34,10 +35,14 @@ export const SQL = {
   lockExistingReceivers: sql('lock_existing_receivers',
     'SELECT r.receiver_uid, r.last_seq, r.pending_count, r.next_expiry FROM unnest($1::text[]) WITH ORDINALITY AS t (u, i) ' +
     'JOIN receivers r ON r.receiver_uid = t.u WHERE r.receiver_uid = ANY($1::text[]) ORDER BY t.i FOR UPDATE OF r'),
-  // Pending messages (purge_at NULL) and tombstones with these (receiver_uid, msg_id), in one round trip.
-  findByIds: sql('find_by_ids',
-    `SELECT ${MESSAGES}, NULL::bigint AS purge_at FROM messages WHERE ${inPairs('msg_id')} ` +
-    `UNION ALL SELECT ${MESSAGES}, purge_at FROM tombstones WHERE ${inPairs('msg_id')}`),
+  // What a group of stores reads up front, in one round trip: pending messages and tombstones under the pairs $1, $2
+  // (receiver_uid, msg_id), and summary rows under the pairs $3, $4 (receiver_uid, sender_uid). One result: each
+  // part's columns, NULL where another part's are.
+  findForStores: sql('find_for_stores',
+    `SELECT 'pending' AS part, ${MESSAGES}, NULL::bigint AS purge_at, ${ROW_NULLS} FROM messages WHERE ${inPairs('msg_id')} ` +
+    `UNION ALL SELECT 'tombstone', ${MESSAGES}, purge_at, ${ROW_STATE_NULL} FROM tombstones WHERE ${inPairs('msg_id')} ` +
+    `UNION ALL SELECT 'row', receiver_uid, NULL, NULL, sender_uid, NULL, NULL, NULL, NULL, NULL, NULL, ${ROW_STATE('conversations')} ` +
+    'FROM conversations WHERE (receiver_uid, sender_uid) IN (SELECT * FROM unnest($3::text[], $4::text[]))'),
   deleteTombstone: sql('delete_tombstone', 'DELETE FROM tombstones WHERE receiver_uid = $1 AND msg_id = $2'),
 
   oldestPending: sql('oldest_pending', `SELECT ${KEYS} FROM messages WHERE receiver_uid = $1 ORDER BY seq LIMIT 1`),

@@ -7,7 +7,7 @@ import { SQL, type Sql } from './postgres-statements.js'
 import {
   conversationValues, storedMessageValues, CONVERSATION_FIELDS, MESSAGE_FIELDS, toConversation, toMessageKey, toNullableNumber, toReceiverState, toStoredMessage, toTombstone
 } from './row-mapper.js'
-import type { AckRemoval, ReceiverKey, StoreTx } from './types.js'
+import type { AckRemoval, ReceiverKey, StoreTx, StoredCopies } from './types.js'
 
 /** Rows as one array per column, for unnest: [[a1, b1], [a2, b2]] becomes [[a1, a2], [b1, b2]]. */
 function columns (rows: ReadonlyArray<readonly unknown[]>, width: number): unknown[][] {
@@ -102,13 +102,15 @@ export function createTx (q: Queries): PostgresTx {
       for (const state of states) unsent.receivers.set(state.receiverUid, { ...state })
     },
 
-    async findByIds (keys) {
-      if (keys.length === 0) return { pending: [], tombstones: [] }
-      const found = await rows(SQL.findByIds, pairs(keys))
-      return {
-        pending: found.filter((row) => row.purge_at === null).map((row) => toStoredMessage(row)),
-        tombstones: found.filter((row) => row.purge_at !== null).map(toTombstone)
+    async findForStores (messageKeys, conversationKeys) {
+      const copies: StoredCopies = { pending: [], tombstones: [], conversations: [] }
+      if (messageKeys.length === 0 && conversationKeys.length === 0) return copies
+      for (const row of await rows(SQL.findForStores, [...pairs(messageKeys), ...pairs(conversationKeys)])) {
+        if (row.part === 'pending') copies.pending.push(toStoredMessage(row))
+        else if (row.part === 'tombstone') copies.tombstones.push(toTombstone(row))
+        else copies.conversations.push(toConversation(row))
       }
+      return copies
     },
 
     async deleteTombstone (receiverUid, msgId) {

@@ -31,9 +31,13 @@ export function createSqliteTx (s: Statements): StoreTx {
       for (const state of states) s.saveReceiver.run(state.lastSeq, state.pendingCount, state.nextExpiry, state.receiverUid)
     },
     // One prepared lookup per key: on an embedded database that is as cheap as any IN list.
-    async findByIds (keys) {
-      const found = (statement: Statement) => keys.map(([receiverUid, msgId]) => values(statement, receiverUid, msgId)).filter((row) => row !== undefined)
-      return { pending: found(s.findPending).map(toStoredMessageFromValues), tombstones: found(s.findTombstone).map(toTombstoneFromValues) }
+    async findForStores (messageKeys, conversationKeys) {
+      const found = (statement: Statement) => messageKeys.map(([receiverUid, msgId]) => values(statement, receiverUid, msgId)).filter((row) => row !== undefined)
+      return {
+        pending: found(s.findPending).map(toStoredMessageFromValues),
+        tombstones: found(s.findTombstone).map(toTombstoneFromValues),
+        conversations: findConversations(conversationKeys)
+      }
     },
     async deleteTombstone (receiverUid, msgId) {
       s.deleteTombstone.run(receiverUid, msgId)

@@ -18,10 +18,14 @@ export interface PageQuery {
 /** A receiver_uid and a msg_id or sender_uid under it. */
 export type ReceiverKey = readonly [receiverUid: string, id: string]
 
-/** What a group of stores finds under its (receiver_uid, msg_id): pending messages (expired or not) and tombstones. */
+/**
+ * What a group of stores reads up front: under its (receiver_uid, msg_id), pending messages (expired or not) and
+ * tombstones; under its (receiver_uid, sender_uid), the summary rows.
+ */
 export interface StoredCopies {
   pending: StoredMessage[]
   tombstones: Tombstone[]
+  conversations: Conversation[]
 }
 
 /** What an ack removal deleted, and the summary rows it touches (read in the same statement where the store can). */
@@ -42,7 +46,7 @@ export interface StoreTx {
   lockReceivers (receiverUids: readonly string[], options?: { create?: boolean }): Promise<ReceiverState[]>
   saveReceivers (states: readonly ReceiverState[]): Promise<void>
 
-  findByIds (keys: readonly ReceiverKey[]): Promise<StoredCopies>
+  findForStores (messageKeys: readonly ReceiverKey[], conversationKeys: readonly ReceiverKey[]): Promise<StoredCopies>
   deleteTombstone (receiverUid: string, msgId: string): Promise<void>
   insertMessages (messages: readonly StoredMessage[]): Promise<void>
 

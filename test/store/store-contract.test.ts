@@ -146,12 +146,12 @@ t.test('an ack with a purge time leaves tombstones as the messages were; a remov
   })
   t.strictSame(await store.page({ receiverUid: 'bob', afterSeq: 0, limit: 10, now: NOW }), [])
   await store.transaction(async (tx) => {
-    const copies = await tx.findByIds(keys)
+    const copies = await tx.findForStores(keys, [])
     t.strictSame(copies.pending, [])
     t.strictSame(copies.tombstones.sort((a, b) => a.message.seq - b.message.seq),
       [{ message: messages[0], purgeAt: NOW + MINUTE }, { message: messages[1], purgeAt: NOW + MINUTE }])
     await tx.deleteTombstone('bob', 'm-1')
-    t.strictSame((await tx.findByIds(keys)).tombstones.map((tombstone) => tombstone.message.msgId), ['m-2'])
+    t.strictSame((await tx.findForStores(keys, [])).tombstones.map((tombstone) => tombstone.message.msgId), ['m-2'])
   })
 })
 
@@ -164,7 +164,7 @@ t.test('the tombstone purge takes only tombstones past their window, at most as 
   t.equal(await store.purgeTombstones(NOW + 4000, 3), 3, 'bounded: 4 are due, 3 go')
   t.equal(await store.purgeTombstones(NOW + 4000, 3), 1)
   t.equal(await store.purgeTombstones(NOW + 4000, 3), 0)
-  const left = await store.transaction((tx) => tx.findByIds([1, 2, 3, 4, 5, 6].map((seq) => ['bob', `m-${seq}`] as const)))
+  const left = await store.transaction((tx) => tx.findForStores([1, 2, 3, 4, 5, 6].map((seq) => ['bob', `m-${seq}`] as const), []))
   t.strictSame(left.tombstones.map((tombstone) => tombstone.message.seq).sort(), [5, 6], 'the ones still in their window stay')
 })
 
@@ -239,8 +239,10 @@ t.test('a group\'s lookups find what each receiver holds, never another receiver
   await store.transaction(async (tx) => {
     const locked = await tx.lockReceivers(['bob', 'eve', 'zoe'])
     t.strictSame(locked.map((receiver) => [receiver.receiverUid, receiver.lastSeq]), [['bob', 2], ['eve', 1], ['zoe', 0]], 'in the order asked; a new one at seq 0')
-    const found = await tx.findByIds([['bob', 'm-2'], ['eve', 'm-2'], ['zoe', 'm-2']])
+    await tx.saveConversations([conversation('bob', 'alice', { pendingCount: 2, sortSeq: 2 }), conversation('eve', 'carol', { pendingCount: 1 })])
+    const found = await tx.findForStores([['bob', 'm-2'], ['eve', 'm-2'], ['zoe', 'm-2']], [['bob', 'alice'], ['eve', 'alice'], ['zoe', 'carol']])
     t.strictSame(found.pending.map((m) => `${m.receiverUid}/${m.seq}`).sort(), ['bob/2', 'eve/1'])
+    t.strictSame(found.conversations, [conversation('bob', 'alice', { pendingCount: 2, sortSeq: 2 })], 'the summary rows of exactly those pairs, read in the same call')
   })
   await store.transaction(async (tx) => {
     const existing = await tx.lockReceivers(['nobody', 'eve', 'bob'], { create: false })
