@@ -122,8 +122,10 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
       listeners.push(listenForCommits(options, instanceId, feed))
     },
 
-    // Half the pool: the other half stays free for reads while every write slot is busy.
-    writeConcurrency: Math.max(1, Math.floor(options.poolMax / 2)),
+    // Two groups at a time: while one waits for its round trips or its commit, the other runs. Measured side by side
+    // (autocannon -c 50, 2 cores): two against one, 1.85 times the stores and 1.24 the acks; three or five against
+    // two, no more stores and fewer acks (the groups only get smaller). The rest of the pool stays free for reads.
+    writeConcurrency: Math.min(2, options.poolMax),
 
     statementCounts: () => pool.counts(),
 
