@@ -22,9 +22,10 @@ async function guard<T> (work: () => Promise<T>): Promise<T> {
 
 /** The Store of the port. One piece: its methods share the pool and the migration state; each is a few lines. */
 export async function createPostgresStore (options: DatabaseOptions): Promise<Store> {
-  // knex runs the migrations, on a connection of its own for their duration; everything else runs on the pool.
+  // knex runs the migrations, on a pool of its own for their duration (as large as the service's: with one connection,
+  // instances starting together could all give up on knex's migration lock); everything else runs on pg's pool.
   const migrateOnce = async (): Promise<void> => {
-    const knex = createKnex({ ...options, poolMax: 1 })
+    const knex = createKnex(options)
     try {
       await migrate(knex)
     } finally {
