@@ -74,13 +74,6 @@ export interface Ack {
   selector: AckSelector
 }
 
-/** An ack up to a seq also dismisses the losses it covers: the summary rows whose lost messages all have seq <= upToSeq. */
-export interface LostClear {
-  receiverUid: string
-  upToSeq: number
-  senderUid?: string | undefined
-}
-
 /** A message to store, already validated; msgId and sendTime fall back to a server-made id and the server's time. */
 export interface NewMessage {
   receiverUid: string

@@ -5,7 +5,7 @@ import type { Ack, Conversation, ReceiverState, StoredMessage } from '../domain/
 import type { Queries } from './postgres-pool.js'
 import { SQL, type Sql } from './postgres-statements.js'
 import {
-  conversationValues, storedMessageValues, CONVERSATION_FIELDS, MESSAGE_FIELDS, toConversation, toMessageKey, toNullableNumber, toReceiverState, toStoredMessage, toTombstone
+  conversationValues, pairKey, storedMessageValues, CONVERSATION_FIELDS, MESSAGE_FIELDS, toConversation, toMessageKey, toNullableNumber, toReceiverState, toStoredMessage, toTombstone
 } from './row-mapper.js'
 import type { AckRemoval, ReceiverKey, StoreTx, StoredCopies } from './types.js'
 
@@ -45,8 +45,6 @@ interface Unsent {
   conversations: Map<string, { save: Conversation } | { delete: ReceiverKey }>
   receivers: Map<string, ReceiverState>
 }
-
-const conversationKey = (receiverUid: string, senderUid: string): string => `${receiverUid}\u0000${senderUid}`
 
 /** SQL.writeBack's parameters for what is unsent. */
 function writeBackValues ({ messages, conversations, receivers }: Unsent): unknown[] {
@@ -161,11 +159,11 @@ export function createTx (q: Queries): PostgresTx {
     },
 
     async saveConversations (conversations) {
-      for (const row of conversations) unsent.conversations.set(conversationKey(row.receiverUid, row.senderUid), { save: row })
+      for (const row of conversations) unsent.conversations.set(pairKey(row.receiverUid, row.senderUid), { save: row })
     },
 
     async deleteConversations (keys) {
-      for (const key of keys) unsent.conversations.set(conversationKey(...key), { delete: key })
+      for (const key of keys) unsent.conversations.set(pairKey(...key), { delete: key })
     },
 
     async announceStored (receiverUids) {

@@ -3,6 +3,9 @@ import type { Conversation, MessageKey, ReceiverState, StoredMessage, Tombstone 
 
 type Row = Record<string, unknown>
 
+/** The map key of a (receiver_uid, msg_id or sender_uid) pair, for the rows of a group. */
+export const pairKey = (receiverUid: string, id: string): string => `${receiverUid}\u0000${id}`
+
 export function toNumber (value: unknown): number {
   const number = typeof value === 'number' ? value : Number(value)
   if (!Number.isSafeInteger(number)) throw new TypeError(`expected an integer from the database, got ${String(value)}`)

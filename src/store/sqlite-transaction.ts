@@ -3,7 +3,7 @@
 import type { Statement } from 'better-sqlite3'
 import type { MessageKey, ReceiverState } from '../domain/model.js'
 import {
-  conversationValues, storedMessageValues, toConversationFromValues, toMessageKey, toReceiverState, toStoredMessageFromValues,
+  conversationValues, pairKey, storedMessageValues, toConversationFromValues, toMessageKey, toReceiverState, toStoredMessageFromValues,
   toTombstoneFromValues
 } from './row-mapper.js'
 import { all, one, value, values, type Statements } from './sqlite-statements.js'
@@ -74,9 +74,9 @@ export function createSqliteTx (s: Statements): StoreTx {
           lost.push(...s.lostConversationOfSender.all(receiverUid, selector.senderUid, selector.upToSeq) as unknown[][])
         }
       }
-      const pairs = new Map(removed.map((key) => [`${key.receiverUid}\u0000${key.senderUid}`, [key.receiverUid, key.senderUid] as const]))
+      const pairs = new Map(removed.map((key) => [pairKey(key.receiverUid, key.senderUid), [key.receiverUid, key.senderUid] as const]))
       // Two acks of one group may cover the same row: each row once.
-      const cleared = new Map(lost.map((row) => [`${String(row[0])}\u0000${String(row[1])}`, row]))
+      const cleared = new Map(lost.map((row) => [pairKey(String(row[0]), String(row[1])), row]))
       return {
         removed,
         conversations: findConversations([...pairs.values()]),

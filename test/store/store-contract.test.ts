@@ -1,7 +1,7 @@
 // The store port's promises (src/store/types.ts), held against the store under test: this one file runs on SQLite and
 // on PostgreSQL, so a rule that one store keeps and the other breaks fails here, below the HTTP and domain layers.
 import t, { type Test } from 'tap'
-import type { Conversation, LostClear, MessageKey, StoredMessage } from '../../src/domain/model.js'
+import type { Conversation, MessageKey, StoredMessage } from '../../src/domain/model.js'
 import { createStore } from '../../src/store/backends.js'
 import type { Store } from '../../src/store/types.js'
 import { createTestDatabase } from '../helpers/database.js'
@@ -190,7 +190,7 @@ t.test('summary rows: saved and read back, ordered by sortSeq, and lost counts c
   t.strictSame(acked.conversations, [rows[0]], 'with the summary row of its sender as it was, and no other')
   t.strictSame(acked.cleared, [], 'an ack by ids covers no losses')
   // An up-to ack that deletes nothing (bob has no pending message above seq 7) still answers the rows it covers.
-  const lost = async (...clears: LostClear[]) => {
+  const lost = async (...clears: Array<{ receiverUid: string, upToSeq: number, senderUid?: string }>) => {
     const acks = clears.map(({ receiverUid, upToSeq, senderUid }) => ({ receiverUid, selector: { kind: 'up-to' as const, upToSeq, senderUid } }))
     const removal = await store.transaction((tx) => tx.removeAcked(acks, NOW + 2 * MINUTE, null))
     t.strictSame(removal.removed, [], 'nothing deleted: bob\'s message has expired by then')
