@@ -1,6 +1,7 @@
 // The production store on PostgreSQL, through knex and pg: a pool of connections, rows locked per receiver
 // (postgres-transaction.ts), and the migrations run at start or, while the database is down, at its first use.
 import { randomUUID } from 'node:crypto'
+import pg from 'pg'
 import { createKnex } from './backends.js'
 import { migrate, type DatabaseOptions } from './database.js'
 import { StoreUnavailableError } from '../domain/errors.js'
@@ -20,16 +21,33 @@ async function guard<T> (work: () => Promise<T>): Promise<T> {
   }
 }
 
+// The advisory lock the instances' migrations take turns under (any constant of the service's own).
+const MIGRATION_LOCK_KEY = 0x6f6d6d67
+
 /** The Store of the port. One piece: its methods share the pool and the migration state; each is a few lines. */
 export async function createPostgresStore (options: DatabaseOptions): Promise<Store> {
-  // knex runs the migrations, on a pool of its own for their duration (as large as the service's: with one connection,
-  // instances starting together could all give up on knex's migration lock); everything else runs on pg's pool.
+  // knex runs the migrations, on a pool of its own for their duration; everything else runs on pg's pool. Instances
+  // that start together on a new database take turns, under one advisory lock: knex's own migration lock is a row it
+  // creates when missing, and two instances that both find it missing insert two, after which every later start
+  // fails with "Migration table is already locked".
   const migrateOnce = async (): Promise<void> => {
+    const lock = new pg.Client({
+      connectionString: options.databaseUrl,
+      connectionTimeoutMillis: options.connectTimeoutMs,
+      query_timeout: options.statementTimeoutMs + 1000,
+      application_name: 'offline-messages-migrations'
+    })
+    // A failure of this connection reaches the query or end() that waits on it; unheard, the event would end the process.
+    lock.on('error', () => {})
+    await lock.connect()
     const knex = createKnex(options)
     try {
+      await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY])
       await migrate(knex)
     } finally {
       await knex.destroy()
+      // Ending the session releases the advisory lock.
+      await lock.end()
     }
   }
   // A database that is down at start does not stop the service: it answers 503 until the database is back,
