@@ -6,7 +6,7 @@ import { PG_ADMIN_URL } from '../test/helpers/database.js'
 const files = process.argv.length > 2 ? process.argv.slice(2) : ['test/**/*.test.ts']
 const inCi = process.env.CI === 'true' || process.env.CI === '1'
 
-interface Tally { passed: number, failed: number }
+interface Tally { passed: number, failed: number, failures: string[] }
 
 function runTap (store: 'sqlite' | 'postgres'): Promise<Tally> {
   return new Promise((resolve, reject) => {
@@ -15,9 +15,28 @@ function runTap (store: 'sqlite' | 'postgres'): Promise<Tally> {
       stdio: ['ignore', 'pipe', 'inherit']
     })
     let tail = ''
+    // Every "not ok" line with the subtests above it, so that the end of the output names what failed: a CI log is
+    // often read from its tail only.
+    const failures: string[] = []
+    const path: string[] = []
+    let partial = ''
     child.stdout.on('data', (chunk: Buffer) => {
       process.stdout.write(chunk)
-      tail = (tail + chunk.toString('utf8')).slice(-4000)
+      const text = chunk.toString('utf8')
+      tail = (tail + text).slice(-4000)
+      const lines = (partial + text).split('\n')
+      partial = lines.pop() ?? ''
+      for (const line of lines) {
+        const subtest = /^( *)# Subtest: (.*)$/.exec(line)
+        if (subtest !== null) {
+          const depth = (subtest[1] ?? '').length / 4
+          path.length = depth
+          path[depth] = subtest[2] ?? ''
+        } else if (/^ *not ok /.test(line)) {
+          const depth = (/^( *)/.exec(line)?.[1] ?? '').length / 4
+          failures.push([...path.slice(0, depth), line.trim()].join(' > '))
+        }
+      }
     })
     child.on('error', reject)
     child.on('close', (code) => {
@@ -26,7 +45,7 @@ function runTap (store: 'sqlite' | 'postgres'): Promise<Tally> {
       let failed = Number(totals?.[3] ?? 0)
       // A file that crashed may leave no failed assertion behind: the exit code still counts.
       if (code !== 0 && failed === 0) failed = 1
-      resolve({ passed, failed })
+      resolve({ passed, failed, failures })
     })
   })
 }
@@ -52,7 +71,7 @@ if (unreachable === null) {
   results.push(['postgres', await runTap('postgres')])
 } else if (inCi) {
   process.stdout.write(`\nPostgreSQL at ${PG_ADMIN_URL} is unreachable (${unreachable}): under CI that is a failure.\n`)
-  results.push(['postgres', { passed: 0, failed: 1 }])
+  results.push(['postgres', { passed: 0, failed: 1, failures: ['PostgreSQL unreachable'] }])
 } else {
   process.stdout.write(`\n*** The PostgreSQL suite did NOT run: ${PG_ADMIN_URL} is unreachable (${unreachable}).\n` +
     '*** Start PostgreSQL or set TEST_PG_ADMIN_URL to run it; CI runs it always.\n')
@@ -60,6 +79,10 @@ if (unreachable === null) {
 
 const total = results.reduce((sum, [, tally]) => ({ passed: sum.passed + tally.passed, failed: sum.failed + tally.failed }), { passed: 0, failed: 0 })
 process.stdout.write('\n')
+for (const [store, tally] of results) {
+  for (const failure of tally.failures.slice(0, 40)) process.stdout.write(`${store} failed: ${failure.slice(0, 300)}\n`)
+  if (tally.failures.length > 40) process.stdout.write(`${store}: ${tally.failures.length - 40} more failed lines\n`)
+}
 for (const [store, tally] of results) process.stdout.write(`${store}: ${tally.passed} passed, ${tally.failed} failed\n`)
 process.stdout.write(`${total.passed} passed, ${total.failed} failed\n`)
 process.exitCode = total.failed > 0 ? 1 : 0
