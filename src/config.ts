@@ -46,7 +46,9 @@ const RULES = {
   OVERFLOW_POLICY: Type.Enum(['reject', 'drop_oldest'], { default: 'reject' }),
   DEDUP_WINDOW_SECONDS: integer(86400, 0, 10 * 365 * 86400),
   SWEEP_BATCH_SIZE: integer(500, 1, 100_000),
-  MAX_WAITERS: integer(10000, 1, 1_000_000)
+  MAX_WAITERS: integer(10000, 1, 1_000_000),
+  // A device's slot is a bit of a 32-bit integer column, bit 0 being the receiver's own: at most 30.
+  MAX_DEVICES_PER_RECEIVER: integer(10, 1, 30)
 }
 const HTTP = {
   BODY_LIMIT_BYTES: integer(1048576, 1024, 100 * 1048576),
@@ -101,7 +103,8 @@ function toConfig (raw: RawEnv, apiKeys: readonly ApiKey[]): Config {
       overflowPolicy: raw.OVERFLOW_POLICY,
       dedupWindowSeconds: raw.DEDUP_WINDOW_SECONDS,
       sweepBatchSize: raw.SWEEP_BATCH_SIZE,
-      maxWaiters: raw.MAX_WAITERS
+      maxWaiters: raw.MAX_WAITERS,
+      maxDevicesPerReceiver: raw.MAX_DEVICES_PER_RECEIVER
     }),
     http: freeze({
       bodyLimitBytes: raw.BODY_LIMIT_BYTES,

@@ -104,7 +104,7 @@ export interface paths {
         };
         /**
          * Lazy-load summary: who wrote while the receiver was away
-         * @description One row per sender with pending or lost messages, most recent conversation first (last_seq descending). No message bodies, only a preview of the latest.
+         * @description One row per sender with pending or lost messages, most recent conversation first (last_seq descending). No message bodies, only a preview of the latest. For a receiver with devices, device_id is required and the counts, last_* and lost_count are that device's own.
          */
         get: operations["listSenders"];
         put?: never;
@@ -124,7 +124,7 @@ export interface paths {
         };
         /**
          * One page of pending messages, from one sender or from all, seq ascending
-         * @description Fetching never deletes. next_cursor is always a cursor to resume from; has_more says whether more was pending when the page was read. With wait_seconds, a page that would be empty is held until a matching message commits (on any instance), then read from the same cursor; when the time is up it answers the empty page.
+         * @description Fetching never deletes. next_cursor is always a cursor to resume from; has_more says whether more was pending when the page was read. With wait_seconds, a page that would be empty is held until a matching message commits (on any instance), then read from the same cursor; when the time is up it answers the empty page. For a receiver with devices, device_id is required and the page holds that device's pending messages.
          */
         get: operations["listMessages"];
         put?: never;
@@ -142,13 +142,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One pending message */
+        /**
+         * One pending message
+         * @description For a receiver with devices, device_id is required: the message must be pending for that device.
+         */
         get: operations["getMessage"];
         put?: never;
         post?: never;
         /**
          * Acknowledge one message
-         * @description Answers 204 also when the message was already gone.
+         * @description Answers 204 also when the message was already gone. For a receiver with devices, device_id is required: it acknowledges the message for that device.
          */
         delete: operations["deleteMessage"];
         options?: never;
@@ -167,9 +170,50 @@ export interface paths {
         put?: never;
         /**
          * Acknowledge, then delete
-         * @description Body {msg_ids} (1-1000 ids) or {up_to_seq, sender_uid?}. Idempotent: acking again answers deleted: 0. An acked message leaves a tombstone for DEDUP_WINDOW_SECONDS so that a late retry of its store is a duplicate. An up_to_seq ack also clears the lost_count of the conversations whose lost messages it covers.
+         * @description Body {msg_ids} (1-1000 ids) or {up_to_seq, sender_uid?}. Idempotent: acking again answers deleted: 0. An acked message leaves a tombstone for DEDUP_WINDOW_SECONDS so that a late retry of its store is a duplicate. An up_to_seq ack also clears the lost_count of the conversations whose lost messages it covers. For a receiver with devices, device_id is required: the ack takes the messages from that device's pending ones (deleted counts them), and a message is deleted, leaving its tombstone, once every device it was pending for has acked it.
          */
         post: operations["ackMessages"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/receivers/{receiver_uid}/devices/{device_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Register a device of the receiver
+         * @description Idempotent: 201 when it is new, 200 with the same body when it was registered already. A message is pending for every device registered when it commits; a device registered later does not get older messages, except the first device of a receiver, which takes over what was pending for the receiver without devices. From the first device on, the summary, pages, single reads, acks and deletes of this receiver need device_id. At most MAX_DEVICES_PER_RECEIVER devices (409 TOO_MANY_DEVICES).
+         */
+        put: operations["registerDevice"];
+        post?: never;
+        /**
+         * Unregister a device
+         * @description Answers 204 also when it was not registered. What was pending only for this device is deleted (leaving tombstones, not counted as lost); what other devices still have pending stays.
+         */
+        delete: operations["unregisterDevice"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/receivers/{receiver_uid}/devices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The receiver's devices, with what is pending for each */
+        get: operations["listDevices"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -457,7 +501,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY or INVALID_CURSOR; nothing is stored */
+            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, INVALID_CURSOR, or DEVICE_REQUIRED (the receiver has devices and the call names none); nothing is stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -505,7 +549,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description MSG_ID_CONFLICT: this msg_id is already stored for the receiver with another sender_uid, msg_type or content */
+            /** @description MSG_ID_CONFLICT: this msg_id is already stored for the receiver with another sender_uid, msg_type or content; TOO_MANY_DEVICES: the receiver has MAX_DEVICES_PER_RECEIVER devices */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -714,7 +758,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY or INVALID_CURSOR; nothing is stored */
+            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, INVALID_CURSOR, or DEVICE_REQUIRED (the receiver has devices and the call names none); nothing is stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -847,6 +891,8 @@ export interface operations {
     listSenders: {
         parameters: {
             query?: {
+                /** @description the device, for a receiver with registered devices (1-50 of A-Z a-z 0-9 . _ - : @ +); leave it out for one without */
+                device_id?: string;
                 limit?: number;
                 /** @description opaque cursor from a previous page */
                 cursor?: string;
@@ -927,7 +973,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY or INVALID_CURSOR; nothing is stored */
+            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, INVALID_CURSOR, or DEVICE_REQUIRED (the receiver has devices and the call names none); nothing is stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -961,6 +1007,22 @@ export interface operations {
             };
             /** @description FORBIDDEN: the API key lacks the scope this operation needs */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver (or its device), or DEVICE_NOT_FOUND: the device_id is not registered for this receiver */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1014,6 +1076,8 @@ export interface operations {
             query?: {
                 /** @description only this sender's messages (1-50 of A-Z a-z 0-9 . _ - : @ +); all senders' when omitted */
                 sender_uid?: string;
+                /** @description the device, for a receiver with registered devices (1-50 of A-Z a-z 0-9 . _ - : @ +); leave it out for one without */
+                device_id?: string;
                 limit?: number;
                 /** @description opaque cursor from a previous page */
                 cursor?: string;
@@ -1111,7 +1175,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY or INVALID_CURSOR; nothing is stored */
+            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, INVALID_CURSOR, or DEVICE_REQUIRED (the receiver has devices and the call names none); nothing is stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1145,6 +1209,22 @@ export interface operations {
             };
             /** @description FORBIDDEN: the API key lacks the scope this operation needs */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver (or its device), or DEVICE_NOT_FOUND: the device_id is not registered for this receiver */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1195,7 +1275,10 @@ export interface operations {
     };
     getMessage: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the device, for a receiver with registered devices (1-50 of A-Z a-z 0-9 . _ - : @ +); leave it out for one without */
+                device_id?: string;
+            };
             header?: never;
             path: {
                 /**
@@ -1270,7 +1353,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY or INVALID_CURSOR; nothing is stored */
+            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, INVALID_CURSOR, or DEVICE_REQUIRED (the receiver has devices and the call names none); nothing is stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1318,7 +1401,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver */
+            /** @description MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver (or its device), or DEVICE_NOT_FOUND: the device_id is not registered for this receiver */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1370,7 +1453,10 @@ export interface operations {
     };
     deleteMessage: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the device, for a receiver with registered devices (1-50 of A-Z a-z 0-9 . _ - : @ +); leave it out for one without */
+                device_id?: string;
+            };
             header?: never;
             path: {
                 /**
@@ -1395,7 +1481,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY or INVALID_CURSOR; nothing is stored */
+            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, INVALID_CURSOR, or DEVICE_REQUIRED (the receiver has devices and the call names none); nothing is stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1429,6 +1515,22 @@ export interface operations {
             };
             /** @description FORBIDDEN: the API key lacks the scope this operation needs */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver (or its device), or DEVICE_NOT_FOUND: the device_id is not registered for this receiver */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1506,7 +1608,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description either {msg_ids} or {up_to_seq, sender_uid?}, never both */
+        /** @description either {msg_ids} or {up_to_seq, sender_uid?}, never both; with device_id for a receiver with devices */
         requestBody: {
             content: {
                 "application/json": {
@@ -1517,6 +1619,8 @@ export interface operations {
                      * @example alice
                      */
                     sender_uid?: string;
+                    /** @description the device, for a receiver with registered devices (1-50 of A-Z a-z 0-9 . _ - : @ +); leave it out for one without */
+                    device_id?: string;
                 };
             };
         };
@@ -1538,7 +1642,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY or INVALID_CURSOR; nothing is stored */
+            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, INVALID_CURSOR, or DEVICE_REQUIRED (the receiver has devices and the call names none); nothing is stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1572,6 +1676,22 @@ export interface operations {
             };
             /** @description FORBIDDEN: the API key lacks the scope this operation needs */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver (or its device), or DEVICE_NOT_FOUND: the device_id is not registered for this receiver */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1652,6 +1772,467 @@ export interface operations {
             };
             /** @description STORE_FULL: the database is out of disk space; nothing was stored. Reads and acks still work; retry once an operator has made room */
             507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+        };
+    };
+    registerDevice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                 * @example bob
+                 */
+                receiver_uid: string;
+                /**
+                 * @description device id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                 * @example bob-phone
+                 */
+                device_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "device_id": "bob-phone",
+                     *       "registered_at": "2026-11-27T04:30:00.000Z",
+                     *       "pending_count": 2
+                     *     }
+                     */
+                    "application/json": {
+                        /**
+                         * @description device id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob-phone
+                         */
+                        device_id: string;
+                        /**
+                         * Format: date-time
+                         * @description RFC 3339, UTC with milliseconds
+                         */
+                        registered_at: string;
+                        /** @description messages pending for this device */
+                        pending_count: number;
+                    };
+                };
+            };
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "device_id": "bob-phone",
+                     *       "registered_at": "2026-11-27T04:30:00.000Z",
+                     *       "pending_count": 2
+                     *     }
+                     */
+                    "application/json": {
+                        /**
+                         * @description device id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob-phone
+                         */
+                        device_id: string;
+                        /**
+                         * Format: date-time
+                         * @description RFC 3339, UTC with milliseconds
+                         */
+                        registered_at: string;
+                        /** @description messages pending for this device */
+                        pending_count: number;
+                    };
+                };
+            };
+            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, INVALID_CURSOR, or DEVICE_REQUIRED (the receiver has devices and the call names none); nothing is stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description UNAUTHORIZED: no API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description FORBIDDEN: the API key lacks the scope this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description MSG_ID_CONFLICT: this msg_id is already stored for the receiver with another sender_uid, msg_type or content; TOO_MANY_DEVICES: the receiver has MAX_DEVICES_PER_RECEIVER devices */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description INBOX_FULL (the receiver holds MAX_PENDING_PER_RECEIVER messages, reject policy) or RATE_LIMITED (per-key limit, see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database is unreachable, SHUTTING_DOWN: this instance is stopping, or TOO_MANY_WAITERS: it already holds MAX_WAITERS waiting requests; retry after Retry-After seconds (on /readyz also STORE_FULL: the disk is full, new messages cannot be stored) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description STORE_FULL: the database is out of disk space; nothing was stored. Reads and acks still work; retry once an operator has made room */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+        };
+    };
+    unregisterDevice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                 * @example bob
+                 */
+                receiver_uid: string;
+                /**
+                 * @description device id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                 * @example bob-phone
+                 */
+                device_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description unregistered */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, INVALID_CURSOR, or DEVICE_REQUIRED (the receiver has devices and the call names none); nothing is stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description UNAUTHORIZED: no API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description FORBIDDEN: the API key lacks the scope this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description INBOX_FULL (the receiver holds MAX_PENDING_PER_RECEIVER messages, reject policy) or RATE_LIMITED (per-key limit, see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database is unreachable, SHUTTING_DOWN: this instance is stopping, or TOO_MANY_WAITERS: it already holds MAX_WAITERS waiting requests; retry after Retry-After seconds (on /readyz also STORE_FULL: the disk is full, new messages cannot be stored) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description STORE_FULL: the database is out of disk space; nothing was stored. Reads and acks still work; retry once an operator has made room */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+        };
+    };
+    listDevices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                 * @example bob
+                 */
+                receiver_uid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The registered devices, in the order they registered */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "devices": [
+                     *         {
+                     *           "device_id": "bob-phone",
+                     *           "registered_at": "2026-11-27T04:30:00.000Z",
+                     *           "pending_count": 0,
+                     *           "last_ack_at": "2026-11-27T04:37:02.000Z"
+                     *         },
+                     *         {
+                     *           "device_id": "bob-laptop",
+                     *           "registered_at": "2026-11-27T04:31:00.000Z",
+                     *           "pending_count": 2,
+                     *           "last_ack_at": null
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        devices: {
+                            /**
+                             * @description device id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example bob-phone
+                             */
+                            device_id: string;
+                            /**
+                             * Format: date-time
+                             * @description RFC 3339, UTC with milliseconds
+                             */
+                            registered_at: string;
+                            /** @description messages pending for this device */
+                            pending_count: number;
+                            /**
+                             * Format: date-time
+                             * @description the time of this device's last ack; null before its first
+                             */
+                            last_ack_at: string | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, INVALID_CURSOR, or DEVICE_REQUIRED (the receiver has devices and the call names none); nothing is stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description UNAUTHORIZED: no API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description FORBIDDEN: the API key lacks the scope this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description INBOX_FULL (the receiver holds MAX_PENDING_PER_RECEIVER messages, reject policy) or RATE_LIMITED (per-key limit, see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database is unreachable, SHUTTING_DOWN: this instance is stopping, or TOO_MANY_WAITERS: it already holds MAX_WAITERS waiting requests; retry after Retry-After seconds (on /readyz also STORE_FULL: the disk is full, new messages cannot be stored) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

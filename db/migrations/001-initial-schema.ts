@@ -9,7 +9,7 @@ export const name = '001-initial-schema'
  * rows in primary-key order, receiver_uid first: a page of a receiver's messages is one contiguous read, not an
  * index walk plus lookups).
  */
-async function createTable (knex: Knex, table: string, define: (builder: Knex.CreateTableBuilder) => void): Promise<void> {
+export async function createTable (knex: Knex, table: string, define: (builder: Knex.CreateTableBuilder) => void): Promise<void> {
   const { tableOptions } = knex.userParams as MigrationParams
   if (tableOptions === undefined) {
     await knex.schema.createTable(table, define)

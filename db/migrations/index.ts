@@ -2,6 +2,7 @@
 import type { Knex } from 'knex'
 import * as initialSchema from './001-initial-schema.js'
 import * as summaryPreview from './002-summary-preview.js'
+import * as devices from './003-devices.js'
 
 export interface Migration {
   name: string
@@ -9,4 +10,4 @@ export interface Migration {
   down (knex: Knex): Promise<void>
 }
 
-export const migrations: readonly Migration[] = [initialSchema, summaryPreview]
+export const migrations: readonly Migration[] = [initialSchema, summaryPreview, devices]

@@ -1,7 +1,8 @@
 // Conversation bookkeeping: the summary row of each (receiver, sender), its preview, its pending and lost counts.
-import type { ReceiverKey, StoreTx } from '../store/types.js'
+import type { ConversationKey, ReceiverKey, StoreTx } from '../store/types.js'
 import { keyOf } from './group-state.js'
 import type { Conversation, LastMessage, MessageKey, ReceiverState, StoredMessage } from './model.js'
+import { readerList } from './readers.js'
 
 /** The summary shows this many Unicode code points of the latest message's content. */
 export const PREVIEW_LENGTH = 100
@@ -18,10 +19,11 @@ export function previewOf (content: string): string {
 const lastOf = (message: StoredMessage): LastMessage =>
   ({ seq: message.seq, sendTime: message.sendTime, msgType: message.msgType, preview: previewOf(message.content) })
 
-/** The sender's row once `message` is stored: one more pending, and the new message is its latest. */
-export function withStored (conversation: Conversation | undefined, message: StoredMessage): Conversation {
+/** The sender's row of a reader once `message` is stored: one more pending, and the new message is its latest. */
+export function withStored (conversation: Conversation | undefined, message: StoredMessage, reader: number): Conversation {
   return {
     receiverUid: message.receiverUid,
+    reader,
     senderUid: message.senderUid,
     pendingCount: (conversation?.pendingCount ?? 0) + 1,
     last: lastOf(message),
@@ -46,19 +48,24 @@ function withRemoved (conversation: Conversation, keys: readonly MessageKey[], r
   return next
 }
 
-/** The keys grouped by (receiver, sender), under keyOf. */
-function byConversation (keys: readonly MessageKey[]): Map<string, MessageKey[]> {
-  const groups = new Map<string, MessageKey[]>()
+/** The map key of a summary row. */
+export const rowKey = (row: { receiverUid: string, reader: number, senderUid: string }): string => keyOf(row.receiverUid, row.reader, row.senderUid)
+
+/** The keys grouped by the summary row they leave, (receiver, reader, sender) under rowKey: one row per reader they left. */
+function byConversation (keys: readonly MessageKey[]): Map<string, { key: ConversationKey, keys: MessageKey[] }> {
+  const groups = new Map<string, { key: ConversationKey, keys: MessageKey[] }>()
   for (const key of keys) {
-    const id = keyOf(key.receiverUid, key.senderUid)
-    const group = groups.get(id)
-    if (group === undefined) groups.set(id, [key])
-    else group.push(key)
+    for (const reader of readerList(key.readers)) {
+      const id = keyOf(key.receiverUid, reader, key.senderUid)
+      const group = groups.get(id)
+      if (group === undefined) groups.set(id, { key: [key.receiverUid, reader, key.senderUid], keys: [key] })
+      else group.keys.push(key)
+    }
   }
   return groups
 }
 
-const pairOf = (row: Conversation): ReceiverKey => [row.receiverUid, row.senderUid]
+const keyOfRow = (row: Conversation): ConversationKey => [row.receiverUid, row.reader, row.senderUid]
 
 /**
  * Summary rows a caller has already read: `known`, every row of the removed messages' senders there is (none is read
@@ -79,21 +86,23 @@ export async function forgetPending (
 ): Promise<void> {
   const groups = byConversation(removed)
   const rows = new Map<string, Conversation>()
-  for (const row of cleared) rows.set(keyOf(row.receiverUid, row.senderUid), { ...row, lostCount: 0, lostSeq: null })
+  for (const row of cleared) rows.set(rowKey(row), { ...row, lostCount: 0, lostSeq: null })
   const add = (row: Conversation): void => {
-    const id = keyOf(row.receiverUid, row.senderUid)
-    // A cleared row is the same row, read in the same statement, with its losses already dismissed.
-    if (!rows.has(id)) rows.set(id, row)
+    const id = rowKey(row)
+    // A cleared row is the same row, read in the same statement, with its losses already dismissed; a row of a reader
+    // the messages did not leave stays as it is.
+    if (!rows.has(id) && groups.has(id)) rows.set(id, row)
   }
   if (known !== undefined) {
     known.forEach(add)
   } else {
-    const missing = [...groups.values()].map(([key]) => [key?.receiverUid, key?.senderUid] as ReceiverKey).filter((pair) => !rows.has(keyOf(...pair)))
-    if (missing.length > 0) (await tx.findConversations(missing)).forEach(add)
+    const missing = new Map<string, ReceiverKey>()
+    for (const [id, { key: [receiverUid, , senderUid] }] of groups) if (!rows.has(id)) missing.set(keyOf(receiverUid, senderUid), [receiverUid, senderUid])
+    if (missing.size > 0) (await tx.findConversations([...missing.values()])).forEach(add)
   }
 
   const needLatest: Conversation[] = []
-  for (const [id, keys] of groups) {
+  for (const [id, { keys }] of groups) {
     const row = rows.get(id)
     if (row === undefined) continue
     const next = withRemoved(row, keys, reason)
@@ -104,25 +113,27 @@ export async function forgetPending (
     rows.set(id, next)
   }
   if (needLatest.length > 0) {
-    const latest = new Map((await tx.lastPendingOfSenders(needLatest.map(pairOf))).map((message) => [keyOf(message.receiverUid, message.senderUid), message]))
+    const found = await tx.lastPendingOfSenders(needLatest.map(keyOfRow))
+    const latest = new Map(found.map(({ reader, message }) => [keyOf(message.receiverUid, reader, message.senderUid), message]))
     for (const row of needLatest) {
-      const message = latest.get(keyOf(row.receiverUid, row.senderUid))
+      const message = latest.get(rowKey(row))
       row.last = message === undefined ? null : lastOf(message)
     }
   }
 
   const keep: Conversation[] = []
-  const drop: ReceiverKey[] = []
+  const drop: ConversationKey[] = []
   for (const row of rows.values()) {
     // With nothing pending, the row keeps its place in the summary at the seq of its last message.
     if (row.last !== null) row.sortSeq = row.last.seq
-    if (row.pendingCount === 0 && row.lostCount === 0) drop.push(pairOf(row))
+    if (row.pendingCount === 0 && row.lostCount === 0) drop.push(keyOfRow(row))
     else keep.push(row)
   }
   if (keep.length > 0) await tx.saveConversations(keep)
   if (drop.length > 0) await tx.deleteConversations(drop)
+  // The quota counts stored messages: one leaves it only once no reader has it pending.
   for (const key of removed) {
     const receiver = receivers.get(key.receiverUid)
-    if (receiver !== undefined) receiver.pendingCount -= 1
+    if (receiver !== undefined && key.remaining === 0) receiver.pendingCount -= 1
   }
 }

@@ -1,7 +1,8 @@
 // The domain's failures: a stable code and a message for a person, no HTTP status (src/http/errors.ts maps them).
 
 export type DomainErrorCode =
-  'INVALID_CURSOR' | 'MESSAGE_NOT_FOUND' | 'MSG_ID_CONFLICT' | 'INBOX_FULL' | 'STORE_UNAVAILABLE' | 'STORE_FULL' | 'TOO_MANY_WAITERS'
+  'INVALID_CURSOR' | 'MESSAGE_NOT_FOUND' | 'MSG_ID_CONFLICT' | 'INBOX_FULL' | 'STORE_UNAVAILABLE' | 'STORE_FULL' | 'TOO_MANY_WAITERS' |
+  'TOO_MANY_DEVICES' | 'DEVICE_REQUIRED' | 'DEVICE_NOT_FOUND'
 
 export class DomainError extends Error {
   constructor (readonly code: DomainErrorCode, message: string, options?: { cause?: unknown }) {
@@ -34,6 +35,12 @@ export const domainErrors = {
     `msg_id "${msgId}" is already stored for this receiver with a different sender_uid, msg_type or content`),
   inboxFull: (receiverUid: string, max: number) => new DomainError('INBOX_FULL',
     `receiver "${receiverUid}" already holds ${max} pending messages; it must ack some before more can be stored`),
+  tooManyDevices: (receiverUid: string, max: number) => new DomainError('TOO_MANY_DEVICES',
+    `receiver "${receiverUid}" already has ${max} devices (MAX_DEVICES_PER_RECEIVER); unregister one before registering another`),
+  deviceRequired: (receiverUid: string) => new DomainError('DEVICE_REQUIRED',
+    `receiver "${receiverUid}" has registered devices: say which one with device_id`),
+  deviceNotFound: (receiverUid: string, deviceId: string) => new DomainError('DEVICE_NOT_FOUND',
+    `device "${deviceId}" is not registered for receiver "${receiverUid}"; register it with PUT /v1/receivers/${receiverUid}/devices/${deviceId}`),
   tooManyWaiters: (max: number) => new DomainError('TOO_MANY_WAITERS',
     `this instance already holds ${max} waiting requests (MAX_WAITERS); retry after Retry-After seconds, or without wait_seconds`)
 }

@@ -1,7 +1,8 @@
 // What a group of stores reads of its receivers once, up front, and writes once, at the end: a group then costs a
 // few statements, not several per message.
 import type { ReceiverKey, StoreTx } from '../store/types.js'
-import type { Conversation, StoredMessage, Tombstone } from './model.js'
+import type { Conversation, PendingMessage, ReceiverState, StoredMessage, Tombstone } from './model.js'
+import { readerList, readersOf } from './readers.js'
 
 /** A message to store, with its defaults applied. */
 export interface Prepared {
@@ -14,7 +15,7 @@ export interface Prepared {
   ttlSeconds: number
 }
 
-/** The pending messages and tombstones with the group's msg_ids, and the summary rows of its senders. */
+/** The pending messages and tombstones with the group's msg_ids, and the summary rows of its senders, per reader. */
 export interface GroupState {
   pending: Map<string, StoredMessage>
   tombstones: Map<string, Tombstone>
@@ -22,17 +23,23 @@ export interface GroupState {
   /** Keys of the conversations changed since the last flush. */
   changed: Set<string>
   /** Messages stored since the last flush. */
-  inserts: StoredMessage[]
+  inserts: PendingMessage[]
 }
 
-/** The map key of a msg_id or sender_uid under a receiver. */
-export const keyOf = (receiverUid: string, id: string): string => `${receiverUid}\u0000${id}`
+/** The map key of a msg_id under a receiver, or of a (receiver, reader, sender) summary row. */
+export const keyOf = (...parts: ReadonlyArray<string | number>): string => parts.join('\u0000')
 
 function unique (pairs: ReceiverKey[]): ReceiverKey[] {
   return [...new Map(pairs.map((pair) => [keyOf(...pair), pair])).values()]
 }
 
-export async function readGroup (tx: StoreTx, items: readonly Prepared[]): Promise<GroupState> {
+/** Sets the summary rows of (receiver, sender) for each of the receiver's readers: those found, or none yet. */
+export function setConversations (state: GroupState, receiver: ReceiverState, senderUid: string, found: readonly Conversation[]): void {
+  for (const reader of readerList(readersOf(receiver))) state.conversations.set(keyOf(receiver.receiverUid, reader, senderUid), undefined)
+  for (const row of found) state.conversations.set(keyOf(row.receiverUid, row.reader, row.senderUid), row)
+}
+
+export async function readGroup (tx: StoreTx, items: readonly Prepared[], receivers: ReadonlyMap<string, ReceiverState>): Promise<GroupState> {
   const state: GroupState = { pending: new Map(), tombstones: new Map(), conversations: new Map(), changed: new Set(), inserts: [] }
   const messageKeys = unique(items.map((item) => [item.receiverUid, item.msgId]))
   const conversationKeys = unique(items.map((item) => [item.receiverUid, item.senderUid]))
@@ -41,9 +48,12 @@ export async function readGroup (tx: StoreTx, items: readonly Prepared[]): Promi
   for (const tombstone of copies.tombstones) {
     state.tombstones.set(keyOf(tombstone.message.receiverUid, tombstone.message.msgId), tombstone)
   }
-  for (const pair of conversationKeys) state.conversations.set(keyOf(...pair), undefined)
+  for (const [receiverUid, senderUid] of conversationKeys) {
+    const receiver = receivers.get(receiverUid)
+    if (receiver !== undefined) setConversations(state, receiver, senderUid, [])
+  }
   for (const conversation of copies.conversations) {
-    state.conversations.set(keyOf(conversation.receiverUid, conversation.senderUid), conversation)
+    state.conversations.set(keyOf(conversation.receiverUid, conversation.reader, conversation.senderUid), conversation)
   }
   return state
 }

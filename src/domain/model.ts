@@ -13,6 +13,14 @@ export interface StoredMessage {
   expiresAt: number
 }
 
+/**
+ * A message as it is inserted: with the readers it is pending for, one bit each (bit 0 for the receiver without devices,
+ * bit k for its device in slot k).
+ */
+export interface PendingMessage extends StoredMessage {
+  readers: number
+}
+
 /** An acknowledged message, kept until purgeAt so that a late retry of its store is still a duplicate. */
 export interface Tombstone {
   message: StoredMessage
@@ -26,6 +34,22 @@ export interface ReceiverState {
   pendingCount: number
   /** A lower bound of the earliest expiry among pending messages; null when none is pending. */
   nextExpiry: number | null
+  /** The bits of the registered devices' slots (bit k for slot k); 0 while the receiver has no device. */
+  devices: number
+}
+
+/** A registered device: its slot is its reader number, 1 to 30, and its bit in each message's readers. */
+export interface Device {
+  receiverUid: string
+  deviceId: string
+  slot: number
+  registeredAt: number
+  lastAckAt: number | null
+}
+
+/** A device with the number of messages still pending for it. */
+export interface DeviceView extends Device {
+  pendingCount: number
 }
 
 /** What the summary shows of a sender's latest pending message: no body, only the start of its content. */
@@ -43,6 +67,8 @@ export interface LastMessage {
  */
 export interface Conversation {
   receiverUid: string
+  /** Whose summary row: 0 for the receiver without devices, else the device's slot. */
+  reader: number
   senderUid: string
   pendingCount: number
   /** The sender's pending message with the highest seq; null when only lost messages remain. */
@@ -61,6 +87,10 @@ export interface MessageKey {
   senderUid: string
   msgId: string
   expiresAt: number
+  /** The readers (bits) it left: those that acked it, or, when it was lost, all it was pending for. */
+  readers: number
+  /** The readers it is still pending for; 0 once it is deleted. */
+  remaining: number
 }
 
 /** Which of a receiver's pending messages an ack takes. */
@@ -68,9 +98,17 @@ export type AckSelector =
   | { kind: 'ids', msgIds: readonly string[] }
   | { kind: 'up-to', upToSeq: number, senderUid?: string | undefined }
 
-/** One ack: a receiver and what it takes of its pending messages. */
+/** One ack: a receiver, its device when it has devices, and what it takes of its pending messages. */
+export interface AckRequest {
+  receiverUid: string
+  deviceId?: string | undefined
+  selector: AckSelector
+}
+
+/** An ack as the store runs it: the device resolved to its reader (0 for a receiver without devices). */
 export interface Ack {
   receiverUid: string
+  reader: number
   selector: AckSelector
 }
 
@@ -95,6 +133,7 @@ export type StoreOutcome =
 
 export interface SummaryQuery {
   receiverUid: string
+  deviceId?: string | undefined
   limit: number
   cursor?: string | undefined
 }
@@ -108,6 +147,7 @@ export interface SummaryResult {
 
 export interface PageRequest {
   receiverUid: string
+  deviceId?: string | undefined
   senderUid?: string | undefined
   limit: number
   cursor?: string | undefined
@@ -137,6 +177,7 @@ export interface MessageRules {
   sweepBatchSize: number
   /** How many page requests an instance holds at once (wait_seconds). */
   maxWaiters: number
+  maxDevicesPerReceiver: number
 }
 
 /** Counts reported after each commit (for metrics); never called for work that rolled back. */

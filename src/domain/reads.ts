@@ -2,6 +2,7 @@
 // pending total. Reads never delete,
 // except that a summary first removes its receiver's expired messages, so that it counts them as lost.
 import { decodeCursor, encodeCursor } from './cursor.js'
+import { checkReader } from './devices.js'
 import { domainErrors } from './errors.js'
 import { isDue } from './expiry.js'
 import type { PageRequest, PageResult, StoredMessage, SummaryQuery, SummaryResult } from './model.js'
@@ -10,30 +11,34 @@ import type { DomainContext } from './writes.js'
 
 export function createReads ({ store, clock }: DomainContext, waiters: Waiters, purgeNow: (receiverUid: string, now: number) => Promise<void>) {
   return {
-    async summary ({ receiverUid, limit, cursor }: SummaryQuery): Promise<SummaryResult> {
+    async summary ({ receiverUid, deviceId, limit, cursor }: SummaryQuery): Promise<SummaryResult> {
       const before = cursor === undefined ? null : decodeCursor('senders', cursor)
       const now = clock()
-      let view = await store.summary(receiverUid, before, limit + 1)
+      let view = await store.summary(receiverUid, deviceId, before, limit + 1)
       if (isDue(view.receiver, now)) {
         await purgeNow(receiverUid, now)
-        view = await store.summary(receiverUid, before, limit + 1)
+        view = await store.summary(receiverUid, deviceId, before, limit + 1)
       }
-      const { receiver, rows } = view
+      const { receiver, rows, device } = view
+      if (deviceId !== undefined && (device?.slot ?? null) === null) throw domainErrors.deviceNotFound(receiverUid, deviceId)
       if (receiver === undefined) return { receiverUid, totalPending: 0, senders: [], nextCursor: null }
+      if (deviceId === undefined && receiver.devices !== 0) throw domainErrors.deviceRequired(receiverUid)
       const senders = rows.slice(0, limit)
       const last = senders[senders.length - 1]
       return {
         receiverUid,
-        totalPending: receiver.pendingCount,
+        totalPending: device?.pendingCount ?? receiver.pendingCount,
         senders,
         nextCursor: rows.length > limit && last !== undefined ? encodeCursor('senders', last.sortSeq) : null
       }
     },
 
-    async page ({ receiverUid, senderUid, limit, cursor, waitSeconds = 0, signal }: PageRequest): Promise<PageResult> {
+    async page ({ receiverUid, deviceId, senderUid, limit, cursor, waitSeconds = 0, signal }: PageRequest): Promise<PageResult> {
       const afterSeq = cursor === undefined ? 0 : decodeCursor('messages', cursor)
       const read = async (): Promise<PageResult> => {
-        const rows = await store.page({ receiverUid, senderUid, afterSeq, limit: limit + 1, now: clock() })
+        const rows = await store.page({ receiverUid, deviceId, senderUid, afterSeq, limit: limit + 1, now: clock() })
+        // An empty page may be a read of the wrong reader: only then are the receiver's devices looked at.
+        if (rows.length === 0) await checkReader(store, receiverUid, deviceId)
         const messages = rows.slice(0, limit)
         const last = messages[messages.length - 1]
         return { messages, nextCursor: encodeCursor('messages', last === undefined ? afterSeq : last.seq), hasMore: rows.length > limit }
@@ -61,10 +66,11 @@ export function createReads ({ store, clock }: DomainContext, waiters: Waiters, 
       }
     },
 
-    async get (receiverUid: string, msgId: string): Promise<StoredMessage> {
-      const message = await store.findPendingLive(receiverUid, msgId, clock())
-      if (message === undefined) throw domainErrors.messageNotFound(msgId)
-      return message
+    async get (receiverUid: string, msgId: string, deviceId?: string): Promise<StoredMessage> {
+      const message = await store.findPendingLive(receiverUid, msgId, clock(), deviceId)
+      if (message !== undefined) return message
+      await checkReader(store, receiverUid, deviceId)
+      throw domainErrors.messageNotFound(msgId)
     },
 
     totalPending: (): Promise<number> => store.totalPending(clock())

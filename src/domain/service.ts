@@ -1,9 +1,10 @@
 // The MessageService: what the HTTP layer may ask of the domain, and the wiring of the parts that do it.
 import type { Store } from '../store/types.js'
 import { createAcks } from './acks.js'
+import { createDevices, type Registration } from './devices.js'
 import { createExpiry } from './expiry.js'
 import type {
-  AckSelector, MessageEvents, MessageRules, NewMessage, PageRequest, PageResult, StoredMessage, StoreOutcome, SummaryQuery, SummaryResult,
+  AckSelector, DeviceView, MessageEvents, MessageRules, NewMessage, PageRequest, PageResult, StoredMessage, StoreOutcome, SummaryQuery, SummaryResult,
   SweepResult
 } from './model.js'
 import { createReads } from './reads.js'
@@ -19,10 +20,19 @@ export interface MessageService {
   summary (query: SummaryQuery): Promise<SummaryResult>
   /** One page of pending messages in seq order; never deletes. */
   page (request: PageRequest): Promise<PageResult>
-  /** One pending message; MESSAGE_NOT_FOUND when there is none with that id. */
-  get (receiverUid: string, msgId: string): Promise<StoredMessage>
-  /** Deletes the selected pending messages, leaving tombstones; answers how many it deleted. */
-  ack (receiverUid: string, selector: AckSelector): Promise<number>
+  /** One pending message (of the device, when given); MESSAGE_NOT_FOUND when there is none with that id. */
+  get (receiverUid: string, msgId: string, deviceId?: string): Promise<StoredMessage>
+  /**
+   * Takes the selected messages from the receiver's pending ones (its device's, when it has devices); a message is
+   * deleted, leaving a tombstone, once no device has it pending. Answers how many it took.
+   */
+  ack (receiverUid: string, selector: AckSelector, deviceId?: string): Promise<number>
+  /** Registers a device (idempotent); TOO_MANY_DEVICES past MAX_DEVICES_PER_RECEIVER. */
+  registerDevice (receiverUid: string, deviceId: string): Promise<Registration>
+  /** The receiver's devices with their pending counts. */
+  devices (receiverUid: string): Promise<DeviceView[]>
+  /** Unregisters a device (idempotent), deleting what was pending only for it. */
+  unregisterDevice (receiverUid: string, deviceId: string): Promise<void>
   /** One round of the periodic sweep of expired messages and stale tombstones. */
   sweep (): Promise<SweepResult>
   /** Pending, unexpired messages over all receivers. */
@@ -43,6 +53,7 @@ export function createMessageService (store: Store, rules: MessageRules, events:
   })
   const reads = createReads(context, waiters, expiry.purgeNow)
   const storeMany = createStoring(context, waiters)
+  const devices = createDevices(context, expiry.purgeNow)
   return {
     storeMany,
     storeOne: async (message) => (await storeMany([message]))[0] as StoreOutcome,
@@ -50,6 +61,9 @@ export function createMessageService (store: Store, rules: MessageRules, events:
     page: reads.page,
     get: reads.get,
     ack: createAcks(context),
+    registerDevice: devices.register,
+    devices: devices.list,
+    unregisterDevice: devices.unregister,
     sweep: expiry.sweep,
     totalPending: reads.totalPending,
     heldRequests: waiters.held,

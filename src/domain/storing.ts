@@ -4,8 +4,9 @@ import type { StoreTx } from '../store/types.js'
 import { forgetPending, withStored } from './conversations.js'
 import { lockAndPurge } from './expiry.js'
 import { createGroupCommit } from './group-commit.js'
-import { flushGroup, keyOf, readGroup, type GroupState, type Prepared } from './group-state.js'
-import type { MessageRules, NewMessage, ReceiverState, StoredMessage, StoreOutcome } from './model.js'
+import { flushGroup, keyOf, readGroup, setConversations, type GroupState, type Prepared } from './group-state.js'
+import type { MessageRules, NewMessage, PendingMessage, ReceiverState, StoredMessage, StoreOutcome } from './model.js'
+import { readerList, readersOf } from './readers.js'
 import type { Waiters } from './waiting.js'
 import { secondsToMillis, type DomainContext, type Tally } from './writes.js'
 
@@ -41,8 +42,7 @@ async function makeRoom (tx: StoreTx, state: GroupState, receiver: ReceiverState
     await tx.removePending(receiverUid, [oldest.seq])
     await forgetPending(tx, new Map([[receiverUid, receiver]]), [oldest], 'lost')
     state.pending.delete(keyOf(receiverUid, oldest.msgId))
-    const [conversation] = await tx.findConversations([[receiverUid, oldest.senderUid]])
-    state.conversations.set(keyOf(receiverUid, oldest.senderUid), conversation)
+    setConversations(state, receiver, oldest.senderUid, await tx.findConversations([[receiverUid, oldest.senderUid]]))
     tally.dropped++
   }
   return true
@@ -53,10 +53,10 @@ function storedFor (outcomes: readonly StoreOutcome[]): string[] {
   return [...new Set(outcomes.flatMap((outcome) => outcome.status === 'stored' ? [outcome.message.receiverUid] : []))]
 }
 
-/** Adds the message to the group: the next seq of its receiver, and its sender's summary row. */
+/** Adds the message to the group, pending for every reader of its receiver: its next seq, and its sender's summary rows. */
 function addMessage (state: GroupState, receiver: ReceiverState, item: Prepared, now: number): StoredMessage {
   receiver.lastSeq += 1
-  const message: StoredMessage = {
+  const message: PendingMessage = {
     receiverUid: item.receiverUid,
     seq: receiver.lastSeq,
     msgId: item.msgId,
@@ -65,13 +65,16 @@ function addMessage (state: GroupState, receiver: ReceiverState, item: Prepared,
     content: item.content,
     sendTime: item.sendTime ?? now,
     storedAt: now,
-    expiresAt: now + secondsToMillis(item.ttlSeconds)
+    expiresAt: now + secondsToMillis(item.ttlSeconds),
+    readers: readersOf(receiver)
   }
   state.inserts.push(message)
   state.pending.set(keyOf(item.receiverUid, item.msgId), message)
-  const conversationKey = keyOf(item.receiverUid, item.senderUid)
-  state.conversations.set(conversationKey, withStored(state.conversations.get(conversationKey), message))
-  state.changed.add(conversationKey)
+  for (const reader of readerList(message.readers)) {
+    const conversationKey = keyOf(item.receiverUid, reader, item.senderUid)
+    state.conversations.set(conversationKey, withStored(state.conversations.get(conversationKey), message, reader))
+    state.changed.add(conversationKey)
+  }
   receiver.pendingCount += 1
   receiver.nextExpiry = Math.min(receiver.nextExpiry ?? Infinity, message.expiresAt)
   return message
@@ -95,7 +98,7 @@ export function createStoring ({ store, rules, clock, write }: DomainContext, wa
     const now = clock()
     const stored = await write(async (tx, tally) => {
       const receivers = await lockAndPurge(tx, items.map((item) => item.receiverUid), now, tally)
-      const state = await readGroup(tx, items)
+      const state = await readGroup(tx, items, receivers)
       const outcomes: StoreOutcome[] = []
       for (const item of items) {
         const receiver = receivers.get(item.receiverUid) as ReceiverState

@@ -24,6 +24,7 @@ export async function registerDocs (app: FastifyInstance): Promise<void> {
         { name: 'store', description: 'The router: store messages for offline receivers (scope write)' },
         { name: 'fetch', description: 'The gateway: summary and pages, which never delete (scope read)' },
         { name: 'ack', description: 'The gateway: acknowledge, then delete (scope ack)' },
+        { name: 'devices', description: "A receiver's devices, each with its own pending messages (register and unregister: scope ack; list: scope read)" },
         { name: 'operations', description: 'Health, readiness and metrics; no key needed' }
       ],
       components: {

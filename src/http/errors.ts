@@ -34,7 +34,10 @@ const DOMAIN_STATUS: Record<DomainErrorCode, { status: number, headers?: Record<
   INBOX_FULL: { status: 429 },
   STORE_UNAVAILABLE: { status: 503, headers: { 'retry-after': '1' } },
   STORE_FULL: { status: 507 },
-  TOO_MANY_WAITERS: { status: 503, headers: { 'retry-after': '1' } }
+  TOO_MANY_WAITERS: { status: 503, headers: { 'retry-after': '1' } },
+  TOO_MANY_DEVICES: { status: 409 },
+  DEVICE_REQUIRED: { status: 400 },
+  DEVICE_NOT_FOUND: { status: 404 }
 }
 
 export interface ErrorBody {

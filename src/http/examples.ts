@@ -74,6 +74,13 @@ export const EXAMPLES = {
   ackByIds: { summary: 'by ids: the messages of a page', value: { msg_ids: ['alice-0001', 'alice-0002'] } },
   ackUpToSeq: { summary: "up to a seq: everything of alice's up to 42", value: { up_to_seq: 42, sender_uid: 'alice' } },
   ackResult: { deleted: 2 },
+  device: { device_id: 'bob-phone', registered_at: '2026-11-27T04:30:00.000Z', pending_count: 2 },
+  devices: {
+    devices: [
+      { device_id: 'bob-phone', registered_at: '2026-11-27T04:30:00.000Z', pending_count: 0, last_ack_at: '2026-11-27T04:37:02.000Z' },
+      { device_id: 'bob-laptop', registered_at: '2026-11-27T04:31:00.000Z', pending_count: 2, last_ack_at: null }
+    ]
+  },
   metrics: [
     '# HELP offline_messages_stored_total Messages stored (new, not duplicates)',
     '# TYPE offline_messages_stored_total counter',
@@ -102,6 +109,10 @@ export const ERROR_EXAMPLES: Record<number, Named> = {
     bad_cursor: {
       summary: 'a cursor this service did not issue',
       value: error(400, 'INVALID_CURSOR', 'cursor is not one this service issued for this listing; start again without a cursor')
+    },
+    device_required: {
+      summary: 'bob has devices, and the call names none',
+      value: error(400, 'DEVICE_REQUIRED', 'receiver "bob" has registered devices: say which one with device_id')
     }
   },
   401: {
@@ -116,12 +127,20 @@ export const ERROR_EXAMPLES: Record<number, Named> = {
     not_pending: {
       summary: 'acked, expired or never stored',
       value: error(404, 'MESSAGE_NOT_FOUND', 'no pending message with msg_id "alice-0001" for this receiver')
+    },
+    device_not_found: {
+      summary: 'a device_id bob has not registered',
+      value: error(404, 'DEVICE_NOT_FOUND', 'device "bob-tablet" is not registered for receiver "bob"; register it with PUT /v1/receivers/bob/devices/bob-tablet')
     }
   },
   409: {
     other_payload: {
       summary: 'the same msg_id with other content',
       value: error(409, 'MSG_ID_CONFLICT', 'msg_id "alice-0001" is already stored for this receiver with a different sender_uid, msg_type or content')
+    },
+    too_many_devices: {
+      summary: 'bob has MAX_DEVICES_PER_RECEIVER devices',
+      value: error(409, 'TOO_MANY_DEVICES', 'receiver "bob" already has 10 devices (MAX_DEVICES_PER_RECEIVER); unregister one before registering another')
     }
   },
   413: {

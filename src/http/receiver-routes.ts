@@ -6,7 +6,7 @@ import type { MessageService } from '../domain/service.js'
 import { toAckSelector } from './commands.js'
 import { presentMessage, presentSummaryRow } from './presenters.js'
 import {
-  AckBody, AckResponse, Message, MessageParams, NoQuery, PageQuery, PageResponse, ReceiverParams, SummaryQuery, SummaryResponse,
+  AckBody, AckResponse, Message, MessageParams, MessageQuery, NoQuery, PageQuery, PageResponse, ReceiverParams, SummaryQuery, SummaryResponse,
   PAGE_LIMIT_DEFAULT, SUMMARY_LIMIT_DEFAULT, errorResponses
 } from './schemas.js'
 import { Type } from 'typebox'
@@ -36,14 +36,16 @@ export const receiverRoutes: FastifyPluginAsyncTypebox<ReceiverRoutesOptions> = 
       operationId: 'listSenders',
       tags: ['fetch'],
       summary: 'Lazy-load summary: who wrote while the receiver was away',
-      description: 'One row per sender with pending or lost messages, most recent conversation first (last_seq descending). No message bodies, only a preview of the latest.',
+      description: 'One row per sender with pending or lost messages, most recent conversation first (last_seq descending). No message bodies, only a preview of the latest. ' +
+        "For a receiver with devices, device_id is required and the counts, last_* and lost_count are that device's own.",
       params: ReceiverParams,
       querystring: SummaryQuery,
-      response: { 200: SummaryResponse, ...errorResponses(400, 401, 403, 429, 503) }
+      response: { 200: SummaryResponse, ...errorResponses(400, 401, 403, 404, 429, 503) }
     }
   }, async (request) => {
     const { receiver_uid: receiverUid } = request.params
-    const summary = await service.summary({ receiverUid, limit: request.query.limit ?? SUMMARY_LIMIT_DEFAULT, cursor: request.query.cursor })
+    const { device_id: deviceId, limit = SUMMARY_LIMIT_DEFAULT, cursor } = request.query
+    const summary = await service.summary({ receiverUid, deviceId, limit, cursor })
     return {
       receiver_uid: receiverUid,
       total_pending: summary.totalPending,
@@ -59,15 +61,16 @@ export const receiverRoutes: FastifyPluginAsyncTypebox<ReceiverRoutesOptions> = 
       tags: ['fetch'],
       summary: 'One page of pending messages, from one sender or from all, seq ascending',
       description: 'Fetching never deletes. next_cursor is always a cursor to resume from; has_more says whether more was pending when the page was read. ' +
-        'With wait_seconds, a page that would be empty is held until a matching message commits (on any instance), then read from the same cursor; when the time is up it answers the empty page.',
+        'With wait_seconds, a page that would be empty is held until a matching message commits (on any instance), then read from the same cursor; when the time is up it answers the empty page. ' +
+        "For a receiver with devices, device_id is required and the page holds that device's pending messages.",
       params: ReceiverParams,
       querystring: PageQuery,
-      response: { 200: PageResponse, ...errorResponses(400, 401, 403, 429, 503) }
+      response: { 200: PageResponse, ...errorResponses(400, 401, 403, 404, 429, 503) }
     }
   }, async (request, reply) => {
-    const { sender_uid: senderUid, limit = PAGE_LIMIT_DEFAULT, cursor, wait_seconds: waitSeconds = 0 } = request.query
+    const { sender_uid: senderUid, device_id: deviceId, limit = PAGE_LIMIT_DEFAULT, cursor, wait_seconds: waitSeconds = 0 } = request.query
     const signal = waitSeconds > 0 ? holdOpen(request, reply, waitSeconds) : undefined
-    const page = await service.page({ receiverUid: request.params.receiver_uid, senderUid, limit, cursor, waitSeconds, signal })
+    const page = await service.page({ receiverUid: request.params.receiver_uid, deviceId, senderUid, limit, cursor, waitSeconds, signal })
     return { messages: page.messages.map(presentMessage), next_cursor: page.nextCursor, has_more: page.hasMore }
   })
 
@@ -77,11 +80,12 @@ export const receiverRoutes: FastifyPluginAsyncTypebox<ReceiverRoutesOptions> = 
       operationId: 'getMessage',
       tags: ['fetch'],
       summary: 'One pending message',
+      description: "For a receiver with devices, device_id is required: the message must be pending for that device.",
       params: MessageParams,
-      querystring: NoQuery,
+      querystring: MessageQuery,
       response: { 200: Message, ...errorResponses(400, 401, 403, 404, 429, 503) }
     }
-  }, async (request) => presentMessage(await service.get(request.params.receiver_uid, request.params.msg_id)))
+  }, async (request) => presentMessage(await service.get(request.params.receiver_uid, request.params.msg_id, request.query.device_id)))
 
   app.post('/receivers/:receiver_uid/acks', {
     config: { scope: 'ack' },
@@ -89,13 +93,15 @@ export const receiverRoutes: FastifyPluginAsyncTypebox<ReceiverRoutesOptions> = 
       operationId: 'ackMessages',
       tags: ['ack'],
       summary: 'Acknowledge, then delete',
-      description: 'Body {msg_ids} (1-1000 ids) or {up_to_seq, sender_uid?}. Idempotent: acking again answers deleted: 0. An acked message leaves a tombstone for DEDUP_WINDOW_SECONDS so that a late retry of its store is a duplicate. An up_to_seq ack also clears the lost_count of the conversations whose lost messages it covers.',
+      description: 'Body {msg_ids} (1-1000 ids) or {up_to_seq, sender_uid?}. Idempotent: acking again answers deleted: 0. An acked message leaves a tombstone for DEDUP_WINDOW_SECONDS so that a late retry of its store is a duplicate. An up_to_seq ack also clears the lost_count of the conversations whose lost messages it covers. ' +
+        "For a receiver with devices, device_id is required: the ack takes the messages from that device's pending ones (deleted counts them), " +
+        'and a message is deleted, leaving its tombstone, once every device it was pending for has acked it.',
       params: ReceiverParams,
       querystring: NoQuery,
       body: AckBody,
-      response: { 200: AckResponse, ...errorResponses(400, 401, 403, 413, 415, 429, 503, 507) }
+      response: { 200: AckResponse, ...errorResponses(400, 401, 403, 404, 413, 415, 429, 503, 507) }
     }
-  }, async (request) => ({ deleted: await service.ack(request.params.receiver_uid, toAckSelector(request.body)) }))
+  }, async (request) => ({ deleted: await service.ack(request.params.receiver_uid, toAckSelector(request.body), request.body.device_id) }))
 
   app.delete('/receivers/:receiver_uid/messages/:msg_id', {
     config: { scope: 'ack' },
@@ -103,13 +109,13 @@ export const receiverRoutes: FastifyPluginAsyncTypebox<ReceiverRoutesOptions> = 
       operationId: 'deleteMessage',
       tags: ['ack'],
       summary: 'Acknowledge one message',
-      description: 'Answers 204 also when the message was already gone.',
+      description: 'Answers 204 also when the message was already gone. For a receiver with devices, device_id is required: it acknowledges the message for that device.',
       params: MessageParams,
-      querystring: NoQuery,
-      response: { 204: Type.Null({ description: 'acknowledged' }), ...errorResponses(400, 401, 403, 429, 503, 507) }
+      querystring: MessageQuery,
+      response: { 204: Type.Null({ description: 'acknowledged' }), ...errorResponses(400, 401, 403, 404, 429, 503, 507) }
     }
   }, async (request, reply) => {
-    await service.ack(request.params.receiver_uid, { kind: 'ids', msgIds: [request.params.msg_id] })
+    await service.ack(request.params.receiver_uid, { kind: 'ids', msgIds: [request.params.msg_id] }, request.query.device_id)
     return await reply.code(204).send(null)
   })
 }

@@ -34,6 +34,12 @@ export const MsgId = Type.String({
   description: 'message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +',
   examples: ['alice-0001']
 })
+// Not an example: Swagger UI would fill it in, and "Try it out" would then fail for a receiver without devices.
+const DeviceIdField = Type.String({
+  ...USER_ID,
+  description: 'the device, for a receiver with registered devices (1-50 of A-Z a-z 0-9 . _ - : @ +); leave it out for one without'
+})
+export const DeviceId = Type.String({ ...USER_ID, description: 'device id: 1-50 of A-Z a-z 0-9 . _ - : @ +', examples: ['bob-phone'] })
 const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
 const DateTime = Type.String({ format: 'date-time', description: 'RFC 3339, UTC with milliseconds' })
 
@@ -112,10 +118,15 @@ export const NoQuery = Type.Object({}, { additionalProperties: false })
 
 export const ReceiverParams = Type.Object({ receiver_uid: ReceiverUid }, { additionalProperties: false })
 export const MessageParams = Type.Object({ receiver_uid: ReceiverUid, msg_id: MsgId }, { additionalProperties: false })
+export const DeviceParams = Type.Object({ receiver_uid: ReceiverUid, device_id: DeviceId }, { additionalProperties: false })
+
+/** The query of the calls on one message: the device, for a receiver with devices. */
+export const MessageQuery = Type.Object({ device_id: Type.Optional(DeviceIdField) }, { additionalProperties: false })
 
 const Cursor = Type.String({ description: 'opaque cursor from a previous page' })
 
 export const SummaryQuery = Type.Object({
+  device_id: Type.Optional(DeviceIdField),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: SUMMARY_LIMIT_DEFAULT })),
   cursor: Type.Optional(Cursor)
 }, { additionalProperties: false })
@@ -138,6 +149,7 @@ export const SummaryResponse = Type.Object({
 export const PageQuery = Type.Object({
   // No example: Swagger UI would fill it in, and "Try it out" would then show one sender's messages only.
   sender_uid: Type.Optional(Type.String({ ...USER_ID, description: "only this sender's messages (1-50 of A-Z a-z 0-9 . _ - : @ +); all senders' when omitted" })),
+  device_id: Type.Optional(DeviceIdField),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: PAGE_LIMIT_DEFAULT })),
   cursor: Type.Optional(Cursor),
   wait_seconds: Type.Optional(Type.Integer({
@@ -157,11 +169,12 @@ export const PageResponse = Type.Object({
 export const AckBody = Type.Object({
   msg_ids: Type.Optional(Type.Array(MsgId, { minItems: 1, maxItems: 1000 })),
   up_to_seq: Type.Optional(Seq),
-  sender_uid: Type.Optional(SenderUid)
+  sender_uid: Type.Optional(SenderUid),
+  device_id: Type.Optional(DeviceIdField)
 }, {
   additionalProperties: false,
   title: 'Ack',
-  description: 'either {msg_ids} or {up_to_seq, sender_uid?}, never both',
+  description: 'either {msg_ids} or {up_to_seq, sender_uid?}, never both; with device_id for a receiver with devices',
   'x-examples': { by_ids: EXAMPLES.ackByIds, up_to_seq: EXAMPLES.ackUpToSeq }
 })
 
@@ -173,12 +186,29 @@ export const AckResponse = Type.Object({ deleted: Type.Integer({ description: 'm
   examples: [EXAMPLES.ackResult]
 })
 
+const DEVICE_PROPERTIES = {
+  device_id: DeviceId,
+  registered_at: DateTime,
+  pending_count: Type.Integer({ description: 'messages pending for this device' })
+}
+
+export const DeviceResponse = Type.Object(DEVICE_PROPERTIES, { title: 'Device', examples: [EXAMPLES.device] })
+
+export const DevicesResponse = Type.Object({
+  devices: Type.Array(Type.Object({
+    ...DEVICE_PROPERTIES,
+    last_ack_at: Nullable(Type.String({ format: 'date-time', description: "the time of this device's last ack; null before its first" }))
+  }, { title: 'DeviceState' }))
+}, { title: 'Devices', description: 'The registered devices, in the order they registered', examples: [EXAMPLES.devices] })
+
 const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: 'Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY or INVALID_CURSOR; nothing is stored',
+  400: 'Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, INVALID_CURSOR, or DEVICE_REQUIRED ' +
+    '(the receiver has devices and the call names none); nothing is stored',
   401: 'UNAUTHORIZED: no API key, or an unknown one',
   403: 'FORBIDDEN: the API key lacks the scope this operation needs',
-  404: 'MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver',
-  409: 'MSG_ID_CONFLICT: this msg_id is already stored for the receiver with another sender_uid, msg_type or content',
+  404: 'MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver (or its device), or DEVICE_NOT_FOUND: the device_id is not registered for this receiver',
+  409: 'MSG_ID_CONFLICT: this msg_id is already stored for the receiver with another sender_uid, msg_type or content; ' +
+    'TOO_MANY_DEVICES: the receiver has MAX_DEVICES_PER_RECEIVER devices',
   413: 'FST_ERR_CTP_BODY_TOO_LARGE: the body is over BODY_LIMIT_BYTES',
   415: 'FST_ERR_CTP_INVALID_MEDIA_TYPE: bodies must be application/json',
   429: 'INBOX_FULL (the receiver holds MAX_PENDING_PER_RECEIVER messages, reject policy) or RATE_LIMITED (per-key limit, see Retry-After)',

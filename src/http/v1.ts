@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Config } from '../config.js'
 import type { MessageService } from '../domain/service.js'
 import { createAuthHook } from './auth.js'
+import { deviceRoutes } from './device-routes.js'
 import { httpErrors } from './errors.js'
 import { messageRoutes } from './message-routes.js'
 import { receiverRoutes } from './receiver-routes.js'
@@ -31,4 +32,5 @@ export const v1Routes: FastifyPluginAsyncTypebox<V1Options> = async (v1, { confi
     maxPendingPerReceiver: config.rules.maxPendingPerReceiver
   })
   await v1.register(receiverRoutes, { service })
+  await v1.register(deviceRoutes, { service })
 }

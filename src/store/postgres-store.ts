@@ -10,7 +10,7 @@ import { CHANNEL, commitPayloads, listenForCommits, type CommitListener } from '
 import { createPool } from './postgres-pool.js'
 import { SQL } from './postgres-statements.js'
 import { createTx } from './postgres-transaction.js'
-import { toConversationFromValues, toNumber, toReceiverMessageFromValues, toReceiverState, toStoredMessage } from './row-mapper.js'
+import { toConversationFromValues, toDevice, toNullableNumber, toNumber, toReceiverMessageFromValues, toReceiverState, toStoredMessage, RECEIVER_FIELDS } from './row-mapper.js'
 import type { PageQuery, Store } from './types.js'
 
 async function guard<T> (work: () => Promise<T>): Promise<T> {
@@ -100,27 +100,39 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
       return row === undefined ? undefined : toReceiverState(row)
     }),
 
-    summary: (receiverUid, beforeSortSeq, limit) => run(async () => {
-      const rows = await pool.arrays(SQL.summary, [receiverUid, beforeSortSeq ?? Number.MAX_SAFE_INTEGER, limit])
+    summary: (receiverUid, deviceId, beforeSortSeq, limit) => run(async () => {
+      const values = [receiverUid, beforeSortSeq ?? Number.MAX_SAFE_INTEGER, limit]
+      const rows = deviceId === undefined ? await pool.arrays(SQL.summary, values) : await pool.arrays(SQL.summaryOfDevice, [...values, deviceId])
       const [first] = rows
       if (first === undefined) return { receiver: undefined, rows: [] }
-      const receiver = toReceiverState({ receiver_uid: first[0], last_seq: first[1], pending_count: first[2], next_expiry: first[3] })
-      // Columns 4 on are the conversation's, NULL when the receiver has no summary rows.
-      return { receiver, rows: rows.filter((row) => row[4] !== null).map((row) => toConversationFromValues(row.slice(4))) }
+      const receiver = toReceiverState(Object.fromEntries(RECEIVER_FIELDS.map((column, i) => [column, first[i]])))
+      // Then a device's slot and pending count; then the conversation's columns, NULL when the reader has no summary rows.
+      const at = RECEIVER_FIELDS.length + (deviceId === undefined ? 0 : 2)
+      const conversations = rows.filter((row) => row[at] !== null).map((row) => toConversationFromValues(row.slice(at)))
+      if (deviceId === undefined) return { receiver, rows: conversations }
+      const slot = toNullableNumber(first[RECEIVER_FIELDS.length])
+      return { receiver, rows: conversations, device: { slot, pendingCount: toNumber(first[RECEIVER_FIELDS.length + 1]) } }
     }),
 
     page: (query: PageQuery) => run(async () => {
-      const values = [query.receiverUid, query.afterSeq, query.now, query.limit]
-      const rows = query.senderUid === undefined
-        ? await pool.arrays(SQL.page, values)
-        : await pool.arrays(SQL.pageOfSender, [...values, query.senderUid])
-      return rows.map((row) => toReceiverMessageFromValues(query.receiverUid, row))
+      const values: unknown[] = [query.receiverUid, query.afterSeq, query.now, query.limit]
+      if (query.deviceId !== undefined) values.push(query.deviceId)
+      if (query.senderUid !== undefined) values.push(query.senderUid)
+      const statement = query.deviceId === undefined
+        ? (query.senderUid === undefined ? SQL.page : SQL.pageOfSender)
+        : (query.senderUid === undefined ? SQL.pageOfDevice : SQL.pageOfDeviceAndSender)
+      return (await pool.arrays(statement, values)).map((row) => toReceiverMessageFromValues(query.receiverUid, row))
     }),
 
-    findPendingLive: (receiverUid, msgId, now) => run(async () => {
-      const [row] = await pool.rows(SQL.findPendingLive, [receiverUid, msgId, now])
+    findPendingLive: (receiverUid, msgId, now, deviceId) => run(async () => {
+      const [row] = deviceId === undefined
+        ? await pool.rows(SQL.findPendingLive, [receiverUid, msgId, now])
+        : await pool.rows(SQL.findPendingLiveOfDevice, [receiverUid, msgId, now, deviceId])
       return row === undefined ? undefined : toStoredMessage(row)
     }),
+
+    devices: (receiverUid) => run(async () =>
+      (await pool.rows(SQL.devices, [receiverUid])).map((row) => ({ ...toDevice(row), pendingCount: toNumber(row.pending_count) }))),
 
     receiversDueForExpiry: (now, limit) => run(async () =>
       (await pool.rows(SQL.dueForExpiry, [now, limit])).map((row) => String(row.receiver_uid))),

@@ -1,13 +1,15 @@
 // PostgreSQL's write transaction: the StoreTx of the port as the named statements of postgres-statements.ts, each
 // taking all the rows of a group at once (a group of stores or acks costs a few round trips, not a few per message),
 // its writes sent together before its next statement.
-import type { Ack, Conversation, ReceiverState, StoredMessage } from '../domain/model.js'
+import type { Ack, Conversation, PendingMessage, ReceiverState } from '../domain/model.js'
+import { bitOf } from '../domain/readers.js'
 import type { Queries } from './postgres-pool.js'
 import { SQL, type Sql } from './postgres-statements.js'
 import {
-  conversationValues, pairKey, storedMessageValues, CONVERSATION_FIELDS, MESSAGE_FIELDS, toConversation, toMessageKey, toNullableNumber, toReceiverState, toStoredMessage, toTombstone
+  conversationValues, deviceValues, pairKey, receiverValues, storedMessageValues, CONVERSATION_FIELDS, MESSAGE_FIELDS, RECEIVER_FIELDS, toConversation, toDevice,
+  toMessageKey, toNullableNumber, toNumber, toReceiverState, toStoredMessage, toTombstone
 } from './row-mapper.js'
-import type { AckRemoval, ReceiverKey, StoreTx, StoredCopies } from './types.js'
+import type { AckRemoval, ConversationKey, ReceiverKey, StoreTx, StoredCopies } from './types.js'
 
 /** Rows as one array per column, for unnest: [[a1, b1], [a2, b2]] becomes [[a1, a2], [b1, b2]]. */
 function columns (rows: ReadonlyArray<readonly unknown[]>, width: number): unknown[][] {
@@ -18,15 +20,18 @@ function columns (rows: ReadonlyArray<readonly unknown[]>, width: number): unkno
 
 const pairs = (keys: readonly ReceiverKey[]): unknown[][] => columns(keys, 2)
 
-/** The acks as the arrays of SQL.removeAcked: (receiver, msg_id) pairs, and (receiver, up_to_seq, sender or NULL). */
+/**
+ * The acks as the arrays of SQL.removeAcked: (receiver, msg_id, reader's bit), and (receiver, up_to_seq, sender or
+ * NULL, reader's bit).
+ */
 function ackArrays (acks: readonly Ack[]): unknown[][] {
-  const byIds: Array<[string, string]> = []
-  const upTo: Array<[string, number, string | null]> = []
-  for (const { receiverUid, selector } of acks) {
-    if (selector.kind === 'ids') for (const msgId of new Set(selector.msgIds)) byIds.push([receiverUid, msgId])
-    else upTo.push([receiverUid, selector.upToSeq, selector.senderUid ?? null])
+  const byIds: Array<[string, string, number]> = []
+  const upTo: Array<[string, number, string | null, number]> = []
+  for (const { receiverUid, reader, selector } of acks) {
+    if (selector.kind === 'ids') for (const msgId of new Set(selector.msgIds)) byIds.push([receiverUid, msgId, bitOf(reader)])
+    else upTo.push([receiverUid, selector.upToSeq, selector.senderUid ?? null, bitOf(reader)])
   }
-  return [...columns(byIds, 2), ...columns(upTo, 3)]
+  return [...columns(byIds, 3), ...columns(upTo, 4)]
 }
 
 /** The receivers' states in the order asked for (a statement's rows come in no promised order). */
@@ -41,24 +46,24 @@ function inOrder (receiverUids: readonly string[], rows: Array<Record<string, un
 
 /** What a transaction has written but not yet sent: the last write of each row. */
 interface Unsent {
-  messages: StoredMessage[]
-  conversations: Map<string, { save: Conversation } | { delete: ReceiverKey }>
+  messages: PendingMessage[]
+  conversations: Map<string, { save: Conversation } | { delete: ConversationKey }>
   receivers: Map<string, ReceiverState>
 }
 
 /** SQL.writeBack's parameters for what is unsent. */
 function writeBackValues ({ messages, conversations, receivers }: Unsent): unknown[] {
   const saved: Conversation[] = []
-  const deleted: ReceiverKey[] = []
+  const deleted: ConversationKey[] = []
   for (const write of conversations.values()) {
     if ('save' in write) saved.push(write.save)
     else deleted.push(write.delete)
   }
   return [
-    ...columns(messages.map(storedMessageValues), MESSAGE_FIELDS.length),
+    ...columns(messages.map((message) => [...storedMessageValues(message), message.readers]), MESSAGE_FIELDS.length + 1),
     ...columns(saved.map(conversationValues), CONVERSATION_FIELDS.length),
-    ...pairs(deleted),
-    ...columns([...receivers.values()].map((state) => [state.receiverUid, state.lastSeq, state.pendingCount, state.nextExpiry]), 4)
+    ...columns(deleted, 3),
+    ...columns([...receivers.values()].map(receiverValues), RECEIVER_FIELDS.length)
   ]
 }
 
@@ -150,7 +155,7 @@ export function createTx (q: Queries): PostgresTx {
 
     async lastPendingOfSenders (keys) {
       if (keys.length === 0) return []
-      return (await rows(SQL.lastPendingOfSenders, pairs(keys))).map((row) => toStoredMessage(row))
+      return (await rows(SQL.lastPendingOfSenders, columns(keys, 3))).map((row) => ({ reader: toNumber(row.reader), message: toStoredMessage(row) }))
     },
 
     async findConversations (keys) {
@@ -159,11 +164,32 @@ export function createTx (q: Queries): PostgresTx {
     },
 
     async saveConversations (conversations) {
-      for (const row of conversations) unsent.conversations.set(pairKey(row.receiverUid, row.senderUid), { save: row })
+      for (const row of conversations) unsent.conversations.set(pairKey(row.receiverUid, row.reader, row.senderUid), { save: row })
     },
 
     async deleteConversations (keys) {
       for (const key of keys) unsent.conversations.set(pairKey(...key), { delete: key })
+    },
+
+    async findDevices (receiverUids) {
+      if (receiverUids.length === 0) return []
+      return (await rows(SQL.findDevices, [receiverUids])).map(toDevice)
+    },
+
+    async insertDevice (device) {
+      await rows(SQL.insertDevice, deviceValues(device))
+    },
+
+    async removeDevice (receiverUid, deviceId, slot) {
+      await rows(SQL.removeDevice, [receiverUid, deviceId, slot])
+    },
+
+    async takeOver (receiverUid, slot) {
+      await rows(SQL.takeOver, [receiverUid, bitOf(slot), slot])
+    },
+
+    async touchDevices (devices, now) {
+      if (devices.length > 0) await rows(SQL.touchDevices, [...columns(devices, 2), now])
     },
 
     async announceStored (receiverUids) {

@@ -1,10 +1,10 @@
 // The one place where database quirks are undone: PostgreSQL's bigint and count strings, SQLite's loose numbers.
-import type { Conversation, MessageKey, ReceiverState, StoredMessage, Tombstone } from '../domain/model.js'
+import type { Conversation, Device, MessageKey, ReceiverState, StoredMessage, Tombstone } from '../domain/model.js'
 
 type Row = Record<string, unknown>
 
-/** The map key of a (receiver_uid, msg_id or sender_uid) pair, for the rows of a group. */
-export const pairKey = (receiverUid: string, id: string): string => `${receiverUid}\u0000${id}`
+/** The map key of a (receiver_uid, msg_id or sender_uid) pair, or of a (receiver_uid, reader, sender_uid), for the rows of a group. */
+export const pairKey = (...parts: ReadonlyArray<string | number>): string => parts.join('\u0000')
 
 export function toNumber (value: unknown): number {
   const number = typeof value === 'number' ? value : Number(value)
@@ -76,43 +76,76 @@ export function fromStoredMessage (message: StoredMessage): Row {
   return zip(MESSAGE_FIELDS, storedMessageValues(message))
 }
 
+/**
+ * A message key from a row with KEY_FIELDS: `readers` the bits taken from it (all it had when it is removed whole),
+ * `remaining` those still pending (0, or absent, when it is deleted).
+ */
 export function toMessageKey (row: Row): MessageKey {
   return {
     receiverUid: String(row.receiver_uid),
     seq: toNumber(row.seq),
     senderUid: String(row.sender_uid),
     msgId: String(row.msg_id),
-    expiresAt: toNumber(row.expires_at)
+    expiresAt: toNumber(row.expires_at),
+    readers: toNumber(row.readers),
+    remaining: toNumber(row.remaining ?? 0)
   }
 }
+
+/** The columns of a message key (toMessageKey). */
+export const KEY_FIELDS = ['receiver_uid', 'seq', 'sender_uid', 'msg_id', 'expires_at', 'readers']
 
 export function toReceiverState (row: Row): ReceiverState {
   return {
     receiverUid: String(row.receiver_uid),
     lastSeq: toNumber(row.last_seq),
     pendingCount: toNumber(row.pending_count),
-    nextExpiry: toNullableNumber(row.next_expiry)
+    nextExpiry: toNullableNumber(row.next_expiry),
+    devices: toNumber(row.devices ?? 0)
   }
 }
 
+/** The receivers columns, in the order every statement selects them. */
+export const RECEIVER_FIELDS = ['receiver_uid', 'last_seq', 'pending_count', 'next_expiry', 'devices']
+
+export const receiverValues = (state: ReceiverState): unknown[] =>
+  [state.receiverUid, state.lastSeq, state.pendingCount, state.nextExpiry, state.devices]
+
+/** The devices columns, in the order every statement selects them. */
+export const DEVICE_FIELDS = ['receiver_uid', 'device_id', 'slot', 'registered_at', 'last_ack_at']
+
+export function toDevice (row: Row): Device {
+  return {
+    receiverUid: String(row.receiver_uid),
+    deviceId: String(row.device_id),
+    slot: toNumber(row.slot),
+    registeredAt: toNumber(row.registered_at),
+    lastAckAt: toNullableNumber(row.last_ack_at)
+  }
+}
+
+export const deviceValues = (device: Device): unknown[] =>
+  [device.receiverUid, device.deviceId, device.slot, device.registeredAt, device.lastAckAt]
+
 /** The conversation columns, in the order every statement selects them. */
 export const CONVERSATION_FIELDS = [
-  'receiver_uid', 'sender_uid', 'pending_count', 'last_seq', 'sort_seq', 'lost_count', 'lost_seq', 'last_send_time', 'last_msg_type', 'last_preview'
+  'receiver_uid', 'reader', 'sender_uid', 'pending_count', 'last_seq', 'sort_seq', 'lost_count', 'lost_seq', 'last_send_time', 'last_msg_type', 'last_preview'
 ]
-/** The conversation columns an upsert overwrites: all but the key (receiver_uid, sender_uid). */
-export const CONVERSATION_STATE_FIELDS = CONVERSATION_FIELDS.slice(2)
+/** The conversation columns an upsert overwrites: all but the key (receiver_uid, reader, sender_uid). */
+export const CONVERSATION_STATE_FIELDS = CONVERSATION_FIELDS.slice(3)
 
 /** A conversation from its column values in CONVERSATION_FIELDS order. */
 export function toConversationFromValues (values: readonly unknown[]): Conversation {
-  const lastSeq = toNullableNumber(values[3])
+  const lastSeq = toNullableNumber(values[4])
   return {
     receiverUid: String(values[0]),
-    senderUid: String(values[1]),
-    pendingCount: toNumber(values[2]),
-    last: lastSeq === null ? null : { seq: lastSeq, sendTime: toNumber(values[7]), msgType: toNumber(values[8]), preview: String(values[9]) },
-    sortSeq: toNumber(values[4]),
-    lostCount: toNumber(values[5]),
-    lostSeq: toNullableNumber(values[6])
+    reader: toNumber(values[1]),
+    senderUid: String(values[2]),
+    pendingCount: toNumber(values[3]),
+    last: lastSeq === null ? null : { seq: lastSeq, sendTime: toNumber(values[8]), msgType: toNumber(values[9]), preview: String(values[10]) },
+    sortSeq: toNumber(values[5]),
+    lostCount: toNumber(values[6]),
+    lostSeq: toNullableNumber(values[7])
   }
 }
 
@@ -124,7 +157,7 @@ export function toConversation (row: Row): Conversation {
 export function conversationValues (conversation: Conversation): unknown[] {
   const { last } = conversation
   return [
-    conversation.receiverUid, conversation.senderUid, conversation.pendingCount, last?.seq ?? null, conversation.sortSeq,
+    conversation.receiverUid, conversation.reader, conversation.senderUid, conversation.pendingCount, last?.seq ?? null, conversation.sortSeq,
     conversation.lostCount, conversation.lostSeq, last?.sendTime ?? null, last?.msgType ?? null, last?.preview ?? null
   ]
 }

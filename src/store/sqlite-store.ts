@@ -4,7 +4,8 @@ import { StoreFullError, StoreUnavailableError } from '../domain/errors.js'
 import { createKnex, sqliteFilename } from './backends.js'
 import { migrate, type DatabaseOptions } from './database.js'
 import { isFull, storeFailure } from './errors.js'
-import { toReceiverMessageFromValues, toConversationFromValues, toReceiverState, toStoredMessageFromValues } from './row-mapper.js'
+import { bitOf, RECEIVER_READER } from '../domain/readers.js'
+import { toDevice, toNumber, toReceiverMessageFromValues, toConversationFromValues, toReceiverState, toStoredMessageFromValues } from './row-mapper.js'
 import { startWalCheckpointer } from './sqlite-checkpointer.js'
 import { openDiskReserve, type DiskReserve } from './sqlite-disk-reserve.js'
 import { all, one, prepareStatements, value, values } from './sqlite-statements.js'
@@ -110,6 +111,12 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
   const s = prepareStatements(db, counts)
   const tx = refuseNewMessagesWhenFull(createSqliteTx(s), reserve)
   const serial = createSerialQueue()
+  /** The bit of the reader a read is for: the receiver itself, or its device (null when that is not registered). */
+  const readerBitOf = (receiverUid: string, deviceId: string | undefined): number | null => {
+    if (deviceId === undefined) return bitOf(RECEIVER_READER)
+    const slot = value(s.deviceSlot, receiverUid, deviceId)
+    return slot === null ? null : bitOf(slot)
+  }
   // A read waits until what it may have seen is on disk: no answer ever shows a message that a power loss could take back.
   const read = async <T>(work: () => T): Promise<T> => {
     const result = await serial(() => guardSync(work))
@@ -144,21 +151,32 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
       return row === undefined ? undefined : toReceiverState(row)
     }),
 
-    summary: (receiverUid, beforeSortSeq, limit) => read(() => {
-      const receiver = one(s.receiver, receiverUid)
-      const rows = s.summary.all(receiverUid, beforeSortSeq ?? Number.MAX_SAFE_INTEGER, limit) as unknown[][]
-      return { receiver: receiver === undefined ? undefined : toReceiverState(receiver), rows: rows.map(toConversationFromValues) }
+    summary: (receiverUid, deviceId, beforeSortSeq, limit) => read(() => {
+      const row = one(s.receiver, receiverUid)
+      const receiver = row === undefined ? undefined : toReceiverState(row)
+      const slot = deviceId === undefined ? RECEIVER_READER : value(s.deviceSlot, receiverUid, deviceId)
+      const rows = slot === null ? [] : s.summary.all(receiverUid, slot, beforeSortSeq ?? Number.MAX_SAFE_INTEGER, limit) as unknown[][]
+      const conversations = rows.map(toConversationFromValues)
+      if (deviceId === undefined) return { receiver, rows: conversations }
+      return { receiver, rows: conversations, device: { slot, pendingCount: slot === null ? 0 : value(s.readerPending, receiverUid, slot) ?? 0 } }
     }),
 
-    page: (query) => read(() => ((query.senderUid === undefined
-      ? s.page.all(query.receiverUid, query.afterSeq, query.now, query.limit)
-      : s.pageOfSender.all(query.receiverUid, query.senderUid, query.afterSeq, query.now, query.limit)
-    ) as unknown[][]).map((values) => toReceiverMessageFromValues(query.receiverUid, values))),
+    page: (query) => read(() => {
+      const bit = readerBitOf(query.receiverUid, query.deviceId)
+      if (bit === null) return []
+      return ((query.senderUid === undefined
+        ? s.page.all(query.receiverUid, query.afterSeq, query.now, bit, query.limit)
+        : s.pageOfSender.all(query.receiverUid, query.senderUid, query.afterSeq, query.now, bit, query.limit)
+      ) as unknown[][]).map((values) => toReceiverMessageFromValues(query.receiverUid, values))
+    }),
 
-    findPendingLive: (receiverUid, msgId, now) => read(() => {
-      const row = values(s.findPendingLive, receiverUid, msgId, now)
+    findPendingLive: (receiverUid, msgId, now, deviceId) => read(() => {
+      const bit = readerBitOf(receiverUid, deviceId)
+      const row = bit === null ? undefined : values(s.findPendingLive, receiverUid, msgId, now, bit)
       return row === undefined ? undefined : toStoredMessageFromValues(row)
     }),
+
+    devices: (receiverUid) => read(() => all(s.devices, receiverUid).map((row) => ({ ...toDevice(row), pendingCount: toNumber(row.pending_count) }))),
 
     receiversDueForExpiry: (now, limit) => read(() => all(s.dueForExpiry, now, limit).map((row) => String(row.receiver_uid))),
 

@@ -2,9 +2,10 @@
 // time (sqlite-store.ts runs every operation in turn), so a transaction holds the whole database, not single rows.
 import type { Statement } from 'better-sqlite3'
 import type { MessageKey, ReceiverState } from '../domain/model.js'
+import { bitOf, RECEIVER_READER } from '../domain/readers.js'
 import {
-  conversationValues, pairKey, storedMessageValues, toConversationFromValues, toMessageKey, toReceiverState, toStoredMessageFromValues,
-  toTombstoneFromValues
+  conversationValues, deviceValues, pairKey, storedMessageValues, toConversationFromValues, toDevice, toMessageKey, toReceiverState,
+  toStoredMessageFromValues, toTombstoneFromValues
 } from './row-mapper.js'
 import { all, one, value, values, type Statements } from './sqlite-statements.js'
 import type { ReceiverKey, StoreTx } from './types.js'
@@ -12,7 +13,7 @@ import type { ReceiverKey, StoreTx } from './types.js'
 /** The StoreTx of the port on the prepared statements. One piece: an object of small methods that share `s`. */
 export function createSqliteTx (s: Statements): StoreTx {
   const findConversations = (keys: readonly ReceiverKey[]) =>
-    keys.map(([receiverUid, senderUid]) => values(s.findConversation, receiverUid, senderUid)).filter((row) => row !== undefined).map(toConversationFromValues)
+    keys.flatMap(([receiverUid, senderUid]) => s.findConversations.all(receiverUid, senderUid) as unknown[][]).map(toConversationFromValues)
   return {
     // A single writer holds the database: "locking" a receiver only makes sure its row exists (or, without create, reads it).
     async lockReceivers (receiverUids, { create = true } = {}) {
@@ -28,7 +29,7 @@ export function createSqliteTx (s: Statements): StoreTx {
       return states
     },
     async saveReceivers (states) {
-      for (const state of states) s.saveReceiver.run(state.lastSeq, state.pendingCount, state.nextExpiry, state.receiverUid)
+      for (const state of states) s.saveReceiver.run(state.lastSeq, state.pendingCount, state.nextExpiry, state.devices, state.receiverUid)
     },
     // One prepared lookup per key: on an embedded database that is as cheap as any IN list.
     async findForStores (messageKeys, conversationKeys) {
@@ -43,7 +44,7 @@ export function createSqliteTx (s: Statements): StoreTx {
       s.deleteTombstone.run(receiverUid, msgId)
     },
     async insertMessages (messages) {
-      for (const message of messages) s.insertMessage.run(storedMessageValues(message))
+      for (const message of messages) s.insertMessage.run(...storedMessageValues(message), message.readers)
     },
     async oldestPending (receiverUid) {
       const row = one(s.oldestPending, receiverUid)
@@ -55,28 +56,46 @@ export function createSqliteTx (s: Statements): StoreTx {
     async earliestExpiry (receiverUid) {
       return value(s.earliestExpiry, receiverUid)
     },
-    // The acks one after the other, in input order: a later ack of the same message finds nothing left.
+    // The acks one after the other, in input order: a later ack of the same message by the same reader finds nothing
+    // left. The receiver's own acks (reader 0: every message is pending for it alone) delete what they select; a
+    // device's takes its bit, and deletes only what no reader has left.
     async removeAcked (acks, now, tombstoneUntil) {
       const removed: MessageKey[] = []
       const take = (tombstone: Statement, remove: Statement, ...selection: unknown[]) => {
         if (tombstoneUntil !== null) tombstone.run(now, tombstoneUntil, ...selection)
         for (const row of all(remove, ...selection)) removed.push(toMessageKey(row))
       }
+      const takeBit = (bit: number, statement: Statement, ...selection: unknown[]) => {
+        for (const row of all(statement, bit, ...selection, bit)) {
+          const key = toMessageKey({ ...row, readers: bit })
+          removed.push(key)
+          if (key.remaining !== 0) continue
+          if (tombstoneUntil !== null) s.tombstoneBySeq.run(now, tombstoneUntil, key.receiverUid, key.seq)
+          s.deleteMessage.run(key.receiverUid, key.seq)
+        }
+      }
       const lost: unknown[][] = []
-      for (const { receiverUid, selector } of acks) {
+      for (const { receiverUid, reader, selector } of acks) {
+        const own = reader === RECEIVER_READER
+        const bit = bitOf(reader)
         if (selector.kind === 'ids') {
-          for (const msgId of new Set(selector.msgIds)) take(s.tombstoneById, s.ackById, receiverUid, msgId, now)
+          for (const msgId of new Set(selector.msgIds)) {
+            if (own) take(s.tombstoneById, s.ackById, receiverUid, msgId, now)
+            else takeBit(bit, s.takeById, receiverUid, msgId, now)
+          }
         } else if (selector.senderUid === undefined) {
-          take(s.tombstoneUpTo, s.ackUpTo, receiverUid, selector.upToSeq, now)
-          lost.push(...s.lostConversations.all(receiverUid, selector.upToSeq) as unknown[][])
+          if (own) take(s.tombstoneUpTo, s.ackUpTo, receiverUid, selector.upToSeq, now)
+          else takeBit(bit, s.takeUpTo, receiverUid, selector.upToSeq, now)
+          lost.push(...s.lostConversations.all(receiverUid, reader, selector.upToSeq) as unknown[][])
         } else {
-          take(s.tombstoneUpToOfSender, s.ackUpToOfSender, receiverUid, selector.senderUid, selector.upToSeq, now)
-          lost.push(...s.lostConversationOfSender.all(receiverUid, selector.senderUid, selector.upToSeq) as unknown[][])
+          if (own) take(s.tombstoneUpToOfSender, s.ackUpToOfSender, receiverUid, selector.senderUid, selector.upToSeq, now)
+          else takeBit(bit, s.takeUpToOfSender, receiverUid, selector.senderUid, selector.upToSeq, now)
+          lost.push(...s.lostConversationOfSender.all(receiverUid, reader, selector.senderUid, selector.upToSeq) as unknown[][])
         }
       }
       const pairs = new Map(removed.map((key) => [pairKey(key.receiverUid, key.senderUid), [key.receiverUid, key.senderUid] as const]))
       // Two acks of one group may cover the same row: each row once.
-      const cleared = new Map(lost.map((row) => [pairKey(String(row[0]), String(row[1])), row]))
+      const cleared = new Map(lost.map((row) => [pairKey(String(row[0]), String(row[1]), String(row[2])), row]))
       return {
         removed,
         conversations: findConversations([...pairs.values()]),
@@ -87,7 +106,10 @@ export function createSqliteTx (s: Statements): StoreTx {
       for (const seq of seqs) s.deleteMessage.run(receiverUid, seq)
     },
     async lastPendingOfSenders (keys) {
-      return keys.map(([receiverUid, senderUid]) => values(s.lastPendingOfSender, receiverUid, senderUid)).filter((row) => row !== undefined).map(toStoredMessageFromValues)
+      return keys.flatMap(([receiverUid, reader, senderUid]) => {
+        const row = values(s.lastPendingOfSender, receiverUid, senderUid, bitOf(reader))
+        return row === undefined ? [] : [{ reader, message: toStoredMessageFromValues(row) }]
+      })
     },
     async findConversations (keys) {
       return findConversations(keys)
@@ -96,7 +118,24 @@ export function createSqliteTx (s: Statements): StoreTx {
       for (const conversation of conversations) s.saveConversation.run(conversationValues(conversation))
     },
     async deleteConversations (keys) {
-      for (const [receiverUid, senderUid] of keys) s.deleteConversation.run(receiverUid, senderUid)
+      for (const [receiverUid, reader, senderUid] of keys) s.deleteConversation.run(receiverUid, reader, senderUid)
+    },
+    async findDevices (receiverUids) {
+      return receiverUids.flatMap((receiverUid) => all(s.findDevices, receiverUid).map(toDevice))
+    },
+    async insertDevice (device) {
+      s.insertDevice.run(deviceValues(device))
+    },
+    async removeDevice (receiverUid, deviceId, slot) {
+      s.deleteDevice.run(receiverUid, deviceId)
+      s.deleteReaderConversations.run(receiverUid, slot)
+    },
+    async takeOver (receiverUid, slot) {
+      s.takeOverMessages.run(bitOf(slot), receiverUid)
+      s.takeOverConversations.run(slot, receiverUid)
+    },
+    async touchDevices (devices, now) {
+      for (const [receiverUid, slot] of devices) s.touchDevice.run(now, receiverUid, slot)
     },
     // One process owns an SQLite database: the domain wakes its own waiters after the commit.
     async announceStored () {}

@@ -1,14 +1,18 @@
 // The store port: what the domain may ask of a store, in the domain's model types, with times as epoch milliseconds.
 // sqlite-store.ts and postgres-store.ts implement it; test/store/store-contract.test.ts holds both to it.
-import type { Ack, Conversation, MessageKey, ReceiverState, StoredMessage, Tombstone } from '../domain/model.js'
+import type { Ack, Conversation, Device, DeviceView, MessageKey, PendingMessage, ReceiverState, StoredMessage, Tombstone } from '../domain/model.js'
 
 export interface SummaryView {
   receiver: ReceiverState | undefined
   rows: Conversation[]
+  /** Asked for a device: its slot (null when it is not registered) and how many messages are pending for it. */
+  device?: { slot: number | null, pendingCount: number }
 }
 
 export interface PageQuery {
   receiverUid: string
+  /** Only the messages pending for this device (none when it is not registered); without it, the receiver's own. */
+  deviceId?: string | undefined
   senderUid?: string | undefined
   afterSeq: number
   limit: number
@@ -17,6 +21,9 @@ export interface PageQuery {
 
 /** A receiver_uid and a msg_id or sender_uid under it. */
 export type ReceiverKey = readonly [receiverUid: string, id: string]
+
+/** The key of a summary row: a receiver, one of its readers, a sender. */
+export type ConversationKey = readonly [receiverUid: string, reader: number, senderUid: string]
 
 /**
  * What a group of stores reads up front: under its (receiver_uid, msg_id), pending messages (expired or not) and
@@ -48,26 +55,38 @@ export interface StoreTx {
 
   findForStores (messageKeys: readonly ReceiverKey[], conversationKeys: readonly ReceiverKey[]): Promise<StoredCopies>
   deleteTombstone (receiverUid: string, msgId: string): Promise<void>
-  insertMessages (messages: readonly StoredMessage[]): Promise<void>
+  insertMessages (messages: readonly PendingMessage[]): Promise<void>
 
   oldestPending (receiverUid: string): Promise<MessageKey | undefined>
   expiredPending (receiverUid: string, now: number, limit: number): Promise<MessageKey[]>
   earliestExpiry (receiverUid: string): Promise<number | null>
   /**
-   * Deletes the unexpired pending messages the acks select and answers their keys, each once, with the summary rows the
-   * acks touch as they were; with a tombstone purge time, keeps the messages as tombstones (acked at `now`) until then.
+   * Takes the unexpired messages each ack selects, among those pending for its reader, from that reader; a message no
+   * reader has left is deleted. Answers their keys, each once (readers: the bits the acks took), with the summary rows
+   * the acks touch as they were; with a tombstone purge time, keeps the deleted messages as tombstones (acked at `now`)
+   * until then.
    */
   removeAcked (acks: readonly Ack[], now: number, tombstoneUntil: number | null): Promise<AckRemoval>
   /** Deletes pending messages of one receiver without tombstones (they were lost: expired or dropped). */
   removePending (receiverUid: string, seqs: readonly number[]): Promise<void>
-  /** For each (receiver_uid, sender_uid), the sender's pending message with the highest seq, if any. */
-  lastPendingOfSenders (keys: readonly ReceiverKey[]): Promise<StoredMessage[]>
+  /** For each (receiver_uid, reader, sender_uid), the sender's message pending for that reader with the highest seq, if any. */
+  lastPendingOfSenders (keys: readonly ConversationKey[]): Promise<Array<{ reader: number, message: StoredMessage }>>
 
-  /** The summary rows with these (receiver_uid, sender_uid). */
+  /** The summary rows with these (receiver_uid, sender_uid), of every reader. */
   findConversations (keys: readonly ReceiverKey[]): Promise<Conversation[]>
-  /** Inserts or updates summary rows (at most one per receiver and sender). */
+  /** Inserts or updates summary rows (at most one per receiver, reader and sender). */
   saveConversations (conversations: readonly Conversation[]): Promise<void>
-  deleteConversations (keys: readonly ReceiverKey[]): Promise<void>
+  deleteConversations (keys: readonly ConversationKey[]): Promise<void>
+
+  /** The registered devices of these receivers. */
+  findDevices (receiverUids: readonly string[]): Promise<Device[]>
+  insertDevice (device: Device): Promise<void>
+  /** Deletes a device's row and its summary rows (its messages are the caller's: removeAcked takes them first). */
+  removeDevice (receiverUid: string, deviceId: string, slot: number): Promise<void>
+  /** Hands what is pending for the receiver itself (reader 0), messages and summary rows, to the device of this slot. */
+  takeOver (receiverUid: string, slot: number): Promise<void>
+  /** Notes the time of an ack on each of these devices. */
+  touchDevices (devices: ReadonlyArray<readonly [receiverUid: string, slot: number]>, now: number): Promise<void>
   /** Tells the other instances, once this transaction commits, that these receivers have new messages. */
   announceStored (receiverUids: readonly string[]): Promise<void>
 }
@@ -86,11 +105,14 @@ export interface Store {
   transaction<T> (fn: (tx: StoreTx) => Promise<T>): Promise<T>
 
   receiver (receiverUid: string): Promise<ReceiverState | undefined>
-  /** The receiver's row and one page of its summary, read together. */
-  summary (receiverUid: string, beforeSortSeq: number | null, limit: number): Promise<SummaryView>
+  /** The receiver's row and one page of its summary (the device's, when given), read together. */
+  summary (receiverUid: string, deviceId: string | undefined, beforeSortSeq: number | null, limit: number): Promise<SummaryView>
   /** Unexpired messages after afterSeq (of one sender, when given), seq ascending, at most limit. */
   page (query: PageQuery): Promise<StoredMessage[]>
-  findPendingLive (receiverUid: string, msgId: string, now: number): Promise<StoredMessage | undefined>
+  /** The unexpired message with this id pending for the device (the receiver itself without one). */
+  findPendingLive (receiverUid: string, msgId: string, now: number, deviceId?: string): Promise<StoredMessage | undefined>
+  /** The receiver's registered devices, in the order they registered, with their pending counts. */
+  devices (receiverUid: string): Promise<DeviceView[]>
   /** Receivers whose pending messages may have expired, earliest first. */
   receiversDueForExpiry (now: number, limit: number): Promise<string[]>
   /** Deletes at most limit tombstones whose dedup window has passed; answers how many. */

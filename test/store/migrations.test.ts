@@ -3,25 +3,36 @@
 import type { Knex } from 'knex'
 import t from 'tap'
 import * as initialSchema from '../../db/migrations/001-initial-schema.js'
+import * as summaryPreview from '../../db/migrations/002-summary-preview.js'
+import type { Migration } from '../../db/migrations/index.js'
 import { createKnex } from '../../src/store/backends.js'
 import { buildTestApp } from '../helpers/app.js'
-import { createTestDatabase } from '../helpers/database.js'
+import { createTestDatabase, TEST_STORE } from '../helpers/database.js'
 
 const SENT = Date.parse('2026-11-20T10:00:00.000Z')
 const EXPIRES = Date.parse('2027-11-20T10:00:00.000Z')
 // 150 code points, 60 of them outside the BMP (two UTF-16 units each).
 const LONG = '😀ab'.repeat(50)
 
-const firstSchemaOnly: Knex.MigrationSource<typeof initialSchema> = {
+const firstSchemaOnly: Knex.MigrationSource<Migration> = {
   getMigrations: async () => [initialSchema],
   getMigrationName: (migration) => migration.name,
   getMigration: async (migration) => migration
 }
 
-async function seedFirstSchema (databaseUrl: string): Promise<void> {
-  const db: Knex = createKnex({ databaseUrl, poolMax: 1, statementTimeoutMs: 5000, connectTimeoutMs: 5000 })
+/** The schema of v1.0, before devices. */
+const beforeDevices: Knex.MigrationSource<Migration> = {
+  getMigrations: async () => [initialSchema, summaryPreview],
+  getMigrationName: (migration) => migration.name,
+  getMigration: async (migration) => migration
+}
+
+const openKnex = (databaseUrl: string): Knex => createKnex({ databaseUrl, poolMax: 1, statementTimeoutMs: 5000, connectTimeoutMs: 5000 })
+
+async function seedFirstSchema (databaseUrl: string, source: Knex.MigrationSource<Migration> = firstSchemaOnly): Promise<void> {
+  const db: Knex = openKnex(databaseUrl)
   try {
-    await db.migrate.latest({ tableName: 'schema_migrations', migrationSource: firstSchemaOnly })
+    await db.migrate.latest({ tableName: 'schema_migrations', migrationSource: source })
     await db('receivers').insert({ receiver_uid: 'bob', last_seq: 4, pending_count: 3, next_expiry: EXPIRES })
     const message = (seq: number, sender: string, msgType: number, content: string) => ({
       receiver_uid: 'bob', seq, msg_id: `m${seq}`, sender_uid: sender, msg_type: msgType, content, send_time: SENT + seq, stored_at: SENT + seq, expires_at: EXPIRES
@@ -65,4 +76,44 @@ t.test('a database written under the first schema serves the same summary after 
     ['alice', 2, 'first from alice'],
     ['dave', null, null]
   ])
+})
+
+/**
+ * Where the messages table's rows live, and (PostgreSQL) which transaction wrote each: a rewrite of the table moves
+ * it to new storage, and an UPDATE of its rows gives them a new xmin.
+ */
+async function messagesStorage (databaseUrl: string): Promise<unknown> {
+  const db = openKnex(databaseUrl)
+  try {
+    if (TEST_STORE === 'postgres') {
+      const file = await db.raw("SELECT pg_relation_filenode('messages') AS node")
+      const rows = await db.raw('SELECT seq, xmin::text AS xmin FROM messages ORDER BY seq')
+      return { node: file.rows[0].node, rows: rows.rows }
+    }
+    return await db.raw("SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = 'messages'")
+  } finally {
+    await db.destroy()
+  }
+}
+
+t.test('devices come to a v1.0 database without a rewrite of its messages; it serves as before, and its first device takes over', async (t) => {
+  const databaseUrl = await createTestDatabase(t, { file: true })
+  await seedFirstSchema(databaseUrl, beforeDevices)
+  const before = await messagesStorage(databaseUrl)
+  const { call } = await buildTestApp(t, { DATABASE_URL: databaseUrl })
+  t.strictSame(await messagesStorage(databaseUrl), before, 'the messages table and its rows are where they were')
+
+  const summary = await call({ method: 'GET', url: '/v1/receivers/bob/senders' })
+  t.strictSame((summary.json() as { senders: Array<{ sender_uid: string, pending_count: number, lost_count: number }> }).senders
+    .map((row) => [row.sender_uid, row.pending_count, row.lost_count]), [['alice', 2, 0], ['carol', 1, 0], ['dave', 0, 1]], 'v1 as before')
+  const page = await call({ method: 'GET', url: '/v1/receivers/bob/messages' })
+  t.strictSame((page.json() as { messages: Array<{ msg_id: string }> }).messages.map((m) => m.msg_id), ['m2', 'm3', 'm4'])
+
+  const phone = await call({ method: 'PUT', url: '/v1/receivers/bob/devices/phone' })
+  t.equal(phone.statusCode, 201)
+  t.equal(phone.json().pending_count, 3, 'the first device takes over the old messages')
+  const ofPhone = await call({ method: 'GET', url: '/v1/receivers/bob/senders?device_id=phone' })
+  t.strictSame((ofPhone.json() as { senders: Array<{ sender_uid: string, pending_count: number, lost_count: number }> }).senders
+    .map((row) => [row.sender_uid, row.pending_count, row.lost_count]), [['alice', 2, 0], ['carol', 1, 0], ['dave', 0, 1]], 'with their summary rows, losses included')
+  t.equal((await call({ method: 'GET', url: '/v1/receivers/bob/senders' })).statusCode, 400, 'from then on bob needs a device_id')
 })

@@ -32,7 +32,7 @@ function message (receiverUid: string, seq: number, fields: Partial<StoredMessag
 }
 
 function conversation (receiverUid: string, senderUid: string, fields: Partial<Conversation> = {}): Conversation {
-  return { receiverUid, senderUid, pendingCount: 0, last: null, sortSeq: 1, lostCount: 0, lostSeq: null, ...fields }
+  return { receiverUid, reader: 0, senderUid, pendingCount: 0, last: null, sortSeq: 1, lostCount: 0, lostSeq: null, ...fields }
 }
 
 /** Stores messages as the domain does: lock the receiver, insert, and save its seq and count. */
@@ -40,13 +40,14 @@ async function seed (store: Store, receiverUid: string, messages: readonly Store
   await store.transaction(async (tx) => {
     const [receiver] = await tx.lockReceivers([receiverUid])
     if (receiver === undefined) throw new Error('no receiver row')
-    await tx.insertMessages(messages)
+    await tx.insertMessages(messages.map((m) => ({ ...m, readers: 1 })))
     const expiries = messages.map((m) => m.expiresAt)
     await tx.saveReceivers([{
       receiverUid,
       lastSeq: Math.max(receiver.lastSeq, ...messages.map((m) => m.seq)),
       pendingCount: receiver.pendingCount + messages.length,
-      nextExpiry: Math.min(receiver.nextExpiry ?? Infinity, ...expiries)
+      nextExpiry: Math.min(receiver.nextExpiry ?? Infinity, ...expiries),
+      devices: 0
     }])
   })
 }
@@ -58,7 +59,7 @@ t.test('a committed transaction is read back exactly; a failed one leaves nothin
   const failure = new Error('the domain changed its mind')
   await t.rejects(store.transaction(async (tx) => {
     await tx.lockReceivers(['bob'])
-    await tx.insertMessages([message('bob', 1)])
+    await tx.insertMessages([{ ...message('bob', 1), readers: 1 }])
     throw failure
   }), failure)
   t.equal(await store.receiver('bob'), undefined, 'the receiver row of the failed transaction is gone')
@@ -66,7 +67,7 @@ t.test('a committed transaction is read back exactly; a failed one leaves nothin
 
   const stored = message('bob', 1, { content: 'größer 😀', msgType: 65535, sendTime: Date.parse('1999-12-31T23:59:59.999Z') })
   await seed(store, 'bob', [stored])
-  t.strictSame(await store.receiver('bob'), { receiverUid: 'bob', lastSeq: 1, pendingCount: 1, nextExpiry: stored.expiresAt })
+  t.strictSame(await store.receiver('bob'), { receiverUid: 'bob', lastSeq: 1, pendingCount: 1, nextExpiry: stored.expiresAt, devices: 0 })
   t.strictSame(await store.page({ receiverUid: 'bob', afterSeq: 0, limit: 10, now: NOW }), [stored], 'every field as written, times as numbers')
   t.strictSame(await store.findPendingLive('bob', 'm-1', NOW), stored)
 })
@@ -80,15 +81,15 @@ t.test('two transactions that lock one receiver run one after the other, the sec
     const [receiver] = await tx.lockReceivers(['bob'])
     events.push(`first locked at seq ${receiver?.lastSeq ?? -1}`)
     await gate
-    await tx.insertMessages([message('bob', 1)])
-    await tx.saveReceivers([{ receiverUid: 'bob', lastSeq: 1, pendingCount: 1, nextExpiry: NOW + MINUTE }])
+    await tx.insertMessages([{ ...message('bob', 1), readers: 1 }])
+    await tx.saveReceivers([{ receiverUid: 'bob', lastSeq: 1, pendingCount: 1, nextExpiry: NOW + MINUTE, devices: 0 }])
     events.push('first wrote seq 1')
   })
   while (events.length === 0) await sleep(5)
   const second = store.transaction(async (tx) => {
     const [receiver] = await tx.lockReceivers(['bob'])
     events.push(`second locked at seq ${receiver?.lastSeq ?? -1}`)
-    await tx.saveReceivers([{ receiverUid: 'bob', lastSeq: (receiver?.lastSeq ?? 0) + 1, pendingCount: 2, nextExpiry: NOW + MINUTE }])
+    await tx.saveReceivers([{ receiverUid: 'bob', lastSeq: (receiver?.lastSeq ?? 0) + 1, pendingCount: 2, nextExpiry: NOW + MINUTE, devices: 0 }])
   })
   await sleep(200)
   t.strictSame(events, ['first locked at seq 0'], 'the second waits while the first holds the receiver')
@@ -120,16 +121,16 @@ t.test('acks delete only the receiver\'s unexpired messages, by ids or up to a s
   await seed(store, 'eve', [message('eve', 1), message('eve', 2)])
   const seqsOf = (keys: readonly MessageKey[]) => keys.map((key) => `${key.receiverUid}/${key.seq}`).sort()
   await store.transaction(async (tx) => {
-    const byIds = (await tx.removeAcked([{ receiverUid: 'bob', selector: { kind: 'ids', msgIds: ['m-1', 'm-3', 'm-9', 'm-1'] } }], NOW, null)).removed
+    const byIds = (await tx.removeAcked([{ receiverUid: 'bob', reader: 0, selector: { kind: 'ids', msgIds: ['m-1', 'm-3', 'm-9', 'm-1'] } }], NOW, null)).removed
     t.strictSame(seqsOf(byIds), ['bob/1'], 'unknown, expired and repeated ids delete nothing more')
     t.match(byIds[0], { receiverUid: 'bob', seq: 1, senderUid: 'alice', msgId: 'm-1', expiresAt: NOW + MINUTE })
-    const ofSender = (await tx.removeAcked([{ receiverUid: 'bob', selector: { kind: 'up-to', upToSeq: 4, senderUid: 'alice' } }], NOW, null)).removed
+    const ofSender = (await tx.removeAcked([{ receiverUid: 'bob', reader: 0, selector: { kind: 'up-to', upToSeq: 4, senderUid: 'alice' } }], NOW, null)).removed
     t.strictSame(seqsOf(ofSender), ['bob/4'], 'of one sender, up to the seq')
   })
   const group = await store.transaction((tx) => tx.removeAcked([
-    { receiverUid: 'bob', selector: { kind: 'up-to', upToSeq: 3 } },
-    { receiverUid: 'bob', selector: { kind: 'ids', msgIds: ['m-2', 'm-5'] } },
-    { receiverUid: 'eve', selector: { kind: 'up-to', upToSeq: 1 } }
+    { receiverUid: 'bob', reader: 0, selector: { kind: 'up-to', upToSeq: 3 } },
+    { receiverUid: 'bob', reader: 0, selector: { kind: 'ids', msgIds: ['m-2', 'm-5'] } },
+    { receiverUid: 'eve', reader: 0, selector: { kind: 'up-to', upToSeq: 1 } }
   ], NOW, null))
   t.strictSame(seqsOf(group.removed), ['bob/2', 'bob/5', 'eve/1'], 'several acks of several receivers in one statement, a message once')
   t.strictSame((await store.page({ receiverUid: 'eve', afterSeq: 0, limit: 10, now: NOW })).map((m) => m.seq), [2], 'eve keeps what no ack covered')
@@ -141,7 +142,7 @@ t.test('an ack with a purge time leaves tombstones as the messages were; a remov
   await seed(store, 'bob', messages)
   const keys = [['bob', 'm-1'], ['bob', 'm-2'], ['bob', 'm-3'], ['eve', 'm-1']] as const
   await store.transaction(async (tx) => {
-    await tx.removeAcked([{ receiverUid: 'bob', selector: { kind: 'up-to', upToSeq: 2 } }], NOW, NOW + MINUTE)
+    await tx.removeAcked([{ receiverUid: 'bob', reader: 0, selector: { kind: 'up-to', upToSeq: 2 } }], NOW, NOW + MINUTE)
     await tx.removePending('bob', [3])
   })
   t.strictSame(await store.page({ receiverUid: 'bob', afterSeq: 0, limit: 10, now: NOW }), [])
@@ -159,7 +160,7 @@ t.test('the tombstone purge takes only tombstones past their window, at most as 
   const store = await openStore(t)
   await seed(store, 'bob', Array.from({ length: 6 }, (_, i) => message('bob', i + 1)))
   await store.transaction(async (tx) => {
-    for (let seq = 1; seq <= 6; seq++) await tx.removeAcked([{ receiverUid: 'bob', selector: { kind: 'up-to', upToSeq: seq } }], NOW, NOW + seq * 1000)
+    for (let seq = 1; seq <= 6; seq++) await tx.removeAcked([{ receiverUid: 'bob', reader: 0, selector: { kind: 'up-to', upToSeq: seq } }], NOW, NOW + seq * 1000)
   })
   t.equal(await store.purgeTombstones(NOW + 4000, 3), 3, 'bounded: 4 are due, 3 go')
   t.equal(await store.purgeTombstones(NOW + 4000, 3), 1)
@@ -180,18 +181,18 @@ t.test('summary rows: saved and read back, ordered by sortSeq, and lost counts c
   ]
   await store.transaction((tx) => tx.saveConversations(rows))
   const summary = async (receiverUid: string, before: number | null = null, limit = 10) =>
-    (await store.summary(receiverUid, before, limit)).rows
+    (await store.summary(receiverUid, undefined, before, limit)).rows
   t.strictSame(await summary('bob'), [rows[1], rows[0], rows[2]], 'sortSeq descending, every field as written')
   t.strictSame((await summary('bob', 9, 1)).map((row) => row.senderUid), ['alice'], 'before a sortSeq, bounded')
-  t.equal((await store.summary('bob', null, 10)).receiver?.pendingCount, 1, 'the receiver row comes with it')
+  t.equal((await store.summary('bob', undefined, null, 10)).receiver?.pendingCount, 1, 'the receiver row comes with it')
 
-  const acked = await store.transaction((tx) => tx.removeAcked([{ receiverUid: 'bob', selector: { kind: 'ids', msgIds: ['m-7'] } }], NOW, null))
+  const acked = await store.transaction((tx) => tx.removeAcked([{ receiverUid: 'bob', reader: 0, selector: { kind: 'ids', msgIds: ['m-7'] } }], NOW, null))
   t.strictSame(acked.removed.map((key) => key.seq), [7])
   t.strictSame(acked.conversations, [rows[0]], 'with the summary row of its sender as it was, and no other')
   t.strictSame(acked.cleared, [], 'an ack by ids covers no losses')
   // An up-to ack that deletes nothing (bob has no pending message above seq 7) still answers the rows it covers.
   const lost = async (...clears: Array<{ receiverUid: string, upToSeq: number, senderUid?: string }>) => {
-    const acks = clears.map(({ receiverUid, upToSeq, senderUid }) => ({ receiverUid, selector: { kind: 'up-to' as const, upToSeq, senderUid } }))
+    const acks = clears.map(({ receiverUid, upToSeq, senderUid }) => ({ receiverUid, reader: 0, selector: { kind: 'up-to' as const, upToSeq, senderUid } }))
     const removal = await store.transaction((tx) => tx.removeAcked(acks, NOW + 2 * MINUTE, null))
     t.strictSame(removal.removed, [], 'nothing deleted: bob\'s message has expired by then')
     return removal.cleared.map((row) => `${row.receiverUid}/${row.senderUid}`).sort()
@@ -205,7 +206,7 @@ t.test('summary rows: saved and read back, ordered by sortSeq, and lost counts c
   await store.transaction(async (tx) => {
     const found = await tx.findConversations([['bob', 'alice'], ['bob', 'carol'], ['eve', 'alice'], ['eve', 'carol']])
     t.strictSame(found.map((row) => `${row.receiverUid}/${row.senderUid}`).sort(), ['bob/alice', 'bob/carol', 'eve/alice'])
-    await tx.deleteConversations([['bob', 'alice'], ['eve', 'alice']])
+    await tx.deleteConversations([['bob', 0, 'alice'], ['eve', 0, 'alice']])
     t.strictSame(await tx.findConversations([['bob', 'alice'], ['eve', 'alice'], ['bob', 'dave']]), [rows[2]], 'deleted exactly those')
   })
 })
@@ -222,8 +223,8 @@ t.test('expiry: the expired of a receiver in seq order and bounded, its earliest
     t.equal(await tx.earliestExpiry('bob'), NOW + 1)
     t.equal(await tx.earliestExpiry('nobody'), null)
     t.strictSame((await tx.oldestPending('bob'))?.seq, 1)
-    const latest = await tx.lastPendingOfSenders([['bob', 'alice'], ['carol', 'alice'], ['bob', 'zed'], ['eve', 'alice']])
-    t.strictSame(latest.map((m) => `${m.receiverUid}/${m.seq}`).sort(), ['bob/4', 'carol/1', 'eve/1'], 'each sender\'s highest seq, none for an unknown one')
+    const latest = await tx.lastPendingOfSenders([['bob', 0, 'alice'], ['carol', 0, 'alice'], ['bob', 0, 'zed'], ['eve', 0, 'alice']])
+    t.strictSame(latest.map(({ message: m }) => `${m.receiverUid}/${m.seq}`).sort(), ['bob/4', 'carol/1', 'eve/1'], 'each sender\'s highest seq, none for an unknown one')
   })
   t.strictSame(await store.receiversDueForExpiry(NOW + 5, 10), ['dave', 'bob', 'carol'], 'earliest next expiry first')
   t.strictSame(await store.receiversDueForExpiry(NOW + 5, 2), ['dave', 'bob'], 'bounded')
