@@ -64,6 +64,11 @@ export interface PullAllOptions {
   pageSize?: number
   /** Summary rows per request, 1-500 (default 50). */
   sendersPerRequest?: number
+  /**
+   * The device to pull for, when the receiver has registered devices: its summary, its pages, its acks. The
+   * messages stay pending for the receiver's other devices until each of them acks them too.
+   */
+  deviceId?: string
 }
 
 export interface PullAllResult {
@@ -77,7 +82,10 @@ function ok<T> (result: { data?: T, error?: unknown, response: Response }): T {
   return result.data
 }
 
-/** Acknowledges, then deletes, a receiver's messages; resolves with how many were deleted (0 when acked again). */
+/**
+ * Acknowledges, then deletes, a receiver's messages (with device_id in the body: takes them from that device's pending
+ * ones); resolves with how many were deleted (0 when acked again).
+ */
 export async function ack (client: OfflineMessagesClient, receiverUid: string, body: AckBody): Promise<number> {
   return ok(await client.POST('/v1/receivers/{receiver_uid}/acks', { params: { path: { receiver_uid: receiverUid } }, body })).deleted
 }
@@ -97,10 +105,11 @@ export async function pullAll (
 ): Promise<PullAllResult> {
   const result: PullAllResult = { pages: 0, delivered: 0, acked: 0 }
   const path = { receiver_uid: receiverUid }
+  const device = options.deviceId === undefined ? {} : { device_id: options.deviceId }
   let summaryCursor: string | undefined
   do {
     const summary = ok(await client.GET('/v1/receivers/{receiver_uid}/senders', {
-      params: { path, query: { limit: options.sendersPerRequest ?? 50, ...(summaryCursor === undefined ? {} : { cursor: summaryCursor }) } }
+      params: { path, query: { ...device, limit: options.sendersPerRequest ?? 50, ...(summaryCursor === undefined ? {} : { cursor: summaryCursor }) } }
     }))
     for (const sender of summary.senders) {
       if (sender.pending_count === 0) continue
@@ -110,7 +119,7 @@ export async function pullAll (
         const page = ok(await client.GET('/v1/receivers/{receiver_uid}/messages', {
           params: {
             path,
-            query: { sender_uid: sender.sender_uid, limit: options.pageSize ?? 100, ...(cursor === undefined ? {} : { cursor }) }
+            query: { ...device, sender_uid: sender.sender_uid, limit: options.pageSize ?? 100, ...(cursor === undefined ? {} : { cursor }) }
           }
         }))
         cursor = page.next_cursor
@@ -120,7 +129,7 @@ export async function pullAll (
         await handler({ sender_uid: sender.sender_uid, messages: page.messages })
         result.pages++
         result.delivered += page.messages.length
-        result.acked += await ack(client, receiverUid, { msg_ids: [first, ...rest] })
+        result.acked += await ack(client, receiverUid, { ...device, msg_ids: [first, ...rest] })
       }
     }
     summaryCursor = summary.next_cursor ?? undefined

@@ -109,3 +109,27 @@ t.test('ack() deletes by ids or up to a seq of one sender, and resolves with how
   const router = createOfflineMessagesClient({ baseUrl: service.url, apiKey: secret(KEYS.router) })
   await t.rejects(ack(router, 'carol', { up_to_seq: 0 }), { name: 'OfflineMessagesError', status: 403 })
 })
+
+t.test('pullAll with a device pulls and acks that device\'s messages only: the other device still gets them all', async (t) => {
+  const service = await startService(t, { DATABASE_URL: await createTestDatabase(t, { file: true }) })
+  const gateway = createOfflineMessagesClient({ baseUrl: service.url, apiKey: secret(KEYS.gateway) })
+  for (const device of ['phone', 'laptop']) {
+    const registered = await gateway.PUT('/v1/receivers/{receiver_uid}/devices/{device_id}', { params: { path: { receiver_uid: 'carol', device_id: device } } })
+    t.equal(registered.response.status, 201)
+  }
+  const stored = await storeMessages(service.url, 'carol', ['alice', 'dave'], 4)
+  await t.rejects(pullAll(gateway, 'carol', async () => {}), { name: 'OfflineMessagesError', status: 400 }, 'carol has devices: pullAll needs one')
+
+  const onPhone: string[] = []
+  const phone = await pullAll(gateway, 'carol', async (page) => { onPhone.push(...page.messages.map((message) => message.msg_id)) }, { deviceId: 'phone', pageSize: 3 })
+  t.same([...onPhone].sort(), [...stored].sort())
+  t.same(phone, { pages: 4, delivered: 8, acked: 8 })
+  t.same(await pullAll(gateway, 'carol', async () => { t.fail('the phone has nothing left') }, { deviceId: 'phone' }), { pages: 0, delivered: 0, acked: 0 })
+
+  const onLaptop: string[] = []
+  const laptop = await pullAll(gateway, 'carol', async (page) => { onLaptop.push(...page.messages.map((message) => message.msg_id)) }, { deviceId: 'laptop' })
+  t.same([...onLaptop].sort(), [...stored].sort(), 'the laptop gets every message the phone acked')
+  t.equal(laptop.acked, 8)
+  const devices = await gateway.GET('/v1/receivers/{receiver_uid}/devices', { params: { path: { receiver_uid: 'carol' } } })
+  t.same(devices.data?.devices.map((device) => [device.device_id, device.pending_count]), [['phone', 0], ['laptop', 0]])
+})
