@@ -62,7 +62,7 @@ export const SQL = {
     `INSERT INTO receivers (${RECEIVERS}) SELECT u, 0, 0, NULL, 0 FROM unnest($1::text[]) WITH ORDINALITY AS t (u, i) ORDER BY i ` +
     `ON CONFLICT (receiver_uid) DO UPDATE SET receiver_uid = excluded.receiver_uid RETURNING ${RECEIVERS}`),
   lockExistingReceivers: sql('lock_existing_receivers',
-    `SELECT ${RECEIVER_FIELDS.map((column) => `r.${column}`).join(', ')} FROM unnest($1::text[])` + '  WITH ORDINALITY AS t (u, i) ' +
+    `SELECT ${RECEIVER_FIELDS.map((column) => `r.${column}`).join(', ')} FROM unnest($1::text[]) WITH ORDINALITY AS t (u, i) ` +
     'JOIN receivers r ON r.receiver_uid = t.u WHERE r.receiver_uid = ANY($1::text[]) ORDER BY t.i FOR UPDATE OF r'),
   // What a group of stores reads up front, in one round trip: pending messages and tombstones under the pairs $1, $2
   // (receiver_uid, msg_id), and summary rows under the pairs $3, $4 (receiver_uid, sender_uid). One result: each
