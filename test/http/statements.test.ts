@@ -58,3 +58,39 @@ t.test('each endpoint sends the statements and waits for the round trips the REA
     t.strictSame(measured[endpoint], { statements, roundTrips }, `${endpoint}: ${statements} statements, ${roundTrips} round trips on ${TEST_STORE}`)
   }
 })
+
+/** The same with three devices: a store writes three summary rows but no more statements; a device's read is one statement. */
+const EXPECTED_WITH_DEVICES: Record<string, Record<typeof TEST_STORE, [number, number]>> = {
+  'register a device': { sqlite: [8, 0], postgres: [8, 8] },
+  'store for 3 devices': { sqlite: [11, 0], postgres: [6, 6] },
+  'summary of a device': { sqlite: [4, 0], postgres: [1, 1] },
+  'page of a device': { sqlite: [2, 0], postgres: [1, 1] },
+  'one message of a device': { sqlite: [2, 0], postgres: [1, 1] },
+  'ack by ids (2) of a device': { sqlite: [10, 0], postgres: [7, 7] },
+  'ack up to a seq of a device': { sqlite: [14, 0], postgres: [7, 7] },
+  'list the devices': { sqlite: [2, 0], postgres: [2, 2] },
+  'unregister a device': { sqlite: [15, 0], postgres: [7, 7] }
+}
+
+t.test('with devices, each endpoint sends the statements the README states', async (t) => {
+  const test = await buildTestApp(t)
+  const store = (body: Record<string, unknown>) => ({ method: 'POST' as const, url: '/v1/messages', payload: newMessage({ receiver_uid: 'dana', ...body }) })
+  const measured: Record<string, Cost> = {}
+  await test.call(store({ msg_id: 'd-0' }))
+  for (const device of ['phone', 'laptop']) await test.call({ method: 'PUT', url: `/v1/receivers/dana/devices/${device}` })
+  measured['register a device'] = await cost(test, { method: 'PUT', url: '/v1/receivers/dana/devices/browser' }, 201)
+  measured['store for 3 devices'] = await cost(test, store({ msg_id: 'd-1' }), 201)
+  for (let i = 2; i <= 5; i++) await test.call(store({ msg_id: `d-${i}`, sender_uid: i % 2 === 0 ? 'alice' : 'carol' }))
+  measured['summary of a device'] = await cost(test, { method: 'GET', url: '/v1/receivers/dana/senders?device_id=laptop' }, 200)
+  measured['page of a device'] = await cost(test, { method: 'GET', url: '/v1/receivers/dana/messages?device_id=laptop' }, 200)
+  measured['one message of a device'] = await cost(test, { method: 'GET', url: '/v1/receivers/dana/messages/d-1?device_id=laptop' }, 200)
+  measured['ack by ids (2) of a device'] = await cost(test, { method: 'POST', url: '/v1/receivers/dana/acks', payload: { device_id: 'laptop', msg_ids: ['d-1', 'd-2'] } }, 200)
+  measured['ack up to a seq of a device'] = await cost(test, { method: 'POST', url: '/v1/receivers/dana/acks', payload: { device_id: 'phone', up_to_seq: 4 } }, 200)
+  measured['list the devices'] = await cost(test, { method: 'GET', url: '/v1/receivers/dana/devices' }, 200)
+  measured['unregister a device'] = await cost(test, { method: 'DELETE', url: '/v1/receivers/dana/devices/browser' }, 204)
+  t.comment(JSON.stringify(measured))
+  for (const [endpoint, expected] of Object.entries(EXPECTED_WITH_DEVICES)) {
+    const [statements, roundTrips] = expected[TEST_STORE]
+    t.strictSame(measured[endpoint], { statements, roundTrips }, `${endpoint}: ${statements} statements, ${roundTrips} round trips on ${TEST_STORE}`)
+  }
+})
