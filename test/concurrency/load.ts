@@ -1,4 +1,6 @@
 // Small load helpers for the concurrency tests: a cluster of real instances on one database, a round-robin HTTP client, a promise pool.
+import Sqlite from 'better-sqlite3'
+import pg from 'pg'
 import { AUTH } from '../helpers/app.js'
 import { createTestDatabase, TEST_STORE } from '../helpers/database.js'
 import { startService, type ServiceProcess } from '../helpers/process.js'
@@ -37,8 +39,8 @@ export interface Answer {
 }
 
 export interface Client {
-  /** Sends one request to the next instance in round-robin order; never throws. */
-  request (method: 'GET' | 'POST', path: string, role: Role, body?: unknown): Promise<Answer>
+  /** Sends one request to the next instance in round-robin order, or to instance `via` (modulo their number); never throws. */
+  request (method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, role: Role, body?: unknown, via?: number): Promise<Answer>
   /** Every answer with a 5xx status, and every request that got no answer (status 0), kept for the test to assert there were none. */
   serverErrors: Array<{ method: string, path: string, status: number, instance: string, body: unknown }>
   /** How many requests each instance answered. */
@@ -52,8 +54,8 @@ export function createClient (urls: readonly string[]): Client {
   return {
     serverErrors,
     perInstance,
-    async request (method, path, role, body) {
-      const instance = urls[next++ % urls.length] as string
+    async request (method, path, role, body, via) {
+      const instance = urls[(via ?? next++) % urls.length] as string
       const headers: Record<string, string> = { ...AUTH[role] }
       if (body !== undefined) headers['content-type'] = 'application/json'
       let response: Response
@@ -111,12 +113,14 @@ export interface PendingMessage {
   seq: number
 }
 
-/** Reads every pending message of a receiver, page by page from the start, once nothing else is writing. */
-export async function fetchAllPending (client: Client, receiverUid: string): Promise<PendingMessage[]> {
+const ofDevice = (deviceId?: string): Record<string, string> => deviceId === undefined ? {} : { device_id: deviceId }
+
+/** Reads every pending message of a receiver (of one of its devices), page by page from the start, once nothing else is writing. */
+export async function fetchAllPending (client: Client, receiverUid: string, deviceId?: string): Promise<PendingMessage[]> {
   const all: PendingMessage[] = []
   let cursor: string | undefined
   for (;;) {
-    const query = new URLSearchParams({ limit: '1000', ...(cursor === undefined ? {} : { cursor }) })
+    const query = new URLSearchParams({ limit: '1000', ...ofDevice(deviceId), ...(cursor === undefined ? {} : { cursor }) })
     const page = await client.request('GET', `/v1/receivers/${receiverUid}/messages?${query.toString()}`, 'gateway')
     if (page.status !== 200) throw new Error(`fetching the pending messages of ${receiverUid} answered ${page.status}: ${JSON.stringify(page.body)}`)
     all.push(...(page.body.messages as PendingMessage[]))
@@ -125,14 +129,14 @@ export async function fetchAllPending (client: Client, receiverUid: string): Pro
   }
 }
 
-/** The receiver's lazy-load summary, every page of it: total_pending and the sum of its rows' counts. */
-export async function readSummary (client: Client, receiverUid: string): Promise<{ totalPending: number, pendingCount: number, lostCount: number }> {
+/** The receiver's (or one device's) lazy-load summary, every page of it: total_pending and the sum of its rows' counts. */
+export async function readSummary (client: Client, receiverUid: string, deviceId?: string): Promise<{ totalPending: number, pendingCount: number, lostCount: number }> {
   let cursor: string | null = null
   let totalPending = 0
   let pendingCount = 0
   let lostCount = 0
   do {
-    const query = new URLSearchParams({ limit: '500', ...(cursor === null ? {} : { cursor }) })
+    const query = new URLSearchParams({ limit: '500', ...ofDevice(deviceId), ...(cursor === null ? {} : { cursor }) })
     const summary = await client.request('GET', `/v1/receivers/${receiverUid}/senders?${query.toString()}`, 'gateway')
     if (summary.status !== 200) throw new Error(`the summary of ${receiverUid} answered ${summary.status}: ${JSON.stringify(summary.body)}`)
     totalPending = summary.body.total_pending as number
@@ -153,5 +157,30 @@ export function storeBody (receiverUid: string, msgId: string, index: number, se
     msg_id: msgId,
     msg_type: 1,
     content: `message ${msgId}`
+  }
+}
+
+export interface Database {
+  /** Runs one read-only statement, `?` for each parameter, on the cluster's database itself (beside the service, not through it). */
+  query<T = Record<string, unknown>> (text: string, params?: unknown[]): Promise<T[]>
+}
+
+/** A direct connection to the cluster's database, closed in teardown: what a test compares the service's answers with. */
+export async function openDatabase (t: Tap, databaseUrl: string): Promise<Database> {
+  if (databaseUrl.startsWith('sqlite:')) {
+    // The service keeps the file in WAL mode, so a second connection reads beside it.
+    const db = new Sqlite(databaseUrl.slice('sqlite:'.length), { readonly: true, fileMustExist: true })
+    db.pragma('busy_timeout = 5000')
+    t.teardown(() => { db.close() })
+    return { query: async <T>(text: string, params: unknown[] = []) => db.prepare(text).all(...params) as T[] }
+  }
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 })
+  await client.connect()
+  t.teardown(() => client.end())
+  return {
+    async query<T> (text: string, params: unknown[] = []) {
+      let n = 0
+      return (await client.query(text.replace(/\?/g, () => `$${++n}`), params)).rows as T[]
+    }
   }
 }

@@ -1,7 +1,7 @@
-// The contract's concurrency guarantees under load through several real instances on one database: seq order, dedup, quota, acks.
+// The contract's concurrency guarantees under load through several real instances on one database: seq order, dedup, quota, acks, devices.
 import t from 'tap'
 import {
-  createClient, fetchAllPending, INSTANCES, pause, pool, readSummary, startCluster, storeBody, type Answer, type Client, type PendingMessage
+  createClient, fetchAllPending, INSTANCES, openDatabase, pause, pool, readSummary, startCluster, storeBody, type Answer, type Client, type PendingMessage
 } from './load.js'
 
 // Bounded load: every scenario is a fixed number of requests over loopback, with a fixed number in flight.
@@ -289,6 +289,196 @@ t.test('acks by msg_ids racing fetches and stores lose nothing: every stored mes
   t.equal(acked.size + pending.length, writes.stored.size, 'acked plus pending accounts for every stored message')
   t.equal(summary.totalPending, pending.length, 'total_pending equals the pending count seen')
   t.equal(summary.pendingCount, pending.length, 'the summary rows add up to the pending count seen')
+  checkSpread(t, client)
+  t.same(client.serverErrors, [], 'no 5xx answers')
+})
+
+t.test('devices acking the same messages at once through all instances, racing stores and an unregister: nothing unacked is lost, counts stay exact', async (t) => {
+  const client = createClient(main.urls)
+  const db = await openDatabase(t, main.databaseUrl)
+  const receivers = ['dev-r0', 'dev-r1', 'dev-r2']
+  const deviceIds = ['phone', 'laptop', 'tablet']
+  // dev-r0's tablet is unregistered once half of the stores have been sent, while its own gateway still acks.
+  const leaving = { receiverUid: 'dev-r0', deviceId: 'tablet' }
+  const PER_RECEIVER = 120
+  const failures: string[] = []
+  const base = (receiverUid: string) => `/v1/receivers/${receiverUid}`
+
+  // Each device registered through every instance at the same moment: one 201, the others 200; the three devices of a receiver at once too.
+  const registrations = await Promise.all(receivers.flatMap((receiverUid) => deviceIds.map(async (deviceId) => {
+    const answers = await Promise.all(Array.from({ length: 3 }, async (_, via) => await client.request('PUT', `${base(receiverUid)}/devices/${deviceId}`, 'gateway', undefined, via)))
+    return `${receiverUid}/${deviceId}: ${answers.map((answer) => answer.status).sort().join(',')}`
+  })))
+  t.same(registrations, receivers.flatMap((receiverUid) => deviceIds.map((deviceId) => `${receiverUid}/${deviceId}: 200,200,201`)),
+    'each device registered once: one 201 and two 200s')
+  const slotRows = await db.query<{ receiver_uid: string, device_id: string, slot: number }>(
+    `SELECT receiver_uid, device_id, slot FROM devices WHERE receiver_uid IN (${receivers.map(() => '?').join(', ')})`, receivers)
+  const slotOf = new Map(slotRows.map((row) => [`${row.receiver_uid}/${row.device_id}`, Number(row.slot)]))
+  t.equal(slotOf.size, receivers.length * deviceIds.length, 'the devices table holds every device once')
+  for (const receiverUid of receivers) {
+    t.equal(new Set(deviceIds.map((deviceId) => slotOf.get(`${receiverUid}/${deviceId}`))).size, deviceIds.length, `${receiverUid}: its devices have distinct slots`)
+  }
+  const bitOf = (receiverUid: string, deviceId: string) => 1 << (slotOf.get(`${receiverUid}/${deviceId}`) ?? 31)
+
+  const total = receivers.length * PER_RECEIVER
+  let sent = 0
+  let writersDone = false
+  let unregisterSent = false
+  const isGone = (receiverUid: string, deviceId: string) =>
+    unregisterSent && receiverUid === leaving.receiverUid && deviceId === leaving.deviceId
+  /** A 404 DEVICE_NOT_FOUND is the expected answer for the leaving device once its DELETE is on its way; anything else but 200 is a failure. */
+  const check = (answer: Answer, what: string, receiverUid: string, deviceId: string): 'ok' | 'gone' | 'failed' => {
+    if (answer.status === 404 && answer.body?.code === 'DEVICE_NOT_FOUND' && isGone(receiverUid, deviceId)) return 'gone'
+    return answeredOk(answer, `${receiverUid}/${deviceId}: ${what}`, failures) ? 'ok' : 'failed'
+  }
+
+  /**
+   * One device's gateway: fetches the device's first page, then acks it twice at the same moment through two different
+   * instances, by msg_ids and up to the page's last seq (every other round only that message's sender's). Both acks
+   * select exactly the page's messages of their kind (a first page holds every pending seq up to its last), so the two
+   * answers' deleted must add up to each message taken once.
+   */
+  async function gateway (device: DeviceRun, lane: number) {
+    const { receiverUid, deviceId, acked, shownAgain } = device
+    let rounds = 0
+    // The laptops' gateways go away once three quarters of the stores are sent: what the others acked after that stays for the laptops alone.
+    const stopAt = deviceId === 'laptop' ? total * 3 / 4 : Infinity
+    const path = `${base(receiverUid)}/messages?${new URLSearchParams({ device_id: deviceId, limit: String(20 + 10 * lane) }).toString()}`
+    while (!writersDone && sent < stopAt) {
+      const ackedBefore = new Set(acked)
+      const page = await client.request('GET', path, 'gateway', undefined, lane + rounds)
+      const state = check(page, 'a page', receiverUid, deviceId)
+      if (state !== 'ok') break
+      const messages = page.body.messages as PendingMessage[]
+      for (const message of messages) if (ackedBefore.has(message.msg_id)) shownAgain.push(message.msg_id)
+      const last = messages[messages.length - 1]
+      if (last === undefined) {
+        await pause(5)
+        continue
+      }
+      const bySender = rounds % 2 === 1
+      const upTo = bySender ? { device_id: deviceId, up_to_seq: last.seq, sender_uid: last.sender_uid } : { device_id: deviceId, up_to_seq: last.seq }
+      const answers = await Promise.all([
+        client.request('POST', `${base(receiverUid)}/acks`, 'gateway', { device_id: deviceId, msg_ids: messages.map((message) => message.msg_id) }, lane + rounds),
+        client.request('POST', `${base(receiverUid)}/acks`, 'gateway', upTo, lane + rounds + 1)
+      ])
+      rounds++
+      device.rounds++
+      const states = answers.map((answer, index) => check(answer, index === 0 ? 'an ack by msg_ids' : 'an up_to_seq ack', receiverUid, deviceId))
+      answers.forEach((answer, index) => {
+        if (states[index] !== 'ok') return
+        device.deleted += answer.body.deleted as number
+        const selected = index === 0 || !bySender ? messages : messages.filter((message) => message.sender_uid === last.sender_uid)
+        for (const message of selected) acked.add(message.msg_id)
+      })
+      if (states.some((state) => state !== 'ok')) break
+    }
+  }
+
+  // Two gateways per device, started on different instances: they fetch overlapping pages and ack them at the same time.
+  interface DeviceRun { receiverUid: string, deviceId: string, acked: Set<string>, deleted: number, rounds: number, shownAgain: string[] }
+  const results: DeviceRun[] = receivers.flatMap((receiverUid) => deviceIds.map((deviceId) => ({ receiverUid, deviceId, acked: new Set<string>(), deleted: 0, rounds: 0, shownAgain: [] })))
+  const gateways = results.flatMap((device, index) => [gateway(device, index), gateway(device, index + 1)])
+  let unregistered: Promise<Answer> | undefined
+  const stored = new Map<string, Map<string, { seq: number, body: Record<string, unknown> }>>(receivers.map((receiverUid) => [receiverUid, new Map()]))
+  const storeOthers: string[] = []
+  // Fewer stores in flight than the other scenarios: the storing lasts long enough for many rounds of acks to race it.
+  await pool(total, 16, async (index) => {
+    if (index === total / 2) {
+      unregisterSent = true
+      unregistered = client.request('DELETE', `${base(leaving.receiverUid)}/devices/${leaving.deviceId}`, 'gateway')
+    }
+    sent++
+    const receiverUid = receivers[index % receivers.length] as string
+    const n = Math.floor(index / receivers.length)
+    const body = storeBody(receiverUid, `${receiverUid}-${String(n).padStart(4, '0')}`, n)
+    const answer = await client.request('POST', '/v1/messages', 'router', body)
+    if (answer.status === 201) stored.get(receiverUid)?.set(body.msg_id as string, { seq: answer.body.seq as number, body })
+    else storeOthers.push(`${answer.status} ${String(answer.body?.code ?? '')}`)
+  })
+  writersDone = true
+  await Promise.all(gateways)
+  const unregisterAnswer = await unregistered
+
+  t.same(failures, [], 'every page and ack answered 200 (the leaving device: or 404 DEVICE_NOT_FOUND once unregistered)')
+  t.same(storeOthers, [], 'every store answered 201')
+  t.equal(unregisterAnswer?.status, 204, 'the unregister answered 204')
+  for (const { receiverUid, deviceId, acked, deleted, rounds, shownAgain } of results) {
+    const name = `${receiverUid}/${deviceId}`
+    t.ok(rounds > 0 && acked.size > 0, `${name}: acked while the writers stored (${rounds} rounds, ${acked.size} messages)`)
+    t.equal(deleted, acked.size, `${name}: its acks' deleted add up to exactly the messages it acked, each taken once`)
+    t.same(shownAgain, [], `${name}: no page shows a message after the device's ack of it was answered`)
+  }
+  const ackedBy = new Map(results.map((result) => [`${result.receiverUid}/${result.deviceId}`, result.acked]))
+
+  // The model: a stored message stays pending for each still registered device that did not ack it, and only for those.
+  const remaining = (receiverUid: string) => deviceIds.filter((deviceId) => !(receiverUid === leaving.receiverUid && deviceId === leaving.deviceId))
+  const expectedReaders = (receiverUid: string, msgId: string) => remaining(receiverUid)
+    .filter((deviceId) => ackedBy.get(`${receiverUid}/${deviceId}`)?.has(msgId) !== true)
+    .reduce((bits, deviceId) => bits | bitOf(receiverUid, deviceId), 0)
+
+  // Every message that all its devices acknowledged is gone, a tombstone left: a retry of its store is a duplicate with its seq, and does not bring it back.
+  const fullyAcked = receivers.flatMap((receiverUid) => [...(stored.get(receiverUid) ?? new Map())]
+    .filter(([msgId]) => expectedReaders(receiverUid, msgId) === 0).map(([msgId, { seq, body }]) => ({ receiverUid, msgId, seq, body })))
+  t.ok(fullyAcked.length > 0, `some messages were acked by all their devices (${fullyAcked.length})`)
+  const leftForLaptops = receivers.flatMap((receiverUid) => [...(stored.get(receiverUid) ?? new Map()).keys()]
+    .filter((msgId) => expectedReaders(receiverUid, msgId) === bitOf(receiverUid, 'laptop')))
+  t.ok(leftForLaptops.length > 0, `some messages were acked by every device but the laptop (${leftForLaptops.length}): they must stay`)
+  const retries = await pool(fullyAcked.length, IN_FLIGHT, async (index) => {
+    const { receiverUid, msgId, seq, body } = fullyAcked[index] as typeof fullyAcked[number]
+    const answer = await client.request('POST', '/v1/messages', 'router', body)
+    return answer.status === 200 && answer.body.duplicate === true && answer.body.seq === seq
+      ? null
+      : `${receiverUid}/${msgId}: ${answer.status} ${JSON.stringify(answer.body)}`
+  })
+  t.same(retries.filter((problem) => problem !== null), [], 'a retry of each fully acked store answers 200 duplicate with its seq')
+
+  for (const receiverUid of receivers) {
+    const mine = stored.get(receiverUid) ?? new Map()
+    t.equal(mine.size, PER_RECEIVER, `${receiverUid}: every store got its 201`)
+    const rows = await db.query<{ msg_id: string, readers: number }>('SELECT msg_id, readers FROM messages WHERE receiver_uid = ?', [receiverUid])
+    const readersOf = new Map(rows.map((row) => [row.msg_id, Number(row.readers)]))
+    const tombstones = new Set((await db.query<{ msg_id: string }>('SELECT msg_id FROM tombstones WHERE receiver_uid = ?', [receiverUid])).map((row) => row.msg_id))
+    const wrong: string[] = []
+    for (const msgId of mine.keys()) {
+      const expected = expectedReaders(receiverUid, msgId)
+      const found = readersOf.get(msgId)
+      if (expected === 0 && found !== undefined) wrong.push(`${msgId}: acked by every device, still stored with readers ${found}`)
+      if (expected === 0 && !tombstones.has(msgId)) wrong.push(`${msgId}: gone without a tombstone`)
+      if (expected !== 0 && found !== expected) wrong.push(`${msgId}: readers ${String(found)} (gone: ${String(tombstones.has(msgId))}), expected ${expected}`)
+    }
+    t.same(wrong, [], `${receiverUid}: each stored row has exactly the readers of the devices that did not ack it; the others are tombstones`)
+    t.same(rows.filter((row) => !mine.has(row.msg_id)).map((row) => row.msg_id), [], `${receiverUid}: no row the test did not store`)
+
+    const [receiverRow] = await db.query<{ pending_count: number, devices: number }>('SELECT pending_count, devices FROM receivers WHERE receiver_uid = ?', [receiverUid])
+    t.equal(Number(receiverRow?.pending_count), rows.length, `${receiverUid}: receivers.pending_count equals the count of its rows (${rows.length})`)
+    const registeredBits = remaining(receiverUid).reduce((bits, deviceId) => bits | bitOf(receiverUid, deviceId), 0)
+    t.equal(Number(receiverRow?.devices), registeredBits, `${receiverUid}: receivers.devices holds the bits of the registered devices`)
+    t.same(rows.filter((row) => (Number(row.readers) & ~registeredBits) !== 0).map((row) => row.msg_id), [], `${receiverUid}: no row keeps the bit of a device that is not registered`)
+
+    const listed = await client.request('GET', `${base(receiverUid)}/devices`, 'gateway')
+    t.equal(listed.status, 200, `${receiverUid}: GET devices answered 200`)
+    const listedDevices = (listed.body.devices ?? []) as Array<{ device_id: string, pending_count: number }>
+    t.same(listedDevices.map((device) => device.device_id).sort(), remaining(receiverUid).sort(), `${receiverUid}: GET devices lists the registered devices`)
+    for (const deviceId of remaining(receiverUid)) {
+      const name = `${receiverUid}/${deviceId}`
+      const [counted] = await db.query<{ n: number }>('SELECT CAST(count(*) AS integer) AS n FROM messages WHERE receiver_uid = ? AND (readers & ?) <> 0',
+        [receiverUid, bitOf(receiverUid, deviceId)])
+      const rowCount = Number(counted?.n)
+      const pending = await fetchAllPending(client, receiverUid, deviceId)
+      const pendingIds = new Set(pending.map((message) => message.msg_id))
+      const acked = ackedBy.get(name) ?? new Set()
+      t.same(sorted([...mine.keys()].filter((msgId) => !acked.has(msgId) && !pendingIds.has(msgId))), [], `${name}: no message it did not ack is missing from its pages`)
+      t.same(sorted([...pendingIds].filter((msgId) => acked.has(msgId))), [], `${name}: no message it acked is on its pages`)
+      t.equal(pending.length, rowCount, `${name}: its pages hold the count of rows with its bit (${rowCount})`)
+      const summary = await readSummary(client, receiverUid, deviceId)
+      t.equal(summary.totalPending, rowCount, `${name}: the summary's total_pending equals the count of rows with its bit`)
+      t.equal(summary.pendingCount, rowCount, `${name}: the summary rows add up to the count of rows with its bit`)
+      t.equal(listedDevices.find((device) => device.device_id === deviceId)?.pending_count, rowCount, `${name}: GET devices' pending_count equals the count of rows with its bit`)
+    }
+  }
+  const gone = await client.request('GET', `${base(leaving.receiverUid)}/senders?device_id=${leaving.deviceId}`, 'gateway')
+  t.equal(gone.status, 404, 'the unregistered device\'s summary answers 404')
   checkSpread(t, client)
   t.same(client.serverErrors, [], 'no 5xx answers')
 })
