@@ -19,6 +19,11 @@ export const { values: args } = parseArgs({
     // PostgreSQL URL), side by side: receivers without devices against receivers with n devices each (bench/devices.ts);
     // --scenarios defaults to store,summary,page,ack there. Writes devices.md / devices.json (devices-postgres.*).
     devices: { type: 'string' },
+    // --device-bytes: on-disk bytes per message with 0, 1 and 3 devices per receiver, on SQLite and on PostgreSQL
+    // (bench/device-bytes.ts, also runnable alone); --device-bytes-receivers and --device-bytes-messages size it.
+    'device-bytes': { type: 'boolean', default: false },
+    'device-bytes-receivers': { type: 'string', default: '1000' },
+    'device-bytes-messages': { type: 'string', default: '100' },
     'postgres-url': { type: 'string' },
     // --stores and --devices profile (--devices: the store scenario, both sides); --no-profile skips it.
     profile: { type: 'boolean', default: true }
