@@ -34,7 +34,9 @@ export async function profileSide (scenario: Scenario, measured: Running, rows: 
   const run = await load(proc, scenario, ROUNDS)
   const to = micros()
   await stop(proc)
-  const file = readdirSync(dir).filter((name) => name.endsWith('.cpuprofile')).sort().at(-1)
+  // Node names each thread's profile CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile: the main thread's (0) holds the
+  // event loop; on SQLite the checkpointer's worker writes one of its own, which sorts after it.
+  const file = readdirSync(dir).filter((name) => /\.0\.\d+\.cpuprofile$/.test(name)).sort().at(-1)
   if (file === undefined) throw new Error(`${dir}: no .cpuprofile after the profiled service exited (code ${String(proc.child.exitCode)})`)
   // Startup and shutdown left out: the samples taken while the load ran (V8's clock is the monotonic one, as hrtime's).
   const analysis = analyse(join(dir, file), measured.side.checkout.dir, { from, to })
