@@ -2,9 +2,9 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { args, CONNECTIONS, DATABASE_URL, DURATION, isPostgres, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, storeKind, writeResults } from './options.js'
-import { load, median, medianRun, scenarios, type Run, type Scenario } from './scenarios.js'
-import { preloadRows, readMetrics, startService, stop, type Proc } from './services.js'
+import { args, CONNECTIONS, SCENARIO_LIST, DATABASE_URL, DURATION, isPostgres, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, storeKind, writeResults } from './options.js'
+import { load, median, medianRun, SCENARIO_RECEIVERS, scenarios, type Run, type Scenario } from './scenarios.js'
+import { preloadRows, readMetrics, receiversFor, registerDevices, startService, stop, type Proc } from './services.js'
 import { buildCheckout, checkout, describe, postgresDatabase, sqliteDatabase, type Side } from './sides.js'
 import { onUndo, undoAll, undoOnSignals } from './undo.js'
 
@@ -33,21 +33,26 @@ export interface Comparison {
 /** A side's service, running. */
 export interface Running { side: Side, proc: Proc, databaseUrl: string }
 
-/** Runs after a scenario's rounds, while both services still run. */
-export type AfterScenario = (scenario: Scenario, running: Running[], rows: number, receivers: number) => Promise<void>
+/**
+ * Runs after a scenario's rounds, while both services still run: `scenario` is the first side's, `perSide` each side's
+ * (they differ where a side has devices).
+ */
+export type AfterScenario = (scenario: Scenario, running: Running[], rows: number, receivers: number, perSide: Scenario[]) => Promise<void>
 
-async function rounds (scenario: Scenario, rows: number, running: Running[]): Promise<Comparison> {
+/** The rounds of one scenario, `perSide[i]` for running[i] (the same scenario, with the side's devices). */
+async function rounds (perSide: Scenario[], rows: number, running: Running[]): Promise<Comparison> {
+  const scenario = perSide[0] as Scenario
   const per = running.map(() => ({ runs: [] as Run[], loopDelayP99: [] as number[], statements: [] as number[], roundTrips: [] as number[] }))
   const ratios: number[] = []
   for (let round = 0; round < ROUNDS; round++) {
     // Both prepared first, so that the two runs of the round follow each other.
-    for (const { proc } of running) if (scenario.before !== undefined) await scenario.before(proc.url, round)
+    for (const [i, { proc }] of running.entries()) await perSide[i]?.before?.(proc.url, round)
     // The side that goes first alternates, so that the machine's drift within a round favours neither.
     for (const i of round % 2 === 0 ? [0, 1] : [1, 0]) {
       const { proc } = running[i] as Running
       const into = per[i] as (typeof per)[number]
       const before = await readMetrics(proc.url) // reading the metrics resets the event-loop delay histogram
-      const run = await load(proc, scenario, round)
+      const run = await load(proc, perSide[i] as Scenario, round)
       const after = await readMetrics(proc.url)
       into.runs.push(run)
       into.loopDelayP99.push(after.p99)
@@ -86,11 +91,24 @@ export async function compareRows (rows: number, sides: [Side, Side], after?: Af
       running.push({ side, proc, databaseUrl })
     }
     let receivers = 0
-    for (const { side, proc } of running) receivers = await preloadRows(proc.url, rows, ` (${side.label})`)
+    for (const { side, proc } of running) {
+      // A side with devices registers them for every receiver the scenarios send to, before any message is stored.
+      const devices = side.devices ?? 0
+      if (devices > 0) {
+        const started = Date.now()
+        const targets = [{ prefix: 'load', count: receiversFor(rows) }, ...scenarios(0).flatMap(({ name }) => SCENARIO_RECEIVERS[name] ?? [])]
+        for (const { prefix, count } of targets) await registerDevices(proc.url, prefix, count, devices)
+        process.stderr.write(`${side.label}: registered ${devices} devices for each of ${targets.reduce((sum, { count }) => sum + count, 0)} receivers ` +
+          `in ${((Date.now() - started) / 1000).toFixed(1)} s\n`)
+      }
+      receivers = await preloadRows(proc.url, rows, ` (${side.label})`)
+    }
+    const lists = running.map(({ side }) => scenarios(receivers, side.devices ?? 0))
     const results: Comparison[] = []
-    for (const scenario of scenarios(receivers)) {
-      results.push(await rounds(scenario, rows, running))
-      if (after !== undefined) await after(scenario, running, rows, receivers)
+    for (const [k, scenario] of (lists[0] ?? []).entries()) {
+      const perSide = lists.map((list) => list[k] as Scenario)
+      results.push(await rounds(perSide, rows, running))
+      if (after !== undefined) await after(scenario, running, rows, receivers, perSide)
     }
     return results
   } finally {
@@ -135,7 +153,7 @@ export async function compare (baselineDir: string): Promise<void> {
   const all: Comparison[] = []
   for (const rows of ROW_COUNTS) all.push(...await compareRows(rows, sides))
 
-  const command = `npm run bench -- --baseline ${baselineDir} --scenarios ${args.scenarios} --rows ${args.rows} ` +
+  const command = `npm run bench -- --baseline ${baselineDir} --scenarios ${SCENARIO_LIST} --rows ${args.rows} ` +
     `--duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}`
   const markdown = `Baseline: ${describe(sides[0].checkout)}. Current: ${describe(sides[1].checkout)}.\n\n` +
     `Store: ${storeKind}, a database of its own for each service, preloaded alike. Machine: ${machine}. ` +

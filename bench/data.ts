@@ -4,11 +4,11 @@ export const MESSAGES_PER_RECEIVER = 200
 export const SENDERS_PER_RECEIVER = 20
 
 /** The n-th preloaded message for receivers `${prefix}-0` to `${prefix}-(receivers - 1)`, filled round-robin. */
-export function preloadedMessage (prefix: string, receivers: number, n: number) {
+export function preloadedMessage (prefix: string, receivers: number, n: number, senders = SENDERS_PER_RECEIVER) {
   const index = Math.floor(n / receivers)
   return {
     receiver_uid: `${prefix}-${n % receivers}`,
-    sender_uid: `s-${index % SENDERS_PER_RECEIVER}`,
+    sender_uid: `s-${index % senders}`,
     msg_id: `p-${index}`,
     msg_type: 1,
     content: `preloaded message ${index} `.padEnd(100, 'x')

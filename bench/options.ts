@@ -10,12 +10,22 @@ export const { values: args } = parseArgs({
     duration: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '50' },
-    scenarios: { type: 'string', default: 'store,batch,summary,page,ack,expiry,wakeup' },
+    // Default: store,batch,summary,page,ack,expiry,wakeup; with --devices, store,summary,page,ack.
+    scenarios: { type: 'string' },
     out: { type: 'string', default: 'bench/results' },
     baseline: { type: 'string' },
     stores: { type: 'string' },
+    // --devices <n>: this checkout's service twice on the same store (SQLite, or PostgreSQL with DATABASE_URL set to a
+    // PostgreSQL URL), side by side: receivers without devices against receivers with n devices each (bench/devices.ts);
+    // --scenarios defaults to store,summary,page,ack there. Writes devices.md / devices.json (devices-postgres.*).
+    devices: { type: 'string' },
+    // --device-bytes: on-disk bytes per message with 0, 1 and 3 devices per receiver, on SQLite and on PostgreSQL
+    // (bench/device-bytes.ts, also runnable alone); --device-bytes-receivers and --device-bytes-messages size it.
+    'device-bytes': { type: 'boolean', default: false },
+    'device-bytes-receivers': { type: 'string', default: '1000' },
+    'device-bytes-messages': { type: 'string', default: '100' },
     'postgres-url': { type: 'string' },
-    // Only --stores profiles; --no-profile skips it.
+    // --stores and --devices profile (--devices: the store scenario, both sides); --no-profile skips it.
     profile: { type: 'boolean', default: true }
   },
   allowNegative: true
@@ -24,7 +34,9 @@ export const { values: args } = parseArgs({
 export const DURATION = Number(args.duration)
 export const ROUNDS = Number(args.rounds)
 export const CONNECTIONS = Number(args.connections)
-export const SCENARIOS = String(args.scenarios).split(',')
+/** --scenarios as given, or its default: with --devices, the four scenarios the devices issue sets its goal on. */
+export const SCENARIO_LIST = args.scenarios ?? (args.devices !== undefined ? 'store,summary,page,ack' : 'store,batch,summary,page,ack,expiry,wakeup')
+export const SCENARIOS = SCENARIO_LIST.split(',')
 export const ROW_COUNTS = String(args.rows).split(',').map(Number)
 export const DATABASE_URL = process.env.DATABASE_URL
 export const isPostgres = DATABASE_URL?.startsWith('postgres') === true

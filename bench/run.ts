@@ -1,6 +1,8 @@
 // `npm run bench`: autocannon scenarios against the real service and a bare Fastify floor, side by side, medians of rounds;
 // with --baseline <dir>, against the service built in another checkout instead (bench/compare.ts); with --stores
-// sqlite,postgres, this service on SQLite against itself on PostgreSQL (bench/stores.ts).
+// sqlite,postgres, this service on SQLite against itself on PostgreSQL (bench/stores.ts); with --devices <n>, receivers
+// without devices against receivers with n devices each (bench/devices.ts); with --device-bytes, on-disk bytes per
+// message with 0, 1 and 3 devices (bench/device-bytes.ts).
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
@@ -10,6 +12,8 @@ import type { CpuTimes } from './cpu.js'
 import { args, CONNECTIONS, DATABASE_URL, DURATION, machine, ROUNDS, ROW_COUNTS, SCENARIOS, storeKind, writeResults } from './options.js'
 import { load, medianRun, median, scenarios, type Run } from './scenarios.js'
 import { preloadRows, readMetrics, rssMb, start, startService, stop } from './services.js'
+import { compareDevices } from './devices.js'
+import { deviceBytes } from './device-bytes.js'
 import { compareStores } from './stores.js'
 import { wakeups } from './wakeup.js'
 
@@ -172,9 +176,12 @@ async function againstBare (): Promise<void> {
   writeResults('latest', markdown, { machine, store: storeKind, command, results: all, withoutHttpCpuMicrosPerRequest: floor })
 }
 
-if (args.baseline !== undefined && args.stores !== undefined) throw new Error('--baseline and --stores: one at a time')
+const modes = [args.baseline !== undefined && '--baseline', args.stores !== undefined && '--stores', args.devices !== undefined && '--devices', args['device-bytes'] === true && '--device-bytes'].filter(Boolean)
+if (modes.length > 1) throw new Error(`${modes.join(' and ')}: one at a time`)
 if (args.baseline !== undefined) await compare(args.baseline)
 else if (args.stores !== undefined) await compareStores()
+else if (args.devices !== undefined) await compareDevices()
+else if (args['device-bytes'] === true) await deviceBytes()
 else {
   if (SCENARIOS.some((name) => name !== 'wakeup')) await againstBare()
   if (SCENARIOS.includes('wakeup')) await wakeups()

@@ -1,7 +1,7 @@
 // The scenarios: what autocannon sends in each, one run of one against a server, and the medians of several runs.
 import autocannon from 'autocannon'
 import { cpuPer, cpuTimes, type CpuTimes } from './cpu.js'
-import { preload, type Proc } from './services.js'
+import { deviceIds, preload, registerDevices, type Proc } from './services.js'
 import { CONNECTIONS, DURATION, SCENARIOS } from './options.js'
 import { storedMessage } from './data.js'
 
@@ -43,8 +43,22 @@ function postJson (path: string, body: (n: number) => unknown): RequestSpec[] {
   return [{ method: 'POST', path, headers: json, setupRequest: (request) => ({ ...request, body: JSON.stringify(body(++unique)) }) }]
 }
 
-/** The scenarios chosen by --scenarios, for `receivers` preloaded receivers. */
-export function scenarios (receivers: number): Scenario[] {
+/** The receivers each scenario sends to, by prefix, and how many: with devices, these register them before any message. */
+export const SCENARIO_RECEIVERS: Partial<Record<string, { prefix: string, count: number }>> = {
+  store: { prefix: 'store', count: 1000 },
+  batch: { prefix: 'group', count: 100 },
+  expiry: { prefix: 'expiry', count: 1000 }
+}
+
+/**
+ * The scenarios chosen by --scenarios, for `receivers` preloaded receivers. With `devices` (--devices), every receiver
+ * has that many devices registered (`d0`, `d1`, ...; the ack pools' register theirs before they are filled): the
+ * summaries and pages name one device, chosen at random, and the acks take turns through the devices, so that each
+ * ack takes one message from one device and every `devices`-th deletes it.
+ */
+export function scenarios (receivers: number, devices = 0): Scenario[] {
+  const ids = deviceIds(devices)
+  const device = (separator: string) => devices === 0 ? '' : `${separator}device_id=${ids[Math.floor(Math.random() * devices)] ?? ''}`
   const target = () => `load-${Math.floor(Math.random() * Math.min(receivers, 1000))}`
   const list: Scenario[] = [
     {
@@ -68,12 +82,12 @@ export function scenarios (receivers: number): Scenario[] {
     {
       name: 'summary',
       messagesPerRequest: 0,
-      requests: () => [{ method: 'GET', path: '/', setupRequest: (request) => ({ ...request, path: `/v1/receivers/${target()}/senders` }) }]
+      requests: () => [{ method: 'GET', path: '/', setupRequest: (request) => ({ ...request, path: `/v1/receivers/${target()}/senders${device('?')}` }) }]
     },
     {
       name: 'page',
       messagesPerRequest: 100,
-      requests: () => [{ method: 'GET', path: '/', setupRequest: (request) => ({ ...request, path: `/v1/receivers/${target()}/messages?limit=100` }) }]
+      requests: () => [{ method: 'GET', path: '/', setupRequest: (request) => ({ ...request, path: `/v1/receivers/${target()}/messages?limit=100${device('&')}` }) }]
     },
     {
       // Not a throughput test: stores at a fixed rate the machine can take, every message expiring after 1 s, so that
@@ -88,7 +102,10 @@ export function scenarios (receivers: number): Scenario[] {
     {
       name: 'ack',
       messagesPerRequest: 1,
-      before: async (url, round) => { await preload(url, `ack${round}`, ACK_POOL_RECEIVERS, ACK_POOL_MESSAGES) },
+      before: async (url, round) => {
+        if (devices > 0) await registerDevices(url, `ack${round}`, ACK_POOL_RECEIVERS, devices)
+        await preload(url, `ack${round}`, ACK_POOL_RECEIVERS, ACK_POOL_MESSAGES)
+      },
       requests: (round) => {
         let i = 0
         return [{
@@ -97,9 +114,13 @@ export function scenarios (receivers: number): Scenario[] {
           headers: json,
           setupRequest: (request) => {
             const receiver = i % ACK_POOL_RECEIVERS
-            const upTo = Math.floor(i / ACK_POOL_RECEIVERS) + 1
+            // Without devices each pass over the pool acks one more message of each receiver; with them, each pass is
+            // one device's, and the pool moves on by one message once every device has had its pass.
+            const pass = Math.floor(i / ACK_POOL_RECEIVERS)
+            const upTo = Math.floor(pass / Math.max(1, devices)) + 1
+            const body = devices === 0 ? { up_to_seq: upTo } : { up_to_seq: upTo, device_id: ids[pass % devices] }
             i++
-            return { ...request, path: `/v1/receivers/ack${round}-${receiver}/acks`, body: JSON.stringify({ up_to_seq: upTo }) }
+            return { ...request, path: `/v1/receivers/ack${round}-${receiver}/acks`, body: JSON.stringify(body) }
           }
         }]
       }

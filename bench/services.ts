@@ -54,6 +54,13 @@ export async function stop (proc: Proc): Promise<void> {
   await new Promise((resolve) => proc.child.once('exit', resolve))
 }
 
+/** Requests from `count` tasks, `inFlight` at a time. */
+async function inParallel (count: number, inFlight: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0
+  const worker = async () => { while (next < count) await task(next++) }
+  await Promise.all(Array.from({ length: Math.min(inFlight, count) }, worker))
+}
+
 async function post (url: string, body: unknown): Promise<unknown> {
   const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
   if (!response.ok) throw new Error(`${url} answered ${response.status}: ${await response.text()}`)
@@ -61,26 +68,37 @@ async function post (url: string, body: unknown): Promise<unknown> {
 }
 
 /** Stores receivers x perReceiver messages through the batch endpoint, 500 per request, 4 requests in flight. */
-export async function preload (url: string, prefix: string, receivers: number, perReceiver: number): Promise<number> {
+export async function preload (url: string, prefix: string, receivers: number, perReceiver: number, senders?: number): Promise<number> {
   const started = Date.now()
   const total = receivers * perReceiver
-  let next = 0
-  const worker = async () => {
-    while (next < total) {
-      const from = next
-      next = Math.min(total, next + 500)
-      const messages = []
-      for (let n = from; n < next; n++) messages.push(preloadedMessage(prefix, receivers, n))
-      await post(`${url}/v1/messages/batch`, { messages })
-    }
-  }
-  await Promise.all([worker(), worker(), worker(), worker()])
+  await inParallel(Math.ceil(total / 500), 4, async (request) => {
+    const messages = []
+    for (let n = request * 500; n < Math.min(total, (request + 1) * 500); n++) messages.push(preloadedMessage(prefix, receivers, n, senders))
+    await post(`${url}/v1/messages/batch`, { messages })
+  })
   return (Date.now() - started) / 1000
 }
 
+/** The device ids the benchmark registers: `d0` to `d(devices - 1)`. */
+export const deviceIds = (devices: number): string[] => Array.from({ length: devices }, (_, i) => `d${i}`)
+
+/** Registers `devices` devices for each of the receivers `${prefix}-0` to `${prefix}-(receivers - 1)`, 8 requests in flight. */
+export async function registerDevices (url: string, prefix: string, receivers: number, devices: number): Promise<void> {
+  const ids = deviceIds(devices)
+  await inParallel(receivers * devices, 8, async (i) => {
+    const path = `${url}/v1/receivers/${prefix}-${Math.floor(i / devices)}/devices/${ids[i % devices] ?? ''}`
+    const response = await fetch(path, { method: 'PUT' })
+    if (response.status !== 201 && response.status !== 200) throw new Error(`PUT ${path} answered ${response.status}: ${await response.text()}`)
+    await response.arrayBuffer()
+  })
+}
+
+/** How many receivers `load-*` hold about `rows` preloaded messages, 200 each. */
+export const receiversFor = (rows: number): number => Math.max(1, Math.floor(rows / MESSAGES_PER_RECEIVER))
+
 /** Preloads about `rows` messages for the scenarios (receivers `load-*`, 200 each); answers how many receivers. */
 export async function preloadRows (url: string, rows: number, label = ''): Promise<number> {
-  const receivers = Math.max(1, Math.floor(rows / MESSAGES_PER_RECEIVER))
+  const receivers = receiversFor(rows)
   const seconds = await preload(url, 'load', receivers, MESSAGES_PER_RECEIVER)
   process.stderr.write(`rows=${rows}${label}: preloaded ${receivers * MESSAGES_PER_RECEIVER} messages in ${seconds.toFixed(1)} s (${Math.round(receivers * MESSAGES_PER_RECEIVER / seconds)} msg/s through the batch path)\n`)
   return receivers

@@ -13,6 +13,8 @@ export interface Side {
   store: 'sqlite' | 'postgres'
   /** Makes the side's database (`dir`: a temporary directory of the run); answers its DATABASE_URL. */
   database: (dir: string) => Promise<string>
+  /** Devices registered for each receiver before any message is stored (--devices); none when absent. */
+  devices?: number
 }
 
 export function checkout (dir: string): Checkout {

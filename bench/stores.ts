@@ -1,7 +1,7 @@
 // `--stores sqlite,postgres`: this checkout's service on SQLite and on PostgreSQL side by side, against issue 15's goal, with a CPU profile of each PostgreSQL scenario.
 import { mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
-import { args, CONNECTIONS, DURATION, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, writeResults } from './options.js'
+import { args, CONNECTIONS, SCENARIO_LIST, DURATION, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, writeResults } from './options.js'
 import { compareRows, fixed, type Comparison, type Running } from './compare.js'
 import { analyse, profileMarkdown, type Analysis } from './profile.js'
 import { load, median, type Scenario } from './scenarios.js'
@@ -13,18 +13,17 @@ import { onUndo, undoOnSignals } from './undo.js'
 const GOAL = 0.5
 const GOAL_SCENARIOS = ['store', 'batch', 'summary', 'page', 'ack']
 
-interface Profiled { scenario: string, rows: number, requestsPerSecond: number, analysis: Analysis }
+export interface Profiled { scenario: string, rows: number, requestsPerSecond: number, analysis: Analysis }
 
 const micros = () => Number(process.hrtime.bigint() / 1000n)
 
 /**
- * One more PostgreSQL service of this checkout, under `node --cpu-prof`, on the database the measured one has filled,
- * for one load of the scenario; stopped with SIGTERM, on which the service closes and Node writes the profile.
+ * One more service of the measured side's checkout, under `node --cpu-prof`, on the database the measured one has
+ * filled, for one load of the scenario; stopped with SIGTERM, on which the service closes and Node writes the profile.
+ * The profile goes to bench/results/profiles/<scenario><suffix>/.
  */
-async function profile (scenario: Scenario, running: Running[], rows: number): Promise<Profiled> {
-  const measured = running.find(({ side }) => side.store === 'postgres')
-  if (measured === undefined) throw new Error('--stores runs no PostgreSQL side')
-  const dir = resolve(String(args.out), 'profiles', ROW_COUNTS.length > 1 ? `${scenario.name}-${rows}` : scenario.name)
+export async function profileSide (scenario: Scenario, measured: Running, rows: number, suffix = ''): Promise<Profiled> {
+  const dir = resolve(String(args.out), 'profiles', `${ROW_COUNTS.length > 1 ? `${scenario.name}-${rows}` : scenario.name}${suffix}`)
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(dir, { recursive: true })
   // A round index the measured rounds did not use, prepared through the measured service so that the profile holds the load alone.
@@ -35,7 +34,9 @@ async function profile (scenario: Scenario, running: Running[], rows: number): P
   const run = await load(proc, scenario, ROUNDS)
   const to = micros()
   await stop(proc)
-  const file = readdirSync(dir).filter((name) => name.endsWith('.cpuprofile')).sort().at(-1)
+  // Node names each thread's profile CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile: the main thread's (0) holds the
+  // event loop; on SQLite the checkpointer's worker writes one of its own, which sorts after it.
+  const file = readdirSync(dir).filter((name) => /\.0\.\d+\.cpuprofile$/.test(name)).sort().at(-1)
   if (file === undefined) throw new Error(`${dir}: no .cpuprofile after the profiled service exited (code ${String(proc.child.exitCode)})`)
   // Startup and shutdown left out: the samples taken while the load ran (V8's clock is the monotonic one, as hrtime's).
   const analysis = analyse(join(dir, file), measured.side.checkout.dir, { from, to })
@@ -43,7 +44,14 @@ async function profile (scenario: Scenario, running: Running[], rows: number): P
   return { scenario: scenario.name, rows, requestsPerSecond: run.requestsPerSecond, analysis }
 }
 
-const range = (values: number[]) => values.length === 0 ? '-' : `${fixed(Math.min(...values), 2)} - ${fixed(Math.max(...values), 2)}`
+/** The PostgreSQL side's profile of the scenario. */
+async function profile (scenario: Scenario, running: Running[], rows: number): Promise<Profiled> {
+  const measured = running.find(({ side }) => side.store === 'postgres')
+  if (measured === undefined) throw new Error('--stores runs no PostgreSQL side')
+  return await profileSide(scenario, measured, rows)
+}
+
+export const range = (values: number[]) => values.length === 0 ? '-' : `${fixed(Math.min(...values), 2)} - ${fixed(Math.max(...values), 2)}`
 
 /** Per round, the ack scenario's rate over the store scenario's rate of the same round index, on one side. */
 function ackOverStore (results: Comparison[], rows: number, side: 0 | 1): number[] {
@@ -117,7 +125,7 @@ export async function compareStores (): Promise<void> {
 
   const server = new URL(POSTGRES_URL)
   server.password = ''
-  const command = `npm run bench -- --stores sqlite,postgres --scenarios ${args.scenarios} --rows ${args.rows} ` +
+  const command = `npm run bench -- --stores sqlite,postgres --scenarios ${SCENARIO_LIST} --rows ${args.rows} ` +
     `--duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}${args.profile === true ? '' : ' --no-profile'}`
   const { markdown: goal, ackOverStore: ackRatios } = verdict(results)
   const markdown = `Checkout: ${describe(here)}. SQLite: a fresh file in a temporary directory (the service's defaults). ` +
