@@ -77,6 +77,13 @@ t.test('past MAX_DEVICES_PER_RECEIVER: 409 TOO_MANY_DEVICES, and nothing changes
   t.strictSame(await ids(c, 'd4'), ['x'], 'the new device on the freed slot gets new messages')
 })
 
+t.test('by default the eleventh device is refused', async (t) => {
+  const { c } = await setup(t)
+  for (let i = 1; i <= 10; i++) t.equal((await c.register(`device-${i}`)).statusCode, 201)
+  t.equal((await c.register('device-11')).json().code, 'TOO_MANY_DEVICES')
+  t.equal((await c.devices()).devices.length, 10)
+})
+
 t.test('bad input: each 4xx in the contract\'s shape, and nothing is stored, acked or registered', async (t) => {
   const { c, call } = await setup(t)
   await c.store({ msg_id: 'kept' })
