@@ -9,7 +9,7 @@ import { keyOf } from './group-state.js'
 import { DomainError, domainErrors } from './errors.js'
 import type { Ack, AckRequest, AckSelector, Device, MessageKey, ReceiverState } from './model.js'
 import { bitOf, RECEIVER_READER } from './readers.js'
-import { secondsToMillis, type DomainContext } from './writes.js'
+import { tombstoneUntil, type DomainContext } from './writes.js'
 
 // Acks in one transaction at most: each may delete up to 1,000 messages, which bounds how long a group holds the event loop.
 const GROUP_COMMIT_MAX_ITEMS = 100
@@ -79,8 +79,7 @@ export function createAcks ({ store, rules, clock, write }: DomainContext) {
       const resolved = resolveReaders(items, receivers, named.length === 0 ? [] : await tx.findDevices(named))
       const acks = resolved.filter((ack): ack is Ack => !(ack instanceof DomainError) && receivers.has(ack.receiverUid))
       if (acks.length === 0) return resolved.map((ack) => ack instanceof DomainError ? ack : 0)
-      const tombstoneUntil = rules.dedupWindowSeconds > 0 ? now + secondsToMillis(rules.dedupWindowSeconds) : null
-      const { removed, conversations, cleared } = await tx.removeAcked(acks, now, tombstoneUntil)
+      const { removed, conversations, cleared } = await tx.removeAcked(acks, now, tombstoneUntil(rules, now))
       await forgetPending(tx, receivers, removed, 'ack', { known: conversations, cleared })
       await tx.saveReceivers([...receivers.values()])
       const touched = new Map(acks.filter((ack) => ack.reader !== RECEIVER_READER).map((ack) => [keyOf(ack.receiverUid, ack.reader), [ack.receiverUid, ack.reader] as const]))

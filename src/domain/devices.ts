@@ -4,7 +4,7 @@ import { domainErrors } from './errors.js'
 import { isDue, lockAndPurge } from './expiry.js'
 import type { Device, DeviceView, ReceiverState } from './model.js'
 import { bitOf, MAX_SLOT } from './readers.js'
-import { secondsToMillis, type DomainContext } from './writes.js'
+import { tombstoneUntil, type DomainContext } from './writes.js'
 
 export interface Registration {
   device: DeviceView
@@ -68,8 +68,7 @@ export function createDevices ({ store, rules, clock, write }: DomainContext, pu
         if (receiver === undefined) return
         const device = (await tx.findDevices([receiverUid])).find((candidate) => candidate.deviceId === deviceId)
         if (device === undefined) return
-        const tombstoneUntil = rules.dedupWindowSeconds > 0 ? now + secondsToMillis(rules.dedupWindowSeconds) : null
-        const { removed } = await tx.removeAcked([{ receiverUid, reader: device.slot, selector: { kind: 'up-to', upToSeq: receiver.lastSeq } }], now, tombstoneUntil)
+        const { removed } = await tx.removeAcked([{ receiverUid, reader: device.slot, selector: { kind: 'up-to', upToSeq: receiver.lastSeq } }], now, tombstoneUntil(rules, now))
         receiver.pendingCount -= removed.filter((key) => key.remaining === 0).length
         await tx.removeDevice(receiverUid, deviceId, device.slot)
         receiver.devices &= ~bitOf(device.slot)

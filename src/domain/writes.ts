@@ -32,3 +32,7 @@ export function createWrite (store: Store, events: MessageEvents): Write {
 }
 
 export const secondsToMillis = (seconds: number): number => seconds * 1000
+
+/** Until when a message acked now keeps its tombstone; null when the dedup window is 0 (no tombstones). */
+export const tombstoneUntil = (rules: MessageRules, now: number): number | null =>
+  rules.dedupWindowSeconds > 0 ? now + secondsToMillis(rules.dedupWindowSeconds) : null

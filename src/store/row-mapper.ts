@@ -3,8 +3,8 @@ import type { Conversation, Device, MessageKey, ReceiverState, StoredMessage, To
 
 type Row = Record<string, unknown>
 
-/** The map key of a (receiver_uid, msg_id or sender_uid) pair, or of a (receiver_uid, reader, sender_uid), for the rows of a group. */
-export const pairKey = (...parts: ReadonlyArray<string | number>): string => parts.join('\u0000')
+/** The map key of a (receiver_uid, msg_id or sender_uid) pair, or of a (receiver_uid, reader, sender_uid), for the rows of a group: the domain's own. */
+export { keyOf as pairKey } from '../domain/group-state.js'
 
 export function toNumber (value: unknown): number {
   const number = typeof value === 'number' ? value : Number(value)
