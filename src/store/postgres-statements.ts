@@ -41,20 +41,26 @@ function pageSql (name: string, ofSender: boolean, ofDevice: boolean): Sql {
  */
 function summarySql (name: string, ofDevice: boolean): Sql {
   const device = ofDevice
-    ? ', d.slot, (SELECT coalesce(sum(pending_count), 0) FROM conversations WHERE receiver_uid = r.receiver_uid AND reader = d.slot) AS device_pending'
+    ? ', d.slot, (SELECT coalesce(sum(pending_count), 0) FROM conversations WHERE receiver_uid = $1 AND reader = d.slot) AS device_pending'
     : ''
   return sql(name, `SELECT ${RECEIVER_FIELDS.map((column) => `r.${column}`).join(', ')}${device}, ${CONVERSATION_FIELDS.map((column) => `c.${column}`).join(', ')} ` +
-    `FROM receivers r ${ofDevice ? 'LEFT JOIN devices d ON d.receiver_uid = r.receiver_uid AND d.device_id = $4 ' : ''}` +
-    `LEFT JOIN LATERAL (SELECT ${CONVERSATIONS} FROM conversations WHERE receiver_uid = r.receiver_uid AND reader = ${ofDevice ? 'd.slot' : '0'} ` +
+    `FROM receivers r ${ofDevice ? 'LEFT JOIN devices d ON d.receiver_uid = $1 AND d.device_id = $4 ' : ''}` +
+    `LEFT JOIN LATERAL (SELECT ${CONVERSATIONS} FROM conversations WHERE receiver_uid = $1 AND reader = ${ofDevice ? 'd.slot' : '0'} ` +
     'AND sort_seq < $2 ORDER BY sort_seq DESC LIMIT $3) AS c ON true WHERE r.receiver_uid = $1')
 }
 /**
- * Rows whose (receiver_uid, id) is one of the pairs given as two arrays, $1 and $2: a semi-join that looks each pair
- * up in the index. (An `= ANY` of each array instead would scan every combination, 10,000 for a batch of 100; one
- * beside the join makes the planner misjudge how few rows match and pick a worse index.)
+ * The receivers of a table joined on an unnest's receiver_uid, named again beside the join: Citus prunes shards by
+ * this alone (a join on an unnest names no receiver), so that a statement reaches only its receivers' shards. Compared
+ * under the C collation, which no index has, it stays a filter on PostgreSQL: as an index condition beside the join's
+ * equality, it made the planner misjudge how few rows match and pick a worse index for the generic plan.
  */
-const inPairs = (id: string, alias = ''): string =>
-  `(${alias}receiver_uid, ${alias}${id}) IN (SELECT * FROM unnest($1::text[], $2::text[]))`
+const keyedBy = (column: string, receivers: string): string => `${column} = ANY((${receivers}) COLLATE "C")`
+/**
+ * Rows whose (receiver_uid, id) is one of the pairs given as two arrays, $from and the next: a semi-join that looks
+ * each pair up in the index. (An `= ANY` of each array instead would scan every combination, 10,000 for a batch of 100.)
+ */
+const inPairs = (id: string, from = 1): string =>
+  `${keyedBy('receiver_uid', `$${from}::text[]`)} AND (receiver_uid, ${id}) IN (SELECT * FROM unnest($${from}::text[], $${from + 1}::text[]))`
 
 export const SQL = {
   // Locks in the order given (callers sort it), so that two writers never wait for each other in a cycle.
@@ -71,7 +77,7 @@ export const SQL = {
     `SELECT 'pending' AS part, ${MESSAGES}, NULL::bigint AS purge_at, NULL::integer AS reader, ${ROW_NULLS} FROM messages WHERE ${inPairs('msg_id')} ` +
     `UNION ALL SELECT 'tombstone', ${MESSAGES}, purge_at, NULL, ${ROW_STATE_NULL} FROM tombstones WHERE ${inPairs('msg_id')} ` +
     `UNION ALL SELECT 'row', receiver_uid, NULL, NULL, sender_uid, NULL, NULL, NULL, NULL, NULL, NULL, reader, ${ROW_STATE('conversations')} ` +
-    'FROM conversations WHERE (receiver_uid, sender_uid) IN (SELECT * FROM unnest($3::text[], $4::text[]))'),
+    `FROM conversations WHERE ${inPairs('sender_uid', 3)}`),
   deleteTombstone: sql('delete_tombstone', 'DELETE FROM tombstones WHERE receiver_uid = $1 AND msg_id = $2'),
 
   oldestPending: sql('oldest_pending', `SELECT ${KEYS} FROM messages WHERE receiver_uid = $1 ORDER BY seq LIMIT 1`),
@@ -86,18 +92,19 @@ export const SQL = {
   removeAcked: sql('remove_acked',
     'WITH chosen AS (SELECT receiver_uid, seq, bit_or(bit) AS bits FROM (' +
     'SELECT m.receiver_uid, m.seq, k.bit FROM unnest($1::text[], $2::text[], $3::integer[]) AS k (receiver_uid, msg_id, bit) ' +
-    'JOIN messages m ON m.receiver_uid = k.receiver_uid AND m.msg_id = k.msg_id WHERE m.expires_at > $8 AND (m.readers & k.bit) <> 0 ' +
-    // Each receiver's range of seqs up to its bound, through the primary key: a LATERAL subquery kept as one (OFFSET 0
-    // stops the planner from flattening it into a join), so that the prepared statement's generic plan, which cannot
-    // know how few receivers the array holds, never hashes a scan of the whole table instead.
-    'UNION ALL SELECT u.receiver_uid, l.seq, u.bit FROM unnest($4::text[], $5::bigint[], $6::text[], $7::integer[]) AS u (receiver_uid, up_to_seq, sender_uid, bit) ' +
-    'CROSS JOIN LATERAL (SELECT m.seq FROM messages m WHERE m.receiver_uid = u.receiver_uid AND m.seq <= u.up_to_seq ' +
-    'AND (u.sender_uid IS NULL OR m.sender_uid = u.sender_uid) AND m.expires_at > $8 AND (m.readers & u.bit) <> 0 OFFSET 0) AS l' +
+    `JOIN messages m ON m.receiver_uid = k.receiver_uid AND m.msg_id = k.msg_id WHERE ${keyedBy('m.receiver_uid', '$1::text[]')} AND m.expires_at > $8 AND (m.readers & k.bit) <> 0 ` +
+    // Each receiver's range of seqs up to its bound, through the primary key. (Not a LATERAL subquery with a LIMIT or
+    // OFFSET: Citus cannot push one down that refers to an unnest. With the key beside the join a filter, the generic
+    // plan is a nested loop over the unnest, each range a scan of the primary key: never a scan of the whole table.)
+    'UNION ALL SELECT u.receiver_uid, m.seq, u.bit FROM unnest($4::text[], $5::bigint[], $6::text[], $7::integer[]) AS u (receiver_uid, up_to_seq, sender_uid, bit) ' +
+    `JOIN messages m ON m.receiver_uid = u.receiver_uid AND m.seq <= u.up_to_seq WHERE ${keyedBy('m.receiver_uid', '$4::text[]')} ` +
+    'AND (u.sender_uid IS NULL OR m.sender_uid = u.sender_uid) AND m.expires_at > $8 AND (m.readers & u.bit) <> 0' +
     ') AS s GROUP BY receiver_uid, seq), deleted AS (' +
-    'DELETE FROM messages m USING chosen c WHERE m.receiver_uid = c.receiver_uid AND m.seq = c.seq AND (m.readers & ~c.bits) = 0 ' +
+    `DELETE FROM messages m USING chosen c WHERE ${keyedBy('m.receiver_uid', '$1::text[] || $4::text[]')} AND m.receiver_uid = c.receiver_uid AND m.seq = c.seq AND (m.readers & ~c.bits) = 0 ` +
     `RETURNING ${MESSAGE_FIELDS.map((column) => `m.${column}`).join(', ')}, m.readers` +
     '), taken AS (' +
-    'UPDATE messages m SET readers = m.readers & ~c.bits FROM chosen c WHERE m.receiver_uid = c.receiver_uid AND m.seq = c.seq AND (m.readers & ~c.bits) <> 0 ' +
+    `UPDATE messages m SET readers = m.readers & ~c.bits FROM chosen c WHERE ${keyedBy('m.receiver_uid', '$1::text[] || $4::text[]')} AND m.receiver_uid = c.receiver_uid ` +
+    'AND m.seq = c.seq AND (m.readers & ~c.bits) <> 0 ' +
     'RETURNING m.receiver_uid, m.seq, m.sender_uid, m.msg_id, m.expires_at, c.bits AS readers, m.readers AS remaining' +
     '), kept AS (' +
     `INSERT INTO tombstones (${MESSAGES}, acked_at, purge_at) SELECT ${MESSAGES}, $8, $9::bigint FROM deleted WHERE $9::bigint IS NOT NULL` +
@@ -126,10 +133,11 @@ export const SQL = {
     `WITH inserted AS (INSERT INTO messages (${MESSAGES}, readers) SELECT * FROM unnest(${arrays(MESSAGE_TYPES)})), ` +
     `saved AS (INSERT INTO conversations (${CONVERSATIONS}) SELECT * FROM unnest(${arrays(CONVERSATION_TYPES, 11)}) ` +
     `ON CONFLICT (receiver_uid, reader, sender_uid) DO UPDATE SET ${CONVERSATION_STATE_FIELDS.map((column) => `${column} = excluded.${column}`).join(', ')}), ` +
-    'deleted AS (DELETE FROM conversations WHERE (receiver_uid, reader, sender_uid) IN (SELECT * FROM unnest($22::text[], $23::integer[], $24::text[]))), ' +
+    `deleted AS (DELETE FROM conversations WHERE ${keyedBy('receiver_uid', '$22::text[]')} AND (receiver_uid, reader, sender_uid) IN (SELECT * FROM unnest($22::text[], $23::integer[], $24::text[]))), ` +
     'updated AS (UPDATE receivers AS r SET last_seq = v.last_seq, pending_count = v.pending_count, next_expiry = v.next_expiry, devices = v.devices ' +
     'FROM unnest($25::text[], $26::bigint[], $27::integer[], $28::bigint[], $29::integer[]) AS v (receiver_uid, last_seq, pending_count, next_expiry, devices) ' +
-    'WHERE r.receiver_uid = v.receiver_uid) ' +
+    // The key as an index condition, here: each receiver's row is the one it finds.
+    'WHERE r.receiver_uid = ANY($25::text[]) AND r.receiver_uid = v.receiver_uid) ' +
     'SELECT 1'),
 
   findDevices: sql('find_devices', `SELECT ${DEVICES} FROM devices WHERE receiver_uid = ANY($1::text[])`),
@@ -140,10 +148,11 @@ export const SQL = {
   takeOver: sql('take_over',
     'WITH moved AS (UPDATE messages SET readers = $2 WHERE receiver_uid = $1) UPDATE conversations SET reader = $3 WHERE receiver_uid = $1 AND reader = 0'),
   touchDevices: sql('touch_devices',
-    'UPDATE devices AS d SET last_ack_at = $3 FROM unnest($1::text[], $2::integer[]) AS t (receiver_uid, slot) WHERE d.receiver_uid = t.receiver_uid AND d.slot = t.slot'),
+    'UPDATE devices AS d SET last_ack_at = $3 FROM unnest($1::text[], $2::integer[]) AS t (receiver_uid, slot) ' +
+    `WHERE ${keyedBy('d.receiver_uid', '$1::text[]')} AND d.receiver_uid = t.receiver_uid AND d.slot = t.slot`),
   devices: sql('devices',
     `SELECT ${DEVICE_FIELDS.map((column) => `d.${column}`).join(', ')}, (SELECT coalesce(sum(c.pending_count), 0) FROM conversations c ` +
-    'WHERE c.receiver_uid = d.receiver_uid AND c.reader = d.slot) AS pending_count FROM devices d WHERE d.receiver_uid = $1 ORDER BY d.registered_at, d.slot'),
+    'WHERE c.receiver_uid = $1 AND c.reader = d.slot) AS pending_count FROM devices d WHERE d.receiver_uid = $1 ORDER BY d.registered_at, d.slot'),
   // Sent after the commit, on its own: one row, one notification, per payload.
   announce: sql('announce', 'SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload'),
 
