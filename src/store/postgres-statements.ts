@@ -18,6 +18,9 @@ const CONVERSATION_TYPES = ['text', 'integer', 'text', 'integer', 'bigint', 'big
 const ROW_STATE = (alias: string): string => CONVERSATION_STATE_FIELDS.map((column) => `${alias}.${column}`).join(', ')
 const ROW_NULLS = CONVERSATION_STATE_FIELDS.map((column, i) => `NULL::${CONVERSATION_TYPES[i + 3] ?? ''} AS ${column}`).join(', ')
 const ROW_STATE_NULL = CONVERSATION_STATE_FIELDS.map(() => 'NULL').join(', ')
+// A summary row's part of SQL.removeAcked's result after its receiver: seq, its sender, then msg_id, expires_at, readers
+// and remaining as typed NULLs (Citus plans each part of the UNION on its own, and an untyped NULL there is text).
+const KEY_NULLS = 'NULL::bigint, c.sender_uid, NULL::text, NULL::bigint, NULL::integer, NULL::integer'
 /** Array parameters $from, $from + 1, ... of these types. */
 const arrays = (types: readonly string[], from = 1): string => types.map((type, i) => `$${i + from}::${type}[]`).join(', ')
 /**
@@ -67,9 +70,12 @@ export const SQL = {
   lockReceivers: sql('lock_receivers',
     `INSERT INTO receivers (${RECEIVERS}) SELECT u, 0, 0, NULL, 0 FROM unnest($1::text[]) WITH ORDINALITY AS t (u, i) ORDER BY i ` +
     `ON CONFLICT (receiver_uid) DO UPDATE SET receiver_uid = excluded.receiver_uid RETURNING ${RECEIVERS}`),
+  // The rows that exist, locked in the order given as lockReceivers locks them, none created: an upsert of each row
+  // onto itself, which always conflicts. (Not SELECT ... FOR UPDATE: Citus runs that on one shard only.)
   lockExistingReceivers: sql('lock_existing_receivers',
-    `SELECT ${RECEIVER_FIELDS.map((column) => `r.${column}`).join(', ')} FROM unnest($1::text[]) WITH ORDINALITY AS t (u, i) ` +
-    'JOIN receivers r ON r.receiver_uid = t.u WHERE r.receiver_uid = ANY($1::text[]) ORDER BY t.i FOR UPDATE OF r'),
+    `INSERT INTO receivers (${RECEIVERS}) SELECT ${RECEIVER_FIELDS.map((column) => `r.${column}`).join(', ')} FROM unnest($1::text[]) WITH ORDINALITY AS t (u, i) ` +
+    'JOIN receivers r ON r.receiver_uid = t.u WHERE r.receiver_uid = ANY($1::text[]) ORDER BY t.i ' +
+    `ON CONFLICT (receiver_uid) DO UPDATE SET receiver_uid = excluded.receiver_uid RETURNING ${RECEIVERS}`),
   // What a group of stores reads up front, in one round trip: pending messages and tombstones under the pairs $1, $2
   // (receiver_uid, msg_id), and summary rows under the pairs $3, $4 (receiver_uid, sender_uid). One result: each
   // part's columns, NULL where another part's are.
@@ -91,12 +97,14 @@ export const SQL = {
   // acks cover ('lost'), as they were. One result: each part's columns, NULL where another part's are.
   removeAcked: sql('remove_acked',
     'WITH chosen AS (SELECT receiver_uid, seq, bit_or(bit) AS bits FROM (' +
-    'SELECT m.receiver_uid, m.seq, k.bit FROM unnest($1::text[], $2::text[], $3::integer[]) AS k (receiver_uid, msg_id, bit) ' +
+    // Each part answers m.readers & bit, which is the reader's bit (it has it), not the bit itself: Citus cannot plan a
+    // UNION whose parts select a column of an unnest ("could not convert type text to integer").
+    'SELECT m.receiver_uid, m.seq, m.readers & k.bit AS bit FROM unnest($1::text[], $2::text[], $3::integer[]) AS k (receiver_uid, msg_id, bit) ' +
     `JOIN messages m ON m.receiver_uid = k.receiver_uid AND m.msg_id = k.msg_id WHERE ${keyedBy('m.receiver_uid', '$1::text[]')} AND m.expires_at > $8 AND (m.readers & k.bit) <> 0 ` +
     // Each receiver's range of seqs up to its bound, through the primary key. (Not a LATERAL subquery with a LIMIT or
     // OFFSET: Citus cannot push one down that refers to an unnest. With the key beside the join a filter, the generic
     // plan is a nested loop over the unnest, each range a scan of the primary key: never a scan of the whole table.)
-    'UNION ALL SELECT u.receiver_uid, m.seq, u.bit FROM unnest($4::text[], $5::bigint[], $6::text[], $7::integer[]) AS u (receiver_uid, up_to_seq, sender_uid, bit) ' +
+    'UNION ALL SELECT m.receiver_uid, m.seq, m.readers & u.bit FROM unnest($4::text[], $5::bigint[], $6::text[], $7::integer[]) AS u (receiver_uid, up_to_seq, sender_uid, bit) ' +
     `JOIN messages m ON m.receiver_uid = u.receiver_uid AND m.seq <= u.up_to_seq WHERE ${keyedBy('m.receiver_uid', '$4::text[]')} ` +
     'AND (u.sender_uid IS NULL OR m.sender_uid = u.sender_uid) AND m.expires_at > $8 AND (m.readers & u.bit) <> 0' +
     ') AS s GROUP BY receiver_uid, seq), deleted AS (' +
@@ -111,17 +119,20 @@ export const SQL = {
     `), removed AS (SELECT ${KEYS}, 0 AS remaining FROM deleted UNION ALL SELECT * FROM taken) ` +
     `SELECT 'removed' AS part, ${KEYS}, remaining, NULL::integer AS reader, ${ROW_NULLS} FROM removed ` +
     // Both read only the acks' receivers' rows (an index scan on = ANY), then match them.
-    `UNION ALL SELECT 'row', c.receiver_uid, NULL, c.sender_uid, NULL, NULL, NULL, NULL, c.reader, ${ROW_STATE('c')} FROM conversations c ` +
+    `UNION ALL SELECT 'row', c.receiver_uid, ${KEY_NULLS}, c.reader, ${ROW_STATE('c')} FROM conversations c ` +
     'WHERE c.receiver_uid = ANY($1::text[] || $4::text[]) AND EXISTS (SELECT 1 FROM removed d WHERE d.receiver_uid = c.receiver_uid ' +
     'AND d.sender_uid = c.sender_uid AND (d.readers & (1 << c.reader)) <> 0) ' +
-    `UNION ALL SELECT 'lost', c.receiver_uid, NULL, c.sender_uid, NULL, NULL, NULL, NULL, c.reader, ${ROW_STATE('c')} ` +
+    `UNION ALL SELECT 'lost', c.receiver_uid, ${KEY_NULLS}, c.reader, ${ROW_STATE('c')} ` +
     'FROM conversations c WHERE c.receiver_uid = ANY($4::text[]) AND c.lost_count > 0 AND EXISTS (' +
     'SELECT 1 FROM unnest($4::text[], $5::bigint[], $6::text[], $7::integer[]) AS u (receiver_uid, up_to_seq, sender_uid, bit) ' +
     'WHERE u.receiver_uid = c.receiver_uid AND u.bit = (1 << c.reader) AND (u.sender_uid IS NULL OR u.sender_uid = c.sender_uid) AND c.lost_seq <= u.up_to_seq)'),
   removePending: sql('remove_pending', 'DELETE FROM messages WHERE receiver_uid = $1 AND seq = ANY($2::bigint[])'),
+  // One receiver's ($1) latest pending message of each (reader, sender) given, through the index on (receiver_uid,
+  // sender_uid, seq) backwards. One receiver a statement: Citus cannot push down a LATERAL ... LIMIT over an unnest of
+  // several receivers, and a shape that names them all made the generic plan read every pending message of a sender.
   lastPendingOfSenders: sql('last_pending_of_senders',
-    'SELECT k.reader, l.* FROM unnest($1::text[], $2::integer[], $3::text[]) AS k (receiver_uid, reader, sender_uid) CROSS JOIN LATERAL (' +
-    `SELECT ${MESSAGES} FROM messages m WHERE m.receiver_uid = k.receiver_uid AND m.sender_uid = k.sender_uid ` +
+    'SELECT k.reader, l.* FROM unnest($2::integer[], $3::text[]) AS k (reader, sender_uid) CROSS JOIN LATERAL (' +
+    `SELECT ${MESSAGES} FROM messages m WHERE m.receiver_uid = $1 AND m.sender_uid = k.sender_uid ` +
     'AND (m.readers & (1 << k.reader)) <> 0 ORDER BY m.seq DESC LIMIT 1) AS l'),
 
   findConversations: sql('find_conversations',

@@ -1,7 +1,7 @@
 // PostgreSQL's write transaction: the StoreTx of the port as the named statements of postgres-statements.ts, each
 // taking all the rows of a group at once (a group of stores or acks costs a few round trips, not a few per message),
 // its writes sent together before its next statement.
-import type { Ack, Conversation, PendingMessage, ReceiverState } from '../domain/model.js'
+import type { Ack, Conversation, PendingMessage, ReceiverState, StoredMessage } from '../domain/model.js'
 import { bitOf } from '../domain/readers.js'
 import type { Queries } from './postgres-pool.js'
 import { SQL, type Sql } from './postgres-statements.js'
@@ -155,7 +155,13 @@ export function createTx (q: Queries): PostgresTx {
 
     async lastPendingOfSenders (keys) {
       if (keys.length === 0) return []
-      return (await rows(SQL.lastPendingOfSenders, columns(keys, 3))).map((row) => ({ reader: toNumber(row.reader), message: toStoredMessage(row) }))
+      const byReceiver = new Map<string, Array<[number, string]>>()
+      for (const [receiverUid, reader, senderUid] of keys) byReceiver.set(receiverUid, [...(byReceiver.get(receiverUid) ?? []), [reader, senderUid]])
+      const found: Array<{ reader: number, message: StoredMessage }> = []
+      for (const [receiverUid, senders] of byReceiver) {
+        for (const row of await rows(SQL.lastPendingOfSenders, [receiverUid, ...columns(senders, 2)])) found.push({ reader: toNumber(row.reader), message: toStoredMessage(row) })
+      }
+      return found
     },
 
     async findConversations (keys) {
