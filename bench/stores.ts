@@ -1,10 +1,11 @@
-// `--stores sqlite,postgres`: this checkout's service on SQLite and on PostgreSQL side by side, against issue 15's goal, with a CPU profile of each PostgreSQL scenario.
+// `--stores sqlite,postgres`: this checkout's service on SQLite and on PostgreSQL side by side, against issue 15's goal, with a
+// CPU profile of each PostgreSQL scenario; with --devices <n>, every receiver on both sides with n devices.
 import { mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
-import { args, CONNECTIONS, SCENARIO_LIST, DURATION, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, writeResults } from './options.js'
+import { args, CONNECTIONS, devicesOption, SCENARIO_LIST, DURATION, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, writeResults } from './options.js'
 import { compareRows, fixed, type Comparison, type Running } from './compare.js'
 import { analyse, profileMarkdown, type Analysis } from './profile.js'
-import { load, median, type Scenario } from './scenarios.js'
+import { load, median, withDevices, type Scenario } from './scenarios.js'
 import { startService, stop } from './services.js'
 import { checkout, describe, postgresDatabase, sqliteDatabase, type Side } from './sides.js'
 import { onUndo, undoOnSignals } from './undo.js'
@@ -44,11 +45,11 @@ export async function profileSide (scenario: Scenario, measured: Running, rows: 
   return { scenario: scenario.name, rows, requestsPerSecond: run.requestsPerSecond, analysis }
 }
 
-/** The PostgreSQL side's profile of the scenario. */
-async function profile (scenario: Scenario, running: Running[], rows: number): Promise<Profiled> {
-  const measured = running.find(({ side }) => side.store === 'postgres')
-  if (measured === undefined) throw new Error('--stores runs no PostgreSQL side')
-  return await profileSide(scenario, measured, rows)
+/** The PostgreSQL side's profile of the scenario (`perSide`: each side's, as compareRows runs them). */
+async function profile (perSide: Scenario[], running: Running[], rows: number, suffix: string): Promise<Profiled> {
+  const i = running.findIndex(({ side }) => side.store === 'postgres')
+  if (i < 0) throw new Error('--stores runs no PostgreSQL side')
+  return await profileSide(perSide[i] as Scenario, running[i] as Running, rows, suffix)
 }
 
 export const range = (values: number[]) => values.length === 0 ? '-' : `${fixed(Math.min(...values), 2)} - ${fixed(Math.max(...values), 2)}`
@@ -110,26 +111,30 @@ export async function compareStores (): Promise<void> {
   if (stores.length !== 2 || !stores.includes('sqlite') || !stores.includes('postgres')) {
     throw new Error(`--stores ${String(args.stores)}: the stores compared are sqlite,postgres`)
   }
+  const devices = devicesOption()
   undoOnSignals()
   const here = checkout(process.cwd())
+  const withThem = devices === undefined ? {} : { devices }
   const sides: [Side, Side] = [
-    { label: 'sqlite', checkout: here, store: 'sqlite', database: sqliteDatabase('sqlite') },
-    { label: 'postgres', checkout: here, store: 'postgres', database: postgresDatabase('postgres', POSTGRES_URL) }
+    { label: 'sqlite', checkout: here, store: 'sqlite', database: sqliteDatabase('sqlite'), ...withThem },
+    { label: 'postgres', checkout: here, store: 'postgres', database: postgresDatabase('postgres', POSTGRES_URL), ...withThem }
   ]
+  const suffix = devices === undefined ? '' : `-devices${devices}`
   const profiled: Profiled[] = []
-  const afterScenario = async (scenario: Scenario, running: Running[], rows: number) => {
-    if (args.profile === true) profiled.push(await profile(scenario, running, rows))
+  const afterScenario = async (_scenario: Scenario, running: Running[], rows: number, _receivers: number, perSide: Scenario[]) => {
+    if (args.profile === true) profiled.push(await profile(perSide, running, rows, suffix))
   }
   const results: Comparison[] = []
   for (const rows of ROW_COUNTS) results.push(...await compareRows(rows, sides, afterScenario))
 
   const server = new URL(POSTGRES_URL)
   server.password = ''
-  const command = `npm run bench -- --stores sqlite,postgres --scenarios ${SCENARIO_LIST} --rows ${args.rows} ` +
+  const command = `npm run bench -- --stores sqlite,postgres${devices === undefined ? '' : ` --devices ${devices}`} --scenarios ${SCENARIO_LIST} --rows ${args.rows} ` +
     `--duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}${args.profile === true ? '' : ' --no-profile'}`
   const { markdown: goal, ackOverStore: ackRatios } = verdict(results)
   const markdown = `Checkout: ${describe(here)}. SQLite: a fresh file in a temporary directory (the service's defaults). ` +
-    `PostgreSQL: a fresh database on ${server.host}, dropped at the end. Both preloaded alike. Machine: ${machine}. ` +
+    `PostgreSQL: a fresh database on ${server.host}, dropped at the end. ${devices === undefined ? '' : `On both, ${withDevices(devices)} `}` +
+    `Both preloaded alike. Machine: ${machine}. ` +
     `autocannon -c ${CONNECTIONS}, ${DURATION} s per run, ${ROUNDS} rounds of SQLite and PostgreSQL, which goes first ` +
     `alternating, medians. Command: \`${command}\`. ${new Date().toISOString()}\n\n${table(results)}\n\n` +
     `Issue 15's goal: store, batch, summary, page and ack on PostgreSQL at least ${GOAL} of SQLite, and PostgreSQL acks/s ` +
@@ -138,8 +143,8 @@ export async function compareStores (): Promise<void> {
     'so the machine\'s drift weighs on it more. Statements (BEGIN and COMMIT included) and round trips are the service\'s ' +
     'counters over each run divided by its requests, the sweep\'s included (`-` where the service counts none). ' +
     '`expiry` stores at a fixed rate, its loop delay the figure: below 1.00 its ratio says PostgreSQL fell short of that rate.\n' + (profiled.length === 0 ? '' : `\n${profilesMarkdown(profiled)}\n`)
-  writeResults('stores', markdown, {
-    machine, command, postgresServer: server.toString(), checkout: here, goal: GOAL, results, ackOverStore: ackRatios,
+  writeResults(`stores${devices === undefined ? '' : '-devices'}`, markdown, {
+    machine, command, postgresServer: server.toString(), checkout: here, devices: devices ?? 0, goal: GOAL, results, ackOverStore: ackRatios,
     profiles: profiled.map(({ analysis, ...p }) => ({ ...p, ...analysis, file: relative('.', analysis.file) }))
   }, true)
 }
