@@ -10,7 +10,7 @@ export interface DatabaseOptions {
   /** SQLite: disk space held back in a file beside the database, released when the disk fills so that acks can drain it. */
   reserveBytes?: number
   /** Where knex's own warnings go (the service's logger), instead of the console. */
-  log?: (level: 'warn' | 'error' | 'debug', message: string) => void
+  log?: (level: 'info' | 'warn' | 'error' | 'debug', message: string) => void
 }
 
 export function knexLog (options: DatabaseOptions): Knex.Config['log'] {

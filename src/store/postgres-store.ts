@@ -1,12 +1,11 @@
 // The production store on PostgreSQL, through knex and pg: a pool of connections, rows locked per receiver
 // (postgres-transaction.ts), and the migrations run at start or, while the database is down, at its first use.
 import { randomUUID } from 'node:crypto'
-import pg from 'pg'
-import { createKnex } from './backends.js'
-import { migrate, type DatabaseOptions } from './database.js'
+import type { DatabaseOptions } from './database.js'
 import { StoreUnavailableError } from '../domain/errors.js'
 import { storeFailure } from './errors.js'
 import { CHANNEL, commitPayloads, listenForCommits, type CommitListener } from './postgres-commit-feed.js'
+import { citusLogLine, migratePostgres } from './postgres-migrations.js'
 import { createPool } from './postgres-pool.js'
 import { SQL } from './postgres-statements.js'
 import { createTx } from './postgres-transaction.js'
@@ -21,34 +20,13 @@ async function guard<T> (work: () => Promise<T>): Promise<T> {
   }
 }
 
-// The advisory lock the instances' migrations take turns under (any constant of the service's own).
-const MIGRATION_LOCK_KEY = 0x6f6d6d67
-
 /** The Store of the port. One piece: its methods share the pool and the migration state; each is a few lines. */
 export async function createPostgresStore (options: DatabaseOptions): Promise<Store> {
-  // knex runs the migrations, on a pool of its own for their duration; everything else runs on pg's pool. Instances
-  // that start together on a new database take turns, under one advisory lock: knex's own migration lock is a row it
-  // creates when missing, and two instances that both find it missing insert two, after which every later start
-  // fails with "Migration table is already locked".
+  // knex runs the migrations, on a pool of its own for their duration; everything else runs on pg's pool.
   const migrateOnce = async (): Promise<void> => {
-    const lock = new pg.Client({
-      connectionString: options.databaseUrl,
-      connectionTimeoutMillis: options.connectTimeoutMs,
-      query_timeout: options.statementTimeoutMs + 1000,
-      application_name: 'offline-messages-migrations'
-    })
-    // A failure of this connection reaches the query or end() that waits on it; unheard, the event would end the process.
-    lock.on('error', () => {})
-    await lock.connect()
-    const knex = createKnex(options)
-    try {
-      await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY])
-      await migrate(knex)
-    } finally {
-      await knex.destroy()
-      // Ending the session releases the advisory lock.
-      await lock.end()
-    }
+    const report = await migratePostgres(options)
+    const citus = citusLogLine(report)
+    if (citus !== null) options.log?.('info', citus)
   }
   // A database that is down at start does not stop the service: it answers 503 until the database is back,
   // and the first operation after that runs the migrations.

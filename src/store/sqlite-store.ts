@@ -106,7 +106,7 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
   const durability = openDurability(db, filename, options)
   const reserve: DiskReserve = filename === ':memory:'
     ? { full: false, exhausted () {}, recheck: async () => {} }
-    : await openDiskReserve(filename, options.reserveBytes ?? 0, (level, message) => { options.log?.(level === 'info' ? 'warn' : level, message) })
+    : await openDiskReserve(filename, options.reserveBytes ?? 0, (level, message) => { options.log?.(level, message) })
   const counts = { statements: 0 }
   const s = prepareStatements(db, counts)
   const tx = refuseNewMessagesWhenFull(createSqliteTx(s), reserve)
