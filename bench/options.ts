@@ -26,7 +26,11 @@ export const { values: args } = parseArgs({
     'device-bytes-receivers': { type: 'string', default: '1000' },
     'device-bytes-messages': { type: 'string', default: '100' },
     'postgres-url': { type: 'string' },
-    // --stores and --devices profile (--devices: the store scenario, both sides); --no-profile skips it.
+    // --citus-url <coordinator>: this checkout's service on plain PostgreSQL (--postgres-url) against itself on a fresh
+    // database of that Citus cluster (bench/citus.ts); --scenarios defaults to store,batch,ack there. Writes citus.*.
+    'citus-url': { type: 'string' },
+    // --stores, --devices and --citus-url profile (--devices: the store scenario, both sides; --citus-url: the Citus side);
+    // --no-profile skips it.
     profile: { type: 'boolean', default: true }
   },
   allowNegative: true
@@ -35,14 +39,19 @@ export const { values: args } = parseArgs({
 export const DURATION = Number(args.duration)
 export const ROUNDS = Number(args.rounds)
 export const CONNECTIONS = Number(args.connections)
-/** --scenarios as given, or its default: with --devices alone, the four scenarios the devices issue sets its goal on. */
+/**
+ * --scenarios as given, or its default: with --devices alone, the four scenarios the devices issue sets its goal on; with
+ * --citus-url, the three of issue 16.
+ */
 export const SCENARIO_LIST = args.scenarios ??
-  (args.devices !== undefined && args.stores === undefined ? 'store,summary,page,ack' : 'store,batch,summary,page,ack,expiry,wakeup')
+  (args['citus-url'] !== undefined
+    ? 'store,batch,ack'
+    : args.devices !== undefined && args.stores === undefined ? 'store,summary,page,ack' : 'store,batch,summary,page,ack,expiry,wakeup')
 export const SCENARIOS = SCENARIO_LIST.split(',')
 export const ROW_COUNTS = String(args.rows).split(',').map(Number)
 export const DATABASE_URL = process.env.DATABASE_URL
 export const isPostgres = DATABASE_URL?.startsWith('postgres') === true
-/** The PostgreSQL server on which --stores (and --baseline on PostgreSQL) create their databases. */
+/** The PostgreSQL server on which --stores, --citus-url's plain side (and --baseline on PostgreSQL) create their databases. */
 export const POSTGRES_URL = args['postgres-url'] ?? (isPostgres ? String(DATABASE_URL) : 'postgres://postgres@127.0.0.1:5432/postgres')
 
 /** --devices: devices per receiver, 1 to 10; undefined when not given. */

@@ -61,20 +61,21 @@ function ackOverStore (results: Comparison[], rows: number, side: 0 | 1): number
   return runs('ack').map((ack, i) => ack.requestsPerSecond / (stores[i]?.requestsPerSecond ?? NaN)).filter((ratio) => !Number.isNaN(ratio))
 }
 
-function table (results: Comparison[]): string {
+/** Per scenario, both sides' figures and the second's over the first's against `goal` where `goalScenarios` set it. */
+export function sideBySideTable (results: Comparison[], [a, b]: [string, string], goal: number, goalScenarios: string[]): string {
   const lines = [
-    '| scenario | rows | SQLite req/s | PostgreSQL req/s | PostgreSQL / SQLite (median of rounds) | min - max over the rounds | ' +
-      `reaches ${GOAL} | statements per request, SQLite / PostgreSQL | round trips per request, SQLite / PostgreSQL | ` +
-      'p50 / p99 ms, SQLite; PostgreSQL | failed, SQLite / PostgreSQL |',
+    `| scenario | rows | ${a} req/s | ${b} req/s | ${b} / ${a} (median of rounds) | min - max over the rounds | ` +
+      `reaches ${goal} | statements per request, ${a} / ${b} | round trips per request, ${a} / ${b} | ` +
+      `p50 / p99 ms, ${a}; ${b} | failed, ${a} / ${b} |`,
     '| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- |'
   ]
   for (const r of results) {
-    const [sqlite, postgres] = r.sides
-    const goal = !GOAL_SCENARIOS.includes(r.scenario) ? '-' : r.ratio >= GOAL ? (r.ratioMin >= GOAL ? 'yes' : 'yes (not every round)') : 'no'
-    lines.push(`| ${r.scenario} | ${r.rows} | ${Math.round(sqlite.run.requestsPerSecond)} | ${Math.round(postgres.run.requestsPerSecond)} | ` +
-      `${fixed(r.ratio, 2)} | ${range(r.ratios)} | ${goal} | ${fixed(sqlite.statementsPerRequest, 2)} / ${fixed(postgres.statementsPerRequest, 2)} | ` +
-      `${fixed(sqlite.roundTripsPerRequest, 2)} / ${fixed(postgres.roundTripsPerRequest, 2)} | ${sqlite.run.p50} / ${sqlite.run.p99}; ` +
-      `${postgres.run.p50} / ${postgres.run.p99} | ${sqlite.run.failures} / ${postgres.run.failures} |`)
+    const [first, second] = r.sides
+    const reached = !goalScenarios.includes(r.scenario) ? '-' : r.ratio >= goal ? (r.ratioMin >= goal ? 'yes' : 'yes (not every round)') : 'no'
+    lines.push(`| ${r.scenario} | ${r.rows} | ${Math.round(first.run.requestsPerSecond)} | ${Math.round(second.run.requestsPerSecond)} | ` +
+      `${fixed(r.ratio, 2)} | ${range(r.ratios)} | ${reached} | ${fixed(first.statementsPerRequest, 2)} / ${fixed(second.statementsPerRequest, 2)} | ` +
+      `${fixed(first.roundTripsPerRequest, 2)} / ${fixed(second.roundTripsPerRequest, 2)} | ${first.run.p50} / ${first.run.p99}; ` +
+      `${second.run.p50} / ${second.run.p99} | ${first.run.failures} / ${second.run.failures} |`)
   }
   return lines.join('\n')
 }
@@ -98,8 +99,9 @@ function verdict (results: Comparison[]): { markdown: string, ackOverStore: Reco
   return { markdown: lines.join('\n'), ackOverStore: ratios }
 }
 
-function profilesMarkdown (profiled: Profiled[]): string {
-  return profiled.map((p) => `### ${p.scenario}${ROW_COUNTS.length > 1 ? `, ${p.rows} rows` : ''}: CPU profile of the PostgreSQL service\n\n` +
+/** Each profile's tables, under a heading naming `whose` it is. */
+export function profilesMarkdown (profiled: Profiled[], whose: string): string {
+  return profiled.map((p) => `### ${p.scenario}${ROW_COUNTS.length > 1 ? `, ${p.rows} rows` : ''}: CPU profile of ${whose}\n\n` +
     `One more run of ${DURATION} s under \`node --cpu-prof\`, ${Math.round(p.requestsPerSecond)} req/s (the profiler slows it: ` +
     `not comparable with the table), ${p.analysis.samples} samples ${p.analysis.windowed ? 'taken while the load ran' : 'over the whole process (startup and shutdown included)'}, ` +
     `\`${relative('.', p.analysis.file)}\`. Self time: the function on top of the stack when sampled; \`(idle)\` is the ` +
@@ -136,13 +138,13 @@ export async function compareStores (): Promise<void> {
     `PostgreSQL: a fresh database on ${server.host}, dropped at the end. ${devices === undefined ? '' : `On both, ${withDevices(devices)} `}` +
     `Both preloaded alike. Machine: ${machine}. ` +
     `autocannon -c ${CONNECTIONS}, ${DURATION} s per run, ${ROUNDS} rounds of SQLite and PostgreSQL, which goes first ` +
-    `alternating, medians. Command: \`${command}\`. ${new Date().toISOString()}\n\n${table(results)}\n\n` +
+    `alternating, medians. Command: \`${command}\`. ${new Date().toISOString()}\n\n${sideBySideTable(results, ['SQLite', 'PostgreSQL'], GOAL, GOAL_SCENARIOS)}\n\n` +
     `Issue 15's goal: store, batch, summary, page and ack on PostgreSQL at least ${GOAL} of SQLite, and PostgreSQL acks/s ` +
     `at least its stores/s.\n\n${goal}\n\nThe ratio is the median of the rounds' ratios, each between two runs back to back. ` +
     'Acks over stores divides the ack run of each round by the store run of the same round index: those ran minutes apart, ' +
     'so the machine\'s drift weighs on it more. Statements (BEGIN and COMMIT included) and round trips are the service\'s ' +
     'counters over each run divided by its requests, the sweep\'s included (`-` where the service counts none). ' +
-    '`expiry` stores at a fixed rate, its loop delay the figure: below 1.00 its ratio says PostgreSQL fell short of that rate.\n' + (profiled.length === 0 ? '' : `\n${profilesMarkdown(profiled)}\n`)
+    '`expiry` stores at a fixed rate, its loop delay the figure: below 1.00 its ratio says PostgreSQL fell short of that rate.\n' + (profiled.length === 0 ? '' : `\n${profilesMarkdown(profiled, 'the PostgreSQL service')}\n`)
   writeResults(`stores${devices === undefined ? '' : '-devices'}`, markdown, {
     machine, command, postgresServer: server.toString(), checkout: here, devices: devices ?? 0, goal: GOAL, results, ackOverStore: ackRatios,
     profiles: profiled.map(({ analysis, ...p }) => ({ ...p, ...analysis, file: relative('.', analysis.file) }))
