@@ -1,9 +1,9 @@
 // `--devices <n>`: this checkout's service twice on one store, side by side: receivers without devices against receivers
 // that each registered n devices before any message, against the devices issue's goal.
-import { args, CONNECTIONS, DATABASE_URL, DURATION, isPostgres, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, SCENARIO_LIST, storeKind, writeResults } from './options.js'
+import { args, CONNECTIONS, DATABASE_URL, devicesOption, DURATION, isPostgres, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, SCENARIO_LIST, storeKind, writeResults } from './options.js'
 import { compareRows, fixed, type Comparison, type Running } from './compare.js'
 import { profileMarkdown } from './profile.js'
-import type { Scenario } from './scenarios.js'
+import { withDevices, type Scenario } from './scenarios.js'
 import { checkout, describe, postgresDatabase, sqliteDatabase, type Side } from './sides.js'
 import { profileSide, range, type Profiled } from './stores.js'
 import { undoOnSignals } from './undo.js'
@@ -42,10 +42,7 @@ function profilesMarkdown (profiled: Array<Profiled & { label: string }>): strin
 }
 
 export async function compareDevices (): Promise<void> {
-  const devices = Number(args.devices)
-  if (!Number.isInteger(devices) || devices < 1 || devices > 10) {
-    throw new Error(`--devices ${String(args.devices)}: a number of devices per receiver, 1 to 10 (the service's default MAX_DEVICES_PER_RECEIVER)`)
-  }
+  const devices = devicesOption() as number
   undoOnSignals()
   const here = checkout(process.cwd())
   const store = isPostgres ? 'postgres' : 'sqlite'
@@ -74,10 +71,7 @@ export async function compareDevices (): Promise<void> {
   }).join('\n')
   const where = isPostgres ? `PostgreSQL: a fresh database of each side on ${new URL(POSTGRES_URL).host}, dropped at the end` : 'SQLite: a fresh file of each side in a temporary directory (the service\'s defaults)'
   const markdown = `Checkout: ${describe(here)}. Store: ${storeKind}. ${where}. One side's receivers have no device; on the other, ` +
-    `every receiver the scenarios use (the preloaded \`load-*\`, the store scenario's 1,000 \`store-*\`, each ack pool) registered ` +
-    `${devices} devices (\`d0\`...) before any message was stored, so that each message is pending for ${devices} readers and has ` +
-    `${devices} summary rows. On that side the summaries and pages name a device at random; each ack names one device, taking turns, ` +
-    `so each ack takes one message from one device and every ${devices}th deletes it. Both preloaded alike. Machine: ${machine}. ` +
+    `${withDevices(devices)} Both preloaded alike. Machine: ${machine}. ` +
     `autocannon -c ${CONNECTIONS}, ${DURATION} s per run, ${ROUNDS} rounds of both sides, which goes first alternating, medians. ` +
     `Command: \`${command}\`. ${new Date().toISOString()}\n\n${table(results, devices)}\n\n` +
     `The devices issue's goal: store throughput with ${devices} devices at least ${GOAL} of that without devices.\n\n${verdict}\n\n` +

@@ -18,6 +18,7 @@ export const { values: args } = parseArgs({
     // --devices <n>: this checkout's service twice on the same store (SQLite, or PostgreSQL with DATABASE_URL set to a
     // PostgreSQL URL), side by side: receivers without devices against receivers with n devices each (bench/devices.ts);
     // --scenarios defaults to store,summary,page,ack there. Writes devices.md / devices.json (devices-postgres.*).
+    // With --stores, both stores' receivers have n devices each instead (stores-devices.*).
     devices: { type: 'string' },
     // --device-bytes: on-disk bytes per message with 0, 1 and 3 devices per receiver, on SQLite and on PostgreSQL
     // (bench/device-bytes.ts, also runnable alone); --device-bytes-receivers and --device-bytes-messages size it.
@@ -25,7 +26,11 @@ export const { values: args } = parseArgs({
     'device-bytes-receivers': { type: 'string', default: '1000' },
     'device-bytes-messages': { type: 'string', default: '100' },
     'postgres-url': { type: 'string' },
-    // --stores and --devices profile (--devices: the store scenario, both sides); --no-profile skips it.
+    // --citus-url <coordinator>: this checkout's service on plain PostgreSQL (--postgres-url) against itself on a fresh
+    // database of that Citus cluster (bench/citus.ts); --scenarios defaults to store,batch,ack there. Writes citus.*.
+    'citus-url': { type: 'string' },
+    // --stores, --devices and --citus-url profile (--devices: the store scenario, both sides; --citus-url: the Citus side);
+    // --no-profile skips it.
     profile: { type: 'boolean', default: true }
   },
   allowNegative: true
@@ -34,14 +39,30 @@ export const { values: args } = parseArgs({
 export const DURATION = Number(args.duration)
 export const ROUNDS = Number(args.rounds)
 export const CONNECTIONS = Number(args.connections)
-/** --scenarios as given, or its default: with --devices, the four scenarios the devices issue sets its goal on. */
-export const SCENARIO_LIST = args.scenarios ?? (args.devices !== undefined ? 'store,summary,page,ack' : 'store,batch,summary,page,ack,expiry,wakeup')
+/**
+ * --scenarios as given, or its default: with --devices alone, the four scenarios the devices issue sets its goal on; with
+ * --citus-url, the three of issue 16.
+ */
+export const SCENARIO_LIST = args.scenarios ??
+  (args['citus-url'] !== undefined
+    ? 'store,batch,ack'
+    : args.devices !== undefined && args.stores === undefined ? 'store,summary,page,ack' : 'store,batch,summary,page,ack,expiry,wakeup')
 export const SCENARIOS = SCENARIO_LIST.split(',')
 export const ROW_COUNTS = String(args.rows).split(',').map(Number)
 export const DATABASE_URL = process.env.DATABASE_URL
 export const isPostgres = DATABASE_URL?.startsWith('postgres') === true
-/** The PostgreSQL server on which --stores (and --baseline on PostgreSQL) create their databases. */
+/** The PostgreSQL server on which --stores, --citus-url's plain side (and --baseline on PostgreSQL) create their databases. */
 export const POSTGRES_URL = args['postgres-url'] ?? (isPostgres ? String(DATABASE_URL) : 'postgres://postgres@127.0.0.1:5432/postgres')
+
+/** --devices: devices per receiver, 1 to 10; undefined when not given. */
+export function devicesOption (): number | undefined {
+  if (args.devices === undefined) return undefined
+  const devices = Number(args.devices)
+  if (!Number.isInteger(devices) || devices < 1 || devices > 10) {
+    throw new Error(`--devices ${args.devices}: a number of devices per receiver, 1 to 10 (the service's default MAX_DEVICES_PER_RECEIVER)`)
+  }
+  return devices
+}
 
 export const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`
 export const storeKind = DATABASE_URL === undefined ? 'SQLite (defaults: WAL, each answer after an fsync of the WAL)' : isPostgres ? 'PostgreSQL' : `SQLite (${DATABASE_URL})`

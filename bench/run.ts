@@ -1,12 +1,14 @@
 // `npm run bench`: autocannon scenarios against the real service and a bare Fastify floor, side by side, medians of rounds;
 // with --baseline <dir>, against the service built in another checkout instead (bench/compare.ts); with --stores
-// sqlite,postgres, this service on SQLite against itself on PostgreSQL (bench/stores.ts); with --devices <n>, receivers
-// without devices against receivers with n devices each (bench/devices.ts); with --device-bytes, on-disk bytes per
-// message with 0, 1 and 3 devices (bench/device-bytes.ts).
+// sqlite,postgres, this service on SQLite against itself on PostgreSQL (bench/stores.ts; with --devices <n> too, every
+// receiver on both with n devices); with --devices <n> alone, receivers without devices against receivers with n devices
+// each (bench/devices.ts); with --device-bytes, on-disk bytes per message with 0, 1 and 3 devices (bench/device-bytes.ts);
+// with --citus-url <coordinator>, this service on plain PostgreSQL against itself on Citus (bench/citus.ts).
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { compareCitus } from './citus.js'
 import { compare } from './compare.js'
 import type { CpuTimes } from './cpu.js'
 import { args, CONNECTIONS, DATABASE_URL, DURATION, machine, ROUNDS, ROW_COUNTS, SCENARIOS, storeKind, writeResults } from './options.js'
@@ -176,12 +178,18 @@ async function againstBare (): Promise<void> {
   writeResults('latest', markdown, { machine, store: storeKind, command, results: all, withoutHttpCpuMicrosPerRequest: floor })
 }
 
-const modes = [args.baseline !== undefined && '--baseline', args.stores !== undefined && '--stores', args.devices !== undefined && '--devices', args['device-bytes'] === true && '--device-bytes'].filter(Boolean)
+// --devices goes with --stores (both stores' receivers with devices) or alone (devices against none).
+const modes = [
+  args.baseline !== undefined && '--baseline', args.stores !== undefined && '--stores',
+  args.devices !== undefined && args.stores === undefined && '--devices', args['device-bytes'] === true && '--device-bytes',
+  args['citus-url'] !== undefined && '--citus-url'
+].filter(Boolean)
 if (modes.length > 1) throw new Error(`${modes.join(' and ')}: one at a time`)
 if (args.baseline !== undefined) await compare(args.baseline)
 else if (args.stores !== undefined) await compareStores()
 else if (args.devices !== undefined) await compareDevices()
 else if (args['device-bytes'] === true) await deviceBytes()
+else if (args['citus-url'] !== undefined) await compareCitus()
 else {
   if (SCENARIOS.some((name) => name !== 'wakeup')) await againstBare()
   if (SCENARIOS.includes('wakeup')) await wakeups()

@@ -50,6 +50,13 @@ export const SCENARIO_RECEIVERS: Partial<Record<string, { prefix: string, count:
   expiry: { prefix: 'expiry', count: 1000 }
 }
 
+/** What a side with `devices` devices per receiver registered, for the results' prose (compareRows registers them). */
+export const withDevices = (devices: number): string =>
+  `every receiver the scenarios use (the preloaded \`load-*\`, the store scenario's 1,000 \`store-*\`, the batch scenario's 100 ` +
+  `\`group-*\`, each ack pool) registered ${devices} devices (\`d0\`...) before any message was stored, so that each message is ` +
+  `pending for ${devices} readers and has ${devices} summary rows. There the summaries and pages name a device at random; each ack ` +
+  `names one device, taking turns, so that each ack takes one message from one device and one ack in ${devices} deletes it.`
+
 /**
  * The scenarios chosen by --scenarios, for `receivers` preloaded receivers. With `devices` (--devices), every receiver
  * has that many devices registered (`d0`, `d1`, ...; the ack pools' register theirs before they are filled): the

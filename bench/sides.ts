@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, lstatSync, symlinkSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import pg from 'pg'
+import { citusWorkers, createCitusDatabase } from '../test/helpers/citus.js'
 import { onUndo } from './undo.js'
 
 export interface Checkout { dir: string, commit: string, uncommittedChanges: boolean }
@@ -41,26 +42,52 @@ export function buildCheckout (dir: string): void {
 export const sqliteDatabase = (label: string, memory = false) => async (dir: string): Promise<string> =>
   memory ? 'sqlite::memory:' : `sqlite:${join(dir, `${label}.db`)}`
 
-/** On `serverUrl`'s PostgreSQL server, through its maintenance database `postgres`. */
-async function onServer (serverUrl: string, sql: string): Promise<void> {
+/** On `serverUrl`'s PostgreSQL server, in `database` (its maintenance database `postgres` by default); answers the rows. */
+async function onServer (serverUrl: string, sql: string, database = 'postgres'): Promise<Array<Record<string, unknown>>> {
   const url = new URL(serverUrl)
-  url.pathname = '/postgres'
+  url.pathname = `/${database}`
   const client = new pg.Client({ connectionString: url.toString() })
   await client.connect()
-  try { await client.query(sql) } finally { await client.end() }
+  try { return (await client.query(sql)).rows } finally { await client.end() }
+}
+
+/** The database name of a side: the URL's (om_bench for the maintenance database) with the label and this process's id. */
+function databaseName (label: string, serverUrl: string): string {
+  const suffix = `_${label}_${process.pid}`
+  const named = new URL(serverUrl).pathname.slice(1).toLowerCase().replace(/\W/g, '_')
+  return (named === '' || named === 'postgres' ? 'om_bench' : named).slice(0, 63 - suffix.length) + suffix
+}
+
+const inDatabase = (serverUrl: string, name: string): string => {
+  const url = new URL(serverUrl)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+/** A database of its own on `serverUrl`'s server (named by databaseName), dropped at the end of the run. */
+export const postgresDatabase = (label: string, serverUrl: string) => async (): Promise<string> => {
+  const name = databaseName(label, serverUrl)
+  await onServer(serverUrl, `CREATE DATABASE "${name}"`)
+  onUndo(async () => { await onServer(serverUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) })
+  return inDatabase(serverUrl, name)
 }
 
 /**
- * A database of its own on `serverUrl`'s server, named after the URL's (om_bench for the maintenance database) with the
- * label and this process's id, dropped at the end of the run.
+ * A database of its own on the Citus cluster whose coordinator `coordinatorUrl` names (named by databaseName): on the
+ * coordinator and every worker, as the tests make theirs (test/helpers/citus.ts), with Citus' default shard count;
+ * dropped from every node at the end of the run.
  */
-export const postgresDatabase = (label: string, serverUrl: string) => async (): Promise<string> => {
-  const url = new URL(serverUrl)
-  const suffix = `_${label}_${process.pid}`
-  const named = url.pathname.slice(1).toLowerCase().replace(/\W/g, '_')
-  const name = (named === '' || named === 'postgres' ? 'om_bench' : named).slice(0, 63 - suffix.length) + suffix
-  await onServer(serverUrl, `CREATE DATABASE "${name}"`)
-  onUndo(async () => { await onServer(serverUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) })
-  url.pathname = `/${name}`
-  return url.toString()
+export const citusDatabase = (label: string, coordinatorUrl: string) => async (): Promise<string> => {
+  const maintenance = inDatabase(coordinatorUrl, 'postgres')
+  const workers = await citusWorkers(maintenance)
+  if (workers === null || workers.length === 0) throw new Error(`${new URL(coordinatorUrl).host}: not a Citus coordinator with active workers`)
+  const name = databaseName(label, coordinatorUrl)
+  onUndo(await createCitusDatabase(maintenance, workers, name))
+  return inDatabase(coordinatorUrl, name)
+}
+
+/** How the service left its tables on a Citus database: each with its Citus type, distribution column and shard count. */
+export async function citusTables (databaseUrl: string): Promise<Array<Record<string, unknown>>> {
+  return await onServer(databaseUrl, 'SELECT table_name::text, citus_table_type, distribution_column, shard_count FROM citus_tables ORDER BY 1',
+    new URL(databaseUrl).pathname.slice(1))
 }

@@ -1,10 +1,11 @@
-// `--stores sqlite,postgres`: this checkout's service on SQLite and on PostgreSQL side by side, against issue 15's goal, with a CPU profile of each PostgreSQL scenario.
+// `--stores sqlite,postgres`: this checkout's service on SQLite and on PostgreSQL side by side, against issue 15's goal, with a
+// CPU profile of each PostgreSQL scenario; with --devices <n>, every receiver on both sides with n devices.
 import { mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
-import { args, CONNECTIONS, SCENARIO_LIST, DURATION, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, writeResults } from './options.js'
+import { args, CONNECTIONS, devicesOption, SCENARIO_LIST, DURATION, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, writeResults } from './options.js'
 import { compareRows, fixed, type Comparison, type Running } from './compare.js'
 import { analyse, profileMarkdown, type Analysis } from './profile.js'
-import { load, median, type Scenario } from './scenarios.js'
+import { load, median, withDevices, type Scenario } from './scenarios.js'
 import { startService, stop } from './services.js'
 import { checkout, describe, postgresDatabase, sqliteDatabase, type Side } from './sides.js'
 import { onUndo, undoOnSignals } from './undo.js'
@@ -44,11 +45,11 @@ export async function profileSide (scenario: Scenario, measured: Running, rows: 
   return { scenario: scenario.name, rows, requestsPerSecond: run.requestsPerSecond, analysis }
 }
 
-/** The PostgreSQL side's profile of the scenario. */
-async function profile (scenario: Scenario, running: Running[], rows: number): Promise<Profiled> {
-  const measured = running.find(({ side }) => side.store === 'postgres')
-  if (measured === undefined) throw new Error('--stores runs no PostgreSQL side')
-  return await profileSide(scenario, measured, rows)
+/** The PostgreSQL side's profile of the scenario (`perSide`: each side's, as compareRows runs them). */
+async function profile (perSide: Scenario[], running: Running[], rows: number, suffix: string): Promise<Profiled> {
+  const i = running.findIndex(({ side }) => side.store === 'postgres')
+  if (i < 0) throw new Error('--stores runs no PostgreSQL side')
+  return await profileSide(perSide[i] as Scenario, running[i] as Running, rows, suffix)
 }
 
 export const range = (values: number[]) => values.length === 0 ? '-' : `${fixed(Math.min(...values), 2)} - ${fixed(Math.max(...values), 2)}`
@@ -60,20 +61,21 @@ function ackOverStore (results: Comparison[], rows: number, side: 0 | 1): number
   return runs('ack').map((ack, i) => ack.requestsPerSecond / (stores[i]?.requestsPerSecond ?? NaN)).filter((ratio) => !Number.isNaN(ratio))
 }
 
-function table (results: Comparison[]): string {
+/** Per scenario, both sides' figures and the second's over the first's against `goal` where `goalScenarios` set it. */
+export function sideBySideTable (results: Comparison[], [a, b]: [string, string], goal: number, goalScenarios: string[]): string {
   const lines = [
-    '| scenario | rows | SQLite req/s | PostgreSQL req/s | PostgreSQL / SQLite (median of rounds) | min - max over the rounds | ' +
-      `reaches ${GOAL} | statements per request, SQLite / PostgreSQL | round trips per request, SQLite / PostgreSQL | ` +
-      'p50 / p99 ms, SQLite; PostgreSQL | failed, SQLite / PostgreSQL |',
+    `| scenario | rows | ${a} req/s | ${b} req/s | ${b} / ${a} (median of rounds) | min - max over the rounds | ` +
+      `reaches ${goal} | statements per request, ${a} / ${b} | round trips per request, ${a} / ${b} | ` +
+      `p50 / p99 ms, ${a}; ${b} | failed, ${a} / ${b} |`,
     '| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- |'
   ]
   for (const r of results) {
-    const [sqlite, postgres] = r.sides
-    const goal = !GOAL_SCENARIOS.includes(r.scenario) ? '-' : r.ratio >= GOAL ? (r.ratioMin >= GOAL ? 'yes' : 'yes (not every round)') : 'no'
-    lines.push(`| ${r.scenario} | ${r.rows} | ${Math.round(sqlite.run.requestsPerSecond)} | ${Math.round(postgres.run.requestsPerSecond)} | ` +
-      `${fixed(r.ratio, 2)} | ${range(r.ratios)} | ${goal} | ${fixed(sqlite.statementsPerRequest, 2)} / ${fixed(postgres.statementsPerRequest, 2)} | ` +
-      `${fixed(sqlite.roundTripsPerRequest, 2)} / ${fixed(postgres.roundTripsPerRequest, 2)} | ${sqlite.run.p50} / ${sqlite.run.p99}; ` +
-      `${postgres.run.p50} / ${postgres.run.p99} | ${sqlite.run.failures} / ${postgres.run.failures} |`)
+    const [first, second] = r.sides
+    const reached = !goalScenarios.includes(r.scenario) ? '-' : r.ratio >= goal ? (r.ratioMin >= goal ? 'yes' : 'yes (not every round)') : 'no'
+    lines.push(`| ${r.scenario} | ${r.rows} | ${Math.round(first.run.requestsPerSecond)} | ${Math.round(second.run.requestsPerSecond)} | ` +
+      `${fixed(r.ratio, 2)} | ${range(r.ratios)} | ${reached} | ${fixed(first.statementsPerRequest, 2)} / ${fixed(second.statementsPerRequest, 2)} | ` +
+      `${fixed(first.roundTripsPerRequest, 2)} / ${fixed(second.roundTripsPerRequest, 2)} | ${first.run.p50} / ${first.run.p99}; ` +
+      `${second.run.p50} / ${second.run.p99} | ${first.run.failures} / ${second.run.failures} |`)
   }
   return lines.join('\n')
 }
@@ -97,8 +99,9 @@ function verdict (results: Comparison[]): { markdown: string, ackOverStore: Reco
   return { markdown: lines.join('\n'), ackOverStore: ratios }
 }
 
-function profilesMarkdown (profiled: Profiled[]): string {
-  return profiled.map((p) => `### ${p.scenario}${ROW_COUNTS.length > 1 ? `, ${p.rows} rows` : ''}: CPU profile of the PostgreSQL service\n\n` +
+/** Each profile's tables, under a heading naming `whose` it is. */
+export function profilesMarkdown (profiled: Profiled[], whose: string): string {
+  return profiled.map((p) => `### ${p.scenario}${ROW_COUNTS.length > 1 ? `, ${p.rows} rows` : ''}: CPU profile of ${whose}\n\n` +
     `One more run of ${DURATION} s under \`node --cpu-prof\`, ${Math.round(p.requestsPerSecond)} req/s (the profiler slows it: ` +
     `not comparable with the table), ${p.analysis.samples} samples ${p.analysis.windowed ? 'taken while the load ran' : 'over the whole process (startup and shutdown included)'}, ` +
     `\`${relative('.', p.analysis.file)}\`. Self time: the function on top of the stack when sampled; \`(idle)\` is the ` +
@@ -110,36 +113,40 @@ export async function compareStores (): Promise<void> {
   if (stores.length !== 2 || !stores.includes('sqlite') || !stores.includes('postgres')) {
     throw new Error(`--stores ${String(args.stores)}: the stores compared are sqlite,postgres`)
   }
+  const devices = devicesOption()
   undoOnSignals()
   const here = checkout(process.cwd())
+  const withThem = devices === undefined ? {} : { devices }
   const sides: [Side, Side] = [
-    { label: 'sqlite', checkout: here, store: 'sqlite', database: sqliteDatabase('sqlite') },
-    { label: 'postgres', checkout: here, store: 'postgres', database: postgresDatabase('postgres', POSTGRES_URL) }
+    { label: 'sqlite', checkout: here, store: 'sqlite', database: sqliteDatabase('sqlite'), ...withThem },
+    { label: 'postgres', checkout: here, store: 'postgres', database: postgresDatabase('postgres', POSTGRES_URL), ...withThem }
   ]
+  const suffix = devices === undefined ? '' : `-devices${devices}`
   const profiled: Profiled[] = []
-  const afterScenario = async (scenario: Scenario, running: Running[], rows: number) => {
-    if (args.profile === true) profiled.push(await profile(scenario, running, rows))
+  const afterScenario = async (_scenario: Scenario, running: Running[], rows: number, _receivers: number, perSide: Scenario[]) => {
+    if (args.profile === true) profiled.push(await profile(perSide, running, rows, suffix))
   }
   const results: Comparison[] = []
   for (const rows of ROW_COUNTS) results.push(...await compareRows(rows, sides, afterScenario))
 
   const server = new URL(POSTGRES_URL)
   server.password = ''
-  const command = `npm run bench -- --stores sqlite,postgres --scenarios ${SCENARIO_LIST} --rows ${args.rows} ` +
+  const command = `npm run bench -- --stores sqlite,postgres${devices === undefined ? '' : ` --devices ${devices}`} --scenarios ${SCENARIO_LIST} --rows ${args.rows} ` +
     `--duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}${args.profile === true ? '' : ' --no-profile'}`
   const { markdown: goal, ackOverStore: ackRatios } = verdict(results)
   const markdown = `Checkout: ${describe(here)}. SQLite: a fresh file in a temporary directory (the service's defaults). ` +
-    `PostgreSQL: a fresh database on ${server.host}, dropped at the end. Both preloaded alike. Machine: ${machine}. ` +
+    `PostgreSQL: a fresh database on ${server.host}, dropped at the end. ${devices === undefined ? '' : `On both, ${withDevices(devices)} `}` +
+    `Both preloaded alike. Machine: ${machine}. ` +
     `autocannon -c ${CONNECTIONS}, ${DURATION} s per run, ${ROUNDS} rounds of SQLite and PostgreSQL, which goes first ` +
-    `alternating, medians. Command: \`${command}\`. ${new Date().toISOString()}\n\n${table(results)}\n\n` +
+    `alternating, medians. Command: \`${command}\`. ${new Date().toISOString()}\n\n${sideBySideTable(results, ['SQLite', 'PostgreSQL'], GOAL, GOAL_SCENARIOS)}\n\n` +
     `Issue 15's goal: store, batch, summary, page and ack on PostgreSQL at least ${GOAL} of SQLite, and PostgreSQL acks/s ` +
     `at least its stores/s.\n\n${goal}\n\nThe ratio is the median of the rounds' ratios, each between two runs back to back. ` +
     'Acks over stores divides the ack run of each round by the store run of the same round index: those ran minutes apart, ' +
     'so the machine\'s drift weighs on it more. Statements (BEGIN and COMMIT included) and round trips are the service\'s ' +
     'counters over each run divided by its requests, the sweep\'s included (`-` where the service counts none). ' +
-    '`expiry` stores at a fixed rate, its loop delay the figure: below 1.00 its ratio says PostgreSQL fell short of that rate.\n' + (profiled.length === 0 ? '' : `\n${profilesMarkdown(profiled)}\n`)
-  writeResults('stores', markdown, {
-    machine, command, postgresServer: server.toString(), checkout: here, goal: GOAL, results, ackOverStore: ackRatios,
+    '`expiry` stores at a fixed rate, its loop delay the figure: below 1.00 its ratio says PostgreSQL fell short of that rate.\n' + (profiled.length === 0 ? '' : `\n${profilesMarkdown(profiled, 'the PostgreSQL service')}\n`)
+  writeResults(`stores${devices === undefined ? '' : '-devices'}`, markdown, {
+    machine, command, postgresServer: server.toString(), checkout: here, devices: devices ?? 0, goal: GOAL, results, ackOverStore: ackRatios,
     profiles: profiled.map(({ analysis, ...p }) => ({ ...p, ...analysis, file: relative('.', analysis.file) }))
   }, true)
 }
