@@ -34,8 +34,22 @@ export async function citusWorkers (adminUrl: string): Promise<Node[] | null> {
   })
 }
 
-/** Creates `name` on the coordinator and the workers; returns a function that drops it from all of them. */
+/**
+ * Creates `name` on the coordinator and the workers; returns a function that drops it from all of them. Under load
+ * citus_add_node's metadata sync sometimes loses its connection to a worker ("failure on connection marked as
+ * essential"): the whole database is then made again, up to three times.
+ */
 export async function createCitusDatabase (adminUrl: string, workers: readonly Node[], name: string, shardCount?: number): Promise<() => Promise<void>> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await createCitusDatabaseOnce(adminUrl, workers, name, shardCount)
+    } catch (error) {
+      if (attempt >= 3) throw error
+    }
+  }
+}
+
+async function createCitusDatabaseOnce (adminUrl: string, workers: readonly Node[], name: string, shardCount?: number): Promise<() => Promise<void>> {
   const coordinator = new URL(adminUrl)
   const nodes: Array<Node | null> = [null, ...workers]
   const drop = async (): Promise<void> => {
