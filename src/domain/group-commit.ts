@@ -32,7 +32,8 @@ export function createGroupCommit<I, O> (
   const busy = new Set<string>()
   let running = 0
   let scheduled = false
-  // With one transaction at a time and one partition nothing can overtake a call: no keys to track.
+  // With one transaction at a time and one partition nothing can overtake a call: no keys to track. With partitions a
+  // call skipped for its partition holds back later calls of its keys, even once a refreshed map puts them elsewhere.
   const tracksKeys = concurrency > 1 || partitionOf !== undefined
 
   function takeGroup (): Array<Job<I, O>> {

@@ -218,3 +218,19 @@ t.test('without a partition, calls for receivers of both nodes still share one c
   pending[0]?.resolve()
   t.same(await Promise.all(calls), [['out-0', 'out-1'], ['out-2'], ['out-3']])
 })
+
+t.test('when a receiver moves to another node between two of its calls, they still commit in the order they were made', async (t) => {
+  const { groups, pending, commit } = manualCommit()
+  const nodes = new Map([['r-0', 'A'], ['r-1', 'B']])
+  const submit = createGroupCommit(commit, 500, 1, receiverOf, (item: number) => nodes.get(receiverOf(item)) ?? '?')
+  const calls = [submit([0]), submit([1])]
+  // A refreshed placement: r-1 now lives on A, with r-0.
+  nodes.set('r-1', 'A')
+  calls.push(submit([11]))
+  for (let i = 0; i < 3; i++) {
+    await tick()
+    pending[i]?.resolve()
+  }
+  await Promise.all(calls)
+  t.same(groups, [[0], [1], [11]], '11 (r-1, now on A) does not join 0 ahead of 1 (r-1, still queued for B)')
+})
