@@ -90,7 +90,10 @@ export function createAcks ({ store, rules, clock, write }: DomainContext) {
     })
   }
 
-  const submit = createGroupCommit(commitAcks, GROUP_COMMIT_MAX_ITEMS, store.writeConcurrency, (item) => item.receiverUid)
+  // On Citus, groups per node: each transaction then commits on one node, without two-phase commit.
+  const { partitionOf } = store
+  const submit = createGroupCommit(commitAcks, GROUP_COMMIT_MAX_ITEMS, store.writeConcurrency, (item) => item.receiverUid,
+    partitionOf === undefined ? undefined : (item) => partitionOf(item.receiverUid))
 
   /**
    * Takes the selected messages from the pending ones of one receiver (of its device, when it has devices); answers

@@ -3,6 +3,7 @@
 interface Job<I, O> {
   items: readonly I[]
   keys: readonly string[]
+  partition: string
   resolve (outputs: O[]): void
   reject (error: unknown): void
 }
@@ -16,14 +17,24 @@ interface Job<I, O> {
  * while others commit, but only with calls whose keys (their receivers, from `keysOf`; none without it) no running group holds: a call
  * on a busy receiver would only wait for its lock, so it waits here instead and goes with the next group of that
  * receiver. Calls sharing a key still start in the order they were made.
+ *
+ * With `partitionOf` (a function of the item's key: on Citus, the node of its receiver) a group holds the items of one
+ * partition only, so that its transaction commits on one node. A call whose items span partitions is cut into one part
+ * per partition, each going with the groups of its own; the call is answered, outputs in its input order, once every
+ * part has committed, and fails if one did. Each part commits on its own: a failed call may have stored some of its
+ * items, which a retry finds again (stores are deduplicated by msg_id, acks take nothing twice).
  */
 export function createGroupCommit<I, O> (
-  commit: (items: readonly I[]) => Promise<O[]>, maxItems: number, concurrency = 1, keysOf?: (item: I) => string
+  commit: (items: readonly I[]) => Promise<O[]>, maxItems: number, concurrency = 1, keysOf?: (item: I) => string,
+  partitionOf?: (item: I) => string
 ) {
   const waiting: Array<Job<I, O>> = []
   const busy = new Set<string>()
   let running = 0
   let scheduled = false
+  // With one transaction at a time and one partition nothing can overtake a call: no keys to track. With partitions a
+  // call skipped for its partition holds back later calls of its keys, even once a refreshed map puts them elsewhere.
+  const tracksKeys = concurrency > 1 || partitionOf !== undefined
 
   function takeGroup (): Array<Job<I, O>> {
     const group: Array<Job<I, O>> = []
@@ -32,8 +43,9 @@ export function createGroupCommit<I, O> (
     let count = 0
     for (let i = 0; i < waiting.length;) {
       const next = waiting[i] as Job<I, O>
-      if (group.length > 0 && count + next.items.length > maxItems) break
-      if (next.keys.some((key) => busy.has(key) || passed.has(key))) {
+      const otherPartition = group.length > 0 && next.partition !== group[0]?.partition
+      if (!otherPartition && group.length > 0 && count + next.items.length > maxItems) break
+      if (otherPartition || next.keys.some((key) => busy.has(key) || passed.has(key))) {
         for (const key of next.keys) passed.add(key)
         i++
         continue
@@ -75,15 +87,43 @@ export function createGroupCommit<I, O> (
     }
   }
 
-  return function submit (items: readonly I[]): Promise<O[]> {
+  function enqueue (items: readonly I[], partition: string): Promise<O[]> {
     return new Promise<O[]>((resolve, reject) => {
-      // With one transaction at a time nothing is ever busy: no keys to track.
-      waiting.push({ items, keys: concurrency > 1 && keysOf !== undefined ? [...new Set(items.map(keysOf))] : [], resolve, reject })
+      waiting.push({ items, keys: tracksKeys && keysOf !== undefined ? [...new Set(items.map(keysOf))] : [], partition, resolve, reject })
       // Wait for the current I/O round to hand over every request that arrived with this one.
       if (running < concurrency && !scheduled) {
         scheduled = true
         setImmediate(startGroups)
       }
     })
+  }
+
+  /** The call's items by partition, in the order each partition first appears, each part keeping its input order. */
+  function parts (items: readonly I[], partitionOf: (item: I) => string): Map<string, number[]> {
+    const indexes = new Map<string, number[]>()
+    items.forEach((item, index) => {
+      const partition = partitionOf(item)
+      const part = indexes.get(partition)
+      if (part === undefined) indexes.set(partition, [index])
+      else part.push(index)
+    })
+    return indexes
+  }
+
+  return async function submit (items: readonly I[]): Promise<O[]> {
+    if (partitionOf === undefined) return await enqueue(items, '')
+    const byPartition = parts(items, partitionOf)
+    if (byPartition.size <= 1) return await enqueue(items, byPartition.keys().next().value ?? '')
+    const split = [...byPartition].map(([partition, indexes]) => ({ indexes, outputs: enqueue(indexes.map((index) => items[index] as I), partition) }))
+    // Answered only once every part has settled: never while a part of it is still committing.
+    const settled = await Promise.allSettled(split.map((part) => part.outputs))
+    const failed = settled.find((result) => result.status === 'rejected')
+    if (failed !== undefined) throw failed.reason
+    const outputs = new Array<O>(items.length)
+    settled.forEach((result, i) => {
+      const values = (result as PromiseFulfilledResult<O[]>).value
+      split[i]?.indexes.forEach((index, j) => { outputs[index] = values[j] as O })
+    })
+    return outputs
   }
 }

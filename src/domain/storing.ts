@@ -114,7 +114,10 @@ export function createStoring ({ store, rules, clock, write }: DomainContext, wa
     return stored
   }
 
-  const submit = createGroupCommit(commitStores, GROUP_COMMIT_MAX_ITEMS, store.writeConcurrency, (item) => item.receiverUid)
+  // On Citus, groups per node: each transaction then commits on one node, without two-phase commit.
+  const { partitionOf } = store
+  const submit = createGroupCommit(commitStores, GROUP_COMMIT_MAX_ITEMS, store.writeConcurrency, (item) => item.receiverUid,
+    partitionOf === undefined ? undefined : (item) => partitionOf(item.receiverUid))
 
   const prepare = (message: NewMessage): Prepared => ({
     receiverUid: message.receiverUid,

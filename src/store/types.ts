@@ -126,6 +126,12 @@ export interface Store {
    * where transactions lock only their receivers' rows and overlap their round trips and commits (PostgreSQL).
    */
   readonly writeConcurrency: number
+  /**
+   * The partition of a receiver's rows, where transactions that stay in one commit faster (on Citus, the node of its
+   * shard: citus-placement.ts); group commit then forms its groups per partition. Absent where every transaction
+   * commits alike (SQLite, plain PostgreSQL). A receiver must map to one partition at a time.
+   */
+  readonly partitionOf?: ((receiverUid: string) => string) | undefined
   /** The SQL statements sent so far (BEGIN and COMMIT included), and how many of them waited for a network round trip. */
   statementCounts (): StatementCounts
   ping (): Promise<void>

@@ -138,3 +138,99 @@ t.test('with a concurrency above 1, a call on a receiver a running group holds w
   pending[2]?.resolve()
   t.same(await Promise.all(calls), [['out-11', 'out-5'], ['out-3'], ['out-15']])
 })
+
+// A stub placement: item n belongs to receiver r-(n % 10), and each receiver lives on node A or B.
+const NODES: Record<string, string> = { 'r-0': 'A', 'r-1': 'B', 'r-2': 'A', 'r-3': 'B', 'r-4': 'B', 'r-5': 'A', 'r-6': 'A', 'r-7': 'B', 'r-8': 'A', 'r-9': 'B' }
+const receiverOf = (item: number): string => `r-${item % 10}`
+const nodeOf = (item: number): string => NODES[receiverOf(item)] ?? '?'
+
+for (const concurrency of [1, 3]) {
+  t.test(`with a partition and a concurrency of ${concurrency}, concurrent calls for receivers of two nodes never share a commit`, async (t) => {
+    const { groups, pending, commit } = manualCommit()
+    const submit = createGroupCommit(commit, 8, concurrency, receiverOf, nodeOf)
+    const calls: Array<Promise<string[]>> = []
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 10; i++) calls.push(submit([round * 10 + i]))
+      await tick()
+      // Finish about half of what runs, so that new calls meet busy receivers and both nodes' groups overlap.
+      pending.splice(0, Math.ceil(pending.length / 2)).forEach((gate) => { gate.resolve() })
+    }
+    while (groups.flat().length < 50 || pending.length > 0) {
+      pending.splice(0).forEach((gate) => { gate.resolve() })
+      await tick()
+    }
+    t.same(await Promise.all(calls), Array.from({ length: 50 }, (_, i) => [`out-${i}`]), 'each call answered with its own output')
+    for (const group of groups) t.equal(new Set(group.map(nodeOf)).size, 1, `commit [${group.join(', ')}] holds one node`)
+    t.ok(groups.every((group) => group.length <= 8), 'no group above maxItems')
+    for (let r = 0; r < 10; r++) {
+      const order = groups.flat().filter((item) => item % 10 === r)
+      t.same(order, [...order].sort((a, b) => a - b), `r-${r}'s calls committed in the order they were made`)
+    }
+  })
+}
+
+t.test('a call for receivers of two nodes is split, one part per node, and answered whole in its input order once both have committed', async (t) => {
+  const { groups, pending, commit } = manualCommit()
+  const submit = createGroupCommit(commit, 500, 2, receiverOf, nodeOf)
+  // 0, 2, 5 on A; 1, 3 on B.
+  const call = submit([1, 0, 3, 2, 5])
+  await tick()
+  t.same(groups, [[1, 3], [0, 2, 5]], 'one commit per node, each part in its input order, the first node seen first')
+  pending[1]?.resolve()
+  await tick()
+  t.equal(await state(call), 'pending', 'one part committed: no answer yet')
+  pending[0]?.resolve()
+  t.same(await call, ['out-1', 'out-0', 'out-3', 'out-2', 'out-5'], 'the outputs in the input order')
+})
+
+t.test('a failed part rejects its call, which is answered only after its other part has committed', async (t) => {
+  const { groups, pending, commit } = manualCommit()
+  const submit = createGroupCommit(commit, 500, 2, receiverOf, nodeOf)
+  const call = submit([0, 1])
+  const other = submit([11])
+  await tick()
+  t.same(groups, [[0], [1, 11]])
+  pending[1]?.reject(new Error('node B down'))
+  await t.rejects(other, { message: 'node B down' }, 'the whole group of the failed part fails')
+  t.equal(await state(call), 'pending', 'the part on A still commits: no answer yet')
+  pending[0]?.resolve()
+  await t.rejects(call, { message: 'node B down' })
+})
+
+t.test('a spanning call keeps the order per receiver with one transaction at a time', async (t) => {
+  const { groups, pending, commit } = manualCommit()
+  const submit = createGroupCommit(commit, 500, 1, receiverOf, nodeOf)
+  const calls = [submit([0, 1]), submit([11]), submit([10])]
+  for (let i = 0; i < 2; i++) {
+    await tick()
+    pending[i]?.resolve()
+  }
+  t.same(await Promise.all(calls), [['out-0', 'out-1'], ['out-11'], ['out-10']])
+  t.same(groups, [[0, 10], [1, 11]], 'one commit per node, each receiver in call order')
+})
+
+t.test('without a partition, calls for receivers of both nodes still share one commit', async (t) => {
+  const { groups, pending, commit } = manualCommit()
+  const submit = createGroupCommit(commit, 500, 3, receiverOf)
+  const calls = [submit([0, 1]), submit([2]), submit([3])]
+  await tick()
+  t.same(groups, [[0, 1, 2, 3]])
+  pending[0]?.resolve()
+  t.same(await Promise.all(calls), [['out-0', 'out-1'], ['out-2'], ['out-3']])
+})
+
+t.test('when a receiver moves to another node between two of its calls, they still commit in the order they were made', async (t) => {
+  const { groups, pending, commit } = manualCommit()
+  const nodes = new Map([['r-0', 'A'], ['r-1', 'B']])
+  const submit = createGroupCommit(commit, 500, 1, receiverOf, (item: number) => nodes.get(receiverOf(item)) ?? '?')
+  const calls = [submit([0]), submit([1])]
+  // A refreshed placement: r-1 now lives on A, with r-0.
+  nodes.set('r-1', 'A')
+  calls.push(submit([11]))
+  for (let i = 0; i < 3; i++) {
+    await tick()
+    pending[i]?.resolve()
+  }
+  await Promise.all(calls)
+  t.same(groups, [[0], [1], [11]], '11 (r-1, now on A) does not join 0 ahead of 1 (r-1, still queued for B)')
+})
