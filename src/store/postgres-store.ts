@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto'
 import type { DatabaseOptions } from './database.js'
 import { StoreUnavailableError } from '../domain/errors.js'
 import { storeFailure } from './errors.js'
+import { createPlacement, detectCitus } from './citus-placement.js'
 import { CHANNEL, commitPayloads, listenForCommits, type CommitListener } from './postgres-commit-feed.js'
 import { citusLogLine, migratePostgres } from './postgres-migrations.js'
 import { createPool } from './postgres-pool.js'
@@ -44,6 +45,18 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
     if (!(error instanceof StoreUnavailableError)) throw error
   }
   const pool = createPool(options)
+  // On Citus, group commit forms its groups per node (the node of each receiver's shard, read from Citus's catalog and
+  // reloaded in the background), so that no transaction writes on two nodes. A database that was down at start, and
+  // turns out to be Citus, is grouped as plain PostgreSQL until the next start: correct, with two-phase commits.
+  const openPlacement = async (): Promise<Awaited<ReturnType<typeof createPlacement>> | undefined> => {
+    try {
+      return await detectCitus(pool) ? await createPlacement(pool, { log: options.log }) : undefined
+    } catch (error) {
+      options.log?.('warn', `could not read the Citus shard placement; groups are not formed per node: ${error instanceof Error ? error.message : String(error)}`)
+      return undefined
+    }
+  }
+  const placement = migrated === null ? undefined : await openPlacement()
   // Names this instance in its NOTIFY payloads, so that its own commits (woken in process) are not heard twice.
   const instanceId = randomUUID()
   const listeners: CommitListener[] = []
@@ -136,9 +149,12 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
     // two, no more stores and fewer acks (the groups only get smaller). The rest of the pool stays free for reads.
     writeConcurrency: Math.min(2, options.poolMax),
 
+    partitionOf: placement === undefined ? undefined : (receiverUid) => placement.nodeOf(receiverUid),
+
     statementCounts: () => pool.counts(),
 
     close: async () => {
+      placement?.close()
       await Promise.all(listeners.map((listener) => listener.close()))
       await pool.end()
     }

@@ -6,6 +6,7 @@ import pg from 'pg'
 import { citusWorkers } from '../helpers/citus.js'
 import { createTestDatabase, PG_ADMIN_URL, TEST_STORE } from '../helpers/database.js'
 import { citusLogLine, migratePostgres, DISTRIBUTED_TABLES } from '../../src/store/postgres-migrations.js'
+import { createPostgresStore } from '../../src/store/postgres-store.js'
 
 const options = (databaseUrl: string) => ({ databaseUrl, poolMax: 2, statementTimeoutMs: 60_000, connectTimeoutMs: 5000 })
 
@@ -30,6 +31,9 @@ if (TEST_STORE !== 'postgres') {
     t.equal(report.citus, undefined)
     t.equal(citusLogLine(report), null)
     t.same(await query(url, "SELECT extname FROM pg_extension WHERE extname = 'citus'"), [])
+    const store = await createPostgresStore(options(url))
+    t.teardown(() => store.close())
+    t.equal(store.partitionOf, undefined, 'groups stay as they are: no partition')
   })
 
   t.test('on Citus the five tables are distributed by receiver_uid in one colocation group, once', { skip: workers === null && 'TEST_PG_ADMIN_URL is not a Citus coordinator' }, async (t) => {
@@ -45,6 +49,11 @@ if (TEST_STORE !== 'postgres') {
     t.equal(new Set(rows.map((row) => row.colocation)).size, 1, 'one colocation group')
     const placements = await query<{ nodes: number }>(url, "SELECT count(DISTINCT nodeport)::int AS nodes FROM citus_shards WHERE table_name = 'messages'::regclass")
     t.equal(placements[0]?.nodes, workers?.length, 'shards on every worker')
+
+    const store = await createPostgresStore(options(url))
+    t.teardown(() => store.close())
+    const nodes = new Set(Array.from({ length: 200 }, (_, i) => store.partitionOf?.(`receiver-${i}`)))
+    t.same([...nodes].sort(), workers?.map((worker) => `${worker.host}:${worker.port}`).sort(), 'the store groups per node: receivers map to every worker')
 
     const second = await migratePostgres(options(url))
     t.same(second, { applied: [], citus: { version: first.citus?.version, distributed: [], already: [...DISTRIBUTED_TABLES] } }, 'idempotent')
