@@ -30,6 +30,10 @@ export function createGroupCommit<I, O> (
 ) {
   const waiting: Array<Job<I, O>> = []
   const busy = new Set<string>()
+  // With partitions, one transaction per partition at a time: on Citus two groups of one node, sharing no receiver,
+  // deadlocked each other (Citus runs their INSERT ... SELECT statements as several tasks through the coordinator);
+  // groups of different nodes share no shard.
+  const busyPartitions = new Set<string>()
   let running = 0
   let scheduled = false
   // With one transaction at a time and one partition nothing can overtake a call: no keys to track. With partitions a
@@ -43,7 +47,7 @@ export function createGroupCommit<I, O> (
     let count = 0
     for (let i = 0; i < waiting.length;) {
       const next = waiting[i] as Job<I, O>
-      const otherPartition = group.length > 0 && next.partition !== group[0]?.partition
+      const otherPartition = group.length > 0 ? next.partition !== group[0]?.partition : busyPartitions.has(next.partition)
       if (!otherPartition && group.length > 0 && count + next.items.length > maxItems) break
       if (otherPartition || next.keys.some((key) => busy.has(key) || passed.has(key))) {
         for (const key of next.keys) passed.add(key)
@@ -77,9 +81,12 @@ export function createGroupCommit<I, O> (
       if (group.length === 0) return
       const keys = [...new Set(group.flatMap((job) => job.keys))]
       for (const key of keys) busy.add(key)
+      const partition = group[0]?.partition ?? ''
+      if (partitionOf !== undefined) busyPartitions.add(partition)
       running++
       void run(group).finally(() => {
         for (const key of keys) busy.delete(key)
+        busyPartitions.delete(partition)
         running--
         // What arrived during that commit is already waiting: its group starts at once.
         startGroups()

@@ -234,3 +234,20 @@ t.test('when a receiver moves to another node between two of its calls, they sti
   await Promise.all(calls)
   t.same(groups, [[0], [1], [11]], '11 (r-1, now on A) does not join 0 ahead of 1 (r-1, still queued for B)')
 })
+
+t.test('with a partition, one transaction per node at a time: a second group of a busy node waits, one of the other node goes', async (t) => {
+  const { groups, pending, commit } = manualCommit()
+  const submit = createGroupCommit(commit, 8, 3, receiverOf, nodeOf)
+  // r-0 and r-2 are on A, r-1 on B: three receivers, no key shared, yet only two transactions may run.
+  const first = submit([0])
+  await tick()
+  const second = submit([2])
+  const third = submit([1])
+  await tick()
+  t.same(groups, [[0], [1]], 'A and B each run one transaction; A\'s second group waits though its receiver is free')
+  pending.splice(0).forEach((gate) => { gate.resolve() })
+  await tick()
+  t.same(groups, [[0], [1], [2]], 'it starts once A\'s transaction has committed')
+  pending.splice(0).forEach((gate) => { gate.resolve() })
+  t.same(await Promise.all([first, second, third]), [['out-0'], ['out-2'], ['out-1']])
+})
