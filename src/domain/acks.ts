@@ -90,7 +90,7 @@ export function createAcks ({ store, rules, clock, write }: DomainContext) {
     })
   }
 
-  // On Citus, groups per node: each transaction then commits on one node, without two-phase commit.
+  // On Citus, groups per node: each transaction then writes on one node (README, Scaling out: Citus).
   const { partitionOf } = store
   const submit = createGroupCommit(commitAcks, GROUP_COMMIT_MAX_ITEMS, store.writeConcurrency, (item) => item.receiverUid,
     partitionOf === undefined ? undefined : (item) => partitionOf(item.receiverUid))

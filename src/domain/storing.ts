@@ -114,7 +114,7 @@ export function createStoring ({ store, rules, clock, write }: DomainContext, wa
     return stored
   }
 
-  // On Citus, groups per node: each transaction then commits on one node, without two-phase commit.
+  // On Citus, groups per node: each transaction then writes on one node (README, Scaling out: Citus).
   const { partitionOf } = store
   const submit = createGroupCommit(commitStores, GROUP_COMMIT_MAX_ITEMS, store.writeConcurrency, (item) => item.receiverUid,
     partitionOf === undefined ? undefined : (item) => partitionOf(item.receiverUid))

@@ -156,7 +156,11 @@ export function createTx (q: Queries): PostgresTx {
     async lastPendingOfSenders (keys) {
       if (keys.length === 0) return []
       const byReceiver = new Map<string, Array<[number, string]>>()
-      for (const [receiverUid, reader, senderUid] of keys) byReceiver.set(receiverUid, [...(byReceiver.get(receiverUid) ?? []), [reader, senderUid]])
+      for (const [receiverUid, reader, senderUid] of keys) {
+        const senders = byReceiver.get(receiverUid)
+        if (senders === undefined) byReceiver.set(receiverUid, [[reader, senderUid]])
+        else senders.push([reader, senderUid])
+      }
       const found: Array<{ reader: number, message: StoredMessage }> = []
       for (const [receiverUid, senders] of byReceiver) {
         for (const row of await rows(SQL.lastPendingOfSenders, [receiverUid, ...columns(senders, 2)])) found.push({ reader: toNumber(row.reader), message: toStoredMessage(row) })
