@@ -18,6 +18,7 @@ const CONVERSATION_TYPES = ['text', 'integer', 'text', 'integer', 'bigint', 'big
 const ROW_STATE = (alias: string): string => CONVERSATION_STATE_FIELDS.map((column) => `${alias}.${column}`).join(', ')
 const ROW_NULLS = CONVERSATION_STATE_FIELDS.map((column, i) => `NULL::${CONVERSATION_TYPES[i + 3] ?? ''} AS ${column}`).join(', ')
 const ROW_STATE_NULL = CONVERSATION_STATE_FIELDS.map(() => 'NULL').join(', ')
+const ROW_TYPED_NULLS = CONVERSATION_STATE_FIELDS.map((column, i) => `NULL::${CONVERSATION_TYPES[i + 3] ?? ''}`).join(', ')
 // A summary row's part of SQL.removeAcked's result after its receiver: seq, its sender, then msg_id, expires_at, readers
 // and remaining as typed NULLs (Citus plans each part of the UNION on its own, and an untyped NULL there is text).
 const KEY_NULLS = 'NULL::bigint, c.sender_uid, NULL::text, NULL::bigint, NULL::integer, NULL::integer'
@@ -87,8 +88,21 @@ export const SQL = {
   deleteTombstone: sql('delete_tombstone', 'DELETE FROM tombstones WHERE receiver_uid = $1 AND msg_id = $2'),
 
   oldestPending: sql('oldest_pending', `SELECT ${KEYS} FROM messages WHERE receiver_uid = $1 ORDER BY seq LIMIT 1`),
-  expiredPending: sql('expired_pending', `SELECT ${KEYS} FROM messages WHERE receiver_uid = $1 AND expires_at <= $2 ORDER BY seq LIMIT $3`),
-  earliestExpiry: sql('earliest_expiry', 'SELECT min(expires_at) AS earliest FROM messages WHERE receiver_uid = $1'),
+  // The expired messages of the receivers $1 at $2, at most $3 of each (lowest seqs first), deleted; in the same
+  // statement, the summary rows of their senders for the readers they left ('row', as they were), and each receiver's
+  // earliest expiry of what it keeps ('next', in expires_at: the messages not expired are the ones it keeps when none
+  // is left behind by the bound). One result in the columns of SQL.removeAcked's.
+  removeExpired: sql('remove_expired',
+    'WITH chosen AS (SELECT receiver_uid, seq, row_number() OVER (PARTITION BY receiver_uid ORDER BY seq) AS n FROM messages ' +
+    'WHERE receiver_uid = ANY($1::text[]) AND expires_at <= $2), gone AS (' +
+    `DELETE FROM messages m USING chosen c WHERE ${keyedBy('m.receiver_uid', '$1::text[]')} AND m.receiver_uid = c.receiver_uid AND m.seq = c.seq AND c.n <= $3 ` +
+    `RETURNING ${KEY_FIELDS.map((column) => `m.${column}`).join(', ')}) ` +
+    `SELECT 'removed' AS part, ${KEYS}, 0 AS remaining, NULL::integer AS reader, ${ROW_NULLS} FROM gone ` +
+    `UNION ALL SELECT 'row', c.receiver_uid, ${KEY_NULLS}, c.reader, ${ROW_STATE('c')} FROM conversations c ` +
+    'WHERE c.receiver_uid = ANY($1::text[]) AND EXISTS (SELECT 1 FROM gone d WHERE d.receiver_uid = c.receiver_uid ' +
+    'AND d.sender_uid = c.sender_uid AND (d.readers & (1 << c.reader)) <> 0) ' +
+    `UNION ALL SELECT 'next', receiver_uid, NULL::bigint, NULL::text, NULL::text, min(expires_at), NULL::integer, NULL::integer, NULL::integer, ${ROW_TYPED_NULLS} ` +
+    'FROM messages WHERE receiver_uid = ANY($1::text[]) AND expires_at > $2 GROUP BY receiver_uid'),
   // Acks by ids ($1, $2, and $3 the bit of each one's reader) and up to a seq ($4, $5, $6: a NULL sender for all
   // senders, $7 the reader's bit), alive at $8. Each chosen message loses the bits of the readers that acked it: the
   // messages left with none are deleted, their tombstones written (when $9, their purge time, is not NULL) from what the
@@ -138,7 +152,7 @@ export const SQL = {
   findConversations: sql('find_conversations',
     `SELECT ${CONVERSATIONS} FROM conversations WHERE ${inPairs('sender_uid')}`),
   // What a transaction wrote since its last statement, in one: new messages ($1-$10), summary rows upserted ($11-$21)
-  // and deleted ($22-$24), receivers' rows ($25-$29). No row is in two of them (postgres-transaction.ts keeps the
+  // and deleted ($22-$24), receivers' rows ($25-$29), devices' last acks ($30-$32). No row is in two of them (postgres-transaction.ts keeps the
   // last write of each), so the parts, which see one snapshot, never touch the same row.
   writeBack: sql('write_back',
     `WITH inserted AS (INSERT INTO messages (${MESSAGES}, readers) SELECT * FROM unnest(${arrays(MESSAGE_TYPES)})), ` +
@@ -148,7 +162,9 @@ export const SQL = {
     'updated AS (UPDATE receivers AS r SET last_seq = v.last_seq, pending_count = v.pending_count, next_expiry = v.next_expiry, devices = v.devices ' +
     'FROM unnest($25::text[], $26::bigint[], $27::integer[], $28::bigint[], $29::integer[]) AS v (receiver_uid, last_seq, pending_count, next_expiry, devices) ' +
     // The key as an index condition, here: each receiver's row is the one it finds.
-    'WHERE r.receiver_uid = ANY($25::text[]) AND r.receiver_uid = v.receiver_uid) ' +
+    'WHERE r.receiver_uid = ANY($25::text[]) AND r.receiver_uid = v.receiver_uid), ' +
+    'touched AS (UPDATE devices AS d SET last_ack_at = t.at FROM unnest($30::text[], $31::integer[], $32::bigint[]) AS t (receiver_uid, slot, at) ' +
+    `WHERE ${keyedBy('d.receiver_uid', '$30::text[]')} AND d.receiver_uid = t.receiver_uid AND d.slot = t.slot) ` +
     'SELECT 1'),
 
   findDevices: sql('find_devices', `SELECT ${DEVICES} FROM devices WHERE receiver_uid = ANY($1::text[])`),
@@ -158,9 +174,6 @@ export const SQL = {
   // A receiver without devices has every message pending for itself alone (readers = 1): they all become the device's ($2, its bit).
   takeOver: sql('take_over',
     'WITH moved AS (UPDATE messages SET readers = $2 WHERE receiver_uid = $1) UPDATE conversations SET reader = $3 WHERE receiver_uid = $1 AND reader = 0'),
-  touchDevices: sql('touch_devices',
-    'UPDATE devices AS d SET last_ack_at = $3 FROM unnest($1::text[], $2::integer[]) AS t (receiver_uid, slot) ' +
-    `WHERE ${keyedBy('d.receiver_uid', '$1::text[]')} AND d.receiver_uid = t.receiver_uid AND d.slot = t.slot`),
   devices: sql('devices',
     `SELECT ${DEVICE_FIELDS.map((column) => `d.${column}`).join(', ')}, (SELECT coalesce(sum(c.pending_count), 0) FROM conversations c ` +
     'WHERE c.receiver_uid = $1 AND c.reader = d.slot) AS pending_count FROM devices d WHERE d.receiver_uid = $1 ORDER BY d.registered_at, d.slot'),

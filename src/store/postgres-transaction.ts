@@ -9,7 +9,7 @@ import {
   conversationValues, deviceValues, pairKey, receiverValues, storedMessageValues, CONVERSATION_FIELDS, MESSAGE_FIELDS, RECEIVER_FIELDS, toConversation, toDevice,
   toMessageKey, toNullableNumber, toNumber, toReceiverState, toStoredMessage, toTombstone
 } from './row-mapper.js'
-import type { AckRemoval, ConversationKey, ReceiverKey, StoreTx, StoredCopies } from './types.js'
+import type { AckRemoval, ConversationKey, ExpiredRemoval, ReceiverKey, StoreTx, StoredCopies } from './types.js'
 
 /** Rows as one array per column, for unnest: [[a1, b1], [a2, b2]] becomes [[a1, a2], [b1, b2]]. */
 function columns (rows: ReadonlyArray<readonly unknown[]>, width: number): unknown[][] {
@@ -49,10 +49,14 @@ interface Unsent {
   messages: PendingMessage[]
   conversations: Map<string, { save: Conversation } | { delete: ConversationKey }>
   receivers: Map<string, ReceiverState>
+  /** Devices that acked: (receiver, slot) under pairKey, and when. */
+  touched: Map<string, readonly [receiverUid: string, slot: number, at: number]>
 }
 
+const nothingUnsent = (): Unsent => ({ messages: [], conversations: new Map(), receivers: new Map(), touched: new Map() })
+
 /** SQL.writeBack's parameters for what is unsent. */
-function writeBackValues ({ messages, conversations, receivers }: Unsent): unknown[] {
+function writeBackValues ({ messages, conversations, receivers, touched }: Unsent): unknown[] {
   const saved: Conversation[] = []
   const deleted: ConversationKey[] = []
   for (const write of conversations.values()) {
@@ -63,7 +67,8 @@ function writeBackValues ({ messages, conversations, receivers }: Unsent): unkno
     ...columns(messages.map((message) => [...storedMessageValues(message), message.readers]), MESSAGE_FIELDS.length + 1),
     ...columns(saved.map(conversationValues), CONVERSATION_FIELDS.length),
     ...columns(deleted, 3),
-    ...columns([...receivers.values()].map(receiverValues), RECEIVER_FIELDS.length)
+    ...columns([...receivers.values()].map(receiverValues), RECEIVER_FIELDS.length),
+    ...columns([...touched.values()], 3)
   ]
 }
 
@@ -81,12 +86,12 @@ export interface PostgresTx {
  * group of stores then costs 6 round trips, an ack 7. One piece: an object of small methods sharing `q` and what is unsent.
  */
 export function createTx (q: Queries): PostgresTx {
-  let unsent: Unsent = { messages: [], conversations: new Map(), receivers: new Map() }
+  let unsent = nothingUnsent()
   const announced = new Set<string>()
   const flush = async (): Promise<void> => {
-    if (unsent.messages.length === 0 && unsent.conversations.size === 0 && unsent.receivers.size === 0) return
+    if (unsent.messages.length === 0 && unsent.conversations.size === 0 && unsent.receivers.size === 0 && unsent.touched.size === 0) return
     const values = writeBackValues(unsent)
-    unsent = { messages: [], conversations: new Map(), receivers: new Map() }
+    unsent = nothingUnsent()
     await q.rows(SQL.writeBack, values)
   }
   /** Every other statement goes after what is unsent, so that it sees it. */
@@ -129,13 +134,24 @@ export function createTx (q: Queries): PostgresTx {
       return row === undefined ? undefined : toMessageKey(row)
     },
 
-    async expiredPending (receiverUid, now, limit) {
-      return (await rows(SQL.expiredPending, [receiverUid, now, limit])).map(toMessageKey)
-    },
-
-    async earliestExpiry (receiverUid) {
-      const [row] = await rows(SQL.earliestExpiry, [receiverUid])
-      return toNullableNumber(row?.earliest)
+    async removeExpired (receiverUids, now, limit) {
+      const removal: ExpiredRemoval = { removed: [], conversations: [], nextExpiry: new Map() }
+      if (receiverUids.length === 0) return removal
+      const next = new Map<string, number>()
+      const counts = new Map<string, number>()
+      for (const row of await rows(SQL.removeExpired, [receiverUids, now, limit])) {
+        if (row.part === 'removed') {
+          const key = toMessageKey(row)
+          removal.removed.push(key)
+          counts.set(key.receiverUid, (counts.get(key.receiverUid) ?? 0) + 1)
+        } else if (row.part === 'row') {
+          removal.conversations.push(toConversation(row))
+        } else {
+          next.set(String(row.receiver_uid), toNumber(row.expires_at))
+        }
+      }
+      for (const receiverUid of receiverUids) if ((counts.get(receiverUid) ?? 0) < limit) removal.nextExpiry.set(receiverUid, next.get(receiverUid) ?? null)
+      return removal
     },
 
     async removeAcked (acks, now, tombstoneUntil) {
@@ -199,7 +215,7 @@ export function createTx (q: Queries): PostgresTx {
     },
 
     async touchDevices (devices, now) {
-      if (devices.length > 0) await rows(SQL.touchDevices, [...columns(devices, 2), now])
+      for (const [receiverUid, slot] of devices) unsent.touched.set(pairKey(receiverUid, slot), [receiverUid, slot, now])
     },
 
     async announceStored (receiverUids) {

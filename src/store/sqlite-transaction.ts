@@ -8,7 +8,11 @@ import {
   toStoredMessageFromValues, toTombstoneFromValues
 } from './row-mapper.js'
 import { all, one, value, values, type Statements } from './sqlite-statements.js'
-import type { ReceiverKey, StoreTx } from './types.js'
+import type { ExpiredRemoval, ReceiverKey, StoreTx } from './types.js'
+
+/** The (receiver, sender) pairs of these keys, each once. */
+const sendersOf = (keys: readonly MessageKey[]): ReceiverKey[] =>
+  [...new Map(keys.map((key) => [pairKey(key.receiverUid, key.senderUid), [key.receiverUid, key.senderUid] as const])).values()]
 
 /** The StoreTx of the port on the prepared statements. One piece: an object of small methods that share `s`. */
 export function createSqliteTx (s: Statements): StoreTx {
@@ -50,11 +54,16 @@ export function createSqliteTx (s: Statements): StoreTx {
       const row = one(s.oldestPending, receiverUid)
       return row === undefined ? undefined : toMessageKey(row)
     },
-    async expiredPending (receiverUid, now, limit) {
-      return all(s.expiredPending, receiverUid, now, limit).map(toMessageKey)
-    },
-    async earliestExpiry (receiverUid) {
-      return value(s.earliestExpiry, receiverUid)
+    async removeExpired (receiverUids, now, limit) {
+      const removal: ExpiredRemoval = { removed: [], conversations: [], nextExpiry: new Map() }
+      for (const receiverUid of receiverUids) {
+        const expired = all(s.expiredPending, receiverUid, now, limit).map(toMessageKey)
+        for (const key of expired) s.deleteMessage.run(receiverUid, key.seq)
+        removal.removed.push(...expired)
+        if (expired.length < limit) removal.nextExpiry.set(receiverUid, value(s.earliestExpiry, receiverUid))
+      }
+      removal.conversations = findConversations(sendersOf(removal.removed))
+      return removal
     },
     // The acks one after the other, in input order: a later ack of the same message by the same reader finds nothing
     // left. The receiver's own acks (reader 0: every message is pending for it alone) delete what they select; a
@@ -93,12 +102,11 @@ export function createSqliteTx (s: Statements): StoreTx {
           lost.push(...s.lostConversationOfSender.all(receiverUid, reader, selector.senderUid, selector.upToSeq) as unknown[][])
         }
       }
-      const pairs = new Map(removed.map((key) => [pairKey(key.receiverUid, key.senderUid), [key.receiverUid, key.senderUid] as const]))
       // Two acks of one group may cover the same row: each row once.
       const cleared = new Map(lost.map((row) => [pairKey(String(row[0]), String(row[1]), String(row[2])), row]))
       return {
         removed,
-        conversations: findConversations([...pairs.values()]),
+        conversations: findConversations(sendersOf(removed)),
         cleared: [...cleared.values()].map(toConversationFromValues)
       }
     },

@@ -44,6 +44,16 @@ export interface AckRemoval {
   cleared: Conversation[]
 }
 
+/** What an expiry removal deleted, and what the domain needs of it (read in the same statement where the store can). */
+export interface ExpiredRemoval {
+  /** Each deleted message's key: readers, all it had; remaining, 0. */
+  removed: MessageKey[]
+  /** The summary rows of the removed messages' (receiver, sender), of the readers they left. */
+  conversations: Conversation[]
+  /** Each receiver that has no expired message left: the earliest expiry of what it still holds (null: nothing). */
+  nextExpiry: Map<string, number | null>
+}
+
 /** Everything a write transaction may do. Every method is keyed by receiver_uid; most take many receivers at once. */
 export interface StoreTx {
   /**
@@ -58,8 +68,11 @@ export interface StoreTx {
   insertMessages (messages: readonly PendingMessage[]): Promise<void>
 
   oldestPending (receiverUid: string): Promise<MessageKey | undefined>
-  expiredPending (receiverUid: string, now: number, limit: number): Promise<MessageKey[]>
-  earliestExpiry (receiverUid: string): Promise<number | null>
+  /**
+   * Deletes the expired messages (expires_at <= now) of these receivers, at most `limit` of each, lowest seqs first,
+   * without tombstones: they were lost, and their ids may be stored again.
+   */
+  removeExpired (receiverUids: readonly string[], now: number, limit: number): Promise<ExpiredRemoval>
   /**
    * Takes the unexpired messages each ack selects, among those pending for its reader, from that reader; a message no
    * reader has left is deleted. Answers their keys, each once (readers: the bits the acks took), with the summary rows

@@ -211,17 +211,13 @@ t.test('summary rows: saved and read back, ordered by sortSeq, and lost counts c
   })
 })
 
-t.test('expiry: the expired of a receiver in seq order and bounded, its earliest expiry, and the receivers due', async (t) => {
+t.test('expiry: the receivers due, and what is pending of them', async (t) => {
   const store = await openStore(t)
   await seed(store, 'bob', [message('bob', 1, { expiresAt: NOW + 3 }), message('bob', 2, { expiresAt: NOW + 1 }), message('bob', 3, { expiresAt: NOW + 2 }), message('bob', 4)])
   await seed(store, 'carol', [message('carol', 1, { expiresAt: NOW + 5 })])
   await seed(store, 'dave', [message('dave', 1, { expiresAt: NOW - 5 })])
   await seed(store, 'eve', [message('eve', 1)])
   await store.transaction(async (tx) => {
-    t.strictSame((await tx.expiredPending('bob', NOW + 3, 10)).map((key) => key.seq), [1, 2, 3], 'seq order')
-    t.strictSame((await tx.expiredPending('bob', NOW + 3, 2)).map((key) => key.seq), [1, 2], 'bounded')
-    t.equal(await tx.earliestExpiry('bob'), NOW + 1)
-    t.equal(await tx.earliestExpiry('nobody'), null)
     t.strictSame((await tx.oldestPending('bob'))?.seq, 1)
     const latest = await tx.lastPendingOfSenders([['bob', 0, 'alice'], ['carol', 0, 'alice'], ['bob', 0, 'zed'], ['eve', 0, 'alice']])
     t.strictSame(latest.map(({ message: m }) => `${m.receiverUid}/${m.seq}`).sort(), ['bob/4', 'carol/1', 'eve/1'], 'each sender\'s highest seq, none for an unknown one')
@@ -231,6 +227,30 @@ t.test('expiry: the expired of a receiver in seq order and bounded, its earliest
   t.strictSame(await store.receiversDueForExpiry(NOW - 10, 10), [])
   t.equal(await store.totalPending(NOW), 6, 'dave\'s expired message is not pending')
   t.equal(await store.totalPending(NOW + 5), 2, 'nor, later, those of bob and carol')
+})
+
+t.test('expiry: the expired of several receivers deleted in seq order, bounded for each, with their senders\' rows and what expires next', async (t) => {
+  const store = await openStore(t)
+  await seed(store, 'bob', [message('bob', 1, { expiresAt: NOW + 3 }), message('bob', 2, { expiresAt: NOW + 1 }), message('bob', 3, { expiresAt: NOW + 2, senderUid: 'carol' }), message('bob', 4)])
+  await seed(store, 'carol', [message('carol', 1, { expiresAt: NOW + 1 })])
+  await seed(store, 'eve', [message('eve', 1, { expiresAt: NOW + 9 })])
+  const rows = [conversation('bob', 'alice', { pendingCount: 3 }), conversation('bob', 'carol', { pendingCount: 1 }), conversation('bob', 'dave', { pendingCount: 1 }), conversation('carol', 'alice', { pendingCount: 1 })]
+  await store.transaction(async (tx) => { await tx.saveConversations(rows) })
+  const seqs = (keys: readonly MessageKey[]) => keys.map((key) => `${key.receiverUid}/${key.seq}`).sort()
+  await store.transaction(async (tx) => {
+    const first = await tx.removeExpired(['bob', 'carol', 'eve', 'nobody'], NOW + 3, 2)
+    t.strictSame(seqs(first.removed), ['bob/1', 'bob/2', 'carol/1'], 'at most 2 of each receiver, lowest seqs first')
+    t.ok(first.removed.every((key) => key.readers === 1 && key.remaining === 0), 'each removed whole')
+    t.strictSame(first.conversations.map((row) => `${row.receiverUid}/${row.senderUid}`).sort(), ['bob/alice', 'carol/alice'], 'the rows of their senders, no other')
+    t.strictSame([...first.nextExpiry].sort(), [['carol', null], ['eve', NOW + 9], ['nobody', null]], 'bob has one left behind: no next expiry for it')
+    const second = await tx.removeExpired(['bob'], NOW + 3, 2)
+    t.strictSame(seqs(second.removed), ['bob/3'])
+    t.strictSame(second.conversations.map((row) => row.senderUid), ['carol'])
+    t.strictSame([...second.nextExpiry], [['bob', NOW + MINUTE]], 'what it keeps expires in a minute')
+    t.strictSame(seqs((await tx.removeExpired(['bob'], NOW + 3, 2)).removed), [], 'none left')
+  })
+  const left = await store.page({ receiverUid: 'bob', afterSeq: 0, limit: 10, now: NOW })
+  t.strictSame(left.map((m) => m.seq), [4], 'deleted for good')
 })
 
 t.test('a group\'s lookups find what each receiver holds, never another receiver\'s rows', async (t) => {
