@@ -4,7 +4,7 @@ import { relative } from 'node:path'
 import { args, CONNECTIONS, DURATION, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, SCENARIO_LIST, writeResults } from './options.js'
 import { compareRows, fixed, type Comparison, type Running } from './compare.js'
 import type { Scenario } from './scenarios.js'
-import { checkout, citusDatabase, citusTables, describe, postgresDatabase, type Side } from './sides.js'
+import { ANALYZED, checkout, citusDatabase, citusTables, describe, postgresDatabase, type Side } from './sides.js'
 import { profilesMarkdown, profileSide, range, sideBySideTable, type Profiled } from './stores.js'
 import { undoOnSignals } from './undo.js'
 
@@ -64,7 +64,7 @@ export async function compareCitus (): Promise<void> {
     `--duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}${args.profile === true ? '' : ' --no-profile'}`
   const markdown = `Checkout: ${describe(here)}. Plain PostgreSQL: a fresh database on ${hostOf(POSTGRES_URL)}. Citus: a fresh ` +
     `database on the coordinator ${hostOf(citusUrl)} and on each of its workers, with the extension, the workers added to the ` +
-    `coordinator's copy. Both dropped at the end, both preloaded alike; each PostgreSQL database analyzed (ANALYZE) before each round, as autovacuum keeps a server in steady state (bench/sides.ts). Machine: ${machine} (the plain server, the three Citus ` +
+    `coordinator's copy. Both dropped at the end, both preloaded alike; ${ANALYZED}. Machine: ${machine} (the plain server, the three Citus ` +
     `nodes and the load generator share it). autocannon -c ${CONNECTIONS}, ${DURATION} s per run, ${ROUNDS} rounds of plain and ` +
     `Citus, which goes first alternating, medians. Command: \`${command}\`. ${new Date().toISOString()}\n\n` +
     `${sideBySideTable(results, ['plain PostgreSQL', 'Citus'], GOAL, GOAL_SCENARIOS)}\n\n` +

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path'
 import { args, CONNECTIONS, SCENARIO_LIST, DATABASE_URL, DURATION, isPostgres, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, storeKind, writeResults } from './options.js'
 import { load, median, medianRun, SCENARIO_RECEIVERS, scenarios, type Run, type Scenario } from './scenarios.js'
 import { preloadRows, readMetrics, receiversFor, registerDevices, startService, stop, type Proc } from './services.js'
-import { analyze, buildCheckout, checkout, describe, postgresDatabase, sqliteDatabase, type Side } from './sides.js'
+import { analyze, ANALYZED, buildCheckout, checkout, describe, postgresDatabase, sqliteDatabase, type Side } from './sides.js'
 import { onUndo, undoAll, undoOnSignals } from './undo.js'
 
 export interface SideResult {
@@ -159,7 +159,7 @@ export async function compare (baselineDir: string): Promise<void> {
   const command = `npm run bench -- --baseline ${baselineDir} --scenarios ${SCENARIO_LIST} --rows ${args.rows} ` +
     `--duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}`
   const markdown = `Baseline: ${describe(sides[0].checkout)}. Current: ${describe(sides[1].checkout)}.\n\n` +
-    `Store: ${storeKind}, a database of its own for each service, preloaded alike; each PostgreSQL database analyzed (ANALYZE) before each round, as autovacuum keeps a server in steady state (bench/sides.ts). Machine: ${machine}. ` +
+    `Store: ${storeKind}, a database of its own for each service, preloaded alike; ${ANALYZED}. Machine: ${machine}. ` +
     `autocannon -c ${CONNECTIONS}, ${DURATION} s per run, ${ROUNDS} rounds of baseline and current, which goes first ` +
     `alternating, medians. Command: \`${command}\`. ${new Date().toISOString()}\n\n${table(all)}\n\n` +
     'The ratio is the median of the rounds\' ratios, each between two runs back to back; where its range over the rounds ' +

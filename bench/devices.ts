@@ -4,7 +4,7 @@ import { args, CONNECTIONS, DATABASE_URL, devicesOption, DURATION, isPostgres, m
 import { compareRows, fixed, type Comparison, type Running } from './compare.js'
 import { profileMarkdown } from './profile.js'
 import { withDevices, type Scenario } from './scenarios.js'
-import { checkout, describe, postgresDatabase, sqliteDatabase, type Side } from './sides.js'
+import { ANALYZED, checkout, describe, postgresDatabase, sqliteDatabase, type Side } from './sides.js'
 import { profileSide, range, type Profiled } from './stores.js'
 import { undoOnSignals } from './undo.js'
 
@@ -71,7 +71,7 @@ export async function compareDevices (): Promise<void> {
   }).join('\n')
   const where = isPostgres ? `PostgreSQL: a fresh database of each side on ${new URL(POSTGRES_URL).host}, dropped at the end` : 'SQLite: a fresh file of each side in a temporary directory (the service\'s defaults)'
   const markdown = `Checkout: ${describe(here)}. Store: ${storeKind}. ${where}. One side's receivers have no device; on the other, ` +
-    `${withDevices(devices)} Both preloaded alike; each PostgreSQL database analyzed (ANALYZE) before each round, as autovacuum keeps a server in steady state (bench/sides.ts). Machine: ${machine}. ` +
+    `${withDevices(devices)} Both preloaded alike; ${ANALYZED}. Machine: ${machine}. ` +
     `autocannon -c ${CONNECTIONS}, ${DURATION} s per run, ${ROUNDS} rounds of both sides, which goes first alternating, medians. ` +
     `Command: \`${command}\`. ${new Date().toISOString()}\n\n${table(results, devices)}\n\n` +
     `The devices issue's goal: store throughput with ${devices} devices at least ${GOAL} of that without devices.\n\n${verdict}\n\n` +

@@ -72,6 +72,9 @@ export const postgresDatabase = (label: string, serverUrl: string) => async (): 
   return inDatabase(serverUrl, name)
 }
 
+/** What the results say of analyze. */
+export const ANALYZED = 'each PostgreSQL database analyzed (ANALYZE) before each round, as autovacuum keeps a server in steady state (bench/sides.ts)'
+
 /**
  * Brings a PostgreSQL database's planner statistics up to date, as autovacuum does within its minute on a server in
  * steady state. On a fresh database, a connection's named statements keep the generic plans made while the tables

@@ -7,7 +7,7 @@ import { compareRows, fixed, type Comparison, type Running } from './compare.js'
 import { analyse, profileMarkdown, type Analysis } from './profile.js'
 import { load, median, withDevices, type Scenario } from './scenarios.js'
 import { startService, stop } from './services.js'
-import { checkout, describe, postgresDatabase, sqliteDatabase, type Side } from './sides.js'
+import { ANALYZED, checkout, describe, postgresDatabase, sqliteDatabase, type Side } from './sides.js'
 import { onUndo, undoOnSignals } from './undo.js'
 
 // Issue 15: each of these on PostgreSQL at least half the SQLite figure of the same run, and acks/s >= stores/s.
@@ -136,7 +136,7 @@ export async function compareStores (): Promise<void> {
   const { markdown: goal, ackOverStore: ackRatios } = verdict(results)
   const markdown = `Checkout: ${describe(here)}. SQLite: a fresh file in a temporary directory (the service's defaults). ` +
     `PostgreSQL: a fresh database on ${server.host}, dropped at the end. ${devices === undefined ? '' : `On both, ${withDevices(devices)} `}` +
-    `Both preloaded alike; each PostgreSQL database analyzed (ANALYZE) before each round, as autovacuum keeps a server in steady state (bench/sides.ts). Machine: ${machine}. ` +
+    `Both preloaded alike; ${ANALYZED}. Machine: ${machine}. ` +
     `autocannon -c ${CONNECTIONS}, ${DURATION} s per run, ${ROUNDS} rounds of SQLite and PostgreSQL, which goes first ` +
     `alternating, medians. Command: \`${command}\`. ${new Date().toISOString()}\n\n${sideBySideTable(results, ['SQLite', 'PostgreSQL'], GOAL, GOAL_SCENARIOS)}\n\n` +
     `Issue 15's goal: store, batch, summary, page and ack on PostgreSQL at least ${GOAL} of SQLite, and PostgreSQL acks/s ` +

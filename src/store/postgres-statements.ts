@@ -18,7 +18,6 @@ const CONVERSATION_TYPES = ['text', 'integer', 'text', 'integer', 'bigint', 'big
 const ROW_STATE = (alias: string): string => CONVERSATION_STATE_FIELDS.map((column) => `${alias}.${column}`).join(', ')
 const ROW_NULLS = CONVERSATION_STATE_FIELDS.map((column, i) => `NULL::${CONVERSATION_TYPES[i + 3] ?? ''} AS ${column}`).join(', ')
 const ROW_STATE_NULL = CONVERSATION_STATE_FIELDS.map(() => 'NULL').join(', ')
-const ROW_TYPED_NULLS = CONVERSATION_STATE_FIELDS.map((column, i) => `NULL::${CONVERSATION_TYPES[i + 3] ?? ''}`).join(', ')
 // A summary row's part of SQL.removeAcked's result after its receiver: seq, its sender, then msg_id, expires_at, readers
 // and remaining as typed NULLs (Citus plans each part of the UNION on its own, and an untyped NULL there is text).
 const KEY_NULLS = 'NULL::bigint, c.sender_uid, NULL::text, NULL::bigint, NULL::integer, NULL::integer'
@@ -101,7 +100,7 @@ export const SQL = {
     `UNION ALL SELECT 'row', c.receiver_uid, ${KEY_NULLS}, c.reader, ${ROW_STATE('c')} FROM conversations c ` +
     'WHERE c.receiver_uid = ANY($1::text[]) AND EXISTS (SELECT 1 FROM gone d WHERE d.receiver_uid = c.receiver_uid ' +
     'AND d.sender_uid = c.sender_uid AND (d.readers & (1 << c.reader)) <> 0) ' +
-    `UNION ALL SELECT 'next', receiver_uid, NULL::bigint, NULL::text, NULL::text, min(expires_at), NULL::integer, NULL::integer, NULL::integer, ${ROW_TYPED_NULLS} ` +
+    `UNION ALL SELECT 'next', receiver_uid, NULL::bigint, NULL::text, NULL::text, min(expires_at), NULL::integer, NULL::integer, NULL::integer, ${ROW_NULLS} ` +
     'FROM messages WHERE receiver_uid = ANY($1::text[]) AND expires_at > $2 GROUP BY receiver_uid'),
   // Acks by ids ($1, $2, and $3 the bit of each one's reader) and up to a seq ($4, $5, $6: a NULL sender for all
   // senders, $7 the reader's bit), alive at $8. Each chosen message loses the bits of the readers that acked it: the
@@ -152,8 +151,8 @@ export const SQL = {
   findConversations: sql('find_conversations',
     `SELECT ${CONVERSATIONS} FROM conversations WHERE ${inPairs('sender_uid')}`),
   // What a transaction wrote since its last statement, in one: new messages ($1-$10), summary rows upserted ($11-$21)
-  // and deleted ($22-$24), receivers' rows ($25-$29), devices' last acks ($30-$32). No row is in two of them (postgres-transaction.ts keeps the
-  // last write of each), so the parts, which see one snapshot, never touch the same row.
+  // and deleted ($22-$24), receivers' rows ($25-$29), devices' last acks ($30-$32). No row is in two of them
+  // (postgres-transaction.ts keeps the last write of each), so the parts, which see one snapshot, never touch the same row.
   writeBack: sql('write_back',
     `WITH inserted AS (INSERT INTO messages (${MESSAGES}, readers) SELECT * FROM unnest(${arrays(MESSAGE_TYPES)})), ` +
     `saved AS (INSERT INTO conversations (${CONVERSATIONS}) SELECT * FROM unnest(${arrays(CONVERSATION_TYPES, 11)}) ` +

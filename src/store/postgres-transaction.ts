@@ -7,7 +7,7 @@ import type { Queries } from './postgres-pool.js'
 import { SQL, type Sql } from './postgres-statements.js'
 import {
   conversationValues, deviceValues, pairKey, receiverValues, storedMessageValues, CONVERSATION_FIELDS, MESSAGE_FIELDS, RECEIVER_FIELDS, toConversation, toDevice,
-  toMessageKey, toNullableNumber, toNumber, toReceiverState, toStoredMessage, toTombstone
+  toMessageKey, toNumber, toReceiverState, toStoredMessage, toTombstone
 } from './row-mapper.js'
 import type { AckRemoval, ConversationKey, ExpiredRemoval, ReceiverKey, StoreTx, StoredCopies } from './types.js'
 
@@ -81,9 +81,9 @@ export interface PostgresTx {
 }
 
 /**
- * The StoreTx of the port on one connection in a transaction. Writes (new messages, summary rows, receivers' rows) are
- * kept until the transaction's next statement or its COMMIT and then sent together, in one statement before it: a
- * group of stores then costs 6 round trips, an ack 7. One piece: an object of small methods sharing `q` and what is unsent.
+ * The StoreTx of the port on one connection in a transaction. Writes (new messages, summary rows, receivers' rows,
+ * devices' last acks) are kept until the transaction's next statement or its COMMIT and then sent together, in one
+ * statement before it: a group of stores then costs 6 round trips, an ack 5 (a device's 6). One piece: an object of small methods sharing `q` and what is unsent.
  */
 export function createTx (q: Queries): PostgresTx {
   let unsent = nothingUnsent()
