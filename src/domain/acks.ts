@@ -87,7 +87,7 @@ export function createAcks ({ store, rules, clock, write }: DomainContext) {
       const counts = deletedPerAck(resolved, removed)
       tally.acked += counts.reduce((sum, count) => sum + count, 0)
       return resolved.map((ack, index) => ack instanceof DomainError ? ack : counts[index] ?? 0)
-    })
+    }, items[0]?.receiverUid)
   }
 
   // On Citus, groups per node: each transaction then writes on one node (README, Scaling out: Citus).

@@ -53,7 +53,7 @@ export function createDevices ({ store, rules, clock, write }: DomainContext, pu
         receiver.devices |= bitOf(slot)
         await tx.saveReceivers([receiver])
         return true
-      })
+      }, receiverUid)
       return { device: await viewOf(receiverUid, deviceId), created }
     },
 
@@ -73,7 +73,7 @@ export function createDevices ({ store, rules, clock, write }: DomainContext, pu
         await tx.removeDevice(receiverUid, deviceId, device.slot)
         receiver.devices &= ~bitOf(device.slot)
         await tx.saveReceivers([receiver])
-      })
+      }, receiverUid)
     }
   }
 }

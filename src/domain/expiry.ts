@@ -55,7 +55,7 @@ export function createExpiry ({ store, rules, clock, write }: DomainContext) {
     async purgeNow (receiverUid: string, now: number): Promise<void> {
       await write(async (tx, tally) => {
         await tx.saveReceivers([await lockAndPurgeOne(tx, receiverUid, now, tally)])
-      })
+      }, receiverUid)
     },
 
     /** One round of the periodic sweep: stale tombstones, then receivers with expired messages, each in a bounded transaction. */
@@ -69,7 +69,7 @@ export function createExpiry ({ store, rules, clock, write }: DomainContext) {
           if (receiver === undefined) return
           await purgeExpired(tx, [receiver], now, tally, rules.sweepBatchSize)
           await tx.saveReceivers([receiver])
-        })
+        }, receiverUid)
       }
       return { tombstones, receivers: due.length }
     }

@@ -30,9 +30,9 @@ export function createGroupCommit<I, O> (
 ) {
   const waiting: Array<Job<I, O>> = []
   const busy = new Set<string>()
-  // With partitions, one transaction per partition at a time: on Citus two groups of one node, sharing no receiver,
-  // deadlocked each other (Citus runs their INSERT ... SELECT statements as several tasks through the coordinator);
-  // groups of different nodes share no shard.
+  // With partitions, one transaction per partition at a time: on Citus two groups of one node at once made fewer stores
+  // than one (postgres-store.ts), and, when their inserts went through the coordinator, deadlocked each other on
+  // Citus's shard locks; groups of different nodes share no shard.
   const busyPartitions = new Set<string>()
   let running = 0
   let scheduled = false

@@ -108,7 +108,7 @@ export function createStoring ({ store, rules, clock, write }: DomainContext, wa
       await tx.saveReceivers([...receivers.values()])
       await tx.announceStored(storedFor(outcomes))
       return outcomes
-    })
+    }, items[0]?.receiverUid)
     // Committed: wake whoever here waits for these messages (other instances hear the announcement).
     for (const outcome of stored) if (outcome.status === 'stored') waiters.wake([outcome.message.receiverUid], outcome.message.senderUid)
     return stored

@@ -4,7 +4,8 @@ import type { MessageEvents, MessageRules } from './model.js'
 
 export interface Tally { stored: number, duplicates: number, acked: number, expired: number, dropped: number }
 
-export type Write = <T>(fn: (tx: StoreTx, tally: Tally) => Promise<T>) => Promise<T>
+/** Runs fn in one write transaction; `near` names one of its receivers (Store.transaction). */
+export type Write = <T>(fn: (tx: StoreTx, tally: Tally) => Promise<T>, near?: string) => Promise<T>
 
 /** What every part of the service shares: the store, the rules, the clock and the way to write. */
 export interface DomainContext {
@@ -23,9 +24,9 @@ function report (events: MessageEvents, tally: Tally): void {
 }
 
 export function createWrite (store: Store, events: MessageEvents): Write {
-  return async (fn) => {
+  return async (fn, near) => {
     const tally: Tally = { stored: 0, duplicates: 0, acked: 0, expired: 0, dropped: 0 }
-    const result = await store.transaction((tx) => fn(tx, tally))
+    const result = await store.transaction((tx) => fn(tx, tally), near)
     report(events, tally)
     return result
   }

@@ -40,7 +40,8 @@ export function createPool (options: DatabaseOptions): Pool {
   let statements = 0
   const run = async (client: Client, sql: Sql, values: readonly unknown[], rowMode?: 'array'): Promise<pg.QueryResult> => {
     statements++
-    return await client.query({ name: sql.name, text: sql.text, values: values as unknown[], ...(rowMode === undefined ? {} : { rowMode }) })
+    // A statement without a name (Citus's shapes, whose text varies with their rows) is parsed at each call.
+    return await client.query({ ...(sql.name === '' ? {} : { name: sql.name }), text: sql.text, values: values as unknown[], ...(rowMode === undefined ? {} : { rowMode }) })
   }
   const queriesOn = (client: Client): Queries => ({
     rows: async (sql, values) => (await run(client, sql, values)).rows as Row[],

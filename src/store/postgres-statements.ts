@@ -65,17 +65,89 @@ const keyedBy = (column: string, receivers: string): string => `${column} = ANY(
 const inPairs = (id: string, from = 1): string =>
   `${keyedBy('receiver_uid', `$${from}::text[]`)} AND (receiver_uid, ${id}) IN (SELECT * FROM unnest($${from}::text[], $${from + 1}::text[]))`
 
+const UPSERT_CONVERSATION =
+  `ON CONFLICT (receiver_uid, reader, sender_uid) DO UPDATE SET ${CONVERSATION_STATE_FIELDS.map((column) => `${column} = excluded.${column}`).join(', ')}`
+const UPSERT_RECEIVER_ONTO_ITSELF = `ON CONFLICT (receiver_uid) DO UPDATE SET receiver_uid = excluded.receiver_uid RETURNING ${RECEIVERS}`
+
+// writeBack's parts after its inserts, each from parameter $from: summary rows deleted (3 arrays), receivers' rows (5),
+// devices' last acks (3). Citus routes these (an UPDATE or DELETE joined on an unnest, keyed) to one shard as they are.
+const DELETE_CONVERSATIONS = (from: number): string =>
+  `deleted AS (DELETE FROM conversations WHERE ${keyedBy('receiver_uid', `$${from}::text[]`)} AND (receiver_uid, reader, sender_uid) IN ` +
+  `(SELECT * FROM unnest(${arrays(['text', 'integer', 'text'], from)})))`
+const UPDATE_RECEIVERS = (from: number): string =>
+  'updated AS (UPDATE receivers AS r SET last_seq = v.last_seq, pending_count = v.pending_count, next_expiry = v.next_expiry, devices = v.devices ' +
+  `FROM unnest(${arrays(['text', 'bigint', 'integer', 'bigint', 'integer'], from)}) AS v (receiver_uid, last_seq, pending_count, next_expiry, devices) ` +
+  // The key as an index condition, here: each receiver's row is the one it finds.
+  `WHERE r.receiver_uid = ANY($${from}::text[]) AND r.receiver_uid = v.receiver_uid)`
+const TOUCH_DEVICES = (from: number): string =>
+  `touched AS (UPDATE devices AS d SET last_ack_at = t.at FROM unnest(${arrays(['text', 'integer', 'bigint'], from)}) AS t (receiver_uid, slot, at) ` +
+  `WHERE ${keyedBy('d.receiver_uid', `$${from}::text[]`)} AND d.receiver_uid = t.receiver_uid AND d.slot = t.slot)`
+
+/** A tombstone's columns: the message's, then when it was acked and when it goes. */
+const TOMBSTONE_FIELDS = [...MESSAGE_FIELDS, 'acked_at', 'purge_at']
+// The message columns a tombstone keeps beyond KEY_FIELDS: what removeAckedOnCitus adds to each removed row.
+const TOMBSTONE_EXTRA = MESSAGE_FIELDS.filter((column) => !KEY_FIELDS.includes(column))
+const TOMBSTONE_EXTRA_NULLS = TOMBSTONE_EXTRA.map((column) => `NULL::${MESSAGE_TYPES[MESSAGE_FIELDS.indexOf(column)] ?? ''}`).join(', ')
+
+/**
+ * Acks by ids ($1, $2, and $3 the bit of each one's reader) and up to a seq ($4, $5, $6: a NULL sender for all
+ * senders, $7 the reader's bit), alive at $8. Each chosen message loses the bits of the readers that acked it: the
+ * messages left with none are deleted; the others keep the readers they still have. The deleted ones' tombstones are
+ * written in the same statement ('insert': when $9, their purge time, is not NULL) or their columns answered
+ * ('return', for Citus: removed rows end with TOMBSTONE_EXTRA, NULL for messages kept). In the same statement, the
+ * summary rows the acks touch: those of the removed messages' senders, for the readers they left ('row'), and those
+ * whose losses the up-to acks cover ('lost'), as they were. One result: each part's columns, NULL where another part's are.
+ */
+function removeAckedSql (name: string, tombstones: 'insert' | 'return'): Sql {
+  const returned = tombstones === 'return'
+  // The receivers each part is keyed by: its own array, or on Citus both. Citus cannot prune shards by an empty array
+  // (every ack of a group by ids, or every one up to a seq) and would send that part to every shard.
+  const [byIds, upTo] = returned ? ['$1::text[] || $4::text[]', '$1::text[] || $4::text[]'] : ['$1::text[]', '$4::text[]']
+  const extra = returned ? `, ${TOMBSTONE_EXTRA.join(', ')}` : ''
+  const extraNulls = returned ? `, ${TOMBSTONE_EXTRA_NULLS}` : ''
+  return sql(name,
+    'WITH chosen AS (SELECT receiver_uid, seq, bit_or(bit) AS bits FROM (' +
+    // Each part answers m.readers & bit, which is the reader's bit (it has it), not the bit itself: Citus cannot plan a
+    // UNION whose parts select a column of an unnest ("could not convert type text to integer").
+    'SELECT m.receiver_uid, m.seq, m.readers & k.bit AS bit FROM unnest($1::text[], $2::text[], $3::integer[]) AS k (receiver_uid, msg_id, bit) ' +
+    `JOIN messages m ON m.receiver_uid = k.receiver_uid AND m.msg_id = k.msg_id WHERE ${keyedBy('m.receiver_uid', byIds)} AND m.expires_at > $8 AND (m.readers & k.bit) <> 0 ` +
+    // Each receiver's range of seqs up to its bound, through the primary key. (Not a LATERAL subquery with a LIMIT or
+    // OFFSET: Citus cannot push one down that refers to an unnest. With the key beside the join a filter, the generic
+    // plan is a nested loop over the unnest, each range a scan of the primary key: never a scan of the whole table.)
+    'UNION ALL SELECT m.receiver_uid, m.seq, m.readers & u.bit FROM unnest($4::text[], $5::bigint[], $6::text[], $7::integer[]) AS u (receiver_uid, up_to_seq, sender_uid, bit) ' +
+    `JOIN messages m ON m.receiver_uid = u.receiver_uid AND m.seq <= u.up_to_seq WHERE ${keyedBy('m.receiver_uid', upTo)} ` +
+    'AND (u.sender_uid IS NULL OR m.sender_uid = u.sender_uid) AND m.expires_at > $8 AND (m.readers & u.bit) <> 0' +
+    ') AS s GROUP BY receiver_uid, seq), deleted AS (' +
+    `DELETE FROM messages m USING chosen c WHERE ${keyedBy('m.receiver_uid', '$1::text[] || $4::text[]')} AND m.receiver_uid = c.receiver_uid AND m.seq = c.seq AND (m.readers & ~c.bits) = 0 ` +
+    `RETURNING ${MESSAGE_FIELDS.map((column) => `m.${column}`).join(', ')}, m.readers` +
+    '), taken AS (' +
+    `UPDATE messages m SET readers = m.readers & ~c.bits FROM chosen c WHERE ${keyedBy('m.receiver_uid', '$1::text[] || $4::text[]')} AND m.receiver_uid = c.receiver_uid ` +
+    'AND m.seq = c.seq AND (m.readers & ~c.bits) <> 0 ' +
+    `RETURNING m.receiver_uid, m.seq, m.sender_uid, m.msg_id, m.expires_at, c.bits AS readers, m.readers AS remaining${extraNulls}` +
+    (returned ? '), ' : `), kept AS (INSERT INTO tombstones (${MESSAGES}, acked_at, purge_at) SELECT ${MESSAGES}, $8, $9::bigint FROM deleted WHERE $9::bigint IS NOT NULL), `) +
+    `removed AS (SELECT ${KEYS}, 0 AS remaining${extra} FROM deleted UNION ALL SELECT * FROM taken) ` +
+    `SELECT 'removed' AS part, ${KEYS}, remaining, NULL::integer AS reader, ${ROW_NULLS}${extra} FROM removed ` +
+    // Both read only the acks' receivers' rows (an index scan on = ANY), then match them.
+    `UNION ALL SELECT 'row', c.receiver_uid, ${KEY_NULLS}, c.reader, ${ROW_STATE('c')}${extraNulls} FROM conversations c ` +
+    'WHERE c.receiver_uid = ANY($1::text[] || $4::text[]) AND EXISTS (SELECT 1 FROM removed d WHERE d.receiver_uid = c.receiver_uid ' +
+    'AND d.sender_uid = c.sender_uid AND (d.readers & (1 << c.reader)) <> 0) ' +
+    `UNION ALL SELECT 'lost', c.receiver_uid, ${KEY_NULLS}, c.reader, ${ROW_STATE('c')}${extraNulls} ` +
+    `FROM conversations c WHERE c.receiver_uid = ANY(${upTo}) AND c.lost_count > 0 AND EXISTS (` +
+    'SELECT 1 FROM unnest($4::text[], $5::bigint[], $6::text[], $7::integer[]) AS u (receiver_uid, up_to_seq, sender_uid, bit) ' +
+    'WHERE u.receiver_uid = c.receiver_uid AND u.bit = (1 << c.reader) AND (u.sender_uid IS NULL OR u.sender_uid = c.sender_uid) AND c.lost_seq <= u.up_to_seq)')
+}
+
 export const SQL = {
   // Locks in the order given (callers sort it), so that two writers never wait for each other in a cycle.
   lockReceivers: sql('lock_receivers',
     `INSERT INTO receivers (${RECEIVERS}) SELECT u, 0, 0, NULL, 0 FROM unnest($1::text[]) WITH ORDINALITY AS t (u, i) ORDER BY i ` +
-    `ON CONFLICT (receiver_uid) DO UPDATE SET receiver_uid = excluded.receiver_uid RETURNING ${RECEIVERS}`),
+    UPSERT_RECEIVER_ONTO_ITSELF),
   // The rows that exist, locked in the order given as lockReceivers locks them, none created: an upsert of each row
   // onto itself, which always conflicts. (Not SELECT ... FOR UPDATE: Citus runs that on one shard only.)
   lockExistingReceivers: sql('lock_existing_receivers',
     `INSERT INTO receivers (${RECEIVERS}) SELECT ${RECEIVER_FIELDS.map((column) => `r.${column}`).join(', ')} FROM unnest($1::text[]) WITH ORDINALITY AS t (u, i) ` +
     'JOIN receivers r ON r.receiver_uid = t.u WHERE r.receiver_uid = ANY($1::text[]) ORDER BY t.i ' +
-    `ON CONFLICT (receiver_uid) DO UPDATE SET receiver_uid = excluded.receiver_uid RETURNING ${RECEIVERS}`),
+    UPSERT_RECEIVER_ONTO_ITSELF),
   // What a group of stores reads up front, in one round trip: pending messages and tombstones under the pairs $1, $2
   // (receiver_uid, msg_id), and summary rows under the pairs $3, $4 (receiver_uid, sender_uid). One result: each
   // part's columns, NULL where another part's are.
@@ -108,37 +180,10 @@ export const SQL = {
   // delete returns; the others keep the readers they still have. In the same statement, the summary rows the acks
   // touch: those of the removed messages' senders, for the readers they left ('row'), and those whose losses the up-to
   // acks cover ('lost'), as they were. One result: each part's columns, NULL where another part's are.
-  removeAcked: sql('remove_acked',
-    'WITH chosen AS (SELECT receiver_uid, seq, bit_or(bit) AS bits FROM (' +
-    // Each part answers m.readers & bit, which is the reader's bit (it has it), not the bit itself: Citus cannot plan a
-    // UNION whose parts select a column of an unnest ("could not convert type text to integer").
-    'SELECT m.receiver_uid, m.seq, m.readers & k.bit AS bit FROM unnest($1::text[], $2::text[], $3::integer[]) AS k (receiver_uid, msg_id, bit) ' +
-    `JOIN messages m ON m.receiver_uid = k.receiver_uid AND m.msg_id = k.msg_id WHERE ${keyedBy('m.receiver_uid', '$1::text[]')} AND m.expires_at > $8 AND (m.readers & k.bit) <> 0 ` +
-    // Each receiver's range of seqs up to its bound, through the primary key. (Not a LATERAL subquery with a LIMIT or
-    // OFFSET: Citus cannot push one down that refers to an unnest. With the key beside the join a filter, the generic
-    // plan is a nested loop over the unnest, each range a scan of the primary key: never a scan of the whole table.)
-    'UNION ALL SELECT m.receiver_uid, m.seq, m.readers & u.bit FROM unnest($4::text[], $5::bigint[], $6::text[], $7::integer[]) AS u (receiver_uid, up_to_seq, sender_uid, bit) ' +
-    `JOIN messages m ON m.receiver_uid = u.receiver_uid AND m.seq <= u.up_to_seq WHERE ${keyedBy('m.receiver_uid', '$4::text[]')} ` +
-    'AND (u.sender_uid IS NULL OR m.sender_uid = u.sender_uid) AND m.expires_at > $8 AND (m.readers & u.bit) <> 0' +
-    ') AS s GROUP BY receiver_uid, seq), deleted AS (' +
-    `DELETE FROM messages m USING chosen c WHERE ${keyedBy('m.receiver_uid', '$1::text[] || $4::text[]')} AND m.receiver_uid = c.receiver_uid AND m.seq = c.seq AND (m.readers & ~c.bits) = 0 ` +
-    `RETURNING ${MESSAGE_FIELDS.map((column) => `m.${column}`).join(', ')}, m.readers` +
-    '), taken AS (' +
-    `UPDATE messages m SET readers = m.readers & ~c.bits FROM chosen c WHERE ${keyedBy('m.receiver_uid', '$1::text[] || $4::text[]')} AND m.receiver_uid = c.receiver_uid ` +
-    'AND m.seq = c.seq AND (m.readers & ~c.bits) <> 0 ' +
-    'RETURNING m.receiver_uid, m.seq, m.sender_uid, m.msg_id, m.expires_at, c.bits AS readers, m.readers AS remaining' +
-    '), kept AS (' +
-    `INSERT INTO tombstones (${MESSAGES}, acked_at, purge_at) SELECT ${MESSAGES}, $8, $9::bigint FROM deleted WHERE $9::bigint IS NOT NULL` +
-    `), removed AS (SELECT ${KEYS}, 0 AS remaining FROM deleted UNION ALL SELECT * FROM taken) ` +
-    `SELECT 'removed' AS part, ${KEYS}, remaining, NULL::integer AS reader, ${ROW_NULLS} FROM removed ` +
-    // Both read only the acks' receivers' rows (an index scan on = ANY), then match them.
-    `UNION ALL SELECT 'row', c.receiver_uid, ${KEY_NULLS}, c.reader, ${ROW_STATE('c')} FROM conversations c ` +
-    'WHERE c.receiver_uid = ANY($1::text[] || $4::text[]) AND EXISTS (SELECT 1 FROM removed d WHERE d.receiver_uid = c.receiver_uid ' +
-    'AND d.sender_uid = c.sender_uid AND (d.readers & (1 << c.reader)) <> 0) ' +
-    `UNION ALL SELECT 'lost', c.receiver_uid, ${KEY_NULLS}, c.reader, ${ROW_STATE('c')} ` +
-    'FROM conversations c WHERE c.receiver_uid = ANY($4::text[]) AND c.lost_count > 0 AND EXISTS (' +
-    'SELECT 1 FROM unnest($4::text[], $5::bigint[], $6::text[], $7::integer[]) AS u (receiver_uid, up_to_seq, sender_uid, bit) ' +
-    'WHERE u.receiver_uid = c.receiver_uid AND u.bit = (1 << c.reader) AND (u.sender_uid IS NULL OR u.sender_uid = c.sender_uid) AND c.lost_seq <= u.up_to_seq)'),
+  removeAcked: removeAckedSql('remove_acked', 'insert'),
+  // On Citus: the same without the tombstones' INSERT ... SELECT, which Citus runs through the coordinator; the removed
+  // messages' columns come back instead, and the tombstones go in the transaction's write (citusWriteBack).
+  removeAckedOnCitus: removeAckedSql('remove_acked_on_citus', 'return'),
   removePending: sql('remove_pending', 'DELETE FROM messages WHERE receiver_uid = $1 AND seq = ANY($2::bigint[])'),
   // One receiver's ($1) latest pending message of each (reader, sender) given, through the index on (receiver_uid,
   // sender_uid, seq) backwards. One receiver a statement: Citus cannot push down a LATERAL ... LIMIT over an unnest of
@@ -155,17 +200,8 @@ export const SQL = {
   // (postgres-transaction.ts keeps the last write of each), so the parts, which see one snapshot, never touch the same row.
   writeBack: sql('write_back',
     `WITH inserted AS (INSERT INTO messages (${MESSAGES}, readers) SELECT * FROM unnest(${arrays(MESSAGE_TYPES)})), ` +
-    `saved AS (INSERT INTO conversations (${CONVERSATIONS}) SELECT * FROM unnest(${arrays(CONVERSATION_TYPES, 11)}) ` +
-    `ON CONFLICT (receiver_uid, reader, sender_uid) DO UPDATE SET ${CONVERSATION_STATE_FIELDS.map((column) => `${column} = excluded.${column}`).join(', ')}), ` +
-    `deleted AS (DELETE FROM conversations WHERE ${keyedBy('receiver_uid', '$22::text[]')} AND (receiver_uid, reader, sender_uid) IN (SELECT * FROM unnest($22::text[], $23::integer[], $24::text[]))), ` +
-    'updated AS (UPDATE receivers AS r SET last_seq = v.last_seq, pending_count = v.pending_count, next_expiry = v.next_expiry, devices = v.devices ' +
-    'FROM unnest($25::text[], $26::bigint[], $27::integer[], $28::bigint[], $29::integer[]) AS v (receiver_uid, last_seq, pending_count, next_expiry, devices) ' +
-    // The key as an index condition, here: each receiver's row is the one it finds.
-    'WHERE r.receiver_uid = ANY($25::text[]) AND r.receiver_uid = v.receiver_uid), ' +
-    'touched AS (UPDATE devices AS d SET last_ack_at = t.at FROM unnest($30::text[], $31::integer[], $32::bigint[]) AS t (receiver_uid, slot, at) ' +
-    `WHERE ${keyedBy('d.receiver_uid', '$30::text[]')} AND d.receiver_uid = t.receiver_uid AND d.slot = t.slot) ` +
-    'SELECT 1'),
-
+    `saved AS (INSERT INTO conversations (${CONVERSATIONS}) SELECT * FROM unnest(${arrays(CONVERSATION_TYPES, 11)}) ${UPSERT_CONVERSATION}), ` +
+    `${DELETE_CONVERSATIONS(22)}, ${UPDATE_RECEIVERS(25)}, ${TOUCH_DEVICES(30)} SELECT 1`),
   findDevices: sql('find_devices', `SELECT ${DEVICES} FROM devices WHERE receiver_uid = ANY($1::text[])`),
   insertDevice: sql('insert_device', `INSERT INTO devices (${DEVICES}) VALUES ($1, $2, $3, $4, $5)`),
   removeDevice: sql('remove_device',
@@ -200,3 +236,39 @@ export const SQL = {
     'ON r.receiver_uid = m.receiver_uid WHERE r.next_expiry <= $1 AND m.expires_at <= $1) AS pending'),
   ping: sql('ping', 'SELECT 1')
 } as const
+
+/**
+ * Citus's shapes of the statements that insert rows given by the service: multi-row VALUES. Citus sends an INSERT ...
+ * VALUES whose rows all belong to one shard to that shard as one task, where it runs an INSERT ... SELECT FROM unnest
+ * through the coordinator, in several steps, and prepares the transaction for a two-phase commit. Their text depends on
+ * the number of rows, so they go unnamed (parsed at each call: Citus plans a multi-row INSERT at each call anyway).
+ */
+export const CITUS = {
+  lockReceivers (receiverUids: readonly string[]): { sql: Sql, values: unknown[] } {
+    return { sql: { name: '', text: `INSERT INTO receivers (${RECEIVERS}) VALUES ${receiverUids.map((_, i) => `($${i + 1}, 0, 0, NULL, 0)`).join(', ')} ${UPSERT_RECEIVER_ONTO_ITSELF}` }, values: [...receiverUids] }
+  },
+
+  /**
+   * writeBack with its inserts as VALUES and the tombstones that removeAckedOnCitus answered, each part only when it has
+   * rows: Citus sends a part keyed by an empty array to every shard. `updates` are the arrays of DELETE_CONVERSATIONS,
+   * UPDATE_RECEIVERS and TOUCH_DEVICES, in that order, as many as each takes.
+   */
+  writeBack (inserts: { messages: ReadonlyArray<readonly unknown[]>, saved: ReadonlyArray<readonly unknown[]>, tombstones: ReadonlyArray<readonly unknown[]> }, updates: readonly unknown[][]): { sql: Sql, values: unknown[] } {
+    const values: unknown[] = []
+    const rows = (list: ReadonlyArray<readonly unknown[]>): string =>
+      list.map((row) => `(${row.map((value) => { values.push(value); return `$${values.length}` }).join(', ')})`).join(', ')
+    const parts: string[] = []
+    if (inserts.messages.length > 0) parts.push(`inserted AS (INSERT INTO messages (${MESSAGES}, readers) VALUES ${rows(inserts.messages)})`)
+    if (inserts.saved.length > 0) parts.push(`saved AS (INSERT INTO conversations (${CONVERSATIONS}) VALUES ${rows(inserts.saved)} ${UPSERT_CONVERSATION})`)
+    if (inserts.tombstones.length > 0) parts.push(`kept AS (INSERT INTO tombstones (${TOMBSTONE_FIELDS.join(', ')}) VALUES ${rows(inserts.tombstones)})`)
+    let at = 0
+    for (const [part, width] of [[DELETE_CONVERSATIONS, 3], [UPDATE_RECEIVERS, 5], [TOUCH_DEVICES, 3]] as const) {
+      const arrays = updates.slice(at, at + width)
+      at += width
+      if ((arrays[0]?.length ?? 0) === 0) continue
+      parts.push(part(values.length + 1))
+      values.push(...arrays)
+    }
+    return { sql: { name: '', text: `WITH ${parts.join(', ')} SELECT 1` }, values }
+  }
+}

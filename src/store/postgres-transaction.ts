@@ -4,7 +4,7 @@
 import type { Ack, Conversation, PendingMessage, ReceiverState, StoredMessage } from '../domain/model.js'
 import { bitOf } from '../domain/readers.js'
 import type { Queries } from './postgres-pool.js'
-import { SQL, type Sql } from './postgres-statements.js'
+import { CITUS, SQL, type Sql } from './postgres-statements.js'
 import {
   conversationValues, deviceValues, pairKey, receiverValues, storedMessageValues, CONVERSATION_FIELDS, MESSAGE_FIELDS, RECEIVER_FIELDS, toConversation, toDevice,
   toMessageKey, toNumber, toReceiverState, toStoredMessage, toTombstone
@@ -51,25 +51,25 @@ interface Unsent {
   receivers: Map<string, ReceiverState>
   /** Devices that acked: (receiver, slot) under pairKey, and when. */
   touched: Map<string, readonly [receiverUid: string, slot: number, at: number]>
+  /** On Citus only, the tombstones of what removeAckedOnCitus deleted (elsewhere that statement writes them itself). */
+  tombstones: unknown[][]
 }
 
-const nothingUnsent = (): Unsent => ({ messages: [], conversations: new Map(), receivers: new Map(), touched: new Map() })
+const nothingUnsent = (): Unsent => ({ messages: [], conversations: new Map(), receivers: new Map(), touched: new Map(), tombstones: [] })
 
-/** SQL.writeBack's parameters for what is unsent. */
-function writeBackValues ({ messages, conversations, receivers, touched }: Unsent): unknown[] {
+/** The write of what is unsent: SQL.writeBack and its arrays, or on Citus its shape with VALUES (CITUS.writeBack). */
+function writeBack ({ messages, conversations, receivers, touched, tombstones }: Unsent, citus: boolean): { sql: Sql, values: unknown[] } {
   const saved: Conversation[] = []
   const deleted: ConversationKey[] = []
   for (const write of conversations.values()) {
     if ('save' in write) saved.push(write.save)
     else deleted.push(write.delete)
   }
-  return [
-    ...columns(messages.map((message) => [...storedMessageValues(message), message.readers]), MESSAGE_FIELDS.length + 1),
-    ...columns(saved.map(conversationValues), CONVERSATION_FIELDS.length),
-    ...columns(deleted, 3),
-    ...columns([...receivers.values()].map(receiverValues), RECEIVER_FIELDS.length),
-    ...columns([...touched.values()], 3)
-  ]
+  const messageRows = messages.map((message) => [...storedMessageValues(message), message.readers])
+  const savedRows = saved.map(conversationValues)
+  const updates = [...columns(deleted, 3), ...columns([...receivers.values()].map(receiverValues), RECEIVER_FIELDS.length), ...columns([...touched.values()], 3)]
+  if (citus) return CITUS.writeBack({ messages: messageRows, saved: savedRows, tombstones }, updates)
+  return { sql: SQL.writeBack, values: [...columns(messageRows, MESSAGE_FIELDS.length + 1), ...columns(savedRows, CONVERSATION_FIELDS.length), ...updates] }
 }
 
 export interface PostgresTx {
@@ -83,16 +83,20 @@ export interface PostgresTx {
 /**
  * The StoreTx of the port on one connection in a transaction. Writes (new messages, summary rows, receivers' rows,
  * devices' last acks) are kept until the transaction's next statement or its COMMIT and then sent together, in one
- * statement before it: a group of stores then costs 6 round trips, an ack 5 (a device's 6). One piece: an object of small methods sharing `q` and what is unsent.
+ * statement before it: a group of stores then costs 6 round trips, an ack 5 (a device's 6). With `citus`, the
+ * statements that insert rows take Citus's shapes (CITUS, SQL.removeAckedOnCitus), so that a transaction whose
+ * receivers share one shard sends each statement to that shard as one task. One piece: an object of small methods
+ * sharing `q` and what is unsent.
  */
-export function createTx (q: Queries): PostgresTx {
+export function createTx (q: Queries, citus = false): PostgresTx {
   let unsent = nothingUnsent()
   const announced = new Set<string>()
   const flush = async (): Promise<void> => {
-    if (unsent.messages.length === 0 && unsent.conversations.size === 0 && unsent.receivers.size === 0 && unsent.touched.size === 0) return
-    const values = writeBackValues(unsent)
+    if (unsent.messages.length === 0 && unsent.conversations.size === 0 && unsent.receivers.size === 0 && unsent.touched.size === 0 &&
+      unsent.tombstones.length === 0) return
+    const { sql, values } = writeBack(unsent, citus)
     unsent = nothingUnsent()
-    await q.rows(SQL.writeBack, values)
+    await q.rows(sql, values)
   }
   /** Every other statement goes after what is unsent, so that it sees it. */
   const rows = async (sql: Sql, values: readonly unknown[]): Promise<Array<Record<string, unknown>>> => {
@@ -103,7 +107,10 @@ export function createTx (q: Queries): PostgresTx {
   const tx: StoreTx = {
     async lockReceivers (receiverUids, { create = true } = {}) {
       if (receiverUids.length === 0) return []
-      return inOrder(receiverUids, await rows(create ? SQL.lockReceivers : SQL.lockExistingReceivers, [receiverUids]), create)
+      if (!create) return inOrder(receiverUids, await rows(SQL.lockExistingReceivers, [receiverUids]), false)
+      if (!citus) return inOrder(receiverUids, await rows(SQL.lockReceivers, [receiverUids]), true)
+      const { sql, values } = CITUS.lockReceivers(receiverUids)
+      return inOrder(receiverUids, await rows(sql, values), true)
     },
 
     async saveReceivers (states) {
@@ -157,9 +164,13 @@ export function createTx (q: Queries): PostgresTx {
     async removeAcked (acks, now, tombstoneUntil) {
       const removal: AckRemoval = { removed: [], conversations: [], cleared: [] }
       if (acks.length === 0) return removal
-      for (const row of await rows(SQL.removeAcked, [...ackArrays(acks), now, tombstoneUntil])) {
-        if (row.part === 'removed') removal.removed.push(toMessageKey(row))
-        else if (row.part === 'row') removal.conversations.push(toConversation(row))
+      const found = citus ? await rows(SQL.removeAckedOnCitus, [...ackArrays(acks), now]) : await rows(SQL.removeAcked, [...ackArrays(acks), now, tombstoneUntil])
+      for (const row of found) {
+        if (row.part === 'removed') {
+          removal.removed.push(toMessageKey(row))
+          // A message deleted (none of its readers left) that removeAckedOnCitus answered whole.
+          if (citus && tombstoneUntil !== null && toNumber(row.remaining) === 0) unsent.tombstones.push([...MESSAGE_FIELDS.map((column) => row[column]), now, tombstoneUntil])
+        } else if (row.part === 'row') removal.conversations.push(toConversation(row))
         else removal.cleared.push(toConversation(row))
       }
       return removal

@@ -113,9 +113,11 @@ export interface Store {
   /**
    * Runs fn in one transaction: resolves only once its COMMIT is durable, and a rejection of fn rolls all of it back.
    * Two transactions that lock the same receiver run one after the other, the second seeing what the first saved.
-   * The store may fail with StoreUnavailableError (domain/errors.ts) when its database cannot be reached.
+   * The store may fail with StoreUnavailableError (domain/errors.ts) when its database cannot be reached. `near` names
+   * a receiver of the transaction (of its partition, when partitionOf is there): on Citus it runs on the node that
+   * holds that receiver's shard.
    */
-  transaction<T> (fn: (tx: StoreTx) => Promise<T>): Promise<T>
+  transaction<T> (fn: (tx: StoreTx) => Promise<T>, near?: string): Promise<T>
 
   receiver (receiverUid: string): Promise<ReceiverState | undefined>
   /** The receiver's row and one page of its summary (the device's, when given), read together. */

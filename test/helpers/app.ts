@@ -43,10 +43,14 @@ export interface TestApp {
   call (options: InjectOptions): Promise<LightMyRequestResponse>
 }
 
-/** `env` holds environment variables as the service would read them (API_KEYS defaults to the test keys). */
-export async function buildTestApp (t: Tap, env: Record<string, string> = {}, clock = createTestClock()): Promise<TestApp> {
+/**
+ * `env` holds environment variables as the service would read them (API_KEYS defaults to the test keys); `database`,
+ * store options that no variable sets (Citus's statement shapes on plain PostgreSQL).
+ */
+export async function buildTestApp (t: Tap, env: Record<string, string> = {}, clock = createTestClock(), database: Partial<Config['database']> = {}): Promise<TestApp> {
   const databaseUrl = env.DATABASE_URL ?? await createTestDatabase(t)
-  const config = loadConfig({ API_KEYS, LOG_LEVEL: 'silent', ...env, DATABASE_URL: databaseUrl })
+  const loaded = loadConfig({ API_KEYS, LOG_LEVEL: 'silent', ...env, DATABASE_URL: databaseUrl })
+  const config = { ...loaded, database: { ...loaded.database, ...database } }
   const app = await buildApp(config, { clock, sweep: false })
   t.teardown(() => app.close())
   await app.ready()

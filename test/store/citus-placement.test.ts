@@ -5,6 +5,7 @@ import pg from 'pg'
 import t from 'tap'
 import { createPlacement, detectCitus, loadShardRanges, placementOf, type ShardRange } from '../../src/store/citus-placement.js'
 import { hashText } from '../../src/store/postgres-hash.js'
+import { urlOfNode } from '../../src/store/postgres-store.js'
 import type { Queries, Row } from '../../src/store/postgres-pool.js'
 import { createTestDatabase, TEST_STORE } from '../helpers/database.js'
 
@@ -66,6 +67,13 @@ t.test('the background refresh logs a failure and keeps going', async (t) => {
   for (let i = 0; i < 200 && placement.nodeOf('bob') !== 'w3:1'; i++) await new Promise((resolve) => setTimeout(resolve, 5))
   t.equal(placement.nodeOf('bob'), 'w3:1', 'the read after the failed one took')
   t.match(warnings, [/could not reload the Citus shard placement, keeping the last one: catalog down/])
+})
+
+t.test("a node's URL is DATABASE_URL with the node's host and port, its user, password, database and options kept", async (t) => {
+  t.equal(urlOfNode('postgres://app:s%40cret@coordinator.internal:5432/offline?sslmode=require&application_name=x', '10.0.0.7:6432'),
+    'postgres://app:s%40cret@10.0.0.7:6432/offline?sslmode=require&application_name=x')
+  t.equal(urlOfNode('postgres://app@coordinator/offline', 'worker-1.internal:5432'), 'postgres://app@worker-1.internal:5432/offline')
+  t.equal(urlOfNode('postgres://app@[::1]:5432/offline', 'fd00::7:5433'), 'postgres://app@[fd00::7]:5433/offline')
 })
 
 t.test('a plain PostgreSQL database is not Citus', { skip: TEST_STORE !== 'postgres' && 'needs PostgreSQL' }, async (t) => {
