@@ -26,6 +26,16 @@ const EXPECTED: Record<string, Record<typeof TEST_STORE, [number, number]>> = {
   'batch for 3 receivers with expired messages': { sqlite: [38, 0], postgres: [8, 8] }
 }
 
+/**
+ * How many groups a request for these receivers runs as: on Citus one per node (group commit's partitions), each
+ * costing what one group does; elsewhere one.
+ */
+function groupsOf (test: TestApp, receivers: readonly string[]): number {
+  const { partitionOf } = test.app.store
+  return partitionOf === undefined ? 1 : new Set(receivers.map(partitionOf)).size
+}
+const times = ([statements, roundTrips]: [number, number], groups: number): [number, number] => [statements * groups, roundTrips * groups]
+
 async function cost (test: TestApp, options: InjectOptions, status: number): Promise<Cost> {
   const before = test.app.store.statementCounts()
   const answer = await test.call(options)
@@ -59,8 +69,12 @@ t.test('each endpoint sends the statements and waits for the round trips the REA
   const later = ['x-0', 'x-1', 'x-2'].map((receiver) => newMessage({ receiver_uid: receiver }))
   measured['batch for 3 receivers with expired messages'] = await cost(test, { method: 'POST', url: '/v1/messages/batch', payload: { messages: later } }, 200)
   t.comment(JSON.stringify(measured))
+  const groups: Record<string, number> = {
+    'batch of 10 for 3 receivers': groupsOf(test, ['r-0', 'r-1', 'r-2']),
+    'batch for 3 receivers with expired messages': groupsOf(test, ['x-0', 'x-1', 'x-2'])
+  }
   for (const [endpoint, expected] of Object.entries(EXPECTED)) {
-    const [statements, roundTrips] = expected[TEST_STORE]
+    const [statements, roundTrips] = times(expected[TEST_STORE], groups[endpoint] ?? 1)
     t.strictSame(measured[endpoint], { statements, roundTrips }, `${endpoint}: ${statements} statements, ${roundTrips} round trips on ${TEST_STORE}`)
   }
 })
@@ -95,8 +109,11 @@ t.test('with devices, each endpoint sends the statements the README states', asy
   measured['list the devices'] = await cost(test, { method: 'GET', url: '/v1/receivers/dana/devices' }, 200)
   measured['unregister a device'] = await cost(test, { method: 'DELETE', url: '/v1/receivers/dana/devices/browser' }, 204)
   t.comment(JSON.stringify(measured))
+  // On Citus an unregistration sends the tombstones of what it deleted (which removeAckedOnCitus answers instead of
+  // writing them) before it removes the device: one statement more.
+  const onCitus = test.app.store.partitionOf !== undefined
   for (const [endpoint, expected] of Object.entries(EXPECTED_WITH_DEVICES)) {
-    const [statements, roundTrips] = expected[TEST_STORE]
+    const [statements, roundTrips] = expected[TEST_STORE].map((n) => n + (onCitus && endpoint === 'unregister a device' ? 1 : 0))
     t.strictSame(measured[endpoint], { statements, roundTrips }, `${endpoint}: ${statements} statements, ${roundTrips} round trips on ${TEST_STORE}`)
   }
 })
