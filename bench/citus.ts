@@ -1,7 +1,7 @@
 // `--citus-url <coordinator>`: this checkout's service on a fresh plain PostgreSQL database against itself on a fresh
 // database of a Citus cluster, side by side, against issue 16's goal, with a CPU profile of each scenario's Citus side.
 import { relative } from 'node:path'
-import { args, CONNECTIONS, DURATION, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, SCENARIO_LIST, writeResults } from './options.js'
+import { args, CITUS_SHARDS, CONNECTIONS, DURATION, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, SCENARIO_LIST, writeResults } from './options.js'
 import { compareRows, fixed, type Comparison, type Running } from './compare.js'
 import type { Scenario } from './scenarios.js'
 import { ANALYZED, checkout, citusDatabase, citusTables, describe, postgresDatabase, type Side } from './sides.js'
@@ -48,7 +48,7 @@ export async function compareCitus (): Promise<void> {
   const here = checkout(process.cwd())
   const sides: [Side, Side] = [
     { label: 'plain', checkout: here, store: 'postgres', database: postgresDatabase('plain', POSTGRES_URL) },
-    { label: 'citus', checkout: here, store: 'postgres', database: citusDatabase('citus', citusUrl) }
+    { label: 'citus', checkout: here, store: 'postgres', database: citusDatabase('citus', citusUrl, CITUS_SHARDS) }
   ]
   const profiled: Profiled[] = []
   let tables: Array<Record<string, unknown>> | undefined
@@ -61,7 +61,7 @@ export async function compareCitus (): Promise<void> {
   for (const rows of ROW_COUNTS) results.push(...await compareRows(rows, sides, afterScenario))
 
   const command = `npm run bench -- --citus-url ${citusUrl} --scenarios ${SCENARIO_LIST} --rows ${args.rows} ` +
-    `--duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}${args.profile === true ? '' : ' --no-profile'}`
+    `--duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}${CITUS_SHARDS === undefined ? '' : ` --citus-shards ${CITUS_SHARDS}`}${args.profile === true ? '' : ' --no-profile'}`
   const markdown = `Checkout: ${describe(here)}. Plain PostgreSQL: a fresh database on ${hostOf(POSTGRES_URL)}. Citus: a fresh ` +
     `database on the coordinator ${hostOf(citusUrl)} and on each of its workers, with the extension, the workers added to the ` +
     `coordinator's copy. Both dropped at the end, both preloaded alike; ${ANALYZED}. Machine: ${machine} (the plain server, the three Citus ` +

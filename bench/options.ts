@@ -29,6 +29,8 @@ export const { values: args } = parseArgs({
     // --citus-url <coordinator>: this checkout's service on plain PostgreSQL (--postgres-url) against itself on a fresh
     // database of that Citus cluster (bench/citus.ts); --scenarios defaults to store,batch,ack there. Writes citus.*.
     'citus-url': { type: 'string' },
+    // --citus-shards <n>: the Citus database's citus.shard_count (Citus's default, 32, unless given).
+    'citus-shards': { type: 'string' },
     // --stores, --devices and --citus-url profile (--devices: the store scenario, both sides; --citus-url: the Citus side);
     // --no-profile skips it.
     profile: { type: 'boolean', default: true }
@@ -37,6 +39,8 @@ export const { values: args } = parseArgs({
 })
 
 export const DURATION = Number(args.duration)
+/** --citus-shards, or undefined for Citus's default. */
+export const CITUS_SHARDS = args['citus-shards'] === undefined ? undefined : Number(args['citus-shards'])
 export const ROUNDS = Number(args.rounds)
 export const CONNECTIONS = Number(args.connections)
 /**

@@ -89,15 +89,15 @@ export async function analyze (databaseUrl: string): Promise<void> {
 
 /**
  * A database of its own on the Citus cluster whose coordinator `coordinatorUrl` names (named by databaseName): on the
- * coordinator and every worker, as the tests make theirs (test/helpers/citus.ts), with Citus' default shard count;
- * dropped from every node at the end of the run.
+ * coordinator and every worker, as the tests make theirs (test/helpers/citus.ts), with `shardCount` shards (Citus's
+ * default, 32, without it); dropped from every node at the end of the run.
  */
-export const citusDatabase = (label: string, coordinatorUrl: string) => async (): Promise<string> => {
+export const citusDatabase = (label: string, coordinatorUrl: string, shardCount?: number) => async (): Promise<string> => {
   const maintenance = inDatabase(coordinatorUrl, 'postgres')
   const workers = await citusWorkers(maintenance)
   if (workers === null || workers.length === 0) throw new Error(`${new URL(coordinatorUrl).host}: not a Citus coordinator with active workers`)
   const name = databaseName(label, coordinatorUrl)
-  onUndo(await createCitusDatabase(maintenance, workers, name))
+  onUndo(await createCitusDatabase(maintenance, workers, name, shardCount))
   return inDatabase(coordinatorUrl, name)
 }
 
