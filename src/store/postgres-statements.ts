@@ -218,6 +218,19 @@ export const SQL = {
   receiver: sql('receiver', `SELECT ${RECEIVERS} FROM receivers WHERE receiver_uid = $1`),
   summary: summarySql('summary', false),
   summaryOfDevice: summarySql('summary_of_device', true),
+  // The summaries of several reads at once ($1 receivers, $2 devices or NULL, $3 before which sort_seq, $4 how many),
+  // each read's rows under its position (i, from 1), then as summaryOfDevice's (slot and device_pending NULL without a
+  // device). Reads that arrive together share it: one round trip for many (postgres-store.ts).
+  summaries: sql('summaries',
+    `SELECT k.i, ${RECEIVER_FIELDS.map((column) => `r.${column}`).join(', ')}, d.slot, CASE WHEN k.device_id IS NULL THEN NULL ELSE ` +
+    `(SELECT coalesce(sum(p.pending_count), 0) FROM conversations p WHERE p.receiver_uid = k.receiver_uid AND ${keyedBy('p.receiver_uid', '$1::text[]')} AND p.reader = d.slot) END AS device_pending, ` +
+    `${CONVERSATION_FIELDS.map((column) => `c.${column}`).join(', ')} ` +
+    'FROM unnest($1::text[], $2::text[], $3::bigint[], $4::integer[]) WITH ORDINALITY AS k (receiver_uid, device_id, before_sort_seq, lim, i) ' +
+    'JOIN receivers r ON r.receiver_uid = k.receiver_uid ' +
+    `LEFT JOIN devices d ON d.receiver_uid = k.receiver_uid AND ${keyedBy('d.receiver_uid', '$1::text[]')} AND d.device_id = k.device_id ` +
+    `LEFT JOIN LATERAL (SELECT ${CONVERSATIONS} FROM conversations WHERE receiver_uid = k.receiver_uid AND ${keyedBy('receiver_uid', '$1::text[]')} ` +
+    'AND reader = CASE WHEN k.device_id IS NULL THEN 0 ELSE d.slot END AND sort_seq < k.before_sort_seq ORDER BY sort_seq DESC LIMIT k.lim) AS c ON true ' +
+    'WHERE r.receiver_uid = ANY($1::text[]) ORDER BY k.i, c.sort_seq DESC'),
   page: pageSql('page', false, false),
   pageOfSender: pageSql('page_of_sender', true, false),
   pageOfDevice: pageSql('page_of_device', false, true),

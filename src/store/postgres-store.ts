@@ -11,7 +11,8 @@ import { createPool } from './postgres-pool.js'
 import { SQL } from './postgres-statements.js'
 import { createTx } from './postgres-transaction.js'
 import { toConversationFromValues, toDevice, toNullableNumber, toNumber, toReceiverMessageFromValues, toReceiverState, toStoredMessage, RECEIVER_FIELDS } from './row-mapper.js'
-import type { PageQuery, Store } from './types.js'
+import type { PageQuery, Store, SummaryView } from './types.js'
+import { createGroupCommit } from '../domain/group-commit.js'
 
 /** DATABASE_URL with the host and port of a Citus node ('host:port' as citus-placement.ts names it), all else kept. */
 export function urlOfNode (databaseUrl: string, node: string): string {
@@ -21,6 +22,28 @@ export function urlOfNode (databaseUrl: string, node: string): string {
   url.hostname = host.includes(':') ? `[${host}]` : host
   url.port = node.slice(at + 1)
   return url.toString()
+}
+
+interface SummaryRead { receiverUid: string, deviceId: string | undefined, beforeSortSeq: number | null, limit: number }
+
+// Write groups at once on plain PostgreSQL (measured at writeConcurrency below); the pool's other connections read.
+const WRITE_CONCURRENCY = 2
+// Summary reads in one statement at most.
+const SUMMARIES_PER_STATEMENT = 50
+
+/**
+ * A summary read from its statement's rows: the receiver's columns, then (with `deviceColumns`) a device's slot and
+ * pending count, then the conversation's, NULL when the reader has no summary rows. No rows: an unknown receiver.
+ */
+function toSummaryView (rows: readonly unknown[][], deviceId: string | undefined, deviceColumns: boolean): SummaryView {
+  const [first] = rows
+  if (first === undefined) return { receiver: undefined, rows: [] }
+  const receiver = toReceiverState(Object.fromEntries(RECEIVER_FIELDS.map((column, i) => [column, first[i]])))
+  const at = RECEIVER_FIELDS.length + (deviceColumns ? 2 : 0)
+  const conversations = rows.filter((row) => row[at] !== null).map((row) => toConversationFromValues(row.slice(at)))
+  if (deviceId === undefined) return { receiver, rows: conversations }
+  const slot = toNullableNumber(first[RECEIVER_FIELDS.length])
+  return { receiver, rows: conversations, device: { slot, pendingCount: toNumber(first[RECEIVER_FIELDS.length + 1]) } }
 }
 
 async function guard<T> (work: () => Promise<T>): Promise<T> {
@@ -94,6 +117,25 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
       options.log?.('warn', `could not announce stored messages to the other instances: ${error instanceof Error ? error.message : String(error)}`)
     })
   }
+  /** One summary read in one statement (summaryOfDevice's rows have a device's slot and count after the receiver's). */
+  const readSummary = async (read: SummaryRead): Promise<SummaryView> => {
+    const values = [read.receiverUid, read.beforeSortSeq ?? Number.MAX_SAFE_INTEGER, read.limit]
+    const near = poolNear(read.receiverUid)
+    const rows = read.deviceId === undefined ? await near.arrays(SQL.summary, values) : await near.arrays(SQL.summaryOfDevice, [...values, read.deviceId])
+    return toSummaryView(rows, read.deviceId, read.deviceId !== undefined)
+  }
+  // Summary reads that arrive while the pool's read connections are all busy wait for the next free one and go
+  // together, in one statement (SQL.summaries): under load a read costs a fraction of a round trip, as a store does in
+  // its group. A read alone goes at once, in its own statement. Not on Citus, where each read goes to its node.
+  const readSummaries = createGroupCommit(async (reads: readonly SummaryRead[]): Promise<SummaryView[]> => {
+    if (reads.length === 1) return [await readSummary(reads[0] as SummaryRead)]
+    const rows = await pool.arrays(SQL.summaries, [
+      reads.map((read) => read.receiverUid), reads.map((read) => read.deviceId ?? null),
+      reads.map((read) => read.beforeSortSeq ?? Number.MAX_SAFE_INTEGER), reads.map((read) => read.limit)])
+    const byRead = reads.map((): unknown[][] => [])
+    for (const row of rows) byRead[toNumber(row[0]) - 1]?.push(row.slice(1))
+    return reads.map((read, i) => toSummaryView(byRead[i] ?? [], read.deviceId, true))
+  }, SUMMARIES_PER_STATEMENT, Math.max(1, options.poolMax - WRITE_CONCURRENCY))
   const run = <T>(work: () => Promise<T>): Promise<T> => guard(async () => {
     await ensureSchema()
     return await work()
@@ -117,18 +159,8 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
     }),
 
     summary: (receiverUid, deviceId, beforeSortSeq, limit) => run(async () => {
-      const values = [receiverUid, beforeSortSeq ?? Number.MAX_SAFE_INTEGER, limit]
-      const near = poolNear(receiverUid)
-      const rows = deviceId === undefined ? await near.arrays(SQL.summary, values) : await near.arrays(SQL.summaryOfDevice, [...values, deviceId])
-      const [first] = rows
-      if (first === undefined) return { receiver: undefined, rows: [] }
-      const receiver = toReceiverState(Object.fromEntries(RECEIVER_FIELDS.map((column, i) => [column, first[i]])))
-      // Then a device's slot and pending count; then the conversation's columns, NULL when the reader has no summary rows.
-      const at = RECEIVER_FIELDS.length + (deviceId === undefined ? 0 : 2)
-      const conversations = rows.filter((row) => row[at] !== null).map((row) => toConversationFromValues(row.slice(at)))
-      if (deviceId === undefined) return { receiver, rows: conversations }
-      const slot = toNullableNumber(first[RECEIVER_FIELDS.length])
-      return { receiver, rows: conversations, device: { slot, pendingCount: toNumber(first[RECEIVER_FIELDS.length + 1]) } }
+      const read = { receiverUid, deviceId, beforeSortSeq, limit }
+      return placement === undefined ? (await readSummaries([read]))[0] as SummaryView : await readSummary(read)
     }),
 
     page: (query: PageQuery) => run(async () => {
@@ -178,7 +210,7 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
     // and as many nodes at once as the pool allows. Measured, one run each of 5 s (autocannon -c 50 of single stores
     // to 1,000 receivers; a coordinator and two workers on 2 cores): groups per node 1,353 and 1,450 req/s; two groups
     // per node at once 914 and 1,093; groups per shard (smaller, each statement one task) 907 and 1,195.
-    writeConcurrency: placement === undefined ? Math.min(2, options.poolMax) : options.poolMax,
+    writeConcurrency: placement === undefined ? Math.min(WRITE_CONCURRENCY, options.poolMax) : options.poolMax,
 
     partitionOf: placement === undefined ? undefined : (receiverUid) => placement.nodeOf(receiverUid),
 

@@ -264,3 +264,30 @@ t.test('summary numbers are JSON numbers and times are RFC 3339 UTC with millise
   t.match(row.last_send_time, TIME)
   t.equal(row.last_send_time, '2026-11-27T06:30:00.000Z')
 })
+
+t.test('summaries asked at the same moment answer each as it would alone: receivers, devices, cursors and unknown ones mixed', async (t) => {
+  const { call } = await buildTestApp(t)
+  for (let i = 0; i < 7; i++) await store(call, { receiver_uid: 'bob', sender_uid: `s${i}` })
+  for (const device of ['phone', 'laptop']) t.equal((await call({ method: 'PUT', url: `/v1/receivers/dee/devices/${device}` })).statusCode, 201)
+  for (let i = 0; i < 5; i++) await store(call, { receiver_uid: 'dee', sender_uid: `s${i}` })
+  // The phone has acked two of them: its summary differs from the laptop's.
+  t.equal(await ack(call, { device_id: 'phone', up_to_seq: 2 }, 'dee'), 2)
+  const cursor = String((await getSummary(call, 'bob', '?limit=3')).json().next_cursor)
+  const queries: Array<[string, string]> = [
+    ['bob', ''], ['bob', '?limit=3'], ['bob', `?limit=3&cursor=${encodeURIComponent(cursor)}`], ['dee', '?device_id=phone'],
+    ['dee', '?device_id=laptop&limit=2'], ['dee', '?device_id=tablet'], ['dee', ''], ['nobody', ''], ['nobody', '?device_id=phone']
+  ]
+  const answer = async ([receiver, query]: [string, string]): Promise<[number, unknown]> => {
+    const res = await getSummary(call, receiver, query)
+    return [res.statusCode, res.json()]
+  }
+  const alone: Array<[number, unknown]> = []
+  for (const query of queries) alone.push(await answer(query))
+  const body = (i: number): { total_pending?: number, senders?: unknown[] } => alone[i]?.[1] as { total_pending?: number, senders?: unknown[] }
+  t.strictSame([body(3).total_pending, body(4).total_pending, body(4).senders?.length], [3, 5, 2], 'the phone has 3 pending, the laptop 5 (a page of 2)')
+  t.strictSame([body(1).senders?.length, body(2).senders?.length, body(0).senders?.length], [3, 3, 7], 'bob by pages of 3, and whole')
+  t.strictSame(alone[7], [200, { receiver_uid: 'nobody', total_pending: 0, senders: [], next_cursor: null }])
+  const rounds = 4
+  const together = await Promise.all(Array.from({ length: rounds }, () => queries).flat().map(answer))
+  t.strictSame(together, Array.from({ length: rounds }, () => alone).flat(), 'each the same as alone')
+})
