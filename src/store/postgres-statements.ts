@@ -43,11 +43,13 @@ function pageSql (name: string, ofSender: boolean, ofDevice: boolean): Sql {
  * pending count after the receiver's columns.
  */
 function summarySql (name: string, ofDevice: boolean): Sql {
-  const device = ofDevice
-    ? ', d.slot, (SELECT coalesce(sum(pending_count), 0) FROM conversations WHERE receiver_uid = $1 AND reader = d.slot) AS device_pending'
-    : ''
-  return sql(name, `SELECT ${RECEIVER_FIELDS.map((column) => `r.${column}`).join(', ')}${device}, ${CONVERSATION_FIELDS.map((column) => `c.${column}`).join(', ')} ` +
-    `FROM receivers r ${ofDevice ? 'LEFT JOIN devices d ON d.receiver_uid = $1 AND d.device_id = $4 ' : ''}` +
+  return sql(name, `SELECT ${RECEIVER_FIELDS.map((column) => `r.${column}`).join(', ')}${ofDevice ? ', d.slot, p.device_pending' : ''}, ` +
+    `${CONVERSATION_FIELDS.map((column) => `c.${column}`).join(', ')} FROM receivers r ` +
+    // The device's pending count joined before the page's rows, so that it is summed once, not once per row.
+    (ofDevice
+      ? 'LEFT JOIN devices d ON d.receiver_uid = $1 AND d.device_id = $4 LEFT JOIN LATERAL (SELECT coalesce(sum(pending_count), 0) AS device_pending ' +
+        'FROM conversations WHERE receiver_uid = $1 AND reader = d.slot) AS p ON true '
+      : '') +
     `LEFT JOIN LATERAL (SELECT ${CONVERSATIONS} FROM conversations WHERE receiver_uid = $1 AND reader = ${ofDevice ? 'd.slot' : '0'} ` +
     'AND sort_seq < $2 ORDER BY sort_seq DESC LIMIT $3) AS c ON true WHERE r.receiver_uid = $1')
 }
@@ -222,15 +224,16 @@ export const SQL = {
   // each read's rows under its position (i, from 1), then as summaryOfDevice's (slot and device_pending NULL without a
   // device). Reads that arrive together share it: one round trip for many (postgres-store.ts).
   summaries: sql('summaries',
-    `SELECT k.i, ${RECEIVER_FIELDS.map((column) => `r.${column}`).join(', ')}, d.slot, CASE WHEN k.device_id IS NULL THEN NULL ELSE ` +
-    `(SELECT coalesce(sum(p.pending_count), 0) FROM conversations p WHERE p.receiver_uid = k.receiver_uid AND ${keyedBy('p.receiver_uid', '$1::text[]')} AND p.reader = d.slot) END AS device_pending, ` +
+    `SELECT k.i, ${RECEIVER_FIELDS.map((column) => `r.${column}`).join(', ')}, d.slot, p.device_pending, ` +
     `${CONVERSATION_FIELDS.map((column) => `c.${column}`).join(', ')} ` +
     'FROM unnest($1::text[], $2::text[], $3::bigint[], $4::integer[]) WITH ORDINALITY AS k (receiver_uid, device_id, before_sort_seq, lim, i) ' +
     'JOIN receivers r ON r.receiver_uid = k.receiver_uid ' +
     `LEFT JOIN devices d ON d.receiver_uid = k.receiver_uid AND ${keyedBy('d.receiver_uid', '$1::text[]')} AND d.device_id = k.device_id ` +
+    'LEFT JOIN LATERAL (SELECT CASE WHEN k.device_id IS NULL THEN NULL ELSE coalesce(sum(pending_count), 0) END AS device_pending FROM conversations ' +
+    `WHERE receiver_uid = k.receiver_uid AND ${keyedBy('receiver_uid', '$1::text[]')} AND reader = d.slot) AS p ON true ` +
     `LEFT JOIN LATERAL (SELECT ${CONVERSATIONS} FROM conversations WHERE receiver_uid = k.receiver_uid AND ${keyedBy('receiver_uid', '$1::text[]')} ` +
     'AND reader = CASE WHEN k.device_id IS NULL THEN 0 ELSE d.slot END AND sort_seq < k.before_sort_seq ORDER BY sort_seq DESC LIMIT k.lim) AS c ON true ' +
-    'WHERE r.receiver_uid = ANY($1::text[]) ORDER BY k.i, c.sort_seq DESC'),
+    `WHERE ${keyedBy('r.receiver_uid', '$1::text[]')} ORDER BY k.i, c.sort_seq DESC`),
   page: pageSql('page', false, false),
   pageOfSender: pageSql('page_of_sender', true, false),
   pageOfDevice: pageSql('page_of_device', false, true),
