@@ -11,7 +11,8 @@ export interface DatabaseOptions {
   reserveBytes?: number
   /**
    * PostgreSQL: the statement shapes of Citus (postgres-statements.ts CITUS) even on a database without it, as on Citus
-   * they are always. For tests, which hold them to the same results where no Citus runs.
+   * they are always, each receiver taken as a shard of its own. For tests, which hold them to the same results where
+   * no Citus runs.
    */
   citusShapes?: boolean
   /** Where knex's own warnings go (the service's logger), instead of the console. */

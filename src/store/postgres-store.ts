@@ -90,7 +90,8 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
     }
   }
   const placement = migrated === null ? undefined : await openPlacement()
-  const citusShapes = placement !== undefined || options.citusShapes === true
+  // Citus's statement shapes, cut by shard where they must be; in tests on plain PostgreSQL, each receiver its own shard.
+  const citusShapes = placement !== undefined ? { shardOf: placement.shardOf } : options.citusShapes === true ? { shardOf: (receiverUid: string) => receiverUid } : undefined
   // On Citus, a receiver's transactions and reads go to the node that holds its shard, which runs them there on its
   // own shards (Citus's local execution): no hop through the coordinator, and a group on one node commits there alone.
   // The coordinator's pool keeps what crosses nodes (the sweep's choices, the gauge) and the notifications.
