@@ -1,4 +1,5 @@
 // Group commit: stores that arrive together share one transaction, and each caller is answered only after that commit.
+import { groupBy } from './group-by.js'
 
 interface Job<I, O> {
   items: readonly I[]
@@ -105,21 +106,10 @@ export function createGroupCommit<I, O> (
     })
   }
 
-  /** The call's items by partition, in the order each partition first appears, each part keeping its input order. */
-  function parts (items: readonly I[], partitionOf: (item: I) => string): Map<string, number[]> {
-    const indexes = new Map<string, number[]>()
-    items.forEach((item, index) => {
-      const partition = partitionOf(item)
-      const part = indexes.get(partition)
-      if (part === undefined) indexes.set(partition, [index])
-      else part.push(index)
-    })
-    return indexes
-  }
-
   return async function submit (items: readonly I[]): Promise<O[]> {
     if (partitionOf === undefined) return await enqueue(items, '')
-    const byPartition = parts(items, partitionOf)
+    // The call's item indexes by partition, in the order each partition first appears, each part in input order.
+    const byPartition = groupBy(items.keys(), (index) => partitionOf(items[index] as I))
     if (byPartition.size <= 1) return await enqueue(items, byPartition.keys().next().value ?? '')
     const split = [...byPartition].map(([partition, indexes]) => ({ indexes, outputs: enqueue(indexes.map((index) => items[index] as I), partition) }))
     // Answered only once every part has settled: never while a part of it is still committing.

@@ -184,7 +184,7 @@ export const SQL = {
   // acks cover ('lost'), as they were. One result: each part's columns, NULL where another part's are.
   removeAcked: removeAckedSql('remove_acked', 'insert'),
   // On Citus: the same without the tombstones' INSERT ... SELECT, which Citus runs through the coordinator; the removed
-  // messages' columns come back instead, and the tombstones go in the transaction's write (citusWriteBack).
+  // messages' columns come back instead, and the tombstones go in the transaction's write (CITUS.writeBack).
   removeAckedOnCitus: removeAckedSql('remove_acked_on_citus', 'return'),
   removePending: sql('remove_pending', 'DELETE FROM messages WHERE receiver_uid = $1 AND seq = ANY($2::bigint[])'),
   // One receiver's ($1) latest pending message of each (reader, sender) given, through the index on (receiver_uid,

@@ -2,6 +2,7 @@
 // taking all the rows of a group at once (a group of stores or acks costs a few round trips, not a few per message),
 // its writes sent together before its next statement.
 import type { Ack, Conversation, PendingMessage, ReceiverState, StoredMessage } from '../domain/model.js'
+import { groupBy } from '../domain/group-by.js'
 import { bitOf } from '../domain/readers.js'
 import type { Queries, Row } from './postgres-pool.js'
 import { CITUS, SQL, type Sql } from './postgres-statements.js'
@@ -74,18 +75,6 @@ function writeBack ({ messages, conversations, receivers, touched, tombstones }:
 
 /** On Citus: the shard of each receiver (citus-placement.ts), by which the transaction cuts the statements that must be one task. */
 export interface CitusShards { shardOf (receiverUid: string): string }
-
-/** The acks by the shard of their receivers, in the order each shard first appears. */
-function byShard (acks: readonly Ack[], shardOf: (receiverUid: string) => string): Ack[][] {
-  const parts = new Map<string, Ack[]>()
-  for (const ack of acks) {
-    const shard = shardOf(ack.receiverUid)
-    const part = parts.get(shard)
-    if (part === undefined) parts.set(shard, [ack])
-    else part.push(ack)
-  }
-  return [...parts.values()]
-}
 
 export interface PostgresTx {
   tx: StoreTx
@@ -183,7 +172,7 @@ export function createTx (q: Queries, citus?: CitusShards): PostgresTx {
       if (citus === undefined) found.push(...await rows(SQL.removeAcked, [...ackArrays(acks), now, tombstoneUntil]))
       // On Citus one statement per shard: over one shard Citus runs it as one task, over several it plans its parts
       // one after the other through intermediate results (10 to 40 ms a group against about 1 ms).
-      else for (const part of byShard(acks, citus.shardOf)) found.push(...await rows(SQL.removeAckedOnCitus, [...ackArrays(part), now]))
+      else for (const part of groupBy(acks, (ack) => citus.shardOf(ack.receiverUid)).values()) found.push(...await rows(SQL.removeAckedOnCitus, [...ackArrays(part), now]))
       for (const row of found) {
         if (row.part === 'removed') {
           removal.removed.push(toMessageKey(row))
@@ -201,14 +190,9 @@ export function createTx (q: Queries, citus?: CitusShards): PostgresTx {
 
     async lastPendingOfSenders (keys) {
       if (keys.length === 0) return []
-      const byReceiver = new Map<string, Array<[number, string]>>()
-      for (const [receiverUid, reader, senderUid] of keys) {
-        const senders = byReceiver.get(receiverUid)
-        if (senders === undefined) byReceiver.set(receiverUid, [[reader, senderUid]])
-        else senders.push([reader, senderUid])
-      }
       const found: Array<{ reader: number, message: StoredMessage }> = []
-      for (const [receiverUid, senders] of byReceiver) {
+      for (const [receiverUid, ofReceiver] of groupBy(keys, ([receiverUid]) => receiverUid)) {
+        const senders = ofReceiver.map(([, reader, senderUid]) => [reader, senderUid])
         for (const row of await rows(SQL.lastPendingOfSenders, [receiverUid, ...columns(senders, 2)])) found.push({ reader: toNumber(row.reader), message: toStoredMessage(row) })
       }
       return found

@@ -1,0 +1,13 @@
+// Grouping a list by a key, as Map.groupBy does (Node 21 and later; this service runs on Node 20).
+
+/** The items by key: keys in the order they first appear, each group in input order. */
+export function groupBy<T> (items: Iterable<T>, keyOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>()
+  for (const item of items) {
+    const key = keyOf(item)
+    const group = groups.get(key)
+    if (group === undefined) groups.set(key, [item])
+    else group.push(item)
+  }
+  return groups
+}
