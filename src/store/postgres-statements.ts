@@ -74,16 +74,16 @@ const UPSERT_RECEIVER_ONTO_ITSELF = `ON CONFLICT (receiver_uid) DO UPDATE SET re
 // writeBack's parts after its inserts, each from parameter $from: summary rows deleted (3 arrays), receivers' rows (5),
 // devices' last acks (3). Citus routes these (an UPDATE or DELETE joined on an unnest, keyed) to one shard as they are.
 const DELETE_CONVERSATIONS = (from: number): string =>
-  `deleted AS (DELETE FROM conversations WHERE ${keyedBy('receiver_uid', `$${from}::text[]`)} AND (receiver_uid, reader, sender_uid) IN ` +
-  `(SELECT * FROM unnest(${arrays(['text', 'integer', 'text'], from)})))`
+  `DELETE FROM conversations WHERE ${keyedBy('receiver_uid', `$${from}::text[]`)} AND (receiver_uid, reader, sender_uid) IN ` +
+  `(SELECT * FROM unnest(${arrays(['text', 'integer', 'text'], from)}))`
 const UPDATE_RECEIVERS = (from: number): string =>
-  'updated AS (UPDATE receivers AS r SET last_seq = v.last_seq, pending_count = v.pending_count, next_expiry = v.next_expiry, devices = v.devices ' +
+  'UPDATE receivers AS r SET last_seq = v.last_seq, pending_count = v.pending_count, next_expiry = v.next_expiry, devices = v.devices ' +
   `FROM unnest(${arrays(['text', 'bigint', 'integer', 'bigint', 'integer'], from)}) AS v (receiver_uid, last_seq, pending_count, next_expiry, devices) ` +
   // The key as an index condition, here: each receiver's row is the one it finds.
-  `WHERE r.receiver_uid = ANY($${from}::text[]) AND r.receiver_uid = v.receiver_uid)`
+  `WHERE r.receiver_uid = ANY($${from}::text[]) AND r.receiver_uid = v.receiver_uid`
 const TOUCH_DEVICES = (from: number): string =>
-  `touched AS (UPDATE devices AS d SET last_ack_at = t.at FROM unnest(${arrays(['text', 'integer', 'bigint'], from)}) AS t (receiver_uid, slot, at) ` +
-  `WHERE ${keyedBy('d.receiver_uid', `$${from}::text[]`)} AND d.receiver_uid = t.receiver_uid AND d.slot = t.slot)`
+  `UPDATE devices AS d SET last_ack_at = t.at FROM unnest(${arrays(['text', 'integer', 'bigint'], from)}) AS t (receiver_uid, slot, at) ` +
+  `WHERE ${keyedBy('d.receiver_uid', `$${from}::text[]`)} AND d.receiver_uid = t.receiver_uid AND d.slot = t.slot`
 
 /** A tombstone's columns: the message's, then when it was acked and when it goes. */
 const TOMBSTONE_FIELDS = [...MESSAGE_FIELDS, 'acked_at', 'purge_at']
@@ -203,7 +203,7 @@ export const SQL = {
   writeBack: sql('write_back',
     `WITH inserted AS (INSERT INTO messages (${MESSAGES}, readers) SELECT * FROM unnest(${arrays(MESSAGE_TYPES)})), ` +
     `saved AS (INSERT INTO conversations (${CONVERSATIONS}) SELECT * FROM unnest(${arrays(CONVERSATION_TYPES, 11)}) ${UPSERT_CONVERSATION}), ` +
-    `${DELETE_CONVERSATIONS(22)}, ${UPDATE_RECEIVERS(25)}, ${TOUCH_DEVICES(30)} SELECT 1`),
+    `deleted AS (${DELETE_CONVERSATIONS(22)}), updated AS (${UPDATE_RECEIVERS(25)}), touched AS (${TOUCH_DEVICES(30)}) SELECT 1`),
   findDevices: sql('find_devices', `SELECT ${DEVICES} FROM devices WHERE receiver_uid = ANY($1::text[])`),
   insertDevice: sql('insert_device', `INSERT INTO devices (${DEVICES}) VALUES ($1, $2, $3, $4, $5)`),
   removeDevice: sql('remove_device',
@@ -253,6 +253,13 @@ export const SQL = {
   ping: sql('ping', 'SELECT 1')
 } as const
 
+/** On Citus, writeBack's updates as statements of their own, each of one text: named, so parsed once a connection. */
+const CITUS_UPDATES = {
+  deleteConversations: sql('citus_delete_conversations', DELETE_CONVERSATIONS(1)),
+  updateReceivers: sql('citus_update_receivers', UPDATE_RECEIVERS(1)),
+  touchDevices: sql('citus_touch_devices', TOUCH_DEVICES(1))
+}
+
 /**
  * Citus's shapes of the statements that insert rows given by the service: multi-row VALUES. Citus sends an INSERT ...
  * VALUES whose rows all belong to one shard to that shard as one task, where it runs an INSERT ... SELECT FROM unnest
@@ -265,26 +272,29 @@ export const CITUS = {
   },
 
   /**
-   * writeBack with its inserts as VALUES and the tombstones that removeAckedOnCitus answered, each part only when it has
-   * rows: Citus sends a part keyed by an empty array to every shard. `updates` are the arrays of DELETE_CONVERSATIONS,
-   * UPDATE_RECEIVERS and TOUCH_DEVICES, in that order, as many as each takes.
+   * writeBack as statements of their own, one per part that has rows: its inserts as VALUES with the tombstones that
+   * removeAckedOnCitus answered, then its updates. Citus runs no CTE that writes as part of one task: it plans and
+   * runs each such CTE as a subplan of its own, and then the statement around them, even when all name one shard
+   * (EXPLAIN: a "Distributed Subplan" per part). A part keyed by an empty array would go to every shard. `updates`
+   * are the arrays of DELETE_CONVERSATIONS, UPDATE_RECEIVERS and TOUCH_DEVICES, in that order, as many as each takes.
    */
-  writeBack (inserts: { messages: ReadonlyArray<readonly unknown[]>, saved: ReadonlyArray<readonly unknown[]>, tombstones: ReadonlyArray<readonly unknown[]> }, updates: readonly unknown[][]): { sql: Sql, values: unknown[] } {
-    const values: unknown[] = []
-    const rows = (list: ReadonlyArray<readonly unknown[]>): string =>
-      list.map((row) => `(${row.map((value) => { values.push(value); return `$${values.length}` }).join(', ')})`).join(', ')
-    const parts: string[] = []
-    if (inserts.messages.length > 0) parts.push(`inserted AS (INSERT INTO messages (${MESSAGES}, readers) VALUES ${rows(inserts.messages)})`)
-    if (inserts.saved.length > 0) parts.push(`saved AS (INSERT INTO conversations (${CONVERSATIONS}) VALUES ${rows(inserts.saved)} ${UPSERT_CONVERSATION})`)
-    if (inserts.tombstones.length > 0) parts.push(`kept AS (INSERT INTO tombstones (${TOMBSTONE_FIELDS.join(', ')}) VALUES ${rows(inserts.tombstones)})`)
+  writeBack (inserts: { messages: ReadonlyArray<readonly unknown[]>, saved: ReadonlyArray<readonly unknown[]>, tombstones: ReadonlyArray<readonly unknown[]> }, updates: readonly unknown[][]): Array<{ sql: Sql, values: unknown[] }> {
+    const statements: Array<{ sql: Sql, values: unknown[] }> = []
+    const insert = (into: string, list: ReadonlyArray<readonly unknown[]>, suffix = ''): void => {
+      if (list.length === 0) return
+      const values: unknown[] = []
+      const rows = list.map((row) => `(${row.map((value) => { values.push(value); return `$${values.length}` }).join(', ')})`).join(', ')
+      statements.push({ sql: { name: '', text: `INSERT INTO ${into} VALUES ${rows}${suffix}` }, values })
+    }
+    insert(`messages (${MESSAGES}, readers)`, inserts.messages)
+    insert(`conversations (${CONVERSATIONS})`, inserts.saved, ` ${UPSERT_CONVERSATION}`)
+    insert(`tombstones (${TOMBSTONE_FIELDS.join(', ')})`, inserts.tombstones)
     let at = 0
-    for (const [part, width] of [[DELETE_CONVERSATIONS, 3], [UPDATE_RECEIVERS, 5], [TOUCH_DEVICES, 3]] as const) {
+    for (const [sql, width] of [[CITUS_UPDATES.deleteConversations, 3], [CITUS_UPDATES.updateReceivers, 5], [CITUS_UPDATES.touchDevices, 3]] as const) {
       const arrays = updates.slice(at, at + width)
       at += width
-      if ((arrays[0]?.length ?? 0) === 0) continue
-      parts.push(part(values.length + 1))
-      values.push(...arrays)
+      if ((arrays[0]?.length ?? 0) > 0) statements.push({ sql, values: arrays })
     }
-    return { sql: { name: '', text: `WITH ${parts.join(', ')} SELECT 1` }, values }
+    return statements
   }
 }

@@ -58,8 +58,8 @@ interface Unsent {
 
 const nothingUnsent = (): Unsent => ({ messages: [], conversations: new Map(), receivers: new Map(), touched: new Map(), tombstones: [] })
 
-/** The write of what is unsent: SQL.writeBack and its arrays, or on Citus its shape with VALUES (CITUS.writeBack). */
-function writeBack ({ messages, conversations, receivers, touched, tombstones }: Unsent, citus: boolean): { sql: Sql, values: unknown[] } {
+/** The write of what is unsent: SQL.writeBack and its arrays, or on Citus its parts as statements of their own (CITUS.writeBack). */
+function writeBack ({ messages, conversations, receivers, touched, tombstones }: Unsent, citus: boolean): Array<{ sql: Sql, values: unknown[] }> {
   const saved: Conversation[] = []
   const deleted: ConversationKey[] = []
   for (const write of conversations.values()) {
@@ -70,7 +70,7 @@ function writeBack ({ messages, conversations, receivers, touched, tombstones }:
   const savedRows = saved.map(conversationValues)
   const updates = [...columns(deleted, 3), ...columns([...receivers.values()].map(receiverValues), RECEIVER_FIELDS.length), ...columns([...touched.values()], 3)]
   if (citus) return CITUS.writeBack({ messages: messageRows, saved: savedRows, tombstones }, updates)
-  return { sql: SQL.writeBack, values: [...columns(messageRows, MESSAGE_FIELDS.length + 1), ...columns(savedRows, CONVERSATION_FIELDS.length), ...updates] }
+  return [{ sql: SQL.writeBack, values: [...columns(messageRows, MESSAGE_FIELDS.length + 1), ...columns(savedRows, CONVERSATION_FIELDS.length), ...updates] }]
 }
 
 /** On Citus: the shard of each receiver (citus-placement.ts), by which the transaction cuts the statements that must be one task. */
@@ -89,7 +89,8 @@ export interface PostgresTx {
  * devices' last acks) are kept until the transaction's next statement or its COMMIT and then sent together, in one
  * statement before it: a group of stores then costs 6 round trips, an ack 5 (a device's 6). With `citus`, the
  * statements that insert rows take Citus's shapes (CITUS, SQL.removeAckedOnCitus), so that a transaction whose
- * receivers share one shard sends each statement to that shard as one task. One piece: an object of small methods
+ * receivers share one shard sends each statement to that shard as one task, and the write goes as a statement per
+ * part (Citus runs a CTE that writes as a subplan of its own): one to three round trips more. One piece: an object of small methods
  * sharing `q` and what is unsent.
  */
 export function createTx (q: Queries, citus?: CitusShards): PostgresTx {
@@ -98,9 +99,9 @@ export function createTx (q: Queries, citus?: CitusShards): PostgresTx {
   const flush = async (): Promise<void> => {
     if (unsent.messages.length === 0 && unsent.conversations.size === 0 && unsent.receivers.size === 0 && unsent.touched.size === 0 &&
       unsent.tombstones.length === 0) return
-    const { sql, values } = writeBack(unsent, citus !== undefined)
+    const statements = writeBack(unsent, citus !== undefined)
     unsent = nothingUnsent()
-    await q.rows(sql, values)
+    for (const { sql, values } of statements) await q.rows(sql, values)
   }
   /** Every other statement goes after what is unsent, so that it sees it. */
   const rows = async (sql: Sql, values: readonly unknown[]): Promise<Array<Record<string, unknown>>> => {
