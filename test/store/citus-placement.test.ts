@@ -90,8 +90,11 @@ t.test('on Citus', { skip: CITUS_URL === undefined && 'set TEST_CITUS_URL to a C
   const schema = `om_placement_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
   const table = `${schema}.messages`
   t.teardown(async () => {
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-    await client.end()
+    try {
+      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+    } finally {
+      await client.end()
+    }
   })
   await client.query(`CREATE SCHEMA ${schema}`)
   await client.query(`CREATE TABLE ${table} (receiver_uid varchar(50) NOT NULL, seq bigint NOT NULL, PRIMARY KEY (receiver_uid, seq))`)
@@ -123,6 +126,10 @@ t.test('on Citus', { skip: CITUS_URL === undefined && 'set TEST_CITUS_URL to a C
       await client.query('SET LOCAL citus.log_remote_commands = on')
       for (const [text, values] of statements) await client.query(text, values)
       await client.query('COMMIT')
+    } catch (error) {
+      // Not left in an aborted transaction, where the next test's statements and the teardown would fail too.
+      await client.query('ROLLBACK')
+      throw error
     } finally {
       client.off('notice', listener)
     }
