@@ -90,8 +90,8 @@ export interface PostgresTx {
  * statement before it: a group of stores then costs 6 round trips, an ack 5 (a device's 6). With `citus`, the
  * statements that insert rows take Citus's shapes (CITUS, SQL.removeAckedOnCitus), so that a transaction whose
  * receivers share one shard sends each statement to that shard as one task, and the write goes as a statement per
- * part (Citus runs a CTE that writes as a subplan of its own): one to three round trips more. One piece: an object of small methods
- * sharing `q` and what is unsent.
+ * part (Citus runs a CTE that writes as a subplan of its own): one to three round trips more. One piece: an object of
+ * small methods sharing `q` and what is unsent.
  */
 export function createTx (q: Queries, citus?: CitusShards): PostgresTx {
   let unsent = nothingUnsent()

@@ -28,6 +28,8 @@ const OFF_THE_REQUEST_PATH: Partial<Record<keyof typeof SQL, string>> = {
 const NOT_KEYED_YET: Partial<Record<keyof typeof SQL, string>> = {}
 /** What the pool sends as plain text: transaction control, and the commit feed's LISTEN. */
 const CONTROL = /^(BEGIN|COMMIT|ROLLBACK|LISTEN \w+)$/
+/** The plain shapes that Citus's (CITUS, removeAckedOnCitus) replace: Citus would run them through the coordinator. */
+const REPLACED_ON_CITUS = ['lockReceivers', 'writeBack', 'removeAcked'] as const
 
 type Node = Record<string, unknown>
 const isNode = (value: unknown): value is Node => typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -150,6 +152,11 @@ export function unkeyedReferences (text: string): string[] {
   return found
 }
 
+/** Fails unless every reference of the statement to one of the five tables is keyed by receiver_uid. */
+function expectKeyed (t: Test, label: string, text: string): void {
+  t.strictSame(unkeyedReferences(text), [], `${label}: every table it reads or writes is keyed by receiver_uid`)
+}
+
 /** The statements pg's clients send while it runs: by name, or by text when unnamed. */
 function recordStatements (t: Test): Map<string, string> {
   const sent = new Map<string, string>()
@@ -252,17 +259,17 @@ t.test('every statement of the request path names its receivers by receiver_uid'
     if (CONTROL.test(text)) continue
     const key = named.get(name)
     if (key === undefined) {
-      if (onCitus) t.strictSame(unkeyedReferences(text), [], `${text.slice(0, 60)}: every table it reads or writes is keyed by receiver_uid`)
+      if (onCitus) expectKeyed(t, text.slice(0, 60), text)
       else t.fail(`the store sent a statement that is not in SQL: ${text}`)
       continue
     }
     if (OFF_THE_REQUEST_PATH[key] !== undefined || NOT_KEYED_YET[key] !== undefined) continue
-    t.strictSame(unkeyedReferences(text), [], `${key}: every table it reads or writes is keyed by receiver_uid`)
+    expectKeyed(t, key, text)
   }
   // removeAckedOnCitus goes only with Citus's shapes (the next test sends it); on Citus the shapes it replaces don't, nor
   // the shared summary of several reads (each read goes to its receiver's node).
-  const replacedOnCitus = new Set<string>(onCitus ? ['lockReceivers', 'writeBack', 'removeAcked', 'summaries'] : ['removeAckedOnCitus'])
-  const notSent = [...named.values()].filter((key) => !sent.has(SQL[key].name) && OFF_THE_REQUEST_PATH[key] === undefined && !replacedOnCitus.has(key))
+  const notSentHere = new Set<string>(onCitus ? [...REPLACED_ON_CITUS, 'summaries'] : ['removeAckedOnCitus'])
+  const notSent = [...named.values()].filter((key) => !sent.has(SQL[key].name) && OFF_THE_REQUEST_PATH[key] === undefined && !notSentHere.has(key))
   t.strictSame(notSent, [], 'the endpoints driven here sent every statement of the request path')
 })
 
@@ -306,7 +313,7 @@ t.test('with Citus\'s statement shapes, on plain PostgreSQL: every statement key
     if (CONTROL.test(text) || /^SELECT \* FROM \w+ ORDER BY /.test(text)) continue
     const key = Object.entries(SQL).find(([, sql]) => sql.name === name)?.[0] as keyof typeof SQL | undefined
     if (key !== undefined && OFF_THE_REQUEST_PATH[key] !== undefined) continue
-    t.strictSame(unkeyedReferences(text), [], `${key ?? text.slice(0, 60)}: every table it reads or writes is keyed by receiver_uid`)
+    expectKeyed(t, key ?? text.slice(0, 60), text)
   }
   const texts = [...sent.values()]
   t.ok(texts.some((text) => /^INSERT INTO receivers \(.*\) VALUES \(\$1, 0, 0, NULL, 0\)/.test(text)), 'receivers locked with a multi-row VALUES')
@@ -315,7 +322,7 @@ t.test('with Citus\'s statement shapes, on plain PostgreSQL: every statement key
   t.ok(texts.some((text) => text.startsWith('UPDATE receivers AS r SET')), 'receivers updated by a statement of its own')
   t.notOk(texts.some((text) => /AS \((INSERT INTO|UPDATE receivers)/.test(text)), 'the write-back in no CTE (Citus runs each CTE that writes as a subplan of its own)')
   t.ok(sent.has(SQL.removeAckedOnCitus.name), 'acks through removeAckedOnCitus')
-  t.strictSame([SQL.lockReceivers, SQL.writeBack, SQL.removeAcked].filter((sql) => sent.has(sql.name)).map((sql) => sql.name), [],
+  t.strictSame(REPLACED_ON_CITUS.map((key) => SQL[key].name).filter((name) => sent.has(name)), [],
     'none of the shapes that Citus runs through the coordinator')
   t.ok((plainRows[0]?.tombstones?.length ?? 0) > 0, 'acks left tombstones to compare')
   t.strictSame(citusRows, plainRows, 'the same rows in every table, tombstones included, before time passes')
