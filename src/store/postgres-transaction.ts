@@ -68,9 +68,14 @@ function writeBack ({ messages, conversations, receivers, touched, tombstones }:
   }
   const messageRows = messages.map((message) => [...storedMessageValues(message), message.readers])
   const savedRows = saved.map(conversationValues)
-  const updates = [...columns(deleted, 3), ...columns([...receivers.values()].map(receiverValues), RECEIVER_FIELDS.length), ...columns([...touched.values()], 3)]
-  if (citus) return CITUS.writeBack({ messages: messageRows, saved: savedRows, tombstones }, updates)
-  return [{ sql: SQL.writeBack, values: [...columns(messageRows, MESSAGE_FIELDS.length + 1), ...columns(savedRows, CONVERSATION_FIELDS.length), ...updates] }]
+  const receiverRows = [...receivers.values()].map(receiverValues)
+  const [deletedColumns, touchedColumns] = [columns(deleted, 3), columns([...touched.values()], 3)]
+  if (citus) return CITUS.writeBack({ messages: messageRows, saved: savedRows, tombstones, receivers: receiverRows, deleted: deletedColumns, touched: touchedColumns })
+  return [{
+    sql: SQL.writeBack,
+    values: [...columns(messageRows, MESSAGE_FIELDS.length + 1), ...columns(savedRows, CONVERSATION_FIELDS.length), ...deletedColumns,
+      ...columns(receiverRows, RECEIVER_FIELDS.length), ...touchedColumns]
+  }]
 }
 
 /** On Citus: the shard of each receiver (citus-placement.ts), by which the transaction cuts the statements that must be one task. */
