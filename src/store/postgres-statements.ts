@@ -67,8 +67,12 @@ const keyedBy = (column: string, receivers: string): string => `${column} = ANY(
 const inPairs = (id: string, from = 1): string =>
   `${keyedBy('receiver_uid', `$${from}::text[]`)} AND (receiver_uid, ${id}) IN (SELECT * FROM unnest($${from}::text[], $${from + 1}::text[]))`
 
-const UPSERT_CONVERSATION =
-  `ON CONFLICT (receiver_uid, reader, sender_uid) DO UPDATE SET ${CONVERSATION_STATE_FIELDS.map((column) => `${column} = excluded.${column}`).join(', ')}`
+/** An INSERT's ON CONFLICT on its key that sets these columns to the inserted row's. */
+const onConflictSet = (key: string, columns: readonly string[]): string =>
+  `ON CONFLICT (${key}) DO UPDATE SET ${columns.map((column) => `${column} = excluded.${column}`).join(', ')}`
+const UPSERT_CONVERSATION = onConflictSet('receiver_uid, reader, sender_uid', CONVERSATION_STATE_FIELDS)
+// A receiver's row as given, all but its key: on Citus the write-back of the receivers' rows (CITUS.writeBack).
+const UPSERT_RECEIVER = onConflictSet('receiver_uid', RECEIVER_FIELDS.slice(1))
 const UPSERT_RECEIVER_ONTO_ITSELF = `ON CONFLICT (receiver_uid) DO UPDATE SET receiver_uid = excluded.receiver_uid RETURNING ${RECEIVERS}`
 
 // writeBack's parts after its inserts, each from parameter $from: summary rows deleted (3 arrays), receivers' rows (5),
@@ -262,7 +266,6 @@ const CITUS_UPDATES = {
   deleteConversations: sql('citus_delete_conversations', DELETE_CONVERSATIONS(1)),
   touchDevices: sql('citus_touch_devices', TOUCH_DEVICES(1))
 }
-const UPSERT_RECEIVER = `ON CONFLICT (receiver_uid) DO UPDATE SET ${RECEIVER_FIELDS.slice(1).map((column) => `${column} = excluded.${column}`).join(', ')}`
 
 /** What CITUS.writeBack writes: rows to insert (or upsert), and the arrays of the updates by unnest. */
 export interface CitusWrites {

@@ -69,7 +69,8 @@ function writeBack ({ messages, conversations, receivers, touched, tombstones }:
   const messageRows = messages.map((message) => [...storedMessageValues(message), message.readers])
   const savedRows = saved.map(conversationValues)
   const receiverRows = [...receivers.values()].map(receiverValues)
-  const [deletedColumns, touchedColumns] = [columns(deleted, 3), columns([...touched.values()], 3)]
+  const deletedColumns = columns(deleted, 3)
+  const touchedColumns = columns([...touched.values()], 3)
   if (citus) return CITUS.writeBack({ messages: messageRows, saved: savedRows, tombstones, receivers: receiverRows, deleted: deletedColumns, touched: touchedColumns })
   return [{
     sql: SQL.writeBack,
