@@ -90,7 +90,7 @@ export function createAcks ({ store, rules, clock, write }: DomainContext) {
     }, items[0]?.receiverUid)
   }
 
-  // On Citus, groups per node: each transaction then writes on one node (README, Scaling out: Citus).
+  // On Citus, groups per shard: each transaction then writes one shard, on its node (README, Scaling out: Citus).
   const { partitionOf } = store
   const submit = createGroupCommit(commitAcks, GROUP_COMMIT_MAX_ITEMS, store.writeConcurrency, (item) => item.receiverUid,
     partitionOf === undefined ? undefined : (item) => partitionOf(item.receiverUid))

@@ -19,8 +19,8 @@ interface Job<I, O> {
  * on a busy receiver would only wait for its lock, so it waits here instead and goes with the next group of that
  * receiver. Calls sharing a key still start in the order they were made.
  *
- * With `partitionOf` (a function of the item's key: on Citus, the node of its receiver) a group holds the items of one
- * partition only, so that its transaction commits on one node. A call whose items span partitions is cut into one part
+ * With `partitionOf` (a function of the item's key: on Citus, the shard of its receiver) a group holds the items of
+ * one partition only, so that its transaction writes one shard, on one node. A call whose items span partitions is cut into one part
  * per partition, each going with the groups of its own; the call is answered, outputs in its input order, once every
  * part has committed, and fails if one did. Each part commits on its own: a failed call may have stored some of its
  * items, which a retry finds again (stores are deduplicated by msg_id, acks take nothing twice).

@@ -114,7 +114,7 @@ export function createStoring ({ store, rules, clock, write }: DomainContext, wa
     return stored
   }
 
-  // On Citus, groups per node: each transaction then writes on one node (README, Scaling out: Citus).
+  // On Citus, groups per shard: each transaction then writes one shard, on its node (README, Scaling out: Citus).
   const { partitionOf } = store
   const submit = createGroupCommit(commitStores, GROUP_COMMIT_MAX_ITEMS, store.writeConcurrency, (item) => item.receiverUid,
     partitionOf === undefined ? undefined : (item) => partitionOf(item.receiverUid))

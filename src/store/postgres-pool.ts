@@ -15,7 +15,11 @@ export interface Queries {
 }
 
 export interface Pool extends Queries {
-  transaction<T> (fn: (queries: Queries) => Promise<T>): Promise<T>
+  /**
+   * Runs fn in a transaction on one connection. An `opening` (plain SQL of one or more statements, no parameters)
+   * goes in BEGIN's round trip, each of its statements with a snapshot of its own; fn gets its last statement's rows.
+   */
+  transaction<T> (fn: (queries: Queries, opened: Row[]) => Promise<T>, opening?: string): Promise<T>
   counts (): StatementCounts
   end (): Promise<void>
 }
@@ -38,8 +42,10 @@ export function createPool (options: DatabaseOptions): Pool {
   pool.on('error', (error) => { options.log?.('warn', `idle database connection: ${error.message}`) })
 
   let statements = 0
+  let roundTrips = 0
   const run = async (client: Client, sql: Sql, values: readonly unknown[], rowMode?: 'array'): Promise<pg.QueryResult> => {
     statements++
+    roundTrips++
     // A statement without a name (Citus's shapes, whose text varies with their rows) is parsed at each call.
     return await client.query({ ...(sql.name === '' ? {} : { name: sql.name }), text: sql.text, values: values as unknown[], ...(rowMode === undefined ? {} : { rowMode }) })
   }
@@ -49,19 +55,29 @@ export function createPool (options: DatabaseOptions): Pool {
   })
   const control = async (client: pg.PoolClient, command: 'BEGIN' | 'COMMIT' | 'ROLLBACK'): Promise<void> => {
     statements++
+    roundTrips++
     await client.query(command)
+  }
+  /** BEGIN and the opening in one round trip (the simple protocol's several statements): the opening's last rows. */
+  const begin = async (client: pg.PoolClient, opening: string): Promise<Row[]> => {
+    const results = await client.query(`BEGIN; ${opening}`) as unknown as pg.QueryResult[]
+    statements += results.length
+    roundTrips++
+    return (results[results.length - 1]?.rows ?? []) as Row[]
   }
 
   return {
     ...queriesOn(pool),
-    async transaction (fn) {
+    async transaction (fn, opening) {
       const client = await pool.connect()
       // After a lost connection or a read timeout the connection is mid-query or gone: it is destroyed, not reused
       // (the server rolls back what it had), and a ROLLBACK on it would only wait.
       let unusable = false
       try {
-        await control(client, 'BEGIN')
-        const value = await fn(queriesOn(client))
+        let opened: Row[] = []
+        if (opening === undefined) await control(client, 'BEGIN')
+        else opened = await begin(client, opening)
+        const value = await fn(queriesOn(client), opened)
         await control(client, 'COMMIT')
         return value
       } catch (error) {
@@ -72,8 +88,9 @@ export function createPool (options: DatabaseOptions): Pool {
         client.release(unusable)
       }
     },
-    // Every statement here is one network round trip: pg sends the next only once the last has answered.
-    counts: () => ({ statements, roundTrips: statements }),
+    // Every statement here is one network round trip (pg sends the next only once the last has answered), but for an
+    // opening's, which go with BEGIN.
+    counts: () => ({ statements, roundTrips }),
     end: async () => { await pool.end() }
   }
 }

@@ -164,8 +164,8 @@ export const SQL = {
   findForStores: sql('find_for_stores',
     `SELECT * FROM (SELECT 'pending' AS part, ${MESSAGES}, NULL::bigint AS purge_at, NULL::integer AS reader, ${ROW_NULLS} FROM messages WHERE ${inPairs('msg_id')} ` +
     `UNION ALL SELECT 'tombstone', ${MESSAGES}, purge_at, NULL, ${ROW_STATE_NULL} FROM tombstones WHERE ${inPairs('msg_id')} ` +
-    `UNION ALL SELECT 'row', receiver_uid, NULL, NULL, sender_uid, NULL, NULL, NULL, NULL, NULL, NULL, reader, ${ROW_STATE('conversations')} ` +
-    `FROM conversations WHERE ${inPairs('sender_uid', 3)}) AS found`),
+    `UNION ALL SELECT 'row', receiver_uid, NULL, NULL, sender_uid, NULL, NULL, NULL, NULL, NULL, NULL, reader, ${ROW_STATE('c')} ` +
+    `FROM conversations c WHERE ${inPairs('sender_uid', 3)}) AS found`),
   deleteTombstone: sql('delete_tombstone', 'DELETE FROM tombstones WHERE receiver_uid = $1 AND msg_id = $2'),
 
   oldestPending: sql('oldest_pending', `SELECT ${KEYS} FROM messages WHERE receiver_uid = $1 ORDER BY seq LIMIT 1`),

@@ -5,8 +5,9 @@ import type { DatabaseOptions } from './database.js'
 import { StoreUnavailableError } from '../domain/errors.js'
 import { storeFailure } from './errors.js'
 import { createPlacement, detectCitus } from './citus-placement.js'
+import { shardAccess } from './citus-shards.js'
 import { CHANNEL, commitPayloads, listenForCommits, type CommitListener } from './postgres-commit-feed.js'
-import { citusLogLine, migratePostgres } from './postgres-migrations.js'
+import { citusLogLine, DISTRIBUTED_TABLES, migratePostgres } from './postgres-migrations.js'
 import { createPool } from './postgres-pool.js'
 import { SQL } from './postgres-statements.js'
 import { createTx } from './postgres-transaction.js'
@@ -78,14 +79,15 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
     if (!(error instanceof StoreUnavailableError)) throw error
   }
   const pool = createPool(options)
-  // On Citus, group commit forms its groups per node (the node of each receiver's shard, read from Citus's catalog and
-  // reloaded in the background), so that no transaction writes on two nodes. A database that was down at start, and
-  // turns out to be Citus, is grouped as plain PostgreSQL until the next start: correct, with two-phase commits.
+  // On Citus, group commit forms its groups per shard (each receiver's shard, its node and its tables' names, read
+  // from Citus's catalog and reloaded in the background), so that a transaction writes one shard's tables on one node
+  // (citus-shards.ts). A database that was down at start, and turns out to be Citus, is grouped as plain PostgreSQL
+  // until the next start: correct, through the distributed tables, with two-phase commits.
   const openPlacement = async (): Promise<Awaited<ReturnType<typeof createPlacement>> | undefined> => {
     try {
-      return await detectCitus(pool) ? await createPlacement(pool, { log: options.log }) : undefined
+      return await detectCitus(pool) ? await createPlacement(pool, { colocated: DISTRIBUTED_TABLES, log: options.log }) : undefined
     } catch (error) {
-      options.log?.('warn', `could not read the Citus shard placement; groups are not formed per node: ${error instanceof Error ? error.message : String(error)}`)
+      options.log?.('warn', `could not read the Citus shard placement; groups are not formed per shard: ${error instanceof Error ? error.message : String(error)}`)
       return undefined
     }
   }
@@ -96,8 +98,7 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
   // own shards (Citus's local execution): no hop through the coordinator, and a group on one node commits there alone.
   // The coordinator's pool keeps what crosses nodes (the sweep's choices, the gauge) and the notifications.
   const nodePools = new Map<string, ReturnType<typeof createPool>>()
-  const poolNear = (receiverUid: string | undefined): ReturnType<typeof createPool> => {
-    const node = placement === undefined || receiverUid === undefined ? '' : placement.nodeOf(receiverUid)
+  const poolAt = (node: string): ReturnType<typeof createPool> => {
     if (node === '') return pool
     let nodePool = nodePools.get(node)
     if (nodePool === undefined) {
@@ -106,6 +107,8 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
     }
     return nodePool
   }
+  const poolNear = (receiverUid: string | undefined): ReturnType<typeof createPool> =>
+    poolAt(placement === undefined || receiverUid === undefined ? '' : placement.nodeOf(receiverUid))
   // Names this instance in its NOTIFY payloads, so that its own commits (woken in process) are not heard twice.
   const instanceId = randomUUID()
   const listeners: CommitListener[] = []
@@ -143,13 +146,24 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
   })
 
   return {
+    // On Citus, on the node of `near`'s shard, holding that shard (citus-shards.ts): its receivers' statements go to
+    // the shard's own tables. A shard that is not on that node any more is written through the distributed tables,
+    // and the map read again.
     transaction: (fn, near) => run(async () => {
-      const { value, announced } = await poolNear(near).transaction(async (queries) => {
-        const open = createTx(queries, citusShapes)
+      const range = near === undefined ? undefined : placement?.rangeOf(near)
+      const shard = range === undefined ? undefined : shardAccess(range)
+      const { value, announced } = await poolAt(range?.node ?? '').transaction(async (queries, opened) => {
+        const held = shard !== undefined && shard.placedHere(opened)
+        if (shard !== undefined && !held) {
+          placement?.refresh().catch((error: unknown) => {
+            options.log?.('warn', `could not reload the Citus shard placement, keeping the last one: ${error instanceof Error ? error.message : String(error)}`)
+          })
+        }
+        const open = createTx(queries, citusShapes === undefined ? undefined : { ...citusShapes, direct: held ? shard : undefined })
         const result = await fn(open.tx)
         await open.flush()
         return { value: result, announced: open.announced() }
-      })
+      }, shard?.opening)
       if (announced.length > 0) announce(announced)
       return value
     }),
@@ -207,13 +221,12 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
     // Two groups at a time: while one waits for its round trips or its commit, the other runs. Measured side by side
     // (autocannon -c 50, 2 cores): two against one, 1.85 times the stores and 1.24 the acks; three or five against
     // two, no more stores and fewer acks (the groups only get smaller). The rest of the pool stays free for reads.
-    // On Citus, one group per node at a time (group commit's partitions: the node of each receiver), each on that node,
-    // and as many nodes at once as the pool allows. Measured, one run each of 5 s (autocannon -c 50 of single stores
-    // to 1,000 receivers; a coordinator and two workers on 2 cores): groups per node 1,353 and 1,450 req/s; two groups
-    // per node at once 914 and 1,093; groups per shard (smaller, each statement one task) 907 and 1,195.
+    // On Citus, one group per shard at a time (group commit's partitions: the shard of each receiver), each on its
+    // shard's tables on its node, and as many shards at once as the pool allows: README, Scaling out: Citus, for what
+    // groups per node on the distributed tables measured against them.
     writeConcurrency: placement === undefined ? Math.min(WRITE_CONCURRENCY, options.poolMax) : options.poolMax,
 
-    partitionOf: placement === undefined ? undefined : (receiverUid) => placement.nodeOf(receiverUid),
+    partitionOf: placement === undefined ? undefined : (receiverUid) => placement.shardOf(receiverUid),
 
     statementCounts: () => [...nodePools.values()].reduce((sum, nodePool) => {
       const counts = nodePool.counts()

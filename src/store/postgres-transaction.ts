@@ -5,6 +5,7 @@ import type { Ack, Conversation, PendingMessage, ReceiverState, StoredMessage } 
 import { groupBy } from '../domain/group-by.js'
 import { bitOf } from '../domain/readers.js'
 import type { Queries, Row } from './postgres-pool.js'
+import type { ShardAccess } from './citus-shards.js'
 import { CITUS, SQL, type Sql } from './postgres-statements.js'
 import {
   conversationValues, deviceValues, pairKey, receiverValues, storedMessageValues, CONVERSATION_FIELDS, MESSAGE_FIELDS, RECEIVER_FIELDS, toConversation, toDevice,
@@ -58,8 +59,19 @@ interface Unsent {
 
 const nothingUnsent = (): Unsent => ({ messages: [], conversations: new Map(), receivers: new Map(), touched: new Map(), tombstones: [] })
 
-/** The write of what is unsent: SQL.writeBack and its arrays, or on Citus its parts as statements of their own (CITUS.writeBack). */
-function writeBack ({ messages, conversations, receivers, touched, tombstones }: Unsent, citus: boolean): Array<{ sql: Sql, values: unknown[] }> {
+/** The receivers of what is unsent. */
+function* receiversOf ({ messages, conversations, receivers, touched }: Unsent): Generator<string> {
+  for (const message of messages) yield message.receiverUid
+  for (const write of conversations.values()) yield 'save' in write ? write.save.receiverUid : write.delete[0]
+  yield * receivers.keys()
+  for (const [receiverUid] of touched.values()) yield receiverUid
+}
+
+/**
+ * The write of what is unsent: SQL.writeBack (as `named` names it) and its arrays, or on Citus's shapes its parts as
+ * statements of their own (CITUS.writeBack).
+ */
+function writeBack ({ messages, conversations, receivers, touched, tombstones }: Unsent, citus: boolean, named: (sql: Sql) => Sql): Array<{ sql: Sql, values: unknown[] }> {
   const saved: Conversation[] = []
   const deleted: ConversationKey[] = []
   for (const write of conversations.values()) {
@@ -73,14 +85,17 @@ function writeBack ({ messages, conversations, receivers, touched, tombstones }:
   const touchedColumns = columns([...touched.values()], 3)
   if (citus) return CITUS.writeBack({ messages: messageRows, saved: savedRows, tombstones, receivers: receiverRows, deleted: deletedColumns, touched: touchedColumns })
   return [{
-    sql: SQL.writeBack,
+    sql: named(SQL.writeBack),
     values: [...columns(messageRows, MESSAGE_FIELDS.length + 1), ...columns(savedRows, CONVERSATION_FIELDS.length), ...deletedColumns,
       ...columns(receiverRows, RECEIVER_FIELDS.length), ...touchedColumns]
   }]
 }
 
-/** On Citus: the shard of each receiver (citus-placement.ts), by which the transaction cuts the statements that must be one task. */
-export interface CitusShards { shardOf (receiverUid: string): string }
+/**
+ * On Citus: the shard of each receiver (citus-placement.ts), by which the transaction cuts the statements that must
+ * be one task; and `direct`, the tables of the shard the transaction holds (citus-shards.ts), when it holds one.
+ */
+export interface CitusShards { shardOf (receiverUid: string): string, direct?: ShardAccess }
 
 export interface PostgresTx {
   tx: StoreTx
@@ -96,16 +111,40 @@ export interface PostgresTx {
  * statement before it: a group of stores then costs 6 round trips, an ack 5 (a device's 6). With `citus`, the
  * statements that insert rows take Citus's shapes (CITUS, SQL.removeAckedOnCitus), so that a transaction whose
  * receivers share one shard sends each statement to that shard as one task, and the write goes as a statement per
- * part (Citus runs a CTE that writes as a subplan of its own): one to three round trips more. One piece: an object of
- * small methods sharing `q` and what is unsent.
+ * part (Citus runs a CTE that writes as a subplan of its own): one to three round trips more. With `citus.direct`,
+ * the plain statements on that shard's tables instead, as long as every receiver the transaction names is of that
+ * shard. One piece: an object of small methods sharing `q` and what is unsent.
  */
 export function createTx (q: Queries, citus?: CitusShards): PostgresTx {
   let unsent = nothingUnsent()
   const announced = new Set<string>()
+  // The shard held, until a statement names a receiver of another: from then on Citus's shapes on the distributed
+  // tables, for the rest of the transaction (what went to the shard's tables before stays right: its receivers are
+  // the shard's, and the distributed tables are those same shards).
+  let direct = citus?.direct
+  /** The shapes of a statement naming these receivers: the plain ones (maybe on the shard's tables) or Citus's. */
+  const shapesFor = (receiverUids: Iterable<string>): 'plain' | 'citus' => {
+    if (citus === undefined) return 'plain'
+    if (direct !== undefined) {
+      for (const receiverUid of receiverUids) {
+        if (citus.shardOf(receiverUid) !== direct.shardId) {
+          direct = undefined
+          break
+        }
+      }
+    }
+    return direct === undefined ? 'citus' : 'plain'
+  }
+  const named = (sql: Sql): Sql => direct === undefined ? sql : direct.on(sql)
+  /** A statement of one shape whatever the store, naming these receivers: on the shard's tables while it may be. */
+  const on = (sql: Sql, receiverUids: Iterable<string>): Sql => {
+    shapesFor(receiverUids)
+    return named(sql)
+  }
   const flush = async (): Promise<void> => {
     if (unsent.messages.length === 0 && unsent.conversations.size === 0 && unsent.receivers.size === 0 && unsent.touched.size === 0 &&
       unsent.tombstones.length === 0) return
-    const statements = writeBack(unsent, citus !== undefined)
+    const statements = writeBack(unsent, shapesFor(receiversOf(unsent)) === 'citus', named)
     unsent = nothingUnsent()
     for (const { sql, values } of statements) await q.rows(sql, values)
   }
@@ -118,8 +157,9 @@ export function createTx (q: Queries, citus?: CitusShards): PostgresTx {
   const tx: StoreTx = {
     async lockReceivers (receiverUids, { create = true } = {}) {
       if (receiverUids.length === 0) return []
-      if (!create) return inOrder(receiverUids, await rows(SQL.lockExistingReceivers, [receiverUids]), false)
-      if (citus === undefined) return inOrder(receiverUids, await rows(SQL.lockReceivers, [receiverUids]), true)
+      const shapes = shapesFor(receiverUids)
+      if (!create) return inOrder(receiverUids, await rows(named(SQL.lockExistingReceivers), [receiverUids]), false)
+      if (shapes === 'plain') return inOrder(receiverUids, await rows(named(SQL.lockReceivers), [receiverUids]), true)
       const { sql, values } = CITUS.lockReceivers(receiverUids)
       return inOrder(receiverUids, await rows(sql, values), true)
     },
@@ -131,7 +171,8 @@ export function createTx (q: Queries, citus?: CitusShards): PostgresTx {
     async findForStores (messageKeys, conversationKeys) {
       const copies: StoredCopies = { pending: [], tombstones: [], conversations: [] }
       if (messageKeys.length === 0 && conversationKeys.length === 0) return copies
-      for (const row of await rows(SQL.findForStores, [...pairs(messageKeys), ...pairs(conversationKeys)])) {
+      const statement = on(SQL.findForStores, [...messageKeys, ...conversationKeys].map(([receiverUid]) => receiverUid))
+      for (const row of await rows(statement, [...pairs(messageKeys), ...pairs(conversationKeys)])) {
         if (row.part === 'pending') copies.pending.push(toStoredMessage(row))
         else if (row.part === 'tombstone') copies.tombstones.push(toTombstone(row))
         else copies.conversations.push(toConversation(row))
@@ -140,7 +181,7 @@ export function createTx (q: Queries, citus?: CitusShards): PostgresTx {
     },
 
     async deleteTombstone (receiverUid, msgId) {
-      await rows(SQL.deleteTombstone, [receiverUid, msgId])
+      await rows(on(SQL.deleteTombstone, [receiverUid]), [receiverUid, msgId])
     },
 
     async insertMessages (messages) {
@@ -148,7 +189,7 @@ export function createTx (q: Queries, citus?: CitusShards): PostgresTx {
     },
 
     async oldestPending (receiverUid) {
-      const [row] = await rows(SQL.oldestPending, [receiverUid])
+      const [row] = await rows(on(SQL.oldestPending, [receiverUid]), [receiverUid])
       return row === undefined ? undefined : toMessageKey(row)
     },
 
@@ -157,7 +198,7 @@ export function createTx (q: Queries, citus?: CitusShards): PostgresTx {
       if (receiverUids.length === 0) return removal
       const next = new Map<string, number>()
       const counts = new Map<string, number>()
-      for (const row of await rows(SQL.removeExpired, [receiverUids, now, limit])) {
+      for (const row of await rows(on(SQL.removeExpired, receiverUids), [receiverUids, now, limit])) {
         if (row.part === 'removed') {
           const key = toMessageKey(row)
           removal.removed.push(key)
@@ -176,7 +217,8 @@ export function createTx (q: Queries, citus?: CitusShards): PostgresTx {
       const removal: AckRemoval = { removed: [], conversations: [], cleared: [] }
       if (acks.length === 0) return removal
       const found: Row[] = []
-      if (citus === undefined) found.push(...await rows(SQL.removeAcked, [...ackArrays(acks), now, tombstoneUntil]))
+      const onCitus = citus !== undefined && shapesFor(acks.map((ack) => ack.receiverUid)) === 'citus'
+      if (!onCitus) found.push(...await rows(named(SQL.removeAcked), [...ackArrays(acks), now, tombstoneUntil]))
       // On Citus one statement per shard: over one shard Citus runs it as one task, over several it plans its parts
       // one after the other through intermediate results (10 to 40 ms a group against about 1 ms).
       else for (const part of groupBy(acks, (ack) => citus.shardOf(ack.receiverUid)).values()) found.push(...await rows(SQL.removeAckedOnCitus, [...ackArrays(part), now]))
@@ -184,7 +226,7 @@ export function createTx (q: Queries, citus?: CitusShards): PostgresTx {
         if (row.part === 'removed') {
           removal.removed.push(toMessageKey(row))
           // A message deleted (none of its readers left) that removeAckedOnCitus answered whole.
-          if (citus !== undefined && tombstoneUntil !== null && toNumber(row.remaining) === 0) unsent.tombstones.push([...MESSAGE_FIELDS.map((column) => row[column]), now, tombstoneUntil])
+          if (onCitus && tombstoneUntil !== null && toNumber(row.remaining) === 0) unsent.tombstones.push([...MESSAGE_FIELDS.map((column) => row[column]), now, tombstoneUntil])
         } else if (row.part === 'row') removal.conversations.push(toConversation(row))
         else removal.cleared.push(toConversation(row))
       }
@@ -192,7 +234,7 @@ export function createTx (q: Queries, citus?: CitusShards): PostgresTx {
     },
 
     async removePending (receiverUid, seqs) {
-      if (seqs.length > 0) await rows(SQL.removePending, [receiverUid, seqs])
+      if (seqs.length > 0) await rows(on(SQL.removePending, [receiverUid]), [receiverUid, seqs])
     },
 
     async lastPendingOfSenders (keys) {
@@ -200,14 +242,14 @@ export function createTx (q: Queries, citus?: CitusShards): PostgresTx {
       const found: Array<{ reader: number, message: StoredMessage }> = []
       for (const [receiverUid, ofReceiver] of groupBy(keys, ([receiverUid]) => receiverUid)) {
         const senders = ofReceiver.map(([, reader, senderUid]) => [reader, senderUid])
-        for (const row of await rows(SQL.lastPendingOfSenders, [receiverUid, ...columns(senders, 2)])) found.push({ reader: toNumber(row.reader), message: toStoredMessage(row) })
+        for (const row of await rows(on(SQL.lastPendingOfSenders, [receiverUid]), [receiverUid, ...columns(senders, 2)])) found.push({ reader: toNumber(row.reader), message: toStoredMessage(row) })
       }
       return found
     },
 
     async findConversations (keys) {
       if (keys.length === 0) return []
-      return (await rows(SQL.findConversations, pairs(keys))).map(toConversation)
+      return (await rows(on(SQL.findConversations, keys.map(([receiverUid]) => receiverUid)), pairs(keys))).map(toConversation)
     },
 
     async saveConversations (conversations) {
@@ -220,19 +262,19 @@ export function createTx (q: Queries, citus?: CitusShards): PostgresTx {
 
     async findDevices (receiverUids) {
       if (receiverUids.length === 0) return []
-      return (await rows(SQL.findDevices, [receiverUids])).map(toDevice)
+      return (await rows(on(SQL.findDevices, receiverUids), [receiverUids])).map(toDevice)
     },
 
     async insertDevice (device) {
-      await rows(SQL.insertDevice, deviceValues(device))
+      await rows(on(SQL.insertDevice, [device.receiverUid]), deviceValues(device))
     },
 
     async removeDevice (receiverUid, deviceId, slot) {
-      await rows(SQL.removeDevice, [receiverUid, deviceId, slot])
+      await rows(on(SQL.removeDevice, [receiverUid]), [receiverUid, deviceId, slot])
     },
 
     async takeOver (receiverUid, slot) {
-      await rows(SQL.takeOver, [receiverUid, bitOf(slot), slot])
+      await rows(on(SQL.takeOver, [receiverUid]), [receiverUid, bitOf(slot), slot])
     },
 
     async touchDevices (devices, now) {

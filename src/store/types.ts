@@ -115,7 +115,7 @@ export interface Store {
    * Two transactions that lock the same receiver run one after the other, the second seeing what the first saved.
    * The store may fail with StoreUnavailableError (domain/errors.ts) when its database cannot be reached. `near` names
    * a receiver of the transaction (of its partition, when partitionOf is there): on Citus it runs on the node that
-   * holds that receiver's shard.
+   * holds that receiver's shard, on that shard's tables.
    */
   transaction<T> (fn: (tx: StoreTx) => Promise<T>, near?: string): Promise<T>
 
@@ -142,8 +142,8 @@ export interface Store {
    */
   readonly writeConcurrency: number
   /**
-   * The partition of a receiver's rows, where transactions that stay in one commit faster (on Citus, the node of its
-   * shard: citus-placement.ts); group commit then forms its groups per partition. Absent where every transaction
+   * The partition of a receiver's rows, where transactions that stay in one commit faster (on Citus, its shard, whose
+   * own tables such a transaction writes: citus-shards.ts); group commit then forms its groups per partition. Absent where every transaction
    * commits alike (SQLite, plain PostgreSQL). A receiver must map to one partition at a time.
    */
   readonly partitionOf?: ((receiverUid: string) => string) | undefined

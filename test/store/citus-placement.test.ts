@@ -26,7 +26,7 @@ function catalogOf (answers: Array<ShardRange[] | Error>): Queries {
   const rows = async (): Promise<Row[]> => {
     const next = answers.shift()
     if (next === undefined || next instanceof Error) throw next ?? new Error('no more answers')
-    return next.map((range) => ({ shard_id: range.shardId, min: range.min, max: range.max, node: range.node }))
+    return next.map((range) => ({ anchor: true, shard_id: range.shardId, min: range.min, max: range.max, node: range.node }))
   }
   return { rows, arrays: async () => [] }
 }
@@ -44,6 +44,26 @@ t.test('a receiver belongs to the range holding its hash, bounds included; none 
     t.equal(placement.shardOf(receiver), hashText(receiver) < h ? '1' : '3', receiver)
   }
   t.equal(placementOf([{ shardId: '2', min: h, max: h, node: 'w2:5432' }]).nodeOf('alice'), '', 'outside every range')
+})
+
+t.test('each range names the shard of every co-located table at its range and node, or none when one is missing', async (t) => {
+  const row = (table: string, shardId: string, min: number, node: string, anchor = table === 'messages'): Row =>
+    ({ anchor, table_name: table, shard_id: shardId, min, max: min === 0 ? INT4_MAX : -1, shard_name: `${table}_${shardId}`, node })
+  const rows = [
+    row('messages', '10', INT4_MIN, 'w1:1'), row('messages', '11', 0, 'w2:1'),
+    row('receivers', '20', INT4_MIN, 'w1:1'), row('receivers', '21', 0, 'w2:1'),
+    // devices' shard of the second range on another node (a move half seen): that range names no shards.
+    row('devices', '30', INT4_MIN, 'w1:1'), row('devices', '31', 0, 'w1:1')
+  ]
+  const ranges = await loadShardRanges({ rows: async () => rows, arrays: async () => [] }, 'messages', ['messages', 'receivers', 'devices'])
+  t.same(ranges.map((range) => range.shardId), ['10', '11'])
+  t.same(ranges[0]?.tables, {
+    messages: { id: '10', name: 'messages_10' }, receivers: { id: '20', name: 'receivers_20' }, devices: { id: '30', name: 'devices_30' }
+  })
+  t.equal(ranges[1]?.tables, undefined, 'devices has no shard of this range on w2:1')
+  t.equal(placementOf(ranges).rangeOf('bob')?.shardId, hashText('bob') < 0 ? '10' : '11')
+  const plain = await loadShardRanges({ rows: async () => rows, arrays: async () => [] }, 'messages')
+  t.ok(plain.every((range) => range.tables === undefined), 'no co-located tables asked, none named')
 })
 
 t.test('a refresh replaces the map; a failed one keeps the last and rejects', async (t) => {

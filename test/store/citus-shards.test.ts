@@ -1,0 +1,209 @@
+// On Citus a transaction that holds its shard runs the plain statements on that shard's own tables (citus-shards.ts).
+// Held on plain PostgreSQL: a database whose five tables are renamed as Citus names a shard's (messages_7, ...) and a
+// stub of the two catalog tables and the lock function the opening uses. Every statement renamed finds its tables
+// (none is left naming a distributed table, which would not exist there), a transaction on the shard's tables reads
+// and writes them, and one that names a receiver of another shard goes over to the distributed tables. On a Citus
+// cluster (TEST_CITUS_URL), a shard moved under the store's map: its next transaction finds it gone and writes through
+// the distributed tables, and nothing is lost.
+import pg from 'pg'
+import t from 'tap'
+import type { ShardRange } from '../../src/store/citus-placement.js'
+import { onShardTables, shardAccess } from '../../src/store/citus-shards.js'
+import { DISTRIBUTED_TABLES, migratePostgres } from '../../src/store/postgres-migrations.js'
+import type { Queries, Row } from '../../src/store/postgres-pool.js'
+import { SQL, type Sql } from '../../src/store/postgres-statements.js'
+import { createTx } from '../../src/store/postgres-transaction.js'
+import { createPostgresStore } from '../../src/store/postgres-store.js'
+import type { Store } from '../../src/store/types.js'
+import { citusWorkers, createCitusDatabase } from '../helpers/citus.js'
+import { createTestDatabase, PG_ADMIN_URL, TEST_STORE } from '../helpers/database.js'
+
+const CITUS_URL = process.env.TEST_CITUS_URL
+
+const NOW = Date.parse('2026-12-03T08:00:00.000Z')
+const RANGE: ShardRange = {
+  shardId: '107',
+  min: -2147483648,
+  max: 2147483647,
+  node: 'worker-1:5432',
+  tables: Object.fromEntries(DISTRIBUTED_TABLES.map((table, i) => [table, { id: String(107 + i), name: `${table}_${107 + i}` }]))
+}
+
+/** Queries on one client that record each statement's text. */
+function recorded (client: pg.Client, texts: string[]): Queries {
+  const run = async (sql: Sql, values: readonly unknown[], rowMode?: 'array'): Promise<pg.QueryResult> => {
+    texts.push(sql.text)
+    return await client.query({ ...(sql.name === '' ? {} : { name: sql.name }), text: sql.text, values: values as unknown[], ...(rowMode === undefined ? {} : { rowMode }) })
+  }
+  return {
+    rows: async (sql, values) => (await run(sql, values)).rows as Row[],
+    arrays: async (sql, values) => (await run(sql, values, 'array')).rows as unknown[][]
+  }
+}
+
+t.test('a table after FROM, JOIN, INTO, UPDATE or USING is renamed; a column of the same name is not', async (t) => {
+  const tables = RANGE.tables ?? {}
+  t.equal(onShardTables('UPDATE receivers AS r SET devices = v.devices FROM unnest($1::text[]) AS v (devices) JOIN devices d ON true', tables),
+    'UPDATE receivers_108 AS r SET devices = v.devices FROM unnest($1::text[]) AS v (devices) JOIN devices_111 d ON true')
+  t.equal(onShardTables('DELETE FROM messages m USING tombstones WHERE m.seq IN (SELECT seq FROM\nconversations)', tables),
+    'DELETE FROM messages_107 m USING tombstones_109 WHERE m.seq IN (SELECT seq FROM conversations_110)')
+  t.throws(() => onShardTables('SELECT 1 FROM messages', {}), /no shard of messages given/)
+})
+
+t.test('the opening locks every shard of the range and counts those placed on this node', async (t) => {
+  const access = shardAccess(RANGE)
+  t.ok(access)
+  t.equal(access?.opening, 'SELECT lock_shard_metadata(5, ARRAY[107, 108, 109, 110, 111]::bigint[]); ' +
+    'SELECT count(*)::int AS placed FROM pg_dist_placement WHERE shardid IN (107, 108, 109, 110, 111) AND groupid = (SELECT groupid FROM pg_dist_local_group)')
+  t.equal(access?.placedHere([{ placed: 5 }]), true)
+  t.equal(access?.placedHere([{ placed: 4 }]), false, 'one shard elsewhere')
+  t.equal(access?.placedHere([]), false)
+  t.equal(shardAccess({ ...RANGE, tables: undefined }), undefined, 'a range that does not name its shards')
+  const { devices, ...fewer } = RANGE.tables ?? {}
+  t.ok(devices)
+  t.equal(shardAccess({ ...RANGE, tables: fewer }), undefined, 'a range without one table\'s shard')
+  t.equal(shardAccess({ ...RANGE, tables: { ...RANGE.tables, devices: { id: '1; DROP TABLE x', name: 'devices_1' } } }), undefined, 'an id that is not digits')
+})
+
+if (TEST_STORE !== 'postgres') {
+  t.pass('SQLite has no shards: the rest of this file is about PostgreSQL')
+} else {
+  const workers = await citusWorkers(PG_ADMIN_URL)
+  t.test('on a database of one shard\'s tables', { skip: workers !== null && 'the test databases are on Citus, whose catalog is real' }, async (t) => {
+    const databaseUrl = await createTestDatabase(t)
+    await migratePostgres({ databaseUrl, poolMax: 2, statementTimeoutMs: 60_000, connectTimeoutMs: 5000 })
+    const client = new pg.Client({ connectionString: databaseUrl })
+    await client.connect()
+    t.teardown(() => client.end())
+    for (const [table, shard] of Object.entries(RANGE.tables ?? {})) await client.query(`ALTER TABLE ${table} RENAME TO ${shard.name}`)
+    // Citus's catalog and its lock function, as a worker holding four of the five shards has them.
+    await client.query('CREATE TABLE pg_dist_local_group (groupid int); INSERT INTO pg_dist_local_group VALUES (1); ' +
+      'CREATE TABLE pg_dist_placement (shardid bigint, groupid int); INSERT INTO pg_dist_placement VALUES (107, 1), (108, 1), (109, 1), (110, 1), (111, 2); ' +
+      'CREATE TABLE locked (mode int, shards bigint[]); ' +
+      'CREATE FUNCTION lock_shard_metadata (int, bigint[]) RETURNS void LANGUAGE sql AS $$ INSERT INTO locked VALUES ($1, $2) $$')
+    const access = shardAccess(RANGE)
+    if (access === undefined) throw new Error('no access to the range')
+
+    await t.test('every statement on the shard\'s tables finds them; as it is, it does not', async (t) => {
+      for (const [key, sql] of Object.entries(SQL)) {
+        if (!DISTRIBUTED_TABLES.some((table) => new RegExp(`\\b${table}\\b`).test(sql.text))) continue
+        const renamed = access.on(sql)
+        t.equal(renamed.name, `${sql.name}_107`, `${key}: named after the shard`)
+        await client.query(`PREPARE shard_${key} AS ${renamed.text}`)
+        await t.rejects(client.query(`PREPARE plain_${key} AS ${sql.text}`), /relation "\w+" does not exist/, `${key} as it is names a table that is not here`)
+      }
+      t.equal(access.on(SQL.page), access.on(SQL.page), 'made once')
+    })
+
+    await t.test('the opening takes the lock and sees that one shard is not here', async (t) => {
+      const results = await client.query(`BEGIN; ${access.opening}`) as unknown as pg.QueryResult[]
+      await client.query('ROLLBACK')
+      const last = results[results.length - 1]?.rows ?? []
+      t.same(last, [{ placed: 4 }])
+      t.equal(access.placedHere(last), false)
+      await client.query('UPDATE pg_dist_placement SET groupid = 1')
+      const again = await client.query(`BEGIN; ${access.opening}`) as unknown as pg.QueryResult[]
+      const locked = await client.query('SELECT mode, shards::text[] AS shards FROM locked')
+      await client.query('ROLLBACK')
+      t.equal(access.placedHere(again[again.length - 1]?.rows ?? []), true)
+      t.same(locked.rows, [{ mode: 5, shards: ['107', '108', '109', '110', '111'] }], 'ShareLock on every shard, in the transaction')
+    })
+
+    await t.test('a transaction on the shard stores, reads and acks there; a receiver of another shard turns it to the distributed tables', async (t) => {
+      const texts: string[] = []
+      const shardOf = (receiverUid: string): string => receiverUid.startsWith('other-') ? '999' : '107'
+      await client.query('BEGIN')
+      const { tx, flush } = createTx(recorded(client, texts), { shardOf, direct: access })
+      const [bob] = await tx.lockReceivers(['bob'])
+      t.match(bob, { receiverUid: 'bob', lastSeq: 0 })
+      await tx.insertMessages([{ receiverUid: 'bob', seq: 1, msgId: 'm-1', senderUid: 'alice', msgType: 1, content: 'hi', sendTime: NOW, storedAt: NOW, expiresAt: NOW + 60_000, readers: 1 }])
+      await tx.saveReceivers([{ receiverUid: 'bob', lastSeq: 1, pendingCount: 1, nextExpiry: NOW + 60_000, devices: 0 }])
+      const found = await tx.findForStores([['bob', 'm-1']], [['bob', 'alice']])
+      t.same(found.pending.map((message) => message.msgId), ['m-1'], 'the write went to the shard\'s table before the read')
+      const removal = await tx.removeAcked([{ receiverUid: 'bob', reader: 0, selector: { kind: 'ids', msgIds: ['m-1'] } }], NOW, NOW + 60_000)
+      t.same(removal.removed.map((key) => key.msgId), ['m-1'])
+      await flush()
+      t.ok(texts.length >= 4)
+      t.ok(texts.every((text) => !DISTRIBUTED_TABLES.some((table) => new RegExp(`(FROM|JOIN|INTO|UPDATE|USING)\\s+${table}\\b`).test(text))), 'every statement named the shard\'s tables')
+      const tombstones = await client.query('SELECT msg_id FROM tombstones_109')
+      t.same(tombstones.rows, [{ msg_id: 'm-1' }], 'the ack left its tombstone in the shard\'s table')
+
+      // A receiver of another shard: Citus's shape on the distributed tables, which this database does not have.
+      await t.rejects(tx.lockReceivers(['other-1']), /relation "receivers" does not exist/)
+      t.match(texts[texts.length - 1], /^INSERT INTO receivers \(/)
+      await client.query('ROLLBACK')
+      await client.query('BEGIN')
+      const later = createTx(recorded(client, texts), { shardOf, direct: access })
+      await t.rejects(later.tx.lockReceivers(['bob', 'other-1']), /relation "receivers" does not exist/, 'a statement naming both goes to the distributed tables')
+      await client.query('ROLLBACK')
+    })
+  })
+}
+
+/** One message more for the receiver, as the domain stores it. */
+async function storeOne (store: Store, receiverUid: string, msgId: string): Promise<void> {
+  await store.transaction(async (tx) => {
+    const [receiver] = await tx.lockReceivers([receiverUid])
+    if (receiver === undefined) throw new Error('no receiver row')
+    const seq = receiver.lastSeq + 1
+    await tx.insertMessages([{ receiverUid, seq, msgId, senderUid: 'alice', msgType: 1, content: msgId, sendTime: NOW, storedAt: NOW, expiresAt: NOW + 3_600_000, readers: 1 }])
+    await tx.saveReceivers([{ ...receiver, lastSeq: seq, pendingCount: receiver.pendingCount + 1, nextExpiry: NOW + 3_600_000 }])
+  }, receiverUid)
+}
+
+t.test('on Citus, a shard moved under the store\'s map: written through the distributed tables, nothing lost', { skip: CITUS_URL === undefined && 'set TEST_CITUS_URL to a Citus coordinator' }, async (t) => {
+  const adminUrl = CITUS_URL as string
+  const workers = await citusWorkers(adminUrl)
+  if (workers === null || workers.length < 2) throw new Error('TEST_CITUS_URL must name a coordinator with two workers')
+  const name = `om_shards_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
+  const drop = await createCitusDatabase(adminUrl, workers, name, 4)
+  t.teardown(drop)
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  const coordinator = new pg.Client({ connectionString: url.toString() })
+  await coordinator.connect()
+  t.teardown(() => coordinator.end())
+  await migratePostgres({ databaseUrl: url.toString(), poolMax: 2, statementTimeoutMs: 60_000, connectTimeoutMs: 5000 })
+  const store = await createPostgresStore({ databaseUrl: url.toString(), poolMax: 2, statementTimeoutMs: 60_000, connectTimeoutMs: 5000 })
+  t.teardown(() => store.close())
+
+  // What pg's clients send: named statements by name, others by text.
+  const sent: string[] = []
+  const prototype = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown }
+  const query = prototype.query
+  prototype.query = function (this: unknown, ...args: unknown[]) {
+    const [config] = args as [{ name?: string, text?: string } | string]
+    sent.push(typeof config === 'string' ? config : config.name ?? config.text ?? '')
+    return query.apply(this, args)
+  }
+  t.teardown(() => { prototype.query = query })
+
+  await storeOne(store, 'bob', 'm-1')
+  const { rows: [before] } = await coordinator.query<{ shard: string, port: number, host: string }>(
+    "SELECT shardid::text AS shard, nodename AS host, nodeport AS port FROM citus_shards WHERE table_name = 'messages'::regclass " +
+    "AND shardid = get_shard_id_for_distribution_column('messages', 'bob')")
+  if (before === undefined) throw new Error('no shard for bob')
+  t.ok(sent.includes(`om_lock_receivers_${before.shard}`), 'before the move, on the shard\'s tables')
+  const target = workers.find((worker) => worker.port !== Number(before.port)) as { host: string, port: number }
+  await coordinator.query("SELECT citus_move_shard_placement($1, $2, $3, $4, $5, 'block_writes')", [before.shard, before.host, before.port, target.host, target.port])
+
+  sent.length = 0
+  await storeOne(store, 'bob', 'm-2')
+  t.notOk(sent.some((name) => name.startsWith('om_lock_receivers_')), 'after the move, not on the old copy')
+  t.ok(sent.some((text) => text.startsWith('INSERT INTO receivers (')), 'through the distributed tables')
+  // The failed check had the map read again: soon the shard's tables again, on its new node (where the check passes).
+  let onNewNode = false
+  for (let i = 3; i < 100 && !onNewNode; i++) {
+    sent.length = 0
+    await storeOne(store, 'bob', `m-${i}`)
+    onNewNode = sent.includes(`om_lock_receivers_${before.shard}`)
+    if (!onNewNode) await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  t.ok(onNewNode, 'once the map is read again, on the shard\'s tables on its new node')
+  const { rows } = await coordinator.query<{ msg_id: string }>("SELECT msg_id FROM messages WHERE receiver_uid = 'bob' ORDER BY seq")
+  const ids = rows.map((row) => row.msg_id)
+  t.same(ids.slice(0, 3), ['m-1', 'm-2', 'm-3'], 'every message where Citus routes the receiver')
+  t.same((await store.page({ receiverUid: 'bob', afterSeq: 0, now: NOW, limit: 100 })).map((message) => message.msgId), ids, 'and read back')
+  const { rows: [placed] } = await coordinator.query<{ port: number }>('SELECT nodeport AS port FROM citus_shards WHERE shardid = $1', [before.shard])
+  t.equal(Number(placed?.port), target.port, 'the shard is on the other worker')
+})
