@@ -20,9 +20,9 @@ interface Job<I, O> {
  * receiver. Calls sharing a key still start in the order they were made.
  *
  * With `partitionOf` (a function of the item's key: on Citus, the shard of its receiver) a group holds the items of
- * one partition only, so that its transaction writes one shard, on one node. A call whose items span partitions is cut into one part
- * per partition, each going with the groups of its own; the call is answered, outputs in its input order, once every
- * part has committed, and fails if one did. Each part commits on its own: a failed call may have stored some of its
+ * one partition only, so that its transaction writes one shard, on one node. A call whose items span partitions is
+ * cut into one part per partition, each going with the groups of its own; the call is answered, outputs in its input
+ * order, once every part has committed, and fails if one did. Each part commits on its own: a failed call may have stored some of its
  * items, which a retry finds again (stores are deduplicated by msg_id, acks take nothing twice).
  */
 export function createGroupCommit<I, O> (
@@ -31,9 +31,9 @@ export function createGroupCommit<I, O> (
 ) {
   const waiting: Array<Job<I, O>> = []
   const busy = new Set<string>()
-  // With partitions, one transaction per partition at a time: on Citus two groups of one node at once made fewer stores
-  // than one (postgres-store.ts), and, when their inserts went through the coordinator, deadlocked each other on
-  // Citus's shard locks; groups of different nodes share no shard.
+  // With partitions, one transaction per partition at a time: on Citus, two groups of one partition at once made fewer
+  // stores than one (measured when partitions were nodes: README, Scaling out: Citus), and, when their inserts went
+  // through the coordinator, deadlocked each other on Citus's shard locks; groups of different shards share no lock.
   const busyPartitions = new Set<string>()
   let running = 0
   let scheduled = false

@@ -118,7 +118,13 @@ export interface PlacementOptions {
  * (citus-shards.ts); otherwise it goes through the distributed tables, which Citus routes by its own metadata, with
  * two-phase commit if it must, until the next refresh. A refresh that fails keeps the map it had and says so.
  */
-export async function createPlacement (queries: Queries, options: PlacementOptions = {}): Promise<Placement & { refresh (): Promise<void>, close (): void }> {
+export async function createPlacement (queries: Queries, options: PlacementOptions = {}): Promise<Placement & {
+  /** Reads the map again; rejects (keeping the last map) when the catalog cannot be read. */
+  refresh (): Promise<void>
+  /** Reads the map again in the background, a failure logged. */
+  reload (): void
+  close (): void
+}> {
   const table = options.table ?? 'messages'
   const load = async (): Promise<ShardRange[]> => await loadShardRanges(queries, table, options.colocated)
   let current = placementOf(await load())
@@ -129,11 +135,12 @@ export async function createPlacement (queries: Queries, options: PlacementOptio
       .finally(() => { refreshing = undefined })
     await refreshing
   }
-  const timer = setInterval(() => {
+  const reload = (): void => {
     refresh().catch((error: unknown) => {
       options.log?.('warn', `could not reload the Citus shard placement, keeping the last one: ${error instanceof Error ? error.message : String(error)}`)
     })
-  }, options.refreshMs ?? 60_000)
+  }
+  const timer = setInterval(reload, options.refreshMs ?? 60_000)
   // The map never keeps the process alive.
   timer.unref()
   return {
@@ -141,6 +148,7 @@ export async function createPlacement (queries: Queries, options: PlacementOptio
     shardOf: (receiverUid) => current.shardOf(receiverUid),
     rangeOf: (receiverUid) => current.rangeOf(receiverUid),
     refresh,
+    reload,
     close: () => { clearInterval(timer) }
   }
 }

@@ -45,8 +45,9 @@ export interface ShardAccess {
   placedHere (rows: readonly Row[]): boolean
 }
 
-// The statements on each shard's tables, made once per shard (a shard's id and name never change; a split makes new ones).
-const statementsOf = new Map<string, Map<Sql, Sql>>()
+// Each shard's access, made once (a shard's id and the ids and names of its co-located shards never change: a move
+// keeps them, a split makes new ones), with its statements made once each.
+const accessOf = new Map<string, ShardAccess>()
 
 /** How a transaction uses the tables of this range's shards; undefined when the range does not name them all. */
 export function shardAccess (range: ShardRange): ShardAccess | undefined {
@@ -55,14 +56,11 @@ export function shardAccess (range: ShardRange): ShardAccess | undefined {
   const ids = Object.values(tables).map((shard) => shard.id)
   // Ids from Citus's catalog, written into the text: digits only.
   if (ids.some((id) => !/^\d+$/.test(id))) return undefined
+  const known = accessOf.get(range.shardId)
+  if (known !== undefined) return known
   const list = ids.join(', ')
-  let statements = statementsOf.get(range.shardId)
-  if (statements === undefined) {
-    statements = new Map()
-    statementsOf.set(range.shardId, statements)
-  }
-  const made = statements
-  return {
+  const made = new Map<Sql, Sql>()
+  const access: ShardAccess = {
     shardId: range.shardId,
     on (sql) {
       let statement = made.get(sql)
@@ -76,4 +74,6 @@ export function shardAccess (range: ShardRange): ShardAccess | undefined {
       `SELECT count(*)::int AS placed FROM pg_dist_placement WHERE shardid IN (${list}) AND groupid = (SELECT groupid FROM pg_dist_local_group)`,
     placedHere: (rows) => Number(rows[0]?.placed) === ids.length
   }
+  accessOf.set(range.shardId, access)
+  return access
 }

@@ -94,8 +94,9 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
   const placement = migrated === null ? undefined : await openPlacement()
   // Citus's statement shapes, cut by shard where they must be; in tests on plain PostgreSQL, each receiver its own shard.
   const citusShapes = placement !== undefined ? { shardOf: placement.shardOf } : options.citusShapes === true ? { shardOf: (receiverUid: string) => receiverUid } : undefined
-  // On Citus, a receiver's transactions and reads go to the node that holds its shard, which runs them there on its
-  // own shards (Citus's local execution): no hop through the coordinator, and a group on one node commits there alone.
+  // On Citus, a receiver's transactions and reads go to the node that holds its shard: no hop through the coordinator,
+  // and a group commits there alone (on the shard's own tables, or through Citus's local execution of the distributed
+  // tables' statements on that node's shards).
   // The coordinator's pool keeps what crosses nodes (the sweep's choices, the gauge) and the notifications.
   const nodePools = new Map<string, ReturnType<typeof createPool>>()
   const poolAt = (node: string): ReturnType<typeof createPool> => {
@@ -154,11 +155,7 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
       const shard = range === undefined ? undefined : shardAccess(range)
       const { value, announced } = await poolAt(range?.node ?? '').transaction(async (queries, opened) => {
         const held = shard !== undefined && shard.placedHere(opened)
-        if (shard !== undefined && !held) {
-          placement?.refresh().catch((error: unknown) => {
-            options.log?.('warn', `could not reload the Citus shard placement, keeping the last one: ${error instanceof Error ? error.message : String(error)}`)
-          })
-        }
+        if (shard !== undefined && !held) placement?.reload()
         const open = createTx(queries, citusShapes === undefined ? undefined : { ...citusShapes, direct: held ? shard : undefined })
         const result = await fn(open.tx)
         await open.flush()

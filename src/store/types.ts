@@ -143,8 +143,8 @@ export interface Store {
   readonly writeConcurrency: number
   /**
    * The partition of a receiver's rows, where transactions that stay in one commit faster (on Citus, its shard, whose
-   * own tables such a transaction writes: citus-shards.ts); group commit then forms its groups per partition. Absent where every transaction
-   * commits alike (SQLite, plain PostgreSQL). A receiver must map to one partition at a time.
+   * own tables such a transaction writes: citus-shards.ts); group commit then forms its groups per partition. Absent
+   * where every transaction commits alike (SQLite, plain PostgreSQL). A receiver must map to one partition at a time.
    */
   readonly partitionOf?: ((receiverUid: string) => string) | undefined
   /** The SQL statements sent so far (BEGIN and COMMIT included), and how many of them waited for a network round trip. */

@@ -58,6 +58,7 @@ t.test('the opening locks every shard of the range and counts those placed on th
   t.equal(access?.placedHere([{ placed: 5 }]), true)
   t.equal(access?.placedHere([{ placed: 4 }]), false, 'one shard elsewhere')
   t.equal(access?.placedHere([]), false)
+  t.equal(shardAccess(RANGE), access, 'made once a shard')
   t.equal(shardAccess({ ...RANGE, tables: undefined }), undefined, 'a range that does not name its shards')
   const { devices, ...fewer } = RANGE.tables ?? {}
   t.ok(devices)
