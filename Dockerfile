@@ -1,7 +1,8 @@
 # The service's container image: builds with the dev toolchain, ships only dist/ and the production dependencies, runs as the non-root `node` user.
 
 # ---- build: compile TypeScript and better-sqlite3 (native), then drop the dev dependencies
-FROM node:20-bookworm-slim AS build
+# The Node version is exact, and the one CI runs the whole suite on (the first of .ci/node-versions; a test checks).
+FROM node:24.22.3-trixie-slim AS build
 # better-sqlite3 builds from source when no prebuilt binary matches.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
@@ -16,7 +17,7 @@ RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 
 # ---- runtime: no compiler, no dev dependencies, no sources
-FROM node:20-bookworm-slim AS runtime
+FROM node:24.22.3-trixie-slim AS runtime
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \

@@ -1,4 +1,5 @@
 // Two services side by side, one run of each in every round: --baseline (two checkouts, one store) and --stores (one checkout, two stores; bench/stores.ts).
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -89,7 +90,7 @@ export async function compareRows (rows: number, sides: [Side, Side], after?: Af
     const running: Running[] = []
     for (const side of sides) {
       const databaseUrl = await side.database(dir)
-      const proc = await startService(side.checkout.dir, databaseUrl)
+      const proc = await startService(side.checkout.dir, databaseUrl, [], side.node)
       onUndo(async () => { await stop(proc) })
       running.push({ side, proc, databaseUrl })
     }
@@ -140,25 +141,34 @@ function table (results: Comparison[]): string {
   return lines.join('\n')
 }
 
-/** `--baseline <dir>`: the service built in another checkout (the baseline) against this one's (the current). */
+/** The version of the node binary at `node` (this process's when undefined). */
+const nodeVersion = (node?: string): string => node === undefined ? process.version : execFileSync(node, ['--version'], { encoding: 'utf8' }).trim()
+
+/**
+ * `--baseline <dir>`: the service built in another checkout (the baseline) against this one's (the current);
+ * `--baseline-node <path>` runs the baseline on another Node (its checkout's node_modules built for that Node).
+ */
 export async function compare (baselineDir: string): Promise<void> {
   const dir = resolve(baselineDir)
   undoOnSignals()
   buildCheckout(dir)
   const store = isPostgres ? 'postgres' : 'sqlite'
-  const side = (label: string, at: string): Side => ({
+  const side = (label: string, at: string, node?: string): Side => ({
     label,
     checkout: checkout(at),
     store,
-    database: isPostgres ? postgresDatabase(label, POSTGRES_URL) : sqliteDatabase(label, DATABASE_URL === 'sqlite::memory:')
+    database: isPostgres ? postgresDatabase(label, POSTGRES_URL) : sqliteDatabase(label, DATABASE_URL === 'sqlite::memory:'),
+    ...(node === undefined ? {} : { node })
   })
-  const sides: [Side, Side] = [side('baseline', dir), side('current', process.cwd())]
+  const baselineNode = args['baseline-node']
+  const sides: [Side, Side] = [side('baseline', dir, baselineNode), side('current', process.cwd())]
   const all: Comparison[] = []
   for (const rows of ROW_COUNTS) all.push(...await compareRows(rows, sides))
 
   const command = `npm run bench -- --baseline ${baselineDir} --scenarios ${SCENARIO_LIST} --rows ${args.rows} ` +
-    `--duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}`
-  const markdown = `Baseline: ${describe(sides[0].checkout)}. Current: ${describe(sides[1].checkout)}.\n\n` +
+    `--duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}` + (baselineNode === undefined ? '' : ` --baseline-node ${baselineNode}`)
+  const markdown = `Baseline: ${describe(sides[0].checkout)} on node ${nodeVersion(baselineNode)}. ` +
+    `Current: ${describe(sides[1].checkout)} on node ${process.version}.\n\n` +
     `Store: ${storeKind}, a database of its own for each service, preloaded alike; ${ANALYZED}. Machine: ${machine}. ` +
     `autocannon -c ${CONNECTIONS}, ${DURATION} s per run, ${ROUNDS} rounds of baseline and current, which goes first ` +
     `alternating, medians. Command: \`${command}\`. ${new Date().toISOString()}\n\n${table(all)}\n\n` +
@@ -167,5 +177,5 @@ export async function compare (baselineDir: string): Promise<void> {
     'its loop delay is the figure. Statements and round trips are the service\'s counters (`-` where it has none), the ' +
     'sweep\'s included. With --baseline the bare-floor columns and the CPU table without HTTP are left out ' +
     '(run without --baseline for them).\n'
-  writeResults('compare', markdown, { machine, store: storeKind, command, baseline: sides[0].checkout, current: sides[1].checkout, results: all })
+  writeResults(baselineNode === undefined ? 'compare' : 'node-runtime', markdown, { machine, store: storeKind, command, baseline: sides[0].checkout, current: sides[1].checkout, results: all })
 }

@@ -14,6 +14,9 @@ export const { values: args } = parseArgs({
     scenarios: { type: 'string' },
     out: { type: 'string', default: 'bench/results' },
     baseline: { type: 'string' },
+    // --baseline-node <path to a node binary>: the baseline's service runs on that Node (build the baseline checkout's
+    // node_modules with it: npm ci there with it first on PATH), the current one on the Node running the bench.
+    'baseline-node': { type: 'string' },
     stores: { type: 'string' },
     // --devices <n>: this checkout's service twice on the same store (SQLite, or PostgreSQL with DATABASE_URL set to a
     // PostgreSQL URL), side by side: receivers without devices against receivers with n devices each (bench/devices.ts);

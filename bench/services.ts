@@ -22,9 +22,10 @@ async function freePort (): Promise<number> {
   })
 }
 
-export async function start (command: string[], env: Record<string, string>, cwd?: string): Promise<Proc> {
+/** Runs `node command` (`node`: this process's Node unless given) with HOST, PORT and `env`; answers once it serves. */
+export async function start (command: string[], env: Record<string, string>, cwd?: string, node = process.execPath): Promise<Proc> {
   const port = await freePort()
-  const child = spawn(process.execPath, command, {
+  const child = spawn(node, command, {
     // The service's own defaults, LOG_LEVEL=info with its per-request lines included (written to /dev/null here).
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -42,10 +43,10 @@ export async function start (command: string[], env: Record<string, string>, cwd
 
 /**
  * The service built in `checkout` (its dist/), on its defaults but for the database and a sweep every second;
- * `nodeFlags` go to node before the script (--cpu-prof).
+ * `nodeFlags` go to node before the script (--cpu-prof); `node` runs it (this process's Node unless given).
  */
-export async function startService (checkout: string, databaseUrl: string, nodeFlags: string[] = []): Promise<Proc> {
-  return await start([...nodeFlags, join(checkout, 'dist/src/server.js')], { DATABASE_URL: databaseUrl, SWEEP_INTERVAL_SECONDS: '1' }, checkout)
+export async function startService (checkout: string, databaseUrl: string, nodeFlags: string[] = [], node?: string): Promise<Proc> {
+  return await start([...nodeFlags, join(checkout, 'dist/src/server.js')], { DATABASE_URL: databaseUrl, SWEEP_INTERVAL_SECONDS: '1' }, checkout, node)
 }
 
 export async function stop (proc: Proc): Promise<void> {

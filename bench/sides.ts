@@ -16,6 +16,8 @@ export interface Side {
   database: (dir: string) => Promise<string>
   /** Devices registered for each receiver before any message is stored (--devices); none when absent. */
   devices?: number
+  /** The node binary that runs the side's service (--baseline-node); this process's when absent. */
+  node?: string
 }
 
 export function checkout (dir: string): Checkout {

@@ -1,5 +1,7 @@
 // `npm test`: runs the whole tap suite on SQLite, then on PostgreSQL, and ends with one line "N passed, N failed".
+// For .ci/run: TEST_EXPECT_NODE fails the run unless it runs on that Node version; TEST_TALLY_FILE gets the counts as JSON.
 import { spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import pg from 'pg'
 import { PG_ADMIN_URL } from '../test/helpers/database.js'
 
@@ -64,6 +66,11 @@ async function postgresReachable (): Promise<string | null> {
 }
 
 const results: Array<[string, Tally]> = []
+process.stdout.write(`Tests on node ${process.version}\n`)
+const expectedNode = process.env.TEST_EXPECT_NODE
+if (expectedNode !== undefined && expectedNode !== process.version) {
+  results.push(['runtime', { passed: 0, failed: 1, failures: [`expected node ${expectedNode}, running on ${process.version}`] }])
+}
 results.push(['sqlite', await runTap('sqlite')])
 
 const unreachable = await postgresReachable()
@@ -83,6 +90,9 @@ for (const [store, tally] of results) {
   for (const failure of tally.failures.slice(0, 40)) process.stdout.write(`${store} failed: ${failure.slice(0, 300)}\n`)
   if (tally.failures.length > 40) process.stdout.write(`${store}: ${tally.failures.length - 40} more failed lines\n`)
 }
-for (const [store, tally] of results) process.stdout.write(`${store}: ${tally.passed} passed, ${tally.failed} failed\n`)
+for (const [store, tally] of results) process.stdout.write(`${store} on node ${process.version}: ${tally.passed} passed, ${tally.failed} failed\n`)
+if (process.env.TEST_TALLY_FILE !== undefined) {
+  writeFileSync(process.env.TEST_TALLY_FILE, JSON.stringify({ node: process.version, ...total }))
+}
 process.stdout.write(`${total.passed} passed, ${total.failed} failed\n`)
 process.exitCode = total.failed > 0 ? 1 : 0

@@ -89,11 +89,14 @@ t.test('the Dockerfile starts with a comment saying its job', async (t) => {
   t.match(dockerfile.split('\n')[0], /^#\s*\S/)
 })
 
-t.test('the image is multi-stage, every stage on the official node 20 slim image', async (t) => {
+/** The Node version CI runs the whole suite on: the first version line of .ci/node-versions. */
+const imageNode = read('.ci/node-versions').split('\n').map((line) => line.trim()).find((line) => /^\d+\.\d+\.\d+$/.test(line)) ?? ''
+
+t.test('the image is multi-stage, every stage on the official slim image of the exact Node version CI tests', async (t) => {
   t.ok(stages.length >= 2, `at least two FROM lines (found ${stages.length})`)
-  for (const stage of stages) {
-    t.match(stage.image, /^(docker\.io\/(library\/)?)?node:20[\w.-]*-slim(@sha256:[0-9a-f]{64})?$/, `${stage.image} is node:20*-slim`)
-  }
+  t.match(imageNode, /^(24|26)\./, `.ci/node-versions names a supported Node first (${imageNode})`)
+  const exact = new RegExp(`^(docker\\.io/(library/)?)?node:${imageNode.replace(/\./g, '\\.')}(-[a-z]+)?-slim(@sha256:[0-9a-f]{64})?$`)
+  for (const stage of stages) t.match(stage.image, exact, `${stage.image} is node:${imageNode}, slim`)
 })
 
 t.test('the build stage has the toolchain better-sqlite3 needs and compiles the TypeScript', async (t) => {
