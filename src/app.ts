@@ -71,6 +71,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   metrics.setPendingSource(service.totalPending)
   metrics.setWaitersSource(service.heldRequests)
   metrics.setStatementSource(store.statementCounts)
+  metrics.setDurableSource(store.durable)
   app.decorate('messages', service)
   app.decorate('store', store)
 

@@ -168,12 +168,16 @@ export function checkDatabaseUrl (url: string): void {
   if (problem !== null) throw new ConfigError('DATABASE_URL', problem)
 }
 
-function firstAjvVariable (error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error)
-  const path = /env\/([A-Z_]+)/.exec(text)
-  if (path?.[1] !== undefined) return path[1]
-  const required = /property '([A-Z_]+)'/.exec(text)
-  return required?.[1] ?? 'environment'
+interface AjvError { instancePath?: string, keyword?: string, message?: string, params?: { allowedValues?: unknown[], missingProperty?: string } }
+
+/** The one place a schema failure becomes a ConfigError: the variable it names, and what is wrong in the variable's terms. */
+function schemaFailure (error: unknown): ConfigError {
+  const [first] = ((error as { errors?: AjvError[] } | null)?.errors ?? [])
+  if (first === undefined) return new ConfigError('environment', error instanceof Error ? error.message : String(error))
+  const variable = /^\/([A-Z_]+)/.exec(first.instancePath ?? '')?.[1] ?? first.params?.missingProperty ?? 'environment'
+  const allowed = first.params?.allowedValues
+  if (first.keyword === 'enum' && allowed !== undefined) return new ConfigError(variable, `must be one of ${allowed.map(String).join(', ')}`)
+  return new ConfigError(variable, first.message ?? 'is invalid')
 }
 
 /** Reads the configuration from an environment (process.env in the service, plain data in tests). */
@@ -186,9 +190,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   try {
     raw = envSchema<RawEnv>({ schema: EnvSchema, data: present, env: false, dotenv: false })
   } catch (error) {
-    const variable = firstAjvVariable(error)
-    const detail = error instanceof Error ? error.message.replace(/^env\/[A-Z_]+ /, '') : 'is invalid'
-    throw new ConfigError(variable, detail)
+    throw schemaFailure(error)
   }
   checkDatabaseUrl(raw.DATABASE_URL)
   const apiKeys = parseApiKeys(raw.API_KEYS)

@@ -125,6 +125,24 @@ for (const [variable, value] of BAD_VALUES) {
   })
 }
 
+// Every enumeration of the configuration: a bad value's error lists the values it may take.
+const ENUMERATIONS: Array<[string, string, readonly string[]]> = [
+  ['OVERFLOW_POLICY', 'drop', ['reject', 'drop_oldest']],
+  ['LOG_LEVEL', 'loud', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']]
+]
+for (const [variable, value, allowed] of ENUMERATIONS) {
+  t.test(`${variable}=${value} is refused with the values ${variable} may take`, async (t) => {
+    t.throws(() => loadConfig({ API_KEYS: VALID_KEYS, [variable]: value }), new ConfigError(variable, `must be one of ${allowed.join(', ')}`))
+    for (const good of allowed) t.doesNotThrow(() => loadConfig({ API_KEYS: VALID_KEYS, [variable]: good }), `${variable}=${good} is one of them`)
+  })
+}
+
+t.test('the real process with OVERFLOW_POLICY=drop exits non-zero with one line listing the allowed values', async (t) => {
+  const { code, output } = await startExpectingFailure({ OVERFLOW_POLICY: 'drop', API_KEYS: VALID_KEYS })
+  t.not(code, 0)
+  t.equal(output, 'offline-messages: not starting: OVERFLOW_POLICY: must be one of reject, drop_oldest\n')
+})
+
 const BAD_API_KEYS: Array<[string, string]> = [
   ['an entry with one part', 'router'],
   ['an entry with two parts', 'router:router-secret-1'],

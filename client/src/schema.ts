@@ -277,12 +277,15 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "status": "ready"
+                     *       "status": "ready",
+                     *       "durable": true
                      *     }
                      */
                     "application/json": {
                         /** @enum {string} */
                         status: "ready";
+                        /** @description false when PostgreSQL has fsync, synchronous_commit or full_page_writes off for the service's role: a stored message may be lost in a crash (the instance is still ready; the log says which setting, the gauge offline_messages_store_durable is 0). Always true on SQLite */
+                        durable: boolean;
                     };
                 };
             };
@@ -326,6 +329,9 @@ export interface operations {
                      *     # HELP offline_messages_pending Pending (stored, unacknowledged, unexpired) messages over all receivers
                      *     # TYPE offline_messages_pending gauge
                      *     offline_messages_pending 312
+                     *     # HELP offline_messages_store_durable 1 when a stored message survives a crash of the database and of its machine; 0 when PostgreSQL has fsync, synchronous_commit or full_page_writes off for the service's role
+                     *     # TYPE offline_messages_store_durable gauge
+                     *     offline_messages_store_durable 1
                      */
                     "text/plain": string;
                 };

@@ -88,6 +88,9 @@ export const EXAMPLES = {
     '# HELP offline_messages_pending Pending (stored, unacknowledged, unexpired) messages over all receivers',
     '# TYPE offline_messages_pending gauge',
     'offline_messages_pending 312',
+    "# HELP offline_messages_store_durable 1 when a stored message survives a crash of the database and of its machine; 0 when PostgreSQL has fsync, synchronous_commit or full_page_writes off for the service's role",
+    '# TYPE offline_messages_store_durable gauge',
+    'offline_messages_store_durable 1',
     ''
   ].join('\n')
 }

@@ -28,7 +28,17 @@ export const opsRoutes: FastifyPluginAsyncTypebox<OpsRoutesOptions> = async (app
       operationId: 'getReadiness',
       tags: ['operations'],
       summary: 'Readiness: can it reach its database',
-      response: { 200: Type.Object({ status: Type.Literal('ready') }, { description: 'The database answers', examples: [{ status: 'ready' }] }), ...errorResponses(503) }
+      response: {
+        200: Type.Object({
+          status: Type.Literal('ready'),
+          durable: Type.Boolean({
+            description: 'false when PostgreSQL has fsync, synchronous_commit or full_page_writes off for the service\'s role: a stored ' +
+              'message may be lost in a crash (the instance is still ready; the log says which setting, the gauge ' +
+              'offline_messages_store_durable is 0). Always true on SQLite'
+          })
+        }, { description: 'The database answers', examples: [{ status: 'ready', durable: true }] }),
+        ...errorResponses(503)
+      }
     }
   }, async () => {
     try {
@@ -38,7 +48,7 @@ export const opsRoutes: FastifyPluginAsyncTypebox<OpsRoutesOptions> = async (app
       if (error instanceof StoreFullError) throw httpErrors.notReady(error.code, error.message)
       throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError(error)
     }
-    return { status: 'ready' as const }
+    return { status: 'ready' as const, durable: await store.durable() }
   })
 
   app.get('/metrics', {

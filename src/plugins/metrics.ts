@@ -14,6 +14,8 @@ export interface Metrics {
   setWaitersSource (source: () => number): void
   /** Where the statement counters read the store's own counts at scrape time. */
   setStatementSource (source: () => StatementCounts): void
+  /** Where the durability gauge reads whether the store's commits are durable, at scrape time. */
+  setDurableSource (source: () => Promise<boolean>): void
 }
 
 /** A counter whose value is read at scrape time from a running total kept elsewhere (it only ever grows). */
@@ -79,6 +81,17 @@ export function createMetrics (): Metrics {
     }
   })
 
+  let durableSource: () => Promise<boolean> = async () => true
+  // eslint-disable-next-line no-new
+  new Gauge({
+    name: 'offline_messages_store_durable',
+    help: '1 when a stored message survives a crash of the database and of its machine; 0 when PostgreSQL has fsync, synchronous_commit or full_page_writes off for the service\'s role',
+    registers: [registry],
+    async collect () {
+      this.set(await durableSource() ? 1 : 0)
+    }
+  })
+
   return {
     registry,
     events: {
@@ -100,6 +113,9 @@ export function createMetrics (): Metrics {
     },
     setStatementSource (source) {
       statementSource = source
+    },
+    setDurableSource (source) {
+      durableSource = source
     }
   }
 }

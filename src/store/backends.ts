@@ -21,6 +21,11 @@ export interface Backend {
   readonly unavailableMessages?: RegExp
   /** Driver error codes that mean the database is out of disk space (507 STORE_FULL). */
   readonly fullCodes: RegExp
+  /**
+   * When the server refused DATABASE_URL itself (no such database, a role that may not log in): what is wrong and
+   * what to do, in one line without the URL's password; null for any other failure.
+   */
+  refusal? (error: unknown, databaseUrl: string): string | null
 }
 
 /** What a migration may ask of the backend it runs on, through knex's userParams. */
@@ -103,6 +108,49 @@ function dropConnectionOnReadTimeout (connection: PgConnection): void {
   }
 }
 
+/** Where DATABASE_URL points, in the words of a refusal: never its password. */
+interface Target { host: string, port: string, database: string, role: string }
+
+function targetOf (databaseUrl: string, serverMessage: string): Target {
+  const url = new URL(databaseUrl)
+  const decoded = (part: string): string => {
+    try {
+      return decodeURIComponent(part)
+    } catch {
+      return part
+    }
+  }
+  return {
+    host: url.hostname.replace(/^\[|\]$/g, '') || 'localhost',
+    port: url.port || '5432',
+    database: decoded(url.pathname.replace(/^\//, '')) || decoded(url.username),
+    // The server names the role it refused (pg's default, the OS user, when the URL names none).
+    role: /role "([^"]+)"/.exec(serverMessage)?.[1] ?? decoded(url.username)
+  }
+}
+
+/** PostgreSQL's refusals of a connection, by SQLSTATE: what the server said, and what the operator can do. */
+const REFUSALS: Record<string, (target: Target, serverMessage: string) => string> = {
+  // invalid_catalog_name
+  '3D000': ({ host, port, database }) => `database "${database}" does not exist on ${host}:${port}; ` +
+    `create it (createdb -h ${host} -p ${port} -U postgres ${database}) or point DATABASE_URL at an existing database`,
+  // invalid_authorization_specification: no such role, a role without LOGIN, or no pg_hba.conf line for it
+  '28000': ({ host, port, database, role }, serverMessage) => {
+    if (/does not exist/.test(serverMessage)) {
+      return `role "${role}" does not exist on ${host}:${port}; create it (createuser -h ${host} -p ${port} -U postgres --login ${role}) ` +
+        'or point DATABASE_URL at an existing role'
+    }
+    if (/not permitted to log in/.test(serverMessage)) {
+      return `role "${role}" cannot log in on ${host}:${port}; grant it LOGIN (ALTER ROLE "${role}" LOGIN) or point DATABASE_URL at a role that can`
+    }
+    return `role "${role}" may not connect to database "${database}" on ${host}:${port} (${serverMessage}); ` +
+      'allow it in pg_hba.conf or point DATABASE_URL at a role that may'
+  },
+  // invalid_password
+  '28P01': ({ host, port, role }) => `password authentication failed for role "${role}" on ${host}:${port}; ` +
+    'correct the password in DATABASE_URL (not shown here) or the role\'s password on the server'
+}
+
 const postgres: Backend = {
   name: 'postgres',
   urlForm: 'postgres://',
@@ -141,6 +189,13 @@ const postgres: Backend = {
   unavailableCodes: /^(57P0[123]|53300|0800[01346]|57014)$/,
   // disk_full: the server's own problem, answered as the SQLite store answers it.
   fullCodes: /^53100$/,
+  refusal (error, databaseUrl) {
+    const code = (error as { code?: unknown } | null)?.code
+    const refused = typeof code === 'string' ? REFUSALS[code] : undefined
+    if (refused === undefined) return null
+    const serverMessage = error instanceof Error ? error.message : ''
+    return refused(targetOf(databaseUrl, serverMessage), serverMessage)
+  },
   // What pg and pg-pool throw, without a code, when the server cannot be reached or stops answering
   // ('timeout expired' is pg's connect timeout).
   unavailableMessages: new RegExp([

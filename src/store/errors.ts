@@ -1,6 +1,6 @@
 // Which driver failures mean "the database is unavailable" (503, retry later) or "out of disk space" (507) rather than a bug (500).
 import { StoreFullError, StoreUnavailableError } from '../domain/errors.js'
-import { BACKENDS } from './backends.js'
+import { BACKENDS, backendFor } from './backends.js'
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', 'EHOSTUNREACH', 'EAI_AGAIN'])
 // tarn's acquire timeout, raised by knex's pool whatever the database.
@@ -30,4 +30,19 @@ export function isFull (error: unknown): boolean {
 export function storeFailure (error: unknown): unknown {
   if (isFull(error)) return new StoreFullError(error)
   return isUnavailable(error) ? new StoreUnavailableError(error) : error
+}
+
+/** DATABASE_URL refused by its server (no such database, a role that may not log in): the process cannot work with it. */
+export class DatabaseUrlError extends Error {
+  readonly variable = 'DATABASE_URL'
+  constructor (detail: string) {
+    super(`DATABASE_URL: ${detail}`)
+    this.name = 'DatabaseUrlError'
+  }
+}
+
+/** A connection's failure as a DatabaseUrlError when the server refused DATABASE_URL itself; else the error itself. */
+export function connectionFailure (error: unknown, databaseUrl: string): unknown {
+  const refusal = backendFor(databaseUrl)?.refusal?.(error, databaseUrl) ?? null
+  return refusal === null ? error : new DatabaseUrlError(refusal)
 }

@@ -3,6 +3,7 @@
 import pg from 'pg'
 import { createKnex } from './backends.js'
 import { migrate, type DatabaseOptions } from './database.js'
+import { connectionFailure } from './errors.js'
 
 // The advisory lock the instances' migrations take turns under (any constant of the service's own).
 const MIGRATION_LOCK_KEY = 0x6f6d6d67
@@ -76,7 +77,8 @@ export async function migratePostgres (options: DatabaseOptions): Promise<Migrat
   })
   // A failure of this connection reaches the query or end() that waits on it; unheard, the event would end the process.
   lock.on('error', () => {})
-  await lock.connect()
+  // The first connection of a start and of `npm run migrate`: a database or role the server refuses stops both here.
+  await lock.connect().catch((error: unknown) => { throw connectionFailure(error, options.databaseUrl) })
   const knex = createKnex(options)
   try {
     await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY])

@@ -21,7 +21,16 @@ export interface Pool extends Queries {
    */
   transaction<T> (fn: (queries: Queries, opened: Row[]) => Promise<T>, opening?: string): Promise<T>
   counts (): StatementCounts
+  /** Runs a statement of the store's own upkeep (no request's): on any connection of the pool, not in the counts. */
+  upkeep (sql: Sql): Promise<Row[]>
+  /** Hears of each new connection, and of each connection lost to a failure of the database or the network. */
+  watch (listener: ConnectionListener): void
   end (): Promise<void>
+}
+
+export interface ConnectionListener {
+  connected (): void
+  lost (): void
 }
 
 type Client = pg.Pool | pg.PoolClient
@@ -38,8 +47,16 @@ export function createPool (options: DatabaseOptions): Pool {
     keepAlive: true,
     application_name: 'offline-messages'
   })
+  const listeners: ConnectionListener[] = []
   // A connection that breaks while idle in the pool is dropped by pg-pool; without a listener the error would end the process.
-  pool.on('error', (error) => { options.log?.('warn', `idle database connection: ${error.message}`) })
+  pool.on('error', (error) => {
+    options.log?.('warn', `idle database connection: ${error.message}`)
+    for (const listener of listeners) listener.lost()
+  })
+  pool.on('connect', () => { for (const listener of listeners) listener.connected() })
+  const failed = (error: unknown): void => {
+    if (isUnavailable(error)) for (const listener of listeners) listener.lost()
+  }
 
   let statements = 0
   let roundTrips = 0
@@ -48,6 +65,10 @@ export function createPool (options: DatabaseOptions): Pool {
     roundTrips++
     // A statement without a name (Citus's shapes, whose text varies with their rows) is parsed at each call.
     return await client.query({ ...(sql.name === '' ? {} : { name: sql.name }), text: sql.text, values: values as unknown[], ...(rowMode === undefined ? {} : { rowMode }) })
+      .catch((error: unknown) => {
+        failed(error)
+        throw error
+      })
   }
   const queriesOn = (client: Client): Queries => ({
     rows: async (sql, values) => (await run(client, sql, values)).rows as Row[],
@@ -82,6 +103,7 @@ export function createPool (options: DatabaseOptions): Pool {
         return value
       } catch (error) {
         unusable = isUnavailable(error)
+        if (unusable) failed(error)
         if (!unusable) await control(client, 'ROLLBACK').catch(() => { unusable = true })
         throw error
       } finally {
@@ -91,6 +113,8 @@ export function createPool (options: DatabaseOptions): Pool {
     // Every statement here is one network round trip (pg sends the next only once the last has answered), but for an
     // opening's, which go with BEGIN.
     counts: () => ({ statements, roundTrips }),
+    upkeep: async (sql) => (await pool.query({ name: sql.name, text: sql.text })).rows as Row[],
+    watch (listener) { listeners.push(listener) },
     end: async () => { await pool.end() }
   }
 }

@@ -258,7 +258,11 @@ export const SQL = {
   totalPending: sql('total_pending',
     'SELECT (SELECT coalesce(sum(pending_count), 0) FROM receivers) - (SELECT count(*) FROM messages m JOIN receivers r ' +
     'ON r.receiver_uid = m.receiver_uid WHERE r.next_expiry <= $1 AND m.expires_at <= $1) AS pending'),
-  ping: sql('ping', 'SELECT 1')
+  ping: sql('ping', 'SELECT 1'),
+  // The store's own upkeep, at start and after a new connection (postgres-durability.ts): as the role's sessions see them.
+  durability: sql('durability',
+    "SELECT current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS synchronous_commit, " +
+    "current_setting('full_page_writes') AS full_page_writes")
 } as const
 
 /** On Citus, writeBack's updates as statements of their own, each of one text: named, so parsed once a connection. */

@@ -7,6 +7,7 @@ import { storeFailure } from './errors.js'
 import { createPlacement, detectCitus } from './citus-placement.js'
 import { shardAccess } from './citus-shards.js'
 import { CHANNEL, commitPayloads, listenForCommits, type CommitListener } from './postgres-commit-feed.js'
+import { createDurabilityCheck } from './postgres-durability.js'
 import { citusLogLine, DISTRIBUTED_TABLES, migratePostgres } from './postgres-migrations.js'
 import { createPool } from './postgres-pool.js'
 import { SQL } from './postgres-statements.js'
@@ -79,6 +80,13 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
     if (!(error instanceof StoreUnavailableError)) throw error
   }
   const pool = createPool(options)
+  // Read at start and after each new connection (which a reconnect makes), in the background; a request never waits for it.
+  const durability = createDurabilityCheck(async () => (await pool.upkeep(SQL.durability))[0] ?? {}, options.log)
+  pool.watch({
+    connected: () => { durability.refresh().catch(() => {}) },
+    lost: () => { durability.lost() }
+  })
+  if (migrated !== null) await durability.refresh().catch(() => {})
   // On Citus, group commit forms its groups per shard (each receiver's shard, its node and its tables' names, read
   // from Citus's catalog and reloaded in the background), so that a transaction writes one shard's tables on one node
   // (citus-shards.ts). A database that was down at start, and turns out to be Citus, is grouped as plain PostgreSQL
@@ -210,6 +218,8 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
     }),
 
     ping: () => run(async () => { await pool.rows(SQL.ping, []) }),
+
+    durable: () => guard(durability.durable),
 
     followCommits (feed) {
       listeners.push(listenForCommits(options, instanceId, feed))

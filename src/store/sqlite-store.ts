@@ -193,6 +193,9 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
     statementCounts: () => ({ statements: counts.statements, roundTrips: 0 }),
 
     // Ready means writable too: while the disk is full, readiness names it.
+    // The store fsyncs the WAL before each answer (sqlite-wal-sync.ts), whatever the database's own settings.
+    durable: async () => true,
+
     ping: async () => {
       await reserve.recheck()
       await read(() => { one(s.ping) })

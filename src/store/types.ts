@@ -150,5 +150,11 @@ export interface Store {
   /** The SQL statements sent so far (BEGIN and COMMIT included), and how many of them waited for a network round trip. */
   statementCounts (): StatementCounts
   ping (): Promise<void>
+  /**
+   * Whether a commit the store reports survives a crash of the database and of its machine: on SQLite always (the store
+   * fsyncs its WAL before it answers); on PostgreSQL unless fsync, synchronous_commit or full_page_writes is off for the
+   * service's role, as last read (at start and after each new connection; read now if it never was).
+   */
+  durable (): Promise<boolean>
   close (): Promise<void>
 }

@@ -65,9 +65,12 @@ export async function startService (t: Tap, env: Record<string, string>, options
   throw new Error(`service did not start listening in time:\n${output}`)
 }
 
-/** Runs the service expecting it to refuse to start; resolves with its exit code and output. */
-export async function startExpectingFailure (env: Record<string, string>): Promise<{ code: number | string, output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+/**
+ * Runs the service (or another entry point of the package, such as src/migrate.ts) expecting it to refuse to run;
+ * resolves with its exit code and output.
+ */
+export async function startExpectingFailure (env: Record<string, string>, script = 'src/server.ts'): Promise<{ code: number | string, output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe']

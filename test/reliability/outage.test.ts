@@ -106,7 +106,7 @@ if (TEST_STORE === 'sqlite') {
     const service = await startService(t, { DATABASE_URL: await createTestDatabase(t, { file: true }), ...DB_ENV })
     const ready = await call(service, 'GET', '/readyz')
     t.equal(ready.status, 200)
-    t.same(ready.body, { status: 'ready' })
+    t.same(ready.body, { status: 'ready', durable: true })
     t.equal((await call(service, 'GET', '/healthz')).status, 200)
     t.equal((await store(service, 'sqlite-1')).status, 201)
     t.equal(await service.stop(), 0)
