@@ -64,11 +64,12 @@ export function createPool (options: DatabaseOptions): Pool {
     statements++
     roundTrips++
     // A statement without a name (Citus's shapes, whose text varies with their rows) is parsed at each call.
-    return await client.query({ ...(sql.name === '' ? {} : { name: sql.name }), text: sql.text, values: values as unknown[], ...(rowMode === undefined ? {} : { rowMode }) })
-      .catch((error: unknown) => {
-        failed(error)
-        throw error
-      })
+    try {
+      return await client.query({ ...(sql.name === '' ? {} : { name: sql.name }), text: sql.text, values: values as unknown[], ...(rowMode === undefined ? {} : { rowMode }) })
+    } catch (error) {
+      failed(error)
+      throw error
+    }
   }
   const queriesOn = (client: Client): Queries => ({
     rows: async (sql, values) => (await run(client, sql, values)).rows as Row[],
