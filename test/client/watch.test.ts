@@ -10,6 +10,9 @@ import { secret, storeMessages } from '../helpers/client.js'
 import { createTestDatabase } from '../helpers/database.js'
 import { startService } from '../helpers/process.js'
 
+// Eight tests, each starting the service (one of them three times): more than tap's default 30 s per file when the machine is busy.
+t.setTimeout(300_000)
+
 interface Tap { teardown (fn: () => unknown): void }
 
 /** A gateway client that records each request it sends (URL and time), whether or not the service answered. */
