@@ -1,5 +1,6 @@
-// The client as another service gets it: npm pack, npm install of the tarball in a scratch project, the README's
-// example type-checked and run against the real service, and the compile-time ack checks against the packed types.
+// The client as another service gets it: npm pack, npm install of the tarball in a scratch project, the client docs'
+// examples type-checked and run against the real service, the client README's examples and the compile-time checks
+// (ack body, device_id, the device calls, watch) type-checked against the packed types.
 import { execFile } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -14,16 +15,16 @@ import { startService } from '../helpers/process.js'
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const run = promisify(execFile)
 const secret = (entry: string) => entry.split(':')[1] ?? ''
+/** The compile-time tests in test/client, each checked against the packed types. */
+const TYPE_TESTS = ['ack-body', 'device-id']
 
 /** The environment of the npm and node children, without what `npm test` sets for its own run (npm_config_*, ...). */
 const childEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('npm_')))
 
-/** The README's example: the js block that imports the package. */
-function readmeExample (): string {
-  const blocks = [...readFileSync(join(ROOT, 'README.md'), 'utf8').matchAll(/```js\n([\s\S]*?)```/g)].map((match) => match[1] ?? '')
-  const example = blocks.find((block) => block.includes("from '@offline-messages/client'"))
-  if (example === undefined) throw new Error("README.md has no js block importing '@offline-messages/client'")
-  return example
+/** A README's examples: the js blocks that import the package. */
+function readmeExamples (readme: string): string[] {
+  const blocks = [...readFileSync(join(ROOT, readme), 'utf8').matchAll(/```js\n([\s\S]*?)```/g)].map((match) => match[1] ?? '')
+  return blocks.filter((block) => block.includes("from '@offline-messages/client'"))
 }
 
 /** TypeScript's errors as file:line, from tsc's "file(line,col): error TS..." lines. */
@@ -31,7 +32,7 @@ function errorLines (output: string): string[] {
   return [...output.matchAll(/^([^\s(]+)\((\d+),\d+\): error TS\d+/gm)].map((match) => `${match[1]}:${match[2]}`)
 }
 
-t.test('the packed client installs into another project, type-checks there, and its README example runs against the service', { timeout: 300_000 }, async (t) => {
+t.test('the packed client installs into another project, type-checks there, and its README examples run against the service', { timeout: 300_000 }, async (t) => {
   const scratch = mkdtempSync(join(tmpdir(), 'om-client-'))
   t.teardown(() => { rmSync(scratch, { recursive: true, force: true }) })
 
@@ -39,8 +40,9 @@ t.test('the packed client installs into another project, type-checks there, and 
   const { stdout: packed } = await run('npm', ['pack', '--json', '--pack-destination', scratch], { cwd: join(ROOT, 'client'), env: childEnv })
   const [tarball] = JSON.parse(packed.slice(packed.indexOf('['))) as Array<{ filename: string, files: Array<{ path: string }> }>
   const files = tarball?.files.map((file) => file.path).sort() ?? []
-  t.same(files, ['README.md', 'dist/index.d.ts', 'dist/index.js', 'dist/schema.d.ts', 'dist/schema.js', 'package.json'],
-    'the tarball holds the built JS, its types, package.json and the README')
+  const modules = ['calls', 'index', 'pull-all', 'schema', 'types', 'watch'].flatMap((name) => [`dist/${name}.d.ts`, `dist/${name}.js`])
+  t.same(files, ['LICENSE', 'README.md', ...modules, 'package.json'],
+    'the tarball holds the built JS, its types, package.json, the README and the LICENSE')
 
   const project = join(scratch, 'consumer')
   mkdirSync(project)
@@ -48,16 +50,28 @@ t.test('the packed client installs into another project, type-checks there, and 
   await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(scratch, tarball?.filename ?? '')], { cwd: project, env: childEnv })
   const installed = JSON.parse(readFileSync(join(project, 'node_modules/@offline-messages/client/package.json'), 'utf8')) as { name: string }
   t.equal(installed.name, '@offline-messages/client', 'installed from the tarball')
+  t.equal(readFileSync(join(project, 'node_modules/@offline-messages/client/LICENSE'), 'utf8'), readFileSync(join(ROOT, 'LICENSE'), 'utf8'),
+    "the package's LICENSE is the repository's")
 
-  const example = readmeExample()
-  writeFileSync(join(project, 'pull.mjs'), example)
-  writeFileSync(join(project, 'pull.mts'), example)
-  const typeTests = readFileSync(join(ROOT, 'test/client/ack-body.types.ts'), 'utf8').replace("'../../client/src/index.js'", "'@offline-messages/client'")
-  t.not(typeTests.indexOf("'@offline-messages/client'"), -1, 'the ack type tests import the package')
-  writeFileSync(join(project, 'ack-body.mts'), typeTests)
-  // The same file with each @ts-expect-error blanked (line numbers kept): every line that followed one must be an error.
-  const directives = typeTests.split('\n').flatMap((line, index) => /\/\/ @ts-expect-error/.test(line) ? [index + 2] : [])
-  writeFileSync(join(project, 'ack-body-unmarked.mts'), typeTests.replace(/\/\/ @ts-expect-error.*/g, '//'))
+  const [pullExample, watchExample, ...more] = readmeExamples('docs/client.md')
+  t.ok(pullExample !== undefined && watchExample !== undefined && more.length === 0, 'docs/client.md has two examples: pull.mjs and watch.mjs')
+  const examples = { pull: pullExample ?? '', watch: watchExample ?? '' }
+  for (const [name, example] of Object.entries(examples)) {
+    writeFileSync(join(project, `${name}.mjs`), example)
+    writeFileSync(join(project, `${name}.mts`), example)
+  }
+  const clientExamples = readmeExamples('client/README.md')
+  t.equal(clientExamples.length, 3, "client/README.md's examples: the import, watch(), a phone and a laptop")
+  clientExamples.forEach((example, index) => { writeFileSync(join(project, `client-readme-${index}.mts`), example) })
+  // Each type test as is, and with each @ts-expect-error blanked (line numbers kept): every line that followed one must be an error.
+  const directives: string[] = []
+  for (const name of TYPE_TESTS) {
+    const typeTests = readFileSync(join(ROOT, `test/client/${name}.types.ts`), 'utf8').replace("'../../client/src/index.js'", "'@offline-messages/client'")
+    t.not(typeTests.indexOf("'@offline-messages/client'"), -1, `${name}.types.ts imports the package`)
+    writeFileSync(join(project, `${name}.mts`), typeTests)
+    writeFileSync(join(project, `${name}-unmarked.mts`), typeTests.replace(/\/\/ @ts-expect-error.*/g, '//'))
+    directives.push(...typeTests.split('\n').flatMap((line, index) => /\/\/ @ts-expect-error/.test(line) ? [`${name}-unmarked.mts:${index + 2}`] : []))
+  }
   writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({
     compilerOptions: {
       target: 'ES2022',
@@ -68,16 +82,20 @@ t.test('the packed client installs into another project, type-checks there, and 
       types: ['node'],
       typeRoots: [join(ROOT, 'node_modules/@types')]
     },
-    files: ['pull.mts', 'ack-body.mts', 'ack-body-unmarked.mts']
+    files: [
+      ...Object.keys(examples).map((name) => `${name}.mts`),
+      ...clientExamples.map((_, index) => `client-readme-${index}.mts`),
+      ...TYPE_TESTS.flatMap((name) => [`${name}.mts`, `${name}-unmarked.mts`])
+    ]
   }))
   const tsc = await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', project], { cwd: project, env: childEnv })
     .then(() => '', (error: { stdout?: string }) => error.stdout ?? String(error))
   const errors = errorLines(tsc)
-  t.same(errors.filter((line) => !line.startsWith('ack-body-unmarked.mts:')), [],
-    'the README example and the ack type tests compile against the packed types (each @ts-expect-error is an error there)')
-  t.same(errors.filter((line) => line.startsWith('ack-body-unmarked.mts:')), directives.map((line) => `ack-body-unmarked.mts:${line}`),
-    'without the directives, exactly the marked lines are errors')
-  t.ok(directives.length >= 8, `the type tests mark their errors (${directives.length})`)
+  const unmarked = (line: string) => /^[a-z-]+-unmarked\.mts:/.test(line)
+  t.same(errors.filter((line) => !unmarked(line)), [],
+    'the READMEs\' examples and the type tests compile against the packed types (each @ts-expect-error is an error there)')
+  t.same(errors.filter(unmarked).sort(), [...directives].sort(), 'without the directives, exactly the marked lines are errors')
+  t.ok(directives.length >= 18, `the type tests mark their errors (${directives.length})`)
 
   const service = await startService(t, { DATABASE_URL: await createTestDatabase(t, { file: true }) })
   const env = { ...childEnv, OFFLINE_MESSAGES_URL: service.url, ROUTER_KEY: secret(KEYS.router), GATEWAY_KEY: secret(KEYS.gateway) }
@@ -86,4 +104,9 @@ t.test('the packed client installs into another project, type-checks there, and 
     'the first run stores alice-0001, hands it over and acks it')
   const second = await run(process.execPath, ['pull.mjs'], { cwd: project, env })
   t.equal(second.stdout, '200 1 true\n{ pages: 0, delivered: 0, acked: 0 }\n', 'a second run is a duplicate (the tombstone), with nothing to pull')
+
+  const watched = await run(process.execPath, ['watch.mjs'], { cwd: project, env })
+  const [phone, laptop, devices, ...rest] = watched.stdout.split('\n')
+  t.same([[phone, laptop].sort(), devices, rest], [['laptop: alice says lunch?', 'phone: alice says lunch?'], "[ 'phone 0', 'laptop 0' ]", ['']],
+    'watch.mjs: each device gets the message through watch and acks it for itself')
 })

@@ -4,23 +4,9 @@ import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { ack, createOfflineMessagesClient, pullAll, type PullPage } from '../../client/src/index.js'
 import { KEYS } from '../helpers/app.js'
+import { secret, storeMessages } from '../helpers/client.js'
 import { createTestDatabase } from '../helpers/database.js'
 import { startService } from '../helpers/process.js'
-
-const secret = (entry: string) => entry.split(':')[1] ?? ''
-
-async function storeMessages (baseUrl: string, receiverUid: string, senders: string[], perSender: number): Promise<string[]> {
-  const router = createOfflineMessagesClient({ baseUrl, apiKey: secret(KEYS.router) })
-  const ids: string[] = []
-  const messages = senders.flatMap((sender) => Array.from({ length: perSender }, (_, i) => {
-    const msgId = `${sender}-${i}`
-    ids.push(msgId)
-    return { receiver_uid: receiverUid, sender_uid: sender, msg_id: msgId, msg_type: 1, content: `message ${i} from ${sender}` }
-  }))
-  const { data, response } = await router.POST('/v1/messages/batch', { body: { messages } })
-  if (response.status !== 200 || data === undefined) throw new Error(`batch store answered ${response.status}`)
-  return ids
-}
 
 t.test('the client types are generated from the committed OpenAPI document (npm run openapi)', async (t) => {
   const generated = execFileSync(process.execPath, ['node_modules/openapi-typescript/bin/cli.js', 'openapi/openapi.json'], { encoding: 'utf8' })
