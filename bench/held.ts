@@ -5,7 +5,8 @@ import http from 'node:http'
 import { readdirSync, readFileSync } from 'node:fs'
 
 /** A held request and the store that woke it are matched by receiver and msg_id. */
-const key = (receiverUid: string, msgId: string): string => `${receiverUid}\n${msgId}`
+export const key = (receiverUid: string, msgId: string): string => `${receiverUid}\n${msgId}`
+export const receiverOf = (k: string): string => k.slice(0, k.indexOf('\n'))
 
 /** New connections opened at a time while holding: a burst of thousands overflows the server's accept backlog. */
 const OPENING_AT_ONCE = 200
@@ -87,6 +88,8 @@ export function holdRequests (url: string, receivers: readonly string[], waitSec
 }
 
 export interface Stream {
+  /** When each store's 201 arrived (performance.now()), by key(receiver, msg_id). */
+  stored: Map<string, number>
   /** Wake-up latencies in ms, store's answer to held answer (negative when the held one came first; both follow the commit). */
   latencies: number[]
   /** Stores whose held answer never came within the grace after the last store. */
@@ -139,7 +142,7 @@ export async function storeStream (url: string, receivers: readonly string[], ho
     if (answeredAt === undefined) missed++
     else latencies.push(answeredAt - at)
   }
-  return { latencies, missed, failures, seconds }
+  return { stored, latencies, missed, failures, seconds }
 }
 
 /** The soft limit on open files of a process (`self` for this one), from /proc/<pid>/limits. */

@@ -13,14 +13,14 @@ const yes = (met: boolean) => met ? 'yes' : '**no**'
 function table (results: Result[]): string {
   const lines = [
     '| store | instances | held | wake-ups | wake-up p50 / p99 / max ms | missed | stores/s without / with held | ratio | ' +
-      'holder RSS idle / held max MB | holder loop delay p99 / max ms: held idle, stores without, stores held, wake-up stream | goals: p99, ratio, RSS |',
+      'holder RSS MB: before, held idle, held max | holder loop delay p99 / max ms: held idle, stores without, stores held, wake-up stream | goals: p99, ratio, RSS |',
     '| --- | --- | ---: | ---: | --- | ---: | --- | ---: | --- | --- | --- |'
   ]
   for (const r of results) {
     const p = r.loopDelayP99Ms
     const m = r.loopDelayMaxMs
     lines.push(`| ${r.store} | ${PLACEMENT[r.placement]} | ${r.held} | ${r.wakeups} | ${ms(r.p50)} / ${ms(r.p99)} / ${ms(r.max)} | ${r.missed} | ` +
-      `${Math.round(r.withoutPerSecond)} / ${Math.round(r.withPerSecond)} | ${r.ratio.toFixed(2)} | ${Math.round(r.rssIdleMb)} / ${Math.round(r.rssHeldMaxMb)} | ` +
+      `${Math.round(r.withoutPerSecond)} / ${Math.round(r.withPerSecond)} | ${r.ratio.toFixed(2)} | ${Math.round(r.rssBeforeMb)}, ${Math.round(r.rssHeldIdleMb)}, ${Math.round(r.rssHeldMaxMb)} | ` +
       `${ms(p.idleHeld)} / ${ms(m.idleHeld)}, ${ms(p.storesWithout)} / ${ms(m.storesWithout)}, ${ms(p.storesHeld)} / ${ms(m.storesHeld)}, ${ms(p.stream)} / ${ms(m.stream)} | ` +
       `${yes(r.p99 < GOALS.p99Ms)}, ${yes(r.ratio >= GOALS.storeRatio)}, ${yes(r.rssHeldMaxMb < GOALS.rssMb)} |`)
   }
@@ -28,17 +28,32 @@ function table (results: Result[]): string {
 }
 
 function seen (results: Result[]): string {
-  const lines = ['| store | instances | held | holder fds while held | this process\'s fds while held | answers not 200, errors | wake-ups counted by the service / stores | store failures | writer RSS held max MB | PostgreSQL connections (by application_name) | this process\'s loop delay p99 / max ms |',
-    '| --- | --- | ---: | ---: | ---: | --- | --- | ---: | ---: | --- | --- |']
+  const lines = ['| store | instances | held | holder fds while held | this process\'s fds while held | answers not 200, errors | wake-ups counted by the service / stores | store failures | holder heap used held idle MB (median) | writer RSS held max MB | PostgreSQL connections (by application_name) | this process\'s loop delay in the wake-up stream, p99 / max ms |',
+    '| --- | --- | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: | --- | --- |']
   for (const r of results) {
     const statuses = r.rounds.map((round) => JSON.stringify(round.heldAnswersNot200)).join(' ')
     const connections = r.rounds.at(-1)?.postgresConnections
     lines.push(`| ${r.store} | ${PLACEMENT[r.placement]} | ${r.held} | ${Math.max(...r.rounds.map((x) => x.holderFiles))} | ` +
       `${Math.max(...r.rounds.map((x) => x.clientFiles))} | ${statuses}, ${r.rounds.reduce((s, x) => s + x.heldErrors, 0)} | ` +
-      `${r.rounds.reduce((s, x) => s + x.wakeupsCounted, 0)} / ${r.wakeups + r.missed} | ${r.storeFailures} | ${Math.round(r.writerRssHeldMaxMb)} | ` +
+      `${r.rounds.reduce((s, x) => s + x.wakeupsCounted, 0)} / ${r.wakeups + r.missed} | ${r.storeFailures} | ${Math.round(r.heapHeldIdleMb)} | ${Math.round(r.writerRssHeldMaxMb)} | ` +
       `${connections === undefined ? '-' : Object.entries(connections).map(([k, v]) => `${k} ${v}`).join(', ')} | ${ms(r.clientLoopDelayMs.p99)} / ${ms(r.clientLoopDelayMs.max)} |`)
   }
   return lines.join('\n')
+}
+
+function stages (results: Result[]): string {
+  const lines = ['| instances | held | store\'s 201 to the announcement heard, p50 / p99 / max ms | announcement heard to the held answer, p50 / p99 / max ms |',
+    '| --- | ---: | --- | --- |']
+  for (const r of results) {
+    if (r.stages === undefined) continue
+    const { toAnnounced: a, announcedToAnswer: b } = r.stages
+    lines.push(`| ${PLACEMENT[r.placement]} | ${r.held} | ${ms(a.p50)} / ${ms(a.p99)} / ${ms(a.max)} | ${ms(b.p50)} / ${ms(b.p99)} / ${ms(b.max)} |`)
+  }
+  return lines.length === 2 ? '' : '\nOn PostgreSQL, where a wake-up\'s time goes: a listener of this process\'s own on the service\'s channel ' +
+    'timestamps each receiver\'s announcement (the NOTIFY the storing instance sends after its commit, on a pool connection); ' +
+    'the holding instance\'s listener hears it about then, wakes the held request, reads its page again and answers. ' +
+    'Held and stored on one instance, the held request is woken in process at the commit, before the announcement: ' +
+    'the second column is then negative or near zero and says nothing.\n\n' + lines.join('\n') + '\n'
 }
 
 export function writeWaitResults (results: Result[], loadBefore: string, started: string): void {
@@ -60,11 +75,12 @@ export function writeWaitResults (results: Result[], loadBefore: string, started
     `none held (the stores per second with requests held); a stream of stores, ${IN_FLIGHT} in flight, one to each held receiver ` +
     `(at most ${STREAM_MAX} per round), each timed from its 201's arrival at this process to the held answer's arrival. ` +
     'The stores per second without held requests are the same autocannon run with nothing held. Figures are medians of rounds, ' +
-    'the latencies pooled over rounds, RSS the most sampled (every 100 ms) while held. Loop delay: prom-client\'s ' +
+    'the latencies pooled over rounds. RSS (VmRSS of /proc/<pid>/status): before holding (first round), after the held idle seconds, and the most sampled (every 100 ms) while held, the store load included; the RSS goal is judged on the last. Loop delay: prom-client\'s ' +
     '`nodejs_eventloop_lag_p99_seconds` / `_max_seconds` of the holding instance beyond its 10 ms sampling tick, read at the end of each phase ' +
     '(a read resets it). Goals: wake-up p99 under ' +
     `${GOALS.p99Ms} ms, stores with held at least ${GOALS.storeRatio} of without, RSS under ${GOALS.rssMb} MB.\n\n${table(results)}\n\n` +
-    `What the run saw (the operator's side):\n\n${seen(results)}\n` +
+    stages(results) +
+    `\nWhat the run saw (the operator's side):\n\n${seen(results)}\n` +
     (profiles.length === 0 ? '' : `\n${profiles.join('\n\n')}\n`)
   writeResults('wait', markdown, { machine, command, loadAverageBefore: loadBefore, loadAverageAfter: loadAfter, started, goals: GOALS, results }, true)
 }

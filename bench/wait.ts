@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import pg from 'pg'
-import { holdRequests, openFiles, openFilesLimit, storeStream, type Holding } from './held.js'
+import { holdRequests, openFiles, openFilesLimit, receiverOf, storeStream, type Holding } from './held.js'
 import { args, CONNECTIONS, POSTGRES_URL, ROUNDS } from './options.js'
 import { analyse, type Analysis } from './profile.js'
 import { load, median, type Run, type Scenario } from './scenarios.js'
@@ -43,19 +43,48 @@ const STORES: Scenario = {
   }]
 }
 
-interface Running { holder: Proc, writer: Proc, databaseUrl: string }
+/**
+ * On PostgreSQL, a listener of this process's own on the service's channel: when each receiver's announcement was heard
+ * (performance.now()), which splits a wake-up across instances into the store's 201 to the announcement, and the
+ * announcement to the held answer (the holder's own listener hears it about when this one does).
+ */
+interface Announcements { heard: Map<string, number>, close (): Promise<void> }
+
+async function listenToAnnouncements (databaseUrl: string): Promise<Announcements> {
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'bench-listener' })
+  const heard = new Map<string, number>()
+  await client.connect()
+  client.on('notification', (message) => {
+    const at = performance.now()
+    const payload = JSON.parse(message.payload ?? '{}') as { receivers?: string[] }
+    for (const receiverUid of payload.receivers ?? []) if (!heard.has(receiverUid)) heard.set(receiverUid, at)
+  })
+  await client.query('LISTEN offline_messages_stored')
+  return { heard, close: async () => { await client.end() } }
+}
+
+interface Running { holder: Proc, writer: Proc, databaseUrl: string, announcements?: Announcements }
 
 interface Round {
   withoutPerSecond: number
   withPerSecond: number
   latencies: number[]
+  /** PostgreSQL: the store's 201 to the announcement heard, and the announcement to the held answer, in ms. */
+  toAnnounced: number[]
+  announcedToAnswer: number[]
   missed: number
   storeFailures: number
   /** The holder's event-loop delay (beyond the sampling tick): held and idle, under the store load without and with held requests, during the wake-up stream. */
   loop: { idleHeld: Metrics, storesWithout: Metrics, storesHeld: Metrics, stream: Metrics }
-  rssIdleMb: number
+  /** The holder's RSS before holding, after its held and idle seconds, and the most sampled while held (store load included). */
+  rssBeforeMb: number
+  rssHeldIdleMb: number
   rssHeldMaxMb: number
   writerRssHeldMaxMb: number
+  /** The holder's V8 heap in use (prom-client's nodejs_heap_size_used_bytes) after its held idle seconds. */
+  heapHeldIdleMb: number
+  /** This process's own event-loop delay during the wake-up stream (it timestamps every answer), beyond its 10 ms resolution. */
+  clientLoop: { p99: number, max: number }
   holderFiles: number
   clientFiles: number
   heldAnswersNot200: Record<string, number>
@@ -111,7 +140,7 @@ async function round (running: Running, held: number, r: number, tag: string): P
     // Alternated: the first round measures without, then with; the next with, then without.
     if (r % 2 === 0) await storesWithout()
     await sleep(500)
-    const rssIdleMb = rssMb(holder.pid)
+    const rssBeforeMb = rssMb(holder.pid)
     const wakeupsBefore = metric(await metricsText(holder.url), 'offline_messages_wakeups_total')
     const holding = holdRequests(holder.url, receivers)
     await holding.opened
@@ -121,6 +150,8 @@ async function round (running: Running, held: number, r: number, tag: string): P
     await readMetrics(holder.url)
     await sleep(IDLE_HELD_MS)
     const idleHeld = await readMetrics(holder.url)
+    const rssHeldIdleMb = rssMb(holder.pid)
+    const heapHeldIdleMb = metric(await metricsText(holder.url), 'nodejs_heap_size_used_bytes') / 2 ** 20
     const holderFiles = openFiles(holder.pid)
     const clientFiles = openFiles('self')
     const connections = running.databaseUrl.startsWith('postgres') ? await postgresConnections(running.databaseUrl) : undefined
@@ -130,10 +161,22 @@ async function round (running: Running, held: number, r: number, tag: string): P
     const storesHeld = await readMetrics(holder.url)
     const start = (r * STREAM_MAX) % held
     const targets = Array.from({ length: Math.min(held, STREAM_MAX) }, (_, i) => receivers[(start + i) % held] as string)
+    const clientLoop = monitorEventLoopDelay({ resolution: 10 })
+    clientLoop.enable()
     windows.stream.from = micros()
     const stream = await storeStream(writer.url, targets, holding, `w${r}`, IN_FLIGHT)
     windows.stream.to = micros()
+    clientLoop.disable()
     const streamLoop = await readMetrics(holder.url)
+    const toAnnounced: number[] = []
+    const announcedToAnswer: number[] = []
+    for (const [k, at] of stream.stored) {
+      const heard = running.announcements?.heard.get(receiverOf(k))
+      const answered = holding.answered.get(k)
+      if (heard === undefined) continue
+      toAnnounced.push(heard - at)
+      if (answered !== undefined) announcedToAnswer.push(answered - heard)
+    }
     const wakeupsCounted = metric(await metricsText(holder.url), 'offline_messages_wakeups_total') - wakeupsBefore
     const rssHeldMaxMb = rssMax
     const writerRssHeldMaxMb = writerRssMax
@@ -146,11 +189,16 @@ async function round (running: Running, held: number, r: number, tag: string): P
       withoutPerSecond: without.run.requestsPerSecond,
       withPerSecond: withHeld.requestsPerSecond,
       latencies: stream.latencies,
+      toAnnounced,
+      announcedToAnswer,
       missed: stream.missed,
       storeFailures: stream.failures + without.run.failures + withHeld.failures,
       loop: { idleHeld, storesWithout: without.loop, storesHeld, stream: streamLoop },
-      rssIdleMb,
+      rssBeforeMb,
+      rssHeldIdleMb,
+      heapHeldIdleMb,
       rssHeldMaxMb,
+      clientLoop: { p99: clientLoop.percentile(99) / 1e6 - 10, max: clientLoop.max / 1e6 - 10 },
       writerRssHeldMaxMb,
       holderFiles,
       clientFiles,
@@ -171,30 +219,44 @@ export interface Result extends Configuration {
   p50: number
   p99: number
   max: number
+  /** PostgreSQL: the wake-up's two stages, p50 / p99 / max ms (pooled over rounds). */
+  stages?: { toAnnounced: Spread, announcedToAnswer: Spread }
   missed: number
   storeFailures: number
   withoutPerSecond: number
   withPerSecond: number
   ratio: number
-  rssIdleMb: number
+  /** The holder's RSS before its first round's holding; the most after held and idle, and the most sampled while held. */
+  rssBeforeMb: number
+  rssHeldIdleMb: number
   rssHeldMaxMb: number
   writerRssHeldMaxMb: number
+  /** The holder's heap in use after its held idle seconds, median of rounds. */
+  heapHeldIdleMb: number
   loopDelayP99Ms: { idleHeld: number, storesWithout: number, storesHeld: number, stream: number }
   loopDelayMaxMs: { idleHeld: number, storesWithout: number, storesHeld: number, stream: number }
-  /** This process's own event-loop delay over the configuration (it timestamps every answer), p99 and max ms. */
+  /** This process's own event-loop delay during the wake-up streams (it timestamps every answer): median p99, most max, ms. */
   clientLoopDelayMs: { p99: number, max: number }
-  rounds: Round[]
+  /** Each round's figures, its latencies left out (the percentiles above pool them). */
+  rounds: Array<Omit<Round, 'latencies' | 'toAnnounced' | 'announcedToAnswer'>>
   profiles?: Array<{ which: string, file: string, analysis: Analysis }>
 }
 
 const percentile = (sorted: readonly number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN
 
+export interface Spread { p50: number, p99: number, max: number }
+const spread = (values: number[]): Spread => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? NaN }
+}
+
 async function startRunning (c: Configuration, databaseUrl: string, profileDir: string | undefined): Promise<Running> {
   const flags = (name: string) => profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', join(profileDir, name)]
   const holder = await startService('.', databaseUrl, flags('holder'))
   const writer = c.placement === 'cross' ? await startService('.', databaseUrl, flags('writer')) : holder
-  return { holder, writer, databaseUrl }
+  const announcements = databaseUrl.startsWith('postgres') ? await listenToAnnouncements(databaseUrl) : undefined
+  return { holder, writer, databaseUrl, ...(announcements === undefined ? {} : { announcements }) }
 }
 
 /** The main thread's profile in `dir`, the samples within `window`. */
@@ -212,8 +274,6 @@ export async function configuration (c: Configuration, databaseUrl: string): Pro
   const running = await startRunning(c, databaseUrl, profileDir)
   const serviceLimit = openFilesLimit(running.holder.pid)
   if (serviceLimit < needed) throw new Error(`the service's ulimit -n is ${serviceLimit}, under the ${needed} its ${c.held} held requests need`)
-  const clientLoop = monitorEventLoopDelay({ resolution: 10 })
-  clientLoop.enable()
   const rounds: Round[] = []
   try {
     // A fresh process's first seconds run code not yet optimized: one run of the store load first, not counted.
@@ -224,12 +284,13 @@ export async function configuration (c: Configuration, databaseUrl: string): Pro
       const sorted = [...result.latencies].sort((a, b) => a - b)
       process.stderr.write(`  ${label} round ${r + 1}: stores ${Math.round(result.withoutPerSecond)}/s without, ${Math.round(result.withPerSecond)}/s held; ` +
         `wake-up p50 ${percentile(sorted, 50).toFixed(1)} p99 ${percentile(sorted, 99).toFixed(1)} max ${(sorted.at(-1) ?? NaN).toFixed(1)} ms, ` +
-        `missed ${result.missed}; holder RSS ${Math.round(result.rssHeldMaxMb)} MB, ${result.holderFiles} fds\n`)
+        `missed ${result.missed}; holder RSS ${Math.round(result.rssHeldIdleMb)} MB held idle (heap ${Math.round(result.heapHeldIdleMb)} MB), ${Math.round(result.rssHeldMaxMb)} MB max, ${result.holderFiles} fds; ` +
+        `this process's loop delay in the stream p99 ${result.clientLoop.p99.toFixed(1)} max ${result.clientLoop.max.toFixed(1)} ms\n`)
     }
   } finally {
-    clientLoop.disable()
     await stop(running.holder)
     if (running.writer !== running.holder) await stop(running.writer)
+    await running.announcements?.close()
   }
   const sorted = rounds.flatMap((r) => r.latencies).sort((a, b) => a - b)
   const loop = (pick: (m: Metrics) => number) => {
@@ -250,18 +311,23 @@ export async function configuration (c: Configuration, databaseUrl: string): Pro
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
     max: sorted.at(-1) ?? NaN,
+    ...(running.announcements === undefined
+      ? {}
+      : { stages: { toAnnounced: spread(rounds.flatMap((r) => r.toAnnounced)), announcedToAnswer: spread(rounds.flatMap((r) => r.announcedToAnswer)) } }),
     missed: rounds.reduce((sum, r) => sum + r.missed, 0),
     storeFailures: rounds.reduce((sum, r) => sum + r.storeFailures, 0),
     withoutPerSecond: median(rounds.map((r) => r.withoutPerSecond)),
     withPerSecond: median(rounds.map((r) => r.withPerSecond)),
     ratio: median(rounds.map((r) => r.withPerSecond / r.withoutPerSecond)),
-    rssIdleMb: median(rounds.map((r) => r.rssIdleMb)),
+    rssBeforeMb: rounds[0]?.rssBeforeMb ?? NaN,
+    rssHeldIdleMb: Math.max(...rounds.map((r) => r.rssHeldIdleMb)),
     rssHeldMaxMb: Math.max(...rounds.map((r) => r.rssHeldMaxMb)),
+    heapHeldIdleMb: median(rounds.map((r) => r.heapHeldIdleMb)),
     writerRssHeldMaxMb: Math.max(...rounds.map((r) => r.writerRssHeldMaxMb)),
     loopDelayP99Ms: loop((m) => m.p99),
     loopDelayMaxMs: loop((m) => m.max),
-    clientLoopDelayMs: { p99: clientLoop.percentile(99) / 1e6 - 10, max: clientLoop.max / 1e6 - 10 },
-    rounds: rounds.map(({ latencies, ...rest }) => ({ ...rest, latencies: [] })),
+    clientLoopDelayMs: { p99: median(rounds.map((r) => r.clientLoop.p99)), max: Math.max(...rounds.map((r) => r.clientLoop.max)) },
+    rounds: rounds.map(({ latencies, toAnnounced, announcedToAnswer, ...rest }) => rest),
     ...(profiles.length === 0 ? {} : { profiles })
   }
 }
