@@ -37,6 +37,12 @@ export const { values: args } = parseArgs({
     waiters: { type: 'string' },
     'wait-stores': { type: 'string', default: 'sqlite,postgres' },
     'wait-profile': { type: 'boolean', default: false },
+    // --wait-max-old-space <MB>: the services run with node --max-old-space-size=<MB> (V8's old-generation heap limit).
+    'wait-max-old-space': { type: 'string' },
+    // --no-wait-expiry: the wait benchmark's store load without the store scenario's one message in ten expiring in 2 s.
+    'wait-expiry': { type: 'boolean', default: true },
+    // --wait-in-flight <n>: stores in flight in the wait benchmark's wake-up stream (10, as the wakeup scenario's).
+    'wait-in-flight': { type: 'string', default: '10' },
     // --stores, --devices and --citus-url profile (--devices: the store scenario, both sides; --citus-url: the Citus side);
     // --no-profile skips it.
     profile: { type: 'boolean', default: true }

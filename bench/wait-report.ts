@@ -58,7 +58,8 @@ function stages (results: Result[]): string {
 
 export function writeWaitResults (results: Result[], loadBefore: string, started: string): void {
   const command = `npm run bench -- --waiters ${String(args.waiters)} --wait-stores ${String(args['wait-stores'])} ` +
-    `--rounds ${ROUNDS} --duration ${DURATION} --connections ${CONNECTIONS}${args['wait-profile'] === true ? ' --wait-profile' : ''}`
+    `--rounds ${ROUNDS} --duration ${DURATION} --connections ${CONNECTIONS}${args['wait-profile'] === true ? ' --wait-profile' : ''}` +
+    `${args['wait-max-old-space'] === undefined ? '' : ` --wait-max-old-space ${String(args['wait-max-old-space'])}`}${args['wait-expiry'] === true ? '' : ' --no-wait-expiry'}${IN_FLIGHT === 10 ? '' : ` --wait-in-flight ${IN_FLIGHT}`}`
   const loadAfter = loadAverage()
   const profiles = results.flatMap((r) => (r.profiles ?? []).map((p) =>
     `### ${r.store}, ${PLACEMENT[r.placement]}, ${r.held} held: ${p.which}\n\n${p.analysis.samples} samples ` +

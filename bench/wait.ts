@@ -17,7 +17,7 @@ import { undoAll, undoOnSignals } from './undo.js'
 import { storedMessage } from './data.js'
 
 /** Stores in flight in the wake-up stream, and at most this many stores (one per held receiver) per round. */
-export const IN_FLIGHT = 10
+export const IN_FLIGHT = Number(args['wait-in-flight'])
 export const STREAM_MAX = 2000
 /** Held, with nothing stored, before the idle event-loop delay and RSS are read. */
 export const IDLE_HELD_MS = 2000
@@ -30,7 +30,10 @@ export const PLACEMENT: Record<Placement, string> = {
   same: 'held and stored on A'
 }
 
-/** The store scenario's requests (bench/scenarios.ts, its 1,000 `store-*` receivers), none of which is held. */
+/**
+ * The store scenario's requests (bench/scenarios.ts, its 1,000 `store-*` receivers), none of which is held; one in ten
+ * expires after 2 s as there, unless --no-wait-expiry.
+ */
 let unique = 0
 const STORES: Scenario = {
   name: 'store',
@@ -39,7 +42,7 @@ const STORES: Scenario = {
     method: 'POST',
     path: '/v1/messages',
     headers: { 'content-type': 'application/json' },
-    setupRequest: (request) => ({ ...request, body: JSON.stringify({ ...storedMessage('store', ++unique), ...(unique % 10 === 0 ? { ttl_seconds: 2 } : {}) }) })
+    setupRequest: (request) => ({ ...request, body: JSON.stringify({ ...storedMessage('store', ++unique), ...(unique % 10 === 0 && args['wait-expiry'] === true ? { ttl_seconds: 2 } : {}) }) })
   }]
 }
 
@@ -252,7 +255,8 @@ const spread = (values: number[]): Spread => {
 }
 
 async function startRunning (c: Configuration, databaseUrl: string, profileDir: string | undefined): Promise<Running> {
-  const flags = (name: string) => profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', join(profileDir, name)]
+  const heap = args['wait-max-old-space'] === undefined ? [] : [`--max-old-space-size=${Number(args['wait-max-old-space'])}`]
+  const flags = (name: string) => [...heap, ...(profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', join(profileDir, name)])]
   const holder = await startService('.', databaseUrl, flags('holder'))
   const writer = c.placement === 'cross' ? await startService('.', databaseUrl, flags('writer')) : holder
   const announcements = databaseUrl.startsWith('postgres') ? await listenToAnnouncements(databaseUrl) : undefined
