@@ -12,14 +12,14 @@ const yes = (met: boolean) => met ? 'yes' : '**no**'
 
 function table (results: Result[]): string {
   const lines = [
-    '| store | instances | held | wake-ups | wake-up p50 / p99 / max ms | missed | stores/s without / with held | ratio | ' +
+    '| store | instances | held | wake-ups | wake-ups/s | wake-up p50 / p99 / max ms | missed | stores/s without / with held | ratio | ' +
       'holder RSS MB: before, held idle, held max | holder loop delay p99 / max ms: held idle, stores without, stores held, wake-up stream | goals: p99, ratio, RSS |',
-    '| --- | --- | ---: | ---: | --- | ---: | --- | ---: | --- | --- | --- |'
+    '| --- | --- | ---: | ---: | ---: | --- | ---: | --- | ---: | --- | --- | --- |'
   ]
   for (const r of results) {
     const p = r.loopDelayP99Ms
     const m = r.loopDelayMaxMs
-    lines.push(`| ${r.store} | ${PLACEMENT[r.placement]} | ${r.held} | ${r.wakeups} | ${ms(r.p50)} / ${ms(r.p99)} / ${ms(r.max)} | ${r.missed} | ` +
+    lines.push(`| ${r.store} | ${PLACEMENT[r.placement]} | ${r.held} | ${r.wakeups} | ${Math.round(r.streamPerSecond)} | ${ms(r.p50)} / ${ms(r.p99)} / ${ms(r.max)} | ${r.missed} | ` +
       `${Math.round(r.withoutPerSecond)} / ${Math.round(r.withPerSecond)} | ${r.ratio.toFixed(2)} | ${Math.round(r.rssBeforeMb)}, ${Math.round(r.rssHeldIdleMb)}, ${Math.round(r.rssHeldMaxMb)} | ` +
       `${ms(p.idleHeld)} / ${ms(m.idleHeld)}, ${ms(p.storesWithout)} / ${ms(m.storesWithout)}, ${ms(p.storesHeld)} / ${ms(m.storesHeld)}, ${ms(p.stream)} / ${ms(m.stream)} | ` +
       `${yes(r.p99 < GOALS.p99Ms)}, ${yes(r.ratio >= GOALS.storeRatio)}, ${yes(r.rssHeldMaxMb < GOALS.rssMb)} |`)

@@ -72,6 +72,8 @@ interface Round {
   withoutPerSecond: number
   withPerSecond: number
   latencies: number[]
+  /** The wake-up stream's stores per second (each wakes one held request). */
+  streamPerSecond: number
   /** PostgreSQL: the store's 201 to the announcement heard, and the announcement to the held answer, in ms. */
   toAnnounced: number[]
   announcedToAnswer: number[]
@@ -192,6 +194,7 @@ async function round (running: Running, held: number, r: number, tag: string): P
       withoutPerSecond: without.run.requestsPerSecond,
       withPerSecond: withHeld.requestsPerSecond,
       latencies: stream.latencies,
+      streamPerSecond: targets.length / stream.seconds,
       toAnnounced,
       announcedToAnswer,
       missed: stream.missed,
@@ -222,6 +225,8 @@ export interface Result extends Configuration {
   p50: number
   p99: number
   max: number
+  /** The wake-up stream's stores per second, median of rounds. */
+  streamPerSecond: number
   /** PostgreSQL: the wake-up's two stages, p50 / p99 / max ms (pooled over rounds). */
   stages?: { toAnnounced: Spread, announcedToAnswer: Spread }
   missed: number
@@ -287,7 +292,7 @@ export async function configuration (c: Configuration, databaseUrl: string): Pro
       rounds.push(result)
       const sorted = [...result.latencies].sort((a, b) => a - b)
       process.stderr.write(`  ${label} round ${r + 1}: stores ${Math.round(result.withoutPerSecond)}/s without, ${Math.round(result.withPerSecond)}/s held; ` +
-        `wake-up p50 ${percentile(sorted, 50).toFixed(1)} p99 ${percentile(sorted, 99).toFixed(1)} max ${(sorted.at(-1) ?? NaN).toFixed(1)} ms, ` +
+        `wake-ups ${Math.round(result.streamPerSecond)}/s, p50 ${percentile(sorted, 50).toFixed(1)} p99 ${percentile(sorted, 99).toFixed(1)} max ${(sorted.at(-1) ?? NaN).toFixed(1)} ms, ` +
         `missed ${result.missed}; holder RSS ${Math.round(result.rssHeldIdleMb)} MB held idle (heap ${Math.round(result.heapHeldIdleMb)} MB), ${Math.round(result.rssHeldMaxMb)} MB max, ${result.holderFiles} fds; ` +
         `this process's loop delay in the stream p99 ${result.clientLoop.p99.toFixed(1)} max ${result.clientLoop.max.toFixed(1)} ms\n`)
     }
@@ -315,6 +320,7 @@ export async function configuration (c: Configuration, databaseUrl: string): Pro
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
     max: sorted.at(-1) ?? NaN,
+    streamPerSecond: median(rounds.map((r) => r.streamPerSecond)),
     ...(running.announcements === undefined
       ? {}
       : { stages: { toAnnounced: spread(rounds.flatMap((r) => r.toAnnounced)), announcedToAnswer: spread(rounds.flatMap((r) => r.announcedToAnswer)) } }),
