@@ -34,6 +34,18 @@ export const { values: args } = parseArgs({
     'citus-url': { type: 'string' },
     // --citus-shards <n>: the Citus database's citus.shard_count (Citus's default, 32, unless given).
     'citus-shards': { type: 'string' },
+    // --waiters <n,...>: held long-poll requests (bench/wait.ts), that many per configuration: on SQLite, and on PostgreSQL
+    // (--postgres-url's server) held on one instance and stored through another, then both on one; --wait-stores picks
+    // the stores. Writes wait.md / wait.json. --wait-profile runs the services under node --cpu-prof and adds their profiles.
+    waiters: { type: 'string' },
+    'wait-stores': { type: 'string', default: 'sqlite,postgres' },
+    'wait-profile': { type: 'boolean', default: false },
+    // --wait-max-old-space <MB>: the services run with node --max-old-space-size=<MB> (V8's old-generation heap limit).
+    'wait-max-old-space': { type: 'string' },
+    // --no-wait-expiry: the wait benchmark's store load without the store scenario's one message in ten expiring in 2 s.
+    'wait-expiry': { type: 'boolean', default: true },
+    // --wait-in-flight <n>: stores in flight in the wait benchmark's wake-up stream (10, as the wakeup scenario's).
+    'wait-in-flight': { type: 'string', default: '10' },
     // --stores, --devices and --citus-url profile (--devices: the store scenario, both sides; --citus-url: the Citus side);
     // --no-profile skips it.
     profile: { type: 'boolean', default: true }

@@ -3,7 +3,8 @@
 // sqlite,postgres, this service on SQLite against itself on PostgreSQL (bench/stores.ts; with --devices <n> too, every
 // receiver on both with n devices); with --devices <n> alone, receivers without devices against receivers with n devices
 // each (bench/devices.ts); with --device-bytes, on-disk bytes per message with 0, 1 and 3 devices (bench/device-bytes.ts);
-// with --citus-url <coordinator>, this service on plain PostgreSQL against itself on Citus (bench/citus.ts).
+// with --citus-url <coordinator>, this service on plain PostgreSQL against itself on Citus (bench/citus.ts); with
+// --waiters <n,...>, held long-poll requests on SQLite and PostgreSQL (bench/wait.ts).
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
@@ -18,6 +19,8 @@ import { compareDevices } from './devices.js'
 import { deviceBytes } from './device-bytes.js'
 import { compareStores } from './stores.js'
 import { wakeups } from './wakeup.js'
+import { waitBench } from './wait.js'
+import { loadAverage, writeWaitResults } from './wait-report.js'
 
 interface ScenarioResult {
   scenario: string
@@ -182,7 +185,7 @@ async function againstBare (): Promise<void> {
 const modes = [
   args.baseline !== undefined && '--baseline', args.stores !== undefined && '--stores',
   args.devices !== undefined && args.stores === undefined && '--devices', args['device-bytes'] === true && '--device-bytes',
-  args['citus-url'] !== undefined && '--citus-url'
+  args['citus-url'] !== undefined && '--citus-url', args.waiters !== undefined && '--waiters'
 ].filter(Boolean)
 if (modes.length > 1) throw new Error(`${modes.join(' and ')}: one at a time`)
 if (args.baseline !== undefined) await compare(args.baseline)
@@ -190,6 +193,11 @@ else if (args.stores !== undefined) await compareStores()
 else if (args.devices !== undefined) await compareDevices()
 else if (args['device-bytes'] === true) await deviceBytes()
 else if (args['citus-url'] !== undefined) await compareCitus()
+else if (args.waiters !== undefined) {
+  const loadBefore = loadAverage()
+  const started = new Date().toISOString()
+  writeWaitResults(await waitBench(), loadBefore, started)
+}
 else {
   if (SCENARIOS.some((name) => name !== 'wakeup')) await againstBare()
   if (SCENARIOS.includes('wakeup')) await wakeups()

@@ -1,11 +1,12 @@
 // The long-poll wake-up latency: requests held on one instance (wait_seconds), a message stored for each receiver
 // through another instance (the same one on SQLite, where one process serves), and the time from each store's answer
-// to the held request's answer. The contract asks for 100 ms at p99.
+// to the held request's answer. The contract asks for 100 ms at p99. bench/wait.ts measures the same at scale.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { holdRequests, storeStream } from './held.js'
 import { DATABASE_URL, isPostgres, machine, ROUNDS, storeKind, writeResults } from './options.js'
-import { startService, stop, type Proc } from './services.js'
+import { metric, startService, stop, type Proc } from './services.js'
 
 const HELD = 200
 const IN_FLIGHT = 10
@@ -15,38 +16,23 @@ const percentile = (sorted: readonly number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN
 
 async function heldCount (url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text()
-  return Number(/^offline_messages_waiters (\d+)/m.exec(text)?.[1] ?? NaN)
+  return metric(await (await fetch(`${url}/metrics`)).text(), 'offline_messages_waiters')
 }
 
 /** One round: HELD requests held on `holder`, then one store each through `writer`; the wake-up latencies in ms. */
 async function round (writer: Proc, holder: Proc, tag: string): Promise<number[]> {
-  const answered = new Map<string, number>()
-  const held = Array.from({ length: HELD }, async (_, i) => {
-    const receiverUid = `wake-${tag}-${i}`
-    const response = await fetch(`${holder.url}/v1/receivers/${receiverUid}/messages?wait_seconds=30`)
-    const body = await response.json() as { messages: unknown[] }
-    if (body.messages.length !== 1) throw new Error(`${receiverUid} answered without its message`)
-    answered.set(receiverUid, performance.now())
-  })
-  while (await heldCount(holder.url) < HELD) await new Promise((resolve) => setTimeout(resolve, 20))
-  const stored = new Map<string, number>()
-  let next = 0
-  await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
-    for (let i = next++; i < HELD; i = next++) {
-      const receiverUid = `wake-${tag}-${i}`
-      const response = await fetch(`${writer.url}/v1/messages`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ receiver_uid: receiverUid, sender_uid: 'alice', msg_id: 'wake', msg_type: 1, content: 'wake up' })
-      })
-      await response.text()
-      stored.set(receiverUid, performance.now())
-    }
-  }))
-  await Promise.all(held)
-  // Negative when the held answer came before the store's own (both follow the same commit).
-  return [...stored].map(([receiverUid, at]) => (answered.get(receiverUid) ?? NaN) - at)
+  const receivers = Array.from({ length: HELD }, (_, i) => `wake-${tag}-${i}`)
+  const holding = holdRequests(holder.url, receivers)
+  try {
+    await holding.opened
+    while (await heldCount(holder.url) < HELD) await new Promise((resolve) => setTimeout(resolve, 20))
+    const stream = await storeStream(writer.url, receivers, holding, 'wake', IN_FLIGHT)
+    if (stream.missed > 0 || stream.failures > 0) throw new Error(`${stream.missed} held requests answered without their message, ${stream.failures} stores failed`)
+    // Negative when the held answer came before the store's own (both follow the same commit).
+    return stream.latencies
+  } finally {
+    holding.release()
+  }
 }
 
 export async function wakeups (): Promise<void> {
@@ -69,6 +55,6 @@ export async function wakeups (): Promise<void> {
     `one store each, ${IN_FLIGHT} stores in flight. ${new Date().toISOString()}\n\n` +
     '| wake-ups | p50 ms | p99 ms | max ms | goal p99 ms |\n| ---: | ---: | ---: | ---: | ---: |\n' +
     `| ${figures.wakeups} | ${figures.p50.toFixed(1)} | ${figures.p99.toFixed(1)} | ${figures.max.toFixed(1)} | ${GOAL_P99_MS} |\n\n` +
-    'Each figure is the time from the store\'s answer to the held request\'s answer, as the client sees both.\n'
+    'Each figure is the time from the store\'s answer to the held request\'s answer, as the client sees both (at each answer\'s head).\n'
   writeResults('wakeup', markdown, { machine, store: storeKind, where, held: HELD, rounds: ROUNDS, ...figures, latenciesMs: sorted })
 }
