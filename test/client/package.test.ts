@@ -1,4 +1,4 @@
-// The client as another service gets it: npm pack, npm install of the tarball in a scratch project, the client docs'
+// The client as another service gets it: npm pack, npm install of the tarball in a scratch project, docs/client.md's and the README's
 // examples type-checked and run against the real service, the client README's examples and the compile-time checks
 // (ack body, device_id, the device calls, watch) type-checked against the packed types.
 import { execFile } from 'node:child_process'
@@ -53,8 +53,10 @@ t.test('the packed client installs into another project, type-checks there, and 
   t.equal(readFileSync(join(project, 'node_modules/@offline-messages/client/LICENSE'), 'utf8'), readFileSync(join(ROOT, 'LICENSE'), 'utf8'),
     "the package's LICENSE is the repository's")
 
-  const [pullExample, watchExample, ...more] = readmeExamples('docs/client.md')
-  t.ok(pullExample !== undefined && watchExample !== undefined && more.length === 0, 'docs/client.md has two examples: pull.mjs and watch.mjs')
+  const [pullExample, ...morePull] = readmeExamples('docs/client.md')
+  const [watchExample, ...moreWatch] = readmeExamples('README.md')
+  t.ok(pullExample !== undefined && morePull.length === 0, 'docs/client.md has one example: pull.mjs')
+  t.ok(watchExample !== undefined && moreWatch.length === 0, 'README.md has one example: watch.mjs')
   const examples = { pull: pullExample ?? '', watch: watchExample ?? '' }
   for (const [name, example] of Object.entries(examples)) {
     writeFileSync(join(project, `${name}.mjs`), example)
