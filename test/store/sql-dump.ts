@@ -38,5 +38,6 @@ export function dumpSql (): Record<string, string> {
   for (const [key, sql] of Object.entries(SQL)) dump[`citus.shard.${key}`] = shown(access.on(sql))
   const statements = prepareStatements(recordingDatabase() as never, { statements: 0 }) as unknown as Record<string, { source: string }>
   for (const [key, statement] of Object.entries(statements)) dump[`sqlite.${key}`] = statement.source
-  return dump
+  // Sorted, so that moving a statement between files keeps the dump the same.
+  return Object.fromEntries(Object.entries(dump).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0))
 }
