@@ -4,7 +4,7 @@ import { loadConfig } from './config.js'
 import { orRefuse } from './refusal.js'
 import { backendFor, createKnex } from './store/backends.js'
 import { migrate } from './store/database.js'
-import { citusLogLine, migratePostgres, type MigrationReport } from './store/postgres-migrations.js'
+import { citusLogLine, migratePostgres, type MigrationReport } from './store/postgres/migrations.js'
 
 const config = await orRefuse('not migrating', () => loadConfig())
 // The app's database options, with one connection and room for long migrations.

@@ -10,7 +10,7 @@ export interface DatabaseOptions {
   /** SQLite: disk space held back in a file beside the database, released when the disk fills so that acks can drain it. */
   reserveBytes?: number
   /**
-   * PostgreSQL: the statement shapes of Citus (postgres-statements.ts CITUS) even on a database without it, as on Citus
+   * PostgreSQL: the statement shapes of Citus (postgres/statements.ts CITUS) even on a database without it, as on Citus
    * they are always, each receiver taken as a shard of its own. For tests, which hold them to the same results where
    * no Citus runs.
    */

@@ -1,5 +1,5 @@
 // The store port: what the domain may ask of a store, in the domain's model types, with times as epoch milliseconds.
-// sqlite-store.ts and postgres-store.ts implement it; test/store/store-contract.test.ts holds both to it.
+// sqlite/store.ts and postgres/store.ts implement it; test/store/store-contract.test.ts holds both to it.
 import type { Ack, Conversation, Device, DeviceView, MessageKey, PendingMessage, ReceiverState, StoredMessage, Tombstone } from '../domain/model.js'
 
 export interface SummaryView {
@@ -143,7 +143,7 @@ export interface Store {
   readonly writeConcurrency: number
   /**
    * The partition of a receiver's rows, where transactions that stay in one commit faster (on Citus, its shard, whose
-   * own tables such a transaction writes: citus-shards.ts); group commit then forms its groups per partition. Absent
+   * own tables such a transaction writes: citus/shards.ts); group commit then forms its groups per partition. Absent
    * where every transaction commits alike (SQLite, plain PostgreSQL). A receiver must map to one partition at a time.
    */
   readonly partitionOf?: ((receiverUid: string) => string) | undefined

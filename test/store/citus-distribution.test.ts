@@ -5,8 +5,8 @@ import t from 'tap'
 import pg from 'pg'
 import { citusWorkers } from '../helpers/citus.js'
 import { createTestDatabase, PG_ADMIN_URL, TEST_STORE } from '../helpers/database.js'
-import { citusLogLine, migratePostgres, DISTRIBUTED_TABLES } from '../../src/store/postgres-migrations.js'
-import { createPostgresStore } from '../../src/store/postgres-store.js'
+import { citusLogLine, migratePostgres, DISTRIBUTED_TABLES } from '../../src/store/postgres/migrations.js'
+import { createPostgresStore } from '../../src/store/postgres/store.js'
 
 const options = (databaseUrl: string) => ({ databaseUrl, poolMax: 2, statementTimeoutMs: 60_000, connectTimeoutMs: 5000 })
 

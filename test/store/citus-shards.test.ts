@@ -1,4 +1,4 @@
-// On Citus a transaction that holds its shard runs the plain statements on that shard's own tables (citus-shards.ts).
+// On Citus a transaction that holds its shard runs the plain statements on that shard's own tables (src/store/citus/shards.ts).
 // Held on plain PostgreSQL: a database whose five tables are renamed as Citus names a shard's (messages_7, ...) and a
 // stub of the two catalog tables and the lock function the opening uses. Every statement renamed finds its tables
 // (none is left naming a distributed table, which would not exist there), a transaction on the shard's tables reads
@@ -7,13 +7,13 @@
 // the distributed tables, and nothing is lost.
 import pg from 'pg'
 import t from 'tap'
-import type { ShardRange } from '../../src/store/citus-placement.js'
-import { onShardTables, shardAccess } from '../../src/store/citus-shards.js'
-import { DISTRIBUTED_TABLES, migratePostgres } from '../../src/store/postgres-migrations.js'
-import type { Queries, Row } from '../../src/store/postgres-pool.js'
-import { SQL, type Sql } from '../../src/store/postgres-statements.js'
-import { createTx } from '../../src/store/postgres-transaction.js'
-import { createPostgresStore } from '../../src/store/postgres-store.js'
+import type { ShardRange } from '../../src/store/citus/placement.js'
+import { onShardTables, shardAccess } from '../../src/store/citus/shards.js'
+import { DISTRIBUTED_TABLES, migratePostgres } from '../../src/store/postgres/migrations.js'
+import type { Queries, Row } from '../../src/store/postgres/pool.js'
+import { SQL, type Sql } from '../../src/store/postgres/statements.js'
+import { createTx } from '../../src/store/postgres/transaction.js'
+import { createPostgresStore } from '../../src/store/postgres/store.js'
 import type { Store } from '../../src/store/types.js'
 import { citusWorkers, createCitusDatabase } from '../helpers/citus.js'
 import { createTestDatabase, PG_ADMIN_URL, TEST_STORE } from '../helpers/database.js'

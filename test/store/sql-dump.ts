@@ -1,8 +1,8 @@
 // Every SQL text the stores can send, by name: PostgreSQL's statements, Citus's shapes and shard-named statements, SQLite's.
-import { CITUS, SQL, type Sql } from '../../src/store/postgres-statements.js'
-import { shardAccess } from '../../src/store/citus-shards.js'
-import { DISTRIBUTED_TABLES } from '../../src/store/postgres-migrations.js'
-import { prepareStatements } from '../../src/store/sqlite-statements.js'
+import { CITUS, SQL, type Sql } from '../../src/store/postgres/statements.js'
+import { shardAccess } from '../../src/store/citus/shards.js'
+import { DISTRIBUTED_TABLES } from '../../src/store/postgres/migrations.js'
+import { prepareStatements } from '../../src/store/sqlite/statements.js'
 
 const shown = (sql: Sql): string => `${sql.name}\n${sql.text}`
 

@@ -5,7 +5,7 @@
 import { loadModule, parseSync } from 'libpg-query'
 import pg from 'pg'
 import t, { type Test } from 'tap'
-import { SQL } from '../../src/store/postgres-statements.js'
+import { SQL } from '../../src/store/postgres/statements.js'
 import { buildTestApp, newMessage, type TestApp } from '../helpers/app.js'
 import { TEST_STORE } from '../helpers/database.js'
 

@@ -1,9 +1,9 @@
 // PostgreSQL's schema: knex's migrations, one instance at a time under an advisory lock, and on a database with the
 // citus extension the tables distributed by receiver_uid right after them, under the same lock.
 import pg from 'pg'
-import { createKnex } from './backends.js'
-import { migrate, type DatabaseOptions } from './database.js'
-import { connectionFailure } from './errors.js'
+import { createKnex } from '../backends.js'
+import { migrate, type DatabaseOptions } from '../database.js'
+import { connectionFailure } from '../errors.js'
 
 // The advisory lock the instances' migrations take turns under (any constant of the service's own).
 const MIGRATION_LOCK_KEY = 0x6f6d6d67

@@ -1,17 +1,17 @@
-// PostgreSQL's write transaction: the StoreTx of the port as the named statements of postgres-statements.ts, each
+// PostgreSQL's write transaction: the StoreTx of the port as the named statements of statements.ts, each
 // taking all the rows of a group at once (a group of stores or acks costs a few round trips, not a few per message),
 // its writes sent together before its next statement.
-import type { Ack, Conversation, PendingMessage, ReceiverState, StoredMessage } from '../domain/model.js'
-import { groupBy } from '../domain/group-by.js'
-import { bitOf } from '../domain/readers.js'
-import type { Queries, Row } from './postgres-pool.js'
-import type { ShardAccess } from './citus-shards.js'
-import { CITUS, SQL, type Sql } from './postgres-statements.js'
+import type { Ack, Conversation, PendingMessage, ReceiverState, StoredMessage } from '../../domain/model.js'
+import { groupBy } from '../../domain/group-by.js'
+import { bitOf } from '../../domain/readers.js'
+import type { Queries, Row } from './pool.js'
+import type { ShardAccess } from '../citus/shards.js'
+import { CITUS, SQL, type Sql } from './statements.js'
 import {
   conversationValues, deviceValues, pairKey, receiverValues, storedMessageValues, CONVERSATION_FIELDS, MESSAGE_FIELDS, RECEIVER_FIELDS, toConversation, toDevice,
   toMessageKey, toNumber, toReceiverState, toStoredMessage, toTombstone
-} from './row-mapper.js'
-import type { AckRemoval, ConversationKey, ExpiredRemoval, ReceiverKey, StoreTx, StoredCopies } from './types.js'
+} from '../row-mapper.js'
+import type { AckRemoval, ConversationKey, ExpiredRemoval, ReceiverKey, StoreTx, StoredCopies } from '../types.js'
 
 /** Rows as one array per column, for unnest: [[a1, b1], [a2, b2]] becomes [[a1, a2], [b1, b2]]. */
 function columns (rows: ReadonlyArray<readonly unknown[]>, width: number): unknown[][] {
@@ -92,8 +92,8 @@ function writeBack ({ messages, conversations, receivers, touched, tombstones }:
 }
 
 /**
- * On Citus: the shard of each receiver (citus-placement.ts), by which the transaction cuts the statements that must
- * be one task; and `direct`, the tables of the shard the transaction holds (citus-shards.ts), when it holds one.
+ * On Citus: the shard of each receiver (citus/placement.ts), by which the transaction cuts the statements that must
+ * be one task; and `direct`, the tables of the shard the transaction holds (citus/shards.ts), when it holds one.
  */
 export interface CitusShards { shardOf (receiverUid: string): string, direct?: ShardAccess }
 

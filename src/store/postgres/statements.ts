@@ -1,6 +1,6 @@
 // The SQL of the production store: every statement named, so that each connection parses and plans it once, and of
 // one stable text whatever the number of rows (many rows travel as arrays, through unnest).
-import { CONVERSATION_FIELDS, CONVERSATION_STATE_FIELDS, DEVICE_FIELDS, KEY_FIELDS, MESSAGE_FIELDS, PAGE_FIELDS, RECEIVER_FIELDS } from './row-mapper.js'
+import { CONVERSATION_FIELDS, CONVERSATION_STATE_FIELDS, DEVICE_FIELDS, KEY_FIELDS, MESSAGE_FIELDS, PAGE_FIELDS, RECEIVER_FIELDS } from '../row-mapper.js'
 
 export interface Sql { readonly name: string, readonly text: string }
 
@@ -207,7 +207,7 @@ export const SQL = {
     `SELECT ${CONVERSATIONS} FROM conversations WHERE ${inPairs('sender_uid')}`),
   // What a transaction wrote since its last statement, in one: new messages ($1-$10), summary rows upserted ($11-$21)
   // and deleted ($22-$24), receivers' rows ($25-$29), devices' last acks ($30-$32). No row is in two of them
-  // (postgres-transaction.ts keeps the last write of each), so the parts, which see one snapshot, never touch the same row.
+  // (transaction.ts keeps the last write of each), so the parts, which see one snapshot, never touch the same row.
   writeBack: sql('write_back',
     `WITH inserted AS (INSERT INTO messages (${MESSAGES}, readers) SELECT * FROM unnest(${arrays(MESSAGE_TYPES)})), ` +
     `saved AS (INSERT INTO conversations (${CONVERSATIONS}) SELECT * FROM unnest(${arrays(CONVERSATION_TYPES, 11)}) ${UPSERT_CONVERSATION}), ` +
@@ -230,7 +230,7 @@ export const SQL = {
   summaryOfDevice: summarySql('summary_of_device', true),
   // The summaries of several reads at once ($1 receivers, $2 devices or NULL, $3 before which sort_seq, $4 how many),
   // each read's rows under its position (i, from 1), then as summaryOfDevice's (slot and device_pending NULL without a
-  // device). Reads that arrive together share it: one round trip for many (postgres-store.ts).
+  // device). Reads that arrive together share it: one round trip for many (store.ts).
   summaries: sql('summaries',
     `SELECT k.i, ${RECEIVER_FIELDS.map((column) => `r.${column}`).join(', ')}, d.slot, p.device_pending, ` +
     `${CONVERSATION_FIELDS.map((column) => `c.${column}`).join(', ')} ` +
@@ -259,7 +259,7 @@ export const SQL = {
     'SELECT (SELECT coalesce(sum(pending_count), 0) FROM receivers) - (SELECT count(*) FROM messages m JOIN receivers r ' +
     'ON r.receiver_uid = m.receiver_uid WHERE r.next_expiry <= $1 AND m.expires_at <= $1) AS pending'),
   ping: sql('ping', 'SELECT 1'),
-  // The store's own upkeep, at start and after a new connection (postgres-durability.ts): as the role's sessions see them.
+  // The store's own upkeep, at start and after a new connection (durability.ts): as the role's sessions see them.
   durability: sql('durability',
     "SELECT current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS synchronous_commit, " +
     "current_setting('full_page_writes') AS full_page_writes")

@@ -1,10 +1,10 @@
-// PostgreSQL's connections: one pg pool, the named statements of postgres-statements.ts run on it (each counted, each
+// PostgreSQL's connections: one pg pool, the named statements of statements.ts run on it (each counted, each
 // one round trip), transactions on one connection, and connections that a failure left unusable dropped.
 import pg from 'pg'
-import type { DatabaseOptions } from './database.js'
-import { isUnavailable } from './errors.js'
-import type { Sql } from './postgres-statements.js'
-import type { StatementCounts } from './types.js'
+import type { DatabaseOptions } from '../database.js'
+import { isUnavailable } from '../errors.js'
+import type { Sql } from './statements.js'
+import type { StatementCounts } from '../types.js'
 
 export type Row = Record<string, unknown>
 

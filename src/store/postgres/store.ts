@@ -1,22 +1,22 @@
 // The production store on PostgreSQL, through knex and pg: a pool of connections, rows locked per receiver
-// (postgres-transaction.ts), and the migrations run at start or, while the database is down, at its first use.
+// (transaction.ts), and the migrations run at start or, while the database is down, at its first use.
 import { randomUUID } from 'node:crypto'
-import type { DatabaseOptions } from './database.js'
-import { StoreUnavailableError } from '../domain/errors.js'
-import { storeFailure } from './errors.js'
-import { createPlacement, detectCitus } from './citus-placement.js'
-import { shardAccess } from './citus-shards.js'
-import { CHANNEL, commitPayloads, listenForCommits, type CommitListener } from './postgres-commit-feed.js'
-import { createDurabilityCheck } from './postgres-durability.js'
-import { citusLogLine, DISTRIBUTED_TABLES, migratePostgres } from './postgres-migrations.js'
-import { createPool } from './postgres-pool.js'
-import { SQL } from './postgres-statements.js'
-import { createTx } from './postgres-transaction.js'
-import { toConversationFromValues, toDevice, toNullableNumber, toNumber, toReceiverMessageFromValues, toReceiverState, toStoredMessage, RECEIVER_FIELDS } from './row-mapper.js'
-import type { PageQuery, Store, SummaryView } from './types.js'
-import { createGroupCommit } from '../domain/group-commit.js'
+import type { DatabaseOptions } from '../database.js'
+import { StoreUnavailableError } from '../../domain/errors.js'
+import { storeFailure } from '../errors.js'
+import { createPlacement, detectCitus } from '../citus/placement.js'
+import { shardAccess } from '../citus/shards.js'
+import { CHANNEL, commitPayloads, listenForCommits, type CommitListener } from './commit-feed.js'
+import { createDurabilityCheck } from './durability.js'
+import { citusLogLine, DISTRIBUTED_TABLES, migratePostgres } from './migrations.js'
+import { createPool } from './pool.js'
+import { SQL } from './statements.js'
+import { createTx } from './transaction.js'
+import { toConversationFromValues, toDevice, toNullableNumber, toNumber, toReceiverMessageFromValues, toReceiverState, toStoredMessage, RECEIVER_FIELDS } from '../row-mapper.js'
+import type { PageQuery, Store, SummaryView } from '../types.js'
+import { createGroupCommit } from '../../domain/group-commit.js'
 
-/** DATABASE_URL with the host and port of a Citus node ('host:port' as citus-placement.ts names it), all else kept. */
+/** DATABASE_URL with the host and port of a Citus node ('host:port' as citus/placement.ts names it), all else kept. */
 export function urlOfNode (databaseUrl: string, node: string): string {
   const at = node.lastIndexOf(':')
   const url = new URL(databaseUrl)
@@ -89,7 +89,7 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
   if (migrated !== null) await durability.refresh().catch(() => {})
   // On Citus, group commit forms its groups per shard (each receiver's shard, its node and its tables' names, read
   // from Citus's catalog and reloaded in the background), so that a transaction writes one shard's tables on one node
-  // (citus-shards.ts). A database that was down at start, and turns out to be Citus, is grouped as plain PostgreSQL
+  // (citus/shards.ts). A database that was down at start, and turns out to be Citus, is grouped as plain PostgreSQL
   // until the next start: correct, through the distributed tables, with two-phase commits.
   const openPlacement = async (): Promise<Awaited<ReturnType<typeof createPlacement>> | undefined> => {
     try {
@@ -155,7 +155,7 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
   })
 
   return {
-    // On Citus, on the node of `near`'s shard, holding that shard (citus-shards.ts): its receivers' statements go to
+    // On Citus, on the node of `near`'s shard, holding that shard (citus/shards.ts): its receivers' statements go to
     // the shard's own tables. A shard that is not on that node any more is written through the distributed tables,
     // and the map read again.
     transaction: (fn, near) => run(async () => {
