@@ -184,7 +184,8 @@ const postgres: Backend = {
     acquireConnectionTimeout: options.connectTimeoutMs,
     log: knexLog(options)
   }),
-  openStore: async (options) => await (await import('./postgres/store.js')).createPostgresStore(options),
+  // Citus's store: PostgreSQL's, routed by shard when the database turns out to have Citus.
+  openStore: async (options) => await (await import('./citus/store.js')).createCitusStore(options),
   // Admin shutdown, crash recovery, cannot connect now, too many connections, connection exceptions, statement timeout.
   unavailableCodes: /^(57P0[123]|53300|0800[01346]|57014)$/,
   // disk_full: the server's own problem, answered as the SQLite store answers it.

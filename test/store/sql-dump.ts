@@ -1,7 +1,8 @@
 // Every SQL text the stores can send, by name: PostgreSQL's statements, Citus's shapes and shard-named statements, SQLite's.
-import { CITUS, SQL, type Sql } from '../../src/store/postgres/statements.js'
+import { DISTRIBUTED_TABLES } from '../../src/store/citus/migrations.js'
 import { shardAccess } from '../../src/store/citus/shards.js'
-import { DISTRIBUTED_TABLES } from '../../src/store/postgres/migrations.js'
+import { CITUS, CITUS_SQL } from '../../src/store/citus/statements.js'
+import { SQL, type Sql } from '../../src/store/postgres/statements.js'
 import { prepareStatements } from '../../src/store/sqlite/statements.js'
 
 const shown = (sql: Sql): string => `${sql.name}\n${sql.text}`
@@ -18,7 +19,9 @@ function recordingDatabase (): { prepare (source: string): unknown } {
 
 export function dumpSql (): Record<string, string> {
   const dump: Record<string, string> = {}
-  for (const [key, sql] of Object.entries(SQL)) dump[`postgres.${key}`] = shown(sql)
+  // Citus's named statements under the keys they had when they were in SQL.
+  const named = { ...SQL, ...CITUS_SQL }
+  for (const [key, sql] of Object.entries(named)) dump[`postgres.${key}`] = shown(sql)
   const lock = CITUS.lockReceivers(['a', 'b'])
   dump['citus.lockReceivers(2)'] = shown(lock.sql)
   const row = (width: number, tag: string): unknown[] => Array.from({ length: width }, (_, i) => `${tag}${i}`)
@@ -35,7 +38,7 @@ export function dumpSql (): Record<string, string> {
   const access = shardAccess({ shardId: '102008', min: 0, max: 100, node: 'worker:5432', tables })
   if (access === undefined) throw new Error('no shard access for the sample range')
   dump['citus.shard.opening'] = access.opening
-  for (const [key, sql] of Object.entries(SQL)) dump[`citus.shard.${key}`] = shown(access.on(sql))
+  for (const [key, sql] of Object.entries(named)) dump[`citus.shard.${key}`] = shown(access.on(sql))
   const statements = prepareStatements(recordingDatabase() as never, { statements: 0 }) as unknown as Record<string, { source: string }>
   for (const [key, statement] of Object.entries(statements)) dump[`sqlite.${key}`] = statement.source
   // Sorted, so that moving a statement between files keeps the dump the same.

@@ -13,7 +13,7 @@
 // trip with BEGIN. When a shard is not here any more the transaction uses the distributed tables instead, which Citus
 // routes by its own metadata (correct, merely slower), and the map is read again.
 import type { Shard, ShardRange } from './placement.js'
-import { DISTRIBUTED_TABLES } from '../postgres/migrations.js'
+import { DISTRIBUTED_TABLES } from './migrations.js'
 import type { Row } from '../postgres/pool.js'
 import type { Sql } from '../postgres/statements.js'
 

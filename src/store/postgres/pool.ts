@@ -63,7 +63,7 @@ export function createPool (options: DatabaseOptions): Pool {
   const run = async (client: Client, sql: Sql, values: readonly unknown[], rowMode?: 'array'): Promise<pg.QueryResult> => {
     statements++
     roundTrips++
-    // A statement without a name (Citus's shapes, whose text varies with their rows) is parsed at each call.
+    // A statement without a name (a shape whose text varies with its rows) is parsed at each call.
     try {
       return await client.query({ ...(sql.name === '' ? {} : { name: sql.name }), text: sql.text, values: values as unknown[], ...(rowMode === undefined ? {} : { rowMode }) })
     } catch (error) {

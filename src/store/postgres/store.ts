@@ -1,22 +1,22 @@
 // The production store on PostgreSQL, through knex and pg: a pool of connections, rows locked per receiver
-// (transaction.ts), and the migrations run at start or, while the database is down, at its first use.
+// (transaction.ts), and the migrations run at start or, while the database is down, at its first use. A backend built
+// on it (a cluster of nodes) gives its migrations and its Routing: which node serves a receiver, and how.
 import { randomUUID } from 'node:crypto'
 import type { DatabaseOptions } from '../database.js'
 import { StoreUnavailableError } from '../../domain/errors.js'
 import { storeFailure } from '../errors.js'
-import { createPlacement, detectCitus } from '../citus/placement.js'
-import { shardAccess } from '../citus/shards.js'
 import { CHANNEL, commitPayloads, listenForCommits, type CommitListener } from './commit-feed.js'
 import { createDurabilityCheck } from './durability.js'
-import { citusLogLine, DISTRIBUTED_TABLES, migratePostgres } from './migrations.js'
-import { createPool } from './pool.js'
+import { migratePostgres } from './migrations.js'
+import { createPool, type Queries, type Row } from './pool.js'
 import { SQL } from './statements.js'
 import { createTx } from './transaction.js'
+import type { TxStatements } from './tx-statements.js'
 import { toConversationFromValues, toDevice, toNullableNumber, toNumber, toReceiverMessageFromValues, toReceiverState, toStoredMessage, RECEIVER_FIELDS } from '../row-mapper.js'
 import type { PageQuery, Store, SummaryView } from '../types.js'
 import { createGroupCommit } from '../../domain/group-commit.js'
 
-/** DATABASE_URL with the host and port of a Citus node ('host:port' as citus/placement.ts names it), all else kept. */
+/** DATABASE_URL with the host and port of a node ('host:port'), all else kept. */
 export function urlOfNode (databaseUrl: string, node: string): string {
   const at = node.lastIndexOf(':')
   const url = new URL(databaseUrl)
@@ -24,6 +24,30 @@ export function urlOfNode (databaseUrl: string, node: string): string {
   url.hostname = host.includes(':') ? `[${host}]` : host
   url.port = node.slice(at + 1)
   return url.toString()
+}
+
+/**
+ * How a backend built on this store serves each receiver: from which node, and a transaction's opening and statements.
+ * Without one, everything goes to DATABASE_URL's database, in the plain statements.
+ */
+export interface Routing {
+  /** The node ('host:port') whose database serves this receiver's reads; '' for DATABASE_URL's own. */
+  nodeOf (receiverUid: string): string
+  /** A transaction near this receiver: its node, what it sends after BEGIN, and its statements given what that answered. */
+  transaction (near: string | undefined): { node: string, opening?: string | undefined, statements (opened: readonly Row[]): TxStatements }
+  /** Whether summary reads that arrive together share one statement on DATABASE_URL's database (not when reads go to their node). */
+  readonly batchesSummaries: boolean
+  /** The Store's writeConcurrency and partitionOf, when not the plain store's. */
+  readonly writeConcurrency?: number
+  readonly partitionOf?: (receiverUid: string) => string
+  close (): void
+}
+
+export interface PostgresBackend {
+  /** Brings the schema up to date (by default migratePostgres). */
+  migrate? (options: DatabaseOptions): Promise<void>
+  /** The routing, opened once the pool is (`migrated`: the migrations ran at start); undefined for the plain store. */
+  route? (pool: Queries, migrated: boolean): Promise<Routing | undefined>
 }
 
 interface SummaryRead { receiverUid: string, deviceId: string | undefined, beforeSortSeq: number | null, limit: number }
@@ -57,12 +81,11 @@ async function guard<T> (work: () => Promise<T>): Promise<T> {
 }
 
 /** The Store of the port. One piece: its methods share the pool and the migration state; each is a few lines. */
-export async function createPostgresStore (options: DatabaseOptions): Promise<Store> {
+export async function createPostgresStore (options: DatabaseOptions, backend: PostgresBackend = {}): Promise<Store> {
   // knex runs the migrations, on a pool of its own for their duration; everything else runs on pg's pool.
   const migrateOnce = async (): Promise<void> => {
-    const report = await migratePostgres(options)
-    const citus = citusLogLine(report)
-    if (citus !== null) options.log?.('info', citus)
+    if (backend.migrate !== undefined) await backend.migrate(options)
+    else await migratePostgres(options)
   }
   // A database that is down at start does not stop the service: it answers 503 until the database is back,
   // and the first operation after that runs the migrations.
@@ -87,25 +110,9 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
     lost: () => { durability.lost() }
   })
   if (migrated !== null) await durability.refresh().catch(() => {})
-  // On Citus, group commit forms its groups per shard (each receiver's shard, its node and its tables' names, read
-  // from Citus's catalog and reloaded in the background), so that a transaction writes one shard's tables on one node
-  // (citus/shards.ts). A database that was down at start, and turns out to be Citus, is grouped as plain PostgreSQL
-  // until the next start: correct, through the distributed tables, with two-phase commits.
-  const openPlacement = async (): Promise<Awaited<ReturnType<typeof createPlacement>> | undefined> => {
-    try {
-      return await detectCitus(pool) ? await createPlacement(pool, { colocated: DISTRIBUTED_TABLES, log: options.log }) : undefined
-    } catch (error) {
-      options.log?.('warn', `could not read the Citus shard placement; groups are not formed per shard: ${error instanceof Error ? error.message : String(error)}`)
-      return undefined
-    }
-  }
-  const placement = migrated === null ? undefined : await openPlacement()
-  // Citus's statement shapes, cut by shard where they must be; in tests on plain PostgreSQL, each receiver its own shard.
-  const citusShapes = placement !== undefined ? { shardOf: placement.shardOf } : options.citusShapes === true ? { shardOf: (receiverUid: string) => receiverUid } : undefined
-  // On Citus, a receiver's transactions and reads go to the node that holds its shard: no hop through the coordinator,
-  // and a group commits there alone (on the shard's own tables, or through Citus's local execution of the distributed
-  // tables' statements on that node's shards).
-  // The coordinator's pool keeps what crosses nodes (the sweep's choices, the gauge) and the notifications.
+  const routing = await backend.route?.(pool, migrated !== null)
+  // With a routing, a receiver's transactions and reads go to the node that serves it; DATABASE_URL's pool keeps what
+  // crosses nodes (the sweep's choices, the gauge) and the notifications.
   const nodePools = new Map<string, ReturnType<typeof createPool>>()
   const poolAt = (node: string): ReturnType<typeof createPool> => {
     if (node === '') return pool
@@ -117,7 +124,7 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
     return nodePool
   }
   const poolNear = (receiverUid: string | undefined): ReturnType<typeof createPool> =>
-    poolAt(placement === undefined || receiverUid === undefined ? '' : placement.nodeOf(receiverUid))
+    poolAt(routing === undefined || receiverUid === undefined ? '' : routing.nodeOf(receiverUid))
   // Names this instance in its NOTIFY payloads, so that its own commits (woken in process) are not heard twice.
   const instanceId = randomUUID()
   const listeners: CommitListener[] = []
@@ -139,7 +146,7 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
   }
   // Summary reads that arrive while the pool's read connections are all busy wait for the next free one and go
   // together, in one statement (SQL.summaries): under load a read costs a fraction of a round trip, as a store does in
-  // its group. A read alone goes at once, in its own statement. Not on Citus, where each read goes to its node.
+  // its group. A read alone goes at once, in its own statement. Not where the routing sends each read to its node.
   const readSummaries = createGroupCommit(async (reads: readonly SummaryRead[]): Promise<SummaryView[]> => {
     if (reads.length === 1) return [await readSummary(reads[0] as SummaryRead)]
     const rows = await pool.arrays(SQL.summaries, [
@@ -155,20 +162,15 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
   })
 
   return {
-    // On Citus, on the node of `near`'s shard, holding that shard (citus/shards.ts): its receivers' statements go to
-    // the shard's own tables. A shard that is not on that node any more is written through the distributed tables,
-    // and the map read again.
+    // With a routing, on the node it names, opened as it says, in the statements it gives.
     transaction: (fn, near) => run(async () => {
-      const range = near === undefined ? undefined : placement?.rangeOf(near)
-      const shard = range === undefined ? undefined : shardAccess(range)
-      const { value, announced } = await poolAt(range?.node ?? '').transaction(async (queries, opened) => {
-        const held = shard !== undefined && shard.placedHere(opened)
-        if (shard !== undefined && !held) placement?.reload()
-        const open = createTx(queries, citusShapes === undefined ? undefined : { ...citusShapes, direct: held ? shard : undefined })
+      const plan = routing?.transaction(near)
+      const { value, announced } = await poolAt(plan?.node ?? '').transaction(async (queries, opened) => {
+        const open = createTx(queries, plan?.statements(opened))
         const result = await fn(open.tx)
         await open.flush()
         return { value: result, announced: open.announced() }
-      }, shard?.opening)
+      }, plan?.opening)
       if (announced.length > 0) announce(announced)
       return value
     }),
@@ -180,7 +182,7 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
 
     summary: (receiverUid, deviceId, beforeSortSeq, limit) => run(async () => {
       const read = { receiverUid, deviceId, beforeSortSeq, limit }
-      return placement === undefined ? (await readSummaries([read]))[0] as SummaryView : await readSummary(read)
+      return routing === undefined || routing.batchesSummaries ? (await readSummaries([read]))[0] as SummaryView : await readSummary(read)
     }),
 
     page: (query: PageQuery) => run(async () => {
@@ -228,12 +230,9 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
     // Two groups at a time: while one waits for its round trips or its commit, the other runs. Measured side by side
     // (autocannon -c 50, 2 cores): two against one, 1.85 times the stores and 1.24 the acks; three or five against
     // two, no more stores and fewer acks (the groups only get smaller). The rest of the pool stays free for reads.
-    // On Citus, one group per shard at a time (group commit's partitions: the shard of each receiver), each on its
-    // shard's tables on its node, and as many shards at once as the pool allows: README, Scaling out: Citus, for what
-    // groups per node on the distributed tables measured against them.
-    writeConcurrency: placement === undefined ? Math.min(WRITE_CONCURRENCY, options.poolMax) : options.poolMax,
+    writeConcurrency: routing?.writeConcurrency ?? Math.min(WRITE_CONCURRENCY, options.poolMax),
 
-    partitionOf: placement === undefined ? undefined : (receiverUid) => placement.shardOf(receiverUid),
+    partitionOf: routing?.partitionOf,
 
     statementCounts: () => [...nodePools.values()].reduce((sum, nodePool) => {
       const counts = nodePool.counts()
@@ -241,7 +240,7 @@ export async function createPostgresStore (options: DatabaseOptions): Promise<St
     }, pool.counts()),
 
     close: async () => {
-      placement?.close()
+      routing?.close()
       await Promise.all(listeners.map((listener) => listener.close()))
       await Promise.all([pool, ...nodePools.values()].map((each) => each.end()))
     }

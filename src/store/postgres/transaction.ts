@@ -1,40 +1,16 @@
 // PostgreSQL's write transaction: the StoreTx of the port as the named statements of statements.ts, each
 // taking all the rows of a group at once (a group of stores or acks costs a few round trips, not a few per message),
 // its writes sent together before its next statement.
-import type { Ack, Conversation, PendingMessage, ReceiverState, StoredMessage } from '../../domain/model.js'
+import type { ReceiverState, StoredMessage } from '../../domain/model.js'
 import { groupBy } from '../../domain/group-by.js'
 import { bitOf } from '../../domain/readers.js'
 import type { Queries, Row } from './pool.js'
-import type { ShardAccess } from '../citus/shards.js'
-import { CITUS, SQL, type Sql } from './statements.js'
-import {
-  conversationValues, deviceValues, pairKey, receiverValues, storedMessageValues, CONVERSATION_FIELDS, MESSAGE_FIELDS, RECEIVER_FIELDS, toConversation, toDevice,
-  toMessageKey, toNumber, toReceiverState, toStoredMessage, toTombstone
-} from '../row-mapper.js'
-import type { AckRemoval, ConversationKey, ExpiredRemoval, ReceiverKey, StoreTx, StoredCopies } from '../types.js'
-
-/** Rows as one array per column, for unnest: [[a1, b1], [a2, b2]] becomes [[a1, a2], [b1, b2]]. */
-function columns (rows: ReadonlyArray<readonly unknown[]>, width: number): unknown[][] {
-  const out: unknown[][] = Array.from({ length: width }, () => [])
-  for (const row of rows) for (let i = 0; i < width; i++) out[i]?.push(row[i])
-  return out
-}
+import { SQL, type Sql } from './statements.js'
+import { columns, nothingUnsent, plainStatements, type TxStatements } from './tx-statements.js'
+import { deviceValues, pairKey, MESSAGE_FIELDS, toConversation, toDevice, toMessageKey, toNumber, toReceiverState, toStoredMessage, toTombstone } from '../row-mapper.js'
+import type { AckRemoval, ExpiredRemoval, ReceiverKey, StoreTx, StoredCopies } from '../types.js'
 
 const pairs = (keys: readonly ReceiverKey[]): unknown[][] => columns(keys, 2)
-
-/**
- * The acks as the arrays of SQL.removeAcked: (receiver, msg_id, reader's bit), and (receiver, up_to_seq, sender or
- * NULL, reader's bit).
- */
-function ackArrays (acks: readonly Ack[]): unknown[][] {
-  const byIds: Array<[string, string, number]> = []
-  const upTo: Array<[string, number, string | null, number]> = []
-  for (const { receiverUid, reader, selector } of acks) {
-    if (selector.kind === 'ids') for (const msgId of new Set(selector.msgIds)) byIds.push([receiverUid, msgId, bitOf(reader)])
-    else upTo.push([receiverUid, selector.upToSeq, selector.senderUid ?? null, bitOf(reader)])
-  }
-  return [...columns(byIds, 3), ...columns(upTo, 4)]
-}
 
 /** The receivers' states in the order asked for (a statement's rows come in no promised order). */
 function inOrder (receiverUids: readonly string[], rows: Array<Record<string, unknown>>, create: boolean): ReceiverState[] {
@@ -45,57 +21,6 @@ function inOrder (receiverUids: readonly string[], rows: Array<Record<string, un
     return state === undefined ? [] : [state]
   })
 }
-
-/** What a transaction has written but not yet sent: the last write of each row. */
-interface Unsent {
-  messages: PendingMessage[]
-  conversations: Map<string, { save: Conversation } | { delete: ConversationKey }>
-  receivers: Map<string, ReceiverState>
-  /** Devices that acked: (receiver, slot) under pairKey, and when. */
-  touched: Map<string, readonly [receiverUid: string, slot: number, at: number]>
-  /** On Citus only, the tombstones of what removeAckedOnCitus deleted (elsewhere that statement writes them itself). */
-  tombstones: unknown[][]
-}
-
-const nothingUnsent = (): Unsent => ({ messages: [], conversations: new Map(), receivers: new Map(), touched: new Map(), tombstones: [] })
-
-/** The receivers of what is unsent. */
-function* receiversOf ({ messages, conversations, receivers, touched }: Unsent): Generator<string> {
-  for (const message of messages) yield message.receiverUid
-  for (const write of conversations.values()) yield 'save' in write ? write.save.receiverUid : write.delete[0]
-  yield * receivers.keys()
-  for (const [receiverUid] of touched.values()) yield receiverUid
-}
-
-/**
- * The write of what is unsent: SQL.writeBack (as `named` names it) and its arrays, or on Citus's shapes its parts as
- * statements of their own (CITUS.writeBack).
- */
-function writeBack ({ messages, conversations, receivers, touched, tombstones }: Unsent, citus: boolean, named: (sql: Sql) => Sql): Array<{ sql: Sql, values: unknown[] }> {
-  const saved: Conversation[] = []
-  const deleted: ConversationKey[] = []
-  for (const write of conversations.values()) {
-    if ('save' in write) saved.push(write.save)
-    else deleted.push(write.delete)
-  }
-  const messageRows = messages.map((message) => [...storedMessageValues(message), message.readers])
-  const savedRows = saved.map(conversationValues)
-  const receiverRows = [...receivers.values()].map(receiverValues)
-  const deletedColumns = columns(deleted, 3)
-  const touchedColumns = columns([...touched.values()], 3)
-  if (citus) return CITUS.writeBack({ messages: messageRows, saved: savedRows, tombstones, receivers: receiverRows, deleted: deletedColumns, touched: touchedColumns })
-  return [{
-    sql: named(SQL.writeBack),
-    values: [...columns(messageRows, MESSAGE_FIELDS.length + 1), ...columns(savedRows, CONVERSATION_FIELDS.length), ...deletedColumns,
-      ...columns(receiverRows, RECEIVER_FIELDS.length), ...touchedColumns]
-  }]
-}
-
-/**
- * On Citus: the shard of each receiver (citus/placement.ts), by which the transaction cuts the statements that must
- * be one task; and `direct`, the tables of the shard the transaction holds (citus/shards.ts), when it holds one.
- */
-export interface CitusShards { shardOf (receiverUid: string): string, direct?: ShardAccess }
 
 export interface PostgresTx {
   tx: StoreTx
@@ -108,59 +33,32 @@ export interface PostgresTx {
 /**
  * The StoreTx of the port on one connection in a transaction. Writes (new messages, summary rows, receivers' rows,
  * devices' last acks) are kept until the transaction's next statement or its COMMIT and then sent together, in one
- * statement before it: a group of stores then costs 6 round trips, an ack 5 (a device's 6). With `citus`, the
- * statements that insert rows take Citus's shapes (CITUS, SQL.removeAckedOnCitus), so that a transaction whose
- * receivers share one shard sends each statement to that shard as one task, and the write goes as a statement per
- * part (Citus runs a CTE that writes as a subplan of its own): one to three round trips more. With `citus.direct`,
- * the plain statements on that shard's tables instead, as long as every receiver the transaction names is of that
- * shard. One piece: an object of small methods sharing `q` and what is unsent.
+ * statement before it: a group of stores then costs 6 round trips, an ack 5 (a device's 6). `statements` words each
+ * statement: the plain ones unless another backend gives its own (tx-statements.ts). One piece: an object of small
+ * methods sharing `q` and what is unsent.
  */
-export function createTx (q: Queries, citus?: CitusShards): PostgresTx {
+export function createTx (q: Queries, statements: TxStatements = plainStatements()): PostgresTx {
   let unsent = nothingUnsent()
   const announced = new Set<string>()
-  // The shard held, until a statement names a receiver of another: from then on Citus's shapes on the distributed
-  // tables, for the rest of the transaction (what went to the shard's tables before stays right: its receivers are
-  // the shard's, and the distributed tables are those same shards).
-  let direct = citus?.direct
-  /** The shapes of a statement naming these receivers: the plain ones (maybe on the shard's tables) or Citus's. */
-  const shapesFor = (receiverUids: Iterable<string>): 'plain' | 'citus' => {
-    if (citus === undefined) return 'plain'
-    if (direct !== undefined) {
-      for (const receiverUid of receiverUids) {
-        if (citus.shardOf(receiverUid) !== direct.shardId) {
-          direct = undefined
-          break
-        }
-      }
-    }
-    return direct === undefined ? 'citus' : 'plain'
-  }
-  const named = (sql: Sql): Sql => direct === undefined ? sql : direct.on(sql)
-  /** A statement of one shape whatever the store, naming these receivers: on the shard's tables while it may be. */
-  const on = (sql: Sql, receiverUids: Iterable<string>): Sql => {
-    shapesFor(receiverUids)
-    return named(sql)
-  }
   const flush = async (): Promise<void> => {
     if (unsent.messages.length === 0 && unsent.conversations.size === 0 && unsent.receivers.size === 0 && unsent.touched.size === 0 &&
       unsent.tombstones.length === 0) return
-    const statements = writeBack(unsent, shapesFor(receiversOf(unsent)) === 'citus', named)
+    const writes = statements.writeBack(unsent)
     unsent = nothingUnsent()
-    for (const { sql, values } of statements) await q.rows(sql, values)
+    for (const { sql, values } of writes) await q.rows(sql, values)
   }
   /** Every other statement goes after what is unsent, so that it sees it. */
   const rows = async (sql: Sql, values: readonly unknown[]): Promise<Array<Record<string, unknown>>> => {
     await flush()
     return await q.rows(sql, values)
   }
+  const on = (sql: Sql, receiverUids: Iterable<string>): Sql => statements.on(sql, receiverUids)
 
   const tx: StoreTx = {
     async lockReceivers (receiverUids, { create = true } = {}) {
       if (receiverUids.length === 0) return []
-      const shapes = shapesFor(receiverUids)
-      if (!create) return inOrder(receiverUids, await rows(named(SQL.lockExistingReceivers), [receiverUids]), false)
-      if (shapes === 'plain') return inOrder(receiverUids, await rows(named(SQL.lockReceivers), [receiverUids]), true)
-      const { sql, values } = CITUS.lockReceivers(receiverUids)
+      if (!create) return inOrder(receiverUids, await rows(on(SQL.lockExistingReceivers, receiverUids), [receiverUids]), false)
+      const { sql, values } = statements.lockReceivers(receiverUids)
       return inOrder(receiverUids, await rows(sql, values), true)
     },
 
@@ -217,16 +115,13 @@ export function createTx (q: Queries, citus?: CitusShards): PostgresTx {
       const removal: AckRemoval = { removed: [], conversations: [], cleared: [] }
       if (acks.length === 0) return removal
       const found: Row[] = []
-      const onCitus = citus !== undefined && shapesFor(acks.map((ack) => ack.receiverUid)) === 'citus'
-      if (!onCitus) found.push(...await rows(named(SQL.removeAcked), [...ackArrays(acks), now, tombstoneUntil]))
-      // On Citus one statement per shard: over one shard Citus runs it as one task, over several it plans its parts
-      // one after the other through intermediate results (10 to 40 ms a group against about 1 ms).
-      else for (const part of groupBy(acks, (ack) => citus.shardOf(ack.receiverUid)).values()) found.push(...await rows(SQL.removeAckedOnCitus, [...ackArrays(part), now]))
+      const { statements: removals, returnsTombstones } = statements.removeAcked(acks, now, tombstoneUntil)
+      for (const { sql, values } of removals) found.push(...await rows(sql, values))
       for (const row of found) {
         if (row.part === 'removed') {
           removal.removed.push(toMessageKey(row))
-          // A message deleted (none of its readers left) that removeAckedOnCitus answered whole.
-          if (onCitus && tombstoneUntil !== null && toNumber(row.remaining) === 0) unsent.tombstones.push([...MESSAGE_FIELDS.map((column) => row[column]), now, tombstoneUntil])
+          // A message deleted (none of its readers left) that the removal answered whole.
+          if (returnsTombstones && tombstoneUntil !== null && toNumber(row.remaining) === 0) unsent.tombstones.push([...MESSAGE_FIELDS.map((column) => row[column]), now, tombstoneUntil])
         } else if (row.part === 'row') removal.conversations.push(toConversation(row))
         else removal.cleared.push(toConversation(row))
       }
