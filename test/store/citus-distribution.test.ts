@@ -33,7 +33,7 @@ if (TEST_STORE !== 'postgres') {
     t.same(await query(url, "SELECT extname FROM pg_extension WHERE extname = 'citus'"), [])
     const store = await createCitusStore(options(url))
     t.teardown(() => store.close())
-    t.equal(store.partitionOf, undefined, 'groups stay as they are: no partition')
+    t.equal(store.writeLanes.laneOf, undefined, 'groups stay as they are: no partition')
   })
 
   t.test('on Citus the five tables are distributed by receiver_uid in one colocation group, once', { skip: workers === null && 'TEST_PG_ADMIN_URL is not a Citus coordinator' }, async (t) => {
@@ -53,7 +53,7 @@ if (TEST_STORE !== 'postgres') {
     const store = await createCitusStore(options(url))
     t.teardown(() => store.close())
     // 2,000 receivers over 32 shards: that one shard gets none has a chance of 32 * (31/32)^2000, about 1e-26.
-    const partitions = new Set(Array.from({ length: 2000 }, (_, i) => store.partitionOf?.(`receiver-${i}`)))
+    const partitions = new Set(Array.from({ length: 2000 }, (_, i) => store.writeLanes.laneOf?.(`receiver-${i}`)))
     const shards = await query<{ shard: string }>(url, "SELECT shardid::text AS shard FROM citus_shards WHERE table_name = 'messages'::regclass")
     t.same([...partitions].sort(), shards.map((row) => row.shard).sort(), 'the store groups per shard of messages: receivers map to every one')
 

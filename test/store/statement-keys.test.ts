@@ -259,7 +259,7 @@ t.test('every statement of the request path names its receivers by receiver_uid'
   // checked as the statement it comes from), after its opening (the lock and the placement check, no table of the
   // service's); one that does not sends Citus's shapes, which are not in SQL: each is checked by its text, as the next
   // test checks them on plain PostgreSQL.
-  const onCitus = test.app.store.partitionOf !== undefined
+  const onCitus = test.app.store.writeLanes.laneOf !== undefined
   const named = new Map(Object.entries(SQL).map(([key, sql]) => [sql.name, key as keyof typeof SQL]))
   for (const [sentName, sentText] of sent) {
     if (CONTROL.test(sentText) || (onCitus && /^BEGIN; SELECT lock_shard_metadata\(/.test(sentText))) continue
@@ -311,7 +311,7 @@ t.test('with Citus\'s statement shapes, on plain PostgreSQL: every statement key
   await loadModule()
   const env = { MAX_PENDING_PER_RECEIVER: '4', OVERFLOW_POLICY: 'drop_oldest', DEDUP_WINDOW_SECONDS: '86400' }
   const plain = await buildTestApp(t, env)
-  if (plain.app.store.partitionOf !== undefined) {
+  if (plain.app.store.writeLanes.laneOf !== undefined) {
     // On a Citus cluster every transaction holds its shard and sends the plain shapes on the shard's tables (the test
     // before this one); Citus's shapes go only when a shard moved under the map (citus-shards.test.ts moves one).
     t.pass('the test database is on Citus: Citus\'s shapes are for plain PostgreSQL here')

@@ -26,6 +26,8 @@ export interface Placement {
   shardOf (receiverUid: string): string
   /** The receiver's range, with its node and its shard of each table. */
   rangeOf (receiverUid: string): ShardRange | undefined
+  /** The range of this shard (of the messages table), as shardOf names it; undefined when the map has none. */
+  rangeOfShard (shardId: string): ShardRange | undefined
 }
 
 const SQL = {
@@ -94,10 +96,12 @@ export function placementOf (ranges: readonly ShardRange[]): Placement {
     }
     return undefined
   }
+  const byShard = new Map(ranges.map((range) => [range.shardId, range]))
   return {
     nodeOf: (receiverUid) => rangeOf(receiverUid)?.node ?? '',
     shardOf: (receiverUid) => rangeOf(receiverUid)?.shardId ?? '',
-    rangeOf
+    rangeOf,
+    rangeOfShard: (shardId) => byShard.get(shardId)
   }
 }
 
@@ -147,6 +151,7 @@ export async function createPlacement (queries: Queries, options: PlacementOptio
     nodeOf: (receiverUid) => current.nodeOf(receiverUid),
     shardOf: (receiverUid) => current.shardOf(receiverUid),
     rangeOf: (receiverUid) => current.rangeOf(receiverUid),
+    rangeOfShard: (shardId) => current.rangeOfShard(shardId),
     refresh,
     reload,
     close: () => { clearInterval(timer) }

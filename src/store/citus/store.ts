@@ -36,10 +36,10 @@ async function routeByShard (pool: Queries, migrated: boolean, options: Database
     // group commits there alone (on the shard's own tables, or through Citus's local execution of the distributed
     // tables' statements on that node's shards).
     nodeOf: (receiverUid) => placement.nodeOf(receiverUid),
-    // On the node of `near`'s shard, holding that shard (shards.ts): its receivers' statements go to the shard's own
+    // On the node of the lane's shard, holding that shard (shards.ts): its receivers' statements go to the shard's own
     // tables. A shard that is not on that node any more is written through the distributed tables, and the map read again.
-    transaction (near) {
-      const range = near === undefined ? undefined : placement.rangeOf(near)
+    transaction (lane) {
+      const range = lane === undefined ? undefined : placement.rangeOfShard(lane)
       const shard = range === undefined ? undefined : shardAccess(range)
       return {
         node: range?.node ?? '',
@@ -52,11 +52,12 @@ async function routeByShard (pool: Queries, migrated: boolean, options: Database
       }
     },
     batchesSummaries: false,
-    // One group per shard at a time (group commit's partitions: the shard of each receiver), each on its shard's
-    // tables on its node, and as many shards at once as the pool allows: README, Scaling out: Citus, for what groups
-    // per node on the distributed tables measured against them.
-    writeConcurrency: options.poolMax,
-    partitionOf: (receiverUid) => placement.shardOf(receiverUid),
+    // One group per shard at a time (the lane of each receiver: its shard), each on its shard's tables on its node,
+    // and as many shards at once as the pool allows: README, Scaling out: Citus, for what groups per node on the
+    // distributed tables measured against them. On Citus, two groups of one shard at once made fewer stores than one
+    // (measured when lanes were nodes), and, when their inserts went through the coordinator, deadlocked each other
+    // on Citus's shard locks; groups of different shards share no lock.
+    writeLanes: { concurrency: options.poolMax, laneOf: (receiverUid) => placement.shardOf(receiverUid) },
     close: () => { placement.close() }
   }
 }

@@ -1,7 +1,7 @@
 // Citus's statements for one transaction (a TxStatements of postgres/tx-statements.ts), chosen as it goes: the plain
 // ones on one shard's own tables while every receiver named is of the shard the transaction holds (shards.ts), else
 // Citus's shapes on the distributed tables (statements.ts), from then on.
-import { groupBy } from '../../domain/group-by.js'
+import { groupBy } from '../../lib/group-by.js'
 import type { Sql } from '../postgres/statements.js'
 import { ackArrays, plainStatements, receiversOf, rowsOf, type TxStatements } from '../postgres/tx-statements.js'
 import type { ShardAccess } from './shards.js'

@@ -13,8 +13,8 @@ import { SQL } from './statements.js'
 import { createTx } from './transaction.js'
 import type { TxStatements } from './tx-statements.js'
 import { toConversationFromValues, toDevice, toNullableNumber, toNumber, toReceiverMessageFromValues, toReceiverState, toStoredMessage, RECEIVER_FIELDS } from '../row-mapper.js'
-import type { PageQuery, Store, SummaryView } from '../types.js'
-import { createGroupCommit } from '../../domain/group-commit.js'
+import type { PageQuery, Store, SummaryView, WriteLanes } from '../types.js'
+import { createBatcher } from '../../lib/batcher.js'
 
 /** DATABASE_URL with the host and port of a node ('host:port'), all else kept. */
 export function urlOfNode (databaseUrl: string, node: string): string {
@@ -33,13 +33,12 @@ export function urlOfNode (databaseUrl: string, node: string): string {
 export interface Routing {
   /** The node ('host:port') whose database serves this receiver's reads; '' for DATABASE_URL's own. */
   nodeOf (receiverUid: string): string
-  /** A transaction near this receiver: its node, what it sends after BEGIN, and its statements given what that answered. */
-  transaction (near: string | undefined): { node: string, opening?: string | undefined, statements (opened: readonly Row[]): TxStatements }
+  /** A transaction of this lane: its node, what it sends after BEGIN, and its statements given what that answered. */
+  transaction (lane: string | undefined): { node: string, opening?: string | undefined, statements (opened: readonly Row[]): TxStatements }
   /** Whether summary reads that arrive together share one statement on DATABASE_URL's database (not when reads go to their node). */
   readonly batchesSummaries: boolean
-  /** The Store's writeConcurrency and partitionOf, when not the plain store's. */
-  readonly writeConcurrency?: number
-  readonly partitionOf?: (receiverUid: string) => string
+  /** The Store's writeLanes, when not the plain store's. */
+  readonly writeLanes?: WriteLanes
   close (): void
 }
 
@@ -52,7 +51,7 @@ export interface PostgresBackend {
 
 interface SummaryRead { receiverUid: string, deviceId: string | undefined, beforeSortSeq: number | null, limit: number }
 
-// Write groups at once on plain PostgreSQL (measured at writeConcurrency below); the pool's other connections read.
+// Write groups at once on plain PostgreSQL (measured at writeLanes below); the pool's other connections read.
 const WRITE_CONCURRENCY = 2
 // Summary reads in one statement at most.
 const SUMMARIES_PER_STATEMENT = 50
@@ -147,7 +146,7 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
   // Summary reads that arrive while the pool's read connections are all busy wait for the next free one and go
   // together, in one statement (SQL.summaries): under load a read costs a fraction of a round trip, as a store does in
   // its group. A read alone goes at once, in its own statement. Not where the routing sends each read to its node.
-  const readSummaries = createGroupCommit(async (reads: readonly SummaryRead[]): Promise<SummaryView[]> => {
+  const readSummaries = createBatcher(async (reads: readonly SummaryRead[]): Promise<SummaryView[]> => {
     if (reads.length === 1) return [await readSummary(reads[0] as SummaryRead)]
     const rows = await pool.arrays(SQL.summaries, [
       reads.map((read) => read.receiverUid), reads.map((read) => read.deviceId ?? null),
@@ -156,6 +155,10 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
     for (const row of rows) byRead[toNumber(row[0]) - 1]?.push(row.slice(1))
     return reads.map((read, i) => toSummaryView(byRead[i] ?? [], read.deviceId, true))
   }, SUMMARIES_PER_STATEMENT, Math.max(1, options.poolMax - WRITE_CONCURRENCY))
+  // Two groups at a time: while one waits for its round trips or its commit, the other runs. Measured side by side
+  // (autocannon -c 50, 2 cores): two against one, 1.85 times the stores and 1.24 the acks; three or five against
+  // two, no more stores and fewer acks (the groups only get smaller). The rest of the pool stays free for reads.
+  const writeLanes: WriteLanes = routing?.writeLanes ?? { concurrency: Math.min(WRITE_CONCURRENCY, options.poolMax) }
   const run = <T>(work: () => Promise<T>): Promise<T> => guard(async () => {
     await ensureSchema()
     return await work()
@@ -163,8 +166,8 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
 
   return {
     // With a routing, on the node it names, opened as it says, in the statements it gives.
-    transaction: (fn, near) => run(async () => {
-      const plan = routing?.transaction(near)
+    transaction: (fn, lane) => run(async () => {
+      const plan = routing?.transaction(lane)
       const { value, announced } = await poolAt(plan?.node ?? '').transaction(async (queries, opened) => {
         const open = createTx(queries, plan?.statements(opened))
         const result = await fn(open.tx)
@@ -227,12 +230,9 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
       listeners.push(listenForCommits(options, instanceId, feed))
     },
 
-    // Two groups at a time: while one waits for its round trips or its commit, the other runs. Measured side by side
-    // (autocannon -c 50, 2 cores): two against one, 1.85 times the stores and 1.24 the acks; three or five against
-    // two, no more stores and fewer acks (the groups only get smaller). The rest of the pool stays free for reads.
-    writeConcurrency: routing?.writeConcurrency ?? Math.min(WRITE_CONCURRENCY, options.poolMax),
+    writeLanes,
 
-    partitionOf: routing?.partitionOf,
+    partitionOf: writeLanes.laneOf,
 
     statementCounts: () => [...nodePools.values()].reduce((sum, nodePool) => {
       const counts = nodePool.counts()

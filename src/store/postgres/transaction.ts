@@ -2,7 +2,7 @@
 // taking all the rows of a group at once (a group of stores or acks costs a few round trips, not a few per message),
 // its writes sent together before its next statement.
 import type { ReceiverState, StoredMessage } from '../../domain/model.js'
-import { groupBy } from '../../domain/group-by.js'
+import { groupBy } from '../../lib/group-by.js'
 import { bitOf } from '../../domain/readers.js'
 import type { Queries, Row } from './pool.js'
 import { SQL, type Sql } from './statements.js'

@@ -187,7 +187,7 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
     followCommits () {},
 
     // One connection writes at a time: groups wait for each other.
-    writeConcurrency: 1,
+    writeLanes: { concurrency: 1 },
 
     // In process: no statement waits for a network round trip.
     statementCounts: () => ({ statements: counts.statements, roundTrips: 0 }),
