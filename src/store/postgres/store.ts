@@ -10,11 +10,11 @@ import { createDurabilityCheck } from './durability.js'
 import { migratePostgres } from './migrations.js'
 import { createPool, type Queries, type Row } from './pool.js'
 import { SQL } from './statements.js'
+import { createSummaryReads } from './summaries.js'
 import { createTx } from './transaction.js'
 import type { TxStatements } from './tx-statements.js'
-import { toConversationFromValues, toDevice, toNullableNumber, toNumber, toReceiverMessageFromValues, toReceiverState, toStoredMessage, RECEIVER_FIELDS } from '../row-mapper.js'
-import type { PageQuery, Store, SummaryView, WriteLanes } from '../types.js'
-import { createBatcher } from '../../lib/batcher.js'
+import { toDevice, toNumber, toReceiverMessageFromValues, toReceiverState, toStoredMessage } from '../row-mapper.js'
+import type { PageQuery, Store, WriteLanes } from '../types.js'
 
 /** DATABASE_URL with the host and port of a node ('host:port'), all else kept. */
 export function urlOfNode (databaseUrl: string, node: string): string {
@@ -49,28 +49,8 @@ export interface PostgresBackend {
   route? (pool: Queries, migrated: boolean): Promise<Routing | undefined>
 }
 
-interface SummaryRead { receiverUid: string, deviceId: string | undefined, beforeSortSeq: number | null, limit: number }
-
 // Write groups at once on plain PostgreSQL (measured at writeLanes below); the pool's other connections read.
 const WRITE_CONCURRENCY = 2
-// Summary reads in one statement at most.
-const SUMMARIES_PER_STATEMENT = 50
-
-/**
- * A summary read from its statement's rows: the receiver's columns, then (with `deviceColumns`) a device's slot and
- * pending count, then the conversation's, NULL when the reader has no summary rows. No rows: an unknown receiver.
- */
-function toSummaryView (rows: readonly unknown[][], deviceId: string | undefined, deviceColumns: boolean): SummaryView {
-  const [first] = rows
-  if (first === undefined) return { receiver: undefined, rows: [] }
-  const receiver = toReceiverState(Object.fromEntries(RECEIVER_FIELDS.map((column, i) => [column, first[i]])))
-  const at = RECEIVER_FIELDS.length + (deviceColumns ? 2 : 0)
-  const conversations = rows.filter((row) => row[at] !== null).map((row) => toConversationFromValues(row.slice(at)))
-  if (deviceId === undefined) return { receiver, rows: conversations }
-  const slot = toNullableNumber(first[RECEIVER_FIELDS.length])
-  return { receiver, rows: conversations, device: { slot, pendingCount: toNumber(first[RECEIVER_FIELDS.length + 1]) } }
-}
-
 async function guard<T> (work: () => Promise<T>): Promise<T> {
   try {
     return await work()
@@ -136,25 +116,7 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
       options.log?.('warn', `could not announce stored messages to the other instances: ${error instanceof Error ? error.message : String(error)}`)
     })
   }
-  /** One summary read in one statement (summaryOfDevice's rows have a device's slot and count after the receiver's). */
-  const readSummary = async (read: SummaryRead): Promise<SummaryView> => {
-    const values = [read.receiverUid, read.beforeSortSeq ?? Number.MAX_SAFE_INTEGER, read.limit]
-    const near = poolNear(read.receiverUid)
-    const rows = read.deviceId === undefined ? await near.arrays(SQL.summary, values) : await near.arrays(SQL.summaryOfDevice, [...values, read.deviceId])
-    return toSummaryView(rows, read.deviceId, read.deviceId !== undefined)
-  }
-  // Summary reads that arrive while the pool's read connections are all busy wait for the next free one and go
-  // together, in one statement (SQL.summaries): under load a read costs a fraction of a round trip, as a store does in
-  // its group. A read alone goes at once, in its own statement. Not where the routing sends each read to its node.
-  const readSummaries = createBatcher(async (reads: readonly SummaryRead[]): Promise<SummaryView[]> => {
-    if (reads.length === 1) return [await readSummary(reads[0] as SummaryRead)]
-    const rows = await pool.arrays(SQL.summaries, [
-      reads.map((read) => read.receiverUid), reads.map((read) => read.deviceId ?? null),
-      reads.map((read) => read.beforeSortSeq ?? Number.MAX_SAFE_INTEGER), reads.map((read) => read.limit)])
-    const byRead = reads.map((): unknown[][] => [])
-    for (const row of rows) byRead[toNumber(row[0]) - 1]?.push(row.slice(1))
-    return reads.map((read, i) => toSummaryView(byRead[i] ?? [], read.deviceId, true))
-  }, SUMMARIES_PER_STATEMENT, Math.max(1, options.poolMax - WRITE_CONCURRENCY))
+  const summaries = createSummaryReads(pool, poolNear, Math.max(1, options.poolMax - WRITE_CONCURRENCY))
   // Two groups at a time: while one waits for its round trips or its commit, the other runs. Measured side by side
   // (autocannon -c 50, 2 cores): two against one, 1.85 times the stores and 1.24 the acks; three or five against
   // two, no more stores and fewer acks (the groups only get smaller). The rest of the pool stays free for reads.
@@ -185,7 +147,7 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
 
     summary: (receiverUid, deviceId, beforeSortSeq, limit) => run(async () => {
       const read = { receiverUid, deviceId, beforeSortSeq, limit }
-      return routing === undefined || routing.batchesSummaries ? (await readSummaries([read]))[0] as SummaryView : await readSummary(read)
+      return routing === undefined || routing.batchesSummaries ? await summaries.together(read) : await summaries.alone(read)
     }),
 
     page: (query: PageQuery) => run(async () => {
