@@ -51,6 +51,7 @@ export interface PostgresBackend {
 
 // Write groups at once on plain PostgreSQL (measured at writeLanes below); the pool's other connections read.
 const WRITE_CONCURRENCY = 2
+
 async function guard<T> (work: () => Promise<T>): Promise<T> {
   try {
     return await work()
