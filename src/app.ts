@@ -17,6 +17,7 @@ import { requestIdHeader, requestIdOptions } from './plugins/request-id.js'
 import { shutdown } from './plugins/shutdown.js'
 import { sweep } from './plugins/sweep.js'
 import { createStore } from './store/backends.js'
+import type { DatabaseOptions } from './store/database.js'
 import type { Store } from './store/types.js'
 
 declare module 'fastify' {
@@ -32,6 +33,8 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'] | FastifyBaseLogger
   /** Runs the periodic TTL sweep (on by default; tests call app.messages.sweep() themselves). */
   sweep?: boolean
+  /** Opens the store (the backend DATABASE_URL names unless given: tests build a variant, such as Citus's statement shapes). */
+  openStore?: (options: DatabaseOptions) => Promise<Store>
 }
 
 function loggerOptions (config: Config, logger: AppOptions['logger']): Pick<FastifyServerOptions, 'logger' | 'loggerInstance'> {
@@ -64,7 +67,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   registerValidators(app)
   registerJsonParser(app)
 
-  const store = await createStore({ ...config.database, log: (level, message) => { app.log[level]({ component: 'database' }, message) } })
+  const store = await (options.openStore ?? createStore)({ ...config.database, log: (level, message) => { app.log[level]({ component: 'database' }, message) } })
   app.addHook('onClose', async () => { await store.close() })
   const metrics = createMetrics()
   const service = createMessageService(store, config.rules, metrics.events, options.clock)

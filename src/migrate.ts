@@ -4,13 +4,13 @@ import { loadConfig } from './config.js'
 import { orRefuse } from './refusal.js'
 import { backendFor, createKnex } from './store/backends.js'
 import { migrate } from './store/database.js'
-import { citusLogLine, migratePostgres, type MigrationReport } from './store/postgres-migrations.js'
+import { citusLogLine, migrateCitus, type CitusMigrationReport } from './store/citus/migrations.js'
 
 const config = await orRefuse('not migrating', () => loadConfig())
 // The app's database options, with one connection and room for long migrations.
 const options = { ...config.database, poolMax: 1, statementTimeoutMs: 600_000 }
 
-async function migrateWithKnex (): Promise<MigrationReport> {
+async function migrateWithKnex (): Promise<CitusMigrationReport> {
   const db = createKnex(options)
   try {
     return { applied: await migrate(db) }
@@ -20,7 +20,7 @@ async function migrateWithKnex (): Promise<MigrationReport> {
 }
 
 const report = await orRefuse('not migrating', async () =>
-  backendFor(options.databaseUrl)?.name === 'postgres' ? await migratePostgres(options) : await migrateWithKnex())
+  backendFor(options.databaseUrl)?.name === 'postgres' ? await migrateCitus(options) : await migrateWithKnex())
 process.stdout.write(report.applied.length === 0 ? 'schema is up to date\n' : `applied: ${report.applied.join(', ')}\n`)
 const citus = citusLogLine(report)
 if (citus !== null) process.stdout.write(`${citus}\n`)

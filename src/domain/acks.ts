@@ -4,11 +4,11 @@
 // after the commit. An ack up to a seq also dismisses the losses it covers: the client has been told of them.
 import { forgetPending } from './conversations.js'
 import { lockAndPurge } from './expiry.js'
-import { createGroupCommit } from './group-commit.js'
 import { keyOf } from './group-state.js'
 import { DomainError, domainErrors } from './errors.js'
 import type { Ack, AckRequest, AckSelector, Device, MessageKey, ReceiverState } from './model.js'
 import { bitOf, RECEIVER_READER } from './readers.js'
+import { createWriteQueue } from './write-queue.js'
 import { tombstoneUntil, type DomainContext } from './writes.js'
 
 // Acks in one transaction at most: each may delete up to 1,000 messages, which bounds how long a group holds the event loop.
@@ -90,10 +90,7 @@ export function createAcks ({ store, rules, clock, write }: DomainContext) {
     }, items[0]?.receiverUid)
   }
 
-  // On Citus, groups per shard: each transaction then writes one shard, on its node (README, Scaling out: Citus).
-  const { partitionOf } = store
-  const submit = createGroupCommit(commitAcks, GROUP_COMMIT_MAX_ITEMS, store.writeConcurrency, (item) => item.receiverUid,
-    partitionOf === undefined ? undefined : (item) => partitionOf(item.receiverUid))
+  const submit = createWriteQueue(store, commitAcks, GROUP_COMMIT_MAX_ITEMS)
 
   /**
    * Takes the selected messages from the pending ones of one receiver (of its device, when it has devices); answers

@@ -3,11 +3,11 @@ import { v7 as uuidv7 } from 'uuid'
 import type { StoreTx } from '../store/types.js'
 import { forgetPending, withStored } from './conversations.js'
 import { lockAndPurge } from './expiry.js'
-import { createGroupCommit } from './group-commit.js'
 import { flushGroup, keyOf, readGroup, setConversations, type GroupState, type Prepared } from './group-state.js'
 import type { MessageRules, NewMessage, PendingMessage, ReceiverState, StoredMessage, StoreOutcome } from './model.js'
 import { readerList, readersOf } from './readers.js'
 import type { Waiters } from './waiting.js'
+import { createWriteQueue } from './write-queue.js'
 import { secondsToMillis, type DomainContext, type Tally } from './writes.js'
 
 // At most this many messages share one transaction (one full request of the batch endpoint), which bounds how long it holds the event loop.
@@ -114,10 +114,7 @@ export function createStoring ({ store, rules, clock, write }: DomainContext, wa
     return stored
   }
 
-  // On Citus, groups per shard: each transaction then writes one shard, on its node (README, Scaling out: Citus).
-  const { partitionOf } = store
-  const submit = createGroupCommit(commitStores, GROUP_COMMIT_MAX_ITEMS, store.writeConcurrency, (item) => item.receiverUid,
-    partitionOf === undefined ? undefined : (item) => partitionOf(item.receiverUid))
+  const submit = createWriteQueue(store, commitStores, GROUP_COMMIT_MAX_ITEMS)
 
   const prepare = (message: NewMessage): Prepared => ({
     receiverUid: message.receiverUid,

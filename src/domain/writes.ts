@@ -4,8 +4,8 @@ import type { MessageEvents, MessageRules } from './model.js'
 
 export interface Tally { stored: number, duplicates: number, acked: number, expired: number, dropped: number }
 
-/** Runs fn in one write transaction; `near` names one of its receivers (Store.transaction). */
-export type Write = <T>(fn: (tx: StoreTx, tally: Tally) => Promise<T>, near?: string) => Promise<T>
+/** Runs fn in one write transaction, in the write lane of `receiverUid`, one of its receivers (Store.writeLanes). */
+export type Write = <T>(fn: (tx: StoreTx, tally: Tally) => Promise<T>, receiverUid?: string) => Promise<T>
 
 /** What every part of the service shares: the store, the rules, the clock and the way to write. */
 export interface DomainContext {
@@ -24,9 +24,10 @@ function report (events: MessageEvents, tally: Tally): void {
 }
 
 export function createWrite (store: Store, events: MessageEvents): Write {
-  return async (fn, near) => {
+  const { laneOf } = store.writeLanes
+  return async (fn, receiverUid) => {
     const tally: Tally = { stored: 0, duplicates: 0, acked: 0, expired: 0, dropped: 0 }
-    const result = await store.transaction((tx) => fn(tx, tally), near)
+    const result = await store.transaction((tx) => fn(tx, tally), receiverUid === undefined ? undefined : laneOf?.(receiverUid))
     report(events, tally)
     return result
   }

@@ -62,7 +62,7 @@ const sqlite: Backend = {
         afterCreate (connection: SqliteConnection, done: (error: Error | null, connection: SqliteConnection) => void) {
           try {
             // WAL with synchronous=FULL: a COMMIT returns only after the WAL is fsynced. The serving store switches to
-            // NORMAL and does that fsync itself, off the event loop, before each answer (sqlite-store.ts, sqlite-wal-sync.ts).
+            // NORMAL and does that fsync itself, off the event loop, before each answer (sqlite/store.ts, sqlite/wal-sync.ts).
             connection.pragma('journal_mode = WAL')
             connection.pragma('synchronous = FULL')
             connection.pragma('foreign_keys = ON')
@@ -77,7 +77,7 @@ const sqlite: Backend = {
       log: knexLog(options)
     }
   },
-  openStore: async (options) => await (await import('./sqlite-store.js')).createSqliteStore(options),
+  openStore: async (options) => await (await import('./sqlite/store.js')).createSqliteStore(options),
   // better-sqlite3's codes, extended ones included (SQLITE_IOERR_FSYNC, SQLITE_BUSY_TIMEOUT, ...).
   unavailableCodes: /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|READONLY)/,
   fullCodes: /^SQLITE_FULL/
@@ -184,7 +184,8 @@ const postgres: Backend = {
     acquireConnectionTimeout: options.connectTimeoutMs,
     log: knexLog(options)
   }),
-  openStore: async (options) => await (await import('./postgres-store.js')).createPostgresStore(options),
+  // Citus's store: PostgreSQL's, routed by shard when the database turns out to have Citus.
+  openStore: async (options) => await (await import('./citus/store.js')).createCitusStore(options),
   // Admin shutdown, crash recovery, cannot connect now, too many connections, connection exceptions, statement timeout.
   unavailableCodes: /^(57P0[123]|53300|0800[01346]|57014)$/,
   // disk_full: the server's own problem, answered as the SQLite store answers it.

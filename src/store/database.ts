@@ -9,12 +9,6 @@ export interface DatabaseOptions {
   connectTimeoutMs: number
   /** SQLite: disk space held back in a file beside the database, released when the disk fills so that acks can drain it. */
   reserveBytes?: number
-  /**
-   * PostgreSQL: the statement shapes of Citus (postgres-statements.ts CITUS) even on a database without it, as on Citus
-   * they are always, each receiver taken as a shard of its own. For tests, which hold them to the same results where
-   * no Citus runs.
-   */
-  citusShapes?: boolean
   /** Where knex's own warnings go (the service's logger), instead of the console. */
   log?: (level: 'info' | 'warn' | 'error' | 'debug', message: string) => void
 }

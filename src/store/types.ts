@@ -1,5 +1,5 @@
 // The store port: what the domain may ask of a store, in the domain's model types, with times as epoch milliseconds.
-// sqlite-store.ts and postgres-store.ts implement it; test/store/store-contract.test.ts holds both to it.
+// sqlite/store.ts and postgres/store.ts implement it; test/store/store-contract.test.ts holds both to it.
 import type { Ack, Conversation, Device, DeviceView, MessageKey, PendingMessage, ReceiverState, StoredMessage, Tombstone } from '../domain/model.js'
 
 export interface SummaryView {
@@ -109,15 +109,30 @@ export type CommitFeed = (receiverUids: readonly string[] | 'all') => void
 
 export interface StatementCounts { statements: number, roundTrips: number }
 
+/** How a store's write transactions are best scheduled: how many at once, and in which lanes. */
+export interface WriteLanes {
+  /**
+   * How many write transactions may usefully run at once: 1 where one writer holds the whole database (SQLite); more
+   * where transactions lock only their receivers' rows and overlap their round trips and commits (PostgreSQL).
+   */
+  readonly concurrency: number
+  /**
+   * The lane of a receiver's writes, where transactions that stay in one commit faster (on Citus, its shard, whose own
+   * tables such a transaction writes: citus/shards.ts): writes are then grouped per lane, one transaction per lane at a
+   * time. Absent where every transaction commits alike (SQLite, plain PostgreSQL). A receiver is in one lane at a time.
+   */
+  readonly laneOf?: ((receiverUid: string) => string) | undefined
+}
+
 export interface Store {
   /**
    * Runs fn in one transaction: resolves only once its COMMIT is durable, and a rejection of fn rolls all of it back.
    * Two transactions that lock the same receiver run one after the other, the second seeing what the first saved.
-   * The store may fail with StoreUnavailableError (domain/errors.ts) when its database cannot be reached. `near` names
-   * a receiver of the transaction (of its partition, when partitionOf is there): on Citus it runs on the node that
-   * holds that receiver's shard, on that shard's tables.
+   * The store may fail with StoreUnavailableError (domain/errors.ts) when its database cannot be reached. `lane` is
+   * the lane of its receivers' writes (WriteLanes.laneOf), where the store runs it: on Citus, on the node that holds
+   * that shard, on that shard's tables.
    */
-  transaction<T> (fn: (tx: StoreTx) => Promise<T>, near?: string): Promise<T>
+  transaction<T> (fn: (tx: StoreTx) => Promise<T>, lane?: string): Promise<T>
 
   receiver (receiverUid: string): Promise<ReceiverState | undefined>
   /** The receiver's row and one page of its summary (the device's, when given), read together. */
@@ -136,16 +151,9 @@ export interface Store {
   totalPending (now: number): Promise<number>
   /** Follows the commits of other instances on the same database (a no-op where there can be none). */
   followCommits (listener: CommitFeed): void
-  /**
-   * How many write transactions may usefully run at once: 1 where one writer holds the whole database (SQLite); more
-   * where transactions lock only their receivers' rows and overlap their round trips and commits (PostgreSQL).
-   */
-  readonly writeConcurrency: number
-  /**
-   * The partition of a receiver's rows, where transactions that stay in one commit faster (on Citus, its shard, whose
-   * own tables such a transaction writes: citus-shards.ts); group commit then forms its groups per partition. Absent
-   * where every transaction commits alike (SQLite, plain PostgreSQL). A receiver must map to one partition at a time.
-   */
+  /** How the store's write transactions are best scheduled. */
+  readonly writeLanes: WriteLanes
+  /** writeLanes.laneOf under its former name, for the tests that read it (test/http/statements.test.ts). */
   readonly partitionOf?: ((receiverUid: string) => string) | undefined
   /** The SQL statements sent so far (BEGIN and COMMIT included), and how many of them waited for a network round trip. */
   statementCounts (): StatementCounts

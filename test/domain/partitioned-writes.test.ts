@@ -1,5 +1,5 @@
-// A store that names partitions (Citus: the node of each receiver) gets transactions that each stay in one partition,
-// for stores, batches spanning partitions and acks alike, with the same answers as without.
+// A store that names write lanes (Citus: the shard of each receiver) gets transactions that each stay in one lane,
+// for stores, batches spanning lanes and acks alike, with the same answers as without.
 import t from 'tap'
 import { loadConfig } from '../../src/config.js'
 import type { MessageEvents } from '../../src/domain/model.js'
@@ -22,7 +22,7 @@ async function partitionedStore (t: Teardown): Promise<{ store: Store, locked: s
   t.teardown(() => base.close())
   const locked: string[][] = []
   const store: Store = Object.create(base, {
-    partitionOf: { value: nodeOf },
+    writeLanes: { value: { ...base.writeLanes, laneOf: nodeOf } },
     transaction: {
       value: async <T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> => await base.transaction(async (tx) => {
         const receivers: string[] = []

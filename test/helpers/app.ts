@@ -1,6 +1,6 @@
 // Builds the app on a fresh database of the store under test, with a clock the test can move, and closes it afterwards.
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
-import { buildApp } from '../../src/app.js'
+import { buildApp, type AppOptions } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import { createTestDatabase } from './database.js'
 
@@ -44,14 +44,13 @@ export interface TestApp {
 }
 
 /**
- * `env` holds environment variables as the service would read them (API_KEYS defaults to the test keys); `database`,
- * store options that no variable sets (Citus's statement shapes on plain PostgreSQL).
+ * `env` holds environment variables as the service would read them (API_KEYS defaults to the test keys); `openStore`,
+ * a store variant that no variable selects (Citus's statement shapes on plain PostgreSQL: createCitusShapesStore).
  */
-export async function buildTestApp (t: Tap, env: Record<string, string> = {}, clock = createTestClock(), database: Partial<Config['database']> = {}): Promise<TestApp> {
+export async function buildTestApp (t: Tap, env: Record<string, string> = {}, clock = createTestClock(), openStore?: AppOptions['openStore']): Promise<TestApp> {
   const databaseUrl = env.DATABASE_URL ?? await createTestDatabase(t)
-  const loaded = loadConfig({ API_KEYS, LOG_LEVEL: 'silent', ...env, DATABASE_URL: databaseUrl })
-  const config = { ...loaded, database: { ...loaded.database, ...database } }
-  const app = await buildApp(config, { clock, sweep: false })
+  const config = loadConfig({ API_KEYS, LOG_LEVEL: 'silent', ...env, DATABASE_URL: databaseUrl })
+  const app = await buildApp(config, { clock, sweep: false, openStore })
   t.teardown(() => app.close())
   await app.ready()
   return {

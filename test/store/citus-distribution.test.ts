@@ -5,8 +5,8 @@ import t from 'tap'
 import pg from 'pg'
 import { citusWorkers } from '../helpers/citus.js'
 import { createTestDatabase, PG_ADMIN_URL, TEST_STORE } from '../helpers/database.js'
-import { citusLogLine, migratePostgres, DISTRIBUTED_TABLES } from '../../src/store/postgres-migrations.js'
-import { createPostgresStore } from '../../src/store/postgres-store.js'
+import { citusLogLine, migrateCitus, DISTRIBUTED_TABLES } from '../../src/store/citus/migrations.js'
+import { createCitusStore } from '../../src/store/citus/store.js'
 
 const options = (databaseUrl: string) => ({ databaseUrl, poolMax: 2, statementTimeoutMs: 60_000, connectTimeoutMs: 5000 })
 
@@ -27,18 +27,18 @@ if (TEST_STORE !== 'postgres') {
 
   t.test('on plain PostgreSQL the migration distributes nothing and logs nothing about it', { skip: workers !== null && 'the admin database is a Citus coordinator' }, async (t) => {
     const url = await createTestDatabase(t)
-    const report = await migratePostgres(options(url))
+    const report = await migrateCitus(options(url))
     t.equal(report.citus, undefined)
     t.equal(citusLogLine(report), null)
     t.same(await query(url, "SELECT extname FROM pg_extension WHERE extname = 'citus'"), [])
-    const store = await createPostgresStore(options(url))
+    const store = await createCitusStore(options(url))
     t.teardown(() => store.close())
-    t.equal(store.partitionOf, undefined, 'groups stay as they are: no partition')
+    t.equal(store.writeLanes.laneOf, undefined, 'groups stay as they are: no partition')
   })
 
   t.test('on Citus the five tables are distributed by receiver_uid in one colocation group, once', { skip: workers === null && 'TEST_PG_ADMIN_URL is not a Citus coordinator' }, async (t) => {
     const url = await createTestDatabase(t)
-    const first = await migratePostgres(options(url))
+    const first = await migrateCitus(options(url))
     t.same(first.citus?.distributed, [...DISTRIBUTED_TABLES], 'distributed at the first migration')
     t.match(citusLogLine(first), /^citus .*: distributed messages, receivers, tombstones, conversations, devices by receiver_uid, colocated with messages$/)
     const rows = await query<{ table: string, column: string, colocation: number, method: string }>(url,
@@ -50,20 +50,20 @@ if (TEST_STORE !== 'postgres') {
     const placements = await query<{ nodes: number }>(url, "SELECT count(DISTINCT nodeport)::int AS nodes FROM citus_shards WHERE table_name = 'messages'::regclass")
     t.equal(placements[0]?.nodes, workers?.length, 'shards on every worker')
 
-    const store = await createPostgresStore(options(url))
+    const store = await createCitusStore(options(url))
     t.teardown(() => store.close())
     // 2,000 receivers over 32 shards: that one shard gets none has a chance of 32 * (31/32)^2000, about 1e-26.
-    const partitions = new Set(Array.from({ length: 2000 }, (_, i) => store.partitionOf?.(`receiver-${i}`)))
+    const partitions = new Set(Array.from({ length: 2000 }, (_, i) => store.writeLanes.laneOf?.(`receiver-${i}`)))
     const shards = await query<{ shard: string }>(url, "SELECT shardid::text AS shard FROM citus_shards WHERE table_name = 'messages'::regclass")
     t.same([...partitions].sort(), shards.map((row) => row.shard).sort(), 'the store groups per shard of messages: receivers map to every one')
 
-    const second = await migratePostgres(options(url))
+    const second = await migrateCitus(options(url))
     t.same(second, { applied: [], citus: { version: first.citus?.version, distributed: [], already: [...DISTRIBUTED_TABLES] } }, 'idempotent')
     t.match(citusLogLine(second), /tables already distributed/)
 
     await query(url, "SELECT undistribute_table('devices')")
     await query(url, "SELECT create_distributed_table('devices', 'receiver_uid', colocate_with => 'none')")
-    await t.rejects(migratePostgres(options(url)), /devices must be distributed by receiver_uid and colocated with messages; found devices by receiver_uid in colocation group \d+ \(messages: \d+\)/,
+    await t.rejects(migrateCitus(options(url)), /devices must be distributed by receiver_uid and colocated with messages; found devices by receiver_uid in colocation group \d+ \(messages: \d+\)/,
       'a table outside messages\' colocation group stops the start')
   })
 }

@@ -3,10 +3,10 @@
 // two-phase commit. On the PostgreSQL suite, a plain database is not taken for Citus.
 import pg from 'pg'
 import t from 'tap'
-import { createPlacement, detectCitus, loadShardRanges, placementOf, type ShardRange } from '../../src/store/citus-placement.js'
-import { hashText } from '../../src/store/postgres-hash.js'
-import { urlOfNode } from '../../src/store/postgres-store.js'
-import type { Queries, Row } from '../../src/store/postgres-pool.js'
+import { createPlacement, detectCitus, loadShardRanges, placementOf, type ShardRange } from '../../src/store/citus/placement.js'
+import { hashText } from '../../src/store/citus/hash.js'
+import { urlOfNode } from '../../src/store/postgres/store.js'
+import type { Queries, Row } from '../../src/store/postgres/pool.js'
 import { createTestDatabase, TEST_STORE } from '../helpers/database.js'
 
 const CITUS_URL = process.env.TEST_CITUS_URL

@@ -1,4 +1,4 @@
-// On Citus a transaction that holds its shard runs the plain statements on that shard's own tables (citus-shards.ts).
+// On Citus a transaction that holds its shard runs the plain statements on that shard's own tables (src/store/citus/shards.ts).
 // Held on plain PostgreSQL: a database whose five tables are renamed as Citus names a shard's (messages_7, ...) and a
 // stub of the two catalog tables and the lock function the opening uses. Every statement renamed finds its tables
 // (none is left naming a distributed table, which would not exist there), a transaction on the shard's tables reads
@@ -7,13 +7,15 @@
 // the distributed tables, and nothing is lost.
 import pg from 'pg'
 import t from 'tap'
-import type { ShardRange } from '../../src/store/citus-placement.js'
-import { onShardTables, shardAccess } from '../../src/store/citus-shards.js'
-import { DISTRIBUTED_TABLES, migratePostgres } from '../../src/store/postgres-migrations.js'
-import type { Queries, Row } from '../../src/store/postgres-pool.js'
-import { SQL, type Sql } from '../../src/store/postgres-statements.js'
-import { createTx } from '../../src/store/postgres-transaction.js'
-import { createPostgresStore } from '../../src/store/postgres-store.js'
+import type { ShardRange } from '../../src/store/citus/placement.js'
+import { onShardTables, shardAccess } from '../../src/store/citus/shards.js'
+import { DISTRIBUTED_TABLES, migrateCitus } from '../../src/store/citus/migrations.js'
+import type { Queries, Row } from '../../src/store/postgres/pool.js'
+import { CITUS_SQL } from '../../src/store/citus/statements.js'
+import { SQL, type Sql } from '../../src/store/postgres/statements.js'
+import { createTx } from '../../src/store/postgres/transaction.js'
+import { createCitusStore } from '../../src/store/citus/store.js'
+import { createCitusStatements } from '../../src/store/citus/transaction.js'
 import type { Store } from '../../src/store/types.js'
 import { citusWorkers, createCitusDatabase } from '../helpers/citus.js'
 import { createTestDatabase, PG_ADMIN_URL, TEST_STORE } from '../helpers/database.js'
@@ -72,7 +74,7 @@ if (TEST_STORE !== 'postgres') {
   const workers = await citusWorkers(PG_ADMIN_URL)
   t.test('on a database of one shard\'s tables', { skip: workers !== null && 'the test databases are on Citus, whose catalog is real' }, async (t) => {
     const databaseUrl = await createTestDatabase(t)
-    await migratePostgres({ databaseUrl, poolMax: 2, statementTimeoutMs: 60_000, connectTimeoutMs: 5000 })
+    await migrateCitus({ databaseUrl, poolMax: 2, statementTimeoutMs: 60_000, connectTimeoutMs: 5000 })
     const client = new pg.Client({ connectionString: databaseUrl })
     await client.connect()
     t.teardown(() => client.end())
@@ -86,7 +88,7 @@ if (TEST_STORE !== 'postgres') {
     if (access === undefined) throw new Error('no access to the range')
 
     await t.test('every statement on the shard\'s tables finds them; as it is, it does not', async (t) => {
-      for (const [key, sql] of Object.entries(SQL)) {
+      for (const [key, sql] of Object.entries({ ...SQL, ...CITUS_SQL })) {
         if (!DISTRIBUTED_TABLES.some((table) => new RegExp(`\\b${table}\\b`).test(sql.text))) continue
         const renamed = access.on(sql)
         t.equal(renamed.name, `${sql.name}_107`, `${key}: named after the shard`)
@@ -114,7 +116,7 @@ if (TEST_STORE !== 'postgres') {
       const texts: string[] = []
       const shardOf = (receiverUid: string): string => receiverUid.startsWith('other-') ? '999' : '107'
       await client.query('BEGIN')
-      const { tx, flush } = createTx(recorded(client, texts), { shardOf, direct: access })
+      const { tx, flush } = createTx(recorded(client, texts), createCitusStatements({ shardOf, direct: access }))
       const [bob] = await tx.lockReceivers(['bob'])
       t.match(bob, { receiverUid: 'bob', lastSeq: 0 })
       await tx.insertMessages([{ receiverUid: 'bob', seq: 1, msgId: 'm-1', senderUid: 'alice', msgType: 1, content: 'hi', sendTime: NOW, storedAt: NOW, expiresAt: NOW + 60_000, readers: 1 }])
@@ -134,7 +136,7 @@ if (TEST_STORE !== 'postgres') {
       t.match(texts[texts.length - 1], /^INSERT INTO receivers \(/)
       await client.query('ROLLBACK')
       await client.query('BEGIN')
-      const later = createTx(recorded(client, texts), { shardOf, direct: access })
+      const later = createTx(recorded(client, texts), createCitusStatements({ shardOf, direct: access }))
       await t.rejects(later.tx.lockReceivers(['bob', 'other-1']), /relation "receivers" does not exist/, 'a statement naming both goes to the distributed tables')
       await client.query('ROLLBACK')
     })
@@ -164,8 +166,8 @@ t.test('on Citus, a shard moved under the store\'s map: written through the dist
   const coordinator = new pg.Client({ connectionString: url.toString() })
   await coordinator.connect()
   t.teardown(() => coordinator.end())
-  await migratePostgres({ databaseUrl: url.toString(), poolMax: 2, statementTimeoutMs: 60_000, connectTimeoutMs: 5000 })
-  const store = await createPostgresStore({ databaseUrl: url.toString(), poolMax: 2, statementTimeoutMs: 60_000, connectTimeoutMs: 5000 })
+  await migrateCitus({ databaseUrl: url.toString(), poolMax: 2, statementTimeoutMs: 60_000, connectTimeoutMs: 5000 })
+  const store = await createCitusStore({ databaseUrl: url.toString(), poolMax: 2, statementTimeoutMs: 60_000, connectTimeoutMs: 5000 })
   t.teardown(() => store.close())
 
   // What pg's clients send: named statements by name, others by text.

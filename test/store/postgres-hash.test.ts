@@ -2,7 +2,7 @@
 // PostgreSQL suite against the server itself for a few thousand strings, ASCII and multibyte, of lengths 0 to 80.
 import pg from 'pg'
 import t from 'tap'
-import { hashText } from '../../src/store/postgres-hash.js'
+import { hashText } from '../../src/store/citus/hash.js'
 import { createTestDatabase, TEST_STORE } from '../helpers/database.js'
 
 // SELECT x, hashtext(x) on PostgreSQL 15: around the 12-byte blocks, UTF-8 of 2, 3 and 4 bytes.

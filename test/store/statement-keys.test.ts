@@ -5,7 +5,9 @@
 import { loadModule, parseSync } from 'libpg-query'
 import pg from 'pg'
 import t, { type Test } from 'tap'
-import { SQL } from '../../src/store/postgres-statements.js'
+import { CITUS_SQL } from '../../src/store/citus/statements.js'
+import { createCitusShapesStore } from '../../src/store/citus/store.js'
+import { SQL } from '../../src/store/postgres/statements.js'
 import { buildTestApp, newMessage, type TestApp } from '../helpers/app.js'
 import { TEST_STORE } from '../helpers/database.js'
 
@@ -29,7 +31,7 @@ const OFF_THE_REQUEST_PATH: Partial<Record<keyof typeof SQL, string>> = {
 const NOT_KEYED_YET: Partial<Record<keyof typeof SQL, string>> = {}
 /** What the pool sends as plain text: transaction control, and the commit feed's LISTEN. */
 const CONTROL = /^(BEGIN|COMMIT|ROLLBACK|LISTEN \w+)$/
-/** The plain shapes that Citus's (CITUS, removeAckedOnCitus) replace: Citus would run them through the coordinator. */
+/** The plain shapes that Citus's (CITUS, CITUS_SQL.removeAckedOnCitus) replace: Citus would run them through the coordinator. */
 const REPLACED_ON_CITUS = ['lockReceivers', 'writeBack', 'removeAcked'] as const
 
 type Node = Record<string, unknown>
@@ -257,7 +259,7 @@ t.test('every statement of the request path names its receivers by receiver_uid'
   // checked as the statement it comes from), after its opening (the lock and the placement check, no table of the
   // service's); one that does not sends Citus's shapes, which are not in SQL: each is checked by its text, as the next
   // test checks them on plain PostgreSQL.
-  const onCitus = test.app.store.partitionOf !== undefined
+  const onCitus = test.app.store.writeLanes.laneOf !== undefined
   const named = new Map(Object.entries(SQL).map(([key, sql]) => [sql.name, key as keyof typeof SQL]))
   for (const [sentName, sentText] of sent) {
     if (CONTROL.test(sentText) || (onCitus && /^BEGIN; SELECT lock_shard_metadata\(/.test(sentText))) continue
@@ -309,7 +311,7 @@ t.test('with Citus\'s statement shapes, on plain PostgreSQL: every statement key
   await loadModule()
   const env = { MAX_PENDING_PER_RECEIVER: '4', OVERFLOW_POLICY: 'drop_oldest', DEDUP_WINDOW_SECONDS: '86400' }
   const plain = await buildTestApp(t, env)
-  if (plain.app.store.partitionOf !== undefined) {
+  if (plain.app.store.writeLanes.laneOf !== undefined) {
     // On a Citus cluster every transaction holds its shard and sends the plain shapes on the shard's tables (the test
     // before this one); Citus's shapes go only when a shard moved under the map (citus-shards.test.ts moves one).
     t.pass('the test database is on Citus: Citus\'s shapes are for plain PostgreSQL here')
@@ -317,7 +319,7 @@ t.test('with Citus\'s statement shapes, on plain PostgreSQL: every statement key
   }
   const plainRows: Array<Record<string, unknown[]>> = []
   await driveEveryEndpoint(t, plain, async () => { plainRows.push(await tables(plain)) })
-  const citus = await buildTestApp(t, env, undefined, { citusShapes: true })
+  const citus = await buildTestApp(t, env, undefined, createCitusShapesStore)
   const sent = recordStatements(t)
   const citusRows: Array<Record<string, unknown[]>> = []
   await driveEveryEndpoint(t, citus, async () => { citusRows.push(await tables(citus)) })
@@ -325,7 +327,7 @@ t.test('with Citus\'s statement shapes, on plain PostgreSQL: every statement key
   for (const [name, text] of sent) {
     // The test's own reads of whole tables (tables()) go through pg's client too.
     if (CONTROL.test(text) || /^SELECT \* FROM \w+ ORDER BY /.test(text)) continue
-    const key = Object.entries(SQL).find(([, sql]) => sql.name === name)?.[0] as keyof typeof SQL | undefined
+    const key = Object.entries({ ...SQL, ...CITUS_SQL }).find(([, sql]) => sql.name === name)?.[0] as keyof typeof SQL | undefined
     if (key !== undefined && OFF_THE_REQUEST_PATH[key] !== undefined) continue
     expectKeyed(t, key ?? text.slice(0, 60), text)
   }
@@ -337,7 +339,7 @@ t.test('with Citus\'s statement shapes, on plain PostgreSQL: every statement key
     'receivers written back by an upsert of VALUES, a statement of its own')
   t.notOk(texts.some((text) => text.startsWith('UPDATE receivers')), 'no UPDATE of receivers joined on an unnest (Citus plans that on each shard)')
   t.notOk(texts.some((text) => /AS \((INSERT INTO|UPDATE receivers)/.test(text)), 'the write-back in no CTE (Citus runs each CTE that writes as a subplan of its own)')
-  t.ok(sent.has(SQL.removeAckedOnCitus.name), 'acks through removeAckedOnCitus')
+  t.ok(sent.has(CITUS_SQL.removeAckedOnCitus.name), 'acks through removeAckedOnCitus')
   t.strictSame(REPLACED_ON_CITUS.map((key) => SQL[key].name).filter((name) => sent.has(name)), [],
     'none of the shapes that Citus runs through the coordinator')
   t.ok((plainRows[0]?.tombstones?.length ?? 0) > 0, 'acks left tombstones to compare')

@@ -1,7 +1,7 @@
 // Group commit: calls that arrive together share one commit, each caller gets its own outputs, and nobody is
 // answered before the commit that holds its items has finished.
 import t from 'tap'
-import { createGroupCommit } from '../../src/domain/group-commit.js'
+import { createBatcher } from '../../src/lib/batcher.js'
 
 interface Deferred<T> { promise: Promise<T>, resolve (value: T): void, reject (error: unknown): void }
 
@@ -35,7 +35,7 @@ async function state (promise: Promise<unknown>): Promise<string> {
 
 t.test('calls made together share one commit, and each caller gets its own outputs in order', async (t) => {
   const { groups, pending, commit } = manualCommit()
-  const submit = createGroupCommit(commit, 500)
+  const submit = createBatcher(commit, 500)
   const a = submit([1, 2])
   const b = submit([3])
   const c = submit([4, 5, 6])
@@ -49,7 +49,7 @@ t.test('calls made together share one commit, and each caller gets its own outpu
 
 t.test('nobody is answered before its commit has finished', async (t) => {
   const { pending, commit } = manualCommit()
-  const submit = createGroupCommit(commit, 500)
+  const submit = createBatcher(commit, 500)
   const a = submit([1])
   await tick()
   t.equal(await state(a), 'pending', 'the commit is running: no answer yet')
@@ -59,7 +59,7 @@ t.test('nobody is answered before its commit has finished', async (t) => {
 
 t.test('calls made while a commit runs wait for it, then all go together in the next one', async (t) => {
   const { groups, pending, commit } = manualCommit()
-  const submit = createGroupCommit(commit, 500)
+  const submit = createBatcher(commit, 500)
   const first = submit([1])
   await tick()
   const later = [submit([2]), submit([3]), submit([4])]
@@ -76,7 +76,7 @@ t.test('calls made while a commit runs wait for it, then all go together in the 
 
 t.test('a group stops before maxItems; a single call larger than maxItems still goes whole, alone', async (t) => {
   const { groups, pending, commit } = manualCommit()
-  const submit = createGroupCommit(commit, 4)
+  const submit = createBatcher(commit, 4)
   const calls = [submit([1, 2]), submit([3, 4]), submit([5]), submit([6, 7, 8, 9, 10, 11]), submit([12])]
   for (let i = 0; i < 4; i++) {
     await tick()
@@ -88,7 +88,7 @@ t.test('a group stops before maxItems; a single call larger than maxItems still 
 
 t.test('a failed commit rejects every call of its group, and the next group still runs', async (t) => {
   const { groups, pending, commit } = manualCommit()
-  const submit = createGroupCommit(commit, 500)
+  const submit = createBatcher(commit, 500)
   const failing = [submit([1]), submit([2])]
   await tick()
   const next = submit([3])
@@ -102,7 +102,7 @@ t.test('a failed commit rejects every call of its group, and the next group stil
 
 t.test('with a concurrency of 2, a second group starts while the first commits, and a third waits for one of them', async (t) => {
   const { groups, pending, commit } = manualCommit()
-  const submit = createGroupCommit(commit, 500, 2)
+  const submit = createBatcher(commit, 500, 2)
   const first = submit([1])
   await tick()
   const second = [submit([2]), submit([3])]
@@ -124,7 +124,7 @@ t.test('with a concurrency of 2, a second group starts while the first commits, 
 
 t.test('with a concurrency above 1, a call on a receiver a running group holds waits for it; calls on free receivers go, in order per receiver', async (t) => {
   const { groups, pending, commit } = manualCommit()
-  const submit = createGroupCommit(commit, 500, 3, (item: number) => `r${item % 10}`)
+  const submit = createBatcher(commit, 500, 3, (item: number) => `r${item % 10}`)
   const first = submit([1, 2])
   await tick()
   const calls = [submit([11, 5]), submit([3]), submit([15])]
@@ -147,7 +147,7 @@ const nodeOf = (item: number): string => NODES[receiverOf(item)] ?? '?'
 for (const concurrency of [1, 3]) {
   t.test(`with a partition and a concurrency of ${concurrency}, concurrent calls for receivers of two nodes never share a commit`, async (t) => {
     const { groups, pending, commit } = manualCommit()
-    const submit = createGroupCommit(commit, 8, concurrency, receiverOf, nodeOf)
+    const submit = createBatcher(commit, 8, concurrency, receiverOf, nodeOf)
     const calls: Array<Promise<string[]>> = []
     for (let round = 0; round < 5; round++) {
       for (let i = 0; i < 10; i++) calls.push(submit([round * 10 + i]))
@@ -171,7 +171,7 @@ for (const concurrency of [1, 3]) {
 
 t.test('a call for receivers of two nodes is split, one part per node, and answered whole in its input order once both have committed', async (t) => {
   const { groups, pending, commit } = manualCommit()
-  const submit = createGroupCommit(commit, 500, 2, receiverOf, nodeOf)
+  const submit = createBatcher(commit, 500, 2, receiverOf, nodeOf)
   // 0, 2, 5 on A; 1, 3 on B.
   const call = submit([1, 0, 3, 2, 5])
   await tick()
@@ -185,7 +185,7 @@ t.test('a call for receivers of two nodes is split, one part per node, and answe
 
 t.test('a failed part rejects its call, which is answered only after its other part has committed', async (t) => {
   const { groups, pending, commit } = manualCommit()
-  const submit = createGroupCommit(commit, 500, 2, receiverOf, nodeOf)
+  const submit = createBatcher(commit, 500, 2, receiverOf, nodeOf)
   const call = submit([0, 1])
   const other = submit([11])
   await tick()
@@ -199,7 +199,7 @@ t.test('a failed part rejects its call, which is answered only after its other p
 
 t.test('a spanning call keeps the order per receiver with one transaction at a time', async (t) => {
   const { groups, pending, commit } = manualCommit()
-  const submit = createGroupCommit(commit, 500, 1, receiverOf, nodeOf)
+  const submit = createBatcher(commit, 500, 1, receiverOf, nodeOf)
   const calls = [submit([0, 1]), submit([11]), submit([10])]
   for (let i = 0; i < 2; i++) {
     await tick()
@@ -211,7 +211,7 @@ t.test('a spanning call keeps the order per receiver with one transaction at a t
 
 t.test('without a partition, calls for receivers of both nodes still share one commit', async (t) => {
   const { groups, pending, commit } = manualCommit()
-  const submit = createGroupCommit(commit, 500, 3, receiverOf)
+  const submit = createBatcher(commit, 500, 3, receiverOf)
   const calls = [submit([0, 1]), submit([2]), submit([3])]
   await tick()
   t.same(groups, [[0, 1, 2, 3]])
@@ -222,7 +222,7 @@ t.test('without a partition, calls for receivers of both nodes still share one c
 t.test('when a receiver moves to another node between two of its calls, they still commit in the order they were made', async (t) => {
   const { groups, pending, commit } = manualCommit()
   const nodes = new Map([['r-0', 'A'], ['r-1', 'B']])
-  const submit = createGroupCommit(commit, 500, 1, receiverOf, (item: number) => nodes.get(receiverOf(item)) ?? '?')
+  const submit = createBatcher(commit, 500, 1, receiverOf, (item: number) => nodes.get(receiverOf(item)) ?? '?')
   const calls = [submit([0]), submit([1])]
   // A refreshed placement: r-1 now lives on A, with r-0.
   nodes.set('r-1', 'A')
@@ -237,7 +237,7 @@ t.test('when a receiver moves to another node between two of its calls, they sti
 
 t.test('with a partition, one transaction per node at a time: a second group of a busy node waits, one of the other node goes', async (t) => {
   const { groups, pending, commit } = manualCommit()
-  const submit = createGroupCommit(commit, 8, 3, receiverOf, nodeOf)
+  const submit = createBatcher(commit, 8, 3, receiverOf, nodeOf)
   // r-0 and r-2 are on A, r-1 on B: three receivers, no key shared, yet only two transactions may run.
   const first = submit([0])
   await tick()

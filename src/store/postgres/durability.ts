@@ -1,7 +1,7 @@
 // Whether PostgreSQL makes a commit durable for the service's role: fsync, synchronous_commit and full_page_writes as a
 // session of the pool sees them (so an ALTER ROLE ... SET or ALTER DATABASE ... SET counts), read at start and again
 // after each new connection of the pool, in the background: never on a request's path.
-import type { Row } from './postgres-pool.js'
+import type { Row } from './pool.js'
 
 type Log = (level: 'info' | 'warn', message: string) => void
 

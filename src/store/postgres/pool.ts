@@ -1,10 +1,10 @@
-// PostgreSQL's connections: one pg pool, the named statements of postgres-statements.ts run on it (each counted, each
+// PostgreSQL's connections: one pg pool, the named statements of statements.ts run on it (each counted, each
 // one round trip), transactions on one connection, and connections that a failure left unusable dropped.
 import pg from 'pg'
-import type { DatabaseOptions } from './database.js'
-import { isUnavailable } from './errors.js'
-import type { Sql } from './postgres-statements.js'
-import type { StatementCounts } from './types.js'
+import type { DatabaseOptions } from '../database.js'
+import { isUnavailable } from '../errors.js'
+import type { Sql } from './statements.js'
+import type { StatementCounts } from '../types.js'
 
 export type Row = Record<string, unknown>
 
@@ -63,7 +63,7 @@ export function createPool (options: DatabaseOptions): Pool {
   const run = async (client: Client, sql: Sql, values: readonly unknown[], rowMode?: 'array'): Promise<pg.QueryResult> => {
     statements++
     roundTrips++
-    // A statement without a name (Citus's shapes, whose text varies with their rows) is parsed at each call.
+    // A statement without a name (a shape whose text varies with its rows) is parsed at each call.
     try {
       return await client.query({ ...(sql.name === '' ? {} : { name: sql.name }), text: sql.text, values: values as unknown[], ...(rowMode === undefined ? {} : { rowMode }) })
     } catch (error) {

@@ -1,21 +1,21 @@
-// On Citus, a transaction whose receivers all live in one shard runs the plain statements of postgres-statements.ts
+// On Citus, a transaction whose receivers all live in one shard runs the plain statements of postgres/statements.ts
 // on that shard's own tables (messages_102008 for messages, and so on), on the node that holds them. Citus then has
 // nothing to plan: on a distributed table each statement goes through its distributed planner, is pruned to its shard
 // and planned again there, at each call (a keyed SELECT of one receiver 480 µs against 150 on plain PostgreSQL, a
 // group's findForStores 1.6 ms against 0.25, measured on a worker); on the shard's table a named statement is planned
 // once a connection, as on plain PostgreSQL.
 //
-// A shard can move to another node, or be split, while the service's map (citus-placement.ts) still puts it here.
+// A shard can move to another node, or be split, while the service's map (placement.ts) still puts it here.
 // Rows written to the old copy after the move would be lost, so the transaction opens by taking the lock that Citus's
 // own writers take on each shard's metadata (ShareLock: a move or a split holds ExclusiveLock on it, on every node,
 // while it blocks writes and switches the placement), then, in a statement of its own (a new snapshot, which sees a
 // switch committed while it waited), checks that every one of its shards is still placed on this node. One round
 // trip with BEGIN. When a shard is not here any more the transaction uses the distributed tables instead, which Citus
 // routes by its own metadata (correct, merely slower), and the map is read again.
-import type { Shard, ShardRange } from './citus-placement.js'
-import { DISTRIBUTED_TABLES } from './postgres-migrations.js'
-import type { Row } from './postgres-pool.js'
-import type { Sql } from './postgres-statements.js'
+import type { Shard, ShardRange } from './placement.js'
+import { DISTRIBUTED_TABLES } from './migrations.js'
+import type { Row } from '../postgres/pool.js'
+import type { Sql } from '../postgres/statements.js'
 
 // ShareLock, as PostgreSQL numbers lock modes: what Citus's executor takes on a shard's metadata to modify it.
 const SHARE_LOCK = 5

@@ -1,14 +1,14 @@
 // The embedded store's write transaction: the StoreTx of the port on prepared statements. One connection writes at a
-// time (sqlite-store.ts runs every operation in turn), so a transaction holds the whole database, not single rows.
+// time (store.ts runs every operation in turn), so a transaction holds the whole database, not single rows.
 import type { Statement } from 'better-sqlite3'
-import type { MessageKey, ReceiverState } from '../domain/model.js'
-import { bitOf, RECEIVER_READER } from '../domain/readers.js'
+import type { MessageKey, ReceiverState } from '../../domain/model.js'
+import { bitOf, RECEIVER_READER } from '../../domain/readers.js'
 import {
   conversationValues, deviceValues, pairKey, storedMessageValues, toConversationFromValues, toDevice, toMessageKey, toReceiverState,
   toStoredMessageFromValues, toTombstoneFromValues
-} from './row-mapper.js'
-import { all, one, value, values, type Statements } from './sqlite-statements.js'
-import type { ExpiredRemoval, ReceiverKey, StoreTx } from './types.js'
+} from '../row-mapper.js'
+import { all, one, value, values, type Statements } from './statements.js'
+import type { ExpiredRemoval, ReceiverKey, StoreTx } from '../types.js'
 
 /** The (receiver, sender) pairs of these keys, each once. */
 const sendersOf = (keys: readonly MessageKey[]): ReceiverKey[] =>

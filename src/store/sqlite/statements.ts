@@ -1,7 +1,7 @@
 // The SQL of the embedded store: every statement prepared once on its connection (raw rows where a row becomes a
 // message: arrays are much cheaper to read than objects in better-sqlite3).
 import type { Database, Statement } from 'better-sqlite3'
-import { CONVERSATION_FIELDS, CONVERSATION_STATE_FIELDS, DEVICE_FIELDS, KEY_FIELDS, MESSAGE_FIELDS, PAGE_FIELDS, RECEIVER_FIELDS, toNullableNumber } from './row-mapper.js'
+import { CONVERSATION_FIELDS, CONVERSATION_STATE_FIELDS, DEVICE_FIELDS, KEY_FIELDS, MESSAGE_FIELDS, PAGE_FIELDS, RECEIVER_FIELDS, toNullableNumber } from '../row-mapper.js'
 
 export type Row = Record<string, unknown>
 

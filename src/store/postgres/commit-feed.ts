@@ -2,8 +2,8 @@
 // its transaction (so it is delivered only on COMMIT), the receivers it stored for; every instance listens on one
 // dedicated connection (not the pool), reconnects by itself, and after a reconnect tells its waiters to read again.
 import pg from 'pg'
-import type { DatabaseOptions } from './database.js'
-import type { CommitFeed } from './types.js'
+import type { DatabaseOptions } from '../database.js'
+import type { CommitFeed } from '../types.js'
 
 export const CHANNEL = 'offline_messages_stored'
 // PostgreSQL refuses payloads of 8000 bytes or more; JSON of ids from the uid alphabet is one byte a character.

@@ -1,17 +1,17 @@
 // The embedded store: prepared better-sqlite3 statements on one connection, every operation run in turn.
 import type { Database } from 'better-sqlite3'
-import { StoreFullError, StoreUnavailableError } from '../domain/errors.js'
-import { createKnex, sqliteFilename } from './backends.js'
-import { migrate, type DatabaseOptions } from './database.js'
-import { isFull, storeFailure } from './errors.js'
-import { bitOf, RECEIVER_READER } from '../domain/readers.js'
-import { toDevice, toNumber, toReceiverMessageFromValues, toConversationFromValues, toReceiverState, toStoredMessageFromValues } from './row-mapper.js'
-import { startWalCheckpointer } from './sqlite-checkpointer.js'
-import { openDiskReserve, type DiskReserve } from './sqlite-disk-reserve.js'
-import { all, one, prepareStatements, value, values } from './sqlite-statements.js'
-import { createSqliteTx } from './sqlite-transaction.js'
-import { createWalSync } from './sqlite-wal-sync.js'
-import type { Store, StoreTx } from './types.js'
+import { StoreFullError, StoreUnavailableError } from '../../domain/errors.js'
+import { createKnex, sqliteFilename } from '../backends.js'
+import { migrate, type DatabaseOptions } from '../database.js'
+import { isFull, storeFailure } from '../errors.js'
+import { bitOf, RECEIVER_READER } from '../../domain/readers.js'
+import { toDevice, toNumber, toReceiverMessageFromValues, toConversationFromValues, toReceiverState, toStoredMessageFromValues } from '../row-mapper.js'
+import { startWalCheckpointer } from './checkpointer.js'
+import { openDiskReserve, type DiskReserve } from './disk-reserve.js'
+import { all, one, prepareStatements, value, values } from './statements.js'
+import { createSqliteTx } from './transaction.js'
+import { createWalSync } from './wal-sync.js'
+import type { Store, StoreTx } from '../types.js'
 
 const CHECKPOINT_INTERVAL_MS = 200
 
@@ -43,7 +43,7 @@ interface Durability {
 }
 
 /**
- * A file database gets its durability from an fsync of the WAL before each answer (see sqlite-wal-sync.ts), so COMMIT
+ * A file database gets its durability from an fsync of the WAL before each answer (see wal-sync.ts), so COMMIT
  * itself need not block the event loop on the disk. Checkpoints (copying the WAL into the database file, with an
  * fsync) run mostly in a worker thread: when a COMMIT reaches the auto-checkpoint size, the worker has usually copied
  * everything already, so the serving connection only resets the WAL (which it alone can do while it keeps writing)
@@ -187,13 +187,13 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
     followCommits () {},
 
     // One connection writes at a time: groups wait for each other.
-    writeConcurrency: 1,
+    writeLanes: { concurrency: 1 },
 
     // In process: no statement waits for a network round trip.
     statementCounts: () => ({ statements: counts.statements, roundTrips: 0 }),
 
     // Ready means writable too: while the disk is full, readiness names it.
-    // The store fsyncs the WAL before each answer (sqlite-wal-sync.ts), whatever the database's own settings.
+    // The store fsyncs the WAL before each answer (wal-sync.ts), whatever the database's own settings.
     durable: async () => true,
 
     ping: async () => {

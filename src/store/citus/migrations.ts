@@ -1,12 +1,8 @@
-// PostgreSQL's schema: knex's migrations, one instance at a time under an advisory lock, and on a database with the
-// citus extension the tables distributed by receiver_uid right after them, under the same lock.
-import pg from 'pg'
-import { createKnex } from './backends.js'
-import { migrate, type DatabaseOptions } from './database.js'
-import { connectionFailure } from './errors.js'
-
-// The advisory lock the instances' migrations take turns under (any constant of the service's own).
-const MIGRATION_LOCK_KEY = 0x6f6d6d67
+// Citus's schema: PostgreSQL's migrations (postgres/migrations.ts), then on a database with the citus extension the
+// tables distributed by receiver_uid, under the same lock.
+import type pg from 'pg'
+import type { DatabaseOptions } from '../database.js'
+import { migratePostgres, type MigrationReport } from '../postgres/migrations.js'
 
 /**
  * The service's tables, all distributed by receiver_uid and colocated with `messages` (first, so that the others can
@@ -19,8 +15,7 @@ export const DISTRIBUTED_TABLES = ['messages', 'receivers', 'tombstones', 'conve
 export const DISTRIBUTION_COLUMN = 'receiver_uid'
 
 /** What the migration did, for the start log. */
-export interface MigrationReport {
-  applied: string[]
+export interface CitusMigrationReport extends MigrationReport {
   /** Absent on a database without citus; else the tables distributed now and those found distributed already. */
   citus?: { version: string, distributed: string[], already: string[] }
 }
@@ -33,7 +28,7 @@ interface Distribution { table: string, column: string | null, colocation: numbe
  * several nodes, so the start fails and says which. Runs after every migration, so that it is idempotent and a
  * database that gets citus later is distributed at the next start.
  */
-async function distributeOnCitus (client: pg.Client): Promise<MigrationReport['citus']> {
+async function distributeOnCitus (client: pg.Client): Promise<CitusMigrationReport['citus']> {
   const { rows: [extension] } = await client.query<{ extversion: string }>("SELECT extversion FROM pg_extension WHERE extname = 'citus'")
   if (extension === undefined) return undefined
   const found = async (): Promise<Map<string, Distribution>> => {
@@ -62,38 +57,15 @@ async function distributeOnCitus (client: pg.Client): Promise<MigrationReport['c
   return { version: extension.extversion, distributed, already: DISTRIBUTED_TABLES.filter((table) => before.has(table)) }
 }
 
-/**
- * Brings the database to the latest schema. Instances that start together on a new database take turns, under one
- * advisory lock held on a connection of its own: knex's own migration lock is a row it creates when missing, and two
- * instances that both find it missing insert two, after which every later start fails with "Migration table is
- * already locked".
- */
-export async function migratePostgres (options: DatabaseOptions): Promise<MigrationReport> {
-  const lock = new pg.Client({
-    connectionString: options.databaseUrl,
-    connectionTimeoutMillis: options.connectTimeoutMs,
-    query_timeout: options.statementTimeoutMs + 1000,
-    application_name: 'offline-messages-migrations'
-  })
-  // A failure of this connection reaches the query or end() that waits on it; unheard, the event would end the process.
-  lock.on('error', () => {})
-  // The first connection of a start and of `npm run migrate`: a database or role the server refuses stops both here.
-  await lock.connect().catch((error: unknown) => { throw connectionFailure(error, options.databaseUrl) })
-  const knex = createKnex(options)
-  try {
-    await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY])
-    const applied = await migrate(knex)
-    const citus = await distributeOnCitus(lock)
-    return citus === undefined ? { applied } : { applied, citus }
-  } finally {
-    await knex.destroy()
-    // Ending the session releases the advisory lock.
-    await lock.end()
-  }
+/** Brings the database to the latest schema as migratePostgres does, then distributes its tables when it has citus. */
+export async function migrateCitus (options: DatabaseOptions): Promise<CitusMigrationReport> {
+  let citus: CitusMigrationReport['citus']
+  const { applied } = await migratePostgres(options, async (client) => { citus = await distributeOnCitus(client) })
+  return citus === undefined ? { applied } : { applied, citus }
 }
 
 /** The start log's line about Citus, or null on a database without it. */
-export function citusLogLine (report: MigrationReport): string | null {
+export function citusLogLine (report: CitusMigrationReport): string | null {
   const { citus } = report
   if (citus === undefined) return null
   const tables = citus.distributed.length > 0

@@ -1,8 +1,8 @@
 // Where Citus keeps each receiver: the shards of the messages table, their hash ranges and nodes, read from Citus's
 // catalog and looked up here, without a round trip, so that group commit can form its groups per node.
-import { hashText } from './postgres-hash.js'
-import type { Queries } from './postgres-pool.js'
-import type { Sql } from './postgres-statements.js'
+import { hashText } from './hash.js'
+import type { Queries } from '../postgres/pool.js'
+import type { Sql } from '../postgres/statements.js'
 
 /** A table's shard: its id in Citus's catalog and its name on its node (messages_102008). */
 export interface Shard { id: string, name: string }
@@ -26,6 +26,8 @@ export interface Placement {
   shardOf (receiverUid: string): string
   /** The receiver's range, with its node and its shard of each table. */
   rangeOf (receiverUid: string): ShardRange | undefined
+  /** The range of this shard (of the messages table), as shardOf names it; undefined when the map has none. */
+  rangeOfShard (shardId: string): ShardRange | undefined
 }
 
 const SQL = {
@@ -34,7 +36,7 @@ const SQL = {
   distribution: { name: 'om_citus_distribution', text: 'SELECT partmethod::text AS method FROM pg_dist_partition WHERE logicalrelid = to_regclass($1)' },
   // One placement per shard (a replicated shard has several: the first group's stands for it), on the group's primary:
   // those of the table $1, then those of the tables $2 with their names (messages_102008), by which a transaction
-  // on that node can name a shard itself (citus-shards.ts).
+  // on that node can name a shard itself (shards.ts).
   shards: {
     name: 'om_citus_shards',
     text: `SELECT DISTINCT ON (s.shardid) s.logicalrelid = to_regclass($1) AS anchor, s.logicalrelid::regclass::text AS table_name,
@@ -94,10 +96,12 @@ export function placementOf (ranges: readonly ShardRange[]): Placement {
     }
     return undefined
   }
+  const byShard = new Map(ranges.map((range) => [range.shardId, range]))
   return {
     nodeOf: (receiverUid) => rangeOf(receiverUid)?.node ?? '',
     shardOf: (receiverUid) => rangeOf(receiverUid)?.shardId ?? '',
-    rangeOf
+    rangeOf,
+    rangeOfShard: (shardId) => byShard.get(shardId)
   }
 }
 
@@ -115,7 +119,7 @@ export interface PlacementOptions {
  * transaction finds its shard gone). Between two reads a shard may move or be split (a rebalance, a node added): the
  * map then puts some receivers on their old node, or in a shard that is no more. That costs no correctness: a
  * transaction writes a shard's own tables only once it has locked the shard and found it placed on its node
- * (citus-shards.ts); otherwise it goes through the distributed tables, which Citus routes by its own metadata, with
+ * (shards.ts); otherwise it goes through the distributed tables, which Citus routes by its own metadata, with
  * two-phase commit if it must, until the next refresh. A refresh that fails keeps the map it had and says so.
  */
 export async function createPlacement (queries: Queries, options: PlacementOptions = {}): Promise<Placement & {
@@ -147,6 +151,7 @@ export async function createPlacement (queries: Queries, options: PlacementOptio
     nodeOf: (receiverUid) => current.nodeOf(receiverUid),
     shardOf: (receiverUid) => current.shardOf(receiverUid),
     rangeOf: (receiverUid) => current.rangeOf(receiverUid),
+    rangeOfShard: (shardId) => current.rangeOfShard(shardId),
     refresh,
     reload,
     close: () => { clearInterval(timer) }

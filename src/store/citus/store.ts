@@ -1,0 +1,82 @@
+// The store on Citus: PostgreSQL's store (postgres/store.ts) with Citus's migrations and a Routing by shard: each
+// receiver's reads and transactions go to the node holding its shard, a transaction on that shard's own tables, and
+// group commit forms its groups per shard. On a database without Citus, PostgreSQL's store as it is.
+import type { DatabaseOptions } from '../database.js'
+import { createPostgresStore, type Routing } from '../postgres/store.js'
+import type { Queries } from '../postgres/pool.js'
+import type { Store } from '../types.js'
+import { citusLogLine, DISTRIBUTED_TABLES, migrateCitus } from './migrations.js'
+import { createPlacement, detectCitus } from './placement.js'
+import { shardAccess } from './shards.js'
+import { createCitusStatements } from './transaction.js'
+
+async function migrate (options: DatabaseOptions): Promise<void> {
+  const line = citusLogLine(await migrateCitus(options))
+  if (line !== null) options.log?.('info', line)
+}
+
+/**
+ * Group commit forms its groups per shard (each receiver's shard, its node and its tables' names, read from Citus's
+ * catalog and reloaded in the background), so that a transaction writes one shard's tables on one node (shards.ts). A
+ * database that was down at start, and turns out to be Citus, is served as plain PostgreSQL until the next start:
+ * correct, through the distributed tables, with two-phase commits.
+ */
+async function routeByShard (pool: Queries, migrated: boolean, options: DatabaseOptions): Promise<Routing | undefined> {
+  if (!migrated) return undefined
+  let placement: Awaited<ReturnType<typeof createPlacement>>
+  try {
+    if (!await detectCitus(pool)) return undefined
+    placement = await createPlacement(pool, { colocated: DISTRIBUTED_TABLES, log: options.log })
+  } catch (error) {
+    options.log?.('warn', `could not read the Citus shard placement; groups are not formed per shard: ${error instanceof Error ? error.message : String(error)}`)
+    return undefined
+  }
+  return {
+    // A receiver's transactions and reads go to the node that holds its shard: no hop through the coordinator, and a
+    // group commits there alone (on the shard's own tables, or through Citus's local execution of the distributed
+    // tables' statements on that node's shards).
+    nodeOf: (receiverUid) => placement.nodeOf(receiverUid),
+    // On the node of the lane's shard, holding that shard (shards.ts): its receivers' statements go to the shard's own
+    // tables. A shard that is not on that node any more is written through the distributed tables, and the map read again.
+    transaction (lane) {
+      const range = lane === undefined ? undefined : placement.rangeOfShard(lane)
+      const shard = range === undefined ? undefined : shardAccess(range)
+      return {
+        node: range?.node ?? '',
+        opening: shard?.opening,
+        statements (opened) {
+          const held = shard !== undefined && shard.placedHere(opened)
+          if (shard !== undefined && !held) placement.reload()
+          return createCitusStatements({ shardOf: placement.shardOf, direct: held ? shard : undefined })
+        }
+      }
+    },
+    batchesSummaries: false,
+    // One group per shard at a time (the lane of each receiver: its shard), each on its shard's tables on its node,
+    // and as many shards at once as the pool allows: README, Scaling out: Citus, for what groups per node on the
+    // distributed tables measured against them. On Citus, two groups of one shard at once made fewer stores than one
+    // (measured when lanes were nodes), and, when their inserts went through the coordinator, deadlocked each other
+    // on Citus's shard locks; groups of different shards share no lock.
+    writeLanes: { concurrency: options.poolMax, laneOf: (receiverUid) => placement.shardOf(receiverUid) },
+    close: () => { placement.close() }
+  }
+}
+
+/** The store of a postgres:// DATABASE_URL: on Citus routed by shard, elsewhere PostgreSQL's store. */
+export async function createCitusStore (options: DatabaseOptions): Promise<Store> {
+  return await createPostgresStore(options, { migrate, route: async (pool, migrated) => await routeByShard(pool, migrated, options) })
+}
+
+/**
+ * For tests: Citus's statement shapes on a database without Citus, each receiver taken as a shard of its own, as on
+ * Citus they are whenever a transaction does not hold its shard; they must give the same results.
+ */
+export async function createCitusShapesStore (options: DatabaseOptions): Promise<Store> {
+  const shapes: Routing = {
+    nodeOf: () => '',
+    transaction: () => ({ node: '', statements: () => createCitusStatements({ shardOf: (receiverUid) => receiverUid }) }),
+    batchesSummaries: true,
+    close: () => {}
+  }
+  return await createPostgresStore(options, { migrate, route: async () => shapes })
+}

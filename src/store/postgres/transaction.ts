@@ -1,0 +1,184 @@
+// PostgreSQL's write transaction: the StoreTx of the port as the named statements of statements.ts, each
+// taking all the rows of a group at once (a group of stores or acks costs a few round trips, not a few per message),
+// its writes sent together before its next statement.
+import type { ReceiverState, StoredMessage } from '../../domain/model.js'
+import { groupBy } from '../../lib/group-by.js'
+import { bitOf } from '../../domain/readers.js'
+import type { Queries, Row } from './pool.js'
+import { SQL, type Sql } from './statements.js'
+import { columns, nothingUnsent, plainStatements, type TxStatements } from './tx-statements.js'
+import { deviceValues, pairKey, MESSAGE_FIELDS, toConversation, toDevice, toMessageKey, toNumber, toReceiverState, toStoredMessage, toTombstone } from '../row-mapper.js'
+import type { AckRemoval, ExpiredRemoval, ReceiverKey, StoreTx, StoredCopies } from '../types.js'
+
+const pairs = (keys: readonly ReceiverKey[]): unknown[][] => columns(keys, 2)
+
+/** The receivers' states in the order asked for (a statement's rows come in no promised order). */
+function inOrder (receiverUids: readonly string[], rows: Array<Record<string, unknown>>, create: boolean): ReceiverState[] {
+  const byUid = new Map(rows.map((row) => [String(row.receiver_uid), toReceiverState(row)]))
+  return receiverUids.flatMap((receiverUid) => {
+    const state = byUid.get(receiverUid)
+    if (state === undefined && create) throw new Error(`receiver upsert returned no row for ${receiverUid}`)
+    return state === undefined ? [] : [state]
+  })
+}
+
+export interface PostgresTx {
+  tx: StoreTx
+  /** Sends what is still unsent: called before COMMIT. */
+  flush (): Promise<void>
+  /** The receivers to announce once the transaction has committed. */
+  announced (): string[]
+}
+
+/**
+ * The StoreTx of the port on one connection in a transaction. Writes (new messages, summary rows, receivers' rows,
+ * devices' last acks) are kept until the transaction's next statement or its COMMIT and then sent together, in one
+ * statement before it: a group of stores then costs 6 round trips, an ack 5 (a device's 6). `statements` words each
+ * statement: the plain ones unless another backend gives its own (tx-statements.ts). One piece: an object of small
+ * methods sharing `q` and what is unsent.
+ */
+export function createTx (q: Queries, statements: TxStatements = plainStatements()): PostgresTx {
+  let unsent = nothingUnsent()
+  const announced = new Set<string>()
+  const flush = async (): Promise<void> => {
+    if (unsent.messages.length === 0 && unsent.conversations.size === 0 && unsent.receivers.size === 0 && unsent.touched.size === 0 &&
+      unsent.tombstones.length === 0) return
+    const writes = statements.writeBack(unsent)
+    unsent = nothingUnsent()
+    for (const { sql, values } of writes) await q.rows(sql, values)
+  }
+  /** Every other statement goes after what is unsent, so that it sees it. */
+  const rows = async (sql: Sql, values: readonly unknown[]): Promise<Array<Record<string, unknown>>> => {
+    await flush()
+    return await q.rows(sql, values)
+  }
+  const on = (sql: Sql, receiverUids: Iterable<string>): Sql => statements.on(sql, receiverUids)
+
+  const tx: StoreTx = {
+    async lockReceivers (receiverUids, { create = true } = {}) {
+      if (receiverUids.length === 0) return []
+      if (!create) return inOrder(receiverUids, await rows(on(SQL.lockExistingReceivers, receiverUids), [receiverUids]), false)
+      const { sql, values } = statements.lockReceivers(receiverUids)
+      return inOrder(receiverUids, await rows(sql, values), true)
+    },
+
+    async saveReceivers (states) {
+      for (const state of states) unsent.receivers.set(state.receiverUid, { ...state })
+    },
+
+    async findForStores (messageKeys, conversationKeys) {
+      const copies: StoredCopies = { pending: [], tombstones: [], conversations: [] }
+      if (messageKeys.length === 0 && conversationKeys.length === 0) return copies
+      const statement = on(SQL.findForStores, [...messageKeys, ...conversationKeys].map(([receiverUid]) => receiverUid))
+      for (const row of await rows(statement, [...pairs(messageKeys), ...pairs(conversationKeys)])) {
+        if (row.part === 'pending') copies.pending.push(toStoredMessage(row))
+        else if (row.part === 'tombstone') copies.tombstones.push(toTombstone(row))
+        else copies.conversations.push(toConversation(row))
+      }
+      return copies
+    },
+
+    async deleteTombstone (receiverUid, msgId) {
+      await rows(on(SQL.deleteTombstone, [receiverUid]), [receiverUid, msgId])
+    },
+
+    async insertMessages (messages) {
+      unsent.messages.push(...messages)
+    },
+
+    async oldestPending (receiverUid) {
+      const [row] = await rows(on(SQL.oldestPending, [receiverUid]), [receiverUid])
+      return row === undefined ? undefined : toMessageKey(row)
+    },
+
+    async removeExpired (receiverUids, now, limit) {
+      const removal: ExpiredRemoval = { removed: [], conversations: [], nextExpiry: new Map() }
+      if (receiverUids.length === 0) return removal
+      const next = new Map<string, number>()
+      const counts = new Map<string, number>()
+      for (const row of await rows(on(SQL.removeExpired, receiverUids), [receiverUids, now, limit])) {
+        if (row.part === 'removed') {
+          const key = toMessageKey(row)
+          removal.removed.push(key)
+          counts.set(key.receiverUid, (counts.get(key.receiverUid) ?? 0) + 1)
+        } else if (row.part === 'row') {
+          removal.conversations.push(toConversation(row))
+        } else {
+          next.set(String(row.receiver_uid), toNumber(row.expires_at))
+        }
+      }
+      for (const receiverUid of receiverUids) if ((counts.get(receiverUid) ?? 0) < limit) removal.nextExpiry.set(receiverUid, next.get(receiverUid) ?? null)
+      return removal
+    },
+
+    async removeAcked (acks, now, tombstoneUntil) {
+      const removal: AckRemoval = { removed: [], conversations: [], cleared: [] }
+      if (acks.length === 0) return removal
+      const found: Row[] = []
+      const { statements: removals, returnsTombstones } = statements.removeAcked(acks, now, tombstoneUntil)
+      for (const { sql, values } of removals) found.push(...await rows(sql, values))
+      for (const row of found) {
+        if (row.part === 'removed') {
+          removal.removed.push(toMessageKey(row))
+          // A message deleted (none of its readers left) that the removal answered whole.
+          if (returnsTombstones && tombstoneUntil !== null && toNumber(row.remaining) === 0) unsent.tombstones.push([...MESSAGE_FIELDS.map((column) => row[column]), now, tombstoneUntil])
+        } else if (row.part === 'row') removal.conversations.push(toConversation(row))
+        else removal.cleared.push(toConversation(row))
+      }
+      return removal
+    },
+
+    async removePending (receiverUid, seqs) {
+      if (seqs.length > 0) await rows(on(SQL.removePending, [receiverUid]), [receiverUid, seqs])
+    },
+
+    async lastPendingOfSenders (keys) {
+      if (keys.length === 0) return []
+      const found: Array<{ reader: number, message: StoredMessage }> = []
+      for (const [receiverUid, ofReceiver] of groupBy(keys, ([receiverUid]) => receiverUid)) {
+        const senders = ofReceiver.map(([, reader, senderUid]) => [reader, senderUid])
+        for (const row of await rows(on(SQL.lastPendingOfSenders, [receiverUid]), [receiverUid, ...columns(senders, 2)])) found.push({ reader: toNumber(row.reader), message: toStoredMessage(row) })
+      }
+      return found
+    },
+
+    async findConversations (keys) {
+      if (keys.length === 0) return []
+      return (await rows(on(SQL.findConversations, keys.map(([receiverUid]) => receiverUid)), pairs(keys))).map(toConversation)
+    },
+
+    async saveConversations (conversations) {
+      for (const row of conversations) unsent.conversations.set(pairKey(row.receiverUid, row.reader, row.senderUid), { save: row })
+    },
+
+    async deleteConversations (keys) {
+      for (const key of keys) unsent.conversations.set(pairKey(...key), { delete: key })
+    },
+
+    async findDevices (receiverUids) {
+      if (receiverUids.length === 0) return []
+      return (await rows(on(SQL.findDevices, receiverUids), [receiverUids])).map(toDevice)
+    },
+
+    async insertDevice (device) {
+      await rows(on(SQL.insertDevice, [device.receiverUid]), deviceValues(device))
+    },
+
+    async removeDevice (receiverUid, deviceId, slot) {
+      await rows(on(SQL.removeDevice, [receiverUid]), [receiverUid, deviceId, slot])
+    },
+
+    async takeOver (receiverUid, slot) {
+      await rows(on(SQL.takeOver, [receiverUid]), [receiverUid, bitOf(slot), slot])
+    },
+
+    async touchDevices (devices, now) {
+      for (const [receiverUid, slot] of devices) unsent.touched.set(pairKey(receiverUid, slot), [receiverUid, slot, now])
+    },
+
+    async announceStored (receiverUids) {
+      for (const receiverUid of receiverUids) announced.add(receiverUid)
+    }
+  }
+  return { tx, flush, announced: () => [...announced] }
+}

@@ -1,0 +1,111 @@
+// How a transaction words its statements (TxStatements): the plain ones of statements.ts here, or another backend's
+// shapes of them; with what every shape shares: the writes kept unsent, and rows turned into unnest's arrays.
+import type { Ack, Conversation, PendingMessage, ReceiverState } from '../../domain/model.js'
+import { bitOf } from '../../domain/readers.js'
+import { conversationValues, receiverValues, storedMessageValues, CONVERSATION_FIELDS, MESSAGE_FIELDS, RECEIVER_FIELDS } from '../row-mapper.js'
+import type { ConversationKey } from '../types.js'
+import { SQL, type Sql } from './statements.js'
+
+/** A statement and its values. */
+export interface Statement { sql: Sql, values: unknown[] }
+
+/** Rows as one array per column, for unnest: [[a1, b1], [a2, b2]] becomes [[a1, a2], [b1, b2]]. */
+export function columns (rows: ReadonlyArray<readonly unknown[]>, width: number): unknown[][] {
+  const out: unknown[][] = Array.from({ length: width }, () => [])
+  for (const row of rows) for (let i = 0; i < width; i++) out[i]?.push(row[i])
+  return out
+}
+
+/**
+ * The acks as the arrays of SQL.removeAcked: (receiver, msg_id, reader's bit), and (receiver, up_to_seq, sender or
+ * NULL, reader's bit).
+ */
+export function ackArrays (acks: readonly Ack[]): unknown[][] {
+  const byIds: Array<[string, string, number]> = []
+  const upTo: Array<[string, number, string | null, number]> = []
+  for (const { receiverUid, reader, selector } of acks) {
+    if (selector.kind === 'ids') for (const msgId of new Set(selector.msgIds)) byIds.push([receiverUid, msgId, bitOf(reader)])
+    else upTo.push([receiverUid, selector.upToSeq, selector.senderUid ?? null, bitOf(reader)])
+  }
+  return [...columns(byIds, 3), ...columns(upTo, 4)]
+}
+
+/** What a transaction has written but not yet sent: the last write of each row. */
+export interface Unsent {
+  messages: PendingMessage[]
+  conversations: Map<string, { save: Conversation } | { delete: ConversationKey }>
+  receivers: Map<string, ReceiverState>
+  /** Devices that acked: (receiver, slot) under pairKey, and when. */
+  touched: Map<string, readonly [receiverUid: string, slot: number, at: number]>
+  /** The tombstones of what a removeAcked that answers them deleted (the plain one writes them itself). */
+  tombstones: unknown[][]
+}
+
+export const nothingUnsent = (): Unsent => ({ messages: [], conversations: new Map(), receivers: new Map(), touched: new Map(), tombstones: [] })
+
+/** The receivers of what is unsent. */
+export function * receiversOf ({ messages, conversations, receivers, touched }: Unsent): Generator<string> {
+  for (const message of messages) yield message.receiverUid
+  for (const write of conversations.values()) yield 'save' in write ? write.save.receiverUid : write.delete[0]
+  yield * receivers.keys()
+  for (const [receiverUid] of touched.values()) yield receiverUid
+}
+
+/** What is unsent as rows (messages with their readers, summary rows saved, receivers) and as unnest's arrays (deleted, touched). */
+export interface UnsentRows {
+  messages: unknown[][]
+  saved: unknown[][]
+  tombstones: unknown[][]
+  receivers: unknown[][]
+  deleted: unknown[][]
+  touched: unknown[][]
+}
+
+export function rowsOf ({ messages, conversations, receivers, touched, tombstones }: Unsent): UnsentRows {
+  const saved: Conversation[] = []
+  const deleted: ConversationKey[] = []
+  for (const write of conversations.values()) {
+    if ('save' in write) saved.push(write.save)
+    else deleted.push(write.delete)
+  }
+  return {
+    messages: messages.map((message) => [...storedMessageValues(message), message.readers]),
+    saved: saved.map(conversationValues),
+    tombstones,
+    receivers: [...receivers.values()].map(receiverValues),
+    deleted: columns(deleted, 3),
+    touched: columns([...touched.values()], 3)
+  }
+}
+
+/** How one transaction words its statements. Each call names the receivers of its statement. */
+export interface TxStatements {
+  /** A statement of one shape whatever the backend, naming these receivers, as this transaction sends it. */
+  on (sql: Sql, receiverUids: Iterable<string>): Sql
+  /** The lock of these receivers' rows, made when missing. */
+  lockReceivers (receiverUids: readonly string[]): Statement
+  /**
+   * The removal of what these acks select, as statements run one after the other; with `returnsTombstones`, their
+   * removed rows are the deleted messages whole, for the write-back to keep as tombstones.
+   */
+  removeAcked (acks: readonly Ack[], now: number, tombstoneUntil: number | null): { statements: Statement[], returnsTombstones: boolean }
+  /** The write of what is unsent, as statements run one after the other. */
+  writeBack (unsent: Unsent): Statement[]
+}
+
+/** The plain statements, each as `named` names it (by default as it is). */
+export function plainStatements (named: (sql: Sql) => Sql = (sql) => sql): TxStatements {
+  return {
+    on: (sql) => named(sql),
+    lockReceivers: (receiverUids) => ({ sql: named(SQL.lockReceivers), values: [receiverUids] }),
+    removeAcked: (acks, now, tombstoneUntil) => ({ statements: [{ sql: named(SQL.removeAcked), values: [...ackArrays(acks), now, tombstoneUntil] }], returnsTombstones: false }),
+    writeBack (unsent) {
+      const rows = rowsOf(unsent)
+      return [{
+        sql: named(SQL.writeBack),
+        values: [...columns(rows.messages, MESSAGE_FIELDS.length + 1), ...columns(rows.saved, CONVERSATION_FIELDS.length), ...rows.deleted,
+          ...columns(rows.receivers, RECEIVER_FIELDS.length), ...rows.touched]
+      }]
+    }
+  }
+}

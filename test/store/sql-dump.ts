@@ -1,0 +1,46 @@
+// Every SQL text the stores can send, by name: PostgreSQL's statements, Citus's shapes and shard-named statements, SQLite's.
+import { DISTRIBUTED_TABLES } from '../../src/store/citus/migrations.js'
+import { shardAccess } from '../../src/store/citus/shards.js'
+import { CITUS, CITUS_SQL } from '../../src/store/citus/statements.js'
+import { SQL, type Sql } from '../../src/store/postgres/statements.js'
+import { prepareStatements } from '../../src/store/sqlite/statements.js'
+
+const shown = (sql: Sql): string => `${sql.name}\n${sql.text}`
+
+/** A database stand-in that only records what is prepared: SQLite's statements need no file to be read. */
+function recordingDatabase (): { prepare (source: string): unknown } {
+  return {
+    prepare (source: string) {
+      const statement = { source, run: () => undefined, get: () => undefined, all: () => [], raw: () => statement }
+      return statement
+    }
+  }
+}
+
+export function dumpSql (): Record<string, string> {
+  const dump: Record<string, string> = {}
+  // Citus's named statements under the keys they had when they were in SQL.
+  const named = { ...SQL, ...CITUS_SQL }
+  for (const [key, sql] of Object.entries(named)) dump[`postgres.${key}`] = shown(sql)
+  const lock = CITUS.lockReceivers(['a', 'b'])
+  dump['citus.lockReceivers(2)'] = shown(lock.sql)
+  const row = (width: number, tag: string): unknown[] => Array.from({ length: width }, (_, i) => `${tag}${i}`)
+  const writes = {
+    messages: [row(11, 'm'), row(11, 'n')],
+    saved: [row(11, 's')],
+    tombstones: [row(12, 't')],
+    receivers: [row(5, 'r'), row(5, 'q')],
+    deleted: [['a'], [1], ['b']],
+    touched: [['a'], [1], [2]]
+  }
+  CITUS.writeBack(writes).forEach(({ sql }, i) => { dump[`citus.writeBack[${i}]`] = shown(sql) })
+  const tables = Object.fromEntries(DISTRIBUTED_TABLES.map((table, i) => [table, { id: String(102008 + i * 32), name: `${table}_${102008 + i * 32}` }]))
+  const access = shardAccess({ shardId: '102008', min: 0, max: 100, node: 'worker:5432', tables })
+  if (access === undefined) throw new Error('no shard access for the sample range')
+  dump['citus.shard.opening'] = access.opening
+  for (const [key, sql] of Object.entries(named)) dump[`citus.shard.${key}`] = shown(access.on(sql))
+  const statements = prepareStatements(recordingDatabase() as never, { statements: 0 }) as unknown as Record<string, { source: string }>
+  for (const [key, statement] of Object.entries(statements)) dump[`sqlite.${key}`] = statement.source
+  // Sorted, so that moving a statement between files keeps the dump the same.
+  return Object.fromEntries(Object.entries(dump).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0))
+}
