@@ -3,14 +3,14 @@
 import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import pg from 'pg'
-import { PG_ADMIN_URL } from '../test/helpers/database.js'
+import { PG_ADMIN_URL, TEST_STORES, type TestStore } from '../test/helpers/database.js'
 
 const files = process.argv.length > 2 ? process.argv.slice(2) : ['test/**/*.test.ts']
 const inCi = process.env.CI === 'true' || process.env.CI === '1'
 
 interface Tally { passed: number, failed: number, failures: string[] }
 
-function runTap (store: 'sqlite' | 'postgres'): Promise<Tally> {
+function runTap (store: TestStore): Promise<Tally> {
   return new Promise((resolve, reject) => {
     const child = spawn('npx', ['tap', '-R', 'tap', '--disable-coverage', '--timeout=600', ...files], {
       env: { ...process.env, TEST_STORE: store },
@@ -71,17 +71,18 @@ const expectedNode = process.env.TEST_EXPECT_NODE
 if (expectedNode !== undefined && expectedNode !== process.version) {
   results.push(['runtime', { passed: 0, failed: 1, failures: [`expected node ${expectedNode}, running on ${process.version}`] }])
 }
-results.push(['sqlite', await runTap('sqlite')])
-
-const unreachable = await postgresReachable()
-if (unreachable === null) {
-  results.push(['postgres', await runTap('postgres')])
-} else if (inCi) {
-  process.stdout.write(`\nPostgreSQL at ${PG_ADMIN_URL} is unreachable (${unreachable}): under CI that is a failure.\n`)
-  results.push(['postgres', { passed: 0, failed: 1, failures: ['PostgreSQL unreachable'] }])
-} else {
-  process.stdout.write(`\n*** The PostgreSQL suite did NOT run: ${PG_ADMIN_URL} is unreachable (${unreachable}).\n` +
-    '*** Start PostgreSQL or set TEST_PG_ADMIN_URL to run it; CI runs it always.\n')
+for (const store of TEST_STORES) {
+  // The embedded store needs nothing; a server's must be reachable (and is, under CI).
+  const unreachable = store === 'postgres' ? await postgresReachable() : null
+  if (unreachable === null) {
+    results.push([store, await runTap(store)])
+  } else if (inCi) {
+    process.stdout.write(`\nPostgreSQL at ${PG_ADMIN_URL} is unreachable (${unreachable}): under CI that is a failure.\n`)
+    results.push([store, { passed: 0, failed: 1, failures: ['PostgreSQL unreachable'] }])
+  } else {
+    process.stdout.write(`\n*** The PostgreSQL suite did NOT run: ${PG_ADMIN_URL} is unreachable (${unreachable}).\n` +
+      '*** Start PostgreSQL or set TEST_PG_ADMIN_URL to run it; CI runs it always.\n')
+  }
 }
 
 const total = results.reduce((sum, [, tally]) => ({ passed: sum.passed + tally.passed, failed: sum.failed + tally.failed }), { passed: 0, failed: 0 })

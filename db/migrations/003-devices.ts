@@ -21,8 +21,8 @@ export async function up (knex: Knex): Promise<void> {
   await knex.raw('ALTER TABLE messages ADD COLUMN readers integer NOT NULL DEFAULT 1')
   await knex.raw('ALTER TABLE receivers ADD COLUMN devices integer NOT NULL DEFAULT 0')
 
-  const { tableOptions } = knex.userParams as MigrationParams
-  if (tableOptions === undefined) {
+  const { dialect } = knex.userParams as MigrationParams
+  if (dialect === 'postgres') {
     await knex.raw('ALTER TABLE conversations ADD COLUMN reader integer NOT NULL DEFAULT 0')
     await knex.raw('ALTER TABLE conversations DROP CONSTRAINT conversations_pkey, ADD CONSTRAINT conversations_pkey PRIMARY KEY (receiver_uid, reader, sender_uid)')
     await knex.raw('DROP INDEX conversations_receiver_sort_seq')

@@ -1,14 +1,19 @@
 // The table of backends: for each database the service can run on, how DATABASE_URL names it, its knex driver
-// configuration, its store factory and the error codes that mean "unreachable". A new backend is one entry here
-// and its store file; nothing else in the service asks which database it runs on.
+// configuration, how it migrates, its store factory and the error codes that mean "unreachable". A new backend is one
+// entry here and its folder; the migrations ask for its dialect through knex's userParams, and the test helpers run the
+// suite once per entry.
 import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import knexFactory, { type Knex } from 'knex'
-import { knexLog, type DatabaseOptions } from './database.js'
+import { knexLog, migrate, type DatabaseOptions } from './database.js'
+import { refusalOf } from './postgres/refusals.js'
 import type { Store } from './types.js'
 
+/** The migration's outcome, for `npm run migrate` and the start log: what it applied, and lines worth saying. */
+export interface MigrationOutcome { applied: string[], notes: string[] }
+
 export interface Backend {
-  readonly name: string
+  readonly name: Dialect
   /** How DATABASE_URL names this backend, for the error of a URL that names none. */
   readonly urlForm: string
   matches (databaseUrl: string): boolean
@@ -16,6 +21,8 @@ export interface Backend {
   problemWith (databaseUrl: string): string | null
   knexConfig (options: DatabaseOptions): Knex.Config
   openStore (options: DatabaseOptions): Promise<Store>
+  /** Brings the database to the latest schema, as the service does at start (`npm run migrate`). */
+  migrate (options: DatabaseOptions): Promise<MigrationOutcome>
   /** Driver error codes (and messages of errors without one) that mean the database is unreachable or too slow. */
   readonly unavailableCodes: RegExp
   readonly unavailableMessages?: RegExp
@@ -28,8 +35,12 @@ export interface Backend {
   refusal? (error: unknown, databaseUrl: string): string | null
 }
 
+/** The SQL dialects of the backends: what a migration branches on where their DDL differs. */
+export type Dialect = 'sqlite' | 'postgres'
+
 /** What a migration may ask of the backend it runs on, through knex's userParams. */
 export interface MigrationParams {
+  dialect: Dialect
   /** Appended to every CREATE TABLE (SQLite: WITHOUT ROWID, so rows are stored in primary-key order). */
   tableOptions?: string
 }
@@ -49,7 +60,7 @@ const sqlite: Backend = {
   knexConfig (options) {
     const filename = sqliteFilename(options.databaseUrl)
     if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true })
-    const userParams: MigrationParams = { tableOptions: 'WITHOUT ROWID' }
+    const userParams: MigrationParams = { dialect: 'sqlite', tableOptions: 'WITHOUT ROWID' }
     return {
       client: 'better-sqlite3',
       connection: { filename },
@@ -78,6 +89,14 @@ const sqlite: Backend = {
     }
   },
   openStore: async (options) => await (await import('./sqlite/store.js')).createSqliteStore(options),
+  async migrate (options) {
+    const db = createKnex(options)
+    try {
+      return { applied: await migrate(db), notes: [] }
+    } finally {
+      await db.destroy()
+    }
+  },
   // better-sqlite3's codes, extended ones included (SQLITE_IOERR_FSYNC, SQLITE_BUSY_TIMEOUT, ...).
   unavailableCodes: /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|READONLY)/,
   fullCodes: /^SQLITE_FULL/
@@ -108,49 +127,6 @@ function dropConnectionOnReadTimeout (connection: PgConnection): void {
   }
 }
 
-/** Where DATABASE_URL points, in the words of a refusal: never its password. */
-interface Target { host: string, port: string, database: string, role: string }
-
-function targetOf (databaseUrl: string, serverMessage: string): Target {
-  const url = new URL(databaseUrl)
-  const decoded = (part: string): string => {
-    try {
-      return decodeURIComponent(part)
-    } catch {
-      return part
-    }
-  }
-  return {
-    host: url.hostname.replace(/^\[|\]$/g, '') || 'localhost',
-    port: url.port || '5432',
-    database: decoded(url.pathname.replace(/^\//, '')) || decoded(url.username),
-    // The server names the role it refused (pg's default, the OS user, when the URL names none).
-    role: /role "([^"]+)"/.exec(serverMessage)?.[1] ?? decoded(url.username)
-  }
-}
-
-/** PostgreSQL's refusals of a connection, by SQLSTATE: what the server said, and what the operator can do. */
-const REFUSALS: Record<string, (target: Target, serverMessage: string) => string> = {
-  // invalid_catalog_name
-  '3D000': ({ host, port, database }) => `database "${database}" does not exist on ${host}:${port}; ` +
-    `create it (createdb -h ${host} -p ${port} -U postgres ${database}) or point DATABASE_URL at an existing database`,
-  // invalid_authorization_specification: no such role, a role without LOGIN, or no pg_hba.conf line for it
-  '28000': ({ host, port, database, role }, serverMessage) => {
-    if (/does not exist/.test(serverMessage)) {
-      return `role "${role}" does not exist on ${host}:${port}; create it (createuser -h ${host} -p ${port} -U postgres --login ${role}) ` +
-        'or point DATABASE_URL at an existing role'
-    }
-    if (/not permitted to log in/.test(serverMessage)) {
-      return `role "${role}" cannot log in on ${host}:${port}; grant it LOGIN (ALTER ROLE "${role}" LOGIN) or point DATABASE_URL at a role that can`
-    }
-    return `role "${role}" may not connect to database "${database}" on ${host}:${port} (${serverMessage}); ` +
-      'allow it in pg_hba.conf or point DATABASE_URL at a role that may'
-  },
-  // invalid_password
-  '28P01': ({ host, port, role }) => `password authentication failed for role "${role}" on ${host}:${port}; ` +
-    'correct the password in DATABASE_URL (not shown here) or the role\'s password on the server'
-}
-
 const postgres: Backend = {
   name: 'postgres',
   urlForm: 'postgres://',
@@ -165,6 +141,7 @@ const postgres: Backend = {
   },
   knexConfig: (options) => ({
     client: 'pg',
+    userParams: { dialect: 'postgres' } satisfies MigrationParams,
     connection: {
       connectionString: options.databaseUrl,
       statement_timeout: options.statementTimeoutMs,
@@ -186,17 +163,17 @@ const postgres: Backend = {
   }),
   // Citus's store: PostgreSQL's, routed by shard when the database turns out to have Citus.
   openStore: async (options) => await (await import('./citus/store.js')).createCitusStore(options),
+  async migrate (options) {
+    // Citus's distribution runs under the same lock, after the migrations, on a database that has the extension.
+    const { citusLogLine, migrateCitus } = await import('./citus/migrations.js')
+    const report = await migrateCitus(options)
+    return { applied: report.applied, notes: [citusLogLine(report)].filter((line) => line !== null) }
+  },
   // Admin shutdown, crash recovery, cannot connect now, too many connections, connection exceptions, statement timeout.
   unavailableCodes: /^(57P0[123]|53300|0800[01346]|57014)$/,
   // disk_full: the server's own problem, answered as the SQLite store answers it.
   fullCodes: /^53100$/,
-  refusal (error, databaseUrl) {
-    const code = (error as { code?: unknown } | null)?.code
-    const refused = typeof code === 'string' ? REFUSALS[code] : undefined
-    if (refused === undefined) return null
-    const serverMessage = error instanceof Error ? error.message : ''
-    return refused(targetOf(databaseUrl, serverMessage), serverMessage)
-  },
+  refusal: refusalOf,
   // What pg and pg-pool throw, without a code, when the server cannot be reached or stops answering
   // ('timeout expired' is pg's connect timeout).
   unavailableMessages: new RegExp([
@@ -219,6 +196,11 @@ function backendOf (databaseUrl: string): Backend {
 
 export function createKnex (options: DatabaseOptions): Knex {
   return knexFactory(backendOf(options.databaseUrl).knexConfig(options))
+}
+
+/** Migrates the database that DATABASE_URL names (`npm run migrate`). */
+export async function migrateDatabase (options: DatabaseOptions): Promise<MigrationOutcome> {
+  return await backendOf(options.databaseUrl).migrate(options)
 }
 
 /** Opens (and migrates) the store of the backend that DATABASE_URL names. */

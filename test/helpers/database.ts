@@ -3,12 +3,16 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
+import { BACKENDS, type Dialect } from '../../src/store/backends.js'
 import { citusWorkers, createCitusDatabase } from './citus.js'
 
-export type TestStore = 'sqlite' | 'postgres'
+export type TestStore = Dialect
 
-/** Which store this run of the suite targets: scripts/run-tests.ts (npm test) runs the whole suite once per store. */
-export const TEST_STORE: TestStore = process.env.TEST_STORE === 'postgres' ? 'postgres' : 'sqlite'
+/** The stores the suite runs on: one per entry of the backends table (scripts/run-tests.ts runs it once per store). */
+export const TEST_STORES: readonly TestStore[] = BACKENDS.map((backend) => backend.name)
+
+/** Which store this run of the suite targets (TEST_STORE; the embedded default, SQLite, unless it names another). */
+export const TEST_STORE: TestStore = TEST_STORES.find((store) => store === process.env.TEST_STORE) ?? 'sqlite'
 
 export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 
