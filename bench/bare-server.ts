@@ -3,10 +3,9 @@ import Fastify from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { errorHandler } from '../src/http/errors.js'
 import { registerJsonParser } from '../src/http/json-parser.js'
-import {
-  AckBody, AckResponse, BatchResponse, MessageParams, Message, PageQuery, PageResponse, ReceiverParams, StoredResponse,
-  SummaryQuery, SummaryResponse, batchSchema, newMessageSchema
-} from '../src/http/schemas.js'
+import { BatchResponse, Message, StoredResponse, batchSchema, newMessageSchema } from '../src/http/message-schemas.js'
+import { AckBody, AckResponse, PageQuery, PageResponse, SummaryQuery, SummaryResponse } from '../src/http/receiver-schemas.js'
+import { MessageParams, ReceiverParams } from '../src/http/schemas.js'
 import { registerValidators } from '../src/http/validation.js'
 
 const limits = { maxContentLength: 4096, messageTtlSeconds: 2592000 }

@@ -1,7 +1,8 @@
 // Turns validated request bodies into the domain's camelCase commands (the counterpart of presenters.ts).
 import type { AckSelector, NewMessage } from '../domain/model.js'
 import { httpErrors } from './errors.js'
-import type { AckBodyInput, NewMessageBody } from './schemas.js'
+import type { NewMessageBody } from './message-schemas.js'
+import type { AckBodyInput } from './receiver-schemas.js'
 import { parseDateTime } from './time.js'
 
 /** Epoch milliseconds of a date-time that the schema's format has already accepted. */

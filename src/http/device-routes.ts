@@ -3,7 +3,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { DeviceView } from '../domain/model.js'
 import type { MessageService } from '../domain/service.js'
-import { DeviceParams, DeviceResponse, DevicesResponse, NoQuery, ReceiverParams, errorResponses } from './schemas.js'
+import { DeviceResponse, DevicesResponse } from './receiver-schemas.js'
+import { DeviceParams, NoQuery, ReceiverParams, errorResponses } from './schemas.js'
 import { formatTime } from './time.js'
 
 export interface DeviceRoutesOptions {

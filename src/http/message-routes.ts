@@ -5,10 +5,9 @@ import { domainErrors } from '../domain/errors.js'
 import type { MessageService } from '../domain/service.js'
 import { toNewMessage } from './commands.js'
 import { EXAMPLES } from './examples.js'
+import { BatchResponse, StoredResponse, batchSchema, newMessageSchema } from './message-schemas.js'
 import { presentMessage } from './presenters.js'
-import {
-  BatchResponse, NoQuery, StoredResponse, batchSchema, errorResponses, newMessageSchema, type SchemaLimits
-} from './schemas.js'
+import { NoQuery, errorResponses, type SchemaLimits } from './schemas.js'
 
 export interface MessageRoutesOptions {
   service: MessageService

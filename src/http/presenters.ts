@@ -1,7 +1,7 @@
 // Turns domain values into the contract's JSON shapes (snake_case, RFC 3339 UTC with milliseconds).
 import type { Conversation, StoredMessage } from '../domain/model.js'
 import { formatTime } from './time.js'
-import type { ApiMessage } from './schemas.js'
+import type { ApiMessage } from './message-schemas.js'
 
 export function presentMessage (message: StoredMessage): ApiMessage {
   return {

@@ -4,11 +4,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { MessageService } from '../domain/service.js'
 import { toAckSelector } from './commands.js'
+import { Message } from './message-schemas.js'
 import { presentMessage, presentSummaryRow } from './presenters.js'
 import {
-  AckBody, AckResponse, Message, MessageParams, MessageQuery, NoQuery, PageQuery, PageResponse, ReceiverParams, SummaryQuery, SummaryResponse,
-  PAGE_LIMIT_DEFAULT, SUMMARY_LIMIT_DEFAULT, errorResponses
-} from './schemas.js'
+  AckBody, AckResponse, MessageQuery, PageQuery, PageResponse, SummaryQuery, SummaryResponse, PAGE_LIMIT_DEFAULT, SUMMARY_LIMIT_DEFAULT
+} from './receiver-schemas.js'
+import { MessageParams, NoQuery, ReceiverParams, errorResponses } from './schemas.js'
 import { Type } from 'typebox'
 
 export interface ReceiverRoutesOptions {

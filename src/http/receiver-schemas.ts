@@ -1,0 +1,93 @@
+// The schemas of a receiver's calls (TypeBox): summary, pages, one message, acks, and its devices.
+import { Type, type Static } from 'typebox'
+import { EXAMPLES } from './examples.js'
+import { Message } from './message-schemas.js'
+import { DateTime, DeviceId, DeviceIdField, MsgId, Nullable, ReceiverUid, SenderUid, Seq, USER_ID } from './schemas.js'
+
+/** The page sizes a caller gets without `limit`. */
+export const SUMMARY_LIMIT_DEFAULT = 50
+export const PAGE_LIMIT_DEFAULT = 100
+/** The longest a page request may be held (wait_seconds). */
+export const WAIT_SECONDS_MAX = 30
+
+/** The query of the calls on one message: the device, for a receiver with devices. */
+export const MessageQuery = Type.Object({ device_id: Type.Optional(DeviceIdField) }, { additionalProperties: false })
+
+const Cursor = Type.String({ description: 'opaque cursor from a previous page' })
+
+export const SummaryQuery = Type.Object({
+  device_id: Type.Optional(DeviceIdField),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: SUMMARY_LIMIT_DEFAULT })),
+  cursor: Type.Optional(Cursor)
+}, { additionalProperties: false })
+
+export const SummaryResponse = Type.Object({
+  receiver_uid: ReceiverUid,
+  total_pending: Type.Integer(),
+  senders: Type.Array(Type.Object({
+    sender_uid: SenderUid,
+    pending_count: Type.Integer(),
+    last_seq: Nullable(Type.Integer()),
+    last_send_time: Nullable(DateTime),
+    last_msg_type: Nullable(Type.Integer()),
+    last_content_preview: Nullable(Type.String({ description: 'content cut to 100 Unicode code points' })),
+    lost_count: Type.Integer({ description: 'messages of this sender removed without an ack (expired or dropped) since the last ack of one of its messages' })
+  }, { title: 'SenderSummary' })),
+  next_cursor: Nullable(Type.String({ description: 'null on the last page' }))
+}, { title: 'Summary', description: 'One row per sender, most recent conversation first', examples: [EXAMPLES.summary] })
+
+export const PageQuery = Type.Object({
+  // No example: Swagger UI would fill it in, and "Try it out" would then show one sender's messages only.
+  sender_uid: Type.Optional(Type.String({ ...USER_ID, description: "only this sender's messages (1-50 of A-Z a-z 0-9 . _ - : @ +); all senders' when omitted" })),
+  device_id: Type.Optional(DeviceIdField),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: PAGE_LIMIT_DEFAULT })),
+  cursor: Type.Optional(Cursor),
+  wait_seconds: Type.Optional(Type.Integer({
+    minimum: 0,
+    maximum: WAIT_SECONDS_MAX,
+    default: 0,
+    description: 'while the page would be empty, hold the request up to this many seconds and answer as soon as a matching message commits (long-poll); 0 answers at once'
+  }))
+}, { additionalProperties: false })
+
+export const PageResponse = Type.Object({
+  messages: Type.Array(Message),
+  next_cursor: Type.String({ description: 'always a cursor to resume from, also after an empty page' }),
+  has_more: Type.Boolean()
+}, { title: 'MessagePage', description: 'One page of pending messages, seq ascending', examples: [EXAMPLES.page] })
+
+export const AckBody = Type.Object({
+  msg_ids: Type.Optional(Type.Array(MsgId, { minItems: 1, maxItems: 1000 })),
+  up_to_seq: Type.Optional(Seq),
+  sender_uid: Type.Optional(SenderUid),
+  device_id: Type.Optional(DeviceIdField)
+}, {
+  additionalProperties: false,
+  title: 'Ack',
+  description: 'either {msg_ids} or {up_to_seq, sender_uid?}, never both; with device_id for a receiver with devices',
+  'x-examples': { by_ids: EXAMPLES.ackByIds, up_to_seq: EXAMPLES.ackUpToSeq }
+})
+
+export type AckBodyInput = Static<typeof AckBody>
+
+export const AckResponse = Type.Object({ deleted: Type.Integer({ description: 'messages deleted by this ack; 0 when acked again' }) }, {
+  title: 'AckResult',
+  description: 'Acknowledged',
+  examples: [EXAMPLES.ackResult]
+})
+
+const DEVICE_PROPERTIES = {
+  device_id: DeviceId,
+  registered_at: DateTime,
+  pending_count: Type.Integer({ description: 'messages pending for this device' })
+}
+
+export const DeviceResponse = Type.Object(DEVICE_PROPERTIES, { title: 'Device', examples: [EXAMPLES.device] })
+
+export const DevicesResponse = Type.Object({
+  devices: Type.Array(Type.Object({
+    ...DEVICE_PROPERTIES,
+    last_ack_at: Nullable(Type.String({ format: 'date-time', description: "the time of this device's last ack; null before its first" }))
+  }, { title: 'DeviceState' }))
+}, { title: 'Devices', description: 'The registered devices, in the order they registered', examples: [EXAMPLES.devices] })
+
