@@ -1,9 +1,9 @@
 // On Citus, a transaction whose receivers all live in one shard runs the plain statements of postgres/statements.ts
 // on that shard's own tables (messages_102008 for messages, and so on), on the node that holds them. Citus then has
 // nothing to plan: on a distributed table each statement goes through its distributed planner, is pruned to its shard
-// and planned again there, at each call (a keyed SELECT of one receiver 480 µs against 150 on plain PostgreSQL, a
-// group's findForStores 1.6 ms against 0.25, measured on a worker); on the shard's table a named statement is planned
-// once a connection, as on plain PostgreSQL.
+// and planned again there, at each call, which costs more than the statement itself on plain PostgreSQL (the cost per
+// statement measured: docs/postgresql-and-citus.md#scaling-out-citus); on the shard's table a named statement is
+// planned once a connection, as on plain PostgreSQL.
 //
 // A shard can move to another node, or be split, while the service's map (placement.ts) still puts it here.
 // Rows written to the old copy after the move would be lost, so the transaction opens by taking the lock that Citus's

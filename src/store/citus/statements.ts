@@ -46,8 +46,8 @@ export const CITUS = {
    * it always updates), then the updates by unnest. Citus runs no CTE that writes as part of one task: it plans and
    * runs each such CTE as a subplan of its own, and then the statement around them, even when all name one shard
    * (EXPLAIN: a "Distributed Subplan" per part). A part keyed by an empty array would go to every shard. The receivers
-   * as VALUES, not UPDATE_RECEIVERS: Citus routes an INSERT's rows to their shards without planning a join on each,
-   * 0.9 ms against 1.6 for 8 receivers on 6 shards of one node (measured in one transaction on a worker).
+   * as VALUES, not UPDATE_RECEIVERS: Citus routes an INSERT's rows to their shards without planning a join on each
+   * (the cost per statement measured: docs/postgresql-and-citus.md#scaling-out-citus).
    */
   writeBack (writes: CitusWrites): Array<{ sql: Sql, values: unknown[] }> {
     const statements: Array<{ sql: Sql, values: unknown[] }> = []

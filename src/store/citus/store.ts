@@ -53,9 +53,9 @@ async function routeByShard (pool: Queries, migrated: boolean, options: Database
     },
     batchesSummaries: false,
     // One group per shard at a time (the lane of each receiver: its shard), each on its shard's tables on its node,
-    // and as many shards at once as the pool allows: README, Scaling out: Citus, for what groups per node on the
-    // distributed tables measured against them. On Citus, two groups of one shard at once made fewer stores than one
-    // (measured when lanes were nodes), and, when their inserts went through the coordinator, deadlocked each other
+    // and as many shards at once as the pool allows (how this compares with groups on the distributed tables:
+    // docs/postgresql-and-citus.md#scaling-out-citus). Two groups at once in one lane made fewer stores than one
+    // (measured when a lane was a node), and, when their inserts went through the coordinator, deadlocked each other
     // on Citus's shard locks; groups of different shards share no lock.
     writeLanes: { concurrency: options.poolMax, laneOf: (receiverUid) => placement.shardOf(receiverUid) },
     close: () => { placement.close() }

@@ -48,7 +48,7 @@ export function createCitusStatements ({ shardOf, direct: held }: CitusShards): 
     removeAcked (acks, now, tombstoneUntil) {
       if (shapesFor(acks.map((ack) => ack.receiverUid)) === 'plain') return plain.removeAcked(acks, now, tombstoneUntil)
       // One statement per shard: over one shard Citus runs it as one task, over several it plans its parts one after
-      // the other through intermediate results (10 to 40 ms a group against about 1 ms).
+      // the other through intermediate results, far dearer (measured: docs/postgresql-and-citus.md#scaling-out-citus).
       const parts = [...groupBy(acks, (ack) => shardOf(ack.receiverUid)).values()]
       return { statements: parts.map((part) => ({ sql: CITUS_SQL.removeAckedOnCitus, values: [...ackArrays(part), now] })), returnsTombstones: true }
     },

@@ -49,7 +49,7 @@ export interface PostgresBackend {
   route? (pool: Queries, migrated: boolean): Promise<Routing | undefined>
 }
 
-// Write groups at once on plain PostgreSQL (measured at writeLanes below); the pool's other connections read.
+// Write groups at once on plain PostgreSQL (why two: at writeLanes below); the pool's other connections read.
 const WRITE_CONCURRENCY = 2
 
 async function guard<T> (work: () => Promise<T>): Promise<T> {
@@ -118,9 +118,9 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
     })
   }
   const summaries = createSummaryReads(pool, poolNear, Math.max(1, options.poolMax - WRITE_CONCURRENCY))
-  // Two groups at a time: while one waits for its round trips or its commit, the other runs. Measured side by side
-  // (autocannon -c 50, 2 cores): two against one, 1.85 times the stores and 1.24 the acks; three or five against
-  // two, no more stores and fewer acks (the groups only get smaller). The rest of the pool stays free for reads.
+  // Two groups at a time: while one waits for its round trips or its commit, the other runs. More at once only cut the
+  // same calls into smaller groups, each paying its own round trips and commit (measured: bench/README.md, comparing
+  // the stores, four write groups at once against two). The rest of the pool stays free for reads.
   const writeLanes: WriteLanes = routing?.writeLanes ?? { concurrency: Math.min(WRITE_CONCURRENCY, options.poolMax) }
   const run = <T>(work: () => Promise<T>): Promise<T> => guard(async () => {
     await ensureSchema()
