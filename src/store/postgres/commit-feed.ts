@@ -1,5 +1,5 @@
-// Wake-ups across instances through PostgreSQL's own LISTEN/NOTIFY: each committed group of stores sends, from inside
-// its transaction (so it is delivered only on COMMIT), the receivers it stored for; every instance listens on one
+// Wake-ups across instances through PostgreSQL's own LISTEN/NOTIFY: each committed group of stores sends, in a
+// statement of its own right after its COMMIT (store.ts), the receivers it stored for; every instance listens on one
 // dedicated connection (not the pool), reconnects by itself, and after a reconnect tells its waiters to read again.
 import pg from 'pg'
 import type { DatabaseOptions } from '../database.js'

@@ -23,8 +23,8 @@ export const SQL = {
   // What a group of stores reads up front, in one round trip: pending messages and tombstones under the pairs $1, $2
   // (receiver_uid, msg_id), and summary rows under the pairs $3, $4 (receiver_uid, sender_uid). One result: each
   // part's columns, NULL where another part's are. The UNION in a subquery: a distributed planner pushes that down, one
-  // task per node's table with all three parts, where it plans a UNION at the top as a subplan per part, each read
-  // into an intermediate result (EXPLAIN: 3 subplans of a task each, and a task that appends them).
+  // task per shard with all three parts, where it plans a UNION at the top as a subplan per part, each read into an
+  // intermediate result (EXPLAIN: 3 subplans of a task each, and a task that appends them).
   // PostgreSQL flattens the subquery: the same plan.
   findForStores: sql('find_for_stores',
     `SELECT * FROM (SELECT 'pending' AS part, ${MESSAGES}, NULL::bigint AS purge_at, NULL::integer AS reader, ${ROW_NULLS} FROM messages WHERE ${inPairs('msg_id')} ` +
