@@ -1,4 +1,4 @@
-// Storing: group commit, dedup against pending messages and tombstones, the quota and its overflow policy, seq.
+// Storing: group commit (write-queue.ts), dedup against pending messages and tombstones, the quota and its overflow policy, seq.
 import { v7 as uuidv7 } from 'uuid'
 import type { StoreTx } from '../store/types.js'
 import { forgetPending, withStored } from './conversations.js'

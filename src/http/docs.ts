@@ -38,7 +38,7 @@ export async function registerDocs (app: FastifyInstance): Promise<void> {
         }
       }
     },
-    // The same rule as the auth hook in app.ts: a key on /v1, none anywhere else.
+    // The same rule as the auth hook in v1.ts: a key on /v1, none anywhere else.
     transform: ({ schema, url }) => {
       if (schema === undefined) return { schema, url }
       return { schema: { ...schema, security: url.startsWith('/v1/') ? [{ bearerAuth: [] }] : [] } as typeof schema, url }

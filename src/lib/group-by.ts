@@ -1,4 +1,4 @@
-// Grouping a list by a key, as Map.groupBy does (ES2024, Node 21 and later: the service still runs on Node 20).
+// Grouping a list by a key, as Map.groupBy does (ES2024, from Node 21: the service is on Node 24 and 26, and still runs on 20).
 
 /** The items by key: keys in the order they first appear, each group in input order. */
 export function groupBy<T> (items: Iterable<T>, keyOf: (item: T) => string): Map<string, T[]> {

@@ -1,5 +1,6 @@
 // The store port: what the domain may ask of a store, in the domain's model types, with times as epoch milliseconds.
-// sqlite/store.ts and postgres/store.ts implement it; test/store/store-contract.test.ts holds both to it.
+// sqlite/store.ts and postgres/store.ts implement it (citus/store.ts through PostgreSQL's), and
+// test/store/store-contract.test.ts holds them to it.
 import type { Ack, Conversation, Device, DeviceView, MessageKey, PendingMessage, ReceiverState, StoredMessage, Tombstone } from '../domain/model.js'
 
 export interface SummaryView {
