@@ -1,3 +1,4 @@
+// The summary's preview columns: each summary row keeps its latest pending message's send time, type and preview.
 import type { Knex } from 'knex'
 
 export const name = '002-summary-preview'
