@@ -1,6 +1,6 @@
 // An in-memory fake of the store port (src/store/types.ts) for the domain's unit tests: plain arrays and maps, one
 // transaction at a time, rolled back on a rejection. It does what each port method's comment says, the plain way, and
-// nothing more; the real stores are held to the same port by test/store/store-contract.test.ts.
+// nothing more; test/store/memory-store-fidelity.test.ts checks that it answers as the real stores do.
 import { createMessageService, type MessageService } from '../../src/domain/service.js'
 import type { Ack, Conversation, Device, MessageEvents, MessageKey, MessageRules, PendingMessage, ReceiverState, StoredMessage, Tombstone } from '../../src/domain/model.js'
 import type { ConversationKey, Store, StoreTx } from '../../src/store/types.js'
