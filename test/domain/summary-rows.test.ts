@@ -96,3 +96,21 @@ t.test('each device has its own rows: an ack moves that device\'s counts only; e
   t.same(devices.map((device) => [device.deviceId, device.pendingCount]), [['phone', 1], ['laptop', 0]])
   t.equal((await service.summary({ receiverUid: 'bob', deviceId: 'phone', limit: 50 })).totalPending, 1, 'total_pending is the device\'s own')
 })
+
+t.test('the summary pages by its own cursor, each sender once, most recent first; a page\'s cursor is refused there', async (t) => {
+  const { service } = createDomain()
+  await service.storeMany(['s1', 's2', 's3', 's4', 's5'].map((sender, i) => message(sender, `m${i + 1}`)))
+  await service.storeOne(message('s2', 'm6'))
+  const seen: string[] = []
+  let cursor: string | undefined
+  for (let pages = 0; pages < 5; pages++) {
+    const page = await service.summary({ receiverUid: 'bob', limit: 2, cursor })
+    seen.push(...page.senders.map((row) => row.senderUid))
+    if (page.nextCursor === null) break
+    cursor = page.nextCursor
+  }
+  t.same(seen, ['s2', 's5', 's4', 's3', 's1'])
+  const messages = await service.page({ receiverUid: 'bob', limit: 2 })
+  await t.rejects(service.summary({ receiverUid: 'bob', limit: 2, cursor: messages.nextCursor }), { code: 'INVALID_CURSOR' })
+  await t.rejects(service.page({ receiverUid: 'bob', limit: 2, cursor: cursor ?? '' }), { code: 'INVALID_CURSOR' })
+})
