@@ -6,7 +6,7 @@ import { resolveReaders } from '../../src/domain/acks.js'
 import { DomainError } from '../../src/domain/errors.js'
 import type { AckRequest, Device, NewMessage, ReceiverState } from '../../src/domain/model.js'
 import type { MessageService } from '../../src/domain/service.js'
-import { createDomain } from '../helpers/memory-store.js'
+import { createDomain } from '../helpers/domain.js'
 
 const message = (receiverUid: string, senderUid: string, msgId: string, extra: Partial<NewMessage> = {}): NewMessage =>
   ({ receiverUid, senderUid, msgId, msgType: 1, content: `text of ${msgId}`, ...extra })

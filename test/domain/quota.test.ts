@@ -4,7 +4,7 @@
 import t from 'tap'
 import type { NewMessage } from '../../src/domain/model.js'
 import type { MessageService } from '../../src/domain/service.js'
-import { createDomain } from '../helpers/memory-store.js'
+import { createDomain } from '../helpers/domain.js'
 
 const message = (senderUid: string, msgId: string, extra: Partial<NewMessage> = {}): NewMessage =>
   ({ receiverUid: 'bob', senderUid, msgId, msgType: 1, content: `text of ${msgId}`, ...extra })

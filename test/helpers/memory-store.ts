@@ -1,8 +1,7 @@
 // An in-memory fake of the store port (src/store/types.ts) for the domain's unit tests: plain arrays and maps, one
 // transaction at a time, rolled back on a rejection. It does what each port method's comment says, the plain way, and
 // nothing more; test/store/memory-store-fidelity.test.ts checks that it answers as the real stores do.
-import { createMessageService, type MessageService } from '../../src/domain/service.js'
-import type { Ack, Conversation, Device, MessageEvents, MessageKey, MessageRules, PendingMessage, ReceiverState, StoredMessage, Tombstone } from '../../src/domain/model.js'
+import type { Ack, Conversation, Device, MessageKey, PendingMessage, ReceiverState, StoredMessage, Tombstone } from '../../src/domain/model.js'
 import type { ConversationKey, Store, StoreTx } from '../../src/store/types.js'
 
 interface State {
@@ -227,42 +226,4 @@ export function createMemoryStore (): MemoryStore {
     async close () {}
   }
   return store
-}
-
-export const RULES: MessageRules = {
-  messageTtlSeconds: 3600,
-  maxPendingPerReceiver: 1000,
-  overflowPolicy: 'reject',
-  dedupWindowSeconds: 600,
-  sweepBatchSize: 100,
-  maxWaiters: 10,
-  maxDevicesPerReceiver: 5
-}
-
-export interface Counted { stored: number, duplicates: number, acked: number, expired: number, dropped: number, wakeups: number }
-
-export interface DomainUnderTest {
-  service: MessageService
-  store: MemoryStore
-  /** What the service reported after its commits. */
-  counted: Counted
-  /** The service's clock: move it with advance. */
-  advance (milliseconds: number): void
-}
-
-/** The MessageService over a fresh in-memory store, with a clock the test moves. */
-export function createDomain (rules: Partial<MessageRules> = {}): DomainUnderTest {
-  const store = createMemoryStore()
-  const counted: Counted = { stored: 0, duplicates: 0, acked: 0, expired: 0, dropped: 0, wakeups: 0 }
-  const events: MessageEvents = {
-    stored: (n) => { counted.stored += n },
-    duplicates: (n) => { counted.duplicates += n },
-    acked: (n) => { counted.acked += n },
-    expired: (n) => { counted.expired += n },
-    dropped: (n) => { counted.dropped += n },
-    wakeups: (n) => { counted.wakeups += n }
-  }
-  let now = Date.parse('2026-12-01T10:00:00.000Z')
-  const service = createMessageService(store, { ...RULES, ...rules }, events, () => now)
-  return { service, store, counted, advance: (milliseconds) => { now += milliseconds } }
 }

@@ -7,7 +7,8 @@ import type { AckSelector, MessageEvents, MessageRules, NewMessage } from '../..
 import { createMessageService, type MessageService } from '../../src/domain/service.js'
 import { createStore } from '../../src/store/backends.js'
 import { createTestDatabase } from '../helpers/database.js'
-import { createMemoryStore, RULES } from '../helpers/memory-store.js'
+import { RULES } from '../helpers/domain.js'
+import { createMemoryStore } from '../helpers/memory-store.js'
 
 const noEvents: MessageEvents = { stored () {}, duplicates () {}, acked () {}, expired () {}, dropped () {}, wakeups () {} }
 const RECEIVERS = ['bob', 'eve']
