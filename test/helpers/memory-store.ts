@@ -1,0 +1,229 @@
+// An in-memory fake of the store port (src/store/types.ts) for the domain's unit tests: plain arrays and maps, one
+// transaction at a time, rolled back on a rejection. It does what each port method's comment says, the plain way, and
+// nothing more; test/store/memory-store-fidelity.test.ts checks that it answers as the real stores do.
+import type { Ack, Conversation, Device, MessageKey, PendingMessage, ReceiverState, StoredMessage, Tombstone } from '../../src/domain/model.js'
+import type { ConversationKey, Store, StoreTx } from '../../src/store/types.js'
+
+interface State {
+  receivers: Map<string, ReceiverState>
+  messages: PendingMessage[]
+  tombstones: Tombstone[]
+  conversations: Conversation[]
+  devices: Device[]
+}
+
+const bit = (reader: number): number => 1 << reader
+const copy = <T>(value: T): T => structuredClone(value)
+const stored = ({ readers, ...message }: PendingMessage): StoredMessage => copy(message)
+const keyOfMessage = (message: PendingMessage, readers: number, remaining: number): MessageKey =>
+  ({ receiverUid: message.receiverUid, seq: message.seq, senderUid: message.senderUid, msgId: message.msgId, expiresAt: message.expiresAt, readers, remaining })
+const sameRow = (row: Conversation, [receiverUid, reader, senderUid]: ConversationKey): boolean =>
+  row.receiverUid === receiverUid && row.reader === reader && row.senderUid === senderUid
+
+export interface MemoryStore extends Store {
+  /** What the store holds now, for assertions (read only). */
+  readonly state: State
+  /** Every ack the domain handed to removeAcked, in order. */
+  readonly acksSeen: Ack[]
+  /** Transactions committed so far. */
+  commits: number
+}
+
+export function createMemoryStore (): MemoryStore {
+  let state: State = { receivers: new Map(), messages: [], tombstones: [], conversations: [], devices: [] }
+  const acksSeen: Ack[] = []
+  let queue: Promise<unknown> = Promise.resolve()
+
+  const rowsOf = (receiverUid: string, senderUid: string): Conversation[] =>
+    state.conversations.filter((row) => row.receiverUid === receiverUid && row.senderUid === senderUid)
+  const slotOf = (receiverUid: string, deviceId: string | undefined): number | null =>
+    deviceId === undefined ? 0 : state.devices.find((device) => device.receiverUid === receiverUid && device.deviceId === deviceId)?.slot ?? null
+  const readerPending = (receiverUid: string, reader: number): number =>
+    state.conversations.filter((row) => row.receiverUid === receiverUid && row.reader === reader).reduce((sum, row) => sum + row.pendingCount, 0)
+
+  const tx: StoreTx = {
+    async lockReceivers (receiverUids, { create = true } = {}) {
+      const locked: ReceiverState[] = []
+      for (const receiverUid of receiverUids) {
+        if (!state.receivers.has(receiverUid) && create) state.receivers.set(receiverUid, { receiverUid, lastSeq: 0, pendingCount: 0, nextExpiry: null, devices: 0 })
+        const receiver = state.receivers.get(receiverUid)
+        if (receiver !== undefined) locked.push(copy(receiver))
+      }
+      return locked
+    },
+    async saveReceivers (states) {
+      for (const receiver of states) state.receivers.set(receiver.receiverUid, copy(receiver))
+    },
+    async findForStores (messageKeys, conversationKeys) {
+      const has = (receiverUid: string, msgId: string) => messageKeys.some(([r, m]) => r === receiverUid && m === msgId)
+      return {
+        pending: state.messages.filter((m) => has(m.receiverUid, m.msgId)).map(stored),
+        tombstones: copy(state.tombstones.filter((t) => has(t.message.receiverUid, t.message.msgId))),
+        conversations: copy(conversationKeys.flatMap(([receiverUid, senderUid]) => rowsOf(receiverUid, senderUid)))
+      }
+    },
+    async deleteTombstone (receiverUid, msgId) {
+      state.tombstones = state.tombstones.filter((t) => !(t.message.receiverUid === receiverUid && t.message.msgId === msgId))
+    },
+    async insertMessages (messages) {
+      state.messages.push(...copy(messages))
+    },
+    async oldestPending (receiverUid) {
+      const oldest = state.messages.filter((m) => m.receiverUid === receiverUid).sort((a, b) => a.seq - b.seq)[0]
+      return oldest === undefined ? undefined : keyOfMessage(oldest, oldest.readers, 0)
+    },
+    async removeExpired (receiverUids, now, limit) {
+      const removed: MessageKey[] = []
+      const nextExpiry = new Map<string, number | null>()
+      for (const receiverUid of receiverUids) {
+        const expired = state.messages.filter((m) => m.receiverUid === receiverUid && m.expiresAt <= now).sort((a, b) => a.seq - b.seq).slice(0, limit)
+        state.messages = state.messages.filter((m) => !expired.includes(m))
+        removed.push(...expired.map((m) => keyOfMessage(m, m.readers, 0)))
+        if (expired.length < limit) {
+          const left = state.messages.filter((m) => m.receiverUid === receiverUid).map((m) => m.expiresAt)
+          nextExpiry.set(receiverUid, left.length === 0 ? null : Math.min(...left))
+        }
+      }
+      const senders = new Set(removed.map((key) => `${key.receiverUid}\u0000${key.senderUid}`))
+      return { removed, conversations: copy(state.conversations.filter((row) => senders.has(`${row.receiverUid}\u0000${row.senderUid}`))), nextExpiry }
+    },
+    async removeAcked (acks, now, tombstoneUntil) {
+      acksSeen.push(...copy(acks))
+      const removed: MessageKey[] = []
+      const cleared = new Map<Conversation, Conversation>()
+      for (const { receiverUid, reader, selector } of acks) {
+        const selects = selector.kind === 'ids'
+          ? (m: PendingMessage) => selector.msgIds.includes(m.msgId)
+          : (m: PendingMessage) => m.seq <= selector.upToSeq && (selector.senderUid === undefined || m.senderUid === selector.senderUid)
+        for (const message of state.messages.filter((m) => m.receiverUid === receiverUid && m.expiresAt > now && (m.readers & bit(reader)) !== 0 && selects(m))) {
+          message.readers &= ~bit(reader)
+          removed.push(keyOfMessage(message, bit(reader), message.readers))
+          if (message.readers !== 0) continue
+          state.messages = state.messages.filter((m) => m !== message)
+          if (tombstoneUntil !== null) state.tombstones.push({ message: stored(message), purgeAt: tombstoneUntil })
+        }
+        if (selector.kind === 'up-to') {
+          for (const row of state.conversations) {
+            if (row.receiverUid === receiverUid && row.reader === reader && (selector.senderUid === undefined || row.senderUid === selector.senderUid) &&
+              row.lostCount > 0 && (row.lostSeq ?? 0) <= selector.upToSeq) cleared.set(row, copy(row))
+          }
+        }
+      }
+      const senders = new Set(removed.map((key) => `${key.receiverUid}\u0000${key.senderUid}`))
+      return {
+        removed,
+        conversations: copy(state.conversations.filter((row) => senders.has(`${row.receiverUid}\u0000${row.senderUid}`))),
+        cleared: [...cleared.values()]
+      }
+    },
+    async removePending (receiverUid, seqs) {
+      state.messages = state.messages.filter((m) => !(m.receiverUid === receiverUid && seqs.includes(m.seq)))
+    },
+    async lastPendingOfSenders (keys) {
+      return keys.flatMap(([receiverUid, reader, senderUid]) => {
+        const last = state.messages.filter((m) => m.receiverUid === receiverUid && m.senderUid === senderUid && (m.readers & bit(reader)) !== 0)
+          .sort((a, b) => b.seq - a.seq)[0]
+        return last === undefined ? [] : [{ reader, message: stored(last) }]
+      })
+    },
+    async findConversations (keys) {
+      return copy(keys.flatMap(([receiverUid, senderUid]) => rowsOf(receiverUid, senderUid)))
+    },
+    async saveConversations (conversations) {
+      for (const row of conversations) {
+        state.conversations = state.conversations.filter((other) => !sameRow(other, [row.receiverUid, row.reader, row.senderUid]))
+        state.conversations.push(copy(row))
+      }
+    },
+    async deleteConversations (keys) {
+      state.conversations = state.conversations.filter((row) => !keys.some((key) => sameRow(row, key)))
+    },
+    async findDevices (receiverUids) {
+      return copy(state.devices.filter((device) => receiverUids.includes(device.receiverUid)))
+    },
+    async insertDevice (device) {
+      state.devices.push(copy(device))
+    },
+    async removeDevice (receiverUid, deviceId, slot) {
+      state.devices = state.devices.filter((device) => !(device.receiverUid === receiverUid && device.deviceId === deviceId))
+      state.conversations = state.conversations.filter((row) => !(row.receiverUid === receiverUid && row.reader === slot))
+    },
+    async takeOver (receiverUid, slot) {
+      for (const message of state.messages) if (message.receiverUid === receiverUid) message.readers = bit(slot)
+      for (const row of state.conversations) if (row.receiverUid === receiverUid && row.reader === 0) row.reader = slot
+    },
+    async touchDevices (devices, now) {
+      for (const [receiverUid, slot] of devices) {
+        for (const device of state.devices) if (device.receiverUid === receiverUid && device.slot === slot) device.lastAckAt = now
+      }
+    },
+    async announceStored () {}
+  }
+
+  const store: MemoryStore = {
+    get state () { return state },
+    acksSeen,
+    commits: 0,
+    async transaction (fn) {
+      const run = queue.then(async () => {
+        const before = copy(state)
+        try {
+          const result = await fn(tx)
+          store.commits++
+          return result
+        } catch (error) {
+          state = before
+          throw error
+        }
+      })
+      queue = run.catch(() => {})
+      return await run
+    },
+    async receiver (receiverUid) {
+      return copy(state.receivers.get(receiverUid))
+    },
+    async summary (receiverUid, deviceId, beforeSortSeq, limit) {
+      const reader = slotOf(receiverUid, deviceId)
+      const rows = state.conversations
+        .filter((row) => row.receiverUid === receiverUid && row.reader === reader && (beforeSortSeq === null || row.sortSeq < beforeSortSeq))
+        .sort((a, b) => b.sortSeq - a.sortSeq).slice(0, limit)
+      const receiver = copy(state.receivers.get(receiverUid))
+      if (deviceId === undefined) return { receiver, rows: copy(rows) }
+      return { receiver, rows: copy(rows), device: { slot: reader, pendingCount: reader === null ? 0 : readerPending(receiverUid, reader) } }
+    },
+    async page ({ receiverUid, deviceId, senderUid, afterSeq, limit, now }) {
+      const reader = slotOf(receiverUid, deviceId)
+      if (reader === null) return []
+      return state.messages.filter((m) => m.receiverUid === receiverUid && (senderUid === undefined || m.senderUid === senderUid) && m.seq > afterSeq &&
+        m.expiresAt > now && (m.readers & bit(reader)) !== 0).sort((a, b) => a.seq - b.seq).slice(0, limit).map(stored)
+    },
+    async findPendingLive (receiverUid, msgId, now, deviceId) {
+      const reader = slotOf(receiverUid, deviceId)
+      const message = state.messages.find((m) => m.receiverUid === receiverUid && m.msgId === msgId && m.expiresAt > now && reader !== null && (m.readers & bit(reader)) !== 0)
+      return message === undefined ? undefined : stored(message)
+    },
+    async devices (receiverUid) {
+      return state.devices.filter((device) => device.receiverUid === receiverUid)
+        .map((device) => ({ ...copy(device), pendingCount: readerPending(receiverUid, device.slot) }))
+    },
+    async receiversDueForExpiry (now, limit) {
+      return [...state.receivers.values()].filter((r) => r.nextExpiry !== null && r.nextExpiry <= now)
+        .sort((a, b) => (a.nextExpiry ?? 0) - (b.nextExpiry ?? 0)).slice(0, limit).map((r) => r.receiverUid)
+    },
+    async purgeTombstones (now, limit) {
+      const stale = state.tombstones.filter((t) => t.purgeAt <= now).slice(0, limit)
+      state.tombstones = state.tombstones.filter((t) => !stale.includes(t))
+      return stale.length
+    },
+    async totalPending (now) {
+      return state.messages.filter((m) => m.expiresAt > now).length
+    },
+    followCommits () {},
+    writeLanes: { concurrency: 1 },
+    statementCounts: () => ({ statements: 0, roundTrips: 0 }),
+    async ping () {},
+    async durable () { return true },
+    async close () {}
+  }
+  return store
+}
