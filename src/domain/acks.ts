@@ -3,7 +3,7 @@
 // delete of all their messages (which reads their summary rows too), and one write of the rows; each is answered
 // after the commit. An ack up to a seq also dismisses the losses it covers: the client has been told of them.
 import { forgetPending } from './conversations.js'
-import { lockAndPurge } from './expiry.js'
+import { lockAndPurge, savePurged } from './expiry.js'
 import { keyOf } from './group-state.js'
 import { DomainError, domainErrors } from './errors.js'
 import type { Ack, AckRequest, AckSelector, Device, MessageKey, ReceiverState } from './model.js'
@@ -73,12 +73,16 @@ export function createAcks ({ store, rules, clock, write }: DomainContext) {
   async function commitAcks (items: readonly AckRequest[]): Promise<Array<number | DomainError>> {
     const now = clock()
     return await write(async (tx, tally) => {
-      const receivers = await lockAndPurge(tx, items.map((item) => item.receiverUid), now, tally, { create: false })
+      const locked = await lockAndPurge(tx, items.map((item) => item.receiverUid), now, tally, { create: false })
+      const { receivers } = locked
       // Devices are read only for receivers that have some and acks that name one: a v1 ack costs nothing more.
       const named = [...new Set(items.filter((item) => item.deviceId !== undefined && (receivers.get(item.receiverUid)?.devices ?? 0) !== 0).map((item) => item.receiverUid))]
       const resolved = resolveReaders(items, receivers, named.length === 0 ? [] : await tx.findDevices(named))
       const acks = resolved.filter((ack): ack is Ack => !(ack instanceof DomainError) && receivers.has(ack.receiverUid))
-      if (acks.length === 0) return resolved.map((ack) => ack instanceof DomainError ? ack : 0)
+      if (acks.length === 0) {
+        await savePurged(tx, locked)
+        return resolved.map((ack) => ack instanceof DomainError ? ack : 0)
+      }
       const { removed, conversations, cleared } = await tx.removeAcked(acks, now, tombstoneUntil(rules, now))
       await forgetPending(tx, receivers, removed, 'ack', { known: conversations, cleared })
       await tx.saveReceivers([...receivers.values()])

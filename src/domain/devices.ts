@@ -1,7 +1,7 @@
 // Devices: a receiver's phone, laptop, browser, each a reader of its own. A message is stored once and stays pending
 // for every device registered when it committed, until each of them has acked it.
 import { domainErrors } from './errors.js'
-import { isDue, lockAndPurge } from './expiry.js'
+import { isDue, lockAndPurge, savePurged } from './expiry.js'
 import type { Device, DeviceView, ReceiverState } from './model.js'
 import { bitOf, MAX_SLOT } from './readers.js'
 import { tombstoneUntil, type DomainContext } from './writes.js'
@@ -43,9 +43,13 @@ export function createDevices ({ store, rules, clock, write }: DomainContext, pu
     async register (receiverUid: string, deviceId: string): Promise<Registration> {
       const now = clock()
       const created = await write(async (tx, tally) => {
-        const receiver = (await lockAndPurge(tx, [receiverUid], now, tally)).get(receiverUid) as ReceiverState
+        const locked = await lockAndPurge(tx, [receiverUid], now, tally)
+        const receiver = locked.receivers.get(receiverUid) as ReceiverState
         const devices = await tx.findDevices([receiverUid])
-        if (devices.some((device) => device.deviceId === deviceId)) return false
+        if (devices.some((device) => device.deviceId === deviceId)) {
+          await savePurged(tx, locked)
+          return false
+        }
         if (devices.length >= rules.maxDevicesPerReceiver) throw domainErrors.tooManyDevices(receiverUid, rules.maxDevicesPerReceiver)
         const slot = freeSlot(devices)
         if (receiver.devices === 0) await tx.takeOver(receiverUid, slot)
@@ -64,10 +68,14 @@ export function createDevices ({ store, rules, clock, write }: DomainContext, pu
     async unregister (receiverUid: string, deviceId: string): Promise<void> {
       const now = clock()
       await write(async (tx, tally) => {
-        const receiver = (await lockAndPurge(tx, [receiverUid], now, tally, { create: false })).get(receiverUid)
+        const locked = await lockAndPurge(tx, [receiverUid], now, tally, { create: false })
+        const receiver = locked.receivers.get(receiverUid)
         if (receiver === undefined) return
         const device = (await tx.findDevices([receiverUid])).find((candidate) => candidate.deviceId === deviceId)
-        if (device === undefined) return
+        if (device === undefined) {
+          await savePurged(tx, locked)
+          return
+        }
         const { removed } = await tx.removeAcked([{ receiverUid, reader: device.slot, selector: { kind: 'up-to', upToSeq: receiver.lastSeq } }], now, tombstoneUntil(rules, now))
         receiver.pendingCount -= removed.filter((key) => key.remaining === 0).length
         await tx.removeDevice(receiverUid, deviceId, device.slot)

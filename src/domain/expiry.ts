@@ -16,9 +16,9 @@ export const isDue = (receiver: ReceiverState | undefined, now: number): boolean
  * Deletes the locked receivers' expired messages, at most `limit` of each (no tombstone: their ids may be stored
  * again), and counts them lost. All the due receivers of a group at once: one statement on PostgreSQL.
  */
-async function purgeExpired (tx: StoreTx, receivers: readonly ReceiverState[], now: number, tally: Tally, limit: number): Promise<void> {
+async function purgeExpired (tx: StoreTx, receivers: readonly ReceiverState[], now: number, tally: Tally, limit: number): Promise<ReceiverState[]> {
   const due = receivers.filter((receiver) => isDue(receiver, now))
-  if (due.length === 0) return
+  if (due.length === 0) return due
   const { removed, conversations, nextExpiry } = await tx.removeExpired(due.map((receiver) => receiver.receiverUid), now, limit)
   if (removed.length > 0) {
     await forgetPending(tx, new Map(due.map((receiver) => [receiver.receiverUid, receiver])), removed, 'lost', { known: conversations })
@@ -29,22 +29,33 @@ async function purgeExpired (tx: StoreTx, receivers: readonly ReceiverState[], n
     const next = nextExpiry.get(receiver.receiverUid)
     if (next !== undefined) receiver.nextExpiry = next
   }
+  return due
 }
+
+/** Receivers locked by lockAndPurge, and those of them whose expired messages it removed (their state changed). */
+export interface Locked { receivers: Map<string, ReceiverState>, purged: ReceiverState[] }
 
 /**
  * Locks receivers in one global (sorted) order, so that writers never deadlock, and purges their expired messages.
- * Without create, receivers the store has never seen are left out (an ack makes no row).
+ * Without create, receivers the store has never seen are left out (an ack makes no row). The purge changes the
+ * receivers' counts: a write saves them with its own changes, or, when it ends with nothing else to write, saves the
+ * purged ones (savePurged), lest the quota keep counting messages that are gone.
  */
 export async function lockAndPurge (
   tx: StoreTx, receiverUids: readonly string[], now: number, tally: Tally, options: { create?: boolean } = {}
-): Promise<Map<string, ReceiverState>> {
+): Promise<Locked> {
   const receivers = await tx.lockReceivers([...new Set(receiverUids)].sort(), options)
-  await purgeExpired(tx, receivers, now, tally, NO_LIMIT)
-  return new Map(receivers.map((receiver) => [receiver.receiverUid, receiver]))
+  const purged = await purgeExpired(tx, receivers, now, tally, NO_LIMIT)
+  return { receivers: new Map(receivers.map((receiver) => [receiver.receiverUid, receiver])), purged }
+}
+
+/** For a write that ends without saving its receivers: saves those whose expired messages lockAndPurge removed. */
+export async function savePurged (tx: StoreTx, { purged }: Locked): Promise<void> {
+  if (purged.length > 0) await tx.saveReceivers(purged)
 }
 
 async function lockAndPurgeOne (tx: StoreTx, receiverUid: string, now: number, tally: Tally): Promise<ReceiverState> {
-  const receiver = (await lockAndPurge(tx, [receiverUid], now, tally)).get(receiverUid)
+  const receiver = (await lockAndPurge(tx, [receiverUid], now, tally)).receivers.get(receiverUid)
   if (receiver === undefined) throw new Error(`the store locked no row for receiver ${receiverUid}`)
   return receiver
 }

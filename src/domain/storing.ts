@@ -97,7 +97,7 @@ export function createStoring ({ store, rules, clock, write }: DomainContext, wa
   async function commitStores (items: readonly Prepared[]): Promise<StoreOutcome[]> {
     const now = clock()
     const stored = await write(async (tx, tally) => {
-      const receivers = await lockAndPurge(tx, items.map((item) => item.receiverUid), now, tally)
+      const { receivers } = await lockAndPurge(tx, items.map((item) => item.receiverUid), now, tally)
       const state = await readGroup(tx, items, receivers)
       const outcomes: StoreOutcome[] = []
       for (const item of items) {

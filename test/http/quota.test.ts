@@ -159,3 +159,20 @@ t.test('under drop_oldest, concurrent stores all succeed and leave exactly the q
   const lost = body.senders.reduce((sum: number, row: Record<string, any>) => sum + (row.lost_count as number), 0)
   t.equal(lost, 9, 'every dropped message is counted lost once')
 })
+
+t.test('expired messages removed by a refused ack or a device call that changes nothing free their room in the quota', async (t) => {
+  const calls: Array<[string, (call: Parameters<typeof store>[0]) => Promise<{ statusCode: number }>]> = [
+    ['an ack naming a device of a receiver without devices', async (call) => await postAck(call, { up_to_seq: 9, device_id: 'ghost' })],
+    ['registering a device again', async (call) => await call({ method: 'PUT', url: '/v1/receivers/bob/devices/phone' })],
+    ['unregistering a device that is not registered', async (call) => await call({ method: 'DELETE', url: '/v1/receivers/bob/devices/ghost' })]
+  ]
+  for (const [what, request] of calls) {
+    const { call, clock } = await buildTestApp(t, { MAX_PENDING_PER_RECEIVER: '1', OVERFLOW_POLICY: 'reject' })
+    if (what !== calls[0]?.[0]) t.equal((await call({ method: 'PUT', url: '/v1/receivers/bob/devices/phone' })).statusCode, 201)
+    await store(call, { msg_id: 'm1', ttl_seconds: 10 })
+    clock.advance(10 * SECOND)
+    const answer = await request(call)
+    t.ok(answer.statusCode < 500, `${what}: answers ${answer.statusCode}`)
+    t.equal((await post(call, newMessage({ msg_id: 'm2' }))).statusCode, 201, `${what}: then the empty inbox takes a message`)
+  }
+})
