@@ -41,12 +41,27 @@ export async function start (command: string[], env: Record<string, string>, cwd
   throw new Error(`${command.join(' ')} did not start`)
 }
 
+const SERVER_SCRIPT = 'dist/src/server.js'
+
 /**
- * The service built in `checkout` (its dist/), on its defaults but for the database and a sweep every second;
- * `nodeFlags` go to node before the script (--cpu-prof); `node` runs it (this process's Node unless given).
+ * The node flags of `checkout`'s own `npm start` (its package.json: `node <flags> dist/src/server.js`), so that each
+ * side of a comparison runs as it ships, with its own V8 settings.
+ */
+export function startFlags (checkout: string): string[] {
+  const pkg = JSON.parse(readFileSync(join(checkout, 'package.json'), 'utf8')) as { scripts?: { start?: string } }
+  const words = (pkg.scripts?.start ?? '').trim().split(/\s+/)
+  const script = words.indexOf(SERVER_SCRIPT)
+  if (words[0] !== 'node' || script < 0) throw new Error(`${checkout}/package.json: "start" is not "node [flags] ${SERVER_SCRIPT}"`)
+  return words.slice(1, script)
+}
+
+/**
+ * The service built in `checkout` (its dist/), on its defaults but for the database and a sweep every second, with
+ * the node flags of its `npm start`; `nodeFlags` go to node after those (--cpu-prof); `node` runs it (this process's
+ * Node unless given).
  */
 export async function startService (checkout: string, databaseUrl: string, nodeFlags: string[] = [], node?: string): Promise<Proc> {
-  return await start([...nodeFlags, join(checkout, 'dist/src/server.js')], { DATABASE_URL: databaseUrl, SWEEP_INTERVAL_SECONDS: '1' }, checkout, node)
+  return await start([...startFlags(checkout), ...nodeFlags, join(checkout, SERVER_SCRIPT)], { DATABASE_URL: databaseUrl, SWEEP_INTERVAL_SECONDS: '1' }, checkout, node)
 }
 
 export async function stop (proc: Proc): Promise<void> {
