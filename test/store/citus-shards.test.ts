@@ -143,7 +143,7 @@ if (TEST_STORE !== 'postgres') {
   })
 }
 
-/** One message more for the receiver, as the domain stores it. */
+/** One message more for the receiver, as the domain stores it: in the lane of its writes (its shard, on Citus). */
 async function storeOne (store: Store, receiverUid: string, msgId: string): Promise<void> {
   await store.transaction(async (tx) => {
     const [receiver] = await tx.lockReceivers([receiverUid])
@@ -151,7 +151,7 @@ async function storeOne (store: Store, receiverUid: string, msgId: string): Prom
     const seq = receiver.lastSeq + 1
     await tx.insertMessages([{ receiverUid, seq, msgId, senderUid: 'alice', msgType: 1, content: msgId, sendTime: NOW, storedAt: NOW, expiresAt: NOW + 3_600_000, readers: 1 }])
     await tx.saveReceivers([{ ...receiver, lastSeq: seq, pendingCount: receiver.pendingCount + 1, nextExpiry: NOW + 3_600_000 }])
-  }, receiverUid)
+  }, store.writeLanes.laneOf?.(receiverUid))
 }
 
 t.test('on Citus, a shard moved under the store\'s map: written through the distributed tables, nothing lost', { skip: CITUS_URL === undefined && 'set TEST_CITUS_URL to a Citus coordinator' }, async (t) => {
