@@ -1,7 +1,8 @@
 // Summary reads on PostgreSQL: one in one statement on its node's pool, or several that arrive together in one
 // statement (SQL.summaries) on DATABASE_URL's pool.
 import { createBatcher } from '../../lib/batcher.js'
-import { toConversationFromValues, toNullableNumber, toNumber, toReceiverState, RECEIVER_FIELDS } from '../row-mapper.js'
+import { RECEIVER } from '../columns.js'
+import { toConversationFromValuesAt, toNullableNumber, toNumber, toReceiverStateFromValues } from '../row-mapper.js'
 import type { SummaryView } from '../types.js'
 import type { Queries } from './pool.js'
 import { SQL } from './statements.js'
@@ -18,12 +19,12 @@ const SUMMARIES_PER_STATEMENT = 50
 function toSummaryView (rows: readonly unknown[][], deviceId: string | undefined, deviceColumns: boolean): SummaryView {
   const [first] = rows
   if (first === undefined) return { receiver: undefined, rows: [] }
-  const receiver = toReceiverState(Object.fromEntries(RECEIVER_FIELDS.map((column, i) => [column, first[i]])))
-  const at = RECEIVER_FIELDS.length + (deviceColumns ? 2 : 0)
-  const conversations = rows.filter((row) => row[at] !== null).map((row) => toConversationFromValues(row.slice(at)))
+  const receiver = toReceiverStateFromValues(first)
+  const at = RECEIVER.length + (deviceColumns ? 2 : 0)
+  const conversations = rows.filter((row) => row[at] !== null).map((row) => toConversationFromValuesAt(row, at))
   if (deviceId === undefined) return { receiver, rows: conversations }
-  const slot = toNullableNumber(first[RECEIVER_FIELDS.length])
-  return { receiver, rows: conversations, device: { slot, pendingCount: toNumber(first[RECEIVER_FIELDS.length + 1]) } }
+  const slot = toNullableNumber(first[RECEIVER.length])
+  return { receiver, rows: conversations, device: { slot, pendingCount: toNumber(first[RECEIVER.length + 1]) } }
 }
 
 /** Summary reads on `pool`, or alone on the pool `poolNear` names; `concurrency`: the read connections of the pool. */

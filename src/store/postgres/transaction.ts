@@ -7,7 +7,8 @@ import { bitOf } from '../../domain/readers.js'
 import type { Queries, Row } from './pool.js'
 import { SQL, type Sql } from './statements.js'
 import { columns, nothingUnsent, plainStatements, type TxStatements } from './tx-statements.js'
-import { deviceValues, pairKey, MESSAGE_FIELDS, toConversation, toDevice, toMessageKey, toNumber, toReceiverState, toStoredMessage, toTombstone } from '../row-mapper.js'
+import { deviceValues, pairKey, toConversation, toDevice, toMessageKey, toNumber, toReceiverState, toStoredMessage, toTombstone } from '../row-mapper.js'
+import { MESSAGE } from '../columns.js'
 import type { AckRemoval, ExpiredRemoval, ReceiverKey, StoreTx, StoredCopies } from '../types.js'
 
 const pairs = (keys: readonly ReceiverKey[]): unknown[][] => columns(keys, 2)
@@ -121,7 +122,7 @@ export function createTx (q: Queries, statements: TxStatements = plainStatements
         if (row.part === 'removed') {
           removal.removed.push(toMessageKey(row))
           // A message deleted (none of its readers left) that the removal answered whole.
-          if (returnsTombstones && tombstoneUntil !== null && toNumber(row.remaining) === 0) unsent.tombstones.push([...MESSAGE_FIELDS.map((column) => row[column]), now, tombstoneUntil])
+          if (returnsTombstones && tombstoneUntil !== null && toNumber(row.remaining) === 0) unsent.tombstones.push([...MESSAGE.map(({ name }) => row[name]), now, tombstoneUntil])
         } else if (row.part === 'row') removal.conversations.push(toConversation(row))
         else removal.cleared.push(toConversation(row))
       }

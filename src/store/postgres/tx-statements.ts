@@ -2,7 +2,8 @@
 // shapes of them; with what every shape shares: the writes kept unsent, and rows turned into unnest's arrays.
 import type { Ack, Conversation, PendingMessage, ReceiverState } from '../../domain/model.js'
 import { bitOf } from '../../domain/readers.js'
-import { conversationValues, receiverValues, storedMessageValues, CONVERSATION_FIELDS, MESSAGE_FIELDS, RECEIVER_FIELDS } from '../row-mapper.js'
+import { CONVERSATION, CONVERSATION_KEY, DEVICE_ACK, PENDING, RECEIVER } from '../columns.js'
+import { conversationValues, pendingMessageValues, receiverValues } from '../row-mapper.js'
 import type { ConversationKey } from '../types.js'
 import { SQL, type Sql } from './statements.js'
 
@@ -69,12 +70,12 @@ export function rowsOf ({ messages, conversations, receivers, touched, tombstone
     else deleted.push(write.delete)
   }
   return {
-    messages: messages.map((message) => [...storedMessageValues(message), message.readers]),
+    messages: messages.map(pendingMessageValues),
     saved: saved.map(conversationValues),
     tombstones,
     receivers: [...receivers.values()].map(receiverValues),
-    deleted: columns(deleted, 3),
-    touched: columns([...touched.values()], 3)
+    deleted: columns(deleted, CONVERSATION_KEY.length),
+    touched: columns([...touched.values()], DEVICE_ACK.length)
   }
 }
 
@@ -103,8 +104,8 @@ export function plainStatements (named: (sql: Sql) => Sql = (sql) => sql): TxSta
       const rows = rowsOf(unsent)
       return [{
         sql: named(SQL.writeBack),
-        values: [...columns(rows.messages, MESSAGE_FIELDS.length + 1), ...columns(rows.saved, CONVERSATION_FIELDS.length), ...rows.deleted,
-          ...columns(rows.receivers, RECEIVER_FIELDS.length), ...rows.touched]
+        values: [...columns(rows.messages, PENDING.length), ...columns(rows.saved, CONVERSATION.length), ...rows.deleted,
+          ...columns(rows.receivers, RECEIVER.length), ...rows.touched]
       }]
     }
   }

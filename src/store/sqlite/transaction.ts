@@ -4,8 +4,8 @@ import type { Statement } from 'better-sqlite3'
 import type { MessageKey, ReceiverState } from '../../domain/model.js'
 import { bitOf, RECEIVER_READER } from '../../domain/readers.js'
 import {
-  conversationValues, deviceValues, pairKey, storedMessageValues, toConversationFromValues, toDevice, toMessageKey, toReceiverState,
-  toStoredMessageFromValues, toTombstoneFromValues
+  conversationValues, deviceValues, pairKey, pendingMessageValues, receiverUpdateValues, toConversationFromValues, toDevice, toMessageKey,
+  toReceiverState, toStoredMessageFromValues, toTombstoneFromValues
 } from '../row-mapper.js'
 import { all, one, value, values, type Statements } from './statements.js'
 import type { ExpiredRemoval, ReceiverKey, StoreTx } from '../types.js'
@@ -33,7 +33,7 @@ export function createSqliteTx (s: Statements): StoreTx {
       return states
     },
     async saveReceivers (states) {
-      for (const state of states) s.saveReceiver.run(state.lastSeq, state.pendingCount, state.nextExpiry, state.devices, state.receiverUid)
+      for (const state of states) s.saveReceiver.run(receiverUpdateValues(state))
     },
     // One prepared lookup per key: on an embedded database that is as cheap as any IN list.
     async findForStores (messageKeys, conversationKeys) {
@@ -48,7 +48,7 @@ export function createSqliteTx (s: Statements): StoreTx {
       s.deleteTombstone.run(receiverUid, msgId)
     },
     async insertMessages (messages) {
-      for (const message of messages) s.insertMessage.run(...storedMessageValues(message), message.readers)
+      for (const message of messages) s.insertMessage.run(pendingMessageValues(message))
     },
     async oldestPending (receiverUid) {
       const row = one(s.oldestPending, receiverUid)
