@@ -1,16 +1,13 @@
 // What a group of stores reads of its receivers once, up front, and writes once, at the end: a group then costs a
 // few statements, not several per message.
 import type { ReceiverKey, StoreTx } from '../store/types.js'
-import type { Conversation, PendingMessage, ReceiverState, StoredMessage, Tombstone } from './model.js'
+import type { Conversation, MessagePayload, PendingMessage, ReceiverState, StoredMessage, Tombstone } from './model.js'
 import { readerList, readersOf } from './readers.js'
 
 /** A message to store, with its defaults applied. */
-export interface Prepared {
+export interface Prepared extends MessagePayload {
   receiverUid: string
-  senderUid: string
   msgId: string
-  msgType: number
-  content: string
   sendTime: number | null
   ttlSeconds: number
 }

@@ -1,13 +1,17 @@
 // The domain's own words: messages, receivers, conversations, ack selectors and the commands and results of the service.
 
-/** A message as it lives in the store (pending, or kept as a tombstone after its ack); times are epoch milliseconds. */
-export interface StoredMessage {
-  receiverUid: string
-  seq: number
-  msgId: string
+/** What the sender writes into a message and the service keeps as it is, from the request to the stored message. */
+export interface MessagePayload {
   senderUid: string
   msgType: number
   content: string
+}
+
+/** A message as it lives in the store (pending, or kept as a tombstone after its ack); times are epoch milliseconds. */
+export interface StoredMessage extends MessagePayload {
+  receiverUid: string
+  seq: number
+  msgId: string
   sendTime: number
   storedAt: number
   expiresAt: number
@@ -113,12 +117,9 @@ export interface Ack {
 }
 
 /** A message to store, already validated; msgId and sendTime fall back to a server-made id and the server's time. */
-export interface NewMessage {
+export interface NewMessage extends MessagePayload {
   receiverUid: string
-  senderUid: string
   msgId?: string | undefined
-  msgType: number
-  content: string
   /** The sender's clock in epoch milliseconds. */
   sendTime?: number | undefined
   ttlSeconds?: number | undefined

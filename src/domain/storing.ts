@@ -56,6 +56,7 @@ function storedFor (outcomes: readonly StoreOutcome[]): string[] {
 /** Adds the message to the group, pending for every reader of its receiver: its next seq, and its sender's summary rows. */
 function addMessage (state: GroupState, receiver: ReceiverState, item: Prepared, now: number): StoredMessage {
   receiver.lastSeq += 1
+  // Field by field, in the order of the store's columns: a message from the group has its keys in the order of one read back.
   const message: PendingMessage = {
     receiverUid: item.receiverUid,
     seq: receiver.lastSeq,
@@ -117,11 +118,8 @@ export function createStoring ({ store, rules, clock, write }: DomainContext, wa
   const submit = createWriteQueue(store, commitStores, GROUP_COMMIT_MAX_ITEMS)
 
   const prepare = (message: NewMessage): Prepared => ({
-    receiverUid: message.receiverUid,
-    senderUid: message.senderUid,
+    ...message,
     msgId: message.msgId ?? uuidv7(),
-    msgType: message.msgType,
-    content: message.content,
     sendTime: message.sendTime ?? null,
     ttlSeconds: message.ttlSeconds ?? rules.messageTtlSeconds
   })
