@@ -1,4 +1,4 @@
-// The domain's own words: messages, receivers, conversations, ack selectors and the commands and results of the service.
+// The domain's own words: messages, receivers, summary rows, ack selectors and the commands and results of the service.
 
 /** What the sender writes into a message and the service keeps as it is, from the request to the stored message. */
 export interface MessagePayload {
@@ -69,7 +69,7 @@ export interface LastMessage {
  * One row of the lazy-load summary, kept up to date by every write. It carries its latest pending message's
  * preview, so that the summary reads this table alone: one row per sender, never the messages.
  */
-export interface Conversation {
+export interface SummaryRow {
   receiverUid: string
   /** Whose summary row: 0 for the receiver without devices, else the device's slot. */
   reader: number
@@ -84,8 +84,8 @@ export interface Conversation {
   lostSeq: number | null
 }
 
-/** Identifies one pending message cheaply, for counting what a removal does to each conversation. */
-export interface MessageKey {
+/** A message an ack, expiry or drop took from some or all of its readers: what a removal does to each summary row is counted from these. */
+export interface RemovedMessage {
   receiverUid: string
   seq: number
   senderUid: string
@@ -142,7 +142,7 @@ export interface SummaryQuery {
 export interface SummaryResult {
   receiverUid: string
   totalPending: number
-  senders: Conversation[]
+  senders: SummaryRow[]
   nextCursor: string | null
 }
 

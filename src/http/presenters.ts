@@ -1,5 +1,5 @@
 // Turns domain values into the contract's JSON shapes (snake_case, RFC 3339 UTC with milliseconds).
-import type { Conversation, StoredMessage } from '../domain/model.js'
+import type { StoredMessage, SummaryRow } from '../domain/model.js'
 import { formatTime } from './time.js'
 import type { ApiMessage } from './message-schemas.js'
 
@@ -17,7 +17,7 @@ export function presentMessage (message: StoredMessage): ApiMessage {
   }
 }
 
-export function presentSummaryRow (row: Conversation) {
+export function presentSummaryRow (row: SummaryRow) {
   return {
     sender_uid: row.senderUid,
     pending_count: row.pendingCount,

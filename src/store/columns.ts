@@ -1,7 +1,7 @@
 // The table of columns: each table's columns in the order every statement names them, with their SQL type and the
 // domain field each holds. The select lists, the row mappers (row-mapper.ts), PostgreSQL's array parameters and typed
 // NULLs (postgres/sql-parts.ts) are derived from it: a new column is one entry here.
-import type { Conversation, Device, PendingMessage, ReceiverState, StoredMessage } from '../domain/model.js'
+import type { Device, PendingMessage, ReceiverState, StoredMessage, SummaryRow } from '../domain/model.js'
 
 export type SqlType = 'text' | 'bigint' | 'integer'
 
@@ -68,11 +68,11 @@ export function pick (columns: readonly Column[], names: readonly string[]): Col
 }
 
 /**
- * The columns of a message key (KEY_OF_MESSAGE, from the messages table), and `remaining`, the readers a removal left
+ * The columns of a removed message (REMOVED_MESSAGE_ROW, from the messages table), and `remaining`, the readers a removal left
  * it: not a column of the table but of what a removal answers (0 when it does not answer it).
  */
-export const KEY_OF_MESSAGE = pick(PENDING, ['receiver_uid', 'seq', 'sender_uid', 'msg_id', 'expires_at', 'readers'])
-export const KEY: readonly Column[] = [...KEY_OF_MESSAGE, { name: 'remaining', type: 'integer', field: 'remaining', absentAs: 0 }]
+export const REMOVED_MESSAGE_ROW = pick(PENDING, ['receiver_uid', 'seq', 'sender_uid', 'msg_id', 'expires_at', 'readers'])
+export const REMOVED_MESSAGE: readonly Column[] = [...REMOVED_MESSAGE_ROW, { name: 'remaining', type: 'integer', field: 'remaining', absentAs: 0 }]
 
 export const RECEIVER = columnsOf<ReceiverState>()([
   { name: 'receiver_uid', type: 'text', field: 'receiverUid' },
@@ -96,7 +96,7 @@ export const DEVICE = columnsOf<Device>()([
 /** A device's last ack, as a write of it names the device: its receiver and slot. */
 export const DEVICE_ACK = pick(DEVICE, ['receiver_uid', 'slot', 'last_ack_at'])
 
-export const CONVERSATION = columnsOf<Conversation>()([
+export const SUMMARY_ROW = columnsOf<SummaryRow>()([
   { name: 'receiver_uid', type: 'text', field: 'receiverUid' },
   { name: 'reader', type: 'integer', field: 'reader' },
   { name: 'sender_uid', type: 'text', field: 'senderUid' },
@@ -110,9 +110,9 @@ export const CONVERSATION = columnsOf<Conversation>()([
   { name: 'last_preview', type: 'text', field: 'last.preview' }
 ])
 /** The key of a summary row. */
-export const CONVERSATION_KEY = pick(CONVERSATION, ['receiver_uid', 'reader', 'sender_uid'])
+export const SUMMARY_ROW_KEY = pick(SUMMARY_ROW, ['receiver_uid', 'reader', 'sender_uid'])
 /** What an upsert of a summary row sets: all but its key. */
-export const CONVERSATION_STATE = CONVERSATION.filter((column) => !CONVERSATION_KEY.includes(column))
+export const SUMMARY_ROW_STATE = SUMMARY_ROW.filter((column) => !SUMMARY_ROW_KEY.includes(column))
 
 /** These columns' names, joined: `alias.name` with an alias; a name that `given` has is its expression instead. */
 export const names = (columns: readonly Column[], alias?: string, given: Readonly<Record<string, string>> = {}): string =>

@@ -1,13 +1,10 @@
 // The one place where database quirks are undone: PostgreSQL's bigint and count strings, SQLite's loose numbers. Every
 // mapper is made once, at load, from the table of columns (columns.ts): each reads its row into one object literal,
 // with each column's position written into it, as a mapper written by hand would.
-import type { Conversation, Device, MessageKey, PendingMessage, ReceiverState, StoredMessage, Tombstone } from '../domain/model.js'
-import { CONVERSATION, DEVICE, KEY, MESSAGE, PAGE, PENDING, RECEIVER, RECEIVER_KEY, RECEIVER_STATE, type Column } from './columns.js'
+import type { Device, PendingMessage, ReceiverState, RemovedMessage, StoredMessage, SummaryRow, Tombstone } from '../domain/model.js'
+import { DEVICE, MESSAGE, PAGE, PENDING, RECEIVER, RECEIVER_KEY, RECEIVER_STATE, REMOVED_MESSAGE, SUMMARY_ROW, type Column } from './columns.js'
 
 type Row = Record<string, unknown>
-
-/** The map key of a (receiver_uid, msg_id or sender_uid) pair, or of a (receiver_uid, reader, sender_uid), for the rows of a group: the domain's own. */
-export { keyOf as pairKey } from '../domain/group-state.js'
 
 export function toNumber (value: unknown): number {
   const number = typeof value === 'number' ? value : Number(value)
@@ -111,10 +108,10 @@ export function toTombstone (row: Row): Tombstone {
 }
 
 /**
- * A message key from a row with KEY's columns: `readers` the bits taken from it (all it had when it is removed whole),
+ * A removed message from a row with REMOVED_MESSAGE's columns: `readers` the bits taken from it (all it had when it is removed whole),
  * `remaining` those still pending (0, or absent, when it is deleted).
  */
-export const toMessageKey = rowReader<MessageKey>(KEY)
+export const toRemovedMessage = rowReader<RemovedMessage>(REMOVED_MESSAGE)
 
 export const toReceiverState = rowReader<ReceiverState>(RECEIVER)
 export const toReceiverStateFromValues = valuesReader<ReceiverState>(RECEIVER)
@@ -125,9 +122,9 @@ export const receiverUpdateValues = writer<ReceiverState>([...RECEIVER_STATE, ..
 export const toDevice = rowReader<Device>(DEVICE)
 export const deviceValues = writer<Device>(DEVICE)
 
-/** A conversation from its column values in CONVERSATION order. */
-export const toConversationFromValues = valuesReader<Conversation>(CONVERSATION)
+/** A summary row from its column values in SUMMARY_ROW order. */
+export const toSummaryRowFromValues = valuesReader<SummaryRow>(SUMMARY_ROW)
 /** The same from `values[at]` on. */
-export const toConversationFromValuesAt = valuesReaderAt<Conversation>(CONVERSATION)
-export const toConversation = rowReader<Conversation>(CONVERSATION)
-export const conversationValues = writer<Conversation>(CONVERSATION)
+export const toSummaryRowFromValuesAt = valuesReaderAt<SummaryRow>(SUMMARY_ROW)
+export const toSummaryRow = rowReader<SummaryRow>(SUMMARY_ROW)
+export const summaryRowValues = writer<SummaryRow>(SUMMARY_ROW)

@@ -2,13 +2,13 @@
 // back unchanged, from arrays and from row objects, with PostgreSQL's bigint strings read as numbers; and the
 // parameter builder numbers `$n` in the order asked.
 import t from 'tap'
-import type { Conversation, Device, PendingMessage, ReceiverState } from '../../src/domain/model.js'
-import { CONVERSATION, DEVICE, PENDING, RECEIVER, type Column } from '../../src/store/columns.js'
+import type { Device, PendingMessage, ReceiverState, SummaryRow } from '../../src/domain/model.js'
+import { DEVICE, PENDING, RECEIVER, SUMMARY_ROW, type Column } from '../../src/store/columns.js'
 import { arrays, params } from '../../src/store/postgres/params.js'
 import {
-  conversationValues, deviceValues, pendingMessageValues, receiverValues, toConversation, toConversationFromValues, toConversationFromValuesAt,
-  toDevice, toMessageKey, toReceiverMessageFromValues, toReceiverState, toReceiverStateFromValues, toStoredMessage, toStoredMessageFromValues,
-  toTombstoneFromValues
+  deviceValues, pendingMessageValues, receiverValues, summaryRowValues, toDevice, toReceiverMessageFromValues, toReceiverState,
+  toReceiverStateFromValues, toRemovedMessage, toStoredMessage, toStoredMessageFromValues, toSummaryRow, toSummaryRowFromValues,
+  toSummaryRowFromValuesAt, toTombstoneFromValues
 } from '../../src/store/row-mapper.js'
 
 const message: PendingMessage = {
@@ -30,25 +30,25 @@ t.test('a message goes to its column values and back, whole or as a page leaves 
   t.strictSame(toTombstoneFromValues([...values.slice(0, -1), 4000]), { message: stored, purgeAt: 4000 })
 })
 
-t.test('a message key reads its readers, and remaining as 0 when a row has none', async (t) => {
+t.test('a removed message reads its readers, and remaining as 0 when a row has none', async (t) => {
   const row = asRow(PENDING, pendingMessageValues(message))
   const key = { receiverUid: 'bob', seq: 7, senderUid: 'alice', msgId: 'm-7', expiresAt: 3000, readers: 5 }
-  t.strictSame(toMessageKey(row), { ...key, remaining: 0 })
-  t.strictSame(toMessageKey({ ...row, remaining: '4' }), { ...key, remaining: 4 })
+  t.strictSame(toRemovedMessage(row), { ...key, remaining: 0 })
+  t.strictSame(toRemovedMessage({ ...row, remaining: '4' }), { ...key, remaining: 4 })
 })
 
 t.test('a summary row keeps its latest message, or none, and nullable columns as null', async (t) => {
   const last = { seq: 9, sendTime: 1500, msgType: 1, preview: 'hel' }
-  const rows: Conversation[] = [
+  const rows: SummaryRow[] = [
     { receiverUid: 'bob', reader: 2, senderUid: 'alice', pendingCount: 3, last, sortSeq: 9, lostCount: 1, lostSeq: 4 },
     { receiverUid: 'bob', reader: 0, senderUid: 'carol', pendingCount: 0, last: null, sortSeq: 6, lostCount: 2, lostSeq: 6 }
   ]
   for (const row of rows) {
-    const values = conversationValues(row)
-    t.equal(values.length, CONVERSATION.length)
-    t.strictSame(toConversationFromValues(values), row)
-    t.strictSame(toConversationFromValuesAt(['x', 'y', ...values], 2), row)
-    t.strictSame(toConversation(asRow(CONVERSATION, values)), row)
+    const values = summaryRowValues(row)
+    t.equal(values.length, SUMMARY_ROW.length)
+    t.strictSame(toSummaryRowFromValues(values), row)
+    t.strictSame(toSummaryRowFromValuesAt(['x', 'y', ...values], 2), row)
+    t.strictSame(toSummaryRow(asRow(SUMMARY_ROW, values)), row)
   }
 })
 

@@ -3,7 +3,7 @@
 import { PENDING, names } from '../columns.js'
 import { params } from '../postgres/params.js'
 import {
-  CONVERSATIONS, DELETE_CONVERSATIONS, RECEIVERS, TOMBSTONES, TOUCH_DEVICES, UPSERT_CONVERSATION, UPSERT_RECEIVER, UPSERT_RECEIVER_ONTO_ITSELF,
+  DELETE_SUMMARY_ROWS, RECEIVERS, SUMMARY_ROWS, TOMBSTONES, TOUCH_DEVICES, UPSERT_RECEIVER, UPSERT_RECEIVER_ONTO_ITSELF, UPSERT_SUMMARY_ROW,
   removeAckedSql, sql, type Sql
 } from '../postgres/sql-parts.js'
 
@@ -16,7 +16,7 @@ export const CITUS_SQL = {
 
 /** On Citus, writeBack's updates as statements of their own, each of one text: named, so parsed once a connection. */
 const CITUS_UPDATES = {
-  deleteConversations: sql('citus_delete_conversations', DELETE_CONVERSATIONS(params())),
+  deleteSummaryRows: sql('citus_delete_conversations', DELETE_SUMMARY_ROWS(params())),
   touchDevices: sql('citus_touch_devices', TOUCH_DEVICES(params()))
 }
 
@@ -26,7 +26,7 @@ export interface CitusWrites {
   saved: ReadonlyArray<readonly unknown[]>
   tombstones: ReadonlyArray<readonly unknown[]>
   receivers: ReadonlyArray<readonly unknown[]>
-  /** DELETE_CONVERSATIONS's arrays (receiver_uid, reader, sender_uid), and TOUCH_DEVICES's (receiver_uid, slot, at). */
+  /** DELETE_SUMMARY_ROWS's arrays (receiver_uid, reader, sender_uid), and TOUCH_DEVICES's (receiver_uid, slot, at). */
   deleted: unknown[][]
   touched: unknown[][]
 }
@@ -62,10 +62,10 @@ export const CITUS = {
       statements.push({ sql: { name: '', text: `INSERT INTO ${into} VALUES ${rows}${suffix}` }, values: p.values })
     }
     insert(`messages (${names(PENDING)})`, writes.messages)
-    insert(`conversations (${CONVERSATIONS})`, writes.saved, ` ${UPSERT_CONVERSATION}`)
+    insert(`conversations (${SUMMARY_ROWS})`, writes.saved, ` ${UPSERT_SUMMARY_ROW}`)
     insert(`tombstones (${TOMBSTONES})`, writes.tombstones)
     insert(`receivers (${RECEIVERS})`, writes.receivers, ` ${UPSERT_RECEIVER}`)
-    if ((writes.deleted[0]?.length ?? 0) > 0) statements.push({ sql: CITUS_UPDATES.deleteConversations, values: writes.deleted })
+    if ((writes.deleted[0]?.length ?? 0) > 0) statements.push({ sql: CITUS_UPDATES.deleteSummaryRows, values: writes.deleted })
     if ((writes.touched[0]?.length ?? 0) > 0) statements.push({ sql: CITUS_UPDATES.touchDevices, values: writes.touched })
     return statements
   }

@@ -1,8 +1,8 @@
 // The pieces the PostgreSQL statements are built of: column lists, typed NULLs, array parameters, the receivers a
 // statement is keyed by, and the builders of statements that come in several shapes (statements.ts names them).
 import {
-  CONVERSATION, CONVERSATION_KEY, CONVERSATION_STATE, DEVICE, DEVICE_ACK, KEY, KEY_OF_MESSAGE, MESSAGE, PAGE, PENDING, RECEIVER, RECEIVER_KEY,
-  RECEIVER_STATE, TOMBSTONE, names, pick, withoutReceiverUid, type Column
+  DEVICE, DEVICE_ACK, MESSAGE, PAGE, PENDING, RECEIVER, RECEIVER_KEY, RECEIVER_STATE, REMOVED_MESSAGE, REMOVED_MESSAGE_ROW, SUMMARY_ROW,
+  SUMMARY_ROW_KEY, SUMMARY_ROW_STATE, TOMBSTONE, names, pick, withoutReceiverUid, type Column
 } from '../columns.js'
 import { arrays, params, type Params } from './params.js'
 
@@ -11,12 +11,12 @@ export interface Sql { readonly name: string, readonly text: string }
 export const sql = (name: string, text: string): Sql => ({ name: `om_${name}`, text })
 
 export const MESSAGES = names(MESSAGE)
-export const CONVERSATIONS = names(CONVERSATION)
-export const KEYS = names(KEY_OF_MESSAGE)
+export const SUMMARY_ROWS = names(SUMMARY_ROW)
+export const REMOVED_COLUMNS = names(REMOVED_MESSAGE_ROW)
 export const RECEIVERS = names(RECEIVER)
 export const DEVICES = names(DEVICE)
 export const TOMBSTONES = names(TOMBSTONE)
-const READER = pick(CONVERSATION, ['reader'])
+const READER = pick(SUMMARY_ROW, ['reader'])
 const PURGE_AT = pick(TOMBSTONE, ['purge_at'])
 
 /**
@@ -27,13 +27,13 @@ export const nulls = (columns: readonly Column[], { typed = true, named = false 
   columns.map(({ name, type }) => given[name] ?? `NULL${typed ? `::${type}` : ''}${named ? ` AS ${name}` : ''}`).join(', ')
 
 // A summary row's columns after its key; for a removal's own rows, its reader and those as typed NULLs named after them.
-export const ROW_STATE = (alias: string): string => names(CONVERSATION_STATE, alias)
-export const ROW_NULLS = nulls(CONVERSATION_STATE, { named: true })
-export const READER_AND_ROW_NULLS = nulls([...READER, ...CONVERSATION_STATE], { named: true })
-// A summary row's part of a removal's result after its receiver: a message key's columns (KEY) as typed NULLs, but its sender.
-export const KEY_NULLS = nulls(withoutReceiverUid(KEY), {}, { sender_uid: 'c.sender_uid' })
+export const ROW_STATE = (alias: string): string => names(SUMMARY_ROW_STATE, alias)
+export const ROW_NULLS = nulls(SUMMARY_ROW_STATE, { named: true })
+export const READER_AND_ROW_NULLS = nulls([...READER, ...SUMMARY_ROW_STATE], { named: true })
+// A summary row's part of a removal's result after its receiver: a removed message's columns (REMOVED_MESSAGE) as typed NULLs, but its sender.
+export const REMOVED_NULLS = nulls(withoutReceiverUid(REMOVED_MESSAGE), {}, { sender_uid: 'c.sender_uid' })
 // SQL.removeExpired's part of each receiver's earliest expiry: its receiver, min(expires_at), and NULL for the rest.
-export const NEXT_EXPIRY = `receiver_uid, ${nulls([...withoutReceiverUid(KEY), ...READER], {}, { expires_at: 'min(expires_at)' })}, ${ROW_NULLS}`
+export const NEXT_EXPIRY = `receiver_uid, ${nulls([...withoutReceiverUid(REMOVED_MESSAGE), ...READER], {}, { expires_at: 'min(expires_at)' })}, ${ROW_NULLS}`
 
 /**
  * The bit of the reader a read is for: the receiver itself (bit 0), or the device named by the parameter `device`, looked
@@ -54,17 +54,17 @@ export function pageSql (name: string, ofSender: boolean, ofDevice: boolean): Sq
 
 /**
  * The receiver's row and one page of a reader's summary in one statement: no row when the receiver is unknown, one
- * row of NULL conversation columns when the reader has no summary rows. A device's (named by $4) adds its slot and its
+ * row of NULL summary row columns when the reader has no summary rows. A device's (named by $4) adds its slot and its
  * pending count after the receiver's columns.
  */
 export function summarySql (name: string, ofDevice: boolean): Sql {
-  return sql(name, `SELECT ${names(RECEIVER, 'r')}${ofDevice ? ', d.slot, p.device_pending' : ''}, ${names(CONVERSATION, 'c')} FROM receivers r ` +
+  return sql(name, `SELECT ${names(RECEIVER, 'r')}${ofDevice ? ', d.slot, p.device_pending' : ''}, ${names(SUMMARY_ROW, 'c')} FROM receivers r ` +
     // The device's pending count joined before the page's rows, so that it is summed once, not once per row.
     (ofDevice
       ? 'LEFT JOIN devices d ON d.receiver_uid = $1 AND d.device_id = $4 LEFT JOIN LATERAL (SELECT coalesce(sum(pending_count), 0) AS device_pending ' +
         'FROM conversations WHERE receiver_uid = $1 AND reader = d.slot) AS p ON true '
       : '') +
-    `LEFT JOIN LATERAL (SELECT ${CONVERSATIONS} FROM conversations WHERE receiver_uid = $1 AND reader = ${ofDevice ? 'd.slot' : '0'} ` +
+    `LEFT JOIN LATERAL (SELECT ${SUMMARY_ROWS} FROM conversations WHERE receiver_uid = $1 AND reader = ${ofDevice ? 'd.slot' : '0'} ` +
     'AND sort_seq < $2 ORDER BY sort_seq DESC LIMIT $3) AS c ON true WHERE r.receiver_uid = $1')
 }
 
@@ -94,9 +94,9 @@ export function findForStoresSql (): Sql {
   const p = params()
   const [messages, senders] = [pairParams(p), pairParams(p)]
   return sql('find_for_stores',
-    `SELECT * FROM (SELECT 'pending' AS part, ${MESSAGES}, ${nulls([...PURGE_AT, ...READER, ...CONVERSATION_STATE], { named: true })} ` +
+    `SELECT * FROM (SELECT 'pending' AS part, ${MESSAGES}, ${nulls([...PURGE_AT, ...READER, ...SUMMARY_ROW_STATE], { named: true })} ` +
     `FROM messages WHERE ${inPairs('msg_id', messages)} ` +
-    `UNION ALL SELECT 'tombstone', ${MESSAGES}, purge_at, ${nulls([...READER, ...CONVERSATION_STATE], { typed: false })} ` +
+    `UNION ALL SELECT 'tombstone', ${MESSAGES}, purge_at, ${nulls([...READER, ...SUMMARY_ROW_STATE], { typed: false })} ` +
     `FROM tombstones WHERE ${inPairs('msg_id', messages)} ` +
     `UNION ALL SELECT 'row', receiver_uid, ${nulls([...withoutReceiverUid(MESSAGE), ...PURGE_AT], { typed: false }, { sender_uid: 'sender_uid' })}, ` +
     `reader, ${ROW_STATE('c')} FROM conversations c WHERE ${inPairs('sender_uid', senders)}) AS found`)
@@ -105,7 +105,7 @@ export function findForStoresSql (): Sql {
 /** An INSERT's ON CONFLICT on its key that sets these columns to the inserted row's. */
 export const onConflictSet = (key: readonly Column[], columns: readonly Column[]): string =>
   `ON CONFLICT (${names(key)}) DO UPDATE SET ${columns.map(({ name }) => `${name} = excluded.${name}`).join(', ')}`
-export const UPSERT_CONVERSATION = onConflictSet(CONVERSATION_KEY, CONVERSATION_STATE)
+export const UPSERT_SUMMARY_ROW = onConflictSet(SUMMARY_ROW_KEY, SUMMARY_ROW_STATE)
 // A receiver's row as given, all but its key: the write-back of the receivers' rows as an upsert of VALUES, for a backend that shapes it so.
 export const UPSERT_RECEIVER = onConflictSet(RECEIVER_KEY, RECEIVER_STATE)
 export const UPSERT_RECEIVER_ONTO_ITSELF = `ON CONFLICT (receiver_uid) DO UPDATE SET receiver_uid = excluded.receiver_uid RETURNING ${RECEIVERS}`
@@ -113,10 +113,10 @@ export const UPSERT_RECEIVER_ONTO_ITSELF = `ON CONFLICT (receiver_uid) DO UPDATE
 // writeBack's parts after its inserts, each on the next parameters of `p` (the first its receivers): summary rows
 // deleted, receivers' rows, devices' last acks. A distributed planner routes these (an UPDATE or DELETE joined on an
 // unnest, keyed) to one node as they are; the receivers' rows it gets as an upsert of VALUES instead (UPSERT_RECEIVER).
-export function DELETE_CONVERSATIONS (p: Params): string {
+export function DELETE_SUMMARY_ROWS (p: Params): string {
   const receivers = p.next('text[]')
-  return `DELETE FROM conversations WHERE ${keyedBy('receiver_uid', receivers)} AND (${names(CONVERSATION_KEY)}) IN ` +
-    `(SELECT * FROM unnest(${receivers}, ${arrays(p, withoutReceiverUid(CONVERSATION_KEY))}))`
+  return `DELETE FROM conversations WHERE ${keyedBy('receiver_uid', receivers)} AND (${names(SUMMARY_ROW_KEY)}) IN ` +
+    `(SELECT * FROM unnest(${receivers}, ${arrays(p, withoutReceiverUid(SUMMARY_ROW_KEY))}))`
 }
 export function UPDATE_RECEIVERS (p: Params): string {
   const receivers = p.next('text[]')
@@ -136,12 +136,12 @@ export function writeBackSql (): Sql {
   const p = params()
   return sql('write_back',
     `WITH inserted AS (INSERT INTO messages (${names(PENDING)}) SELECT * FROM unnest(${arrays(p, PENDING)})), ` +
-    `saved AS (INSERT INTO conversations (${CONVERSATIONS}) SELECT * FROM unnest(${arrays(p, CONVERSATION)}) ${UPSERT_CONVERSATION}), ` +
-    `deleted AS (${DELETE_CONVERSATIONS(p)}), updated AS (${UPDATE_RECEIVERS(p)}), touched AS (${TOUCH_DEVICES(p)}) SELECT 1`)
+    `saved AS (INSERT INTO conversations (${SUMMARY_ROWS}) SELECT * FROM unnest(${arrays(p, SUMMARY_ROW)}) ${UPSERT_SUMMARY_ROW}), ` +
+    `deleted AS (${DELETE_SUMMARY_ROWS(p)}), updated AS (${UPDATE_RECEIVERS(p)}), touched AS (${TOUCH_DEVICES(p)}) SELECT 1`)
 }
 
-// The message columns a tombstone keeps beyond a message key's: what removeAckedSql's 'return' adds to each removed row.
-const TOMBSTONE_EXTRA = MESSAGE.filter((column) => !KEY.includes(column))
+// The message columns a tombstone keeps beyond a removed message's: what removeAckedSql's 'return' adds to each removed row.
+const TOMBSTONE_EXTRA = MESSAGE.filter((column) => !REMOVED_MESSAGE.includes(column))
 
 /**
  * Acks by ids ($1, $2, and $3 the bit of each one's reader) and up to a seq ($4, $5, $6: a NULL sender for all
@@ -177,15 +177,15 @@ export function removeAckedSql (name: string, tombstones: 'insert' | 'return'): 
     '), taken AS (' +
     `UPDATE messages m SET readers = m.readers & ~c.bits FROM chosen c WHERE ${keyedBy('m.receiver_uid', '$1::text[] || $4::text[]')} AND m.receiver_uid = c.receiver_uid ` +
     'AND m.seq = c.seq AND (m.readers & ~c.bits) <> 0 ' +
-    `RETURNING ${names(KEY, 'm', { readers: 'c.bits AS readers', remaining: 'm.readers AS remaining' })}${extraNulls}` +
+    `RETURNING ${names(REMOVED_MESSAGE, 'm', { readers: 'c.bits AS readers', remaining: 'm.readers AS remaining' })}${extraNulls}` +
     (returned ? '), ' : `), kept AS (INSERT INTO tombstones (${TOMBSTONES}) SELECT ${names(TOMBSTONE, undefined, { acked_at: '$8', purge_at: '$9::bigint' })} FROM deleted WHERE $9::bigint IS NOT NULL), `) +
-    `removed AS (SELECT ${KEYS}, 0 AS remaining${extra} FROM deleted UNION ALL SELECT * FROM taken) ` +
-    `SELECT 'removed' AS part, ${names(KEY)}, ${READER_AND_ROW_NULLS}${extra} FROM removed ` +
+    `removed AS (SELECT ${REMOVED_COLUMNS}, 0 AS remaining${extra} FROM deleted UNION ALL SELECT * FROM taken) ` +
+    `SELECT 'removed' AS part, ${names(REMOVED_MESSAGE)}, ${READER_AND_ROW_NULLS}${extra} FROM removed ` +
     // Both read only the acks' receivers' rows (an index scan on = ANY), then match them.
-    `UNION ALL SELECT 'row', c.receiver_uid, ${KEY_NULLS}, c.reader, ${ROW_STATE('c')}${extraNulls} FROM conversations c ` +
+    `UNION ALL SELECT 'row', c.receiver_uid, ${REMOVED_NULLS}, c.reader, ${ROW_STATE('c')}${extraNulls} FROM conversations c ` +
     'WHERE c.receiver_uid = ANY($1::text[] || $4::text[]) AND EXISTS (SELECT 1 FROM removed d WHERE d.receiver_uid = c.receiver_uid ' +
     'AND d.sender_uid = c.sender_uid AND (d.readers & (1 << c.reader)) <> 0) ' +
-    `UNION ALL SELECT 'lost', c.receiver_uid, ${KEY_NULLS}, c.reader, ${ROW_STATE('c')}${extraNulls} ` +
+    `UNION ALL SELECT 'lost', c.receiver_uid, ${REMOVED_NULLS}, c.reader, ${ROW_STATE('c')}${extraNulls} ` +
     `FROM conversations c WHERE c.receiver_uid = ANY(${upTo}) AND c.lost_count > 0 AND EXISTS (` +
     'SELECT 1 FROM unnest($4::text[], $5::bigint[], $6::text[], $7::integer[]) AS u (receiver_uid, up_to_seq, sender_uid, bit) ' +
     'WHERE u.receiver_uid = c.receiver_uid AND u.bit = (1 << c.reader) AND (u.sender_uid IS NULL OR u.sender_uid = c.sender_uid) AND c.lost_seq <= u.up_to_seq)')

@@ -1,10 +1,10 @@
 // The SQL of the production store: every statement named, so that each connection parses and plans it once, and of
 // one stable text whatever the number of rows (many rows travel as arrays, through unnest).
-import { CONVERSATION, DEVICE, KEY_OF_MESSAGE, RECEIVER, names } from '../columns.js'
+import { DEVICE, RECEIVER, REMOVED_MESSAGE_ROW, SUMMARY_ROW, names } from '../columns.js'
 import { params } from './params.js'
 import {
-  CONVERSATIONS, DEVICES, KEYS, KEY_NULLS, MESSAGES, NEXT_EXPIRY, READER_AND_ROW_NULLS, RECEIVERS, ROW_STATE, UPSERT_RECEIVER_ONTO_ITSELF,
-  findForStoresSql, inPairs, keyedBy, pageSql, pairParams, readerBit, removeAckedSql, sql, summarySql, writeBackSql
+  DEVICES, MESSAGES, NEXT_EXPIRY, READER_AND_ROW_NULLS, RECEIVERS, REMOVED_COLUMNS, REMOVED_NULLS, ROW_STATE, SUMMARY_ROWS,
+  UPSERT_RECEIVER_ONTO_ITSELF, findForStoresSql, inPairs, keyedBy, pageSql, pairParams, readerBit, removeAckedSql, sql, summarySql, writeBackSql
 } from './sql-parts.js'
 
 export type { Sql } from './sql-parts.js'
@@ -29,7 +29,7 @@ export const SQL = {
   findForStores: findForStoresSql(),
   deleteTombstone: sql('delete_tombstone', 'DELETE FROM tombstones WHERE receiver_uid = $1 AND msg_id = $2'),
 
-  oldestPending: sql('oldest_pending', `SELECT ${KEYS} FROM messages WHERE receiver_uid = $1 ORDER BY seq LIMIT 1`),
+  oldestPending: sql('oldest_pending', `SELECT ${REMOVED_COLUMNS} FROM messages WHERE receiver_uid = $1 ORDER BY seq LIMIT 1`),
   // The expired messages of the receivers $1 at $2, at most $3 of each (lowest seqs first), deleted; in the same
   // statement, the summary rows of their senders for the readers they left ('row', as they were), and each receiver's
   // earliest expiry of what it keeps ('next', in expires_at: the messages not expired are the ones it keeps when none
@@ -38,9 +38,9 @@ export const SQL = {
     'WITH chosen AS (SELECT receiver_uid, seq, row_number() OVER (PARTITION BY receiver_uid ORDER BY seq) AS n FROM messages ' +
     'WHERE receiver_uid = ANY($1::text[]) AND expires_at <= $2), gone AS (' +
     `DELETE FROM messages m USING chosen c WHERE ${keyedBy('m.receiver_uid', '$1::text[]')} AND m.receiver_uid = c.receiver_uid AND m.seq = c.seq AND c.n <= $3 ` +
-    `RETURNING ${names(KEY_OF_MESSAGE, 'm')}) ` +
-    `SELECT 'removed' AS part, ${KEYS}, 0 AS remaining, ${READER_AND_ROW_NULLS} FROM gone ` +
-    `UNION ALL SELECT 'row', c.receiver_uid, ${KEY_NULLS}, c.reader, ${ROW_STATE('c')} FROM conversations c ` +
+    `RETURNING ${names(REMOVED_MESSAGE_ROW, 'm')}) ` +
+    `SELECT 'removed' AS part, ${REMOVED_COLUMNS}, 0 AS remaining, ${READER_AND_ROW_NULLS} FROM gone ` +
+    `UNION ALL SELECT 'row', c.receiver_uid, ${REMOVED_NULLS}, c.reader, ${ROW_STATE('c')} FROM conversations c ` +
     'WHERE c.receiver_uid = ANY($1::text[]) AND EXISTS (SELECT 1 FROM gone d WHERE d.receiver_uid = c.receiver_uid ' +
     'AND d.sender_uid = c.sender_uid AND (d.readers & (1 << c.reader)) <> 0) ' +
     `UNION ALL SELECT 'next', ${NEXT_EXPIRY} FROM messages WHERE receiver_uid = ANY($1::text[]) AND expires_at > $2 GROUP BY receiver_uid`),
@@ -61,7 +61,7 @@ export const SQL = {
     'AND (m.readers & (1 << k.reader)) <> 0 ORDER BY m.seq DESC LIMIT 1) AS l'),
 
   findConversations: sql('find_conversations',
-    `SELECT ${CONVERSATIONS} FROM conversations WHERE ${inPairs('sender_uid', pairParams(params()))}`),
+    `SELECT ${SUMMARY_ROWS} FROM conversations WHERE ${inPairs('sender_uid', pairParams(params()))}`),
   // What a transaction wrote since its last statement, in one: new messages, summary rows upserted and deleted,
   // receivers' rows, devices' last acks, each an array per column (tx-statements.ts binds them in that order). No row
   // is in two of them (transaction.ts keeps the last write of each), so the parts, which see one snapshot, never touch
@@ -87,13 +87,13 @@ export const SQL = {
   // each read's rows under its position (i, from 1), then as summaryOfDevice's (slot and device_pending NULL without a
   // device). Reads that arrive together share it: one round trip for many (store.ts).
   summaries: sql('summaries',
-    `SELECT k.i, ${names(RECEIVER, 'r')}, d.slot, p.device_pending, ${names(CONVERSATION, 'c')} ` +
+    `SELECT k.i, ${names(RECEIVER, 'r')}, d.slot, p.device_pending, ${names(SUMMARY_ROW, 'c')} ` +
     'FROM unnest($1::text[], $2::text[], $3::bigint[], $4::integer[]) WITH ORDINALITY AS k (receiver_uid, device_id, before_sort_seq, lim, i) ' +
     'JOIN receivers r ON r.receiver_uid = k.receiver_uid ' +
     `LEFT JOIN devices d ON d.receiver_uid = k.receiver_uid AND ${keyedBy('d.receiver_uid', '$1::text[]')} AND d.device_id = k.device_id ` +
     'LEFT JOIN LATERAL (SELECT CASE WHEN k.device_id IS NULL THEN NULL ELSE coalesce(sum(pending_count), 0) END AS device_pending FROM conversations ' +
     `WHERE receiver_uid = k.receiver_uid AND ${keyedBy('receiver_uid', '$1::text[]')} AND reader = d.slot) AS p ON true ` +
-    `LEFT JOIN LATERAL (SELECT ${CONVERSATIONS} FROM conversations WHERE receiver_uid = k.receiver_uid AND ${keyedBy('receiver_uid', '$1::text[]')} ` +
+    `LEFT JOIN LATERAL (SELECT ${SUMMARY_ROWS} FROM conversations WHERE receiver_uid = k.receiver_uid AND ${keyedBy('receiver_uid', '$1::text[]')} ` +
     'AND reader = CASE WHEN k.device_id IS NULL THEN 0 ELSE d.slot END AND sort_seq < k.before_sort_seq ORDER BY sort_seq DESC LIMIT k.lim) AS c ON true ' +
     `WHERE ${keyedBy('r.receiver_uid', '$1::text[]')} ORDER BY k.i, c.sort_seq DESC`),
   page: pageSql('page', false, false),
