@@ -2,6 +2,7 @@
 import type { StoredMessage, SummaryRow } from '../domain/model.js'
 import { formatTime } from './time.js'
 import type { ApiMessage } from './message-schemas.js'
+import type { ApiSummaryRow } from './receiver-schemas.js'
 
 export function presentMessage (message: StoredMessage): ApiMessage {
   return {
@@ -17,7 +18,7 @@ export function presentMessage (message: StoredMessage): ApiMessage {
   }
 }
 
-export function presentSummaryRow (row: SummaryRow) {
+export function presentSummaryRow (row: SummaryRow): ApiSummaryRow {
   return {
     sender_uid: row.senderUid,
     pending_count: row.pendingCount,
