@@ -3,9 +3,11 @@ import Fastify from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { errorHandler } from '../src/http/errors.js'
 import { registerJsonParser } from '../src/http/json-parser.js'
-import { BatchResponse, Message, StoredResponse, batchSchema, newMessageSchema } from '../src/http/message-schemas.js'
-import { AckBody, AckResponse, PageQuery, PageResponse, SummaryQuery, SummaryResponse } from '../src/http/receiver-schemas.js'
-import { MessageParams, ReceiverParams } from '../src/http/schemas.js'
+import { BatchResponseSchema, MessageSchema, StoredResponseSchema, batchSchema, newMessageSchema } from '../src/http/message-schemas.js'
+import {
+  AckBodySchema, AckResponseSchema, PageQuerySchema, PageResponseSchema, SummaryQuerySchema, SummaryResponseSchema
+} from '../src/http/receiver-schemas.js'
+import { MessageParamsSchema, ReceiverParamsSchema } from '../src/http/schemas.js'
 import { registerValidators } from '../src/http/validation.js'
 
 const limits = { maxContentLength: 4096, messageTtlSeconds: 2592000 }
@@ -31,7 +33,7 @@ registerJsonParser(app)
 app.setErrorHandler(errorHandler)
 
 let seq = 0
-app.post('/v1/messages', { schema: { body: newMessageSchema(limits), response: { 201: StoredResponse } } }, async (request, reply) => {
+app.post('/v1/messages', { schema: { body: newMessageSchema(limits), response: { 201: StoredResponseSchema } } }, async (request, reply) => {
   seq++
   const body = request.body
   return await reply.code(201).send({
@@ -47,10 +49,10 @@ app.post('/v1/messages', { schema: { body: newMessageSchema(limits), response: {
     duplicate: false
   })
 })
-app.post('/v1/messages/batch', { schema: { body: batchSchema(limits), response: { 200: BatchResponse } } }, async (request) => ({
+app.post('/v1/messages/batch', { schema: { body: batchSchema(limits), response: { 200: BatchResponseSchema } } }, async (request) => ({
   results: request.body.messages.map((item) => ({ status: 'stored' as const, msg_id: item.msg_id ?? 'x', seq: ++seq }))
 }))
-app.get('/v1/receivers/:receiver_uid/senders', { schema: { params: ReceiverParams, querystring: SummaryQuery, response: { 200: SummaryResponse } } }, async (request) => ({
+app.get('/v1/receivers/:receiver_uid/senders', { schema: { params: ReceiverParamsSchema, querystring: SummaryQuerySchema, response: { 200: SummaryResponseSchema } } }, async (request) => ({
   receiver_uid: request.params.receiver_uid,
   total_pending: 200,
   senders: Array.from({ length: 20 }, (_, i) => ({
@@ -64,14 +66,14 @@ app.get('/v1/receivers/:receiver_uid/senders', { schema: { params: ReceiverParam
   })),
   next_cursor: null
 }))
-app.get('/v1/receivers/:receiver_uid/messages', { schema: { params: ReceiverParams, querystring: PageQuery, response: { 200: PageResponse } } }, async (request) => ({
+app.get('/v1/receivers/:receiver_uid/messages', { schema: { params: ReceiverParamsSchema, querystring: PageQuerySchema, response: { 200: PageResponseSchema } } }, async (request) => ({
   messages: Array.from({ length: request.query.limit ?? 100 }, (_, i) => message(request.params.receiver_uid, i + 1)),
   next_cursor: 'bTEuMTAw',
   has_more: true
 }))
-app.get('/v1/receivers/:receiver_uid/messages/:msg_id', { schema: { params: MessageParams, response: { 200: Message } } }, async (request) =>
+app.get('/v1/receivers/:receiver_uid/messages/:msg_id', { schema: { params: MessageParamsSchema, response: { 200: MessageSchema } } }, async (request) =>
   message(request.params.receiver_uid, 1))
-app.post('/v1/receivers/:receiver_uid/acks', { schema: { params: ReceiverParams, body: AckBody, response: { 200: AckResponse } } }, async () => ({ deleted: 1 }))
+app.post('/v1/receivers/:receiver_uid/acks', { schema: { params: ReceiverParamsSchema, body: AckBodySchema, response: { 200: AckResponseSchema } } }, async () => ({ deleted: 1 }))
 
 const address = await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 0) })
 process.stdout.write(`Server listening at ${address}\n`)

@@ -104,7 +104,7 @@ export interface paths {
         };
         /**
          * Lazy-load summary: who wrote while the receiver was away
-         * @description One row per sender with pending or lost messages, most recent conversation first (last_seq descending). No message bodies, only a preview of the latest. For a receiver with devices, device_id is required and the counts, last_* and lost_count are that device's own.
+         * @description One row per sender with pending or lost messages, most recent first (last_seq descending). No message bodies, only a preview of the latest. For a receiver with devices, device_id is required and the counts, last_* and lost_count are that device's own.
          */
         get: operations["listSenders"];
         put?: never;
@@ -170,7 +170,7 @@ export interface paths {
         put?: never;
         /**
          * Acknowledge, then delete
-         * @description Body {msg_ids} (1-1000 ids) or {up_to_seq, sender_uid?}. Idempotent: acking again answers deleted: 0. An acked message leaves a tombstone for DEDUP_WINDOW_SECONDS so that a late retry of its store is a duplicate. An up_to_seq ack also clears the lost_count of the conversations whose lost messages it covers. For a receiver with devices, device_id is required: the ack takes the messages from that device's pending ones (deleted counts them), and a message is deleted, leaving its tombstone, once every device it was pending for has acked it.
+         * @description Body {msg_ids} (1-1000 ids) or {up_to_seq, sender_uid?}. Idempotent: acking again answers deleted: 0. An acked message leaves a tombstone for DEDUP_WINDOW_SECONDS so that a late retry of its store is a duplicate. An up_to_seq ack also clears the lost_count of the senders whose lost messages it covers. For a receiver with devices, device_id is required: the ack takes the messages from that device's pending ones (deleted counts them), and a message is deleted, leaving its tombstone, once every device it was pending for has acked it.
          */
         post: operations["ackMessages"];
         delete?: never;
@@ -915,7 +915,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description One row per sender, most recent conversation first */
+            /** @description One row per sender, most recent first */
             200: {
                 headers: {
                     [name: string]: unknown;

@@ -2,20 +2,20 @@
 // Acks that arrive together share one transaction (group commit, as stores do) and the same few statements: one
 // delete of all their messages (which reads their summary rows too), and one write of the rows; each is answered
 // after the commit. An ack up to a seq also dismisses the losses it covers: the client has been told of them.
-import { forgetPending } from './conversations.js'
+import { applyRemoval } from './summary-rows.js'
 import { lockAndPurge, savePurged } from './expiry.js'
-import { keyOf } from './group-state.js'
+import { mapKey } from '../lib/map-key.js'
 import { DomainError, domainErrors } from './errors.js'
-import type { Ack, AckRequest, AckSelector, Device, MessageKey, ReceiverState } from './model.js'
-import { bitOf, RECEIVER_READER } from './readers.js'
+import type { Ack, AckRequest, AckSelector, Device, ReceiverState, RemovedMessage } from './model.js'
+import { RECEIVER_READER, bitOf } from './readers.js'
 import { createWriteQueue } from './write-queue.js'
-import { tombstoneUntil, type DomainContext } from './writes.js'
+import { tombstoneUntil, type DomainContext } from './context.js'
 
 // Acks in one transaction at most: each may delete up to 1,000 messages, which bounds how long a group holds the event loop.
 const GROUP_COMMIT_MAX_ITEMS = 100
 
 /** Whether an ack selects a pending message of its receiver. */
-function matcher (selector: AckSelector): (key: MessageKey) => boolean {
+function matcher (selector: AckSelector): (key: RemovedMessage) => boolean {
   if (selector.kind === 'ids') {
     const ids = new Set(selector.msgIds)
     return (key) => ids.has(key.msgId)
@@ -29,9 +29,9 @@ function matcher (selector: AckSelector): (key: MessageKey) => boolean {
  * first ack of that reader, in input order, that selects it, as if the acks had run one after the other (a later ack
  * of the same message by the same reader deletes nothing). Acks that resolved to an error count nothing.
  */
-function deletedPerAck (acks: ReadonlyArray<Ack | DomainError>, removed: readonly MessageKey[]): number[] {
+function deletedPerAck (acks: ReadonlyArray<Ack | DomainError>, removed: readonly RemovedMessage[]): number[] {
   const counts = acks.map(() => 0)
-  const byReceiver = new Map<string, Array<{ index: number, bit: number, selects: (key: MessageKey) => boolean }>>()
+  const byReceiver = new Map<string, Array<{ index: number, bit: number, selects: (key: RemovedMessage) => boolean }>>()
   acks.forEach((ack, index) => {
     if (ack instanceof DomainError) return
     const list = byReceiver.get(ack.receiverUid) ?? []
@@ -58,12 +58,12 @@ function deletedPerAck (acks: ReadonlyArray<Ack | DomainError>, removed: readonl
 export function resolveReaders (
   requests: readonly AckRequest[], receivers: ReadonlyMap<string, ReceiverState>, devices: readonly Device[]
 ): Array<Ack | DomainError> {
-  const slots = new Map(devices.map((device) => [keyOf(device.receiverUid, device.deviceId), device.slot]))
+  const slots = new Map(devices.map((device) => [mapKey(device.receiverUid, device.deviceId), device.slot]))
   return requests.map(({ receiverUid, deviceId, selector }) => {
     const receiver = receivers.get(receiverUid)
     const hasDevices = receiver !== undefined && receiver.devices !== 0
     if (deviceId === undefined) return hasDevices ? domainErrors.deviceRequired(receiverUid) : { receiverUid, reader: RECEIVER_READER, selector }
-    const slot = slots.get(keyOf(receiverUid, deviceId))
+    const slot = slots.get(mapKey(receiverUid, deviceId))
     return slot === undefined ? domainErrors.deviceNotFound(receiverUid, deviceId) : { receiverUid, reader: slot, selector }
   })
 }
@@ -83,10 +83,10 @@ export function createAcks ({ store, rules, clock, write }: DomainContext) {
         await savePurged(tx, locked)
         return resolved.map((ack) => ack instanceof DomainError ? ack : 0)
       }
-      const { removed, conversations, cleared } = await tx.removeAcked(acks, now, tombstoneUntil(rules, now))
-      await forgetPending(tx, receivers, removed, 'ack', { known: conversations, cleared })
+      const { removed, summaryRows, cleared } = await tx.removeAcked(acks, now, tombstoneUntil(rules, now))
+      await applyRemoval(tx, receivers, removed, 'ack', { known: summaryRows, cleared })
       await tx.saveReceivers([...receivers.values()])
-      const touched = new Map(acks.filter((ack) => ack.reader !== RECEIVER_READER).map((ack) => [keyOf(ack.receiverUid, ack.reader), [ack.receiverUid, ack.reader] as const]))
+      const touched = new Map(acks.filter((ack) => ack.reader !== RECEIVER_READER).map((ack) => [mapKey(ack.receiverUid, ack.reader), [ack.receiverUid, ack.reader] as const]))
       if (touched.size > 0) await tx.touchDevices([...touched.values()], now)
       const counts = deletedPerAck(resolved, removed)
       tally.acked += counts.reduce((sum, count) => sum + count, 0)

@@ -3,8 +3,8 @@
 import { domainErrors } from './errors.js'
 import { isDue, lockAndPurge, savePurged } from './expiry.js'
 import type { Device, DeviceView, ReceiverState } from './model.js'
-import { bitOf, MAX_SLOT } from './readers.js'
-import { tombstoneUntil, type DomainContext } from './writes.js'
+import { MAX_SLOT, bitOf } from './readers.js'
+import { tombstoneUntil, type DomainContext } from './context.js'
 
 export interface Registration {
   device: DeviceView

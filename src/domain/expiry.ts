@@ -1,9 +1,9 @@
 // TTL: expired messages are removed (counted as lost, no tombstone) when their receiver is next written or read,
 // and by the periodic sweep in bounded batches.
 import type { StoreTx } from '../store/types.js'
-import { forgetPending } from './conversations.js'
+import { applyRemoval } from './summary-rows.js'
 import type { ReceiverState, SweepResult } from './model.js'
-import type { DomainContext, Tally } from './writes.js'
+import type { DomainContext, Tally } from './context.js'
 
 // A write purges its receivers' expired messages completely: their quota and summary must be exact.
 const NO_LIMIT = 1_000_000_000
@@ -19,9 +19,9 @@ export const isDue = (receiver: ReceiverState | undefined, now: number): boolean
 async function purgeExpired (tx: StoreTx, receivers: readonly ReceiverState[], now: number, tally: Tally, limit: number): Promise<ReceiverState[]> {
   const due = receivers.filter((receiver) => isDue(receiver, now))
   if (due.length === 0) return due
-  const { removed, conversations, nextExpiry } = await tx.removeExpired(due.map((receiver) => receiver.receiverUid), now, limit)
+  const { removed, summaryRows, nextExpiry } = await tx.removeExpired(due.map((receiver) => receiver.receiverUid), now, limit)
   if (removed.length > 0) {
-    await forgetPending(tx, new Map(due.map((receiver) => [receiver.receiverUid, receiver])), removed, 'lost', { known: conversations })
+    await applyRemoval(tx, new Map(due.map((receiver) => [receiver.receiverUid, receiver])), removed, 'lost', { known: summaryRows })
     tally.expired += removed.length
   }
   // A receiver with expired messages left (a full batch) stays due, so that the sweep comes back.

@@ -1,13 +1,17 @@
-// The domain's own words: messages, receivers, conversations, ack selectors and the commands and results of the service.
+// The domain's own words: messages, receivers, summary rows, ack selectors and the commands and results of the service.
 
-/** A message as it lives in the store (pending, or kept as a tombstone after its ack); times are epoch milliseconds. */
-export interface StoredMessage {
-  receiverUid: string
-  seq: number
-  msgId: string
+/** What the sender writes into a message and the service keeps as it is, from the request to the stored message. */
+export interface MessagePayload {
   senderUid: string
   msgType: number
   content: string
+}
+
+/** A message as it lives in the store (pending, or kept as a tombstone after its ack); times are epoch milliseconds. */
+export interface StoredMessage extends MessagePayload {
+  receiverUid: string
+  seq: number
+  msgId: string
   sendTime: number
   storedAt: number
   expiresAt: number
@@ -65,7 +69,7 @@ export interface LastMessage {
  * One row of the lazy-load summary, kept up to date by every write. It carries its latest pending message's
  * preview, so that the summary reads this table alone: one row per sender, never the messages.
  */
-export interface Conversation {
+export interface SummaryRow {
   receiverUid: string
   /** Whose summary row: 0 for the receiver without devices, else the device's slot. */
   reader: number
@@ -80,8 +84,8 @@ export interface Conversation {
   lostSeq: number | null
 }
 
-/** Identifies one pending message cheaply, for counting what a removal does to each conversation. */
-export interface MessageKey {
+/** A message an ack, expiry or drop took from some or all of its readers: what a removal does to each summary row is counted from these. */
+export interface RemovedMessage {
   receiverUid: string
   seq: number
   senderUid: string
@@ -113,12 +117,9 @@ export interface Ack {
 }
 
 /** A message to store, already validated; msgId and sendTime fall back to a server-made id and the server's time. */
-export interface NewMessage {
+export interface NewMessage extends MessagePayload {
   receiverUid: string
-  senderUid: string
   msgId?: string | undefined
-  msgType: number
-  content: string
   /** The sender's clock in epoch milliseconds. */
   sendTime?: number | undefined
   ttlSeconds?: number | undefined
@@ -141,7 +142,7 @@ export interface SummaryQuery {
 export interface SummaryResult {
   receiverUid: string
   totalPending: number
-  senders: Conversation[]
+  senders: SummaryRow[]
   nextCursor: string | null
 }
 

@@ -7,7 +7,7 @@ import { domainErrors } from './errors.js'
 import { isDue } from './expiry.js'
 import type { PageRequest, PageResult, StoredMessage, SummaryQuery, SummaryResult } from './model.js'
 import type { Waiters } from './waiting.js'
-import type { DomainContext } from './writes.js'
+import type { DomainContext } from './context.js'
 
 export function createReads ({ store, clock }: DomainContext, waiters: Waiters, purgeNow: (receiverUid: string, now: number) => Promise<void>) {
   return {

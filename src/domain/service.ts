@@ -10,7 +10,7 @@ import type {
 import { createReads } from './reads.js'
 import { createStoring } from './storing.js'
 import { createWaiters } from './waiting.js'
-import { createWrite } from './writes.js'
+import { createWrite } from './context.js'
 
 export interface MessageService {
   /** Stores messages atomically, in input order; answered only after the commit that holds them. */

@@ -1,24 +1,25 @@
 // Storing: group commit (write-queue.ts), dedup against pending messages and tombstones, the quota and its overflow policy, seq.
 import { v7 as uuidv7 } from 'uuid'
 import type { StoreTx } from '../store/types.js'
-import { forgetPending, withStored } from './conversations.js'
+import { applyRemoval, withStored } from './summary-rows.js'
 import { lockAndPurge } from './expiry.js'
-import { flushGroup, keyOf, readGroup, setConversations, type GroupState, type Prepared } from './group-state.js'
-import type { MessageRules, NewMessage, PendingMessage, ReceiverState, StoredMessage, StoreOutcome } from './model.js'
+import { mapKey } from '../lib/map-key.js'
+import { flushGroup, readGroup, setSummaryRows, type GroupState, type MessageToStore } from './group-state.js'
+import type { MessageRules, NewMessage, PendingMessage, ReceiverState, StoreOutcome, StoredMessage } from './model.js'
 import { readerList, readersOf } from './readers.js'
 import type { Waiters } from './waiting.js'
 import { createWriteQueue } from './write-queue.js'
-import { secondsToMillis, type DomainContext, type Tally } from './writes.js'
+import { secondsToMillis, type DomainContext, type Tally } from './context.js'
 
 // At most this many messages share one transaction (one full request of the batch endpoint), which bounds how long it holds the event loop.
 const GROUP_COMMIT_MAX_ITEMS = 500
 
-const samePayload = (a: StoredMessage, b: Prepared): boolean =>
+const samePayload = (a: StoredMessage, b: MessageToStore): boolean =>
   a.senderUid === b.senderUid && a.msgType === b.msgType && a.content === b.content
 
 /** The stored copy a retry of `item` would duplicate: pending, or a tombstone still in its dedup window. */
-async function existingCopy (tx: StoreTx, state: GroupState, item: Prepared, now: number): Promise<StoredMessage | undefined> {
-  const messageKey = keyOf(item.receiverUid, item.msgId)
+async function existingCopy (tx: StoreTx, state: GroupState, item: MessageToStore, now: number): Promise<StoredMessage | undefined> {
+  const messageKey = mapKey(item.receiverUid, item.msgId)
   const pending = state.pending.get(messageKey)
   if (pending !== undefined) return pending
   const tombstone = state.tombstones.get(messageKey)
@@ -40,9 +41,9 @@ async function makeRoom (tx: StoreTx, state: GroupState, receiver: ReceiverState
     const oldest = await tx.oldestPending(receiverUid)
     if (oldest === undefined) break
     await tx.removePending(receiverUid, [oldest.seq])
-    await forgetPending(tx, new Map([[receiverUid, receiver]]), [oldest], 'lost')
-    state.pending.delete(keyOf(receiverUid, oldest.msgId))
-    setConversations(state, receiver, oldest.senderUid, await tx.findConversations([[receiverUid, oldest.senderUid]]))
+    await applyRemoval(tx, new Map([[receiverUid, receiver]]), [oldest], 'lost')
+    state.pending.delete(mapKey(receiverUid, oldest.msgId))
+    setSummaryRows(state, receiver, oldest.senderUid, await tx.findSummaryRows([[receiverUid, oldest.senderUid]]))
     tally.dropped++
   }
   return true
@@ -54,8 +55,9 @@ function storedFor (outcomes: readonly StoreOutcome[]): string[] {
 }
 
 /** Adds the message to the group, pending for every reader of its receiver: its next seq, and its sender's summary rows. */
-function addMessage (state: GroupState, receiver: ReceiverState, item: Prepared, now: number): StoredMessage {
+function addMessage (state: GroupState, receiver: ReceiverState, item: MessageToStore, now: number): StoredMessage {
   receiver.lastSeq += 1
+  // Field by field, in the order of the store's columns: a message from the group has its keys in the order of one read back.
   const message: PendingMessage = {
     receiverUid: item.receiverUid,
     seq: receiver.lastSeq,
@@ -69,11 +71,11 @@ function addMessage (state: GroupState, receiver: ReceiverState, item: Prepared,
     readers: readersOf(receiver)
   }
   state.inserts.push(message)
-  state.pending.set(keyOf(item.receiverUid, item.msgId), message)
+  state.pending.set(mapKey(item.receiverUid, item.msgId), message)
   for (const reader of readerList(message.readers)) {
-    const conversationKey = keyOf(item.receiverUid, reader, item.senderUid)
-    state.conversations.set(conversationKey, withStored(state.conversations.get(conversationKey), message, reader))
-    state.changed.add(conversationKey)
+    const summaryKey = mapKey(item.receiverUid, reader, item.senderUid)
+    state.summaryRows.set(summaryKey, withStored(state.summaryRows.get(summaryKey), message, reader))
+    state.changed.add(summaryKey)
   }
   receiver.pendingCount += 1
   receiver.nextExpiry = Math.min(receiver.nextExpiry ?? Infinity, message.expiresAt)
@@ -81,7 +83,7 @@ function addMessage (state: GroupState, receiver: ReceiverState, item: Prepared,
 }
 
 export function createStoring ({ store, rules, clock, write }: DomainContext, waiters: Waiters) {
-  async function storeOne (tx: StoreTx, state: GroupState, receiver: ReceiverState, item: Prepared, now: number, tally: Tally): Promise<StoreOutcome> {
+  async function storeOne (tx: StoreTx, state: GroupState, receiver: ReceiverState, item: MessageToStore, now: number, tally: Tally): Promise<StoreOutcome> {
     const existing = await existingCopy(tx, state, item, now)
     if (existing !== undefined) {
       if (!samePayload(existing, item)) return { status: 'conflict', msgId: item.msgId, message: existing }
@@ -94,7 +96,7 @@ export function createStoring ({ store, rules, clock, write }: DomainContext, wa
   }
 
   /** Stores messages in one transaction, in input order; receivers are locked in one global order so that writers never deadlock. */
-  async function commitStores (items: readonly Prepared[]): Promise<StoreOutcome[]> {
+  async function commitStores (items: readonly MessageToStore[]): Promise<StoreOutcome[]> {
     const now = clock()
     const stored = await write(async (tx, tally) => {
       const { receivers } = await lockAndPurge(tx, items.map((item) => item.receiverUid), now, tally)
@@ -116,12 +118,9 @@ export function createStoring ({ store, rules, clock, write }: DomainContext, wa
 
   const submit = createWriteQueue(store, commitStores, GROUP_COMMIT_MAX_ITEMS)
 
-  const prepare = (message: NewMessage): Prepared => ({
-    receiverUid: message.receiverUid,
-    senderUid: message.senderUid,
+  const prepare = (message: NewMessage): MessageToStore => ({
+    ...message,
     msgId: message.msgId ?? uuidv7(),
-    msgType: message.msgType,
-    content: message.content,
     sendTime: message.sendTime ?? null,
     ttlSeconds: message.ttlSeconds ?? rules.messageTtlSeconds
   })

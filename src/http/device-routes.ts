@@ -3,8 +3,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { DeviceView } from '../domain/model.js'
 import type { MessageService } from '../domain/service.js'
-import { DeviceResponse, DevicesResponse } from './receiver-schemas.js'
-import { DeviceParams, NoQuery, ReceiverParams, errorResponses } from './schemas.js'
+import { DeviceResponseSchema, DevicesResponseSchema } from './receiver-schemas.js'
+import { DeviceParamsSchema, NoQuerySchema, ReceiverParamsSchema, errorResponses } from './schemas.js'
 import { formatTime } from './time.js'
 
 export interface DeviceRoutesOptions {
@@ -25,9 +25,9 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRoutesOptions> = asyn
         'registered when it commits; a device registered later does not get older messages, except the first device of a receiver, which takes over ' +
         'what was pending for the receiver without devices. From the first device on, the summary, pages, single reads, acks and deletes of this ' +
         'receiver need device_id. At most MAX_DEVICES_PER_RECEIVER devices (409 TOO_MANY_DEVICES).',
-      params: DeviceParams,
-      querystring: NoQuery,
-      response: { 200: DeviceResponse, 201: DeviceResponse, ...errorResponses(400, 401, 403, 409, 429, 503, 507) }
+      params: DeviceParamsSchema,
+      querystring: NoQuerySchema,
+      response: { 200: DeviceResponseSchema, 201: DeviceResponseSchema, ...errorResponses(400, 401, 403, 409, 429, 503, 507) }
     }
   }, async (request, reply) => {
     const { device, created } = await service.registerDevice(request.params.receiver_uid, request.params.device_id)
@@ -40,9 +40,9 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRoutesOptions> = asyn
       operationId: 'listDevices',
       tags: ['devices'],
       summary: "The receiver's devices, with what is pending for each",
-      params: ReceiverParams,
-      querystring: NoQuery,
-      response: { 200: DevicesResponse, ...errorResponses(400, 401, 403, 429, 503) }
+      params: ReceiverParamsSchema,
+      querystring: NoQuerySchema,
+      response: { 200: DevicesResponseSchema, ...errorResponses(400, 401, 403, 429, 503) }
     }
   }, async (request) => ({
     devices: (await service.devices(request.params.receiver_uid)).map((device) => ({
@@ -59,8 +59,8 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRoutesOptions> = asyn
       summary: 'Unregister a device',
       description: 'Answers 204 also when it was not registered. What was pending only for this device is deleted (leaving tombstones, not counted as lost); ' +
         'what other devices still have pending stays.',
-      params: DeviceParams,
-      querystring: NoQuery,
+      params: DeviceParamsSchema,
+      querystring: NoQuerySchema,
       response: { 204: Type.Null({ description: 'unregistered' }), ...errorResponses(400, 401, 403, 429, 503, 507) }
     }
   }, async (request, reply) => {

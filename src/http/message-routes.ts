@@ -5,9 +5,9 @@ import { domainErrors } from '../domain/errors.js'
 import type { MessageService } from '../domain/service.js'
 import { toNewMessage } from './commands.js'
 import { EXAMPLES } from './examples.js'
-import { BatchResponse, StoredResponse, batchSchema, newMessageSchema } from './message-schemas.js'
+import { BatchResponseSchema, StoredResponseSchema, batchSchema, newMessageSchema } from './message-schemas.js'
 import { presentMessage } from './presenters.js'
-import { NoQuery, errorResponses, type SchemaLimits } from './schemas.js'
+import { NoQuerySchema, errorResponses, type SchemaLimits } from './schemas.js'
 
 export interface MessageRoutesOptions {
   service: MessageService
@@ -23,13 +23,13 @@ export const messageRoutes: FastifyPluginAsyncTypebox<MessageRoutesOptions> = as
       tags: ['store'],
       summary: 'Store one message for an offline receiver',
       description: 'Answers after the message is durably committed. A retry with the same msg_id and payload answers 200 with duplicate: true, also after an ack (within DEDUP_WINDOW_SECONDS).',
-      querystring: NoQuery,
+      querystring: NoQuerySchema,
       body: newMessageSchema(limits),
       response: {
-        201: Type.Object(StoredResponse.properties, {
+        201: Type.Object(StoredResponseSchema.properties, {
           title: 'StoredMessage', description: 'Stored (duplicate: false): the sender may show its "sent" tick', examples: [EXAMPLES.stored]
         }),
-        200: Type.Object(StoredResponse.properties, {
+        200: Type.Object(StoredResponseSchema.properties, {
           title: 'StoredMessage',
           description: 'A retry (duplicate: true): nothing new stored; the message as first stored, also after its ack within DEDUP_WINDOW_SECONDS',
           examples: [EXAMPLES.retried]
@@ -53,9 +53,9 @@ export const messageRoutes: FastifyPluginAsyncTypebox<MessageRoutesOptions> = as
       tags: ['store'],
       summary: 'Store up to 500 messages in one transaction (group chat fan-out)',
       description: 'The whole body is validated first; an invalid item rejects the batch before anything is stored. Results come in input order.',
-      querystring: NoQuery,
+      querystring: NoQuerySchema,
       body: batchSchema(limits),
-      response: { 200: BatchResponse, ...errorResponses(400, 401, 403, 413, 415, 429, 503, 507) }
+      response: { 200: BatchResponseSchema, ...errorResponses(400, 401, 403, 413, 415, 429, 503, 507) }
     }
   }, async (request) => {
     const outcomes = await service.storeMany(request.body.messages.map(toNewMessage))

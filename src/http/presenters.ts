@@ -1,7 +1,8 @@
 // Turns domain values into the contract's JSON shapes (snake_case, RFC 3339 UTC with milliseconds).
-import type { Conversation, StoredMessage } from '../domain/model.js'
+import type { StoredMessage, SummaryRow } from '../domain/model.js'
 import { formatTime } from './time.js'
 import type { ApiMessage } from './message-schemas.js'
+import type { ApiSummaryRow } from './receiver-schemas.js'
 
 export function presentMessage (message: StoredMessage): ApiMessage {
   return {
@@ -17,7 +18,7 @@ export function presentMessage (message: StoredMessage): ApiMessage {
   }
 }
 
-export function presentSummaryRow (row: Conversation) {
+export function presentSummaryRow (row: SummaryRow): ApiSummaryRow {
   return {
     sender_uid: row.senderUid,
     pending_count: row.pendingCount,

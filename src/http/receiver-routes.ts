@@ -4,12 +4,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { MessageService } from '../domain/service.js'
 import { toAckSelector } from './commands.js'
-import { Message } from './message-schemas.js'
+import { MessageSchema } from './message-schemas.js'
 import { presentMessage, presentSummaryRow } from './presenters.js'
 import {
-  AckBody, AckResponse, MessageQuery, PageQuery, PageResponse, SummaryQuery, SummaryResponse, PAGE_LIMIT_DEFAULT, SUMMARY_LIMIT_DEFAULT
+  AckBodySchema, AckResponseSchema, MessageQuerySchema, PAGE_LIMIT_DEFAULT, PageQuerySchema, PageResponseSchema, SUMMARY_LIMIT_DEFAULT,
+  SummaryQuerySchema, SummaryResponseSchema
 } from './receiver-schemas.js'
-import { MessageParams, NoQuery, ReceiverParams, errorResponses } from './schemas.js'
+import { MessageParamsSchema, NoQuerySchema, ReceiverParamsSchema, errorResponses } from './schemas.js'
 import { Type } from 'typebox'
 
 export interface ReceiverRoutesOptions {
@@ -37,11 +38,11 @@ export const receiverRoutes: FastifyPluginAsyncTypebox<ReceiverRoutesOptions> = 
       operationId: 'listSenders',
       tags: ['fetch'],
       summary: 'Lazy-load summary: who wrote while the receiver was away',
-      description: 'One row per sender with pending or lost messages, most recent conversation first (last_seq descending). No message bodies, only a preview of the latest. ' +
+      description: 'One row per sender with pending or lost messages, most recent first (last_seq descending). No message bodies, only a preview of the latest. ' +
         "For a receiver with devices, device_id is required and the counts, last_* and lost_count are that device's own.",
-      params: ReceiverParams,
-      querystring: SummaryQuery,
-      response: { 200: SummaryResponse, ...errorResponses(400, 401, 403, 404, 429, 503) }
+      params: ReceiverParamsSchema,
+      querystring: SummaryQuerySchema,
+      response: { 200: SummaryResponseSchema, ...errorResponses(400, 401, 403, 404, 429, 503) }
     }
   }, async (request) => {
     const { receiver_uid: receiverUid } = request.params
@@ -64,9 +65,9 @@ export const receiverRoutes: FastifyPluginAsyncTypebox<ReceiverRoutesOptions> = 
       description: 'Fetching never deletes. next_cursor is always a cursor to resume from; has_more says whether more was pending when the page was read. ' +
         'With wait_seconds, a page that would be empty is held until a matching message commits (on any instance), then read from the same cursor; when the time is up it answers the empty page. ' +
         "For a receiver with devices, device_id is required and the page holds that device's pending messages.",
-      params: ReceiverParams,
-      querystring: PageQuery,
-      response: { 200: PageResponse, ...errorResponses(400, 401, 403, 404, 429, 503) }
+      params: ReceiverParamsSchema,
+      querystring: PageQuerySchema,
+      response: { 200: PageResponseSchema, ...errorResponses(400, 401, 403, 404, 429, 503) }
     }
   }, async (request, reply) => {
     const { sender_uid: senderUid, device_id: deviceId, limit = PAGE_LIMIT_DEFAULT, cursor, wait_seconds: waitSeconds = 0 } = request.query
@@ -82,9 +83,9 @@ export const receiverRoutes: FastifyPluginAsyncTypebox<ReceiverRoutesOptions> = 
       tags: ['fetch'],
       summary: 'One pending message',
       description: "For a receiver with devices, device_id is required: the message must be pending for that device.",
-      params: MessageParams,
-      querystring: MessageQuery,
-      response: { 200: Message, ...errorResponses(400, 401, 403, 404, 429, 503) }
+      params: MessageParamsSchema,
+      querystring: MessageQuerySchema,
+      response: { 200: MessageSchema, ...errorResponses(400, 401, 403, 404, 429, 503) }
     }
   }, async (request) => presentMessage(await service.get(request.params.receiver_uid, request.params.msg_id, request.query.device_id)))
 
@@ -94,13 +95,13 @@ export const receiverRoutes: FastifyPluginAsyncTypebox<ReceiverRoutesOptions> = 
       operationId: 'ackMessages',
       tags: ['ack'],
       summary: 'Acknowledge, then delete',
-      description: 'Body {msg_ids} (1-1000 ids) or {up_to_seq, sender_uid?}. Idempotent: acking again answers deleted: 0. An acked message leaves a tombstone for DEDUP_WINDOW_SECONDS so that a late retry of its store is a duplicate. An up_to_seq ack also clears the lost_count of the conversations whose lost messages it covers. ' +
+      description: 'Body {msg_ids} (1-1000 ids) or {up_to_seq, sender_uid?}. Idempotent: acking again answers deleted: 0. An acked message leaves a tombstone for DEDUP_WINDOW_SECONDS so that a late retry of its store is a duplicate. An up_to_seq ack also clears the lost_count of the senders whose lost messages it covers. ' +
         "For a receiver with devices, device_id is required: the ack takes the messages from that device's pending ones (deleted counts them), " +
         'and a message is deleted, leaving its tombstone, once every device it was pending for has acked it.',
-      params: ReceiverParams,
-      querystring: NoQuery,
-      body: AckBody,
-      response: { 200: AckResponse, ...errorResponses(400, 401, 403, 404, 413, 415, 429, 503, 507) }
+      params: ReceiverParamsSchema,
+      querystring: NoQuerySchema,
+      body: AckBodySchema,
+      response: { 200: AckResponseSchema, ...errorResponses(400, 401, 403, 404, 413, 415, 429, 503, 507) }
     }
   }, async (request) => ({ deleted: await service.ack(request.params.receiver_uid, toAckSelector(request.body), request.body.device_id) }))
 
@@ -111,8 +112,8 @@ export const receiverRoutes: FastifyPluginAsyncTypebox<ReceiverRoutesOptions> = 
       tags: ['ack'],
       summary: 'Acknowledge one message',
       description: 'Answers 204 also when the message was already gone. For a receiver with devices, device_id is required: it acknowledges the message for that device.',
-      params: MessageParams,
-      querystring: MessageQuery,
+      params: MessageParamsSchema,
+      querystring: MessageQuerySchema,
       response: { 204: Type.Null({ description: 'acknowledged' }), ...errorResponses(400, 401, 403, 404, 429, 503, 507) }
     }
   }, async (request, reply) => {

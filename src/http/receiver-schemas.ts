@@ -1,8 +1,10 @@
 // The schemas of a receiver's calls (TypeBox): summary, pages, one message, acks, and its devices.
 import { Type, type Static } from 'typebox'
 import { EXAMPLES } from './examples.js'
-import { Message } from './message-schemas.js'
-import { DateTime, DeviceId, DeviceIdField, MsgId, Nullable, ReceiverUid, SenderUid, Seq, USER_ID } from './schemas.js'
+import { MessageSchema } from './message-schemas.js'
+import {
+  DateTimeSchema, DeviceIdFieldSchema, DeviceIdSchema, MsgIdSchema, Nullable, ReceiverUidSchema, SenderUidSchema, SeqSchema, USER_ID
+} from './schemas.js'
 
 /** The page sizes a caller gets without `limit`. */
 export const SUMMARY_LIMIT_DEFAULT = 50
@@ -11,37 +13,41 @@ export const PAGE_LIMIT_DEFAULT = 100
 export const WAIT_SECONDS_MAX = 30
 
 /** The query of the calls on one message: the device, for a receiver with devices. */
-export const MessageQuery = Type.Object({ device_id: Type.Optional(DeviceIdField) }, { additionalProperties: false })
+export const MessageQuerySchema = Type.Object({ device_id: Type.Optional(DeviceIdFieldSchema) }, { additionalProperties: false })
 
-const Cursor = Type.String({ description: 'opaque cursor from a previous page' })
+const CursorSchema = Type.String({ description: 'opaque cursor from a previous page' })
 
-export const SummaryQuery = Type.Object({
-  device_id: Type.Optional(DeviceIdField),
+export const SummaryQuerySchema = Type.Object({
+  device_id: Type.Optional(DeviceIdFieldSchema),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: SUMMARY_LIMIT_DEFAULT })),
-  cursor: Type.Optional(Cursor)
+  cursor: Type.Optional(CursorSchema)
 }, { additionalProperties: false })
 
-export const SummaryResponse = Type.Object({
-  receiver_uid: ReceiverUid,
-  total_pending: Type.Integer(),
-  senders: Type.Array(Type.Object({
-    sender_uid: SenderUid,
-    pending_count: Type.Integer(),
-    last_seq: Nullable(Type.Integer()),
-    last_send_time: Nullable(DateTime),
-    last_msg_type: Nullable(Type.Integer()),
-    last_content_preview: Nullable(Type.String({ description: 'content cut to 100 Unicode code points' })),
-    lost_count: Type.Integer({ description: 'messages of this sender removed without an ack (expired or dropped) since the last ack of one of its messages' })
-  }, { title: 'SenderSummary' })),
-  next_cursor: Nullable(Type.String({ description: 'null on the last page' }))
-}, { title: 'Summary', description: 'One row per sender, most recent conversation first', examples: [EXAMPLES.summary] })
+/** A summary row as the API shows it (its title, SenderSummary, is the OpenAPI document's name for it). */
+export const SummaryRowSchema = Type.Object({
+  sender_uid: SenderUidSchema,
+  pending_count: Type.Integer(),
+  last_seq: Nullable(Type.Integer()),
+  last_send_time: Nullable(DateTimeSchema),
+  last_msg_type: Nullable(Type.Integer()),
+  last_content_preview: Nullable(Type.String({ description: 'content cut to 100 Unicode code points' })),
+  lost_count: Type.Integer({ description: 'messages of this sender removed without an ack (expired or dropped) since the last ack of one of its messages' })
+}, { title: 'SenderSummary' })
+export type ApiSummaryRow = Static<typeof SummaryRowSchema>
 
-export const PageQuery = Type.Object({
+export const SummaryResponseSchema = Type.Object({
+  receiver_uid: ReceiverUidSchema,
+  total_pending: Type.Integer(),
+  senders: Type.Array(SummaryRowSchema),
+  next_cursor: Nullable(Type.String({ description: 'null on the last page' }))
+}, { title: 'Summary', description: 'One row per sender, most recent first', examples: [EXAMPLES.summary] })
+
+export const PageQuerySchema = Type.Object({
   // No example: Swagger UI would fill it in, and "Try it out" would then show one sender's messages only.
   sender_uid: Type.Optional(Type.String({ ...USER_ID, description: "only this sender's messages (1-50 of A-Z a-z 0-9 . _ - : @ +); all senders' when omitted" })),
-  device_id: Type.Optional(DeviceIdField),
+  device_id: Type.Optional(DeviceIdFieldSchema),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: PAGE_LIMIT_DEFAULT })),
-  cursor: Type.Optional(Cursor),
+  cursor: Type.Optional(CursorSchema),
   wait_seconds: Type.Optional(Type.Integer({
     minimum: 0,
     maximum: WAIT_SECONDS_MAX,
@@ -50,17 +56,17 @@ export const PageQuery = Type.Object({
   }))
 }, { additionalProperties: false })
 
-export const PageResponse = Type.Object({
-  messages: Type.Array(Message),
+export const PageResponseSchema = Type.Object({
+  messages: Type.Array(MessageSchema),
   next_cursor: Type.String({ description: 'always a cursor to resume from, also after an empty page' }),
   has_more: Type.Boolean()
 }, { title: 'MessagePage', description: 'One page of pending messages, seq ascending', examples: [EXAMPLES.page] })
 
-export const AckBody = Type.Object({
-  msg_ids: Type.Optional(Type.Array(MsgId, { minItems: 1, maxItems: 1000 })),
-  up_to_seq: Type.Optional(Seq),
-  sender_uid: Type.Optional(SenderUid),
-  device_id: Type.Optional(DeviceIdField)
+export const AckBodySchema = Type.Object({
+  msg_ids: Type.Optional(Type.Array(MsgIdSchema, { minItems: 1, maxItems: 1000 })),
+  up_to_seq: Type.Optional(SeqSchema),
+  sender_uid: Type.Optional(SenderUidSchema),
+  device_id: Type.Optional(DeviceIdFieldSchema)
 }, {
   additionalProperties: false,
   title: 'Ack',
@@ -68,23 +74,23 @@ export const AckBody = Type.Object({
   'x-examples': { by_ids: EXAMPLES.ackByIds, up_to_seq: EXAMPLES.ackUpToSeq }
 })
 
-export type AckBodyInput = Static<typeof AckBody>
+export type AckBodyInput = Static<typeof AckBodySchema>
 
-export const AckResponse = Type.Object({ deleted: Type.Integer({ description: 'messages deleted by this ack; 0 when acked again' }) }, {
+export const AckResponseSchema = Type.Object({ deleted: Type.Integer({ description: 'messages deleted by this ack; 0 when acked again' }) }, {
   title: 'AckResult',
   description: 'Acknowledged',
   examples: [EXAMPLES.ackResult]
 })
 
 const DEVICE_PROPERTIES = {
-  device_id: DeviceId,
-  registered_at: DateTime,
+  device_id: DeviceIdSchema,
+  registered_at: DateTimeSchema,
   pending_count: Type.Integer({ description: 'messages pending for this device' })
 }
 
-export const DeviceResponse = Type.Object(DEVICE_PROPERTIES, { title: 'Device', examples: [EXAMPLES.device] })
+export const DeviceResponseSchema = Type.Object(DEVICE_PROPERTIES, { title: 'Device', examples: [EXAMPLES.device] })
 
-export const DevicesResponse = Type.Object({
+export const DevicesResponseSchema = Type.Object({
   devices: Type.Array(Type.Object({
     ...DEVICE_PROPERTIES,
     last_ack_at: Nullable(Type.String({ format: 'date-time', description: "the time of this device's last ack; null before its first" }))

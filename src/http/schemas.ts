@@ -19,9 +19,9 @@ export const PATTERN_MESSAGES: Readonly<Record<string, string>> = {
 export const USER_ID = { minLength: 1, maxLength: 50, pattern: UID_PATTERN }
 
 // An example on an id also fills in the path parameter in Swagger UI's "Try it out", which is what a reader wants there.
-export const ReceiverUid = Type.String({ ...USER_ID, description: 'receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +', examples: ['bob'] })
-export const SenderUid = Type.String({ ...USER_ID, description: 'sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +', examples: ['alice'] })
-export const MsgId = Type.String({
+export const ReceiverUidSchema = Type.String({ ...USER_ID, description: 'receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +', examples: ['bob'] })
+export const SenderUidSchema = Type.String({ ...USER_ID, description: 'sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +', examples: ['alice'] })
+export const MsgIdSchema = Type.String({
   minLength: 1,
   maxLength: 70,
   pattern: UID_PATTERN,
@@ -29,13 +29,13 @@ export const MsgId = Type.String({
   examples: ['alice-0001']
 })
 // Not an example: Swagger UI would fill it in, and "Try it out" would then fail for a receiver without devices.
-export const DeviceIdField = Type.String({
+export const DeviceIdFieldSchema = Type.String({
   ...USER_ID,
   description: 'the device, for a receiver with registered devices (1-50 of A-Z a-z 0-9 . _ - : @ +); leave it out for one without'
 })
-export const DeviceId = Type.String({ ...USER_ID, description: 'device id: 1-50 of A-Z a-z 0-9 . _ - : @ +', examples: ['bob-phone'] })
-export const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
-export const DateTime = Type.String({ format: 'date-time', description: 'RFC 3339, UTC with milliseconds' })
+export const DeviceIdSchema = Type.String({ ...USER_ID, description: 'device id: 1-50 of A-Z a-z 0-9 . _ - : @ +', examples: ['bob-phone'] })
+export const SeqSchema = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
+export const DateTimeSchema = Type.String({ format: 'date-time', description: 'RFC 3339, UTC with milliseconds' })
 
 /**
  * A value or null, as a JSON Schema type list (OpenAPI 3.1) rather than anyOf: the response serializer writes a
@@ -46,13 +46,13 @@ export function Nullable<T extends { type: string }> (schema: T) {
 }
 
 /** For routes that take no query string: an unknown parameter (a misplaced filter, say) is a 400, never ignored. */
-export const NoQuery = Type.Object({}, { additionalProperties: false })
+export const NoQuerySchema = Type.Object({}, { additionalProperties: false })
 
-export const ReceiverParams = Type.Object({ receiver_uid: ReceiverUid }, { additionalProperties: false })
-export const MessageParams = Type.Object({ receiver_uid: ReceiverUid, msg_id: MsgId }, { additionalProperties: false })
-export const DeviceParams = Type.Object({ receiver_uid: ReceiverUid, device_id: DeviceId }, { additionalProperties: false })
+export const ReceiverParamsSchema = Type.Object({ receiver_uid: ReceiverUidSchema }, { additionalProperties: false })
+export const MessageParamsSchema = Type.Object({ receiver_uid: ReceiverUidSchema, msg_id: MsgIdSchema }, { additionalProperties: false })
+export const DeviceParamsSchema = Type.Object({ receiver_uid: ReceiverUidSchema, device_id: DeviceIdSchema }, { additionalProperties: false })
 
-export const ErrorResponse = Type.Object({
+export const ErrorResponseSchema = Type.Object({
   statusCode: Type.Integer(),
   code: Type.String({ description: 'stable upper-case identifier' }),
   error: Type.String(),
@@ -77,7 +77,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
 
 /** The documented error answers of an operation, each with the contract's error shape. */
 export const errorResponses = (...codes: number[]) =>
-  Object.fromEntries(codes.map((code) => [code, Type.Object(ErrorResponse.properties, {
+  Object.fromEntries(codes.map((code) => [code, Type.Object(ErrorResponseSchema.properties, {
     title: 'Error',
     description: ERROR_DESCRIPTIONS[code] ?? 'Error',
     'x-examples': ERROR_EXAMPLES[code]

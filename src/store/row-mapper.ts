@@ -1,10 +1,10 @@
-// The one place where database quirks are undone: PostgreSQL's bigint and count strings, SQLite's loose numbers.
-import type { Conversation, Device, MessageKey, ReceiverState, StoredMessage, Tombstone } from '../domain/model.js'
+// The one place where database quirks are undone: PostgreSQL's bigint and count strings, SQLite's loose numbers. Every
+// mapper is made once, at load, from the table of columns (columns.ts): each reads its row into one object literal,
+// with each column's position written into it, as a mapper written by hand would.
+import type { Device, PendingMessage, ReceiverState, RemovedMessage, StoredMessage, SummaryRow, Tombstone } from '../domain/model.js'
+import { DEVICE, MESSAGE, PAGE, PENDING, RECEIVER, RECEIVER_KEY, RECEIVER_STATE, REMOVED_MESSAGE, SUMMARY_ROW, type Column } from './columns.js'
 
 type Row = Record<string, unknown>
-
-/** The map key of a (receiver_uid, msg_id or sender_uid) pair, or of a (receiver_uid, reader, sender_uid), for the rows of a group: the domain's own. */
-export { keyOf as pairKey } from '../domain/group-state.js'
 
 export function toNumber (value: unknown): number {
   const number = typeof value === 'number' ? value : Number(value)
@@ -16,152 +16,115 @@ export function toNullableNumber (value: unknown): number | null {
   return value === null || value === undefined ? null : toNumber(value)
 }
 
-/** The message columns, in the order every statement selects them. */
-export const MESSAGE_FIELDS = ['receiver_uid', 'seq', 'msg_id', 'sender_uid', 'msg_type', 'content', 'send_time', 'stored_at', 'expires_at']
+// What the generated source may name: column names and fields of the table of columns, never anything else.
+const NAME = /^[a-z][a-z_]*$/
+const FIELD = /^[a-z][A-Za-z]*(\.[a-z][A-Za-z]*)?$/
 
-/** The columns of a page of one receiver's messages: MESSAGE_FIELDS without receiver_uid, which the caller knows. */
-export const PAGE_FIELDS = MESSAGE_FIELDS.slice(1)
-
-/** A message from the column values at `values[at]` onwards, in MESSAGE_FIELDS order after receiver_uid. */
-function toMessageOf (receiverUid: string, values: readonly unknown[], at: number): StoredMessage {
-  return {
-    receiverUid,
-    seq: toNumber(values[at]),
-    msgId: String(values[at + 1]),
-    senderUid: String(values[at + 2]),
-    msgType: toNumber(values[at + 3]),
-    content: String(values[at + 4]),
-    sendTime: toNumber(values[at + 5]),
-    storedAt: toNumber(values[at + 6]),
-    expiresAt: toNumber(values[at + 7])
-  }
+function checked (column: Column): Column & { field: string } {
+  if (!NAME.test(column.name) || column.field === undefined || !FIELD.test(column.field)) throw new Error(`column ${column.name} cannot be mapped`)
+  return column as Column & { field: string }
 }
 
-/** A message from its column values in MESSAGE_FIELDS order (better-sqlite3's raw rows: arrays are much cheaper than objects). */
-export function toStoredMessageFromValues (values: readonly unknown[]): StoredMessage {
-  return toMessageOf(String(values[0]), values, 1)
+/** The source of one column's value read from `source`. */
+function readOf (column: Column, source: string): string {
+  if (column.type === 'text') return `String(${source})`
+  if (column.nullable === true) return `toNullableNumber(${source})`
+  return column.absentAs === undefined ? `toNumber(${source})` : `toNumber(${source} ?? ${column.absentAs})`
 }
 
-/** A message of `receiverUid` from its column values in PAGE_FIELDS order. */
-export function toReceiverMessageFromValues (receiverUid: string, values: readonly unknown[]): StoredMessage {
-  return toMessageOf(receiverUid, values, 0)
+interface Entry { read?: string, inner: string[], nullWhen?: string }
+
+/**
+ * The source of an object literal of these columns' fields, each read from `sourceOf(column, i)`, after the `given`
+ * fields (the reader's first arguments). A field of an object ('last.seq') goes into that object, which is null when
+ * its first column is NULL.
+ */
+function literalOf (columns: readonly Column[], sourceOf: (column: Column, i: number) => string, given: readonly string[] = []): string {
+  const entries = new Map<string, Entry>(given.map((field) => [field, { read: field, inner: [] }]))
+  columns.map(checked).forEach((column, i) => {
+    const [name = '', inner] = column.field.split('.')
+    const source = sourceOf(column, i)
+    if (inner === undefined) {
+      entries.set(name, { read: readOf(column, source), inner: [] })
+      return
+    }
+    const entry = entries.get(name) ?? { inner: [], nullWhen: column.nullable === true ? source : undefined }
+    // The column the object's null is read from is not null within the object.
+    entry.inner.push(`${inner}: ${readOf(entry.nullWhen === source ? { ...column, nullable: false } : column, source)}`)
+    entries.set(name, entry)
+  })
+  const fields = [...entries].map(([name, { read, inner, nullWhen }]) => {
+    if (read !== undefined) return `${name}: ${read}`
+    const object = `{ ${inner.join(', ')} }`
+    return `${name}: ${nullWhen === undefined ? object : `${nullWhen} === null || ${nullWhen} === undefined ? null : ${object}`}`
+  })
+  return `({ ${fields.join(', ')} })`
 }
 
-export function toStoredMessage (row: Row): StoredMessage {
-  return toStoredMessageFromValues(MESSAGE_FIELDS.map((column) => row[column]))
+function compile<F> (parameters: readonly string[], body: string): F {
+  // Made once at load, from the table of columns alone.
+  // eslint-disable-next-line no-new-func
+  return new Function('toNumber', 'toNullableNumber', `return (${parameters.join(', ')}) => ${body}`)(toNumber, toNullableNumber) as F
+}
+
+/** A reader of column values in these columns' order (arrays: better-sqlite3's raw rows, pg's arrays), from index 0. */
+function valuesReader<T> (columns: readonly Column[]): (values: readonly unknown[]) => T {
+  return compile(['values'], literalOf(columns, (_, i) => `values[${i}]`))
+}
+
+/** The same from index `at`. */
+function valuesReaderAt<T> (columns: readonly Column[]): (values: readonly unknown[], at: number) => T {
+  return compile(['values', 'at'], literalOf(columns, (_, i) => `values[at + ${i}]`))
+}
+
+/** A reader of a row object with these columns. */
+function rowReader<T> (columns: readonly Column[]): (row: Row) => T {
+  return compile(['row'], literalOf(columns, (column) => `row.${column.name}`))
+}
+
+/** A writer of these columns' values, in their order, from a domain value (positional parameters: cheaper to bind than named ones). */
+function writer<T> (columns: readonly Column[]): (value: T) => unknown[] {
+  const values = columns.map(checked).map(({ field }) => field.includes('.') ? `value.${field.replace('.', '?.')} ?? null` : `value.${field}`)
+  return compile(['value'], `[${values.join(', ')}]`)
+}
+
+/** A message from its column values in MESSAGE order. */
+export const toStoredMessageFromValues = valuesReader<StoredMessage>(MESSAGE)
+export const toStoredMessage = rowReader<StoredMessage>(MESSAGE)
+/** A message of `receiverUid` from its column values in PAGE order (a page leaves receiver_uid out). */
+export const toReceiverMessageFromValues: (receiverUid: string, values: readonly unknown[]) => StoredMessage =
+  compile(['receiverUid', 'values'], literalOf(PAGE, (_, i) => `values[${i}]`, ['receiverUid']))
+export const storedMessageValues = writer<StoredMessage>(MESSAGE)
+/** A message's column values with its readers, in PENDING order. */
+export const pendingMessageValues = writer<PendingMessage>(PENDING)
+
+/** A tombstone from the MESSAGE values followed by purge_at. */
+export function toTombstoneFromValues (values: readonly unknown[]): Tombstone {
+  return { message: toStoredMessageFromValues(values), purgeAt: toNumber(values[MESSAGE.length]) }
 }
 
 export function toTombstone (row: Row): Tombstone {
-  return toTombstoneFromValues([...MESSAGE_FIELDS.map((column) => row[column]), row.purge_at])
-}
-
-/** A tombstone from the MESSAGE_FIELDS values followed by purge_at. */
-export function toTombstoneFromValues (values: readonly unknown[]): Tombstone {
-  return { message: toStoredMessageFromValues(values), purgeAt: toNumber(values[MESSAGE_FIELDS.length]) }
-}
-
-/** A row object from column values in `fields` order. */
-function zip (fields: readonly string[], values: readonly unknown[]): Row {
-  const row: Row = {}
-  fields.forEach((field, i) => { row[field] = values[i] })
-  return row
-}
-
-/** A message's column values in MESSAGE_FIELDS order (for positional parameters, cheaper to bind than named ones). */
-export function storedMessageValues (message: StoredMessage): unknown[] {
-  return [message.receiverUid, message.seq, message.msgId, message.senderUid, message.msgType, message.content, message.sendTime, message.storedAt, message.expiresAt]
-}
-
-export function fromStoredMessage (message: StoredMessage): Row {
-  return zip(MESSAGE_FIELDS, storedMessageValues(message))
+  return { message: toStoredMessage(row), purgeAt: toNumber(row.purge_at) }
 }
 
 /**
- * A message key from a row with KEY_FIELDS: `readers` the bits taken from it (all it had when it is removed whole),
+ * A removed message from a row with REMOVED_MESSAGE's columns: `readers` the bits taken from it (all it had when it is removed whole),
  * `remaining` those still pending (0, or absent, when it is deleted).
  */
-export function toMessageKey (row: Row): MessageKey {
-  return {
-    receiverUid: String(row.receiver_uid),
-    seq: toNumber(row.seq),
-    senderUid: String(row.sender_uid),
-    msgId: String(row.msg_id),
-    expiresAt: toNumber(row.expires_at),
-    readers: toNumber(row.readers),
-    remaining: toNumber(row.remaining ?? 0)
-  }
-}
+export const toRemovedMessage = rowReader<RemovedMessage>(REMOVED_MESSAGE)
 
-/** The columns of a message key (toMessageKey). */
-export const KEY_FIELDS = ['receiver_uid', 'seq', 'sender_uid', 'msg_id', 'expires_at', 'readers']
+export const toReceiverState = rowReader<ReceiverState>(RECEIVER)
+export const toReceiverStateFromValues = valuesReader<ReceiverState>(RECEIVER)
+export const receiverValues = writer<ReceiverState>(RECEIVER)
+/** A receiver's row as an UPDATE of it binds it: what it sets (RECEIVER_STATE), then its key. */
+export const receiverUpdateValues = writer<ReceiverState>([...RECEIVER_STATE, ...RECEIVER_KEY])
 
-export function toReceiverState (row: Row): ReceiverState {
-  return {
-    receiverUid: String(row.receiver_uid),
-    lastSeq: toNumber(row.last_seq),
-    pendingCount: toNumber(row.pending_count),
-    nextExpiry: toNullableNumber(row.next_expiry),
-    devices: toNumber(row.devices ?? 0)
-  }
-}
+export const toDevice = rowReader<Device>(DEVICE)
+export const deviceValues = writer<Device>(DEVICE)
 
-/** The receivers columns, in the order every statement selects them. */
-export const RECEIVER_FIELDS = ['receiver_uid', 'last_seq', 'pending_count', 'next_expiry', 'devices']
-
-export const receiverValues = (state: ReceiverState): unknown[] =>
-  [state.receiverUid, state.lastSeq, state.pendingCount, state.nextExpiry, state.devices]
-
-/** The devices columns, in the order every statement selects them. */
-export const DEVICE_FIELDS = ['receiver_uid', 'device_id', 'slot', 'registered_at', 'last_ack_at']
-
-export function toDevice (row: Row): Device {
-  return {
-    receiverUid: String(row.receiver_uid),
-    deviceId: String(row.device_id),
-    slot: toNumber(row.slot),
-    registeredAt: toNumber(row.registered_at),
-    lastAckAt: toNullableNumber(row.last_ack_at)
-  }
-}
-
-export const deviceValues = (device: Device): unknown[] =>
-  [device.receiverUid, device.deviceId, device.slot, device.registeredAt, device.lastAckAt]
-
-/** The conversation columns, in the order every statement selects them. */
-export const CONVERSATION_FIELDS = [
-  'receiver_uid', 'reader', 'sender_uid', 'pending_count', 'last_seq', 'sort_seq', 'lost_count', 'lost_seq', 'last_send_time', 'last_msg_type', 'last_preview'
-]
-/** The conversation columns an upsert overwrites: all but the key (receiver_uid, reader, sender_uid). */
-export const CONVERSATION_STATE_FIELDS = CONVERSATION_FIELDS.slice(3)
-
-/** A conversation from its column values in CONVERSATION_FIELDS order. */
-export function toConversationFromValues (values: readonly unknown[]): Conversation {
-  const lastSeq = toNullableNumber(values[4])
-  return {
-    receiverUid: String(values[0]),
-    reader: toNumber(values[1]),
-    senderUid: String(values[2]),
-    pendingCount: toNumber(values[3]),
-    last: lastSeq === null ? null : { seq: lastSeq, sendTime: toNumber(values[8]), msgType: toNumber(values[9]), preview: String(values[10]) },
-    sortSeq: toNumber(values[5]),
-    lostCount: toNumber(values[6]),
-    lostSeq: toNullableNumber(values[7])
-  }
-}
-
-export function toConversation (row: Row): Conversation {
-  return toConversationFromValues(CONVERSATION_FIELDS.map((column) => row[column]))
-}
-
-/** A conversation's column values in CONVERSATION_FIELDS order. */
-export function conversationValues (conversation: Conversation): unknown[] {
-  const { last } = conversation
-  return [
-    conversation.receiverUid, conversation.reader, conversation.senderUid, conversation.pendingCount, last?.seq ?? null, conversation.sortSeq,
-    conversation.lostCount, conversation.lostSeq, last?.sendTime ?? null, last?.msgType ?? null, last?.preview ?? null
-  ]
-}
-
-export function fromConversation (conversation: Conversation): Row {
-  return zip(CONVERSATION_FIELDS, conversationValues(conversation))
-}
+/** A summary row from its column values in SUMMARY_ROW order. */
+export const toSummaryRowFromValues = valuesReader<SummaryRow>(SUMMARY_ROW)
+/** The same from `values[at]` on. */
+export const toSummaryRowFromValuesAt = valuesReaderAt<SummaryRow>(SUMMARY_ROW)
+export const toSummaryRow = rowReader<SummaryRow>(SUMMARY_ROW)
+export const summaryRowValues = writer<SummaryRow>(SUMMARY_ROW)

@@ -1,11 +1,11 @@
 // The store port: what the domain may ask of a store, in the domain's model types, with times as epoch milliseconds.
 // sqlite/store.ts and postgres/store.ts implement it (citus/store.ts through PostgreSQL's), and
 // test/store/store-contract.test.ts holds them to it.
-import type { Ack, Conversation, Device, DeviceView, MessageKey, PendingMessage, ReceiverState, StoredMessage, Tombstone } from '../domain/model.js'
+import type { Ack, Device, DeviceView, PendingMessage, ReceiverState, RemovedMessage, StoredMessage, SummaryRow, Tombstone } from '../domain/model.js'
 
 export interface SummaryView {
   receiver: ReceiverState | undefined
-  rows: Conversation[]
+  rows: SummaryRow[]
   /** Asked for a device: its slot (null when it is not registered) and how many messages are pending for it. */
   device?: { slot: number | null, pendingCount: number }
 }
@@ -24,7 +24,7 @@ export interface PageQuery {
 export type ReceiverKey = readonly [receiverUid: string, id: string]
 
 /** The key of a summary row: a receiver, one of its readers, a sender. */
-export type ConversationKey = readonly [receiverUid: string, reader: number, senderUid: string]
+export type SummaryRowKey = readonly [receiverUid: string, reader: number, senderUid: string]
 
 /**
  * What a group of stores reads up front: under its (receiver_uid, msg_id), pending messages (expired or not) and
@@ -33,24 +33,24 @@ export type ConversationKey = readonly [receiverUid: string, reader: number, sen
 export interface StoredCopies {
   pending: StoredMessage[]
   tombstones: Tombstone[]
-  conversations: Conversation[]
+  summaryRows: SummaryRow[]
 }
 
 /** What an ack removal deleted, and the summary rows it touches (read in the same statement where the store can). */
 export interface AckRemoval {
-  removed: MessageKey[]
+  removed: RemovedMessage[]
   /** The summary rows of the removed messages' (receiver, sender), every one there is. */
-  conversations: Conversation[]
+  summaryRows: SummaryRow[]
   /** For each up-to ack, its receiver's rows (of one sender, when given) with lost messages, all of seq <= upToSeq. */
-  cleared: Conversation[]
+  cleared: SummaryRow[]
 }
 
 /** What an expiry removal deleted, and what the domain needs of it (read in the same statement where the store can). */
 export interface ExpiredRemoval {
   /** Each deleted message's key: readers, all it had; remaining, 0. */
-  removed: MessageKey[]
+  removed: RemovedMessage[]
   /** The summary rows of the removed messages' (receiver, sender), of the readers they left. */
-  conversations: Conversation[]
+  summaryRows: SummaryRow[]
   /** Each receiver that has no expired message left: the earliest expiry of what it still holds (null: nothing). */
   nextExpiry: Map<string, number | null>
 }
@@ -64,11 +64,11 @@ export interface StoreTx {
   lockReceivers (receiverUids: readonly string[], options?: { create?: boolean }): Promise<ReceiverState[]>
   saveReceivers (states: readonly ReceiverState[]): Promise<void>
 
-  findForStores (messageKeys: readonly ReceiverKey[], conversationKeys: readonly ReceiverKey[]): Promise<StoredCopies>
+  findCopiesAndSummaryRows (messageKeys: readonly ReceiverKey[], senderKeys: readonly ReceiverKey[]): Promise<StoredCopies>
   deleteTombstone (receiverUid: string, msgId: string): Promise<void>
   insertMessages (messages: readonly PendingMessage[]): Promise<void>
 
-  oldestPending (receiverUid: string): Promise<MessageKey | undefined>
+  oldestPending (receiverUid: string): Promise<RemovedMessage | undefined>
   /**
    * Deletes the expired messages (expires_at <= now) of these receivers, at most `limit` of each, lowest seqs first,
    * without tombstones: they were lost, and their ids may be stored again.
@@ -84,13 +84,13 @@ export interface StoreTx {
   /** Deletes pending messages of one receiver without tombstones (they were lost: expired or dropped). */
   removePending (receiverUid: string, seqs: readonly number[]): Promise<void>
   /** For each (receiver_uid, reader, sender_uid), the sender's message pending for that reader with the highest seq, if any. */
-  lastPendingOfSenders (keys: readonly ConversationKey[]): Promise<Array<{ reader: number, message: StoredMessage }>>
+  lastPendingOfSenders (keys: readonly SummaryRowKey[]): Promise<Array<{ reader: number, message: StoredMessage }>>
 
   /** The summary rows with these (receiver_uid, sender_uid), of every reader. */
-  findConversations (keys: readonly ReceiverKey[]): Promise<Conversation[]>
+  findSummaryRows (keys: readonly ReceiverKey[]): Promise<SummaryRow[]>
   /** Inserts or updates summary rows (at most one per receiver, reader and sender). */
-  saveConversations (conversations: readonly Conversation[]): Promise<void>
-  deleteConversations (keys: readonly ConversationKey[]): Promise<void>
+  saveSummaryRows (summaryRows: readonly SummaryRow[]): Promise<void>
+  deleteSummaryRows (keys: readonly SummaryRowKey[]): Promise<void>
 
   /** The registered devices of these receivers. */
   findDevices (receiverUids: readonly string[]): Promise<Device[]>

@@ -2,7 +2,7 @@
 import Sqlite from 'better-sqlite3'
 import pg from 'pg'
 import { AUTH } from '../helpers/app.js'
-import { createTestDatabase, TEST_STORE } from '../helpers/database.js'
+import { TEST_STORE, createTestDatabase } from '../helpers/database.js'
 import { startService, type ServiceProcess } from '../helpers/process.js'
 
 interface Tap { teardown (fn: () => unknown): void }
@@ -149,7 +149,7 @@ export async function readSummary (client: Client, receiverUid: string, deviceId
   return { totalPending, pendingCount, lostCount }
 }
 
-/** A store body for `receiverUid` with a client-chosen id; the sender rotates so several conversations interleave. */
+/** A store body for `receiverUid` with a client-chosen id; the sender rotates so several senders' messages interleave. */
 export function storeBody (receiverUid: string, msgId: string, index: number, senders = 5): Record<string, unknown> {
   return {
     receiver_uid: receiverUid,

@@ -1,7 +1,7 @@
 // The pure rules of what a summary shows and how pages are addressed: the preview of 100 code points, and opaque
 // cursors that only this service's encoder makes, one per position and listing.
 import t from 'tap'
-import { PREVIEW_LENGTH, previewOf, withStored } from '../../src/domain/conversations.js'
+import { PREVIEW_LENGTH, previewOf, withStored } from '../../src/domain/summary-rows.js'
 import { decodeCursor, encodeCursor, type CursorKind } from '../../src/domain/cursor.js'
 import { DomainError } from '../../src/domain/errors.js'
 import type { StoredMessage } from '../../src/domain/model.js'

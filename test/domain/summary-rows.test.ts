@@ -2,7 +2,7 @@
 // sender, the latest moving back when it is acked, lost_count on expiry and on drop_oldest and its reset on that
 // sender's ack, and one row per device.
 import t from 'tap'
-import type { Conversation, NewMessage } from '../../src/domain/model.js'
+import type { NewMessage, SummaryRow } from '../../src/domain/model.js'
 import type { MessageService } from '../../src/domain/service.js'
 import { createDomain } from '../helpers/domain.js'
 
@@ -12,10 +12,10 @@ const message = (senderUid: string, msgId: string, extra: Partial<NewMessage> = 
 /** The summary as rows of [sender, pending, last seq, preview, lost], most recent first. */
 async function rows (service: MessageService, deviceId?: string): Promise<Array<[string, number, number | null, string | null, number]>> {
   const { senders } = await service.summary({ receiverUid: 'bob', deviceId, limit: 50 })
-  return senders.map((row: Conversation) => [row.senderUid, row.pendingCount, row.last?.seq ?? null, row.last?.preview ?? null, row.lostCount])
+  return senders.map((row: SummaryRow) => [row.senderUid, row.pendingCount, row.last?.seq ?? null, row.last?.preview ?? null, row.lostCount])
 }
 
-t.test('each sender has one row: its pending count and its latest message, the most recent conversation first', async (t) => {
+t.test('each sender has one row: its pending count and its latest message, the most recent first', async (t) => {
   const { service } = createDomain()
   await service.storeMany([message('alice', 'a1'), message('alice', 'a2'), message('carol', 'c3'), message('alice', 'a4', { content: '😀'.repeat(101), msgType: 7 })])
   t.same(await rows(service), [['alice', 3, 4, '😀'.repeat(100), 0], ['carol', 1, 3, 'text of c3', 0]])

@@ -1,23 +1,24 @@
 // An in-memory fake of the store port (src/store/types.ts) for the domain's unit tests: plain arrays and maps, one
 // transaction at a time, rolled back on a rejection. It does what each port method's comment says, the plain way, and
 // nothing more; test/store/memory-store-fidelity.test.ts checks that it answers as the real stores do.
-import type { Ack, Conversation, Device, MessageKey, PendingMessage, ReceiverState, StoredMessage, Tombstone } from '../../src/domain/model.js'
-import type { ConversationKey, Store, StoreTx } from '../../src/store/types.js'
+import type { Ack, Device, PendingMessage, ReceiverState, RemovedMessage, StoredMessage, SummaryRow, Tombstone } from '../../src/domain/model.js'
+import { mapKey } from '../../src/lib/map-key.js'
+import type { Store, StoreTx, SummaryRowKey } from '../../src/store/types.js'
 
 interface State {
   receivers: Map<string, ReceiverState>
   messages: PendingMessage[]
   tombstones: Tombstone[]
-  conversations: Conversation[]
+  summaryRows: SummaryRow[]
   devices: Device[]
 }
 
 const bit = (reader: number): number => 1 << reader
 const copy = <T>(value: T): T => structuredClone(value)
 const stored = ({ readers, ...message }: PendingMessage): StoredMessage => copy(message)
-const keyOfMessage = (message: PendingMessage, readers: number, remaining: number): MessageKey =>
+const removedOf = (message: PendingMessage, readers: number, remaining: number): RemovedMessage =>
   ({ receiverUid: message.receiverUid, seq: message.seq, senderUid: message.senderUid, msgId: message.msgId, expiresAt: message.expiresAt, readers, remaining })
-const sameRow = (row: Conversation, [receiverUid, reader, senderUid]: ConversationKey): boolean =>
+const sameRow = (row: SummaryRow, [receiverUid, reader, senderUid]: SummaryRowKey): boolean =>
   row.receiverUid === receiverUid && row.reader === reader && row.senderUid === senderUid
 
 export interface MemoryStore extends Store {
@@ -30,16 +31,16 @@ export interface MemoryStore extends Store {
 }
 
 export function createMemoryStore (): MemoryStore {
-  let state: State = { receivers: new Map(), messages: [], tombstones: [], conversations: [], devices: [] }
+  let state: State = { receivers: new Map(), messages: [], tombstones: [], summaryRows: [], devices: [] }
   const acksSeen: Ack[] = []
   let queue: Promise<unknown> = Promise.resolve()
 
-  const rowsOf = (receiverUid: string, senderUid: string): Conversation[] =>
-    state.conversations.filter((row) => row.receiverUid === receiverUid && row.senderUid === senderUid)
+  const rowsOf = (receiverUid: string, senderUid: string): SummaryRow[] =>
+    state.summaryRows.filter((row) => row.receiverUid === receiverUid && row.senderUid === senderUid)
   const slotOf = (receiverUid: string, deviceId: string | undefined): number | null =>
     deviceId === undefined ? 0 : state.devices.find((device) => device.receiverUid === receiverUid && device.deviceId === deviceId)?.slot ?? null
   const readerPending = (receiverUid: string, reader: number): number =>
-    state.conversations.filter((row) => row.receiverUid === receiverUid && row.reader === reader).reduce((sum, row) => sum + row.pendingCount, 0)
+    state.summaryRows.filter((row) => row.receiverUid === receiverUid && row.reader === reader).reduce((sum, row) => sum + row.pendingCount, 0)
 
   const tx: StoreTx = {
     async lockReceivers (receiverUids, { create = true } = {}) {
@@ -54,12 +55,12 @@ export function createMemoryStore (): MemoryStore {
     async saveReceivers (states) {
       for (const receiver of states) state.receivers.set(receiver.receiverUid, copy(receiver))
     },
-    async findForStores (messageKeys, conversationKeys) {
+    async findCopiesAndSummaryRows (messageKeys, senderKeys) {
       const has = (receiverUid: string, msgId: string) => messageKeys.some(([r, m]) => r === receiverUid && m === msgId)
       return {
         pending: state.messages.filter((m) => has(m.receiverUid, m.msgId)).map(stored),
         tombstones: copy(state.tombstones.filter((t) => has(t.message.receiverUid, t.message.msgId))),
-        conversations: copy(conversationKeys.flatMap(([receiverUid, senderUid]) => rowsOf(receiverUid, senderUid)))
+        summaryRows: copy(senderKeys.flatMap(([receiverUid, senderUid]) => rowsOf(receiverUid, senderUid)))
       }
     },
     async deleteTombstone (receiverUid, msgId) {
@@ -70,49 +71,49 @@ export function createMemoryStore (): MemoryStore {
     },
     async oldestPending (receiverUid) {
       const oldest = state.messages.filter((m) => m.receiverUid === receiverUid).sort((a, b) => a.seq - b.seq)[0]
-      return oldest === undefined ? undefined : keyOfMessage(oldest, oldest.readers, 0)
+      return oldest === undefined ? undefined : removedOf(oldest, oldest.readers, 0)
     },
     async removeExpired (receiverUids, now, limit) {
-      const removed: MessageKey[] = []
+      const removed: RemovedMessage[] = []
       const nextExpiry = new Map<string, number | null>()
       for (const receiverUid of receiverUids) {
         const expired = state.messages.filter((m) => m.receiverUid === receiverUid && m.expiresAt <= now).sort((a, b) => a.seq - b.seq).slice(0, limit)
         state.messages = state.messages.filter((m) => !expired.includes(m))
-        removed.push(...expired.map((m) => keyOfMessage(m, m.readers, 0)))
+        removed.push(...expired.map((m) => removedOf(m, m.readers, 0)))
         if (expired.length < limit) {
           const left = state.messages.filter((m) => m.receiverUid === receiverUid).map((m) => m.expiresAt)
           nextExpiry.set(receiverUid, left.length === 0 ? null : Math.min(...left))
         }
       }
-      const senders = new Set(removed.map((key) => `${key.receiverUid}\u0000${key.senderUid}`))
-      return { removed, conversations: copy(state.conversations.filter((row) => senders.has(`${row.receiverUid}\u0000${row.senderUid}`))), nextExpiry }
+      const senders = new Set(removed.map((message) => mapKey(message.receiverUid, message.senderUid)))
+      return { removed, summaryRows: copy(state.summaryRows.filter((row) => senders.has(mapKey(row.receiverUid, row.senderUid)))), nextExpiry }
     },
     async removeAcked (acks, now, tombstoneUntil) {
       acksSeen.push(...copy(acks))
-      const removed: MessageKey[] = []
-      const cleared = new Map<Conversation, Conversation>()
+      const removed: RemovedMessage[] = []
+      const cleared = new Map<SummaryRow, SummaryRow>()
       for (const { receiverUid, reader, selector } of acks) {
         const selects = selector.kind === 'ids'
           ? (m: PendingMessage) => selector.msgIds.includes(m.msgId)
           : (m: PendingMessage) => m.seq <= selector.upToSeq && (selector.senderUid === undefined || m.senderUid === selector.senderUid)
         for (const message of state.messages.filter((m) => m.receiverUid === receiverUid && m.expiresAt > now && (m.readers & bit(reader)) !== 0 && selects(m))) {
           message.readers &= ~bit(reader)
-          removed.push(keyOfMessage(message, bit(reader), message.readers))
+          removed.push(removedOf(message, bit(reader), message.readers))
           if (message.readers !== 0) continue
           state.messages = state.messages.filter((m) => m !== message)
           if (tombstoneUntil !== null) state.tombstones.push({ message: stored(message), purgeAt: tombstoneUntil })
         }
         if (selector.kind === 'up-to') {
-          for (const row of state.conversations) {
+          for (const row of state.summaryRows) {
             if (row.receiverUid === receiverUid && row.reader === reader && (selector.senderUid === undefined || row.senderUid === selector.senderUid) &&
               row.lostCount > 0 && (row.lostSeq ?? 0) <= selector.upToSeq) cleared.set(row, copy(row))
           }
         }
       }
-      const senders = new Set(removed.map((key) => `${key.receiverUid}\u0000${key.senderUid}`))
+      const senders = new Set(removed.map((message) => mapKey(message.receiverUid, message.senderUid)))
       return {
         removed,
-        conversations: copy(state.conversations.filter((row) => senders.has(`${row.receiverUid}\u0000${row.senderUid}`))),
+        summaryRows: copy(state.summaryRows.filter((row) => senders.has(mapKey(row.receiverUid, row.senderUid)))),
         cleared: [...cleared.values()]
       }
     },
@@ -126,17 +127,17 @@ export function createMemoryStore (): MemoryStore {
         return last === undefined ? [] : [{ reader, message: stored(last) }]
       })
     },
-    async findConversations (keys) {
+    async findSummaryRows (keys) {
       return copy(keys.flatMap(([receiverUid, senderUid]) => rowsOf(receiverUid, senderUid)))
     },
-    async saveConversations (conversations) {
-      for (const row of conversations) {
-        state.conversations = state.conversations.filter((other) => !sameRow(other, [row.receiverUid, row.reader, row.senderUid]))
-        state.conversations.push(copy(row))
+    async saveSummaryRows (summaryRows) {
+      for (const row of summaryRows) {
+        state.summaryRows = state.summaryRows.filter((other) => !sameRow(other, [row.receiverUid, row.reader, row.senderUid]))
+        state.summaryRows.push(copy(row))
       }
     },
-    async deleteConversations (keys) {
-      state.conversations = state.conversations.filter((row) => !keys.some((key) => sameRow(row, key)))
+    async deleteSummaryRows (keys) {
+      state.summaryRows = state.summaryRows.filter((row) => !keys.some((key) => sameRow(row, key)))
     },
     async findDevices (receiverUids) {
       return copy(state.devices.filter((device) => receiverUids.includes(device.receiverUid)))
@@ -146,11 +147,11 @@ export function createMemoryStore (): MemoryStore {
     },
     async removeDevice (receiverUid, deviceId, slot) {
       state.devices = state.devices.filter((device) => !(device.receiverUid === receiverUid && device.deviceId === deviceId))
-      state.conversations = state.conversations.filter((row) => !(row.receiverUid === receiverUid && row.reader === slot))
+      state.summaryRows = state.summaryRows.filter((row) => !(row.receiverUid === receiverUid && row.reader === slot))
     },
     async takeOver (receiverUid, slot) {
       for (const message of state.messages) if (message.receiverUid === receiverUid) message.readers = bit(slot)
-      for (const row of state.conversations) if (row.receiverUid === receiverUid && row.reader === 0) row.reader = slot
+      for (const row of state.summaryRows) if (row.receiverUid === receiverUid && row.reader === 0) row.reader = slot
     },
     async touchDevices (devices, now) {
       for (const [receiverUid, slot] of devices) {
@@ -184,7 +185,7 @@ export function createMemoryStore (): MemoryStore {
     },
     async summary (receiverUid, deviceId, beforeSortSeq, limit) {
       const reader = slotOf(receiverUid, deviceId)
-      const rows = state.conversations
+      const rows = state.summaryRows
         .filter((row) => row.receiverUid === receiverUid && row.reader === reader && (beforeSortSeq === null || row.sortSeq < beforeSortSeq))
         .sort((a, b) => b.sortSeq - a.sortSeq).slice(0, limit)
       const receiver = copy(state.receivers.get(receiverUid))

@@ -1,7 +1,7 @@
 // GET /v1/receivers/{receiver_uid}/senders: the lazy-load summary, one row per sender, its order, paging and validation.
 import t from 'tap'
 import { buildTestApp } from '../helpers/app.js'
-import { ack, getSummary, store, TIME } from '../helpers/requests.js'
+import { TIME, ack, getSummary, store } from '../helpers/requests.js'
 
 const ROW_KEYS = ['last_content_preview', 'last_msg_type', 'last_send_time', 'last_seq', 'lost_count', 'pending_count', 'sender_uid']
 
@@ -73,7 +73,7 @@ t.test('the preview is the content cut to 100 Unicode code points, never half a 
   t.equal(rows.get('empty')?.last_content_preview, '')
 })
 
-t.test('rows are ordered by last_seq descending: the most recent conversation first', async (t) => {
+t.test('rows are ordered by last_seq descending: the most recent first', async (t) => {
   const { call } = await buildTestApp(t)
   for (const sender of ['alice', 'carol', 'dave', 'erin']) await store(call, { sender_uid: sender })
   const senders = (await getSummary(call)).json().senders

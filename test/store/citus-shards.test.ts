@@ -18,7 +18,7 @@ import { createCitusStore } from '../../src/store/citus/store.js'
 import { createCitusStatements } from '../../src/store/citus/transaction.js'
 import type { Store } from '../../src/store/types.js'
 import { citusWorkers, createCitusDatabase } from '../helpers/citus.js'
-import { createTestDatabase, PG_ADMIN_URL, TEST_STORE } from '../helpers/database.js'
+import { PG_ADMIN_URL, TEST_STORE, createTestDatabase } from '../helpers/database.js'
 
 const CITUS_URL = process.env.TEST_CITUS_URL
 
@@ -121,7 +121,7 @@ if (TEST_STORE !== 'postgres') {
       t.match(bob, { receiverUid: 'bob', lastSeq: 0 })
       await tx.insertMessages([{ receiverUid: 'bob', seq: 1, msgId: 'm-1', senderUid: 'alice', msgType: 1, content: 'hi', sendTime: NOW, storedAt: NOW, expiresAt: NOW + 60_000, readers: 1 }])
       await tx.saveReceivers([{ receiverUid: 'bob', lastSeq: 1, pendingCount: 1, nextExpiry: NOW + 60_000, devices: 0 }])
-      const found = await tx.findForStores([['bob', 'm-1']], [['bob', 'alice']])
+      const found = await tx.findCopiesAndSummaryRows([['bob', 'm-1']], [['bob', 'alice']])
       t.same(found.pending.map((message) => message.msgId), ['m-1'], 'the write went to the shard\'s table before the read')
       const removal = await tx.removeAcked([{ receiverUid: 'bob', reader: 0, selector: { kind: 'ids', msgIds: ['m-1'] } }], NOW, NOW + 60_000)
       t.same(removal.removed.map((key) => key.msgId), ['m-1'])

@@ -1,7 +1,7 @@
 // The store port's promises (src/store/types.ts), held against the store under test: this one file runs on SQLite and
 // on PostgreSQL, so a rule that one store keeps and the other breaks fails here, below the HTTP and domain layers.
 import t, { type Test } from 'tap'
-import type { Conversation, MessageKey, StoredMessage } from '../../src/domain/model.js'
+import type { RemovedMessage, StoredMessage, SummaryRow } from '../../src/domain/model.js'
 import { createStore } from '../../src/store/backends.js'
 import type { Store } from '../../src/store/types.js'
 import { createTestDatabase } from '../helpers/database.js'
@@ -31,7 +31,7 @@ function message (receiverUid: string, seq: number, fields: Partial<StoredMessag
   }
 }
 
-function conversation (receiverUid: string, senderUid: string, fields: Partial<Conversation> = {}): Conversation {
+function summaryRow (receiverUid: string, senderUid: string, fields: Partial<SummaryRow> = {}): SummaryRow {
   return { receiverUid, reader: 0, senderUid, pendingCount: 0, last: null, sortSeq: 1, lostCount: 0, lostSeq: null, ...fields }
 }
 
@@ -119,7 +119,7 @@ t.test('acks delete only the receiver\'s unexpired messages, by ids or up to a s
   const store = await openStore(t)
   await seed(store, 'bob', [message('bob', 1), message('bob', 2, { senderUid: 'carol' }), message('bob', 3, { expiresAt: NOW }), message('bob', 4), message('bob', 5)])
   await seed(store, 'eve', [message('eve', 1), message('eve', 2)])
-  const seqsOf = (keys: readonly MessageKey[]) => keys.map((key) => `${key.receiverUid}/${key.seq}`).sort()
+  const seqsOf = (removed: readonly RemovedMessage[]) => removed.map((message) => `${message.receiverUid}/${message.seq}`).sort()
   await store.transaction(async (tx) => {
     const byIds = (await tx.removeAcked([{ receiverUid: 'bob', reader: 0, selector: { kind: 'ids', msgIds: ['m-1', 'm-3', 'm-9', 'm-1'] } }], NOW, null)).removed
     t.strictSame(seqsOf(byIds), ['bob/1'], 'unknown, expired and repeated ids delete nothing more')
@@ -147,12 +147,12 @@ t.test('an ack with a purge time leaves tombstones as the messages were; a remov
   })
   t.strictSame(await store.page({ receiverUid: 'bob', afterSeq: 0, limit: 10, now: NOW }), [])
   await store.transaction(async (tx) => {
-    const copies = await tx.findForStores(keys, [])
+    const copies = await tx.findCopiesAndSummaryRows(keys, [])
     t.strictSame(copies.pending, [])
     t.strictSame(copies.tombstones.sort((a, b) => a.message.seq - b.message.seq),
       [{ message: messages[0], purgeAt: NOW + MINUTE }, { message: messages[1], purgeAt: NOW + MINUTE }])
     await tx.deleteTombstone('bob', 'm-1')
-    t.strictSame((await tx.findForStores(keys, [])).tombstones.map((tombstone) => tombstone.message.msgId), ['m-2'])
+    t.strictSame((await tx.findCopiesAndSummaryRows(keys, [])).tombstones.map((tombstone) => tombstone.message.msgId), ['m-2'])
   })
 })
 
@@ -165,7 +165,7 @@ t.test('the tombstone purge takes only tombstones past their window, at most as 
   t.equal(await store.purgeTombstones(NOW + 4000, 3), 3, 'bounded: 4 are due, 3 go')
   t.equal(await store.purgeTombstones(NOW + 4000, 3), 1)
   t.equal(await store.purgeTombstones(NOW + 4000, 3), 0)
-  const left = await store.transaction((tx) => tx.findForStores([1, 2, 3, 4, 5, 6].map((seq) => ['bob', `m-${seq}`] as const), []))
+  const left = await store.transaction((tx) => tx.findCopiesAndSummaryRows([1, 2, 3, 4, 5, 6].map((seq) => ['bob', `m-${seq}`] as const), []))
   t.strictSame(left.tombstones.map((tombstone) => tombstone.message.seq).sort(), [5, 6], 'the ones still in their window stay')
 })
 
@@ -174,12 +174,12 @@ t.test('summary rows: saved and read back, ordered by sortSeq, and lost counts c
   await seed(store, 'bob', [message('bob', 7)])
   const last = { seq: 7, sendTime: NOW - 1000, msgType: 2, preview: 'größer 😀' }
   const rows = [
-    conversation('bob', 'alice', { pendingCount: 1, last, sortSeq: 7, lostCount: 2, lostSeq: 5 }),
-    conversation('bob', 'carol', { sortSeq: 9, lostCount: 1, lostSeq: 9 }),
-    conversation('bob', 'dave', { sortSeq: 4, lostCount: 3, lostSeq: 4 }),
-    conversation('eve', 'alice', { sortSeq: 1, lostCount: 1, lostSeq: 1 })
+    summaryRow('bob', 'alice', { pendingCount: 1, last, sortSeq: 7, lostCount: 2, lostSeq: 5 }),
+    summaryRow('bob', 'carol', { sortSeq: 9, lostCount: 1, lostSeq: 9 }),
+    summaryRow('bob', 'dave', { sortSeq: 4, lostCount: 3, lostSeq: 4 }),
+    summaryRow('eve', 'alice', { sortSeq: 1, lostCount: 1, lostSeq: 1 })
   ]
-  await store.transaction((tx) => tx.saveConversations(rows))
+  await store.transaction((tx) => tx.saveSummaryRows(rows))
   const summary = async (receiverUid: string, before: number | null = null, limit = 10) =>
     (await store.summary(receiverUid, undefined, before, limit)).rows
   t.strictSame(await summary('bob'), [rows[1], rows[0], rows[2]], 'sortSeq descending, every field as written')
@@ -188,7 +188,7 @@ t.test('summary rows: saved and read back, ordered by sortSeq, and lost counts c
 
   const acked = await store.transaction((tx) => tx.removeAcked([{ receiverUid: 'bob', reader: 0, selector: { kind: 'ids', msgIds: ['m-7'] } }], NOW, null))
   t.strictSame(acked.removed.map((key) => key.seq), [7])
-  t.strictSame(acked.conversations, [rows[0]], 'with the summary row of its sender as it was, and no other')
+  t.strictSame(acked.summaryRows, [rows[0]], 'with the summary row of its sender as it was, and no other')
   t.strictSame(acked.cleared, [], 'an ack by ids covers no losses')
   // An up-to ack that deletes nothing (bob has no pending message above seq 7) still answers the rows it covers.
   const lost = async (...clears: Array<{ receiverUid: string, upToSeq: number, senderUid?: string }>) => {
@@ -204,10 +204,10 @@ t.test('summary rows: saved and read back, ordered by sortSeq, and lost counts c
   t.strictSame(await lost({ receiverUid: 'zoe', upToSeq: 100 }), [], 'never another receiver\'s rows')
 
   await store.transaction(async (tx) => {
-    const found = await tx.findConversations([['bob', 'alice'], ['bob', 'carol'], ['eve', 'alice'], ['eve', 'carol']])
+    const found = await tx.findSummaryRows([['bob', 'alice'], ['bob', 'carol'], ['eve', 'alice'], ['eve', 'carol']])
     t.strictSame(found.map((row) => `${row.receiverUid}/${row.senderUid}`).sort(), ['bob/alice', 'bob/carol', 'eve/alice'])
-    await tx.deleteConversations([['bob', 0, 'alice'], ['eve', 0, 'alice']])
-    t.strictSame(await tx.findConversations([['bob', 'alice'], ['eve', 'alice'], ['bob', 'dave']]), [rows[2]], 'deleted exactly those')
+    await tx.deleteSummaryRows([['bob', 0, 'alice'], ['eve', 0, 'alice']])
+    t.strictSame(await tx.findSummaryRows([['bob', 'alice'], ['eve', 'alice'], ['bob', 'dave']]), [rows[2]], 'deleted exactly those')
   })
 })
 
@@ -234,18 +234,21 @@ t.test('expiry: the expired of several receivers deleted in seq order, bounded f
   await seed(store, 'bob', [message('bob', 1, { expiresAt: NOW + 3 }), message('bob', 2, { expiresAt: NOW + 1 }), message('bob', 3, { expiresAt: NOW + 2, senderUid: 'carol' }), message('bob', 4)])
   await seed(store, 'carol', [message('carol', 1, { expiresAt: NOW + 1 })])
   await seed(store, 'eve', [message('eve', 1, { expiresAt: NOW + 9 })])
-  const rows = [conversation('bob', 'alice', { pendingCount: 3 }), conversation('bob', 'carol', { pendingCount: 1 }), conversation('bob', 'dave', { pendingCount: 1 }), conversation('carol', 'alice', { pendingCount: 1 })]
-  await store.transaction(async (tx) => { await tx.saveConversations(rows) })
-  const seqs = (keys: readonly MessageKey[]) => keys.map((key) => `${key.receiverUid}/${key.seq}`).sort()
+  const rows = [
+    summaryRow('bob', 'alice', { pendingCount: 3 }), summaryRow('bob', 'carol', { pendingCount: 1 }), summaryRow('bob', 'dave', { pendingCount: 1 }),
+    summaryRow('carol', 'alice', { pendingCount: 1 })
+  ]
+  await store.transaction(async (tx) => { await tx.saveSummaryRows(rows) })
+  const seqs = (keys: readonly RemovedMessage[]) => keys.map((key) => `${key.receiverUid}/${key.seq}`).sort()
   await store.transaction(async (tx) => {
     const first = await tx.removeExpired(['bob', 'carol', 'eve', 'nobody'], NOW + 3, 2)
     t.strictSame(seqs(first.removed), ['bob/1', 'bob/2', 'carol/1'], 'at most 2 of each receiver, lowest seqs first')
     t.ok(first.removed.every((key) => key.readers === 1 && key.remaining === 0), 'each removed whole')
-    t.strictSame(first.conversations.map((row) => `${row.receiverUid}/${row.senderUid}`).sort(), ['bob/alice', 'carol/alice'], 'the rows of their senders, no other')
+    t.strictSame(first.summaryRows.map((row) => `${row.receiverUid}/${row.senderUid}`).sort(), ['bob/alice', 'carol/alice'], 'the rows of their senders, no other')
     t.strictSame([...first.nextExpiry].sort(), [['carol', null], ['eve', NOW + 9], ['nobody', null]], 'bob has one left behind: no next expiry for it')
     const second = await tx.removeExpired(['bob'], NOW + 3, 2)
     t.strictSame(seqs(second.removed), ['bob/3'])
-    t.strictSame(second.conversations.map((row) => row.senderUid), ['carol'])
+    t.strictSame(second.summaryRows.map((row) => row.senderUid), ['carol'])
     t.strictSame([...second.nextExpiry], [['bob', NOW + MINUTE]], 'what it keeps expires in a minute')
     t.strictSame(seqs((await tx.removeExpired(['bob'], NOW + 3, 2)).removed), [], 'none left')
   })
@@ -260,10 +263,10 @@ t.test('a group\'s lookups find what each receiver holds, never another receiver
   await store.transaction(async (tx) => {
     const locked = await tx.lockReceivers(['bob', 'eve', 'zoe'])
     t.strictSame(locked.map((receiver) => [receiver.receiverUid, receiver.lastSeq]), [['bob', 2], ['eve', 1], ['zoe', 0]], 'in the order asked; a new one at seq 0')
-    await tx.saveConversations([conversation('bob', 'alice', { pendingCount: 2, sortSeq: 2 }), conversation('eve', 'carol', { pendingCount: 1 })])
-    const found = await tx.findForStores([['bob', 'm-2'], ['eve', 'm-2'], ['zoe', 'm-2']], [['bob', 'alice'], ['eve', 'alice'], ['zoe', 'carol']])
+    await tx.saveSummaryRows([summaryRow('bob', 'alice', { pendingCount: 2, sortSeq: 2 }), summaryRow('eve', 'carol', { pendingCount: 1 })])
+    const found = await tx.findCopiesAndSummaryRows([['bob', 'm-2'], ['eve', 'm-2'], ['zoe', 'm-2']], [['bob', 'alice'], ['eve', 'alice'], ['zoe', 'carol']])
     t.strictSame(found.pending.map((m) => `${m.receiverUid}/${m.seq}`).sort(), ['bob/2', 'eve/1'])
-    t.strictSame(found.conversations, [conversation('bob', 'alice', { pendingCount: 2, sortSeq: 2 })], 'the summary rows of exactly those pairs, read in the same call')
+    t.strictSame(found.summaryRows, [summaryRow('bob', 'alice', { pendingCount: 2, sortSeq: 2 })], 'the summary rows of exactly those pairs, read in the same call')
   })
   await store.transaction(async (tx) => {
     const existing = await tx.lockReceivers(['nobody', 'eve', 'bob'], { create: false })

@@ -1,8 +1,10 @@
 // Citus's shapes of the statements that differ from PostgreSQL's (postgres/statements.ts): acks that answer the
 // messages they delete, and the rows a transaction inserts as multi-row VALUES, each part a statement of its own.
+import { PENDING, names } from '../columns.js'
+import { params } from '../postgres/params.js'
 import {
-  CONVERSATIONS, DELETE_CONVERSATIONS, MESSAGES, RECEIVERS, TOMBSTONE_FIELDS, TOUCH_DEVICES, UPSERT_CONVERSATION, UPSERT_RECEIVER,
-  UPSERT_RECEIVER_ONTO_ITSELF, removeAckedSql, sql, type Sql
+  DELETE_SUMMARY_ROWS, RECEIVERS, SUMMARY_ROWS, TOMBSTONES, TOUCH_DEVICES, UPSERT_RECEIVER, UPSERT_RECEIVER_ONTO_ITSELF, UPSERT_SUMMARY_ROW,
+  removeAckedSql, sql, type Sql
 } from '../postgres/sql-parts.js'
 
 /** Citus's named statements of one text. */
@@ -14,8 +16,8 @@ export const CITUS_SQL = {
 
 /** On Citus, writeBack's updates as statements of their own, each of one text: named, so parsed once a connection. */
 const CITUS_UPDATES = {
-  deleteConversations: sql('citus_delete_conversations', DELETE_CONVERSATIONS(1)),
-  touchDevices: sql('citus_touch_devices', TOUCH_DEVICES(1))
+  deleteSummaryRows: sql('citus_delete_conversations', DELETE_SUMMARY_ROWS(params())),
+  touchDevices: sql('citus_touch_devices', TOUCH_DEVICES(params()))
 }
 
 /** What CITUS.writeBack writes: rows to insert (or upsert), and the arrays of the updates by unnest. */
@@ -24,7 +26,7 @@ export interface CitusWrites {
   saved: ReadonlyArray<readonly unknown[]>
   tombstones: ReadonlyArray<readonly unknown[]>
   receivers: ReadonlyArray<readonly unknown[]>
-  /** DELETE_CONVERSATIONS's arrays (receiver_uid, reader, sender_uid), and TOUCH_DEVICES's (receiver_uid, slot, at). */
+  /** DELETE_SUMMARY_ROWS's arrays (receiver_uid, reader, sender_uid), and TOUCH_DEVICES's (receiver_uid, slot, at). */
   deleted: unknown[][]
   touched: unknown[][]
 }
@@ -37,7 +39,9 @@ export interface CitusWrites {
  */
 export const CITUS = {
   lockReceivers (receiverUids: readonly string[]): { sql: Sql, values: unknown[] } {
-    return { sql: { name: '', text: `INSERT INTO receivers (${RECEIVERS}) VALUES ${receiverUids.map((_, i) => `($${i + 1}, 0, 0, NULL, 0)`).join(', ')} ${UPSERT_RECEIVER_ONTO_ITSELF}` }, values: [...receiverUids] }
+    const p = params()
+    const rows = receiverUids.map((receiverUid) => `(${p.add(receiverUid)}, 0, 0, NULL, 0)`).join(', ')
+    return { sql: { name: '', text: `INSERT INTO receivers (${RECEIVERS}) VALUES ${rows} ${UPSERT_RECEIVER_ONTO_ITSELF}` }, values: p.values }
   },
 
   /**
@@ -53,15 +57,15 @@ export const CITUS = {
     const statements: Array<{ sql: Sql, values: unknown[] }> = []
     const insert = (into: string, list: ReadonlyArray<readonly unknown[]>, suffix = ''): void => {
       if (list.length === 0) return
-      const values: unknown[] = []
-      const rows = list.map((row) => `(${row.map((value) => { values.push(value); return `$${values.length}` }).join(', ')})`).join(', ')
-      statements.push({ sql: { name: '', text: `INSERT INTO ${into} VALUES ${rows}${suffix}` }, values })
+      const p = params()
+      const rows = list.map((row) => `(${row.map((value) => p.add(value)).join(', ')})`).join(', ')
+      statements.push({ sql: { name: '', text: `INSERT INTO ${into} VALUES ${rows}${suffix}` }, values: p.values })
     }
-    insert(`messages (${MESSAGES}, readers)`, writes.messages)
-    insert(`conversations (${CONVERSATIONS})`, writes.saved, ` ${UPSERT_CONVERSATION}`)
-    insert(`tombstones (${TOMBSTONE_FIELDS.join(', ')})`, writes.tombstones)
+    insert(`messages (${names(PENDING)})`, writes.messages)
+    insert(`conversations (${SUMMARY_ROWS})`, writes.saved, ` ${UPSERT_SUMMARY_ROW}`)
+    insert(`tombstones (${TOMBSTONES})`, writes.tombstones)
     insert(`receivers (${RECEIVERS})`, writes.receivers, ` ${UPSERT_RECEIVER}`)
-    if ((writes.deleted[0]?.length ?? 0) > 0) statements.push({ sql: CITUS_UPDATES.deleteConversations, values: writes.deleted })
+    if ((writes.deleted[0]?.length ?? 0) > 0) statements.push({ sql: CITUS_UPDATES.deleteSummaryRows, values: writes.deleted })
     if ((writes.touched[0]?.length ?? 0) > 0) statements.push({ sql: CITUS_UPDATES.touchDevices, values: writes.touched })
     return statements
   }

@@ -1,10 +1,10 @@
 // The SQL of the production store: every statement named, so that each connection parses and plans it once, and of
 // one stable text whatever the number of rows (many rows travel as arrays, through unnest).
-import { CONVERSATION_FIELDS, DEVICE_FIELDS, KEY_FIELDS, RECEIVER_FIELDS } from '../row-mapper.js'
+import { DEVICE, RECEIVER, REMOVED_MESSAGE_ROW, SUMMARY_ROW, names } from '../columns.js'
+import { params } from './params.js'
 import {
-  CONVERSATIONS, CONVERSATION_TYPES, DELETE_CONVERSATIONS, DEVICES, KEYS, KEY_NULLS, MESSAGES, MESSAGE_TYPES, RECEIVERS, ROW_NULLS, ROW_STATE,
-  ROW_STATE_NULL, TOUCH_DEVICES, UPDATE_RECEIVERS, UPSERT_CONVERSATION, UPSERT_RECEIVER_ONTO_ITSELF, arrays, inPairs, keyedBy, pageSql, readerBit,
-  removeAckedSql, sql, summarySql
+  DEVICES, MESSAGES, NEXT_EXPIRY, READER_AND_ROW_NULLS, RECEIVERS, REMOVED_COLUMNS, REMOVED_NULLS, ROW_STATE, SUMMARY_ROWS,
+  UPSERT_RECEIVER_ONTO_ITSELF, findForStoresSql, inPairs, keyedBy, pageSql, pairParams, readerBit, removeAckedSql, sql, summarySql, writeBackSql
 } from './sql-parts.js'
 
 export type { Sql } from './sql-parts.js'
@@ -17,7 +17,7 @@ export const SQL = {
   // The rows that exist, locked in the order given as lockReceivers locks them, none created: an upsert of each row
   // onto itself, which always conflicts. (Not SELECT ... FOR UPDATE: a distributed planner runs that on one node only.)
   lockExistingReceivers: sql('lock_existing_receivers',
-    `INSERT INTO receivers (${RECEIVERS}) SELECT ${RECEIVER_FIELDS.map((column) => `r.${column}`).join(', ')} FROM unnest($1::text[]) WITH ORDINALITY AS t (u, i) ` +
+    `INSERT INTO receivers (${RECEIVERS}) SELECT ${names(RECEIVER, 'r')} FROM unnest($1::text[]) WITH ORDINALITY AS t (u, i) ` +
     'JOIN receivers r ON r.receiver_uid = t.u WHERE r.receiver_uid = ANY($1::text[]) ORDER BY t.i ' +
     UPSERT_RECEIVER_ONTO_ITSELF),
   // What a group of stores reads up front, in one round trip: pending messages and tombstones under the pairs $1, $2
@@ -26,14 +26,10 @@ export const SQL = {
   // task per shard with all three parts, where it plans a UNION at the top as a subplan per part, each read into an
   // intermediate result (EXPLAIN: 3 subplans of a task each, and a task that appends them).
   // PostgreSQL flattens the subquery: the same plan.
-  findForStores: sql('find_for_stores',
-    `SELECT * FROM (SELECT 'pending' AS part, ${MESSAGES}, NULL::bigint AS purge_at, NULL::integer AS reader, ${ROW_NULLS} FROM messages WHERE ${inPairs('msg_id')} ` +
-    `UNION ALL SELECT 'tombstone', ${MESSAGES}, purge_at, NULL, ${ROW_STATE_NULL} FROM tombstones WHERE ${inPairs('msg_id')} ` +
-    `UNION ALL SELECT 'row', receiver_uid, NULL, NULL, sender_uid, NULL, NULL, NULL, NULL, NULL, NULL, reader, ${ROW_STATE('c')} ` +
-    `FROM conversations c WHERE ${inPairs('sender_uid', 3)}) AS found`),
+  findForStores: findForStoresSql(),
   deleteTombstone: sql('delete_tombstone', 'DELETE FROM tombstones WHERE receiver_uid = $1 AND msg_id = $2'),
 
-  oldestPending: sql('oldest_pending', `SELECT ${KEYS} FROM messages WHERE receiver_uid = $1 ORDER BY seq LIMIT 1`),
+  oldestPending: sql('oldest_pending', `SELECT ${REMOVED_COLUMNS} FROM messages WHERE receiver_uid = $1 ORDER BY seq LIMIT 1`),
   // The expired messages of the receivers $1 at $2, at most $3 of each (lowest seqs first), deleted; in the same
   // statement, the summary rows of their senders for the readers they left ('row', as they were), and each receiver's
   // earliest expiry of what it keeps ('next', in expires_at: the messages not expired are the ones it keeps when none
@@ -42,13 +38,12 @@ export const SQL = {
     'WITH chosen AS (SELECT receiver_uid, seq, row_number() OVER (PARTITION BY receiver_uid ORDER BY seq) AS n FROM messages ' +
     'WHERE receiver_uid = ANY($1::text[]) AND expires_at <= $2), gone AS (' +
     `DELETE FROM messages m USING chosen c WHERE ${keyedBy('m.receiver_uid', '$1::text[]')} AND m.receiver_uid = c.receiver_uid AND m.seq = c.seq AND c.n <= $3 ` +
-    `RETURNING ${KEY_FIELDS.map((column) => `m.${column}`).join(', ')}) ` +
-    `SELECT 'removed' AS part, ${KEYS}, 0 AS remaining, NULL::integer AS reader, ${ROW_NULLS} FROM gone ` +
-    `UNION ALL SELECT 'row', c.receiver_uid, ${KEY_NULLS}, c.reader, ${ROW_STATE('c')} FROM conversations c ` +
+    `RETURNING ${names(REMOVED_MESSAGE_ROW, 'm')}) ` +
+    `SELECT 'removed' AS part, ${REMOVED_COLUMNS}, 0 AS remaining, ${READER_AND_ROW_NULLS} FROM gone ` +
+    `UNION ALL SELECT 'row', c.receiver_uid, ${REMOVED_NULLS}, c.reader, ${ROW_STATE('c')} FROM conversations c ` +
     'WHERE c.receiver_uid = ANY($1::text[]) AND EXISTS (SELECT 1 FROM gone d WHERE d.receiver_uid = c.receiver_uid ' +
     'AND d.sender_uid = c.sender_uid AND (d.readers & (1 << c.reader)) <> 0) ' +
-    `UNION ALL SELECT 'next', receiver_uid, NULL::bigint, NULL::text, NULL::text, min(expires_at), NULL::integer, NULL::integer, NULL::integer, ${ROW_NULLS} ` +
-    'FROM messages WHERE receiver_uid = ANY($1::text[]) AND expires_at > $2 GROUP BY receiver_uid'),
+    `UNION ALL SELECT 'next', ${NEXT_EXPIRY} FROM messages WHERE receiver_uid = ANY($1::text[]) AND expires_at > $2 GROUP BY receiver_uid`),
   // Acks by ids ($1, $2, and $3 the bit of each one's reader) and up to a seq ($4, $5, $6: a NULL sender for all
   // senders, $7 the reader's bit), alive at $8. Each chosen message loses the bits of the readers that acked it: the
   // messages left with none are deleted, their tombstones written (when $9, their purge time, is not NULL) from what the
@@ -66,14 +61,12 @@ export const SQL = {
     'AND (m.readers & (1 << k.reader)) <> 0 ORDER BY m.seq DESC LIMIT 1) AS l'),
 
   findConversations: sql('find_conversations',
-    `SELECT ${CONVERSATIONS} FROM conversations WHERE ${inPairs('sender_uid')}`),
-  // What a transaction wrote since its last statement, in one: new messages ($1-$10), summary rows upserted ($11-$21)
-  // and deleted ($22-$24), receivers' rows ($25-$29), devices' last acks ($30-$32). No row is in two of them
-  // (transaction.ts keeps the last write of each), so the parts, which see one snapshot, never touch the same row.
-  writeBack: sql('write_back',
-    `WITH inserted AS (INSERT INTO messages (${MESSAGES}, readers) SELECT * FROM unnest(${arrays(MESSAGE_TYPES)})), ` +
-    `saved AS (INSERT INTO conversations (${CONVERSATIONS}) SELECT * FROM unnest(${arrays(CONVERSATION_TYPES, 11)}) ${UPSERT_CONVERSATION}), ` +
-    `deleted AS (${DELETE_CONVERSATIONS(22)}), updated AS (${UPDATE_RECEIVERS(25)}), touched AS (${TOUCH_DEVICES(30)}) SELECT 1`),
+    `SELECT ${SUMMARY_ROWS} FROM conversations WHERE ${inPairs('sender_uid', pairParams(params()))}`),
+  // What a transaction wrote since its last statement, in one: new messages, summary rows upserted and deleted,
+  // receivers' rows, devices' last acks, each an array per column (tx-statements.ts binds them in that order). No row
+  // is in two of them (transaction.ts keeps the last write of each), so the parts, which see one snapshot, never touch
+  // the same row.
+  writeBack: writeBackSql(),
   findDevices: sql('find_devices', `SELECT ${DEVICES} FROM devices WHERE receiver_uid = ANY($1::text[])`),
   insertDevice: sql('insert_device', `INSERT INTO devices (${DEVICES}) VALUES ($1, $2, $3, $4, $5)`),
   removeDevice: sql('remove_device',
@@ -82,7 +75,7 @@ export const SQL = {
   takeOver: sql('take_over',
     'WITH moved AS (UPDATE messages SET readers = $2 WHERE receiver_uid = $1) UPDATE conversations SET reader = $3 WHERE receiver_uid = $1 AND reader = 0'),
   devices: sql('devices',
-    `SELECT ${DEVICE_FIELDS.map((column) => `d.${column}`).join(', ')}, (SELECT coalesce(sum(c.pending_count), 0) FROM conversations c ` +
+    `SELECT ${names(DEVICE, 'd')}, (SELECT coalesce(sum(c.pending_count), 0) FROM conversations c ` +
     'WHERE c.receiver_uid = $1 AND c.reader = d.slot) AS pending_count FROM devices d WHERE d.receiver_uid = $1 ORDER BY d.registered_at, d.slot'),
   // Sent after the commit, on its own: one row, one notification, per payload.
   announce: sql('announce', 'SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload'),
@@ -94,14 +87,13 @@ export const SQL = {
   // each read's rows under its position (i, from 1), then as summaryOfDevice's (slot and device_pending NULL without a
   // device). Reads that arrive together share it: one round trip for many (store.ts).
   summaries: sql('summaries',
-    `SELECT k.i, ${RECEIVER_FIELDS.map((column) => `r.${column}`).join(', ')}, d.slot, p.device_pending, ` +
-    `${CONVERSATION_FIELDS.map((column) => `c.${column}`).join(', ')} ` +
+    `SELECT k.i, ${names(RECEIVER, 'r')}, d.slot, p.device_pending, ${names(SUMMARY_ROW, 'c')} ` +
     'FROM unnest($1::text[], $2::text[], $3::bigint[], $4::integer[]) WITH ORDINALITY AS k (receiver_uid, device_id, before_sort_seq, lim, i) ' +
     'JOIN receivers r ON r.receiver_uid = k.receiver_uid ' +
     `LEFT JOIN devices d ON d.receiver_uid = k.receiver_uid AND ${keyedBy('d.receiver_uid', '$1::text[]')} AND d.device_id = k.device_id ` +
     'LEFT JOIN LATERAL (SELECT CASE WHEN k.device_id IS NULL THEN NULL ELSE coalesce(sum(pending_count), 0) END AS device_pending FROM conversations ' +
     `WHERE receiver_uid = k.receiver_uid AND ${keyedBy('receiver_uid', '$1::text[]')} AND reader = d.slot) AS p ON true ` +
-    `LEFT JOIN LATERAL (SELECT ${CONVERSATIONS} FROM conversations WHERE receiver_uid = k.receiver_uid AND ${keyedBy('receiver_uid', '$1::text[]')} ` +
+    `LEFT JOIN LATERAL (SELECT ${SUMMARY_ROWS} FROM conversations WHERE receiver_uid = k.receiver_uid AND ${keyedBy('receiver_uid', '$1::text[]')} ` +
     'AND reader = CASE WHEN k.device_id IS NULL THEN 0 ELSE d.slot END AND sort_seq < k.before_sort_seq ORDER BY sort_seq DESC LIMIT k.lim) AS c ON true ' +
     `WHERE ${keyedBy('r.receiver_uid', '$1::text[]')} ORDER BY k.i, c.sort_seq DESC`),
   page: pageSql('page', false, false),
@@ -110,7 +102,7 @@ export const SQL = {
   pageOfDeviceAndSender: pageSql('page_of_device_and_sender', true, true),
   findPendingLive: sql('find_pending_live', `SELECT ${MESSAGES} FROM messages WHERE receiver_uid = $1 AND msg_id = $2 AND expires_at > $3 AND (readers & ${readerBit()}) <> 0`),
   findPendingLiveOfDevice: sql('find_pending_live_of_device',
-    `SELECT ${MESSAGES} FROM messages WHERE receiver_uid = $1 AND msg_id = $2 AND expires_at > $3 AND (readers & ${readerBit(4)}) <> 0`),
+    `SELECT ${MESSAGES} FROM messages WHERE receiver_uid = $1 AND msg_id = $2 AND expires_at > $3 AND (readers & ${readerBit('$4')}) <> 0`),
 
   // Off the request path (the sweep and the metrics): these cross receivers, each bounded by its limit or an index.
   dueForExpiry: sql('due_for_expiry', 'SELECT receiver_uid FROM receivers WHERE next_expiry <= $1 ORDER BY next_expiry LIMIT $2'),

@@ -103,7 +103,8 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
     }
     return nodePool
   }
-  const poolNear = (receiverUid: string | undefined): ReturnType<typeof createPool> =>
+  /** The pool of the node that serves this receiver's reads (DATABASE_URL's without a routing). */
+  const poolOfReceiver = (receiverUid: string | undefined): ReturnType<typeof createPool> =>
     poolAt(routing === undefined || receiverUid === undefined ? '' : routing.nodeOf(receiverUid))
   // Names this instance in its NOTIFY payloads, so that its own commits (woken in process) are not heard twice.
   const instanceId = randomUUID()
@@ -117,7 +118,7 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
       options.log?.('warn', `could not announce stored messages to the other instances: ${error instanceof Error ? error.message : String(error)}`)
     })
   }
-  const summaries = createSummaryReads(pool, poolNear, Math.max(1, options.poolMax - WRITE_CONCURRENCY))
+  const summaries = createSummaryReads(pool, poolOfReceiver, Math.max(1, options.poolMax - WRITE_CONCURRENCY))
   // Two groups at a time: while one waits for its round trips or its commit, the other runs. More at once only cut the
   // same calls into smaller groups, each paying its own round trips and commit (measured: bench/README.md, comparing
   // the stores, four write groups at once against two). The rest of the pool stays free for reads.
@@ -142,7 +143,7 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
     }),
 
     receiver: (receiverUid) => run(async () => {
-      const [row] = await poolNear(receiverUid).rows(SQL.receiver, [receiverUid])
+      const [row] = await poolOfReceiver(receiverUid).rows(SQL.receiver, [receiverUid])
       return row === undefined ? undefined : toReceiverState(row)
     }),
 
@@ -158,19 +159,19 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
       const statement = query.deviceId === undefined
         ? (query.senderUid === undefined ? SQL.page : SQL.pageOfSender)
         : (query.senderUid === undefined ? SQL.pageOfDevice : SQL.pageOfDeviceAndSender)
-      return (await poolNear(query.receiverUid).arrays(statement, values)).map((row) => toReceiverMessageFromValues(query.receiverUid, row))
+      return (await poolOfReceiver(query.receiverUid).arrays(statement, values)).map((row) => toReceiverMessageFromValues(query.receiverUid, row))
     }),
 
     findPendingLive: (receiverUid, msgId, now, deviceId) => run(async () => {
-      const near = poolNear(receiverUid)
+      const receiverPool = poolOfReceiver(receiverUid)
       const [row] = deviceId === undefined
-        ? await near.rows(SQL.findPendingLive, [receiverUid, msgId, now])
-        : await near.rows(SQL.findPendingLiveOfDevice, [receiverUid, msgId, now, deviceId])
+        ? await receiverPool.rows(SQL.findPendingLive, [receiverUid, msgId, now])
+        : await receiverPool.rows(SQL.findPendingLiveOfDevice, [receiverUid, msgId, now, deviceId])
       return row === undefined ? undefined : toStoredMessage(row)
     }),
 
     devices: (receiverUid) => run(async () =>
-      (await poolNear(receiverUid).rows(SQL.devices, [receiverUid])).map((row) => ({ ...toDevice(row), pendingCount: toNumber(row.pending_count) }))),
+      (await poolOfReceiver(receiverUid).rows(SQL.devices, [receiverUid])).map((row) => ({ ...toDevice(row), pendingCount: toNumber(row.pending_count) }))),
 
     receiversDueForExpiry: (now, limit) => run(async () =>
       (await pool.rows(SQL.dueForExpiry, [now, limit])).map((row) => String(row.receiver_uid))),

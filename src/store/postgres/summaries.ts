@@ -1,7 +1,8 @@
 // Summary reads on PostgreSQL: one in one statement on its node's pool, or several that arrive together in one
 // statement (SQL.summaries) on DATABASE_URL's pool.
 import { createBatcher } from '../../lib/batcher.js'
-import { toConversationFromValues, toNullableNumber, toNumber, toReceiverState, RECEIVER_FIELDS } from '../row-mapper.js'
+import { RECEIVER } from '../columns.js'
+import { toNullableNumber, toNumber, toReceiverStateFromValues, toSummaryRowFromValuesAt } from '../row-mapper.js'
 import type { SummaryView } from '../types.js'
 import type { Queries } from './pool.js'
 import { SQL } from './statements.js'
@@ -13,26 +14,26 @@ const SUMMARIES_PER_STATEMENT = 50
 
 /**
  * A summary read from its statement's rows: the receiver's columns, then (with `deviceColumns`) a device's slot and
- * pending count, then the conversation's, NULL when the reader has no summary rows. No rows: an unknown receiver.
+ * pending count, then the row's, NULL when the reader has no summary rows. No rows: an unknown receiver.
  */
 function toSummaryView (rows: readonly unknown[][], deviceId: string | undefined, deviceColumns: boolean): SummaryView {
   const [first] = rows
   if (first === undefined) return { receiver: undefined, rows: [] }
-  const receiver = toReceiverState(Object.fromEntries(RECEIVER_FIELDS.map((column, i) => [column, first[i]])))
-  const at = RECEIVER_FIELDS.length + (deviceColumns ? 2 : 0)
-  const conversations = rows.filter((row) => row[at] !== null).map((row) => toConversationFromValues(row.slice(at)))
-  if (deviceId === undefined) return { receiver, rows: conversations }
-  const slot = toNullableNumber(first[RECEIVER_FIELDS.length])
-  return { receiver, rows: conversations, device: { slot, pendingCount: toNumber(first[RECEIVER_FIELDS.length + 1]) } }
+  const receiver = toReceiverStateFromValues(first)
+  const at = RECEIVER.length + (deviceColumns ? 2 : 0)
+  const summaryRows = rows.filter((row) => row[at] !== null).map((row) => toSummaryRowFromValuesAt(row, at))
+  if (deviceId === undefined) return { receiver, rows: summaryRows }
+  const slot = toNullableNumber(first[RECEIVER.length])
+  return { receiver, rows: summaryRows, device: { slot, pendingCount: toNumber(first[RECEIVER.length + 1]) } }
 }
 
-/** Summary reads on `pool`, or alone on the pool `poolNear` names; `concurrency`: the read connections of the pool. */
-export function createSummaryReads (pool: Queries, poolNear: (receiverUid: string) => Queries, concurrency: number) {
+/** Summary reads on `pool`, or alone on the pool `poolOfReceiver` names; `concurrency`: the read connections of the pool. */
+export function createSummaryReads (pool: Queries, poolOfReceiver: (receiverUid: string) => Queries, concurrency: number) {
   /** One summary read in one statement (summaryOfDevice's rows have a device's slot and count after the receiver's). */
   const alone = async (read: SummaryRead): Promise<SummaryView> => {
     const values = [read.receiverUid, read.beforeSortSeq ?? Number.MAX_SAFE_INTEGER, read.limit]
-    const near = poolNear(read.receiverUid)
-    const rows = read.deviceId === undefined ? await near.arrays(SQL.summary, values) : await near.arrays(SQL.summaryOfDevice, [...values, read.deviceId])
+    const receiverPool = poolOfReceiver(read.receiverUid)
+    const rows = read.deviceId === undefined ? await receiverPool.arrays(SQL.summary, values) : await receiverPool.arrays(SQL.summaryOfDevice, [...values, read.deviceId])
     return toSummaryView(rows, read.deviceId, read.deviceId !== undefined)
   }
   // Summary reads that arrive while the pool's read connections are all busy wait for the next free one and go

@@ -7,7 +7,9 @@ import { bitOf } from '../../domain/readers.js'
 import type { Queries, Row } from './pool.js'
 import { SQL, type Sql } from './statements.js'
 import { columns, nothingUnsent, plainStatements, type TxStatements } from './tx-statements.js'
-import { deviceValues, pairKey, MESSAGE_FIELDS, toConversation, toDevice, toMessageKey, toNumber, toReceiverState, toStoredMessage, toTombstone } from '../row-mapper.js'
+import { mapKey } from '../../lib/map-key.js'
+import { deviceValues, toDevice, toNumber, toReceiverState, toRemovedMessage, toStoredMessage, toSummaryRow, toTombstone } from '../row-mapper.js'
+import { MESSAGE } from '../columns.js'
 import type { AckRemoval, ExpiredRemoval, ReceiverKey, StoreTx, StoredCopies } from '../types.js'
 
 const pairs = (keys: readonly ReceiverKey[]): unknown[][] => columns(keys, 2)
@@ -41,7 +43,7 @@ export function createTx (q: Queries, statements: TxStatements = plainStatements
   let unsent = nothingUnsent()
   const announced = new Set<string>()
   const flush = async (): Promise<void> => {
-    if (unsent.messages.length === 0 && unsent.conversations.size === 0 && unsent.receivers.size === 0 && unsent.touched.size === 0 &&
+    if (unsent.messages.length === 0 && unsent.summaryRows.size === 0 && unsent.receivers.size === 0 && unsent.touched.size === 0 &&
       unsent.tombstones.length === 0) return
     const writes = statements.writeBack(unsent)
     unsent = nothingUnsent()
@@ -66,14 +68,14 @@ export function createTx (q: Queries, statements: TxStatements = plainStatements
       for (const state of states) unsent.receivers.set(state.receiverUid, { ...state })
     },
 
-    async findForStores (messageKeys, conversationKeys) {
-      const copies: StoredCopies = { pending: [], tombstones: [], conversations: [] }
-      if (messageKeys.length === 0 && conversationKeys.length === 0) return copies
-      const statement = on(SQL.findForStores, [...messageKeys, ...conversationKeys].map(([receiverUid]) => receiverUid))
-      for (const row of await rows(statement, [...pairs(messageKeys), ...pairs(conversationKeys)])) {
+    async findCopiesAndSummaryRows (messageKeys, senderKeys) {
+      const copies: StoredCopies = { pending: [], tombstones: [], summaryRows: [] }
+      if (messageKeys.length === 0 && senderKeys.length === 0) return copies
+      const statement = on(SQL.findForStores, [...messageKeys, ...senderKeys].map(([receiverUid]) => receiverUid))
+      for (const row of await rows(statement, [...pairs(messageKeys), ...pairs(senderKeys)])) {
         if (row.part === 'pending') copies.pending.push(toStoredMessage(row))
         else if (row.part === 'tombstone') copies.tombstones.push(toTombstone(row))
-        else copies.conversations.push(toConversation(row))
+        else copies.summaryRows.push(toSummaryRow(row))
       }
       return copies
     },
@@ -88,21 +90,21 @@ export function createTx (q: Queries, statements: TxStatements = plainStatements
 
     async oldestPending (receiverUid) {
       const [row] = await rows(on(SQL.oldestPending, [receiverUid]), [receiverUid])
-      return row === undefined ? undefined : toMessageKey(row)
+      return row === undefined ? undefined : toRemovedMessage(row)
     },
 
     async removeExpired (receiverUids, now, limit) {
-      const removal: ExpiredRemoval = { removed: [], conversations: [], nextExpiry: new Map() }
+      const removal: ExpiredRemoval = { removed: [], summaryRows: [], nextExpiry: new Map() }
       if (receiverUids.length === 0) return removal
       const next = new Map<string, number>()
       const counts = new Map<string, number>()
       for (const row of await rows(on(SQL.removeExpired, receiverUids), [receiverUids, now, limit])) {
         if (row.part === 'removed') {
-          const key = toMessageKey(row)
+          const key = toRemovedMessage(row)
           removal.removed.push(key)
           counts.set(key.receiverUid, (counts.get(key.receiverUid) ?? 0) + 1)
         } else if (row.part === 'row') {
-          removal.conversations.push(toConversation(row))
+          removal.summaryRows.push(toSummaryRow(row))
         } else {
           next.set(String(row.receiver_uid), toNumber(row.expires_at))
         }
@@ -112,18 +114,18 @@ export function createTx (q: Queries, statements: TxStatements = plainStatements
     },
 
     async removeAcked (acks, now, tombstoneUntil) {
-      const removal: AckRemoval = { removed: [], conversations: [], cleared: [] }
+      const removal: AckRemoval = { removed: [], summaryRows: [], cleared: [] }
       if (acks.length === 0) return removal
       const found: Row[] = []
       const { statements: removals, returnsTombstones } = statements.removeAcked(acks, now, tombstoneUntil)
       for (const { sql, values } of removals) found.push(...await rows(sql, values))
       for (const row of found) {
         if (row.part === 'removed') {
-          removal.removed.push(toMessageKey(row))
+          removal.removed.push(toRemovedMessage(row))
           // A message deleted (none of its readers left) that the removal answered whole.
-          if (returnsTombstones && tombstoneUntil !== null && toNumber(row.remaining) === 0) unsent.tombstones.push([...MESSAGE_FIELDS.map((column) => row[column]), now, tombstoneUntil])
-        } else if (row.part === 'row') removal.conversations.push(toConversation(row))
-        else removal.cleared.push(toConversation(row))
+          if (returnsTombstones && tombstoneUntil !== null && toNumber(row.remaining) === 0) unsent.tombstones.push([...MESSAGE.map(({ name }) => row[name]), now, tombstoneUntil])
+        } else if (row.part === 'row') removal.summaryRows.push(toSummaryRow(row))
+        else removal.cleared.push(toSummaryRow(row))
       }
       return removal
     },
@@ -142,17 +144,17 @@ export function createTx (q: Queries, statements: TxStatements = plainStatements
       return found
     },
 
-    async findConversations (keys) {
+    async findSummaryRows (keys) {
       if (keys.length === 0) return []
-      return (await rows(on(SQL.findConversations, keys.map(([receiverUid]) => receiverUid)), pairs(keys))).map(toConversation)
+      return (await rows(on(SQL.findConversations, keys.map(([receiverUid]) => receiverUid)), pairs(keys))).map(toSummaryRow)
     },
 
-    async saveConversations (conversations) {
-      for (const row of conversations) unsent.conversations.set(pairKey(row.receiverUid, row.reader, row.senderUid), { save: row })
+    async saveSummaryRows (summaryRows) {
+      for (const row of summaryRows) unsent.summaryRows.set(mapKey(row.receiverUid, row.reader, row.senderUid), { save: row })
     },
 
-    async deleteConversations (keys) {
-      for (const key of keys) unsent.conversations.set(pairKey(...key), { delete: key })
+    async deleteSummaryRows (keys) {
+      for (const key of keys) unsent.summaryRows.set(mapKey(...key), { delete: key })
     },
 
     async findDevices (receiverUids) {
@@ -173,7 +175,7 @@ export function createTx (q: Queries, statements: TxStatements = plainStatements
     },
 
     async touchDevices (devices, now) {
-      for (const [receiverUid, slot] of devices) unsent.touched.set(pairKey(receiverUid, slot), [receiverUid, slot, now])
+      for (const [receiverUid, slot] of devices) unsent.touched.set(mapKey(receiverUid, slot), [receiverUid, slot, now])
     },
 
     async announceStored (receiverUids) {

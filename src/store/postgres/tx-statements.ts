@@ -1,9 +1,10 @@
 // How a transaction words its statements (TxStatements): the plain ones of statements.ts here, or another backend's
 // shapes of them; with what every shape shares: the writes kept unsent, and rows turned into unnest's arrays.
-import type { Ack, Conversation, PendingMessage, ReceiverState } from '../../domain/model.js'
+import type { Ack, PendingMessage, ReceiverState, SummaryRow } from '../../domain/model.js'
 import { bitOf } from '../../domain/readers.js'
-import { conversationValues, receiverValues, storedMessageValues, CONVERSATION_FIELDS, MESSAGE_FIELDS, RECEIVER_FIELDS } from '../row-mapper.js'
-import type { ConversationKey } from '../types.js'
+import { DEVICE_ACK, PENDING, RECEIVER, SUMMARY_ROW, SUMMARY_ROW_KEY } from '../columns.js'
+import { pendingMessageValues, receiverValues, summaryRowValues } from '../row-mapper.js'
+import type { SummaryRowKey } from '../types.js'
 import { SQL, type Sql } from './statements.js'
 
 /** A statement and its values. */
@@ -33,20 +34,20 @@ export function ackArrays (acks: readonly Ack[]): unknown[][] {
 /** What a transaction has written but not yet sent: the last write of each row. */
 export interface Unsent {
   messages: PendingMessage[]
-  conversations: Map<string, { save: Conversation } | { delete: ConversationKey }>
+  summaryRows: Map<string, { save: SummaryRow } | { delete: SummaryRowKey }>
   receivers: Map<string, ReceiverState>
-  /** Devices that acked: (receiver, slot) under pairKey, and when. */
+  /** Devices that acked: (receiver, slot) under mapKey, and when. */
   touched: Map<string, readonly [receiverUid: string, slot: number, at: number]>
   /** The tombstones of what a removeAcked that answers them deleted (the plain one writes them itself). */
   tombstones: unknown[][]
 }
 
-export const nothingUnsent = (): Unsent => ({ messages: [], conversations: new Map(), receivers: new Map(), touched: new Map(), tombstones: [] })
+export const nothingUnsent = (): Unsent => ({ messages: [], summaryRows: new Map(), receivers: new Map(), touched: new Map(), tombstones: [] })
 
 /** The receivers of what is unsent. */
-export function * receiversOf ({ messages, conversations, receivers, touched }: Unsent): Generator<string> {
+export function * receiversOf ({ messages, summaryRows, receivers, touched }: Unsent): Generator<string> {
   for (const message of messages) yield message.receiverUid
-  for (const write of conversations.values()) yield 'save' in write ? write.save.receiverUid : write.delete[0]
+  for (const write of summaryRows.values()) yield 'save' in write ? write.save.receiverUid : write.delete[0]
   yield * receivers.keys()
   for (const [receiverUid] of touched.values()) yield receiverUid
 }
@@ -61,20 +62,20 @@ export interface UnsentRows {
   touched: unknown[][]
 }
 
-export function rowsOf ({ messages, conversations, receivers, touched, tombstones }: Unsent): UnsentRows {
-  const saved: Conversation[] = []
-  const deleted: ConversationKey[] = []
-  for (const write of conversations.values()) {
+export function rowsOf ({ messages, summaryRows, receivers, touched, tombstones }: Unsent): UnsentRows {
+  const saved: SummaryRow[] = []
+  const deleted: SummaryRowKey[] = []
+  for (const write of summaryRows.values()) {
     if ('save' in write) saved.push(write.save)
     else deleted.push(write.delete)
   }
   return {
-    messages: messages.map((message) => [...storedMessageValues(message), message.readers]),
-    saved: saved.map(conversationValues),
+    messages: messages.map(pendingMessageValues),
+    saved: saved.map(summaryRowValues),
     tombstones,
     receivers: [...receivers.values()].map(receiverValues),
-    deleted: columns(deleted, 3),
-    touched: columns([...touched.values()], 3)
+    deleted: columns(deleted, SUMMARY_ROW_KEY.length),
+    touched: columns([...touched.values()], DEVICE_ACK.length)
   }
 }
 
@@ -103,8 +104,8 @@ export function plainStatements (named: (sql: Sql) => Sql = (sql) => sql): TxSta
       const rows = rowsOf(unsent)
       return [{
         sql: named(SQL.writeBack),
-        values: [...columns(rows.messages, MESSAGE_FIELDS.length + 1), ...columns(rows.saved, CONVERSATION_FIELDS.length), ...rows.deleted,
-          ...columns(rows.receivers, RECEIVER_FIELDS.length), ...rows.touched]
+        values: [...columns(rows.messages, PENDING.length), ...columns(rows.saved, SUMMARY_ROW.length), ...rows.deleted,
+          ...columns(rows.receivers, RECEIVER.length), ...rows.touched]
       }]
     }
   }

@@ -1,16 +1,24 @@
 // The SQL of the embedded store: every statement prepared once on its connection (raw rows where a row becomes a
 // message: arrays are much cheaper to read than objects in better-sqlite3).
 import type { Database, Statement } from 'better-sqlite3'
-import { CONVERSATION_FIELDS, CONVERSATION_STATE_FIELDS, DEVICE_FIELDS, KEY_FIELDS, MESSAGE_FIELDS, PAGE_FIELDS, RECEIVER_FIELDS, toNullableNumber } from '../row-mapper.js'
+import {
+  DEVICE, MESSAGE, PAGE, PENDING, RECEIVER, RECEIVER_KEY, RECEIVER_STATE, REMOVED_MESSAGE_ROW, SUMMARY_ROW, SUMMARY_ROW_KEY, SUMMARY_ROW_STATE,
+  names, type Column
+} from '../columns.js'
+import { toNullableNumber } from '../row-mapper.js'
 
 export type Row = Record<string, unknown>
 
-const MESSAGE_COLUMNS = MESSAGE_FIELDS.join(', ')
+const MESSAGE_COLUMNS = names(MESSAGE)
 // A page leaves out receiver_uid: turning a value into a JavaScript string is most of a page's cost in better-sqlite3.
-const PAGE_COLUMNS = PAGE_FIELDS.join(', ')
-const KEY_COLUMNS = KEY_FIELDS.join(', ')
-const DEVICE_COLUMNS = DEVICE_FIELDS.join(', ')
-const CONVERSATION_COLUMNS = CONVERSATION_FIELDS.join(', ')
+const PAGE_COLUMNS = names(PAGE)
+const REMOVED_COLUMNS = names(REMOVED_MESSAGE_ROW)
+const DEVICE_COLUMNS = names(DEVICE)
+const SUMMARY_ROW_COLUMNS = names(SUMMARY_ROW)
+/** One `?` per column. */
+const placeholders = (columns: readonly Column[]): string => columns.map(() => '?').join(', ')
+/** `column = ?` for each of these columns. */
+const assignments = (columns: readonly Column[], value: (name: string) => string): string => columns.map(({ name }) => `${name} = ${value(name)}`).join(', ')
 
 export type Statements = ReturnType<typeof prepareStatements>
 
@@ -32,49 +40,48 @@ export function prepareStatements (db: Database, counts: { statements: number })
     begin: p('BEGIN IMMEDIATE'),
     commit: p('COMMIT'),
     rollback: p('ROLLBACK'),
-    receiver: p(`SELECT ${RECEIVER_FIELDS.join(', ')} FROM receivers WHERE receiver_uid = ?`),
+    receiver: p(`SELECT ${names(RECEIVER)} FROM receivers WHERE receiver_uid = ?`),
     insertReceiver: p('INSERT INTO receivers (receiver_uid, last_seq, pending_count, next_expiry) VALUES (?, 0, 0, NULL)'),
-    saveReceiver: p('UPDATE receivers SET last_seq = ?, pending_count = ?, next_expiry = ?, devices = ? WHERE receiver_uid = ?'),
+    saveReceiver: p(`UPDATE receivers SET ${assignments(RECEIVER_STATE, () => '?')} WHERE ${assignments(RECEIVER_KEY, () => '?')}`),
     findPending: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND msg_id = ?`).raw(true),
     findPendingLive: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND msg_id = ? AND expires_at > ? AND (readers & ?) <> 0`).raw(true),
     findTombstone: p(`SELECT ${MESSAGE_COLUMNS}, purge_at FROM tombstones WHERE receiver_uid = ? AND msg_id = ?`).raw(true),
     deleteTombstone: p('DELETE FROM tombstones WHERE receiver_uid = ? AND msg_id = ?'),
-    insertMessage: p(`INSERT INTO messages (${MESSAGE_COLUMNS}, readers) VALUES (${MESSAGE_FIELDS.map(() => '?').join(', ')}, ?)`),
-    oldestPending: p(`SELECT ${KEY_COLUMNS} FROM messages WHERE receiver_uid = ? ORDER BY seq ASC LIMIT 1`),
-    expiredPending: p(`SELECT ${KEY_COLUMNS} FROM messages WHERE receiver_uid = ? AND expires_at <= ? ORDER BY seq ASC LIMIT ?`),
+    insertMessage: p(`INSERT INTO messages (${names(PENDING)}) VALUES (${placeholders(PENDING)})`),
+    oldestPending: p(`SELECT ${REMOVED_COLUMNS} FROM messages WHERE receiver_uid = ? ORDER BY seq ASC LIMIT 1`),
+    expiredPending: p(`SELECT ${REMOVED_COLUMNS} FROM messages WHERE receiver_uid = ? AND expires_at <= ? ORDER BY seq ASC LIMIT ?`),
     earliestExpiry: p('SELECT min(expires_at) AS v FROM messages WHERE receiver_uid = ?'),
     // An ack keeps what it takes as tombstones first, then deletes it: the same selection, twice.
     tombstoneById: p(`INSERT INTO tombstones (${MESSAGE_COLUMNS}, acked_at, purge_at) SELECT ${MESSAGE_COLUMNS}, ?, ? FROM messages WHERE receiver_uid = ? AND msg_id = ? AND expires_at > ?`),
-    ackById: p(`DELETE FROM messages WHERE receiver_uid = ? AND msg_id = ? AND expires_at > ? RETURNING ${KEY_COLUMNS}`),
+    ackById: p(`DELETE FROM messages WHERE receiver_uid = ? AND msg_id = ? AND expires_at > ? RETURNING ${REMOVED_COLUMNS}`),
     tombstoneUpTo: p(`INSERT INTO tombstones (${MESSAGE_COLUMNS}, acked_at, purge_at) SELECT ${MESSAGE_COLUMNS}, ?, ? FROM messages WHERE receiver_uid = ? AND seq <= ? AND expires_at > ?`),
-    ackUpTo: p(`DELETE FROM messages WHERE receiver_uid = ? AND seq <= ? AND expires_at > ? RETURNING ${KEY_COLUMNS}`),
+    ackUpTo: p(`DELETE FROM messages WHERE receiver_uid = ? AND seq <= ? AND expires_at > ? RETURNING ${REMOVED_COLUMNS}`),
     tombstoneUpToOfSender: p(`INSERT INTO tombstones (${MESSAGE_COLUMNS}, acked_at, purge_at) SELECT ${MESSAGE_COLUMNS}, ?, ? FROM messages ` +
       'WHERE receiver_uid = ? AND sender_uid = ? AND seq <= ? AND expires_at > ?'),
-    ackUpToOfSender: p(`DELETE FROM messages WHERE receiver_uid = ? AND sender_uid = ? AND seq <= ? AND expires_at > ? RETURNING ${KEY_COLUMNS}`),
+    ackUpToOfSender: p(`DELETE FROM messages WHERE receiver_uid = ? AND sender_uid = ? AND seq <= ? AND expires_at > ? RETURNING ${REMOVED_COLUMNS}`),
     deleteMessage: p('DELETE FROM messages WHERE receiver_uid = ? AND seq = ?'),
     // A device's ack takes its bit (the first parameter, also the last) from what it selects; remaining is what is left.
-    takeById: p(`UPDATE messages SET readers = readers & ~? WHERE receiver_uid = ? AND msg_id = ? AND expires_at > ? AND (readers & ?) <> 0 RETURNING ${KEY_COLUMNS.replace('readers', 'readers AS remaining')}`),
-    takeUpTo: p(`UPDATE messages SET readers = readers & ~? WHERE receiver_uid = ? AND seq <= ? AND expires_at > ? AND (readers & ?) <> 0 RETURNING ${KEY_COLUMNS.replace('readers', 'readers AS remaining')}`),
+    takeById: p(`UPDATE messages SET readers = readers & ~? WHERE receiver_uid = ? AND msg_id = ? AND expires_at > ? AND (readers & ?) <> 0 RETURNING ${REMOVED_COLUMNS.replace('readers', 'readers AS remaining')}`),
+    takeUpTo: p(`UPDATE messages SET readers = readers & ~? WHERE receiver_uid = ? AND seq <= ? AND expires_at > ? AND (readers & ?) <> 0 RETURNING ${REMOVED_COLUMNS.replace('readers', 'readers AS remaining')}`),
     takeUpToOfSender: p('UPDATE messages SET readers = readers & ~? WHERE receiver_uid = ? AND sender_uid = ? AND seq <= ? AND expires_at > ? AND (readers & ?) <> 0 ' +
-      `RETURNING ${KEY_COLUMNS.replace('readers', 'readers AS remaining')}`),
+      `RETURNING ${REMOVED_COLUMNS.replace('readers', 'readers AS remaining')}`),
     tombstoneBySeq: p(`INSERT INTO tombstones (${MESSAGE_COLUMNS}, acked_at, purge_at) SELECT ${MESSAGE_COLUMNS}, ?, ? FROM messages WHERE receiver_uid = ? AND seq = ?`),
     lastPendingOfSender: p(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND sender_uid = ? AND (readers & ?) <> 0 ORDER BY seq DESC LIMIT 1`).raw(true),
-    findConversations: p(`SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE receiver_uid = ? AND sender_uid = ?`).raw(true),
-    saveConversation: p(`INSERT INTO conversations (${CONVERSATION_COLUMNS}) VALUES (${CONVERSATION_FIELDS.map(() => '?').join(', ')}) ` +
-      'ON CONFLICT (receiver_uid, reader, sender_uid) DO UPDATE SET ' +
-      CONVERSATION_STATE_FIELDS.map((column) => `${column} = excluded.${column}`).join(', ')),
+    findConversations: p(`SELECT ${SUMMARY_ROW_COLUMNS} FROM conversations WHERE receiver_uid = ? AND sender_uid = ?`).raw(true),
+    saveConversation: p(`INSERT INTO conversations (${SUMMARY_ROW_COLUMNS}) VALUES (${placeholders(SUMMARY_ROW)}) ` +
+      `ON CONFLICT (${names(SUMMARY_ROW_KEY)}) DO UPDATE SET ${assignments(SUMMARY_ROW_STATE, (name) => `excluded.${name}`)}`),
     deleteConversation: p('DELETE FROM conversations WHERE receiver_uid = ? AND reader = ? AND sender_uid = ?'),
-    lostConversations: p(`SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE receiver_uid = ? AND reader = ? AND lost_count > 0 AND lost_seq <= ?`).raw(true),
-    lostConversationOfSender: p(`SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE receiver_uid = ? AND reader = ? AND sender_uid = ? AND lost_count > 0 AND lost_seq <= ?`).raw(true),
-    summary: p(`SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE receiver_uid = ? AND reader = ? AND sort_seq < ? ORDER BY sort_seq DESC LIMIT ?`).raw(true),
+    lostConversations: p(`SELECT ${SUMMARY_ROW_COLUMNS} FROM conversations WHERE receiver_uid = ? AND reader = ? AND lost_count > 0 AND lost_seq <= ?`).raw(true),
+    lostConversationOfSender: p(`SELECT ${SUMMARY_ROW_COLUMNS} FROM conversations WHERE receiver_uid = ? AND reader = ? AND sender_uid = ? AND lost_count > 0 AND lost_seq <= ?`).raw(true),
+    summary: p(`SELECT ${SUMMARY_ROW_COLUMNS} FROM conversations WHERE receiver_uid = ? AND reader = ? AND sort_seq < ? ORDER BY sort_seq DESC LIMIT ?`).raw(true),
     readerPending: p('SELECT coalesce(sum(pending_count), 0) AS v FROM conversations WHERE receiver_uid = ? AND reader = ?'),
     page: p(`SELECT ${PAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND seq > ? AND expires_at > ? AND (readers & ?) <> 0 ORDER BY seq ASC LIMIT ?`).raw(true),
     pageOfSender: p(`SELECT ${PAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND sender_uid = ? AND seq > ? AND expires_at > ? AND (readers & ?) <> 0 ORDER BY seq ASC LIMIT ?`).raw(true),
     deviceSlot: p('SELECT slot AS v FROM devices WHERE receiver_uid = ? AND device_id = ?'),
     findDevices: p(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE receiver_uid = ?`),
-    devices: p(`SELECT ${DEVICE_FIELDS.map((column) => `d.${column}`).join(', ')}, (SELECT coalesce(sum(c.pending_count), 0) FROM conversations c ` +
+    devices: p(`SELECT ${names(DEVICE, 'd')}, (SELECT coalesce(sum(c.pending_count), 0) FROM conversations c ` +
       'WHERE c.receiver_uid = d.receiver_uid AND c.reader = d.slot) AS pending_count FROM devices d WHERE d.receiver_uid = ? ORDER BY d.registered_at, d.slot'),
-    insertDevice: p(`INSERT INTO devices (${DEVICE_COLUMNS}) VALUES (?, ?, ?, ?, ?)`),
+    insertDevice: p(`INSERT INTO devices (${DEVICE_COLUMNS}) VALUES (${placeholders(DEVICE)})`),
     deleteDevice: p('DELETE FROM devices WHERE receiver_uid = ? AND device_id = ?'),
     deleteReaderConversations: p('DELETE FROM conversations WHERE receiver_uid = ? AND reader = ?'),
     takeOverMessages: p('UPDATE messages SET readers = ? WHERE receiver_uid = ?'),

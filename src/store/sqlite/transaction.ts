@@ -1,23 +1,24 @@
 // The embedded store's write transaction: the StoreTx of the port on prepared statements. One connection writes at a
 // time (store.ts runs every operation in turn), so a transaction holds the whole database, not single rows.
 import type { Statement } from 'better-sqlite3'
-import type { MessageKey, ReceiverState } from '../../domain/model.js'
-import { bitOf, RECEIVER_READER } from '../../domain/readers.js'
+import type { ReceiverState, RemovedMessage } from '../../domain/model.js'
+import { RECEIVER_READER, bitOf } from '../../domain/readers.js'
+import { mapKey } from '../../lib/map-key.js'
 import {
-  conversationValues, deviceValues, pairKey, storedMessageValues, toConversationFromValues, toDevice, toMessageKey, toReceiverState,
-  toStoredMessageFromValues, toTombstoneFromValues
+  deviceValues, pendingMessageValues, receiverUpdateValues, summaryRowValues, toDevice, toReceiverState, toRemovedMessage, toStoredMessageFromValues,
+  toSummaryRowFromValues, toTombstoneFromValues
 } from '../row-mapper.js'
 import { all, one, value, values, type Statements } from './statements.js'
 import type { ExpiredRemoval, ReceiverKey, StoreTx } from '../types.js'
 
 /** The (receiver, sender) pairs of these keys, each once. */
-const sendersOf = (keys: readonly MessageKey[]): ReceiverKey[] =>
-  [...new Map(keys.map((key) => [pairKey(key.receiverUid, key.senderUid), [key.receiverUid, key.senderUid] as const])).values()]
+const sendersOf = (keys: readonly RemovedMessage[]): ReceiverKey[] =>
+  [...new Map(keys.map((key) => [mapKey(key.receiverUid, key.senderUid), [key.receiverUid, key.senderUid] as const])).values()]
 
 /** The StoreTx of the port on the prepared statements. One piece: an object of small methods that share `s`. */
 export function createSqliteTx (s: Statements): StoreTx {
-  const findConversations = (keys: readonly ReceiverKey[]) =>
-    keys.flatMap(([receiverUid, senderUid]) => s.findConversations.all(receiverUid, senderUid) as unknown[][]).map(toConversationFromValues)
+  const findSummaryRows = (keys: readonly ReceiverKey[]) =>
+    keys.flatMap(([receiverUid, senderUid]) => s.findConversations.all(receiverUid, senderUid) as unknown[][]).map(toSummaryRowFromValues)
   return {
     // A single writer holds the database: "locking" a receiver only makes sure its row exists (or, without create, reads it).
     async lockReceivers (receiverUids, { create = true } = {}) {
@@ -33,50 +34,50 @@ export function createSqliteTx (s: Statements): StoreTx {
       return states
     },
     async saveReceivers (states) {
-      for (const state of states) s.saveReceiver.run(state.lastSeq, state.pendingCount, state.nextExpiry, state.devices, state.receiverUid)
+      for (const state of states) s.saveReceiver.run(receiverUpdateValues(state))
     },
     // One prepared lookup per key: on an embedded database that is as cheap as any IN list.
-    async findForStores (messageKeys, conversationKeys) {
+    async findCopiesAndSummaryRows (messageKeys, senderKeys) {
       const found = (statement: Statement) => messageKeys.map(([receiverUid, msgId]) => values(statement, receiverUid, msgId)).filter((row) => row !== undefined)
       return {
         pending: found(s.findPending).map(toStoredMessageFromValues),
         tombstones: found(s.findTombstone).map(toTombstoneFromValues),
-        conversations: findConversations(conversationKeys)
+        summaryRows: findSummaryRows(senderKeys)
       }
     },
     async deleteTombstone (receiverUid, msgId) {
       s.deleteTombstone.run(receiverUid, msgId)
     },
     async insertMessages (messages) {
-      for (const message of messages) s.insertMessage.run(...storedMessageValues(message), message.readers)
+      for (const message of messages) s.insertMessage.run(pendingMessageValues(message))
     },
     async oldestPending (receiverUid) {
       const row = one(s.oldestPending, receiverUid)
-      return row === undefined ? undefined : toMessageKey(row)
+      return row === undefined ? undefined : toRemovedMessage(row)
     },
     async removeExpired (receiverUids, now, limit) {
-      const removal: ExpiredRemoval = { removed: [], conversations: [], nextExpiry: new Map() }
+      const removal: ExpiredRemoval = { removed: [], summaryRows: [], nextExpiry: new Map() }
       for (const receiverUid of receiverUids) {
-        const expired = all(s.expiredPending, receiverUid, now, limit).map(toMessageKey)
+        const expired = all(s.expiredPending, receiverUid, now, limit).map(toRemovedMessage)
         for (const key of expired) s.deleteMessage.run(receiverUid, key.seq)
         removal.removed.push(...expired)
         if (expired.length < limit) removal.nextExpiry.set(receiverUid, value(s.earliestExpiry, receiverUid))
       }
-      removal.conversations = findConversations(sendersOf(removal.removed))
+      removal.summaryRows = findSummaryRows(sendersOf(removal.removed))
       return removal
     },
     // The acks one after the other, in input order: a later ack of the same message by the same reader finds nothing
     // left. The receiver's own acks (reader 0: every message is pending for it alone) delete what they select; a
     // device's takes its bit, and deletes only what no reader has left.
     async removeAcked (acks, now, tombstoneUntil) {
-      const removed: MessageKey[] = []
+      const removed: RemovedMessage[] = []
       const take = (tombstone: Statement, remove: Statement, ...selection: unknown[]) => {
         if (tombstoneUntil !== null) tombstone.run(now, tombstoneUntil, ...selection)
-        for (const row of all(remove, ...selection)) removed.push(toMessageKey(row))
+        for (const row of all(remove, ...selection)) removed.push(toRemovedMessage(row))
       }
       const takeBit = (bit: number, statement: Statement, ...selection: unknown[]) => {
         for (const row of all(statement, bit, ...selection, bit)) {
-          const key = toMessageKey({ ...row, readers: bit })
+          const key = toRemovedMessage({ ...row, readers: bit })
           removed.push(key)
           if (key.remaining !== 0) continue
           if (tombstoneUntil !== null) s.tombstoneBySeq.run(now, tombstoneUntil, key.receiverUid, key.seq)
@@ -103,11 +104,11 @@ export function createSqliteTx (s: Statements): StoreTx {
         }
       }
       // Two acks of one group may cover the same row: each row once.
-      const cleared = new Map(lost.map((row) => [pairKey(String(row[0]), String(row[1]), String(row[2])), row]))
+      const cleared = new Map(lost.map((row) => [mapKey(String(row[0]), String(row[1]), String(row[2])), row]))
       return {
         removed,
-        conversations: findConversations(sendersOf(removed)),
-        cleared: [...cleared.values()].map(toConversationFromValues)
+        summaryRows: findSummaryRows(sendersOf(removed)),
+        cleared: [...cleared.values()].map(toSummaryRowFromValues)
       }
     },
     async removePending (receiverUid, seqs) {
@@ -119,13 +120,13 @@ export function createSqliteTx (s: Statements): StoreTx {
         return row === undefined ? [] : [{ reader, message: toStoredMessageFromValues(row) }]
       })
     },
-    async findConversations (keys) {
-      return findConversations(keys)
+    async findSummaryRows (keys) {
+      return findSummaryRows(keys)
     },
-    async saveConversations (conversations) {
-      for (const conversation of conversations) s.saveConversation.run(conversationValues(conversation))
+    async saveSummaryRows (summaryRows) {
+      for (const row of summaryRows) s.saveConversation.run(summaryRowValues(row))
     },
-    async deleteConversations (keys) {
+    async deleteSummaryRows (keys) {
       for (const [receiverUid, reader, senderUid] of keys) s.deleteConversation.run(receiverUid, reader, senderUid)
     },
     async findDevices (receiverUids) {

@@ -1,4 +1,5 @@
-// Write transactions: what a transaction did is counted as it goes and reported to the metrics only after COMMIT.
+// What every part of the service shares (DomainContext), and its write transactions: what a transaction did is counted
+// as it goes and reported to the metrics only after COMMIT.
 import type { Store, StoreTx } from '../store/types.js'
 import type { MessageEvents, MessageRules } from './model.js'
 
