@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import pg from 'pg'
-import { PG_ADMIN_URL, TEST_STORES, type TestStore } from '../test/helpers/database.js'
+import { createPostgresTemplate, dropPostgresTemplate, PG_ADMIN_URL, TEST_STORES, type TestStore } from '../test/helpers/database.js'
 
 const files = process.argv.length > 2 ? process.argv.slice(2) : ['test/**/*.test.ts']
 const inCi = process.env.CI === 'true' || process.env.CI === '1'
@@ -81,7 +81,15 @@ if (expectedNode !== undefined && expectedNode !== process.version) {
 for (const store of TEST_STORES) {
   // The embedded store needs nothing; a server's must be reachable (and is, under CI).
   const unreachable = store === 'postgres' ? await postgresReachable() : null
-  if (unreachable === null) {
+  if (unreachable === null && store === 'postgres') {
+    // One migrated database that the tests' databases are copied from (test/helpers/database.ts), dropped at the end.
+    const template = await createPostgresTemplate()
+    try {
+      results.push([store, await runTap(store, { TEST_PG_TEMPLATE: template })])
+    } finally {
+      await dropPostgresTemplate(template)
+    }
+  } else if (unreachable === null) {
     results.push([store, await runTap(store)])
   } else if (inCi) {
     process.stdout.write(`\nPostgreSQL at ${PG_ADMIN_URL} is unreachable (${unreachable}): under CI that is a failure.\n`)
