@@ -1,4 +1,5 @@
-// `npm test`: runs the whole tap suite on SQLite, then on PostgreSQL, and ends with one line "N passed, N failed".
+// `npm test`: runs the whole tap suite on SQLite and on PostgreSQL, and ends with one line "N passed, N failed".
+// The two stores' runs go at once (TEST_STORES_IN_TURN=1: one after the other); the output shows SQLite's, then PostgreSQL's.
 // For .ci/run: TEST_EXPECT_NODE fails the run unless it runs on that Node version; TEST_TALLY_FILE gets the counts as JSON.
 import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
@@ -17,7 +18,37 @@ const tsx = Number(process.versions.node.split('.')[0]) >= 22
 const TSX_ENV: Record<string, string> = tsx ? { TAP_TYPE_STRIP_ONLY: '1' } : {}
 const TSX_ARGS = tsx ? ['--node-arg=--import=tsx'] : []
 
-function runTap (store: TestStore, env: Record<string, string> = {}): Promise<Tally> {
+/**
+ * Where a store's run writes: the first store's output goes out as it comes, the next one's is held until the one
+ * before it has ended, so that the log reads as if they ran one after the other.
+ */
+interface Output { write (text: string | Buffer): void, end (): void }
+
+function relay (count: number): Output[] {
+  const held: Array<Array<string | Buffer>> = Array.from({ length: count }, () => [])
+  const ended = Array.from({ length: count }, () => false)
+  let current = 0
+  const advance = () => {
+    while (current < count) {
+      for (const chunk of held[current] ?? []) process.stdout.write(chunk)
+      held[current] = []
+      if (!ended[current]) return
+      current++
+    }
+  }
+  return held.map((_, index) => ({
+    write (text) {
+      if (index === current) process.stdout.write(text)
+      else held[index]?.push(text)
+    },
+    end () {
+      ended[index] = true
+      if (index === current) advance()
+    }
+  }))
+}
+
+function runTap (store: TestStore, output: Output, env: Record<string, string> = {}): Promise<Tally> {
   return new Promise((resolve, reject) => {
     const child = spawn('npx', ['tap', '-R', 'tap', '--disable-coverage', '--timeout=600', ...TSX_ARGS, ...files], {
       env: { ...process.env, ...TSX_ENV, ...env, TEST_STORE: store },
@@ -30,7 +61,7 @@ function runTap (store: TestStore, env: Record<string, string> = {}): Promise<Ta
     const path: string[] = []
     let partial = ''
     child.stdout.on('data', (chunk: Buffer) => {
-      process.stdout.write(chunk)
+      output.write(chunk)
       const text = chunk.toString('utf8')
       tail = (tail + text).slice(-4000)
       const lines = (partial + text).split('\n')
@@ -78,27 +109,41 @@ const expectedNode = process.env.TEST_EXPECT_NODE
 if (expectedNode !== undefined && expectedNode !== process.version) {
   results.push(['runtime', { passed: 0, failed: 1, failures: [`expected node ${expectedNode}, running on ${process.version}`] }])
 }
-for (const store of TEST_STORES) {
-  // The embedded store needs nothing; a server's must be reachable (and is, under CI).
-  const unreachable = store === 'postgres' ? await postgresReachable() : null
-  if (unreachable === null && store === 'postgres') {
-    // One migrated database that the tests' databases are copied from (test/helpers/database.ts), dropped at the end.
-    const template = await createPostgresTemplate()
-    try {
-      results.push([store, await runTap(store, { TEST_PG_TEMPLATE: template })])
-    } finally {
-      await dropPostgresTemplate(template)
+async function runStore (store: TestStore, output: Output): Promise<[string, Tally] | undefined> {
+  try {
+    // The embedded store needs nothing; a server's must be reachable (and is, under CI).
+    const unreachable = store === 'postgres' ? await postgresReachable() : null
+    if (unreachable === null && store === 'postgres') {
+      // One migrated database that the tests' databases are copied from (test/helpers/database.ts), dropped at the end.
+      const template = await createPostgresTemplate()
+      try {
+        return [store, await runTap(store, output, { TEST_PG_TEMPLATE: template })]
+      } finally {
+        await dropPostgresTemplate(template)
+      }
+    } else if (unreachable === null) {
+      return [store, await runTap(store, output)]
+    } else if (inCi) {
+      output.write(`\nPostgreSQL at ${PG_ADMIN_URL} is unreachable (${unreachable}): under CI that is a failure.\n`)
+      return [store, { passed: 0, failed: 1, failures: ['PostgreSQL unreachable'] }]
+    } else {
+      output.write(`\n*** The PostgreSQL suite did NOT run: ${PG_ADMIN_URL} is unreachable (${unreachable}).\n` +
+        '*** Start PostgreSQL or set TEST_PG_ADMIN_URL to run it; CI runs it always.\n')
+      return undefined
     }
-  } else if (unreachable === null) {
-    results.push([store, await runTap(store)])
-  } else if (inCi) {
-    process.stdout.write(`\nPostgreSQL at ${PG_ADMIN_URL} is unreachable (${unreachable}): under CI that is a failure.\n`)
-    results.push([store, { passed: 0, failed: 1, failures: ['PostgreSQL unreachable'] }])
-  } else {
-    process.stdout.write(`\n*** The PostgreSQL suite did NOT run: ${PG_ADMIN_URL} is unreachable (${unreachable}).\n` +
-      '*** Start PostgreSQL or set TEST_PG_ADMIN_URL to run it; CI runs it always.\n')
+  } finally {
+    output.end()
   }
 }
+
+const outputs = relay(TEST_STORES.length)
+const runs: Array<[string, Tally] | undefined> = []
+if (process.env.TEST_STORES_IN_TURN === '1') {
+  for (const [index, store] of TEST_STORES.entries()) runs.push(await runStore(store, outputs[index] as Output))
+} else {
+  runs.push(...await Promise.all(TEST_STORES.map((store, index) => runStore(store, outputs[index] as Output))))
+}
+for (const run of runs) if (run !== undefined) results.push(run)
 
 const total = results.reduce((sum, [, tally]) => ({ passed: sum.passed + tally.passed, failed: sum.failed + tally.failed }), { passed: 0, failed: 0 })
 process.stdout.write('\n')
