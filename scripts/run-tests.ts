@@ -2,11 +2,27 @@
 // The two stores' runs go at once (TEST_STORES_IN_TURN=1: one after the other); the output shows SQLite's, then PostgreSQL's.
 // For .ci/run: TEST_EXPECT_NODE fails the run unless it runs on that Node version; TEST_TALLY_FILE gets the counts as JSON.
 import { spawn } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import fs, { writeFileSync } from 'node:fs'
+import { sep } from 'node:path'
 import pg from 'pg'
 import { createPostgresTemplate, dropPostgresTemplate, PG_ADMIN_URL, TEST_STORES, type TestStore } from '../test/helpers/database.js'
 
-const files = process.argv.length > 2 ? process.argv.slice(2) : ['test/**/*.test.ts']
+const ALL = 'test/**/*.test.ts'
+const files = process.argv.length > 2 ? process.argv.slice(2) : [ALL]
+// tap runs files one at a time on 2 cores (it keeps a core free), and alphabetically. Much of a test file's time is
+// waiting (child processes, commits, held requests), so each store runs TEST_JOBS files at once (2 unless set), and
+// the files that take longest by far, mostly waiting, start at once beside them instead of last (whole suite only).
+const JOBS = Math.max(1, Number(process.env.TEST_JOBS ?? '2') || 2)
+const FIRST = ['test/security/hostile-input.test.ts']
+function groupsOf (files: string[]): string[][] {
+  // fs.globSync is Node 22's; .ci/run runs named files only on the Node 20 it still tries.
+  const globSync = fs.globSync as typeof fs.globSync | undefined
+  if (files.length !== 1 || files[0] !== ALL || globSync === undefined) return [files]
+  const all = globSync(ALL).map((file) => file.split(sep).join('/')).sort()
+  const first = FIRST.filter((file) => all.includes(file))
+  return [all.filter((file) => !first.includes(file)), first].filter((group) => group.length > 0)
+}
+const groups = groupsOf(files)
 const inCi = process.env.CI === 'true' || process.env.CI === '1'
 
 interface Tally { passed: number, failed: number, failures: string[] }
@@ -48,9 +64,9 @@ function relay (count: number): Output[] {
   }))
 }
 
-function runTap (store: TestStore, output: Output, env: Record<string, string> = {}): Promise<Tally> {
+function runTap (store: TestStore, args: string[], output: Output, env: Record<string, string> = {}): Promise<Tally> {
   return new Promise((resolve, reject) => {
-    const child = spawn('npx', ['tap', '-R', 'tap', '--disable-coverage', '--timeout=600', ...TSX_ARGS, ...files], {
+    const child = spawn('npx', ['tap', '-R', 'tap', '--disable-coverage', '--timeout=600', `--jobs=${JOBS}`, ...TSX_ARGS, ...args], {
       env: { ...process.env, ...TSX_ENV, ...env, TEST_STORE: store },
       stdio: ['ignore', 'pipe', 'inherit']
     })
@@ -109,7 +125,14 @@ const expectedNode = process.env.TEST_EXPECT_NODE
 if (expectedNode !== undefined && expectedNode !== process.version) {
   results.push(['runtime', { passed: 0, failed: 1, failures: [`expected node ${expectedNode}, running on ${process.version}`] }])
 }
-async function runStore (store: TestStore, output: Output): Promise<[string, Tally] | undefined> {
+/** The groups of files of one store at once, their counts summed. */
+async function runGroups (store: TestStore, outputs: Output[], env: Record<string, string> = {}): Promise<Tally> {
+  const tallies = await Promise.all(groups.map((args, index) => runTap(store, args, outputs[index] as Output, env)))
+  return tallies.reduce((sum, tally) => ({ passed: sum.passed + tally.passed, failed: sum.failed + tally.failed, failures: [...sum.failures, ...tally.failures] }))
+}
+
+async function runStore (store: TestStore, outputs: Output[]): Promise<[string, Tally] | undefined> {
+  const output = outputs[0] as Output
   try {
     // The embedded store needs nothing; a server's must be reachable (and is, under CI).
     const unreachable = store === 'postgres' ? await postgresReachable() : null
@@ -117,12 +140,12 @@ async function runStore (store: TestStore, output: Output): Promise<[string, Tal
       // One migrated database that the tests' databases are copied from (test/helpers/database.ts), dropped at the end.
       const template = await createPostgresTemplate()
       try {
-        return [store, await runTap(store, output, { TEST_PG_TEMPLATE: template })]
+        return [store, await runGroups(store, outputs, { TEST_PG_TEMPLATE: template })]
       } finally {
         await dropPostgresTemplate(template)
       }
     } else if (unreachable === null) {
-      return [store, await runTap(store, output)]
+      return [store, await runGroups(store, outputs)]
     } else if (inCi) {
       output.write(`\nPostgreSQL at ${PG_ADMIN_URL} is unreachable (${unreachable}): under CI that is a failure.\n`)
       return [store, { passed: 0, failed: 1, failures: ['PostgreSQL unreachable'] }]
@@ -132,16 +155,18 @@ async function runStore (store: TestStore, output: Output): Promise<[string, Tal
       return undefined
     }
   } finally {
-    output.end()
+    for (const each of outputs) each.end()
   }
 }
 
-const outputs = relay(TEST_STORES.length)
+// One output per group of each store, in the order the log shows them.
+const outputs = relay(TEST_STORES.length * groups.length)
+const outputsOf = (index: number) => outputs.slice(index * groups.length, (index + 1) * groups.length)
 const runs: Array<[string, Tally] | undefined> = []
 if (process.env.TEST_STORES_IN_TURN === '1') {
-  for (const [index, store] of TEST_STORES.entries()) runs.push(await runStore(store, outputs[index] as Output))
+  for (const [index, store] of TEST_STORES.entries()) runs.push(await runStore(store, outputsOf(index)))
 } else {
-  runs.push(...await Promise.all(TEST_STORES.map((store, index) => runStore(store, outputs[index] as Output))))
+  runs.push(...await Promise.all(TEST_STORES.map((store, index) => runStore(store, outputsOf(index)))))
 }
 for (const run of runs) if (run !== undefined) results.push(run)
 
