@@ -1,28 +1,19 @@
 // `npm test`: runs the whole tap suite on SQLite and on PostgreSQL, and ends with one line "N passed, N failed".
-// The two stores' runs go at once (TEST_STORES_IN_TURN=1: one after the other); the output shows SQLite's, then PostgreSQL's.
+// The two stores run at once (TEST_STORES_IN_TURN=1: one after the other), each in the groups of scripts/test-plan.ts;
+// the log shows SQLite's output, then PostgreSQL's.
 // For .ci/run: TEST_EXPECT_NODE fails the run unless it runs on that Node version; TEST_TALLY_FILE gets the counts as JSON.
 import { spawn } from 'node:child_process'
-import fs, { writeFileSync } from 'node:fs'
-import { sep } from 'node:path'
+import { writeFileSync } from 'node:fs'
 import pg from 'pg'
 import { createPostgresTemplate, dropPostgresTemplate, PG_ADMIN_URL, TEST_STORES, type TestStore } from '../test/helpers/database.js'
+import { relay, type Output } from './output-relay.js'
+import { ALL, planOf, type Group } from './test-plan.js'
 
-const ALL = 'test/**/*.test.ts'
-const files = process.argv.length > 2 ? process.argv.slice(2) : [ALL]
-// tap runs files one at a time on 2 cores (it keeps a core free), and alphabetically. Much of a test file's time is
-// waiting (child processes, commits, held requests), so each store runs TEST_JOBS files at once (2 unless set), and
-// the files that take longest by far, mostly waiting, start at once beside them instead of last (whole suite only).
+// tap runs one file at a time on 2 cores (it keeps a core free); much of a file's time is waiting (child processes,
+// commits, held requests), so the main group of each store runs TEST_JOBS files at once (2 unless set).
 const JOBS = Math.max(1, Number(process.env.TEST_JOBS ?? '2') || 2)
-const FIRST = ['test/security/hostile-input.test.ts']
-function groupsOf (files: string[]): string[][] {
-  // fs.globSync is Node 22's; .ci/run runs named files only on the Node 20 it still tries.
-  const globSync = fs.globSync as typeof fs.globSync | undefined
-  if (files.length !== 1 || files[0] !== ALL || globSync === undefined) return [files]
-  const all = globSync(ALL).map((file) => file.split(sep).join('/')).sort()
-  const first = FIRST.filter((file) => all.includes(file))
-  return [all.filter((file) => !first.includes(file)), first].filter((group) => group.length > 0)
-}
-const groups = groupsOf(files)
+const plan = planOf(process.argv.length > 2 ? process.argv.slice(2) : [ALL], JOBS)
+const inTurn = process.env.TEST_STORES_IN_TURN === '1'
 const inCi = process.env.CI === 'true' || process.env.CI === '1'
 
 interface Tally { passed: number, failed: number, failures: string[] }
@@ -34,39 +25,9 @@ const tsx = Number(process.versions.node.split('.')[0]) >= 22
 const TSX_ENV: Record<string, string> = tsx ? { TAP_TYPE_STRIP_ONLY: '1' } : {}
 const TSX_ARGS = tsx ? ['--node-arg=--import=tsx'] : []
 
-/**
- * Where a store's run writes: the first store's output goes out as it comes, the next one's is held until the one
- * before it has ended, so that the log reads as if they ran one after the other.
- */
-interface Output { write (text: string | Buffer): void, end (): void }
-
-function relay (count: number): Output[] {
-  const held: Array<Array<string | Buffer>> = Array.from({ length: count }, () => [])
-  const ended = Array.from({ length: count }, () => false)
-  let current = 0
-  const advance = () => {
-    while (current < count) {
-      for (const chunk of held[current] ?? []) process.stdout.write(chunk)
-      held[current] = []
-      if (!ended[current]) return
-      current++
-    }
-  }
-  return held.map((_, index) => ({
-    write (text) {
-      if (index === current) process.stdout.write(text)
-      else held[index]?.push(text)
-    },
-    end () {
-      ended[index] = true
-      if (index === current) advance()
-    }
-  }))
-}
-
-function runTap (store: TestStore, args: string[], output: Output, env: Record<string, string> = {}): Promise<Tally> {
+function runTap (store: TestStore, group: Group, output: Output, env: Record<string, string> = {}): Promise<Tally> {
   return new Promise((resolve, reject) => {
-    const child = spawn('npx', ['tap', '-R', 'tap', '--disable-coverage', '--timeout=600', `--jobs=${JOBS}`, ...TSX_ARGS, ...args], {
+    const child = spawn('npx', ['tap', '-R', 'tap', '--disable-coverage', '--timeout=600', `--jobs=${group.jobs}`, ...TSX_ARGS, ...group.files], {
       env: { ...process.env, ...TSX_ENV, ...env, TEST_STORE: store },
       stdio: ['ignore', 'pipe', 'inherit']
     })
@@ -125,13 +86,39 @@ const expectedNode = process.env.TEST_EXPECT_NODE
 if (expectedNode !== undefined && expectedNode !== process.version) {
   results.push(['runtime', { passed: 0, failed: 1, failures: [`expected node ${expectedNode}, running on ${process.version}`] }])
 }
-/** The groups of files of one store at once, their counts summed. */
-async function runGroups (store: TestStore, outputs: Output[], env: Record<string, string> = {}): Promise<Tally> {
-  const tallies = await Promise.all(groups.map((args, index) => runTap(store, args, outputs[index] as Output, env)))
-  return tallies.reduce((sum, tally) => ({ passed: sum.passed + tally.passed, failed: sum.failed + tally.failed, failures: [...sum.failures, ...tally.failures] }))
+/** Resolves once every store's main group is done: the groups that run alone wait for it, and for one another. */
+const togetherDone = TEST_STORES.map(() => {
+  let resolve = () => {}
+  const promise = new Promise<void>((done) => { resolve = done })
+  return { promise, resolve }
+})
+let aloneTurn: Promise<unknown> = Promise.resolve()
+function alone<T> (run: () => Promise<T>): Promise<T> {
+  const turn = aloneTurn.then(async () => {
+    if (!inTurn) await Promise.all(togetherDone.map((done) => done.promise))
+    return await run()
+  })
+  aloneTurn = turn.catch(() => {})
+  return turn
 }
 
-async function runStore (store: TestStore, outputs: Output[]): Promise<[string, Tally] | undefined> {
+const added = (tallies: Tally[]): Tally => tallies.reduce((total, tally) => ({
+  passed: total.passed + tally.passed, failed: total.failed + tally.failed, failures: [...total.failures, ...tally.failures]
+}), { passed: 0, failed: 0, failures: [] })
+
+/** The plan's groups for one store: the main group and the first at once, then the alone ones in their turn. */
+async function runGroups (store: TestStore, index: number, outputs: Output[], env: Record<string, string> = {}): Promise<Tally> {
+  const run = (group: Group) => runTap(store, group, outputs[plan.indexOf(group)] as Output, env)
+  const side = Promise.all(plan.filter((group) => group.kind !== 'alone').map((group) =>
+    run(group).finally(() => { if (group.kind === 'together') togetherDone[index]?.resolve() })))
+  side.catch(() => {}) // awaited below, after the alone groups
+  if (!plan.some((group) => group.kind === 'together')) togetherDone[index]?.resolve()
+  const aloneTallies: Tally[] = []
+  for (const group of plan.filter((each) => each.kind === 'alone')) aloneTallies.push(await alone(() => run(group)))
+  return added([...await side, ...aloneTallies])
+}
+
+async function runStore (store: TestStore, index: number, outputs: Output[]): Promise<[string, Tally] | undefined> {
   const output = outputs[0] as Output
   try {
     // The embedded store needs nothing; a server's must be reachable (and is, under CI).
@@ -140,12 +127,12 @@ async function runStore (store: TestStore, outputs: Output[]): Promise<[string, 
       // One migrated database that the tests' databases are copied from (test/helpers/database.ts), dropped at the end.
       const template = await createPostgresTemplate()
       try {
-        return [store, await runGroups(store, outputs, { TEST_PG_TEMPLATE: template })]
+        return [store, await runGroups(store, index, outputs, { TEST_PG_TEMPLATE: template })]
       } finally {
         await dropPostgresTemplate(template)
       }
     } else if (unreachable === null) {
-      return [store, await runGroups(store, outputs)]
+      return [store, await runGroups(store, index, outputs)]
     } else if (inCi) {
       output.write(`\nPostgreSQL at ${PG_ADMIN_URL} is unreachable (${unreachable}): under CI that is a failure.\n`)
       return [store, { passed: 0, failed: 1, failures: ['PostgreSQL unreachable'] }]
@@ -155,18 +142,19 @@ async function runStore (store: TestStore, outputs: Output[]): Promise<[string, 
       return undefined
     }
   } finally {
+    togetherDone[index]?.resolve()
     for (const each of outputs) each.end()
   }
 }
 
 // One output per group of each store, in the order the log shows them.
-const outputs = relay(TEST_STORES.length * groups.length)
-const outputsOf = (index: number) => outputs.slice(index * groups.length, (index + 1) * groups.length)
+const outputs = relay(TEST_STORES.length * plan.length)
+const outputsOf = (index: number) => outputs.slice(index * plan.length, (index + 1) * plan.length)
 const runs: Array<[string, Tally] | undefined> = []
-if (process.env.TEST_STORES_IN_TURN === '1') {
-  for (const [index, store] of TEST_STORES.entries()) runs.push(await runStore(store, outputsOf(index)))
+if (inTurn) {
+  for (const [index, store] of TEST_STORES.entries()) runs.push(await runStore(store, index, outputsOf(index)))
 } else {
-  runs.push(...await Promise.all(TEST_STORES.map((store, index) => runStore(store, outputsOf(index)))))
+  runs.push(...await Promise.all(TEST_STORES.map((store, index) => runStore(store, index, outputsOf(index)))))
 }
 for (const run of runs) if (run !== undefined) results.push(run)
 
