@@ -1,19 +1,34 @@
-// `npm test`: runs the whole tap suite on SQLite, then on PostgreSQL, and ends with one line "N passed, N failed".
+// `npm test`: runs the whole tap suite on SQLite and on PostgreSQL, and ends with one line "N passed, N failed".
+// The two stores run at once (TEST_STORES_IN_TURN=1: one after the other), each in the groups of scripts/test-plan.ts;
+// the log shows SQLite's output, then PostgreSQL's.
 // For .ci/run: TEST_EXPECT_NODE fails the run unless it runs on that Node version; TEST_TALLY_FILE gets the counts as JSON.
 import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import pg from 'pg'
-import { PG_ADMIN_URL, TEST_STORES, type TestStore } from '../test/helpers/database.js'
+import { createPostgresTemplate, dropPostgresTemplate, PG_ADMIN_URL, TEST_STORES, type TestStore } from '../test/helpers/database.js'
+import { relay, type Output } from './output-relay.js'
+import { ALL, planOf, type Group } from './test-plan.js'
 
-const files = process.argv.length > 2 ? process.argv.slice(2) : ['test/**/*.test.ts']
+// tap runs one file at a time on 2 cores (it keeps a core free); much of a file's time is waiting (child processes,
+// commits, held requests), so the main group of each store runs TEST_JOBS files at once (2 unless set).
+const JOBS = Math.max(1, Number(process.env.TEST_JOBS ?? '2') || 2)
+const plan = planOf(process.argv.length > 2 ? process.argv.slice(2) : [ALL], JOBS)
+const inTurn = process.env.TEST_STORES_IN_TURN === '1'
 const inCi = process.env.CI === 'true' || process.env.CI === '1'
 
 interface Tally { passed: number, failed: number, failures: string[] }
 
-function runTap (store: TestStore): Promise<Tally> {
+// The test files load through tsx (esbuild, with a cache of what it compiled) rather than tap's default ts-node, which
+// compiles the sources again in every test process: TAP_TYPE_STRIP_ONLY turns ts-node off, --import=tsx turns tsx on.
+// tap keeps ts-node on Node 20 whatever the variable says, so there it stays as it was.
+const tsx = Number(process.versions.node.split('.')[0]) >= 22
+const TSX_ENV: Record<string, string> = tsx ? { TAP_TYPE_STRIP_ONLY: '1' } : {}
+const TSX_ARGS = tsx ? ['--node-arg=--import=tsx'] : []
+
+function runTap (store: TestStore, group: Group, output: Output, env: Record<string, string> = {}): Promise<Tally> {
   return new Promise((resolve, reject) => {
-    const child = spawn('npx', ['tap', '-R', 'tap', '--disable-coverage', '--timeout=600', ...files], {
-      env: { ...process.env, TEST_STORE: store },
+    const child = spawn('npx', ['tap', '-R', 'tap', '--disable-coverage', '--timeout=600', `--jobs=${group.jobs}`, ...TSX_ARGS, ...group.files], {
+      env: { ...process.env, ...TSX_ENV, ...env, TEST_STORE: store },
       stdio: ['ignore', 'pipe', 'inherit']
     })
     let tail = ''
@@ -23,7 +38,7 @@ function runTap (store: TestStore): Promise<Tally> {
     const path: string[] = []
     let partial = ''
     child.stdout.on('data', (chunk: Buffer) => {
-      process.stdout.write(chunk)
+      output.write(chunk)
       const text = chunk.toString('utf8')
       tail = (tail + text).slice(-4000)
       const lines = (partial + text).split('\n')
@@ -71,19 +86,77 @@ const expectedNode = process.env.TEST_EXPECT_NODE
 if (expectedNode !== undefined && expectedNode !== process.version) {
   results.push(['runtime', { passed: 0, failed: 1, failures: [`expected node ${expectedNode}, running on ${process.version}`] }])
 }
-for (const store of TEST_STORES) {
-  // The embedded store needs nothing; a server's must be reachable (and is, under CI).
-  const unreachable = store === 'postgres' ? await postgresReachable() : null
-  if (unreachable === null) {
-    results.push([store, await runTap(store)])
-  } else if (inCi) {
-    process.stdout.write(`\nPostgreSQL at ${PG_ADMIN_URL} is unreachable (${unreachable}): under CI that is a failure.\n`)
-    results.push([store, { passed: 0, failed: 1, failures: ['PostgreSQL unreachable'] }])
-  } else {
-    process.stdout.write(`\n*** The PostgreSQL suite did NOT run: ${PG_ADMIN_URL} is unreachable (${unreachable}).\n` +
-      '*** Start PostgreSQL or set TEST_PG_ADMIN_URL to run it; CI runs it always.\n')
+/** Resolves once every store's main group is done: the groups that run alone wait for it, and for one another. */
+const togetherDone = TEST_STORES.map(() => {
+  let resolve = () => {}
+  const promise = new Promise<void>((done) => { resolve = done })
+  return { promise, resolve }
+})
+let aloneTurn: Promise<unknown> = Promise.resolve()
+function alone<T> (run: () => Promise<T>): Promise<T> {
+  const turn = aloneTurn.then(async () => {
+    if (!inTurn) await Promise.all(togetherDone.map((done) => done.promise))
+    return await run()
+  })
+  aloneTurn = turn.catch(() => {})
+  return turn
+}
+
+const added = (tallies: Tally[]): Tally => tallies.reduce((total, tally) => ({
+  passed: total.passed + tally.passed, failed: total.failed + tally.failed, failures: [...total.failures, ...tally.failures]
+}), { passed: 0, failed: 0, failures: [] })
+
+/** The plan's groups for one store: the main group and the first at once, then the alone ones in their turn. */
+async function runGroups (store: TestStore, index: number, outputs: Output[], env: Record<string, string> = {}): Promise<Tally> {
+  const run = (group: Group) => runTap(store, group, outputs[plan.indexOf(group)] as Output, env)
+  const side = Promise.all(plan.filter((group) => group.kind !== 'alone').map((group) =>
+    run(group).finally(() => { if (group.kind === 'together') togetherDone[index]?.resolve() })))
+  side.catch(() => {}) // awaited below, after the alone groups
+  if (!plan.some((group) => group.kind === 'together')) togetherDone[index]?.resolve()
+  const aloneTallies: Tally[] = []
+  for (const group of plan.filter((each) => each.kind === 'alone')) aloneTallies.push(await alone(() => run(group)))
+  return added([...await side, ...aloneTallies])
+}
+
+async function runStore (store: TestStore, index: number, outputs: Output[]): Promise<[string, Tally] | undefined> {
+  const output = outputs[0] as Output
+  try {
+    // The embedded store needs nothing; a server's must be reachable (and is, under CI).
+    const unreachable = store === 'postgres' ? await postgresReachable() : null
+    if (unreachable === null && store === 'postgres') {
+      // One migrated database that the tests' databases are copied from (test/helpers/database.ts), dropped at the end.
+      const template = await createPostgresTemplate()
+      try {
+        return [store, await runGroups(store, index, outputs, { TEST_PG_TEMPLATE: template })]
+      } finally {
+        await dropPostgresTemplate(template)
+      }
+    } else if (unreachable === null) {
+      return [store, await runGroups(store, index, outputs)]
+    } else if (inCi) {
+      output.write(`\nPostgreSQL at ${PG_ADMIN_URL} is unreachable (${unreachable}): under CI that is a failure.\n`)
+      return [store, { passed: 0, failed: 1, failures: ['PostgreSQL unreachable'] }]
+    } else {
+      output.write(`\n*** The PostgreSQL suite did NOT run: ${PG_ADMIN_URL} is unreachable (${unreachable}).\n` +
+        '*** Start PostgreSQL or set TEST_PG_ADMIN_URL to run it; CI runs it always.\n')
+      return undefined
+    }
+  } finally {
+    togetherDone[index]?.resolve()
+    for (const each of outputs) each.end()
   }
 }
+
+// One output per group of each store, in the order the log shows them.
+const outputs = relay(TEST_STORES.length * plan.length)
+const outputsOf = (index: number) => outputs.slice(index * plan.length, (index + 1) * plan.length)
+const runs: Array<[string, Tally] | undefined> = []
+if (inTurn) {
+  for (const [index, store] of TEST_STORES.entries()) runs.push(await runStore(store, index, outputsOf(index)))
+} else {
+  runs.push(...await Promise.all(TEST_STORES.map((store, index) => runStore(store, index, outputsOf(index)))))
+}
+for (const run of runs) if (run !== undefined) results.push(run)
 
 const total = results.reduce((sum, [, tally]) => ({ passed: sum.passed + tally.passed, failed: sum.failed + tally.failed }), { passed: 0, failed: 0 })
 process.stdout.write('\n')

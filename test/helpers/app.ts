@@ -48,7 +48,7 @@ export interface TestApp {
  * a store variant that no variable selects (Citus's statement shapes on plain PostgreSQL: createCitusShapesStore).
  */
 export async function buildTestApp (t: Tap, env: Record<string, string> = {}, clock = createTestClock(), openStore?: AppOptions['openStore']): Promise<TestApp> {
-  const databaseUrl = env.DATABASE_URL ?? await createTestDatabase(t)
+  const databaseUrl = env.DATABASE_URL ?? await createTestDatabase(t, { migrated: true })
   const config = loadConfig({ API_KEYS, LOG_LEVEL: 'silent', ...env, DATABASE_URL: databaseUrl })
   const app = await buildApp(config, { clock, sweep: false, openStore })
   t.teardown(() => app.close())

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
-import { BACKENDS, type Dialect } from '../../src/store/backends.js'
+import { BACKENDS, migrateDatabase, type Dialect } from '../../src/store/backends.js'
 import { citusWorkers, createCitusDatabase } from './citus.js'
 
 export type TestStore = Dialect
@@ -15,6 +15,12 @@ export const TEST_STORES: readonly TestStore[] = BACKENDS.map((backend) => backe
 export const TEST_STORE: TestStore = TEST_STORES.find((store) => store === process.env.TEST_STORE) ?? 'sqlite'
 
 export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+
+/**
+ * A migrated PostgreSQL database that scripts/run-tests.ts makes once per run (createPostgresTemplate) and names here:
+ * `{ migrated: true }` copies it instead of migrating a new database. Unset (a file run by tap directly), nothing is copied.
+ */
+const PG_TEMPLATE = process.env.TEST_PG_TEMPLATE
 
 interface Teardown { teardown (fn: () => unknown): void }
 
@@ -32,31 +38,67 @@ async function withAdmin<T> (fn: (client: pg.Client) => Promise<T>): Promise<T> 
   }
 }
 
-// With TEST_PG_ADMIN_URL naming a Citus coordinator, each test database is a Citus database of that cluster.
-let citus: ReturnType<typeof citusWorkers> | undefined
-
-export async function createPostgresDatabase (t: Teardown): Promise<string> {
-  const name = uniqueName()
-  citus ??= citusWorkers(PG_ADMIN_URL)
-  const workers = await citus
-  if (workers === null) {
-    await withAdmin((client) => client.query(`CREATE DATABASE ${name}`))
-    t.teardown(() => withAdmin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)))
-  } else {
-    // 8 shards, not the default 32: a test database is made in half the time, and its receivers still spread over both workers.
-    t.teardown(await createCitusDatabase(PG_ADMIN_URL, workers, name, 8))
-  }
+function urlOf (name: string): string {
   const url = new URL(PG_ADMIN_URL)
   url.pathname = `/${name}`
   return url.toString()
 }
 
+// DROP DATABASE waits for a checkpoint (PostgreSQL 15), about a second on a busy machine. So a file's databases are
+// dropped together when the file ends, after every test's teardown has closed its app, and their drops share the
+// checkpoints; a failed drop fails the file. tap is imported here, not above: scripts/run-tests.ts imports this
+// module and must not start a tap test of its own.
+const toDrop: string[] = []
+let dropAtEnd: Promise<void> | undefined
+async function dropAtEndOfFile (name: string): Promise<void> {
+  toDrop.push(name)
+  dropAtEnd ??= import('tap').then(({ default: tap }) => {
+    tap.teardown(async () => {
+      await Promise.all(toDrop.map((database) => withAdmin((client) => client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`))))
+    })
+  })
+  await dropAtEnd
+}
+
+/** Makes the migrated database that `createPostgresDatabase(t, { migrated: true })` copies; resolves with its name. */
+export async function createPostgresTemplate (): Promise<string> {
+  const name = `om_template_${process.pid}_${Date.now().toString(36)}`
+  await withAdmin((client) => client.query(`CREATE DATABASE ${name}`))
+  // Every connection of the migration ends before the first copy: CREATE DATABASE refuses a template in use.
+  await migrateDatabase({ databaseUrl: urlOf(name), poolMax: 1, statementTimeoutMs: 60_000, connectTimeoutMs: 5000 })
+  return name
+}
+
+export async function dropPostgresTemplate (name: string): Promise<void> {
+  await withAdmin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
+}
+
+// With TEST_PG_ADMIN_URL naming a Citus coordinator, each test database is a Citus database of that cluster.
+let citus: ReturnType<typeof citusWorkers> | undefined
+
+/** `migrated: true`: already at the latest schema (a copy of the run's template), for a test that never sees a migration run. */
+export async function createPostgresDatabase (t: Teardown, options: { migrated?: boolean } = {}): Promise<string> {
+  const name = uniqueName()
+  citus ??= citusWorkers(PG_ADMIN_URL)
+  const workers = await citus
+  if (workers === null) {
+    const template = options.migrated === true && PG_TEMPLATE !== undefined && PG_TEMPLATE !== '' ? ` TEMPLATE ${PG_TEMPLATE}` : ''
+    await dropAtEndOfFile(name)
+    await withAdmin((client) => client.query(`CREATE DATABASE ${name}${template}`))
+  } else {
+    // 8 shards, not the default 32: a test database is made in half the time, and its receivers still spread over both workers.
+    t.teardown(await createCitusDatabase(PG_ADMIN_URL, workers, name, 8))
+  }
+  return urlOf(name)
+}
+
 /**
- * A DATABASE_URL for a new, empty database of the store under test.
+ * A DATABASE_URL for a new database of the store under test: empty, or with `migrated: true` possibly already migrated
+ * (for a test that does not care: the service migrates it at start either way).
  * `file: true` asks for an SQLite file (needed when several processes or connections open it).
  */
-export async function createTestDatabase (t: Teardown, options: { file?: boolean } = {}): Promise<string> {
-  if (TEST_STORE === 'postgres') return await createPostgresDatabase(t)
+export async function createTestDatabase (t: Teardown, options: { file?: boolean, migrated?: boolean } = {}): Promise<string> {
+  if (TEST_STORE === 'postgres') return await createPostgresDatabase(t, { migrated: options.migrated === true })
   if (options.file !== true) return 'sqlite::memory:'
   const dir = mkdtempSync(join(tmpdir(), 'om-test-'))
   t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
