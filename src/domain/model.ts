@@ -1,4 +1,5 @@
 // The domain's own words: messages, receivers, summary rows, ack selectors and the commands and results of the service.
+import type { Hangup } from './waiting.js'
 
 /** What the sender writes into a message and the service keeps as it is, from the request to the stored message. */
 export interface MessagePayload {
@@ -154,8 +155,8 @@ export interface PageRequest {
   cursor?: string | undefined
   /** How long to hold the request while the page would be empty (0: answer at once). */
   waitSeconds?: number | undefined
-  /** Aborted when the caller has gone away: a held request is forgotten at once. */
-  signal?: AbortSignal | undefined
+  /** Hung up when the caller has gone away: a held request is forgotten at once. */
+  hangup?: Hangup | undefined
 }
 
 export interface PageResult {

@@ -33,7 +33,7 @@ export function createReads ({ store, clock }: DomainContext, waiters: Waiters, 
       }
     },
 
-    async page ({ receiverUid, deviceId, senderUid, limit, cursor, waitSeconds = 0, signal }: PageRequest): Promise<PageResult> {
+    async page ({ receiverUid, deviceId, senderUid, limit, cursor, waitSeconds = 0, hangup }: PageRequest): Promise<PageResult> {
       const afterSeq = cursor === undefined ? 0 : decodeCursor('messages', cursor)
       const read = async (): Promise<PageResult> => {
         const rows = await store.page({ receiverUid, deviceId, senderUid, afterSeq, limit: limit + 1, now: clock() })
@@ -62,7 +62,7 @@ export function createReads ({ store, clock }: DomainContext, waiters: Waiters, 
           return page
         }
         // Woken by a commit for this receiver (maybe of another sender): read again; otherwise the empty page.
-        if (await watch.wait(remaining, signal) !== 'notified') return page
+        if (await watch.wait(remaining, hangup) !== 'notified') return page
       }
     },
 

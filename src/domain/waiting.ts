@@ -5,12 +5,38 @@ import { domainErrors } from './errors.js'
 export type WaitOutcome = 'notified' | 'timeout' | 'aborted' | 'closing'
 
 /**
+ * The caller of a held request going away, told by the HTTP layer when its connection closes: the request is
+ * forgotten at once. One small object per held request, where an AbortController with its signal, listener list and
+ * listener would be four (bench/README.md, "Where a held request's memory is").
+ */
+export class Hangup {
+  hungUp = false
+  #listener: HangupListener | null = null
+
+  hangUp (): void {
+    this.hungUp = true
+    const listener = this.#listener
+    this.#listener = null
+    listener?.onHangUp()
+  }
+
+  /** The one listener (a held request has one wait at a time); null forgets it. */
+  listen (listener: HangupListener | null): void {
+    this.#listener = listener
+  }
+}
+
+export interface HangupListener {
+  onHangUp (): void
+}
+
+/**
  * Interest in a receiver's new messages, registered before the page is read: a commit that lands between the read
  * and the wait has already marked it, so the wait returns at once instead of sleeping through it.
  */
 export interface Watch {
-  /** Holds until notified, `milliseconds` have passed, `signal` aborts or the waiters close; once only. */
-  wait (milliseconds: number, signal?: AbortSignal): Promise<WaitOutcome>
+  /** Holds until notified, `milliseconds` have passed, the caller hangs up or the waiters close; once only. */
+  wait (milliseconds: number, hangup?: Hangup): Promise<WaitOutcome>
   /** Forgets the watch without waiting (the page was not empty). */
   cancel (): void
 }
@@ -29,85 +55,110 @@ export interface Waiters {
   watching (): number
 }
 
-interface Entry {
-  senderUid: string | undefined
-  notified: boolean
-  settle: ((outcome: WaitOutcome) => void) | null
+interface Registry {
+  readonly byReceiver: Map<string, Set<ReceiverWatch>>
+  readonly maxWaiters: number
+  readonly onWakeup: () => void
+  held: number
+  closed: boolean
 }
 
-export function createWaiters (maxWaiters: number, onWakeup: () => void = () => {}): Waiters {
-  const byReceiver = new Map<string, Set<Entry>>()
-  let held = 0
-  let closed = false
+function timedOut (watch: ReceiverWatch): void { watch.settle('timeout') }
 
-  function forget (receiverUid: string, entry: Entry): void {
-    const entries = byReceiver.get(receiverUid)
-    entries?.delete(entry)
-    if (entries?.size === 0) byReceiver.delete(receiverUid)
-  }
+/**
+ * One watch, and the held request it becomes: a class rather than closures, because 10,000 held requests keep
+ * 10,000 of them (its methods are shared; its state is five fields).
+ */
+class ReceiverWatch implements Watch, HangupListener {
+  notified = false
+  #resolve: ((outcome: WaitOutcome) => void) | null = null
+  #timer: NodeJS.Timeout | undefined = undefined
+  #hangup: Hangup | undefined = undefined
 
-  function notify (entry: Entry): void {
-    entry.notified = true
-    entry.settle?.('notified')
-  }
+  constructor (private readonly registry: Registry, private readonly receiverUid: string, readonly senderUid: string | undefined) {}
 
-  function hold (receiverUid: string, entry: Entry, milliseconds: number, signal: AbortSignal | undefined): Promise<WaitOutcome> {
-    if (held >= maxWaiters) {
-      forget(receiverUid, entry)
-      throw domainErrors.tooManyWaiters(maxWaiters)
+  // Not async: an async function would keep its own frame and promise for the whole wait.
+  wait (milliseconds: number, hangup?: Hangup): Promise<WaitOutcome> {
+    // The re-check: a commit since watch() was called counts, even though nobody was waiting yet.
+    const early: WaitOutcome | null = this.notified ? 'notified' : this.registry.closed ? 'closing' : hangup?.hungUp === true ? 'aborted' : null
+    if (early !== null) {
+      this.forget()
+      return Promise.resolve(early)
     }
-    held++
+    const registry = this.registry
+    if (registry.held >= registry.maxWaiters) {
+      this.forget()
+      return Promise.reject(domainErrors.tooManyWaiters(registry.maxWaiters))
+    }
+    registry.held++
     return new Promise<WaitOutcome>((resolve) => {
-      const timer = setTimeout(() => { entry.settle?.('timeout') }, milliseconds)
-      const onAbort = () => { entry.settle?.('aborted') }
-      signal?.addEventListener('abort', onAbort, { once: true })
-      entry.settle = (outcome) => {
-        entry.settle = null
-        held--
-        clearTimeout(timer)
-        signal?.removeEventListener('abort', onAbort)
-        forget(receiverUid, entry)
-        if (outcome === 'notified') onWakeup()
-        resolve(outcome)
-      }
+      this.#resolve = resolve
+      this.#timer = setTimeout(timedOut, milliseconds, this)
+      this.#hangup = hangup
+      hangup?.listen(this)
     })
   }
 
+  onHangUp (): void {
+    this.settle('aborted')
+  }
+
+  cancel (): void {
+    this.settle('aborted')
+    this.forget()
+  }
+
+  notify (): void {
+    this.notified = true
+    this.settle('notified')
+  }
+
+  /** Answers the held request, once; nothing if it is not held. */
+  settle (outcome: WaitOutcome): void {
+    const resolve = this.#resolve
+    if (resolve === null) return
+    this.#resolve = null
+    this.registry.held--
+    clearTimeout(this.#timer)
+    this.#hangup?.listen(null)
+    this.forget()
+    if (outcome === 'notified') this.registry.onWakeup()
+    resolve(outcome)
+  }
+
+  private forget (): void {
+    const watches = this.registry.byReceiver.get(this.receiverUid)
+    watches?.delete(this)
+    if (watches?.size === 0) this.registry.byReceiver.delete(this.receiverUid)
+  }
+}
+
+export function createWaiters (maxWaiters: number, onWakeup: () => void = () => {}): Waiters {
+  const registry: Registry = { byReceiver: new Map(), maxWaiters, onWakeup, held: 0, closed: false }
+  const { byReceiver } = registry
   return {
     watch (receiverUid, senderUid) {
-      const entry: Entry = { senderUid, notified: false, settle: null }
-      let entries = byReceiver.get(receiverUid)
-      if (entries === undefined) byReceiver.set(receiverUid, entries = new Set())
-      entries.add(entry)
-      return {
-        async wait (milliseconds, signal) {
-          // The re-check: a commit since watch() was called counts, even though nobody was waiting yet.
-          const early: WaitOutcome | null = entry.notified ? 'notified' : closed ? 'closing' : signal?.aborted === true ? 'aborted' : null
-          if (early === null) return await hold(receiverUid, entry, milliseconds, signal)
-          forget(receiverUid, entry)
-          return early
-        },
-        cancel () {
-          entry.settle?.('aborted')
-          forget(receiverUid, entry)
-        }
-      }
+      const watch = new ReceiverWatch(registry, receiverUid, senderUid)
+      let watches = byReceiver.get(receiverUid)
+      if (watches === undefined) byReceiver.set(receiverUid, watches = new Set())
+      watches.add(watch)
+      return watch
     },
     wake (receiverUids, senderUid) {
       for (const receiverUid of receiverUids) {
-        for (const entry of byReceiver.get(receiverUid) ?? []) {
-          if (senderUid === undefined || entry.senderUid === undefined || entry.senderUid === senderUid) notify(entry)
+        for (const watch of byReceiver.get(receiverUid) ?? []) {
+          if (senderUid === undefined || watch.senderUid === undefined || watch.senderUid === senderUid) watch.notify()
         }
       }
     },
     wakeAll () {
-      for (const entries of byReceiver.values()) for (const entry of entries) notify(entry)
+      for (const watches of byReceiver.values()) for (const watch of watches) watch.notify()
     },
     close () {
-      closed = true
-      for (const entries of [...byReceiver.values()]) for (const entry of [...entries]) entry.settle?.('closing')
+      registry.closed = true
+      for (const watches of [...byReceiver.values()]) for (const watch of [...watches]) watch.settle('closing')
     },
-    held: () => held,
-    watching: () => [...byReceiver.values()].reduce((sum, entries) => sum + entries.size, 0)
+    held: () => registry.held,
+    watching: () => [...byReceiver.values()].reduce((sum, watches) => sum + watches.size, 0)
   }
 }

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { MessageService } from '../domain/service.js'
+import { Hangup } from '../domain/waiting.js'
 import { toAckSelector } from './commands.js'
 import { MessageSchema } from './message-schemas.js'
 import { presentMessage, presentSummaryRow } from './presenters.js'
@@ -18,16 +19,17 @@ export interface ReceiverRoutesOptions {
 }
 
 /**
- * Prepares a held request: its socket may stay silent for the whole wait, and the signal aborts when the caller
+ * Prepares a held request: its socket may stay silent for the whole wait, and the hang-up is told when the caller
  * goes away, so that the domain forgets it at once.
  */
-function holdOpen (request: FastifyRequest, reply: FastifyReply, waitSeconds: number): AbortSignal {
-  const controller = new AbortController()
+function holdOpen (request: FastifyRequest, reply: FastifyReply, waitSeconds: number): Hangup {
+  const hangup = new Hangup()
   const socket = request.raw.socket as Socket | undefined
   const needed = (waitSeconds + 5) * 1000
   if (typeof socket?.setTimeout === 'function' && (socket.timeout ?? 0) > 0 && (socket.timeout ?? 0) < needed) socket.setTimeout(needed)
-  reply.raw.once('close', () => { if (!reply.raw.writableFinished) controller.abort() })
-  return controller.signal
+  // 'close' comes once per response: `on` rather than `once`, which would wrap the listener in one more function.
+  reply.raw.on('close', () => { if (!reply.raw.writableFinished) hangup.hangUp() })
+  return hangup
 }
 
 /** The routes' list: one registration each (schema, then a handler of a few lines), so the plugin is long but flat. */
@@ -71,8 +73,8 @@ export const receiverRoutes: FastifyPluginAsyncTypebox<ReceiverRoutesOptions> = 
     }
   }, async (request, reply) => {
     const { sender_uid: senderUid, device_id: deviceId, limit = PAGE_LIMIT_DEFAULT, cursor, wait_seconds: waitSeconds = 0 } = request.query
-    const signal = waitSeconds > 0 ? holdOpen(request, reply, waitSeconds) : undefined
-    const page = await service.page({ receiverUid: request.params.receiver_uid, deviceId, senderUid, limit, cursor, waitSeconds, signal })
+    const hangup = waitSeconds > 0 ? holdOpen(request, reply, waitSeconds) : undefined
+    const page = await service.page({ receiverUid: request.params.receiver_uid, deviceId, senderUid, limit, cursor, waitSeconds, hangup })
     return { messages: page.messages.map(presentMessage), next_cursor: page.nextCursor, has_more: page.hasMore }
   })
 

@@ -2,7 +2,7 @@
 // shutdown; and that nothing is left registered once a watch is settled.
 import t from 'tap'
 import { DomainError } from '../../src/domain/errors.js'
-import { createWaiters } from '../../src/domain/waiting.js'
+import { createWaiters, Hangup } from '../../src/domain/waiting.js'
 
 t.test('a commit between watch() and wait() makes the wait return at once, and leaves nothing registered', async (t) => {
   const waiters = createWaiters(10)
@@ -31,13 +31,21 @@ t.test('a held watch wakes for its receiver and sender only', async (t) => {
 
 t.test('an aborted caller and a cancelled watch are forgotten; a feed without senders wakes all of a receiver', async (t) => {
   const waiters = createWaiters(10)
-  const controller = new AbortController()
-  const leaving = waiters.watch('bob').wait(10_000, controller.signal)
-  controller.abort()
+  const hangup = new Hangup()
+  const leaving = waiters.watch('bob').wait(10_000, hangup)
+  t.equal(waiters.held(), 1)
+  hangup.hangUp()
   t.equal(await leaving, 'aborted')
-  const alreadyGone = new AbortController()
-  alreadyGone.abort()
-  t.equal(await waiters.watch('bob').wait(10_000, alreadyGone.signal), 'aborted')
+  t.equal(waiters.held(), 0)
+  const alreadyGone = new Hangup()
+  alreadyGone.hangUp()
+  t.equal(await waiters.watch('bob').wait(10_000, alreadyGone), 'aborted')
+  const stayed = new Hangup()
+  const answered = waiters.watch('bob').wait(10_000, stayed)
+  waiters.wake(['bob'])
+  t.equal(await answered, 'notified')
+  stayed.hangUp()
+  t.equal(waiters.held(), 0, 'a hang-up after the answer changes nothing')
   waiters.watch('bob').cancel()
   t.equal(waiters.watching(), 0)
   const held = waiters.watch('bob', 'alice').wait(10_000)
