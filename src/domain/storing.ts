@@ -57,17 +57,14 @@ function storedFor (outcomes: readonly StoreOutcome[]): string[] {
 /** Adds the message to the group, pending for every reader of its receiver: its next seq, and its sender's summary rows. */
 function addMessage (state: GroupState, receiver: ReceiverState, item: MessageToStore, now: number): StoredMessage {
   receiver.lastSeq += 1
-  // Field by field, in the order of the store's columns: a message from the group has its keys in the order of one read back.
+  // The receiver, msg_id and payload as they came (a new payload field follows); the rest is the server's.
+  const { sendTime, ttlSeconds, ...given } = item
   const message: PendingMessage = {
-    receiverUid: item.receiverUid,
+    ...given,
     seq: receiver.lastSeq,
-    msgId: item.msgId,
-    senderUid: item.senderUid,
-    msgType: item.msgType,
-    content: item.content,
-    sendTime: item.sendTime ?? now,
+    sendTime: sendTime ?? now,
     storedAt: now,
-    expiresAt: now + secondsToMillis(item.ttlSeconds),
+    expiresAt: now + secondsToMillis(ttlSeconds),
     readers: readersOf(receiver)
   }
   state.inserts.push(message)

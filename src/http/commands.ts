@@ -1,7 +1,7 @@
 // Turns validated request bodies into the domain's camelCase commands (the counterpart of presenters.ts).
-import type { AckSelector, NewMessage } from '../domain/model.js'
+import type { AckSelector, MessagePayload, NewMessage } from '../domain/model.js'
 import { httpErrors } from './errors.js'
-import type { NewMessageBody } from './message-schemas.js'
+import { PAYLOAD_FIELDS, type NewMessageBody } from './message-schemas.js'
 import type { AckBodyInput } from './receiver-schemas.js'
 import { parseDateTime } from './time.js'
 
@@ -12,13 +12,21 @@ function epochOf (dateTime: string): number {
   return epoch
 }
 
+const PAYLOAD = Object.entries(PAYLOAD_FIELDS).map(([name, { field }]) => [name as keyof NewMessageBody, field] as const)
+
+/** The payload's fields after sender_uid under the domain's names; the table's types are checked where it is written. */
+function payloadOf (body: NewMessageBody): Omit<MessagePayload, 'senderUid'> {
+  const payload: Record<string, unknown> = {}
+  for (const [name, field] of PAYLOAD) payload[field] = body[name]
+  return payload as Omit<MessagePayload, 'senderUid'>
+}
+
 export function toNewMessage (body: NewMessageBody): NewMessage {
   return {
     receiverUid: body.receiver_uid,
     senderUid: body.sender_uid,
     msgId: body.msg_id,
-    msgType: body.msg_type,
-    content: body.content,
+    ...payloadOf(body),
     sendTime: body.send_time === undefined ? undefined : epochOf(body.send_time),
     ttlSeconds: body.ttl_seconds
   }

@@ -1,14 +1,68 @@
 // Message schemas (TypeBox): a message as the API shows it, a new message and a batch of them, and what storing answers.
-import { Type, type Static } from 'typebox'
+import { Type, type Static, type TSchema } from 'typebox'
+import type { MessagePayload } from '../domain/model.js'
 import { EXAMPLES } from './examples.js'
 import { CONTENT_PATTERN, DateTimeSchema, MsgIdSchema, Nullable, ReceiverUidSchema, SenderUidSchema, type SchemaLimits } from './schemas.js'
+
+/** A payload field in the contract: the domain field it is, its schema in a message, and in a new message. */
+interface PayloadField {
+  readonly field: keyof MessagePayload
+  readonly shown: TSchema
+  readonly given: (limits: SchemaLimits) => TSchema
+}
+type PayloadTable = Readonly<Record<string, PayloadField>>
+
+/** Payload fields that no entry holds (sender_uid is written out in each schema, where the contract puts it). */
+type Unheld<T extends PayloadTable> = Exclude<keyof MessagePayload, 'senderUid' | T[keyof T]['field']>
+/** Entries whose schemas do not hold exactly the values of their domain field. */
+type Mistyped<T extends PayloadTable> = {
+  [K in keyof T]: [Static<T[K]['shown']> | Static<ReturnType<T[K]['given']>>] extends [MessagePayload[T[K]['field']]]
+    ? [MessagePayload[T[K]['field']]] extends [Static<T[K]['shown']> & Static<ReturnType<T[K]['given']>>] ? never : K
+    : K
+}[keyof T]
+
+/** The table as it is; the compiler names a payload field without an entry, and an entry of another type than its field. */
+function payloadTable<const T extends PayloadTable> (
+  table: T & ([Unheld<T>] extends [never] ? unknown : { unheld: Unheld<T> }) & ([Mistyped<T>] extends [never] ? unknown : { mistyped: Mistyped<T> })
+): T {
+  return table
+}
+
+/**
+ * The payload's fields after sender_uid, which the sender writes and reads back as they were: the contract's name, the
+ * domain's field. MessageSchema, newMessageSchema and toNewMessage (commands.ts) follow this table. presentMessage
+ * (presenters.ts) is written out, and the compiler names it; test/http/openapi.test.ts names the examples (examples.ts).
+ */
+export const PAYLOAD_FIELDS = payloadTable({
+  msg_type: {
+    field: 'msgType',
+    shown: Type.Integer({ minimum: 0, maximum: 65535 }),
+    given: () => Type.Integer({ minimum: 0, maximum: 65535, description: 'opaque to the service: 1 text, 2 image, 3 voice, ...' })
+  },
+  content: {
+    field: 'content',
+    shown: Type.String(),
+    given: (limits: SchemaLimits) => Type.String({
+      maxLength: limits.maxContentLength,
+      pattern: CONTENT_PATTERN,
+      description: `text, or a URL for media; at most ${limits.maxContentLength} Unicode code points, no U+0000, no lone surrogates`
+    })
+  }
+})
+type PayloadFields = typeof PAYLOAD_FIELDS
+
+const shownPayload = Object.fromEntries(Object.entries(PAYLOAD_FIELDS).map(([name, { shown }]) => [name, shown])) as
+  { [K in keyof PayloadFields]: PayloadFields[K]['shown'] }
+
+const givenPayload = (limits: SchemaLimits) =>
+  Object.fromEntries(Object.entries(PAYLOAD_FIELDS).map(([name, { given }]) => [name, given(limits)])) as
+    { [K in keyof PayloadFields]: ReturnType<PayloadFields[K]['given']> }
 
 export const MessageSchema = Type.Object({
   msg_id: MsgIdSchema,
   receiver_uid: ReceiverUidSchema,
   sender_uid: SenderUidSchema,
-  msg_type: Type.Integer({ minimum: 0, maximum: 65535 }),
-  content: Type.String(),
+  ...shownPayload,
   send_time: DateTimeSchema,
   seq: Type.Integer({ description: 'server-assigned, strictly increasing per receiver in commit order' }),
   stored_at: DateTimeSchema,
@@ -26,12 +80,7 @@ export function newMessageSchema (limits: SchemaLimits) {
     receiver_uid: ReceiverUidSchema,
     sender_uid: SenderUidSchema,
     msg_id: Type.Optional(Type.String({ ...MsgIdSchema, description: 'fingerprint for dedup; the server makes a time-ordered UUIDv7 when omitted' })),
-    msg_type: Type.Integer({ minimum: 0, maximum: 65535, description: 'opaque to the service: 1 text, 2 image, 3 voice, ...' }),
-    content: Type.String({
-      maxLength: limits.maxContentLength,
-      pattern: CONTENT_PATTERN,
-      description: `text, or a URL for media; at most ${limits.maxContentLength} Unicode code points, no U+0000, no lone surrogates`
-    }),
+    ...givenPayload(limits),
     send_time: Type.Optional(Type.String({ format: 'date-time', description: "the sender's clock, RFC 3339 with a zone; the server's time when omitted" })),
     ttl_seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: limits.messageTtlSeconds, description: 'expire sooner than the default' }))
   }, {

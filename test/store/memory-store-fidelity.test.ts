@@ -1,6 +1,7 @@
 // The domain's unit tests run over an in-memory fake of the store port (test/helpers/memory-store.ts); this holds the
 // fake to the store under test: the same random stores, acks, device calls, sweeps and clock moves, through the
 // same MessageService, give the same answers, summaries (of every reader), pages and device lists on both.
+import { isDeepStrictEqual } from 'node:util'
 import t from 'tap'
 import { DomainError } from '../../src/domain/errors.js'
 import type { AckSelector, MessageEvents, MessageRules, NewMessage } from '../../src/domain/model.js'
@@ -94,9 +95,10 @@ for (const [seed, overflowPolicy] of [[1, 'drop_oldest'], [2, 'reject'], [3, 'dr
       const settle = async (service: MessageService): Promise<unknown> => await call(service).catch((error: unknown) => error instanceof DomainError ? error.code : String(error))
       const expected = [await settle(actual), await observe(actual, devices)]
       const got = [await settle(fake), await observe(fake, devices)]
-      if (JSON.stringify(got) !== JSON.stringify(expected)) {
+      // Compared as values, whatever the order of their keys: a missing or extra key, or any value that differs, differs.
+      if (!isDeepStrictEqual(got, expected)) {
         differing++
-        if (differing === 1) t.same(got, expected, `step ${step}: ${what} (the first that differs)`)
+        if (differing === 1) t.strictSame(got, expected, `step ${step}: ${what} (the first that differs)`)
       }
     }
     t.equal(differing, 0, 'no step differs')
