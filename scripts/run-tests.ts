@@ -2,8 +2,9 @@
 // The two stores run at once (TEST_STORES_IN_TURN=1: one after the other), each in the groups of scripts/test-plan.ts;
 // the log shows SQLite's output, then PostgreSQL's.
 // For .ci/run: TEST_EXPECT_NODE fails the run unless it runs on that Node version; TEST_TALLY_FILE gets the counts as JSON.
-import { spawn } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { createPostgresTemplate, dropPostgresTemplate, PG_ADMIN_URL, TEST_STORES, type TestStore } from '../test/helpers/database.js'
 import { relay, type Output } from './output-relay.js'
@@ -80,8 +81,37 @@ async function postgresReachable (): Promise<string | null> {
   }
 }
 
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const ENTRY_POINTS = ['dist/src/server.js', 'dist/src/migrate.js', 'dist/src/config.js']
+
+/**
+ * Builds dist/ from the sources before any test starts (npm run build's tsc -b: incremental, a check of timestamps
+ * when nothing changed); resolves with tsc's complaint, or null. Its build info lives in dist/, so a deleted dist/ is
+ * built again; an entry point missing from a dist/ that tsc finds up to date is built again with --force.
+ */
+function buildDist (): string | null {
+  const tsc = (...args: string[]) => spawnSync(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-b', 'tsconfig.build.json', ...args], {
+    cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let built = tsc()
+  if (built.status === 0 && !ENTRY_POINTS.every((file) => existsSync(`${ROOT}${file}`))) built = tsc('--force')
+  return built.status === 0 ? null : `${built.stdout}${built.stderr}`.trim() || `tsc exited with ${String(built.status ?? built.signal)}`
+}
+
 const results: Array<[string, Tally]> = []
 process.stdout.write(`Tests on node ${process.version}\n`)
+// The tests that start the service as a child process start it from dist/ (test/helpers/process.ts) once it is built
+// here, for this run; if the build fails they start the sources through tsx, and the failed build counts as a failure.
+const buildStarted = Date.now()
+const buildFailure = buildDist()
+if (buildFailure === null) {
+  process.env.TEST_DIST_BUILT = '1'
+  process.stdout.write(`dist/ built for the tests' child processes in ${((Date.now() - buildStarted) / 1000).toFixed(1)} s\n`)
+} else {
+  delete process.env.TEST_DIST_BUILT
+  process.stdout.write(`npm run build failed:\n${buildFailure}\n`)
+  results.push(['build', { passed: 0, failed: 1, failures: ['npm run build (tsc -b tsconfig.build.json) failed'] }])
+}
 const expectedNode = process.env.TEST_EXPECT_NODE
 if (expectedNode !== undefined && expectedNode !== process.version) {
   results.push(['runtime', { passed: 0, failed: 1, failures: [`expected node ${expectedNode}, running on ${process.version}`] }])

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { ConfigError, loadConfig } from '../src/config.js'
-import { startExpectingFailure } from './helpers/process.js'
+import { entryPoint, startExpectingFailure } from './helpers/process.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const VALID_KEYS = 'router:router-secret-1:write,gateway:gateway-secret-1:read+ack'
@@ -87,8 +87,9 @@ t.test('the configuration is frozen', async (t) => {
 
 t.test('loadConfig reads only the variables it is given, never process.env', async (t) => {
   // A child process with PORT=abc and LOG_LEVEL=debug in its environment calls loadConfig({}): the defaults must win.
-  const script = "import { loadConfig } from './src/config.ts'; const c = loadConfig({}); console.log(JSON.stringify({ port: c.listen.port, logLevel: c.logLevel }))"
-  const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+  const config = entryPoint('src/config.ts')
+  const script = `import { loadConfig } from './${config.file}'; const c = loadConfig({}); console.log(JSON.stringify({ port: c.listen.port, logLevel: c.logLevel }))`
+  const child = spawnSync(process.execPath, [...config.nodeArgs, '--input-type=module', '-e', script], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', PORT: 'abc', LOG_LEVEL: 'debug' },
     encoding: 'utf8',

@@ -5,6 +5,21 @@ import { API_KEYS } from './app.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
+/**
+ * How node runs a module of the package (src/server.ts, src/migrate.ts, ...): from dist/ when scripts/run-tests.ts has
+ * just built it from these sources (TEST_DIST_BUILT=1), so that a start does not compile the sources again through
+ * tsx; otherwise (a file run by tap directly) the sources through tsx, so that a stale dist/ is never what is tested.
+ */
+export function entryPoint (script: string): { nodeArgs: string[], file: string } {
+  if (process.env.TEST_DIST_BUILT === '1') return { nodeArgs: [], file: `dist/${script.replace(/\.ts$/, '.js')}` }
+  return { nodeArgs: ['--import', 'tsx'], file: script }
+}
+
+const entryArgs = (script: string): string[] => {
+  const { nodeArgs, file } = entryPoint(script)
+  return [...nodeArgs, file]
+}
+
 export interface ServiceProcess {
   child: ChildProcess
   url: string
@@ -21,7 +36,7 @@ interface Tap { teardown (fn: () => unknown): void }
 
 /** Starts `src/server.ts` with the given environment (HOST 127.0.0.1, PORT 0 and the test keys unless overridden). */
 export async function startService (t: Tap, env: Record<string, string>, options: { timeoutMs?: number } = {}): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, entryArgs('src/server.ts'), {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', API_KEYS, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -70,7 +85,7 @@ export async function startService (t: Tap, env: Record<string, string>, options
  * resolves with its exit code and output.
  */
 export async function startExpectingFailure (env: Record<string, string>, script = 'src/server.ts'): Promise<{ code: number | string, output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+  const child = spawn(process.execPath, entryArgs(script), {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
