@@ -2,7 +2,7 @@
 // examples type-checked and run against the real service, the client README's examples and the compile-time checks
 // (ack body, device_id, the device calls, watch) type-checked against the packed types.
 import { execFile } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -36,8 +36,13 @@ t.test('the packed client installs into another project, type-checks there, and 
   const scratch = mkdtempSync(join(tmpdir(), 'om-client-'))
   t.teardown(() => { rmSync(scratch, { recursive: true, force: true }) })
 
-  // npm pack runs the package's prepare script, so the tarball holds a fresh build.
-  const { stdout: packed } = await run('npm', ['pack', '--json', '--pack-destination', scratch], { cwd: join(ROOT, 'client'), env: childEnv })
+  // npm pack runs the package's prepare script, so the tarball holds a fresh build. It packs a copy of client/ (its
+  // node_modules the repository's): both stores' runs go at once, and two builds into one client/dist race, one run
+  // packing the other's half-written .d.ts.
+  const source = join(scratch, 'client')
+  cpSync(join(ROOT, 'client'), source, { recursive: true, filter: (path) => !path.startsWith(join(ROOT, 'client', 'dist')) })
+  symlinkSync(join(ROOT, 'node_modules'), join(source, 'node_modules'), 'dir')
+  const { stdout: packed } = await run('npm', ['pack', '--json', '--pack-destination', scratch], { cwd: source, env: childEnv })
   const [tarball] = JSON.parse(packed.slice(packed.indexOf('['))) as Array<{ filename: string, files: Array<{ path: string }> }>
   const files = tarball?.files.map((file) => file.path).sort() ?? []
   const modules = ['calls', 'index', 'pull-all', 'schema', 'types', 'watch'].flatMap((name) => [`dist/${name}.d.ts`, `dist/${name}.js`])
