@@ -169,8 +169,10 @@ const postgres: Backend = {
     const report = await migrateCitus(options)
     return { applied: report.applied, notes: [citusLogLine(report)].filter((line) => line !== null) }
   },
-  // Admin shutdown, crash recovery, cannot connect now, too many connections, connection exceptions, statement timeout.
-  unavailableCodes: /^(57P0[123]|53300|0800[01346]|57014)$/,
+  // Admin shutdown, crash recovery, cannot connect now, too many connections, connection exceptions, statement timeout;
+  // and, once running, the database or the role's login taken away (invalid_catalog_name, invalid_authorization_specification,
+  // invalid_password): the operator's to fix, never the caller's (at start, `refusal` stops the process instead).
+  unavailableCodes: /^(57P0[123]|53300|0800[01346]|57014|3D000|28000|28P01)$/,
   // disk_full: the server's own problem, answered as the SQLite store answers it.
   fullCodes: /^53100$/,
   refusal: refusalOf,

@@ -1,7 +1,8 @@
-// Database outage: with its PostgreSQL stopped, frozen or down at start, the real service answers 503 STORE_UNAVAILABLE in bounded time and recovers without a restart.
+// Database outage: with its PostgreSQL stopped, frozen, down at start or its database dropped, the real service answers 503 STORE_UNAVAILABLE in bounded time (and recovers without a restart where the database comes back).
 import t, { type Test } from 'tap'
 import { AUTH } from '../helpers/app.js'
-import { createTestDatabase, TEST_STORE } from '../helpers/database.js'
+import pg from 'pg'
+import { createTestDatabase, PG_ADMIN_URL, TEST_STORE } from '../helpers/database.js'
 import { startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres.js'
 import { startService, type ServiceProcess } from '../helpers/process.js'
 
@@ -143,6 +144,22 @@ if (TEST_STORE === 'sqlite') {
     }
     t.comment(`${TEST_STORE}: frozen: slowest answer took ${slowest} ms`)
     await checkRecovered(t, service, 'frozen', pid)
+    t.equal(await service.stop(), 0, 'it still closes cleanly')
+  })
+
+  t.test('its database dropped while it runs: every request answers 503 STORE_UNAVAILABLE, never 500', async (t) => {
+    const url = await createTestDatabase(t)
+    const service = await startService(t, { DATABASE_URL: url, ...DB_ENV })
+    t.equal((await store(service, 'dropped-before')).status, 201, 'a store works while the database exists')
+    const admin = new pg.Client({ connectionString: PG_ADMIN_URL })
+    await admin.connect()
+    try {
+      await admin.query(`DROP DATABASE ${new URL(url).pathname.slice(1)} WITH (FORCE)`)
+    } finally {
+      await admin.end()
+    }
+    await checkUnavailable(t, service, 'dropped')
+    t.equal(service.child.exitCode, null, 'the process keeps running (the operator decides)')
     t.equal(await service.stop(), 0, 'it still closes cleanly')
   })
 
