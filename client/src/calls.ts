@@ -5,20 +5,35 @@ import type { AckBody, Device, Message, MessagePage, OfflineMessagesClient, Pull
 
 /** An answer other than the one expected, with the service's error body. */
 export class OfflineMessagesError extends Error {
-  constructor (readonly status: number, readonly body: unknown) {
+  /**
+   * @param retryAfterMs The service's Retry-After (429 RATE_LIMITED, 503 STORE_UNAVAILABLE, SHUTTING_DOWN, ...) in
+   * milliseconds: how long to wait before asking again; undefined when it sent none.
+   */
+  constructor (readonly status: number, readonly body: unknown, readonly retryAfterMs?: number) {
     super(`offline-messages answered ${status}: ${JSON.stringify(body)}`)
     this.name = 'OfflineMessagesError'
   }
 }
 
+/** A Retry-After header in milliseconds: its delay in seconds, or its HTTP date from now; undefined without a valid one. */
+function retryAfterOf (response: Response): number | undefined {
+  const value = response.headers.get('retry-after')?.trim()
+  if (value === undefined || value === '') return undefined
+  const ms = /^\d+$/.test(value) ? Number(value) * 1000 : Date.parse(value) - Date.now()
+  return Number.isFinite(ms) ? Math.max(0, ms) : undefined
+}
+
+const failure = (result: { error?: unknown, response: Response }): OfflineMessagesError =>
+  new OfflineMessagesError(result.response.status, result.error, retryAfterOf(result.response))
+
 /** Throws OfflineMessagesError unless the service answered 2xx. */
 export function succeeded (result: { error?: unknown, response: Response }): void {
-  if (!result.response.ok) throw new OfflineMessagesError(result.response.status, result.error)
+  if (!result.response.ok) throw failure(result)
 }
 
 export function ok<T> (result: { data?: T, error?: unknown, response: Response }): T {
   succeeded(result)
-  if (result.data === undefined) throw new OfflineMessagesError(result.response.status, result.error)
+  if (result.data === undefined) throw failure(result)
   return result.data
 }
 

@@ -16,7 +16,7 @@ export interface WatchOptions {
   waitSeconds?: number
   /** The pause after the first failure, doubled after each further one in a row (default 250 ms). */
   retryDelayMs?: number
-  /** The longest pause between retries (default 5000 ms). */
+  /** The longest pause between retries (default 5000 ms), unless the service's Retry-After asks for a longer one. */
   maxRetryDelayMs?: number
   /** Told of each failure that will be retried, the handler's or the service's, and of the pause before the retry. */
   onRetry?: (error: unknown, delayMs: number) => void
@@ -47,8 +47,9 @@ async function unlessAborted<T> (promise: Promise<T>, signal: AbortSignal | unde
  *
  * Nothing gives up on a passing failure: a handler that throws or rejects acks nothing and gets the same messages
  * again, and a service that cannot be reached or answers 5xx or 429 (a restart, an overload) is asked again; both
- * after a pause that doubles from `retryDelayMs` up to `maxRetryDelayMs`, from the cursor it had. An answer that no
- * retry changes (401, 403, 400 DEVICE_REQUIRED, 404 DEVICE_NOT_FOUND, ...) rejects with OfflineMessagesError.
+ * after a pause that doubles from `retryDelayMs` up to `maxRetryDelayMs` (at least the service's Retry-After), from
+ * the cursor it had. An answer that no retry changes (401, 403, 400 DEVICE_REQUIRED, 404 DEVICE_NOT_FOUND, ...)
+ * rejects with OfflineMessagesError.
  *
  * When the signal aborts, watch() resolves at once with what it delivered: the request in flight is aborted, and a
  * page whose handler has not finished is not acked, so the next watch or pullAll hands it over again. Delivery is at
@@ -88,7 +89,9 @@ export async function watch (
     } catch (error) {
       if (stopped()) break
       if (!handlerFailed && isPermanent(error)) throw error
-      const delayMs = Math.min(options.maxRetryDelayMs ?? 5000, (options.retryDelayMs ?? 250) * 2 ** failures++)
+      // The service's Retry-After, when it sent one, is the least pause: asking sooner only gets the same answer.
+      const backoffMs = Math.min(options.maxRetryDelayMs ?? 5000, (options.retryDelayMs ?? 250) * 2 ** failures++)
+      const delayMs = Math.max(backoffMs, error instanceof OfflineMessagesError ? error.retryAfterMs ?? 0 : 0)
       options.onRetry?.(error, delayMs)
       await pause(delayMs, signal)
     }

@@ -10,7 +10,7 @@ import { secret, storeMessages } from '../helpers/client.js'
 import { createTestDatabase } from '../helpers/database.js'
 import { startService } from '../helpers/process.js'
 
-// Eight tests, each starting the service (one of them three times): more than tap's default 30 s per file when the machine is busy.
+// Nine tests, each starting the service (one of them three times): more than tap's default 30 s per file when the machine is busy.
 t.setTimeout(300_000)
 
 interface Tap { teardown (fn: () => unknown): void }
@@ -229,6 +229,28 @@ t.test('503 answers are retried with backoff, while 401, 403 and 400 DEVICE_REQU
   await gateway.PUT('/v1/receivers/{receiver_uid}/devices/{device_id}', { params: { path: { receiver_uid: 'frank', device_id: 'phone' } } })
   await t.rejects(watch(gateway, 'frank', async () => {}), { name: 'OfflineMessagesError', status: 400, body: { code: 'DEVICE_REQUIRED' } })
   await t.rejects(watch(gateway, 'frank', async () => {}, { deviceId: 'tablet' }), { name: 'OfflineMessagesError', status: 404, body: { code: 'DEVICE_NOT_FOUND' } })
+})
+
+t.test("a 429 with Retry-After is asked again no sooner than it says, whatever the backoff; 5xx without one keep the backoff", async (t) => {
+  const service = await startService(t, { DATABASE_URL: await createTestDatabase(t, { file: true }) })
+  await storeMessages(service.url, 'erin', ['alice'], 1)
+  const answers = [
+    Response.json({ statusCode: 429, code: 'RATE_LIMITED', error: 'Too Many Requests', message: 'too many requests for this API key; retry after 1 s' },
+      { status: 429, headers: { 'retry-after': '1' } }),
+    Response.json({ statusCode: 502, error: 'Bad Gateway', message: 'upstream' }, { status: 502 })
+  ]
+  const { client: gateway, pageRequests } = recordingGateway(service.url, () => answers.shift())
+  const retries: Array<{ retryAfterMs: number | undefined, delayMs: number }> = []
+  const handed: string[] = []
+  startWatch(t, gateway, 'erin', async (messages) => { handed.push(...ids(messages)) }, {
+    onRetry: (error, delayMs) => { retries.push({ retryAfterMs: (error as OfflineMessagesError).retryAfterMs, delayMs }) }
+  })
+  await until(() => handed.length === 1, 'the message is handed over once the service answers')
+  t.same(retries, [{ retryAfterMs: 1000, delayMs: 1000 }, { retryAfterMs: undefined, delayMs: 100 }],
+    'the pause after the 429 is its Retry-After (1 s), not the 50 ms backoff; the 502 after it gets the doubled backoff')
+  const [limited, refused] = pageRequests()
+  const gap = (refused?.at ?? 0) - (limited?.at ?? 0)
+  t.ok(gap >= 990, `the request after the 429 came ${gap} ms later`)
 })
 
 t.test('the signal stops watch at once and it resolves: the held request is aborted, a running handler is not acked', async (t) => {
