@@ -12,7 +12,7 @@ import {
 } from '../../src/store/row-mapper.js'
 
 const message: PendingMessage = {
-  receiverUid: 'bob', seq: 7, msgId: 'm-7', senderUid: 'alice', msgType: 2, content: 'hi', sendTime: 1000, storedAt: 2000, expiresAt: 3000, readers: 5
+  receiverUid: 'bob', seq: 7, msgId: 'm-7', senderUid: 'alice', msgType: 2, content: 'hi', sendTime: 1000, storedAt: 2000, expiresAt: 3000, collapseKey: null, readers: 5
 }
 const { readers: _readers, ...stored } = message
 
