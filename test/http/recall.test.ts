@@ -5,6 +5,9 @@ import { createTestDatabase } from '../helpers/database.js'
 import { expectErrorShape } from '../helpers/requests.js'
 import { createKnex } from '../../src/store/backends.js'
 
+// The erasure of a full quota stores 10,000 messages first: beyond tap's default 30 s on a loaded machine.
+t.setTimeout(180_000)
+
 const ROOT = 'root:root-secret-1:write+read+ack+admin'
 const ERASER = 'eraser:eraser-secret-1:admin'
 const ENV = { API_KEYS: `${API_KEYS},${ROOT},${ERASER}` }
