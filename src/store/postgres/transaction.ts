@@ -186,8 +186,11 @@ export function createTx (q: Queries, statements: TxStatements = plainStatements
 
     async withdraw (withdrawals, now, tombstoneUntil) {
       if (withdrawals.length === 0) return []
-      const values = columns(withdrawals.map(({ receiverUid, seq, recall }) => [receiverUid, seq, recall]), 3)
-      return (await rows(on(SQL.withdraw, withdrawals.map(({ receiverUid }) => receiverUid)), [...values, now, tombstoneUntil])).map(toRemovedMessage)
+      const { statement, tombstones } = statements.withdraw(withdrawals, now, tombstoneUntil)
+      const deleted = await rows(statement.sql, statement.values)
+      const write = tombstones?.(deleted)
+      if (write !== undefined) await rows(write.sql, write.values)
+      return deleted.map(toRemovedMessage)
     },
 
     async findForRecall (receiverUid, msgId) {
