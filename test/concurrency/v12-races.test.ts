@@ -1,12 +1,10 @@
 // Contract v1.2 under races through several real instances on one database (three on PostgreSQL), checked against the
 // database itself: recall against the devices' acks, stores of one collapse key, an erasure against stores.
 import t from 'tap'
-import { API_KEYS } from '../helpers/app.js'
 import { createClient, INSTANCES, openDatabase, pool, startCluster, storeBody } from './load.js'
 
 t.setTimeout(180_000)
-// The test key "admin" gets the scope admin too, for the erasure.
-const cluster = await startCluster(t, { API_KEYS: API_KEYS.replace('admin-secret-1:write+read+ack', 'admin-secret-1:write+read+ack+admin') })
+const cluster = await startCluster(t)
 const db = await openDatabase(t, cluster.databaseUrl)
 const count = async (text: string, params: unknown[]): Promise<number> => Number(Object.values((await db.query(text, params))[0] ?? { n: 0 })[0] ?? 0)
 

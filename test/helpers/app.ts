@@ -8,7 +8,8 @@ export const KEYS = {
   router: 'router:router-secret-1:write',
   gateway: 'gateway:gateway-secret-1:read+ack',
   reader: 'reader:reader-secret-1:read',
-  admin: 'admin:admin-secret-1:write+read+ack',
+  /** Every scope: the tests' default key (call()). */
+  admin: 'admin:admin-secret-1:write+read+ack+admin',
   /** The scope admin alone (v1.2's erasure): an operator's key. */
   operator: 'operator:operator-secret-1:admin'
 }

@@ -259,7 +259,7 @@ t.test('erasure', async (t) => {
     const c = client(await buildTestApp(t, ENV))
     await c.store({ msg_id: 'm1' })
     expectErrorShape(t, await c.erase(bearer(KEYS.router)), 403, 'FORBIDDEN')
-    expectErrorShape(t, await c.erase(bearer(KEYS.admin)), 403, 'FORBIDDEN')
+    expectErrorShape(t, await c.erase(bearer(KEYS.gateway)), 403, 'FORBIDDEN')
     expectErrorShape(t, await c.store({ msg_id: 'm2' }, bearer(ERASER)), 403, 'FORBIDDEN')
     expectErrorShape(t, await c.erase({ authorization: 'Bearer nope' }), 401, 'UNAUTHORIZED')
     expectErrorShape(t, await c.erase(bearer(ERASER), 'bad%20uid'), 400, 'FST_ERR_VALIDATION')
