@@ -21,6 +21,7 @@ function message (receiverUid: string, seq: number) {
     msg_type: 1,
     content: `bench message ${seq} `.padEnd(100, 'x'),
     send_time: now,
+    collapse_key: null,
     seq,
     stored_at: now,
     expires_at: now
@@ -43,6 +44,7 @@ app.post('/v1/messages', { schema: { body: newMessageSchema(limits), response: {
     msg_type: body.msg_type,
     content: body.content,
     send_time: now,
+    collapse_key: body.collapse_key ?? null,
     seq,
     stored_at: now,
     expires_at: now,

@@ -22,7 +22,7 @@ const dir = mkdtempSync(join(tmpdir(), 'om-floor-'))
 const config = loadConfig({ DATABASE_URL: process.env.DATABASE_URL ?? `sqlite:${join(dir, 'floor.db')}` })
 const store = await createStore(config.database)
 const ignore = () => {}
-const service = createMessageService(store, config.rules, { stored: ignore, duplicates: ignore, acked: ignore, expired: ignore, dropped: ignore, wakeups: ignore })
+const service = createMessageService(store, config.rules, { stored: ignore, duplicates: ignore, acked: ignore, expired: ignore, dropped: ignore, superseded: ignore, recalled: ignore, erased: ignore, wakeups: ignore })
 const run = `${process.pid}-${Date.now().toString(36)}`
 
 /** Runs `step` (which answers how many operations it did) for `seconds`; answers how many it did. */

@@ -3,7 +3,7 @@ import autocannon from 'autocannon'
 import { cpuPer, cpuTimes, type CpuTimes } from './cpu.js'
 import { deviceIds, preload, registerDevices, type Proc } from './services.js'
 import { CONNECTIONS, DURATION, SCENARIOS } from './options.js'
-import { storedMessage } from './data.js'
+import { SENDERS_PER_RECEIVER, storedMessage } from './data.js'
 
 const ACK_POOL_RECEIVERS = 400
 const ACK_POOL_MESSAGES = 100
@@ -105,6 +105,41 @@ export function scenarios (receivers: number, devices = 0): Scenario[] {
       requests: () => postJson('/v1/messages', (n) => ({
         receiver_uid: `expiry-${n % 1000}`, sender_uid: `s-${n % 7}`, msg_id: `ex-${n}`, msg_type: 1, content: `expiring ${n}`, ttl_seconds: 1
       }))
+    },
+    {
+      // The store scenario with a collapse key (one of 4 per sender): once warm, every store replaces a pending message.
+      // Issue 29's goal: at least 0.7 of the store scenario's rate.
+      name: 'store-collapse',
+      messagesPerRequest: 1,
+      requests: () => postJson('/v1/messages', (n) => ({ ...storedMessage('collapse', n), collapse_key: `k-${n % 4}` }))
+    },
+    {
+      // Each request recalls the next preloaded message of the next receiver of its pool, by its own sender. Issue 29's
+      // goal: at least the ack scenario's rate (an ack of one message).
+      name: 'recall',
+      messagesPerRequest: 1,
+      before: async (url, round) => {
+        if (devices > 0) await registerDevices(url, `recall${round}`, ACK_POOL_RECEIVERS, devices)
+        await preload(url, `recall${round}`, ACK_POOL_RECEIVERS, ACK_POOL_MESSAGES)
+      },
+      requests: (round) => {
+        let i = 0
+        return [{
+          method: 'POST',
+          path: '/',
+          headers: json,
+          setupRequest: (request) => {
+            const receiver = i % ACK_POOL_RECEIVERS
+            const index = Math.floor(i / ACK_POOL_RECEIVERS) % ACK_POOL_MESSAGES
+            i++
+            return {
+              ...request,
+              path: `/v1/receivers/recall${round}-${receiver}/messages/p-${index}/recall`,
+              body: JSON.stringify({ sender_uid: `s-${index % SENDERS_PER_RECEIVER}` })
+            }
+          }
+        }]
+      }
     },
     {
       name: 'ack',

@@ -6,8 +6,8 @@ import type { MessageRules } from './domain/model.js'
 import { BACKENDS, backendFor } from './store/backends.js'
 import type { DatabaseOptions } from './store/database.js'
 
-export type Scope = 'write' | 'read' | 'ack'
-export const SCOPES: readonly Scope[] = ['write', 'read', 'ack']
+export type Scope = 'write' | 'read' | 'ack' | 'admin'
+export const SCOPES: readonly Scope[] = ['write', 'read', 'ack', 'admin']
 
 export interface ApiKey {
   readonly name: string

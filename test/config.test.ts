@@ -152,7 +152,7 @@ const BAD_API_KEYS: Array<[string, string]> = [
   ['a name with a space', 'the router:router-secret-1:write'],
   ['a secret shorter than 8 characters', 'router:short:write'],
   ['a secret with a character outside the set', 'router:router/secret:write'],
-  ['an unknown scope', 'router:router-secret-1:admin'],
+  ['an unknown scope', 'router:router-secret-1:superuser'],
   ['an empty scope list', 'router:router-secret-1:'],
   ['a scope list with an empty scope', 'router:router-secret-1:write+'],
   ['a duplicate name', 'router:router-secret-1:write,router:router-secret-2:read'],
@@ -177,6 +177,11 @@ for (const [label, value] of BAD_API_KEYS) {
 t.test('API_KEYS entries may be separated by spaces after the commas', async (t) => {
   const config = loadConfig({ API_KEYS: 'router:router-secret-1:write, gateway:gateway-secret-1:read+ack' })
   t.strictSame(config.apiKeys.map((key) => key.name), ['router', 'gateway'])
+})
+
+t.test('API_KEYS knows the scope admin (erasure, v1.2), alone or beside the others', async (t) => {
+  const config = loadConfig({ API_KEYS: 'ops:ops-secret-1:admin,root:root-secret-1:write+admin' })
+  t.strictSame(config.apiKeys.map((key) => key.scopes), [['admin'], ['write', 'admin']])
 })
 
 for (const host of ['0.0.0.0', '::', '192.168.1.10', 'example.com']) {

@@ -1,7 +1,7 @@
 // The service's calls one by one (ack, the devices, a page of messages), the error they throw, and the step that hands
 // a page over and then acks it, which pullAll and watch share.
 import type { operations } from './schema.js'
-import type { AckBody, Device, Message, MessagePage, OfflineMessagesClient, PullAllResult, RegisteredDevice } from './types.js'
+import type { AckBody, Device, Message, MessagePage, OfflineMessagesClient, PullAllResult, RecallResult, RegisteredDevice } from './types.js'
 
 /** An answer other than the one expected, with the service's error body. */
 export class OfflineMessagesError extends Error {
@@ -53,6 +53,17 @@ export interface CallOptions {
  */
 export async function ack (client: OfflineMessagesClient, receiverUid: string, body: AckBody, options: CallOptions = {}): Promise<number> {
   return ok(await client.POST('/v1/receivers/{receiver_uid}/acks', { params: { path: { receiver_uid: receiverUid } }, body, signal: options.signal })).deleted
+}
+
+/**
+ * The sender takes back a message (scope write): removed from every device that still has it; resolves with what was
+ * recalled and what was already delivered (state recalled, partly_delivered or delivered). Recalling again resolves the
+ * same. Rejects with MESSAGE_NOT_FOUND for an unknown id or another sender's message.
+ */
+export async function recall (client: OfflineMessagesClient, receiverUid: string, msgId: string, senderUid: string): Promise<RecallResult> {
+  return ok(await client.POST('/v1/receivers/{receiver_uid}/messages/{msg_id}/recall', {
+    params: { path: { receiver_uid: receiverUid, msg_id: msgId } }, body: { sender_uid: senderUid }
+  }))
 }
 
 /**

@@ -2,8 +2,8 @@
 import createClient from 'openapi-fetch'
 import type { OfflineMessagesClient, paths } from './types.js'
 
-export type { AckBody, components, Device, Message, MessagePage, NewMessage, OfflineMessagesClient, operations, paths, PullAllResult, RegisteredDevice } from './types.js'
-export { ack, listDevices, OfflineMessagesError, registerDevice, unregisterDevice, type CallOptions } from './calls.js'
+export type { AckBody, components, Device, Message, MessagePage, NewMessage, OfflineMessagesClient, operations, paths, PullAllResult, RecallResult, RegisteredDevice } from './types.js'
+export { ack, listDevices, OfflineMessagesError, recall, registerDevice, unregisterDevice, type CallOptions } from './calls.js'
 export { pullAll, type PullAllOptions, type PullPage } from './pull-all.js'
 export { watch, type WatchOptions } from './watch.js'
 

@@ -220,6 +220,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/receivers/{receiver_uid}/messages/{msg_id}/recall": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The sender takes back a message
+         * @description Removes the message for every device that still has it, leaving a tombstone (a late retry of its store answers duplicate); the summary rows are corrected and nothing is counted as lost. What was acknowledged stays delivered. Recalling again answers the same. 404 MESSAGE_NOT_FOUND for an unknown msg_id and for another sender's message alike.
+         */
+        post: operations["recallMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/receivers/{receiver_uid}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Erase everything held about a receiver
+         * @description Pending messages, tombstones, summary rows and devices, in one transaction; a store afterwards starts from nothing. Nothing is counted as lost. An unknown receiver answers zeros.
+         */
+        delete: operations["eraseReceiver"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -381,6 +421,11 @@ export interface operations {
                      * @description the sender's clock, RFC 3339 with a zone; the server's time when omitted
                      */
                     send_time?: string;
+                    /**
+                     * @description collapse key: 1-100 of A-Z a-z 0-9 . _ - : @ +; a new message replaces the pending ones of the same receiver, sender and key
+                     * @example typing
+                     */
+                    collapse_key?: string;
                     /** @description expire sooner than the default */
                     ttl_seconds?: number;
                 };
@@ -401,6 +446,7 @@ export interface operations {
                      *       "msg_type": 1,
                      *       "content": "see you at 8?",
                      *       "send_time": "2026-11-27T04:36:55.123Z",
+                     *       "collapse_key": null,
                      *       "seq": 41,
                      *       "stored_at": "2026-11-27T04:36:55.201Z",
                      *       "expires_at": "2026-12-27T04:36:55.201Z",
@@ -430,6 +476,11 @@ export interface operations {
                          * @description RFC 3339, UTC with milliseconds
                          */
                         send_time: string;
+                        /**
+                         * @description the collapse key the sender gave; null without one
+                         * @example typing
+                         */
+                        collapse_key: string | null;
                         /** @description server-assigned, strictly increasing per receiver in commit order */
                         seq: number;
                         /**
@@ -461,6 +512,7 @@ export interface operations {
                      *       "msg_type": 1,
                      *       "content": "see you at 8?",
                      *       "send_time": "2026-11-27T04:36:55.123Z",
+                     *       "collapse_key": null,
                      *       "seq": 41,
                      *       "stored_at": "2026-11-27T04:36:55.201Z",
                      *       "expires_at": "2026-12-27T04:36:55.201Z",
@@ -490,6 +542,11 @@ export interface operations {
                          * @description RFC 3339, UTC with milliseconds
                          */
                         send_time: string;
+                        /**
+                         * @description the collapse key the sender gave; null without one
+                         * @example typing
+                         */
+                        collapse_key: string | null;
                         /** @description server-assigned, strictly increasing per receiver in commit order */
                         seq: number;
                         /**
@@ -555,7 +612,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description MSG_ID_CONFLICT: this msg_id is already stored for the receiver with another sender_uid, msg_type or content; TOO_MANY_DEVICES: the receiver has MAX_DEVICES_PER_RECEIVER devices */
+            /** @description MSG_ID_CONFLICT: this msg_id is already stored for the receiver with another sender_uid, msg_type, content or collapse_key; TOO_MANY_DEVICES: the receiver has MAX_DEVICES_PER_RECEIVER devices */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -715,6 +772,11 @@ export interface operations {
                          * @description the sender's clock, RFC 3339 with a zone; the server's time when omitted
                          */
                         send_time?: string;
+                        /**
+                         * @description collapse key: 1-100 of A-Z a-z 0-9 . _ - : @ +; a new message replaces the pending ones of the same receiver, sender and key
+                         * @example typing
+                         */
+                        collapse_key?: string;
                         /** @description expire sooner than the default */
                         ttl_seconds?: number;
                     }[];
@@ -1118,6 +1180,7 @@ export interface operations {
                      *           "msg_type": 1,
                      *           "content": "see you at 8?",
                      *           "send_time": "2026-11-27T04:36:55.123Z",
+                     *           "collapse_key": null,
                      *           "seq": 41,
                      *           "stored_at": "2026-11-27T04:36:55.201Z",
                      *           "expires_at": "2026-12-27T04:36:55.201Z"
@@ -1129,6 +1192,7 @@ export interface operations {
                      *           "msg_type": 1,
                      *           "content": "or 8:30, my train is late",
                      *           "send_time": "2026-11-27T04:37:12.480Z",
+                     *           "collapse_key": null,
                      *           "seq": 42,
                      *           "stored_at": "2026-11-27T04:37:12.512Z",
                      *           "expires_at": "2026-12-27T04:37:12.512Z"
@@ -1162,6 +1226,11 @@ export interface operations {
                              * @description RFC 3339, UTC with milliseconds
                              */
                             send_time: string;
+                            /**
+                             * @description the collapse key the sender gave; null without one
+                             * @example typing
+                             */
+                            collapse_key: string | null;
                             /** @description server-assigned, strictly increasing per receiver in commit order */
                             seq: number;
                             /**
@@ -1316,6 +1385,7 @@ export interface operations {
                      *       "msg_type": 1,
                      *       "content": "see you at 8?",
                      *       "send_time": "2026-11-27T04:36:55.123Z",
+                     *       "collapse_key": null,
                      *       "seq": 41,
                      *       "stored_at": "2026-11-27T04:36:55.201Z",
                      *       "expires_at": "2026-12-27T04:36:55.201Z"
@@ -1344,6 +1414,11 @@ export interface operations {
                          * @description RFC 3339, UTC with milliseconds
                          */
                         send_time: string;
+                        /**
+                         * @description the collapse key the sender gave; null without one
+                         * @example typing
+                         */
+                        collapse_key: string | null;
                         /** @description server-assigned, strictly increasing per receiver in commit order */
                         seq: number;
                         /**
@@ -1920,7 +1995,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description MSG_ID_CONFLICT: this msg_id is already stored for the receiver with another sender_uid, msg_type or content; TOO_MANY_DEVICES: the receiver has MAX_DEVICES_PER_RECEIVER devices */
+            /** @description MSG_ID_CONFLICT: this msg_id is already stored for the receiver with another sender_uid, msg_type, content or collapse_key; TOO_MANY_DEVICES: the receiver has MAX_DEVICES_PER_RECEIVER devices */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2170,6 +2245,328 @@ export interface operations {
                              */
                             last_ack_at: string | null;
                         }[];
+                    };
+                };
+            };
+            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, INVALID_CURSOR, or DEVICE_REQUIRED (the receiver has devices and the call names none); nothing is stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description UNAUTHORIZED: no API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description FORBIDDEN: the API key lacks the scope this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description INBOX_FULL (the receiver holds MAX_PENDING_PER_RECEIVER messages, reject policy) or RATE_LIMITED (per-key limit, see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database is unreachable, SHUTTING_DOWN: this instance is stopping, or TOO_MANY_WAITERS: it already holds MAX_WAITERS waiting requests; retry after Retry-After seconds (on /readyz also STORE_FULL: the disk is full, new messages cannot be stored) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+        };
+    };
+    recallMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                 * @example bob
+                 */
+                receiver_uid: string;
+                /**
+                 * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                 * @example alice-0001
+                 */
+                msg_id: string;
+            };
+            cookie?: never;
+        };
+        /** @description Who recalls: only the message's own sender can */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "sender_uid": "alice"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                     * @example alice
+                     */
+                    sender_uid: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        msg_id: string;
+                        /**
+                         * @description recalled: no device had acknowledged it; partly_delivered: some had (delivered_to), the others no longer have it (recalled_from); delivered: every device had, nothing removed
+                         * @enum {unknown}
+                         */
+                        state: "recalled" | "partly_delivered" | "delivered";
+                        /** @description the devices it was removed from; null for a receiver without devices */
+                        recalled_from: (string | null)[];
+                        /** @description the devices that had acknowledged it; null for a receiver without devices */
+                        delivered_to: (string | null)[];
+                    };
+                };
+            };
+            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, INVALID_CURSOR, or DEVICE_REQUIRED (the receiver has devices and the call names none); nothing is stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description UNAUTHORIZED: no API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description FORBIDDEN: the API key lacks the scope this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver (or its device), or DEVICE_NOT_FOUND: the device_id is not registered for this receiver */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description FST_ERR_CTP_BODY_TOO_LARGE: the body is over BODY_LIMIT_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description FST_ERR_CTP_INVALID_MEDIA_TYPE: bodies must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description INBOX_FULL (the receiver holds MAX_PENDING_PER_RECEIVER messages, reject policy) or RATE_LIMITED (per-key limit, see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database is unreachable, SHUTTING_DOWN: this instance is stopping, or TOO_MANY_WAITERS: it already holds MAX_WAITERS waiting requests; retry after Retry-After seconds (on /readyz also STORE_FULL: the disk is full, new messages cannot be stored) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description STORE_FULL: the database is out of disk space; nothing was stored. Reads and acks still work; retry once an operator has made room */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+        };
+    };
+    eraseReceiver: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                 * @example bob
+                 */
+                receiver_uid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What the erasure removed; zeros for an unknown receiver */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "messages": 3,
+                     *       "tombstones": 12,
+                     *       "devices": 2
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description pending messages removed */
+                        messages: number;
+                        /** @description tombstones removed */
+                        tombstones: number;
+                        /** @description devices removed */
+                        devices: number;
                     };
                 };
             };

@@ -12,6 +12,8 @@ export type MessagePage = GeneratedPaths['/v1/receivers/{receiver_uid}/messages'
 /** A registered device of a receiver, with what is pending for it. */
 export type Device = GeneratedPaths['/v1/receivers/{receiver_uid}/devices']['get']['responses'][200]['content']['application/json']['devices'][number]
 /** What registering a device answers. */
+/** A recall's answer: state, and the devices it was recalled from and delivered to (null: a receiver without devices). */
+export type RecallResult = GeneratedPaths['/v1/receivers/{receiver_uid}/messages/{msg_id}/recall']['post']['responses'][200]['content']['application/json']
 export type RegisteredDevice = GeneratedPaths['/v1/receivers/{receiver_uid}/devices/{device_id}']['put']['responses'][201]['content']['application/json']
 
 /**

@@ -3,7 +3,9 @@
 import type { Store, StoreTx } from '../store/types.js'
 import type { MessageEvents, MessageRules } from './model.js'
 
-export interface Tally { stored: number, duplicates: number, acked: number, expired: number, dropped: number }
+export interface Tally {
+  stored: number, duplicates: number, acked: number, expired: number, dropped: number, superseded: number, recalled: number, erased: number
+}
 
 /** Runs fn in one write transaction, in the write lane of `receiverUid`, one of its receivers (Store.writeLanes). */
 export type Write = <T>(fn: (tx: StoreTx, tally: Tally) => Promise<T>, receiverUid?: string) => Promise<T>
@@ -22,12 +24,15 @@ function report (events: MessageEvents, tally: Tally): void {
   if (tally.acked > 0) events.acked(tally.acked)
   if (tally.expired > 0) events.expired(tally.expired)
   if (tally.dropped > 0) events.dropped(tally.dropped)
+  if (tally.superseded > 0) events.superseded(tally.superseded)
+  if (tally.recalled > 0) events.recalled(tally.recalled)
+  if (tally.erased > 0) events.erased(tally.erased)
 }
 
 export function createWrite (store: Store, events: MessageEvents): Write {
   const { laneOf } = store.writeLanes
   return async (fn, receiverUid) => {
-    const tally: Tally = { stored: 0, duplicates: 0, acked: 0, expired: 0, dropped: 0 }
+    const tally: Tally = { stored: 0, duplicates: 0, acked: 0, expired: 0, dropped: 0, superseded: 0, recalled: 0, erased: 0 }
     const result = await store.transaction((tx) => fn(tx, tally), receiverUid === undefined ? undefined : laneOf?.(receiverUid))
     report(events, tally)
     return result

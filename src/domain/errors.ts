@@ -32,7 +32,7 @@ export const domainErrors = {
   invalidCursor: () => new DomainError('INVALID_CURSOR', 'cursor is not one this service issued for this listing; start again without a cursor'),
   messageNotFound: (msgId: string) => new DomainError('MESSAGE_NOT_FOUND', `no pending message with msg_id "${msgId}" for this receiver`),
   msgIdConflict: (msgId: string) => new DomainError('MSG_ID_CONFLICT',
-    `msg_id "${msgId}" is already stored for this receiver with a different sender_uid, msg_type or content`),
+    `msg_id "${msgId}" is already stored for this receiver with a different sender_uid, msg_type, content or collapse_key`),
   inboxFull: (receiverUid: string, max: number) => new DomainError('INBOX_FULL',
     `receiver "${receiverUid}" already holds ${max} pending messages; it must ack some before more can be stored`),
   tooManyDevices: (receiverUid: string, max: number) => new DomainError('TOO_MANY_DEVICES',

@@ -1,8 +1,8 @@
 // What a group of stores reads of its receivers once, up front, and writes once, at the end: a group then costs a
 // few statements, not several per message.
 import { mapKey } from '../lib/map-key.js'
-import type { ReceiverKey, StoreTx } from '../store/types.js'
-import type { MessagePayload, PendingMessage, ReceiverState, StoredMessage, SummaryRow, Tombstone } from './model.js'
+import type { CollapseKey, Collapsible, ReceiverKey, StoreTx, Withdrawal } from '../store/types.js'
+import type { Device, MessagePayload, PendingMessage, ReceiverState, StoredMessage, SummaryRow, Tombstone } from './model.js'
 import { readerList, readersOf } from './readers.js'
 
 /** A message to store, with its defaults applied. */
@@ -22,6 +22,12 @@ export interface GroupState {
   changed: Set<string>
   /** Messages stored since the last flush. */
   inserts: PendingMessage[]
+  /** Under mapKey(receiver, sender, collapse key): the pending messages with that key, found up front or stored by the group. */
+  collapsible: Map<string, Collapsible[]>
+  /** Pending messages replaced by newer ones of their collapse key since the last flush: deleted after its inserts. */
+  withdrawals: Withdrawal[]
+  /** The devices of the receivers whose messages the group replaced, read when first needed. */
+  devices: Map<string, Device[]>
 }
 
 
@@ -36,7 +42,9 @@ export function setSummaryRows (state: GroupState, receiver: ReceiverState, send
 }
 
 export async function readGroup (tx: StoreTx, items: readonly MessageToStore[], receivers: ReadonlyMap<string, ReceiverState>): Promise<GroupState> {
-  const state: GroupState = { pending: new Map(), tombstones: new Map(), summaryRows: new Map(), changed: new Set(), inserts: [] }
+  const state: GroupState = {
+    pending: new Map(), tombstones: new Map(), summaryRows: new Map(), changed: new Set(), inserts: [], collapsible: new Map(), withdrawals: [], devices: new Map()
+  }
   const messageKeys = unique(items.map((item) => [item.receiverUid, item.msgId]))
   const senderKeys = unique(items.map((item) => [item.receiverUid, item.senderUid]))
   const copies = await tx.findCopiesAndSummaryRows(messageKeys, senderKeys)
@@ -51,12 +59,23 @@ export async function readGroup (tx: StoreTx, items: readonly MessageToStore[], 
   for (const row of copies.summaryRows) {
     state.summaryRows.set(mapKey(row.receiverUid, row.reader, row.senderUid), row)
   }
+  // Only a group with collapse keys reads what they replace: a store without one sends what it always did.
+  const collapseKeys = new Map<string, CollapseKey>()
+  for (const item of items) if (item.collapseKey !== null) collapseKeys.set(mapKey(item.receiverUid, item.senderUid, item.collapseKey), [item.receiverUid, item.senderUid, item.collapseKey])
+  if (collapseKeys.size > 0) {
+    for (const message of await tx.findCollapsible([...collapseKeys.values()])) {
+      const key = mapKey(message.receiverUid, message.senderUid, message.collapseKey)
+      state.collapsible.set(key, [...state.collapsible.get(key) ?? [], message])
+    }
+  }
   return state
 }
 
-/** Writes what the group has stored so far. */
-export async function flushGroup (tx: StoreTx, state: GroupState): Promise<void> {
+/** Writes what the group has stored so far, then deletes what it replaced (some of which it may just have inserted). */
+export async function flushGroup (tx: StoreTx, state: GroupState, now: number, tombstoneUntil: number | null): Promise<void> {
   await tx.insertMessages(state.inserts)
+  if (state.withdrawals.length > 0) await tx.withdraw(state.withdrawals, now, tombstoneUntil)
+  state.withdrawals = []
   const changed = [...state.changed].map((id) => state.summaryRows.get(id)).filter((row) => row !== undefined)
   await tx.saveSummaryRows(changed)
   state.inserts = []

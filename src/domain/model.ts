@@ -6,6 +6,8 @@ export interface MessagePayload {
   senderUid: string
   msgType: number
   content: string
+  /** Only the newest pending message of a receiver, sender and collapse key stays; null for a message without one. */
+  collapseKey: string | null
 }
 
 /** A message as it lives in the store (pending, or kept as a tombstone after its ack); times are epoch milliseconds. */
@@ -118,12 +120,31 @@ export interface Ack {
 }
 
 /** A message to store, already validated; msgId and sendTime fall back to a server-made id and the server's time. */
-export interface NewMessage extends MessagePayload {
+export interface NewMessage extends Omit<MessagePayload, 'collapseKey'> {
   receiverUid: string
+  collapseKey?: string | null | undefined
   msgId?: string | undefined
   /** The sender's clock in epoch milliseconds. */
   sendTime?: number | undefined
   ttlSeconds?: number | undefined
+}
+
+/** What an erasure removed of a receiver. */
+export interface Erased {
+  messages: number
+  tombstones: number
+  devices: number
+}
+
+/** What a recall found: `recalled` (no reader had acknowledged it), `partly_delivered` or `delivered` (nothing removed). */
+export type RecallState = 'recalled' | 'partly_delivered' | 'delivered'
+
+/** A recall's answer: device ids, null for a receiver without devices. */
+export interface RecallResult {
+  msgId: string
+  state: RecallState
+  recalledFrom: Array<string | null>
+  deliveredTo: Array<string | null>
 }
 
 export type StoreStatus = 'stored' | 'duplicate' | 'conflict' | 'inbox_full'
@@ -189,6 +210,12 @@ export interface MessageEvents {
   acked (count: number): void
   expired (count: number): void
   dropped (count: number): void
+  /** Pending messages replaced by a newer one of the same collapse key. */
+  superseded (count: number): void
+  /** Pending messages their sender recalled. */
+  recalled (count: number): void
+  /** Messages (pending or tombstones) removed by erasures of their receivers. */
+  erased (count: number): void
   /** Held page requests woken by a commit. */
   wakeups (count: number): void
 }

@@ -2,9 +2,11 @@
 import type { Store } from '../store/types.js'
 import { createAcks } from './acks.js'
 import { createDevices, type Registration } from './devices.js'
+import { createErasure } from './erasure.js'
+import { createRecall } from './recall.js'
 import { createExpiry } from './expiry.js'
 import type {
-  AckSelector, DeviceView, MessageEvents, MessageRules, NewMessage, PageRequest, PageResult, StoredMessage, StoreOutcome, SummaryQuery, SummaryResult,
+  AckSelector, DeviceView, Erased, MessageEvents, RecallResult, MessageRules, NewMessage, PageRequest, PageResult, StoredMessage, StoreOutcome, SummaryQuery, SummaryResult,
   SweepResult
 } from './model.js'
 import { createReads } from './reads.js'
@@ -27,6 +29,14 @@ export interface MessageService {
    * deleted, leaving a tombstone, once no device has it pending. Answers how many it took.
    */
   ack (receiverUid: string, selector: AckSelector, deviceId?: string): Promise<number>
+  /**
+   * The sender takes back a message: removed for every reader that still has it (a tombstone stays), nothing counted
+   * lost. Answers what was recalled and what was already delivered; MESSAGE_NOT_FOUND for an unknown id or another
+   * sender's message. Recalling again answers the same.
+   */
+  recall (receiverUid: string, msgId: string, senderUid: string): Promise<RecallResult>
+  /** Erases everything held about the receiver; answers what it removed (zeros for an unknown receiver). */
+  erase (receiverUid: string): Promise<Erased>
   /** Registers a device (idempotent); TOO_MANY_DEVICES past MAX_DEVICES_PER_RECEIVER. */
   registerDevice (receiverUid: string, deviceId: string): Promise<Registration>
   /** The receiver's devices with their pending counts. */
@@ -61,6 +71,8 @@ export function createMessageService (store: Store, rules: MessageRules, events:
     page: reads.page,
     get: reads.get,
     ack: createAcks(context),
+    recall: createRecall(context),
+    erase: createErasure(context),
     registerDevice: devices.register,
     devices: devices.list,
     unregisterDevice: devices.unregister,

@@ -1,6 +1,6 @@
 // Storing: group commit (write-queue.ts), dedup against pending messages and tombstones, the quota and its overflow policy, seq.
 import { v7 as uuidv7 } from 'uuid'
-import type { StoreTx } from '../store/types.js'
+import type { Collapsible, StoreTx } from '../store/types.js'
 import { applyRemoval, withStored } from './summary-rows.js'
 import { lockAndPurge } from './expiry.js'
 import { mapKey } from '../lib/map-key.js'
@@ -9,13 +9,14 @@ import type { MessageRules, NewMessage, PendingMessage, ReceiverState, StoreOutc
 import { readerList, readersOf } from './readers.js'
 import type { Waiters } from './waiting.js'
 import { createWriteQueue } from './write-queue.js'
-import { secondsToMillis, type DomainContext, type Tally } from './context.js'
+import { secondsToMillis, tombstoneUntil, type DomainContext, type Tally } from './context.js'
+import { answerOf, keptAnswer } from './recall.js'
 
 // At most this many messages share one transaction (one full request of the batch endpoint), which bounds how long it holds the event loop.
 const GROUP_COMMIT_MAX_ITEMS = 500
 
 const samePayload = (a: StoredMessage, b: MessageToStore): boolean =>
-  a.senderUid === b.senderUid && a.msgType === b.msgType && a.content === b.content
+  a.senderUid === b.senderUid && a.msgType === b.msgType && a.content === b.content && a.collapseKey === b.collapseKey
 
 /** The stored copy a retry of `item` would duplicate: pending, or a tombstone still in its dedup window. */
 async function existingCopy (tx: StoreTx, state: GroupState, item: MessageToStore, now: number): Promise<StoredMessage | undefined> {
@@ -32,21 +33,56 @@ async function existingCopy (tx: StoreTx, state: GroupState, item: MessageToStor
 }
 
 /** Frees a place for one more message: false under the reject policy, else drops the receiver's oldest as lost. */
-async function makeRoom (tx: StoreTx, state: GroupState, receiver: ReceiverState, rules: MessageRules, tally: Tally): Promise<boolean> {
+async function makeRoom (tx: StoreTx, state: GroupState, receiver: ReceiverState, rules: MessageRules, tally: Tally, now: number): Promise<boolean> {
   const { receiverUid } = receiver
   while (receiver.pendingCount >= rules.maxPendingPerReceiver) {
     if (rules.overflowPolicy === 'reject') return false
     // Dropping works on what is in the database: write the group's stores first, and read the rows again after.
-    await flushGroup(tx, state)
+    await flushGroup(tx, state, now, tombstoneUntil(rules, now))
     const oldest = await tx.oldestPending(receiverUid)
     if (oldest === undefined) break
     await tx.removePending(receiverUid, [oldest.seq])
     await applyRemoval(tx, new Map([[receiverUid, receiver]]), [oldest], 'lost')
     state.pending.delete(mapKey(receiverUid, oldest.msgId))
+    for (const [key, list] of state.collapsible) state.collapsible.set(key, list.filter((message) => message.receiverUid !== receiverUid || message.seq !== oldest.seq))
     setSummaryRows(state, receiver, oldest.senderUid, await tx.findSummaryRows([[receiverUid, oldest.senderUid]]))
     tally.dropped++
   }
   return true
+}
+
+/**
+ * Replaces the pending messages of a new message's receiver, sender and collapse key: each leaves its readers (its
+ * summary rows count one less; the new message, of the same sender, becomes their latest next) and the quota, without
+ * counting as lost, and is deleted at the group's next flush, leaving a tombstone that a recall of it answers from as
+ * it would have then. (An events feed records one message.superseded per message here.)
+ */
+async function supersede (
+  tx: StoreTx, state: GroupState, receiver: ReceiverState, replaced: readonly Collapsible[], purgeAt: number | null, tally: Tally
+): Promise<void> {
+  const { receiverUid } = receiver
+  let devices = state.devices.get(receiverUid)
+  if (devices === undefined) {
+    devices = receiver.devices === 0 ? [] : await tx.findDevices([receiverUid])
+    state.devices.set(receiverUid, devices)
+  }
+  for (const message of replaced) {
+    for (const reader of readerList(message.readers)) {
+      const summaryKey = mapKey(receiverUid, reader, message.senderUid)
+      const row = state.summaryRows.get(summaryKey)
+      if (row === undefined) continue
+      state.summaryRows.set(summaryKey, { ...row, pendingCount: row.pendingCount - 1 })
+      state.changed.add(summaryKey)
+    }
+    receiver.pendingCount -= 1
+    const messageKey = mapKey(receiverUid, message.msgId)
+    const stored = state.pending.get(messageKey)
+    state.pending.delete(messageKey)
+    if (stored !== undefined && purgeAt !== null) state.tombstones.set(messageKey, { message: stored, purgeAt })
+    state.withdrawals.push({ receiverUid, seq: message.seq, recall: keptAnswer(answerOf(message.msgId, message.readers, message.storedAt, devices)) })
+    tally.superseded++
+  }
+  state.collapsible.set(mapKey(receiverUid, replaced[0]?.senderUid ?? '', replaced[0]?.collapseKey ?? ''), [])
 }
 
 /** The receivers that got a new message. */
@@ -69,6 +105,9 @@ function addMessage (state: GroupState, receiver: ReceiverState, item: MessageTo
   }
   state.inserts.push(message)
   state.pending.set(mapKey(item.receiverUid, item.msgId), message)
+  if (message.collapseKey !== null) {
+    state.collapsible.set(mapKey(message.receiverUid, message.senderUid, message.collapseKey), [{ ...message, remaining: 0, collapseKey: message.collapseKey }])
+  }
   for (const reader of readerList(message.readers)) {
     const summaryKey = mapKey(item.receiverUid, reader, item.senderUid)
     state.summaryRows.set(summaryKey, withStored(state.summaryRows.get(summaryKey), message, reader))
@@ -87,7 +126,13 @@ export function createStoring ({ store, rules, clock, write }: DomainContext, wa
       tally.duplicates++
       return { status: 'duplicate', msgId: item.msgId, message: existing }
     }
-    if (!await makeRoom(tx, state, receiver, rules, tally)) return { status: 'inbox_full', msgId: item.msgId, message: null }
+    const replaced = item.collapseKey === null ? [] : state.collapsible.get(mapKey(item.receiverUid, item.senderUid, item.collapseKey)) ?? []
+    // The quota counts what is left once the replaced messages go: a store that replaces one never lacks room for it.
+    if (rules.overflowPolicy === 'reject' && receiver.pendingCount - replaced.length >= rules.maxPendingPerReceiver) {
+      return { status: 'inbox_full', msgId: item.msgId, message: null }
+    }
+    if (replaced.length > 0) await supersede(tx, state, receiver, replaced, tombstoneUntil(rules, now), tally)
+    if (!await makeRoom(tx, state, receiver, rules, tally, now)) return { status: 'inbox_full', msgId: item.msgId, message: null }
     tally.stored++
     return { status: 'stored', msgId: item.msgId, message: addMessage(state, receiver, item, now) }
   }
@@ -103,7 +148,7 @@ export function createStoring ({ store, rules, clock, write }: DomainContext, wa
         const receiver = receivers.get(item.receiverUid) as ReceiverState
         outcomes.push(await storeOne(tx, state, receiver, item, now, tally))
       }
-      await flushGroup(tx, state)
+      await flushGroup(tx, state, now, tombstoneUntil(rules, now))
       await tx.saveReceivers([...receivers.values()])
       await tx.announceStored(storedFor(outcomes))
       return outcomes
@@ -118,6 +163,7 @@ export function createStoring ({ store, rules, clock, write }: DomainContext, wa
   const prepare = (message: NewMessage): MessageToStore => ({
     ...message,
     msgId: message.msgId ?? uuidv7(),
+    collapseKey: message.collapseKey ?? null,
     sendTime: message.sendTime ?? null,
     ttlSeconds: message.ttlSeconds ?? rules.messageTtlSeconds
   })

@@ -33,7 +33,8 @@ export function withStored (row: SummaryRow | undefined, message: StoredMessage,
   }
 }
 
-export type Removal = 'ack' | 'lost'
+/** Why messages left: acked (the lost count resets), lost (it grows), or withdrawn by their sender or a newer message of their collapse key (it stays). */
+export type Removal = 'ack' | 'lost' | 'withdrawn'
 
 /** The row once `removed` (all of its sender) left it: acked ones reset the lost count, lost ones add to it. */
 function withRemoved (row: SummaryRow, removed: readonly RemovedMessage[], reason: Removal): SummaryRow {
@@ -41,7 +42,7 @@ function withRemoved (row: SummaryRow, removed: readonly RemovedMessage[], reaso
   if (reason === 'lost') {
     next.lostCount += removed.length
     next.lostSeq = Math.max(next.lostSeq ?? 0, ...removed.map((message) => message.seq))
-  } else {
+  } else if (reason === 'ack') {
     next.lostCount = 0
     next.lostSeq = null
   }

@@ -15,10 +15,10 @@ function epochOf (dateTime: string): number {
 const PAYLOAD = Object.entries(PAYLOAD_FIELDS).map(([name, { field }]) => [name as keyof NewMessageBody, field] as const)
 
 /** The payload's fields after sender_uid under the domain's names; the table's types are checked where it is written. */
-function payloadOf (body: NewMessageBody): Omit<MessagePayload, 'senderUid'> {
+function payloadOf (body: NewMessageBody): Omit<MessagePayload, 'senderUid' | 'collapseKey'> {
   const payload: Record<string, unknown> = {}
   for (const [name, field] of PAYLOAD) payload[field] = body[name]
-  return payload as Omit<MessagePayload, 'senderUid'>
+  return payload as Omit<MessagePayload, 'senderUid' | 'collapseKey'>
 }
 
 export function toNewMessage (body: NewMessageBody): NewMessage {
@@ -27,6 +27,7 @@ export function toNewMessage (body: NewMessageBody): NewMessage {
     senderUid: body.sender_uid,
     msgId: body.msg_id,
     ...payloadOf(body),
+    collapseKey: body.collapse_key ?? null,
     sendTime: body.send_time === undefined ? undefined : epochOf(body.send_time),
     ttlSeconds: body.ttl_seconds
   }

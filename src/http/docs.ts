@@ -21,10 +21,11 @@ export async function registerDocs (app: FastifyInstance): Promise<void> {
       // Relative: each instance serves the document, so calls go to the instance it was loaded from.
       servers: [{ url: '/', description: 'the service that serves this document' }],
       tags: [
-        { name: 'store', description: 'The router: store messages for offline receivers (scope write)' },
+        { name: 'store', description: 'The router: store messages for offline receivers, and recall them (scope write)' },
         { name: 'fetch', description: 'The gateway: summary and pages, which never delete (scope read)' },
         { name: 'ack', description: 'The gateway: acknowledge, then delete (scope ack)' },
         { name: 'devices', description: "A receiver's devices, each with its own pending messages (register and unregister: scope ack; list: scope read)" },
+        { name: 'admin', description: 'Erase everything held about a receiver (scope admin)' },
         { name: 'operations', description: 'Health, readiness and metrics; no key needed' }
       ],
       components: {

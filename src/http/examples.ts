@@ -9,6 +9,7 @@ const FIRST = {
   msg_type: 1,
   content: 'see you at 8?',
   send_time: '2026-11-27T04:36:55.123Z',
+  collapse_key: null,
   seq: 41,
   stored_at: '2026-11-27T04:36:55.201Z',
   expires_at: '2026-12-27T04:36:55.201Z'
@@ -21,12 +22,17 @@ const SECOND = {
   msg_type: 1,
   content: 'or 8:30, my train is late',
   send_time: '2026-11-27T04:37:12.480Z',
+  collapse_key: null,
   seq: 42,
   stored_at: '2026-11-27T04:37:12.512Z',
   expires_at: '2026-12-27T04:37:12.512Z'
 }
 
 export const EXAMPLES = {
+  recall: { sender_uid: 'alice' },
+  recallResult: { msg_id: 'alice-0002', state: 'recalled', recalled_from: ['bob-phone', 'bob-laptop'], delivered_to: [] },
+  recallPartly: { msg_id: 'alice-0002', state: 'partly_delivered', recalled_from: ['bob-laptop'], delivered_to: ['bob-phone'] },
+  erased: { messages: 3, tombstones: 12, devices: 2 },
   newMessage: { receiver_uid: 'bob', sender_uid: 'alice', msg_id: 'alice-0001', msg_type: 1, content: 'see you at 8?' },
   message: FIRST,
   stored: { ...FIRST, duplicate: false },
@@ -139,7 +145,7 @@ export const ERROR_EXAMPLES: Record<number, Named> = {
   409: {
     other_payload: {
       summary: 'the same msg_id with other content',
-      value: error(409, 'MSG_ID_CONFLICT', 'msg_id "alice-0001" is already stored for this receiver with a different sender_uid, msg_type or content')
+      value: error(409, 'MSG_ID_CONFLICT', 'msg_id "alice-0001" is already stored for this receiver with a different sender_uid, msg_type, content or collapse_key')
     },
     too_many_devices: {
       summary: 'bob has MAX_DEVICES_PER_RECEIVER devices',

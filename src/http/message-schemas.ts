@@ -2,7 +2,7 @@
 import { Type, type Static, type TSchema } from 'typebox'
 import type { MessagePayload } from '../domain/model.js'
 import { EXAMPLES } from './examples.js'
-import { CONTENT_PATTERN, DateTimeSchema, MsgIdSchema, Nullable, ReceiverUidSchema, SenderUidSchema, type SchemaLimits } from './schemas.js'
+import { CONTENT_PATTERN, CollapseKeySchema, DateTimeSchema, MsgIdSchema, Nullable, ReceiverUidSchema, SenderUidSchema, type SchemaLimits } from './schemas.js'
 
 /** A payload field in the contract: the domain field it is, its schema in a message, and in a new message. */
 interface PayloadField {
@@ -12,8 +12,11 @@ interface PayloadField {
 }
 type PayloadTable = Readonly<Record<string, PayloadField>>
 
-/** Payload fields that no entry holds (sender_uid is written out in each schema, where the contract puts it). */
-type Unheld<T extends PayloadTable> = Exclude<keyof MessagePayload, 'senderUid' | T[keyof T]['field']>
+/**
+ * Payload fields that no entry holds (sender_uid is written out in each schema, where the contract puts it; collapse_key
+ * too: optional in a new message, null in a message without one, so its two schemas differ).
+ */
+type Unheld<T extends PayloadTable> = Exclude<keyof MessagePayload, 'senderUid' | 'collapseKey' | T[keyof T]['field']>
 /** Entries whose schemas do not hold exactly the values of their domain field. */
 type Mistyped<T extends PayloadTable> = {
   [K in keyof T]: [Static<T[K]['shown']> | Static<ReturnType<T[K]['given']>>] extends [MessagePayload[T[K]['field']]]
@@ -64,6 +67,7 @@ export const MessageSchema = Type.Object({
   sender_uid: SenderUidSchema,
   ...shownPayload,
   send_time: DateTimeSchema,
+  collapse_key: Nullable(Type.String({ ...CollapseKeySchema, description: 'the collapse key the sender gave; null without one' })),
   seq: Type.Integer({ description: 'server-assigned, strictly increasing per receiver in commit order' }),
   stored_at: DateTimeSchema,
   expires_at: DateTimeSchema
@@ -82,6 +86,7 @@ export function newMessageSchema (limits: SchemaLimits) {
     msg_id: Type.Optional(Type.String({ ...MsgIdSchema, description: 'fingerprint for dedup; the server makes a time-ordered UUIDv7 when omitted' })),
     ...givenPayload(limits),
     send_time: Type.Optional(Type.String({ format: 'date-time', description: "the sender's clock, RFC 3339 with a zone; the server's time when omitted" })),
+    collapse_key: Type.Optional(CollapseKeySchema),
     ttl_seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: limits.messageTtlSeconds, description: 'expire sooner than the default' }))
   }, {
     additionalProperties: false,

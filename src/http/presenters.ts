@@ -14,6 +14,7 @@ export function presentMessage (message: StoredMessage): ApiMessage {
     msg_type: message.msgType,
     content: message.content,
     send_time: formatTime(message.sendTime),
+    collapse_key: message.collapseKey,
     seq: message.seq,
     stored_at: formatTime(message.storedAt),
     expires_at: formatTime(message.expiresAt)

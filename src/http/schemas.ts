@@ -28,6 +28,13 @@ export const MsgIdSchema = Type.String({
   description: 'message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +',
   examples: ['alice-0001']
 })
+export const CollapseKeySchema = Type.String({
+  minLength: 1,
+  maxLength: 100,
+  pattern: UID_PATTERN,
+  description: 'collapse key: 1-100 of A-Z a-z 0-9 . _ - : @ +; a new message replaces the pending ones of the same receiver, sender and key',
+  examples: ['typing']
+})
 // Not an example: Swagger UI would fill it in, and "Try it out" would then fail for a receiver without devices.
 export const DeviceIdFieldSchema = Type.String({
   ...USER_ID,
@@ -65,7 +72,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   401: 'UNAUTHORIZED: no API key, or an unknown one',
   403: 'FORBIDDEN: the API key lacks the scope this operation needs',
   404: 'MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver (or its device), or DEVICE_NOT_FOUND: the device_id is not registered for this receiver',
-  409: 'MSG_ID_CONFLICT: this msg_id is already stored for the receiver with another sender_uid, msg_type or content; ' +
+  409: 'MSG_ID_CONFLICT: this msg_id is already stored for the receiver with another sender_uid, msg_type, content or collapse_key; ' +
     'TOO_MANY_DEVICES: the receiver has MAX_DEVICES_PER_RECEIVER devices',
   413: 'FST_ERR_CTP_BODY_TOO_LARGE: the body is over BODY_LIMIT_BYTES',
   415: 'FST_ERR_CTP_INVALID_MEDIA_TYPE: bodies must be application/json',

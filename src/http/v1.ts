@@ -8,6 +8,7 @@ import { deviceRoutes } from './device-routes.js'
 import { httpErrors } from './errors.js'
 import { messageRoutes } from './message-routes.js'
 import { receiverRoutes } from './receiver-routes.js'
+import { recallRoutes } from './recall-routes.js'
 
 export interface V1Options {
   config: Config
@@ -33,4 +34,5 @@ export const v1Routes: FastifyPluginAsyncTypebox<V1Options> = async (v1, { confi
   })
   await v1.register(receiverRoutes, { service })
   await v1.register(deviceRoutes, { service })
+  await v1.register(recallRoutes, { service })
 }

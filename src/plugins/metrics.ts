@@ -51,6 +51,9 @@ export function createMetrics (): Metrics {
   const acked = counter('offline_messages_acked_total', 'Messages deleted by an ack')
   const expired = counter('offline_messages_expired_total', 'Messages removed because their TTL ran out')
   const dropped = counter('offline_messages_dropped_total', 'Messages removed by the drop_oldest overflow policy')
+  const superseded = counter('offline_messages_superseded_total', 'Pending messages replaced by a newer message of the same collapse key')
+  const recalled = counter('offline_messages_recalled_total', 'Pending messages their sender recalled')
+  const erased = counter('offline_messages_erased_total', 'Messages (pending, and tombstones) removed by erasures of their receivers')
 
   const wakeups = counter('offline_messages_wakeups_total', 'Held page requests (wait_seconds) woken by a commit')
   let waitersSource: () => number = () => 0
@@ -100,6 +103,9 @@ export function createMetrics (): Metrics {
       acked: (count) => acked.inc(count),
       expired: (count) => expired.inc(count),
       dropped: (count) => dropped.inc(count),
+      superseded: (count) => superseded.inc(count),
+      recalled: (count) => recalled.inc(count),
+      erased: (count) => erased.inc(count),
       wakeups: (count) => wakeups.inc(count)
     },
     observeRequest (method, route, statusCode, seconds) {

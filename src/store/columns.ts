@@ -45,7 +45,8 @@ export const MESSAGE = columnsOf<StoredMessage>()([
   { name: 'content', type: 'text', field: 'content' },
   { name: 'send_time', type: 'bigint', field: 'sendTime' },
   { name: 'stored_at', type: 'bigint', field: 'storedAt' },
-  { name: 'expires_at', type: 'bigint', field: 'expiresAt' }
+  { name: 'expires_at', type: 'bigint', field: 'expiresAt' },
+  { name: 'collapse_key', type: 'text', field: 'collapseKey', nullable: true }
 ])
 const READERS = { name: 'readers', type: 'integer', field: 'readers' } as const
 /** The columns of the messages table: a message's, and the readers that still have it pending. */

@@ -27,7 +27,7 @@ function checked (column: Column): Column & { field: string } {
 
 /** The source of one column's value read from `source`. */
 function readOf (column: Column, source: string): string {
-  if (column.type === 'text') return `String(${source})`
+  if (column.type === 'text') return column.nullable === true ? `(${source} === null || ${source} === undefined ? null : String(${source}))` : `String(${source})`
   if (column.nullable === true) return `toNullableNumber(${source})`
   return column.absentAs === undefined ? `toNumber(${source})` : `toNumber(${source} ?? ${column.absentAs})`
 }
@@ -95,6 +95,7 @@ export const toStoredMessage = rowReader<StoredMessage>(MESSAGE)
 export const toReceiverMessageFromValues: (receiverUid: string, values: readonly unknown[]) => StoredMessage =
   compile(['receiverUid', 'values'], literalOf(PAGE, (_, i) => `values[${i}]`, ['receiverUid']))
 export const storedMessageValues = writer<StoredMessage>(MESSAGE)
+export const toPendingMessage = rowReader<PendingMessage>(PENDING)
 /** A message's column values with its readers, in PENDING order. */
 export const pendingMessageValues = writer<PendingMessage>(PENDING)
 

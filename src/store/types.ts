@@ -1,7 +1,9 @@
 // The store port: what the domain may ask of a store, in the domain's model types, with times as epoch milliseconds.
 // sqlite/store.ts and postgres/store.ts implement it (citus/store.ts through PostgreSQL's), and
 // test/store/store-contract.test.ts holds them to it.
-import type { Ack, Device, DeviceView, PendingMessage, ReceiverState, RemovedMessage, StoredMessage, SummaryRow, Tombstone } from '../domain/model.js'
+import type {
+  Ack, Device, DeviceView, Erased, PendingMessage, ReceiverState, RemovedMessage, StoredMessage, SummaryRow, Tombstone
+} from '../domain/model.js'
 
 export interface SummaryView {
   receiver: ReceiverState | undefined
@@ -34,6 +36,29 @@ export interface StoredCopies {
   pending: StoredMessage[]
   tombstones: Tombstone[]
   summaryRows: SummaryRow[]
+}
+
+/** A receiver, sender and collapse key: the pending messages a new message with that key replaces. */
+export type CollapseKey = readonly [receiverUid: string, senderUid: string, collapseKey: string]
+
+/** A pending message with a collapse key, as the store finds it for a message that may replace it. */
+export interface Collapsible extends RemovedMessage {
+  collapseKey: string
+  storedAt: number
+}
+
+/** A pending message to delete for every reader it has left, and what its tombstone keeps of why (tombstones.recall). */
+export interface Withdrawal {
+  receiverUid: string
+  seq: number
+  /** The recall's answer, as JSON, that a recall of this message answers again. */
+  recall: string
+}
+
+/** What a recall finds under a msg_id: the message while it is pending, or its tombstone. */
+export interface RecallTarget {
+  pending?: PendingMessage
+  tombstone?: { message: StoredMessage, recall: string | null }
 }
 
 /** What an ack removal deleted, and the summary rows it touches (read in the same statement where the store can). */
@@ -101,6 +126,18 @@ export interface StoreTx {
   takeOver (receiverUid: string, slot: number): Promise<void>
   /** Notes the time of an ack on each of these devices. */
   touchDevices (devices: ReadonlyArray<readonly [receiverUid: string, slot: number]>, now: number): Promise<void>
+  /** The pending messages of these (receiver, sender, collapse key), expired or not (the caller purges first). */
+  findCollapsible (keys: readonly CollapseKey[]): Promise<Collapsible[]>
+  /**
+   * Deletes these pending messages for every reader they have left, keeping them as tombstones (with their recall) until
+   * `tombstoneUntil` unless it is null; answers those it deleted (readers: all they had; remaining: 0).
+   */
+  withdraw (withdrawals: readonly Withdrawal[], now: number, tombstoneUntil: number | null): Promise<RemovedMessage[]>
+  /** The message with this id of a receiver, pending (with its readers) or as a tombstone, whatever its expiry. */
+  findForRecall (receiverUid: string, msgId: string): Promise<RecallTarget>
+  /** Deletes every row of the receiver in every table (its receivers row last); answers what it removed. */
+  erase (receiverUid: string): Promise<Erased>
+
   /** Tells the other instances, once this transaction commits, that these receivers have new messages. */
   announceStored (receiverUids: readonly string[]): Promise<void>
 }

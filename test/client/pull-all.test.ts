@@ -53,7 +53,7 @@ t.test('the handler gets each message as the API returns it, snake_case, not a c
   t.same(pages[0], ['sender_uid', 'messages'], 'a page is {sender_uid, messages}')
   const bySeq = (a: unknown, b: unknown) => (a as { seq: number }).seq - (b as { seq: number }).seq
   t.strictSame([...handed].sort(bySeq), fromApi, 'the messages handed over are the ones GET /v1/receivers/{receiver_uid}/messages returns, field for field')
-  t.same(Object.keys(handed[0] ?? {}), ['msg_id', 'receiver_uid', 'sender_uid', 'msg_type', 'content', 'send_time', 'seq', 'stored_at', 'expires_at'])
+  t.same(Object.keys(handed[0] ?? {}), ['msg_id', 'receiver_uid', 'sender_uid', 'msg_type', 'content', 'send_time', 'collapse_key', 'seq', 'stored_at', 'expires_at'])
 })
 
 t.test('when the handler fails, the page it failed on and everything after it stay pending', async (t) => {

@@ -13,7 +13,7 @@ interface Teardown { teardown (fn: () => unknown): void }
 
 const NODES: Record<string, string> = { 'r-0': 'A', 'r-1': 'B', 'r-2': 'A', 'r-3': 'B', 'r-4': 'B', 'r-5': 'A', 'r-6': 'A', 'r-7': 'B', 'r-8': 'A', 'r-9': 'B' }
 const nodeOf = (receiverUid: string): string => NODES[receiverUid] ?? '?'
-const noEvents: MessageEvents = { stored () {}, duplicates () {}, acked () {}, expired () {}, dropped () {}, wakeups () {} }
+const noEvents: MessageEvents = { stored () {}, duplicates () {}, acked () {}, expired () {}, dropped () {}, superseded () {}, recalled () {}, erased () {}, wakeups () {} }
 
 /** The store under test with the stub partition, recording the receivers each transaction locked. */
 async function partitionedStore (t: Teardown): Promise<{ store: Store, locked: string[][] }> {

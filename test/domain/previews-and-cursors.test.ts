@@ -30,7 +30,7 @@ t.test('a preview is the first 100 code points of the content, counted as code p
 
 t.test('a stored message becomes its sender row\'s latest, one more pending, and keeps the row\'s losses', async (t) => {
   const message: StoredMessage = {
-    receiverUid: 'bob', seq: 7, msgId: 'm7', senderUid: 'alice', msgType: 2, content: '😀'.repeat(120), sendTime: 1000, storedAt: 2000, expiresAt: 3000
+    receiverUid: 'bob', seq: 7, msgId: 'm7', senderUid: 'alice', msgType: 2, content: '😀'.repeat(120), sendTime: 1000, storedAt: 2000, expiresAt: 3000, collapseKey: null
   }
   const first = withStored(undefined, message, 0)
   t.strictSame(first, {

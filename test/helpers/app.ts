@@ -8,7 +8,10 @@ export const KEYS = {
   router: 'router:router-secret-1:write',
   gateway: 'gateway:gateway-secret-1:read+ack',
   reader: 'reader:reader-secret-1:read',
-  admin: 'admin:admin-secret-1:write+read+ack'
+  /** Every scope: the tests' default key (call()). */
+  admin: 'admin:admin-secret-1:write+read+ack+admin',
+  /** The scope admin alone (v1.2's erasure): an operator's key. */
+  operator: 'operator:operator-secret-1:admin'
 }
 export const API_KEYS = Object.values(KEYS).join(',')
 export const bearer = (entry: string) => ({ authorization: `Bearer ${entry.split(':')[1] ?? ''}` })
@@ -16,7 +19,8 @@ export const AUTH = {
   router: bearer(KEYS.router),
   gateway: bearer(KEYS.gateway),
   reader: bearer(KEYS.reader),
-  admin: bearer(KEYS.admin)
+  admin: bearer(KEYS.admin),
+  operator: bearer(KEYS.operator)
 }
 
 export interface TestClock {

@@ -14,7 +14,7 @@ export const RULES: MessageRules = {
   maxDevicesPerReceiver: 5
 }
 
-export interface Counted { stored: number, duplicates: number, acked: number, expired: number, dropped: number, wakeups: number }
+export interface Counted { stored: number, duplicates: number, acked: number, expired: number, dropped: number, superseded: number, recalled: number, erased: number, wakeups: number }
 
 export interface DomainUnderTest {
   service: MessageService
@@ -28,13 +28,16 @@ export interface DomainUnderTest {
 /** The MessageService over a fresh in-memory store, with a clock the test moves. */
 export function createDomain (rules: Partial<MessageRules> = {}): DomainUnderTest {
   const store = createMemoryStore()
-  const counted: Counted = { stored: 0, duplicates: 0, acked: 0, expired: 0, dropped: 0, wakeups: 0 }
+  const counted: Counted = { stored: 0, duplicates: 0, acked: 0, expired: 0, dropped: 0, superseded: 0, recalled: 0, erased: 0, wakeups: 0 }
   const events: MessageEvents = {
     stored: (n) => { counted.stored += n },
     duplicates: (n) => { counted.duplicates += n },
     acked: (n) => { counted.acked += n },
     expired: (n) => { counted.expired += n },
     dropped: (n) => { counted.dropped += n },
+    superseded: (n) => { counted.superseded += n },
+    recalled: (n) => { counted.recalled += n },
+    erased: (n) => { counted.erased += n },
     wakeups: (n) => { counted.wakeups += n }
   }
   let now = Date.parse('2026-12-01T10:00:00.000Z')

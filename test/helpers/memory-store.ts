@@ -9,6 +9,8 @@ interface State {
   receivers: Map<string, ReceiverState>
   messages: PendingMessage[]
   tombstones: Tombstone[]
+  /** tombstones.recall: under mapKey(receiver, msg_id), the recall a withdrawn message's tombstone keeps. */
+  recalls: Map<string, string>
   summaryRows: SummaryRow[]
   devices: Device[]
 }
@@ -31,7 +33,7 @@ export interface MemoryStore extends Store {
 }
 
 export function createMemoryStore (): MemoryStore {
-  let state: State = { receivers: new Map(), messages: [], tombstones: [], summaryRows: [], devices: [] }
+  let state: State = { receivers: new Map(), messages: [], tombstones: [], recalls: new Map(), summaryRows: [], devices: [] }
   const acksSeen: Ack[] = []
   let queue: Promise<unknown> = Promise.resolve()
 
@@ -157,6 +159,43 @@ export function createMemoryStore (): MemoryStore {
       for (const [receiverUid, slot] of devices) {
         for (const device of state.devices) if (device.receiverUid === receiverUid && device.slot === slot) device.lastAckAt = now
       }
+    },
+    async findCollapsible (keys) {
+      return state.messages.filter((m) => keys.some(([r, s, k]) => m.receiverUid === r && m.senderUid === s && m.collapseKey === k))
+        .map((m) => ({ ...removedOf(m, m.readers, 0), collapseKey: m.collapseKey ?? '', storedAt: m.storedAt }))
+    },
+    async withdraw (withdrawals, now, tombstoneUntil) {
+      const removed: RemovedMessage[] = []
+      for (const { receiverUid, seq, recall } of withdrawals) {
+        const message = state.messages.find((m) => m.receiverUid === receiverUid && m.seq === seq)
+        if (message === undefined) continue
+        state.messages = state.messages.filter((m) => m !== message)
+        removed.push(removedOf(message, message.readers, 0))
+        if (tombstoneUntil === null) continue
+        state.tombstones.push({ message: stored(message), purgeAt: tombstoneUntil })
+        state.recalls.set(mapKey(receiverUid, message.msgId), recall)
+      }
+      return removed
+    },
+    async findForRecall (receiverUid, msgId) {
+      const pending = state.messages.find((m) => m.receiverUid === receiverUid && m.msgId === msgId)
+      if (pending !== undefined) return { pending: copy(pending) }
+      const tombstone = state.tombstones.find((t) => t.message.receiverUid === receiverUid && t.message.msgId === msgId)
+      return tombstone === undefined ? {} : { tombstone: { message: copy(tombstone.message), recall: state.recalls.get(mapKey(receiverUid, msgId)) ?? null } }
+    },
+    async erase (receiverUid) {
+      const erased = {
+        messages: state.messages.filter((m) => m.receiverUid === receiverUid).length,
+        tombstones: state.tombstones.filter((t) => t.message.receiverUid === receiverUid).length,
+        devices: state.devices.filter((d) => d.receiverUid === receiverUid).length
+      }
+      state.messages = state.messages.filter((m) => m.receiverUid !== receiverUid)
+      state.tombstones = state.tombstones.filter((t) => t.message.receiverUid !== receiverUid)
+      for (const key of [...state.recalls.keys()]) if (key.startsWith(mapKey(receiverUid, ''))) state.recalls.delete(key)
+      state.devices = state.devices.filter((d) => d.receiverUid !== receiverUid)
+      state.summaryRows = state.summaryRows.filter((row) => row.receiverUid !== receiverUid)
+      state.receivers.delete(receiverUid)
+      return erased
     },
     async announceStored () {}
   }

@@ -53,6 +53,7 @@ t.test('batch messages are stored with the same shape and times as single stores
     msg_type: 3,
     content: 'voice',
     send_time: '2026-11-27T04:00:00.500Z',
+    collapse_key: null,
     seq: 1,
     stored_at: '2026-11-27T04:36:55.123Z',
     expires_at: '2026-11-27T04:37:55.123Z'

@@ -26,6 +26,7 @@ t.test('a pending message is answered with 200 exactly as it was stored', async 
     msg_type: 3,
     content: 'voice 🎤',
     send_time: '2026-11-27T04:00:00.000Z',
+    collapse_key: null,
     seq: 1,
     stored_at: stored.stored_at,
     expires_at: stored.expires_at

@@ -263,6 +263,7 @@ t.test('messages in a page have JSON numbers and RFC 3339 UTC times with millise
     msg_type: 2,
     content: 'https://cdn.example/a.png',
     send_time: '2026-11-27T04:00:00.000Z',
+    collapse_key: null,
     seq: 1,
     stored_at: '2026-11-27T04:36:55.123Z',
     expires_at: '2026-12-27T04:36:55.123Z'

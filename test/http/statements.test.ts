@@ -128,3 +128,31 @@ t.test('with devices, each endpoint sends the statements the README states', asy
     t.strictSame(measured[endpoint], { statements, roundTrips }, `${endpoint}: ${statements} statements, ${roundTrips} round trips on ${TEST_STORE}`)
   }
 })
+
+/**
+ * v1.2: a store with a collapse_key reads what it replaces (one statement more) and, when it replaces something,
+ * deletes it (one more); a store without one sends what it did before (above). Recall and erasure, for the record.
+ */
+const EXPECTED_V12: Record<string, Record<typeof TEST_STORE, [number, number]>> = {
+  'store with a collapse_key, nothing to replace': { sqlite: [10, 0], postgres: [7, 7] },
+  'store with a collapse_key that replaces one': { sqlite: [12, 0], postgres: [9, 9] },
+  recall: { sqlite: [9, 0], postgres: [7, 7] },
+  erase: { sqlite: [8, 0], postgres: [4, 4] }
+}
+
+t.test('v1.2: collapse keys, recall and erasure send the statements stated here', async (t) => {
+  const test = await buildTestApp(t, { API_KEYS: 'root:root-secret-1:write+read+ack+admin' })
+  const as = { authorization: 'Bearer root-secret-1' }
+  const store = (body: Record<string, unknown>) => ({ method: 'POST' as const, url: '/v1/messages', headers: as, payload: newMessage({ receiver_uid: 'erin', ...body }) })
+  const measured: Record<string, Cost> = {}
+  await test.call(store({ msg_id: 'e-0' }))
+  measured['store with a collapse_key, nothing to replace'] = await cost(test, store({ msg_id: 'e-1', collapse_key: 'typing' }), 201)
+  measured['store with a collapse_key that replaces one'] = await cost(test, store({ msg_id: 'e-2', collapse_key: 'typing' }), 201)
+  measured.recall = await cost(test, { method: 'POST', url: '/v1/receivers/erin/messages/e-0/recall', headers: as, payload: { sender_uid: 'alice' } }, 200)
+  measured.erase = await cost(test, { method: 'DELETE', url: '/v1/receivers/erin', headers: as }, 200)
+  t.comment(JSON.stringify(measured))
+  for (const [endpoint, expected] of Object.entries(EXPECTED_V12)) {
+    const [statements, roundTrips] = perGroup(test, endpoint, expected[TEST_STORE])
+    t.strictSame(measured[endpoint], { statements, roundTrips }, `${endpoint}: ${statements} statements, ${roundTrips} round trips on ${TEST_STORE}`)
+  }
+})

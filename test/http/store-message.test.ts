@@ -20,6 +20,7 @@ t.test('a new message answers 201 with the full message shape and duplicate fals
     msg_type: 2,
     content: 'https://img.example/1.png',
     send_time: '2026-11-27T04:30:00.000Z',
+    collapse_key: null,
     seq: 1,
     stored_at: START,
     expires_at: THIRTY_DAYS_LATER,

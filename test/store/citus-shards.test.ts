@@ -119,7 +119,7 @@ if (TEST_STORE !== 'postgres') {
       const { tx, flush } = createTx(recorded(client, texts), createCitusStatements({ shardOf, direct: access }))
       const [bob] = await tx.lockReceivers(['bob'])
       t.match(bob, { receiverUid: 'bob', lastSeq: 0 })
-      await tx.insertMessages([{ receiverUid: 'bob', seq: 1, msgId: 'm-1', senderUid: 'alice', msgType: 1, content: 'hi', sendTime: NOW, storedAt: NOW, expiresAt: NOW + 60_000, readers: 1 }])
+      await tx.insertMessages([{ receiverUid: 'bob', seq: 1, msgId: 'm-1', senderUid: 'alice', msgType: 1, content: 'hi', sendTime: NOW, storedAt: NOW, expiresAt: NOW + 60_000, collapseKey: null, readers: 1 }])
       await tx.saveReceivers([{ receiverUid: 'bob', lastSeq: 1, pendingCount: 1, nextExpiry: NOW + 60_000, devices: 0 }])
       const found = await tx.findCopiesAndSummaryRows([['bob', 'm-1']], [['bob', 'alice']])
       t.same(found.pending.map((message) => message.msgId), ['m-1'], 'the write went to the shard\'s table before the read')
@@ -149,7 +149,7 @@ async function storeOne (store: Store, receiverUid: string, msgId: string): Prom
     const [receiver] = await tx.lockReceivers([receiverUid])
     if (receiver === undefined) throw new Error('no receiver row')
     const seq = receiver.lastSeq + 1
-    await tx.insertMessages([{ receiverUid, seq, msgId, senderUid: 'alice', msgType: 1, content: msgId, sendTime: NOW, storedAt: NOW, expiresAt: NOW + 3_600_000, readers: 1 }])
+    await tx.insertMessages([{ receiverUid, seq, msgId, senderUid: 'alice', msgType: 1, content: msgId, sendTime: NOW, storedAt: NOW, expiresAt: NOW + 3_600_000, collapseKey: null, readers: 1 }])
     await tx.saveReceivers([{ ...receiver, lastSeq: seq, pendingCount: receiver.pendingCount + 1, nextExpiry: NOW + 3_600_000 }])
   }, store.writeLanes.laneOf?.(receiverUid))
 }

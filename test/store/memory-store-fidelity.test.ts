@@ -11,7 +11,7 @@ import { createTestDatabase } from '../helpers/database.js'
 import { RULES } from '../helpers/domain.js'
 import { createMemoryStore } from '../helpers/memory-store.js'
 
-const noEvents: MessageEvents = { stored () {}, duplicates () {}, acked () {}, expired () {}, dropped () {}, wakeups () {} }
+const noEvents: MessageEvents = { stored () {}, duplicates () {}, acked () {}, expired () {}, dropped () {}, superseded () {}, recalled () {}, erased () {}, wakeups () {} }
 const RECEIVERS = ['bob', 'eve']
 const DEVICES = ['phone', 'laptop', 'tablet', 'watch']
 const MSG_IDS = ['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7', 'm8']

@@ -12,7 +12,7 @@ import {
 } from '../../src/store/row-mapper.js'
 
 const message: PendingMessage = {
-  receiverUid: 'bob', seq: 7, msgId: 'm-7', senderUid: 'alice', msgType: 2, content: 'hi', sendTime: 1000, storedAt: 2000, expiresAt: 3000, readers: 5
+  receiverUid: 'bob', seq: 7, msgId: 'm-7', senderUid: 'alice', msgType: 2, content: 'hi', sendTime: 1000, storedAt: 2000, expiresAt: 3000, collapseKey: null, readers: 5
 }
 const { readers: _readers, ...stored } = message
 
@@ -23,11 +23,19 @@ function asRow (columns: readonly Column[], values: readonly unknown[]): Record<
 
 t.test('a message goes to its column values and back, whole or as a page leaves out its receiver', async (t) => {
   const values = pendingMessageValues(message)
-  t.strictSame(values, ['bob', 7, 'm-7', 'alice', 2, 'hi', 1000, 2000, 3000, 5])
+  t.strictSame(values, ['bob', 7, 'm-7', 'alice', 2, 'hi', 1000, 2000, 3000, null, 5])
   t.strictSame(toStoredMessageFromValues(values), stored)
   t.strictSame(toStoredMessage(asRow(PENDING, values)), stored)
   t.strictSame(toReceiverMessageFromValues('bob', values.slice(1)), stored)
   t.strictSame(toTombstoneFromValues([...values.slice(0, -1), 4000]), { message: stored, purgeAt: 4000 })
+})
+
+t.test('a collapse key is read as the string it is, and its absence as null (never "null")', async (t) => {
+  const keyed = pendingMessageValues({ ...message, collapseKey: 'typing' })
+  t.equal(toStoredMessageFromValues(keyed).collapseKey, 'typing')
+  t.equal(toStoredMessage(asRow(PENDING, keyed)).collapseKey, 'typing')
+  t.equal(toStoredMessage({ ...asRow(PENDING, keyed), collapse_key: null }).collapseKey, null)
+  t.equal(toStoredMessage({ ...asRow(PENDING, keyed), collapse_key: undefined }).collapseKey, null)
 })
 
 t.test('a removed message reads its readers, and remaining as 0 when a row has none', async (t) => {

@@ -8,7 +8,7 @@ import t, { type Test } from 'tap'
 import { CITUS_SQL } from '../../src/store/citus/statements.js'
 import { createCitusShapesStore } from '../../src/store/citus/store.js'
 import { SQL } from '../../src/store/postgres/statements.js'
-import { buildTestApp, newMessage, type TestApp } from '../helpers/app.js'
+import { AUTH, buildTestApp, newMessage, type TestApp } from '../helpers/app.js'
 import { TEST_STORE } from '../helpers/database.js'
 
 const TABLES = new Set(['receivers', 'messages', 'tombstones', 'conversations', 'devices'])
@@ -218,6 +218,13 @@ async function driveEveryEndpoint (t: Test, { call, clock, app }: TestApp, befor
   await expect(200, { method: 'POST', url: '/v1/receivers/r-2/acks', payload: { device_id: 'phone', up_to_seq: 10, sender_uid: 'carol' } })
   await expect(200, { method: 'POST', url: '/v1/receivers/r-2/acks', payload: { device_id: 'phone', up_to_seq: 10 } })
   await expect(204, { method: 'DELETE', url: '/v1/receivers/r-2/devices/browser' })
+
+  // v1.2: a store with a collapse key reads what it replaces, the next one replaces it; a recall; an erasure.
+  await expect(201, store({ receiver_uid: 'kim', msg_id: 'k-1', collapse_key: 'typing' }))
+  await expect(201, store({ receiver_uid: 'kim', msg_id: 'k-2', collapse_key: 'typing' }))
+  await expect(201, store({ receiver_uid: 'kim', msg_id: 'k-3' }))
+  await expect(200, { method: 'POST', url: '/v1/receivers/kim/messages/k-3/recall', payload: { sender_uid: 'alice' } })
+  await expect(200, { method: 'DELETE', url: '/v1/receivers/r-0', headers: AUTH.operator })
 
   await beforeTimePasses?.()
   // Time passes: a message stored with a short TTL has expired (purged at the receiver's next write), and the

@@ -27,6 +27,7 @@ function message (receiverUid: string, seq: number, fields: Partial<StoredMessag
     sendTime: NOW - 1000,
     storedAt: NOW,
     expiresAt: NOW + MINUTE,
+    collapseKey: null,
     ...fields
   }
 }

@@ -1,17 +1,24 @@
 // Citus's shapes of the statements that differ from PostgreSQL's (postgres/statements.ts): acks that answer the
 // messages they delete, and the rows a transaction inserts as multi-row VALUES, each part a statement of its own.
-import { PENDING, names } from '../columns.js'
+import { PENDING, TOMBSTONE, names } from '../columns.js'
 import { params } from '../postgres/params.js'
 import {
   DELETE_SUMMARY_ROWS, RECEIVERS, SUMMARY_ROWS, TOMBSTONES, TOUCH_DEVICES, UPSERT_RECEIVER, UPSERT_RECEIVER_ONTO_ITSELF, UPSERT_SUMMARY_ROW,
-  removeAckedSql, sql, type Sql
+  keyedBy, removeAckedSql, sql, type Sql
 } from '../postgres/sql-parts.js'
+import type { Withdrawal } from '../types.js'
+import { mapKey } from '../../lib/map-key.js'
 
 /** Citus's named statements of one text. */
 export const CITUS_SQL = {
   // SQL.removeAcked without the tombstones' INSERT ... SELECT, which Citus runs through the coordinator; the removed
   // messages' columns come back instead, and the tombstones go in the transaction's write (CITUS.writeBack).
-  removeAckedOnCitus: removeAckedSql('remove_acked_on_citus', 'return')
+  removeAckedOnCitus: removeAckedSql('remove_acked_on_citus', 'return'),
+  // SQL.withdraw without the tombstones' INSERT ... SELECT: the deleted messages come back whole, and their tombstones
+  // go in a statement of their own (CITUS.withdrawnTombstones).
+  withdrawOnCitus: sql('withdraw_on_citus',
+    'DELETE FROM messages m USING unnest($1::text[], $2::bigint[]) AS k (receiver_uid, seq) ' +
+    `WHERE ${keyedBy('m.receiver_uid', '$1::text[]')} AND m.receiver_uid = k.receiver_uid AND m.seq = k.seq RETURNING ${names(PENDING, 'm')}`)
 } as const
 
 /** On Citus, writeBack's updates as statements of their own, each of one text: named, so parsed once a connection. */
@@ -38,6 +45,18 @@ export interface CitusWrites {
  * the number of rows, so they go unnamed (parsed at each call: Citus plans a multi-row INSERT at each call anyway).
  */
 export const CITUS = {
+  /** The tombstones of withdrawn messages deleted by withdrawOnCitus, as VALUES, each with its withdrawal's recall. */
+  withdrawnTombstones (deleted: ReadonlyArray<Record<string, unknown>>, withdrawals: readonly Withdrawal[], now: number, tombstoneUntil: number): { sql: Sql, values: unknown[] } | undefined {
+    if (deleted.length === 0) return undefined
+    const recalls = new Map(withdrawals.map(({ receiverUid, seq, recall }) => [mapKey(receiverUid, seq), recall]))
+    const p = params()
+    const rows = deleted.map((row) => {
+      const values = [...TOMBSTONE.map(({ name }) => name === 'acked_at' ? now : name === 'purge_at' ? tombstoneUntil : row[name]), recalls.get(mapKey(String(row.receiver_uid), Number(row.seq))) ?? null]
+      return `(${values.map((value) => p.add(value)).join(', ')})`
+    }).join(', ')
+    return { sql: { name: '', text: `INSERT INTO tombstones (${TOMBSTONES}, recall) VALUES ${rows}` }, values: p.values }
+  },
+
   lockReceivers (receiverUids: readonly string[]): { sql: Sql, values: unknown[] } {
     const p = params()
     const rows = receiverUids.map((receiverUid) => `(${p.add(receiverUid)}, 0, 0, NULL, 0)`).join(', ')

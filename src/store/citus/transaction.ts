@@ -52,6 +52,13 @@ export function createCitusStatements ({ shardOf, direct: held }: CitusShards): 
       const parts = [...groupBy(acks, (ack) => shardOf(ack.receiverUid)).values()]
       return { statements: parts.map((part) => ({ sql: CITUS_SQL.removeAckedOnCitus, values: [...ackArrays(part), now] })), returnsTombstones: true }
     },
-    writeBack: (unsent) => shapesFor(receiversOf(unsent)) === 'plain' ? plain.writeBack(unsent) : CITUS.writeBack(rowsOf(unsent))
+    writeBack: (unsent) => shapesFor(receiversOf(unsent)) === 'plain' ? plain.writeBack(unsent) : CITUS.writeBack(rowsOf(unsent)),
+    withdraw (withdrawals, now, tombstoneUntil) {
+      if (shapesFor(withdrawals.map((withdrawal) => withdrawal.receiverUid)) === 'plain') return plain.withdraw(withdrawals, now, tombstoneUntil)
+      return {
+        statement: { sql: CITUS_SQL.withdrawOnCitus, values: [withdrawals.map((w) => w.receiverUid), withdrawals.map((w) => w.seq)] },
+        tombstones: (deleted) => tombstoneUntil === null ? undefined : CITUS.withdrawnTombstones(deleted, withdrawals, now, tombstoneUntil)
+      }
+    }
   }
 }

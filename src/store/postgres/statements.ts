@@ -1,10 +1,10 @@
 // The SQL of the production store: every statement named, so that each connection parses and plans it once, and of
 // one stable text whatever the number of rows (many rows travel as arrays, through unnest).
-import { DEVICE, RECEIVER, REMOVED_MESSAGE_ROW, SUMMARY_ROW, names } from '../columns.js'
+import { DEVICE, PENDING, RECEIVER, REMOVED_MESSAGE_ROW, SUMMARY_ROW, TOMBSTONE, names } from '../columns.js'
 import { params } from './params.js'
 import {
   DEVICES, MESSAGES, NEXT_EXPIRY, READER_AND_ROW_NULLS, RECEIVERS, REMOVED_COLUMNS, REMOVED_NULLS, ROW_STATE, SUMMARY_ROWS,
-  UPSERT_RECEIVER_ONTO_ITSELF, findForStoresSql, inPairs, keyedBy, pageSql, pairParams, readerBit, removeAckedSql, sql, summarySql, writeBackSql
+  TOMBSTONES, UPSERT_RECEIVER_ONTO_ITSELF, findForStoresSql, inPairs, keyedBy, pageSql, pairParams, readerBit, removeAckedSql, sql, summarySql, writeBackSql
 } from './sql-parts.js'
 
 export type { Sql } from './sql-parts.js'
@@ -103,6 +103,30 @@ export const SQL = {
   findPendingLive: sql('find_pending_live', `SELECT ${MESSAGES} FROM messages WHERE receiver_uid = $1 AND msg_id = $2 AND expires_at > $3 AND (readers & ${readerBit()}) <> 0`),
   findPendingLiveOfDevice: sql('find_pending_live_of_device',
     `SELECT ${MESSAGES} FROM messages WHERE receiver_uid = $1 AND msg_id = $2 AND expires_at > $3 AND (readers & ${readerBit('$4')}) <> 0`),
+
+  // v1.2, none of them on a v1 request's path. The pending messages of the triples ($1, $2, $3) (receiver, sender,
+  // collapse key), through the partial index on collapse_key.
+  findCollapsible: sql('find_collapsible',
+    `SELECT ${REMOVED_COLUMNS}, collapse_key, stored_at FROM messages WHERE ${keyedBy('receiver_uid', '$1::text[]')} AND collapse_key IS NOT NULL ` +
+    'AND (receiver_uid, sender_uid, collapse_key) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))'),
+  // The messages ($1, $2) (receiver, seq) deleted for every reader, their tombstones written with $3, their recall, when
+  // $5, their purge time, is not NULL (acked at $4); answered as removed messages.
+  withdraw: sql('withdraw',
+    'WITH gone AS (DELETE FROM messages m USING unnest($1::text[], $2::bigint[], $3::text[]) AS k (receiver_uid, seq, recall) ' +
+    `WHERE ${keyedBy('m.receiver_uid', '$1::text[]')} AND m.receiver_uid = k.receiver_uid AND m.seq = k.seq RETURNING ${names(PENDING, 'm')}, k.recall), ` +
+    `kept AS (INSERT INTO tombstones (${TOMBSTONES}, recall) SELECT ${names(TOMBSTONE, undefined, { acked_at: '$4', purge_at: '$5::bigint' })}, recall ` +
+    'FROM gone WHERE $5::bigint IS NOT NULL) ' +
+    `SELECT ${REMOVED_COLUMNS}, 0 AS remaining FROM gone`),
+  // A recall's message: pending (with its readers), else its tombstone (with the recall that made it, if one did).
+  findForRecall: sql('find_for_recall',
+    `SELECT 'pending' AS part, ${names(PENDING)}, NULL::text AS recall FROM messages WHERE receiver_uid = $1 AND msg_id = $2 ` +
+    `UNION ALL SELECT 'tombstone', ${MESSAGES}, NULL::integer, recall FROM tombstones WHERE receiver_uid = $1 AND msg_id = $2`),
+  // Every row of the receiver $1, in one statement (one snapshot): what it removed, counted.
+  erase: sql('erase',
+    'WITH m AS (DELETE FROM messages WHERE receiver_uid = $1 RETURNING 1), t AS (DELETE FROM tombstones WHERE receiver_uid = $1 RETURNING 1), ' +
+    'd AS (DELETE FROM devices WHERE receiver_uid = $1 RETURNING 1), c AS (DELETE FROM conversations WHERE receiver_uid = $1), ' +
+    'r AS (DELETE FROM receivers WHERE receiver_uid = $1) ' +
+    'SELECT (SELECT count(*) FROM m) AS messages, (SELECT count(*) FROM t) AS tombstones, (SELECT count(*) FROM d) AS devices'),
 
   // Off the request path (the sweep and the metrics): these cross receivers, each bounded by its limit or an index.
   dueForExpiry: sql('due_for_expiry', 'SELECT receiver_uid FROM receivers WHERE next_expiry <= $1 ORDER BY next_expiry LIMIT $2'),

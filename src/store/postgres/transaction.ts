@@ -8,7 +8,7 @@ import type { Queries, Row } from './pool.js'
 import { SQL, type Sql } from './statements.js'
 import { columns, nothingUnsent, plainStatements, type TxStatements } from './tx-statements.js'
 import { mapKey } from '../../lib/map-key.js'
-import { deviceValues, toDevice, toNumber, toReceiverState, toRemovedMessage, toStoredMessage, toSummaryRow, toTombstone } from '../row-mapper.js'
+import { deviceValues, toDevice, toNumber, toPendingMessage, toReceiverState, toRemovedMessage, toStoredMessage, toSummaryRow, toTombstone } from '../row-mapper.js'
 import { MESSAGE } from '../columns.js'
 import type { AckRemoval, ExpiredRemoval, ReceiverKey, StoreTx, StoredCopies } from '../types.js'
 
@@ -176,6 +176,35 @@ export function createTx (q: Queries, statements: TxStatements = plainStatements
 
     async touchDevices (devices, now) {
       for (const [receiverUid, slot] of devices) unsent.touched.set(mapKey(receiverUid, slot), [receiverUid, slot, now])
+    },
+
+    async findCollapsible (keys) {
+      if (keys.length === 0) return []
+      const found = await rows(on(SQL.findCollapsible, keys.map(([receiverUid]) => receiverUid)), columns(keys, 3))
+      return found.map((row) => ({ ...toRemovedMessage(row), collapseKey: String(row.collapse_key), storedAt: toNumber(row.stored_at) }))
+    },
+
+    async withdraw (withdrawals, now, tombstoneUntil) {
+      if (withdrawals.length === 0) return []
+      const { statement, tombstones } = statements.withdraw(withdrawals, now, tombstoneUntil)
+      const deleted = await rows(statement.sql, statement.values)
+      const write = tombstones?.(deleted)
+      if (write !== undefined) await rows(write.sql, write.values)
+      return deleted.map(toRemovedMessage)
+    },
+
+    async findForRecall (receiverUid, msgId) {
+      const found = await rows(on(SQL.findForRecall, [receiverUid]), [receiverUid, msgId])
+      const pending = found.find((row) => row.part === 'pending')
+      if (pending !== undefined) return { pending: toPendingMessage(pending) }
+      const tombstone = found.find((row) => row.part === 'tombstone')
+      if (tombstone === undefined) return {}
+      return { tombstone: { message: toStoredMessage(tombstone), recall: tombstone.recall === null ? null : String(tombstone.recall) } }
+    },
+
+    async erase (receiverUid) {
+      const [row] = await rows(on(SQL.erase, [receiverUid]), [receiverUid])
+      return { messages: toNumber(row?.messages ?? 0), tombstones: toNumber(row?.tombstones ?? 0), devices: toNumber(row?.devices ?? 0) }
     },
 
     async announceStored (receiverUids) {

@@ -4,7 +4,7 @@ import type { Ack, PendingMessage, ReceiverState, SummaryRow } from '../../domai
 import { bitOf } from '../../domain/readers.js'
 import { DEVICE_ACK, PENDING, RECEIVER, SUMMARY_ROW, SUMMARY_ROW_KEY } from '../columns.js'
 import { pendingMessageValues, receiverValues, summaryRowValues } from '../row-mapper.js'
-import type { SummaryRowKey } from '../types.js'
+import type { SummaryRowKey, Withdrawal } from '../types.js'
 import { SQL, type Sql } from './statements.js'
 
 /** A statement and its values. */
@@ -92,6 +92,11 @@ export interface TxStatements {
   removeAcked (acks: readonly Ack[], now: number, tombstoneUntil: number | null): { statements: Statement[], returnsTombstones: boolean }
   /** The write of what is unsent, as statements run one after the other. */
   writeBack (unsent: Unsent): Statement[]
+  /**
+   * The deletion of withdrawn messages with their tombstones: one statement, or, with `tombstones`, one that answers
+   * the deleted rows whole and a second, made from them, that writes their tombstones.
+   */
+  withdraw (withdrawals: readonly Withdrawal[], now: number, tombstoneUntil: number | null): { statement: Statement, tombstones?: (deleted: ReadonlyArray<Record<string, unknown>>) => Statement | undefined }
 }
 
 /** The plain statements, each as `named` names it (by default as it is). */
@@ -100,6 +105,9 @@ export function plainStatements (named: (sql: Sql) => Sql = (sql) => sql): TxSta
     on: (sql) => named(sql),
     lockReceivers: (receiverUids) => ({ sql: named(SQL.lockReceivers), values: [receiverUids] }),
     removeAcked: (acks, now, tombstoneUntil) => ({ statements: [{ sql: named(SQL.removeAcked), values: [...ackArrays(acks), now, tombstoneUntil] }], returnsTombstones: false }),
+    withdraw: (withdrawals, now, tombstoneUntil) => ({
+      statement: { sql: named(SQL.withdraw), values: [...columns(withdrawals.map(({ receiverUid, seq, recall }) => [receiverUid, seq, recall]), 3), now, tombstoneUntil] }
+    }),
     writeBack (unsent) {
       const rows = rowsOf(unsent)
       return [{

@@ -91,6 +91,17 @@ export function prepareStatements (db: Database, counts: { statements: number })
     purgeTombstones: p('DELETE FROM tombstones WHERE (receiver_uid, msg_id) IN (SELECT receiver_uid, msg_id FROM tombstones WHERE purge_at <= ? LIMIT ?)'),
     sumPending: p('SELECT coalesce(sum(pending_count), 0) AS v FROM receivers'),
     expiredUnswept: p('SELECT count(*) AS v FROM messages m JOIN receivers r ON r.receiver_uid = m.receiver_uid WHERE r.next_expiry <= ? AND m.expires_at <= ?'),
+    // v1.2: collapse keys, recall, erasure (none of them on a v1 request's path).
+    findCollapsible: p(`SELECT ${REMOVED_COLUMNS}, collapse_key, stored_at FROM messages WHERE receiver_uid = ? AND sender_uid = ? AND collapse_key = ?`),
+    findWithReaders: p(`SELECT ${names(PENDING)} FROM messages WHERE receiver_uid = ? AND msg_id = ?`),
+    findTombstoneForRecall: p(`SELECT ${MESSAGE_COLUMNS}, recall FROM tombstones WHERE receiver_uid = ? AND msg_id = ?`),
+    tombstoneWithdrawn: p(`INSERT INTO tombstones (${MESSAGE_COLUMNS}, acked_at, purge_at, recall) SELECT ${MESSAGE_COLUMNS}, ?, ?, ? FROM messages WHERE receiver_uid = ? AND seq = ?`),
+    withdraw: p(`DELETE FROM messages WHERE receiver_uid = ? AND seq = ? RETURNING ${REMOVED_COLUMNS}`),
+    eraseMessages: p('DELETE FROM messages WHERE receiver_uid = ?'),
+    eraseTombstones: p('DELETE FROM tombstones WHERE receiver_uid = ?'),
+    eraseDevices: p('DELETE FROM devices WHERE receiver_uid = ?'),
+    eraseConversations: p('DELETE FROM conversations WHERE receiver_uid = ?'),
+    eraseReceiver: p('DELETE FROM receivers WHERE receiver_uid = ?'),
     ping: p('SELECT 1 AS v')
   }
 }

@@ -5,10 +5,12 @@ import type { ReceiverState, RemovedMessage } from '../../domain/model.js'
 import { RECEIVER_READER, bitOf } from '../../domain/readers.js'
 import { mapKey } from '../../lib/map-key.js'
 import {
-  deviceValues, pendingMessageValues, receiverUpdateValues, summaryRowValues, toDevice, toReceiverState, toRemovedMessage, toStoredMessageFromValues,
+  deviceValues, pendingMessageValues, receiverUpdateValues, summaryRowValues, toDevice, toPendingMessage, toReceiverState, toRemovedMessage, toStoredMessage,
+  toStoredMessageFromValues,
   toSummaryRowFromValues, toTombstoneFromValues
 } from '../row-mapper.js'
 import { all, one, value, values, type Statements } from './statements.js'
+import { toNumber } from '../row-mapper.js'
 import type { ExpiredRemoval, ReceiverKey, StoreTx } from '../types.js'
 
 /** The (receiver, sender) pairs of these keys, each once. */
@@ -145,6 +147,36 @@ export function createSqliteTx (s: Statements): StoreTx {
     },
     async touchDevices (devices, now) {
       for (const [receiverUid, slot] of devices) s.touchDevice.run(now, receiverUid, slot)
+    },
+    async findCollapsible (keys) {
+      return keys.flatMap(([receiverUid, senderUid, collapseKey]) => all(s.findCollapsible, receiverUid, senderUid, collapseKey))
+        .map((row) => ({ ...toRemovedMessage(row), collapseKey: String(row.collapse_key), storedAt: toNumber(row.stored_at) }))
+    },
+    async withdraw (withdrawals, now, tombstoneUntil) {
+      const removed: RemovedMessage[] = []
+      for (const { receiverUid, seq, recall } of withdrawals) {
+        if (tombstoneUntil !== null) s.tombstoneWithdrawn.run(now, tombstoneUntil, recall, receiverUid, seq)
+        const row = one(s.withdraw, receiverUid, seq)
+        if (row !== undefined) removed.push(toRemovedMessage(row))
+      }
+      return removed
+    },
+    async findForRecall (receiverUid, msgId) {
+      const pending = one(s.findWithReaders, receiverUid, msgId)
+      if (pending !== undefined) return { pending: toPendingMessage(pending) }
+      const tombstone = one(s.findTombstoneForRecall, receiverUid, msgId)
+      if (tombstone === undefined) return {}
+      return { tombstone: { message: toStoredMessage(tombstone), recall: tombstone.recall === null ? null : String(tombstone.recall) } }
+    },
+    async erase (receiverUid) {
+      const erased = {
+        messages: s.eraseMessages.run(receiverUid).changes,
+        tombstones: s.eraseTombstones.run(receiverUid).changes,
+        devices: s.eraseDevices.run(receiverUid).changes
+      }
+      s.eraseConversations.run(receiverUid)
+      s.eraseReceiver.run(receiverUid)
+      return erased
     },
     // One process owns an SQLite database: the domain wakes its own waiters after the commit.
     async announceStored () {}
