@@ -3,6 +3,7 @@ import type { Knex } from 'knex'
 import * as initialSchema from './001-initial-schema.js'
 import * as summaryPreview from './002-summary-preview.js'
 import * as devices from './003-devices.js'
+import * as events from './004-events.js'
 
 export interface Migration {
   name: string
@@ -10,4 +11,4 @@ export interface Migration {
   down (knex: Knex): Promise<void>
 }
 
-export const migrations: readonly Migration[] = [initialSchema, summaryPreview, devices]
+export const migrations: readonly Migration[] = [initialSchema, summaryPreview, devices, events]

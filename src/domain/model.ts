@@ -168,6 +168,8 @@ export interface PageResult {
 export interface SweepResult {
   tombstones: number
   receivers: number
+  /** Events deleted past their retention. */
+  events?: number
 }
 
 /** The rules of the configuration that the domain applies. */
@@ -180,6 +182,10 @@ export interface MessageRules {
   /** How many page requests an instance holds at once (wait_seconds). */
   maxWaiters: number
   maxDevicesPerReceiver: number
+  /** Whether changes are recorded as events (EVENTS=on; off when absent). */
+  events?: boolean | undefined
+  /** How long an event is kept. */
+  eventRetentionSeconds?: number | undefined
 }
 
 /** Counts reported after each commit (for metrics); never called for work that rolled back. */
@@ -191,4 +197,6 @@ export interface MessageEvents {
   dropped (count: number): void
   /** Held page requests woken by a commit. */
   wakeups (count: number): void
+  /** Events of one type recorded by a commit. */
+  recorded? (type: string, count: number): void
 }

@@ -32,7 +32,7 @@ async function existingCopy (tx: StoreTx, state: GroupState, item: MessageToStor
 }
 
 /** Frees a place for one more message: false under the reject policy, else drops the receiver's oldest as lost. */
-async function makeRoom (tx: StoreTx, state: GroupState, receiver: ReceiverState, rules: MessageRules, tally: Tally): Promise<boolean> {
+async function makeRoom (tx: StoreTx, state: GroupState, receiver: ReceiverState, rules: MessageRules, tally: Tally, now: number): Promise<boolean> {
   const { receiverUid } = receiver
   while (receiver.pendingCount >= rules.maxPendingPerReceiver) {
     if (rules.overflowPolicy === 'reject') return false
@@ -45,6 +45,7 @@ async function makeRoom (tx: StoreTx, state: GroupState, receiver: ReceiverState
     state.pending.delete(mapKey(receiverUid, oldest.msgId))
     setSummaryRows(state, receiver, oldest.senderUid, await tx.findSummaryRows([[receiverUid, oldest.senderUid]]))
     tally.dropped++
+    tally.events.lost('message.dropped', [oldest], now)
   }
   return true
 }
@@ -55,7 +56,7 @@ function storedFor (outcomes: readonly StoreOutcome[]): string[] {
 }
 
 /** Adds the message to the group, pending for every reader of its receiver: its next seq, and its sender's summary rows. */
-function addMessage (state: GroupState, receiver: ReceiverState, item: MessageToStore, now: number): StoredMessage {
+function addMessage (state: GroupState, receiver: ReceiverState, item: MessageToStore, now: number): PendingMessage {
   receiver.lastSeq += 1
   // The receiver, msg_id and payload as they came (a new payload field follows); the rest is the server's.
   const { sendTime, ttlSeconds, ...given } = item
@@ -87,9 +88,11 @@ export function createStoring ({ store, rules, clock, write }: DomainContext, wa
       tally.duplicates++
       return { status: 'duplicate', msgId: item.msgId, message: existing }
     }
-    if (!await makeRoom(tx, state, receiver, rules, tally)) return { status: 'inbox_full', msgId: item.msgId, message: null }
+    if (!await makeRoom(tx, state, receiver, rules, tally, now)) return { status: 'inbox_full', msgId: item.msgId, message: null }
     tally.stored++
-    return { status: 'stored', msgId: item.msgId, message: addMessage(state, receiver, item, now) }
+    const message = addMessage(state, receiver, item, now)
+    tally.events.stored(message, now)
+    return { status: 'stored', msgId: item.msgId, message }
   }
 
   /** Stores messages in one transaction, in input order; receivers are locked in one global order so that writers never deadlock. */

@@ -158,6 +158,7 @@ export function createMemoryStore (): MemoryStore {
         for (const device of state.devices) if (device.receiverUid === receiverUid && device.slot === slot) device.lastAckAt = now
       }
     },
+    async insertEvents () {},
     async announceStored () {}
   }
 
@@ -216,6 +217,10 @@ export function createMemoryStore (): MemoryStore {
       state.tombstones = state.tombstones.filter((t) => !stale.includes(t))
       return stale.length
     },
+    // The fake records no events: the domain tests run with EVENTS off.
+    async events () { return { events: [], end: '0', missed: false } },
+    async eventCursorKey () { return 'memory' },
+    async purgeEvents () { return 0 },
     async totalPending (now) {
       return state.messages.filter((m) => m.expiresAt > now).length
     },

@@ -6,6 +6,7 @@ import { groupBy } from '../../lib/group-by.js'
 import { bitOf } from '../../domain/readers.js'
 import type { Queries, Row } from './pool.js'
 import { SQL, type Sql } from './statements.js'
+import { EVENT_SQL, eventArrays } from './event-statements.js'
 import { columns, nothingUnsent, plainStatements, type TxStatements } from './tx-statements.js'
 import { mapKey } from '../../lib/map-key.js'
 import { deviceValues, toDevice, toNumber, toReceiverState, toRemovedMessage, toStoredMessage, toSummaryRow, toTombstone } from '../row-mapper.js'
@@ -176,6 +177,10 @@ export function createTx (q: Queries, statements: TxStatements = plainStatements
 
     async touchDevices (devices, now) {
       for (const [receiverUid, slot] of devices) unsent.touched.set(mapKey(receiverUid, slot), [receiverUid, slot, now])
+    },
+
+    async insertEvents (records, now) {
+      await rows(EVENT_SQL.insertEvents, eventArrays(records, now))
     },
 
     async announceStored (receiverUids) {

@@ -6,6 +6,7 @@ import {
   names, type Column
 } from '../columns.js'
 import { toNullableNumber } from '../row-mapper.js'
+import { eventStatements } from './event-statements.js'
 
 export type Row = Record<string, unknown>
 
@@ -91,7 +92,8 @@ export function prepareStatements (db: Database, counts: { statements: number })
     purgeTombstones: p('DELETE FROM tombstones WHERE (receiver_uid, msg_id) IN (SELECT receiver_uid, msg_id FROM tombstones WHERE purge_at <= ? LIMIT ?)'),
     sumPending: p('SELECT coalesce(sum(pending_count), 0) AS v FROM receivers'),
     expiredUnswept: p('SELECT count(*) AS v FROM messages m JOIN receivers r ON r.receiver_uid = m.receiver_uid WHERE r.next_expiry <= ? AND m.expires_at <= ?'),
-    ping: p('SELECT 1 AS v')
+    ping: p('SELECT 1 AS v'),
+    ...eventStatements(p)
   }
 }
 

@@ -9,6 +9,7 @@ import {
   toSummaryRowFromValues, toTombstoneFromValues
 } from '../row-mapper.js'
 import { all, one, value, values, type Statements } from './statements.js'
+import { eventRecordsJson } from './event-statements.js'
 import type { ExpiredRemoval, ReceiverKey, StoreTx } from '../types.js'
 
 /** The (receiver, sender) pairs of these keys, each once. */
@@ -145,6 +146,9 @@ export function createSqliteTx (s: Statements): StoreTx {
     },
     async touchDevices (devices, now) {
       for (const [receiverUid, slot] of devices) s.touchDevice.run(now, receiverUid, slot)
+    },
+    async insertEvents (records, now) {
+      s.insertEvents.run(now, eventRecordsJson(records))
     },
     // One process owns an SQLite database: the domain wakes its own waiters after the commit.
     async announceStored () {}
