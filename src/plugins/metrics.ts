@@ -53,6 +53,12 @@ export function createMetrics (): Metrics {
   const dropped = counter('offline_messages_dropped_total', 'Messages removed by the drop_oldest overflow policy')
 
   const wakeups = counter('offline_messages_wakeups_total', 'Held page requests (wait_seconds) woken by a commit')
+  const recorded = new Counter({
+    name: 'offline_messages_events_total',
+    help: 'Events recorded (EVENTS=on), by type, counted once their transaction has committed',
+    labelNames: ['type'] as const,
+    registers: [registry]
+  })
   let waitersSource: () => number = () => 0
   // eslint-disable-next-line no-new
   new Gauge({
@@ -100,7 +106,8 @@ export function createMetrics (): Metrics {
       acked: (count) => acked.inc(count),
       expired: (count) => expired.inc(count),
       dropped: (count) => dropped.inc(count),
-      wakeups: (count) => wakeups.inc(count)
+      wakeups: (count) => wakeups.inc(count),
+      recorded: (type, count) => recorded.inc({ type }, count)
     },
     observeRequest (method, route, statusCode, seconds) {
       requestDuration.observe({ method, route, status_code: String(statusCode) }, seconds)

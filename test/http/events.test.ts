@@ -209,3 +209,26 @@ t.test('retention: the sweep deletes old events, and a cursor before them has mi
   t.equal((await feed(test, `?cursor=${page.next_cursor}`)).missed, false)
 })
 
+
+t.test('offline_messages_events_total counts each type once its transaction committed', async (t) => {
+  const test = await buildTestApp(t, ON)
+  await store(test, { receiver_uid: 'bob', msg_id: 'n-1' })
+  await store(test, { receiver_uid: 'bob', msg_id: 'n-2' })
+  await test.call({ method: 'POST', url: '/v1/receivers/bob/acks', payload: { msg_ids: ['n-1'] } })
+  const text = (await test.call({ method: 'GET', url: '/metrics' })).body
+  t.match(text, /^offline_messages_events_total\{type="message\.stored"\} 2$/m)
+  t.match(text, /^offline_messages_events_total\{type="message\.delivered"\} 1$/m)
+})
+
+t.test('with EVENTS=on, a store adds exactly one statement: the insert of its events', async (t) => {
+  const on = await buildTestApp(t, ON)
+  const off = await buildTestApp(t)
+  const cost = async (test: TestApp, msgId: string): Promise<number> => {
+    const before = test.app.store.statementCounts().statements
+    t.equal((await store(test, { receiver_uid: 'bob', msg_id: msgId })).statusCode, 201)
+    return test.app.store.statementCounts().statements - before
+  }
+  await cost(on, 's-0')
+  await cost(off, 's-0')
+  t.equal(await cost(on, 's-1'), await cost(off, 's-1') + 1)
+})
