@@ -40,7 +40,9 @@ export const EVENT_SQL = {
     'SELECT coalesce((f.pruned_xid, f.pruned_pos) > ($1::xid8, $2::integer), false) AS missed, p.* FROM event_feed f LEFT JOIN LATERAL (' +
     `SELECT ${FEED_COLUMNS} FROM events e WHERE (e.xid, e.pos) > ($1::xid8, $2::integer) AND e.xid < ${HORIZON} ` +
     'ORDER BY e.xid, e.pos LIMIT $3) p ON true WHERE f.id = 1'),
-  eventCursorKey: sql('event_cursor_key', 'SELECT cursor_key FROM event_feed WHERE id = 1'),
+  // The key with the database's name: a database copied from another (CREATE DATABASE ... TEMPLATE, as the tests do)
+  // has its key too, and must still refuse its cursors.
+  eventCursorKey: sql('event_cursor_key', "SELECT cursor_key || ':' || current_database() AS cursor_key FROM event_feed WHERE id = 1"),
   // The oldest events recorded at or before $1, at most $2, in feed order and below the horizon (so the feed loses a
   // prefix, never a gap), and the position of the last one noted for `missed`.
   purgeEvents: sql('purge_events',
