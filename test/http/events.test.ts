@@ -1,6 +1,7 @@
 // The event feed: one event per change that matters outside, recorded in the change's own transaction, served in
 // commit order behind signed cursors.
 import t from 'tap'
+import { ConfigError, loadConfig } from '../../src/config.js'
 import { API_KEYS, buildTestApp, bearer, newMessage, type TestApp } from '../helpers/app.js'
 
 const FEED_KEY = 'feed:feed-secret-1:events'
@@ -231,4 +232,14 @@ t.test('with EVENTS=on, a store adds exactly one statement: the insert of its ev
   await cost(on, 's-0')
   await cost(off, 's-0')
   t.equal(await cost(on, 's-1'), await cost(off, 's-1') + 1)
+})
+
+t.test('EVENTS is off unless set to on, events are kept 7 days, and a bad value names the variable and the allowed values', async (t) => {
+  const defaults = loadConfig({})
+  t.equal(defaults.rules.events, false)
+  t.equal(defaults.rules.eventRetentionSeconds, 604800)
+  t.equal(loadConfig({ EVENTS: 'on', EVENT_RETENTION_SECONDS: '60' }).rules.events, true)
+  t.throws(() => loadConfig({ EVENTS: 'yes' }), new ConfigError('EVENTS', 'must be one of off, on'))
+  t.throws(() => loadConfig({ EVENT_RETENTION_SECONDS: '0' }), { name: 'ConfigError', variable: 'EVENT_RETENTION_SECONDS' })
+  t.throws(() => loadConfig({ API_KEYS: 'feed:feed-secret-1:event' }), { message: /scopes are write, read, ack, events/ })
 })
