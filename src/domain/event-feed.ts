@@ -39,14 +39,26 @@ export function encodeEventCursor (key: string, position: string): string {
   return `${body}.${sign(key, body)}`
 }
 
+const CURSOR_FORM = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
+
+/** INVALID_CURSOR for a cursor that is not even of the form encodeEventCursor makes (checked before anything else). */
+function checkForm (cursor: string): void {
+  if (cursor.length > MAX_CURSOR_LENGTH || !CURSOR_FORM.test(cursor)) throw domainErrors.invalidCursor()
+}
+
 /** The position a cursor stands for; INVALID_CURSOR unless encodeEventCursor made it with the same key. */
 export function decodeEventCursor (key: string, cursor: string): string {
-  const [body, signature, ...rest] = cursor.split('.')
-  if (cursor.length > MAX_CURSOR_LENGTH || body === undefined || signature === undefined || rest.length > 0) throw domainErrors.invalidCursor()
+  checkForm(cursor)
+  const [body = '', signature = ''] = cursor.split('.')
   const expected = Buffer.from(sign(key, body))
   const given = Buffer.from(signature)
   if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw domainErrors.invalidCursor()
-  const value: unknown = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'))
+  let value: unknown
+  try {
+    value = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'))
+  } catch {
+    throw domainErrors.invalidCursor()
+  }
   if (!Array.isArray(value) || value.length !== 2 || value[0] !== VERSION || typeof value[1] !== 'string') throw domainErrors.invalidCursor()
   return value[1]
 }
@@ -64,6 +76,8 @@ export function createEventFeed ({ store, rules }: DomainContext, waiters: Waite
   }
 
   return async function events ({ cursor, limit, waitSeconds = 0, hangup }: EventPageRequest): Promise<EventPageResult> {
+    // A malformed cursor is a bad request whatever the configuration, as on the other listings.
+    if (cursor !== undefined) checkForm(cursor)
     if (rules.events !== true) throw eventErrors.eventsOff()
     const signingKey = await cursorKey()
     const after = cursor === undefined ? null : decodeEventCursor(signingKey, cursor)

@@ -8,7 +8,7 @@ export const KEYS = {
   router: 'router:router-secret-1:write',
   gateway: 'gateway:gateway-secret-1:read+ack',
   reader: 'reader:reader-secret-1:read',
-  admin: 'admin:admin-secret-1:write+read+ack'
+  admin: 'admin:admin-secret-1:write+read+ack+events'
 }
 export const API_KEYS = Object.values(KEYS).join(',')
 export const bearer = (entry: string) => ({ authorization: `Bearer ${entry.split(':')[1] ?? ''}` })

@@ -181,6 +181,8 @@ t.test('the feed needs the events scope, and answers EVENTS_OFF when events are 
   const answer = await off.call({ method: 'GET', url: '/v1/events', headers: FEED })
   t.equal(answer.statusCode, 404)
   t.equal(answer.json<{ code: string }>().code, 'EVENTS_OFF')
+  const malformed = await off.call({ method: 'GET', url: '/v1/events?cursor=%ED%A0%80', headers: FEED })
+  t.equal(malformed.json<{ code: string }>().code, 'INVALID_CURSOR', 'a malformed cursor is a bad request, events or not')
 })
 
 t.test('wait_seconds holds an empty page until an event commits', async (t) => {
