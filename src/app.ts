@@ -1,7 +1,7 @@
 // buildApp(config): the service as a Fastify instance, with every part registered in one visible order; never listens.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { Config } from './config.js'
+import { ConfigError, type Config } from './config.js'
 import { createMessageService, type MessageService } from './domain/service.js'
 import { clientErrorHandler } from './http/client-errors.js'
 import { connectionLimits } from './http/connection-limits.js'
@@ -69,6 +69,12 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
 
   const store = await (options.openStore ?? createStore)({ ...config.database, log: (level, message) => { app.log[level]({ component: 'database' }, message) } })
   app.addHook('onClose', async () => { await store.close() })
+  // A store with write lanes is a cluster routed by shard (Citus): its transactions run on the shards' nodes, where the
+  // feed's table and its order are not (docs/api.md, The event feed).
+  if (config.rules.events === true && store.writeLanes.laneOf !== undefined) {
+    await store.close()
+    throw new ConfigError('EVENTS', 'on is not supported on a Citus database yet (the order of events across shards); set EVENTS=off')
+  }
   const metrics = createMetrics()
   const service = createMessageService(store, config.rules, metrics.events, options.clock)
   metrics.setPendingSource(service.totalPending)

@@ -6,8 +6,8 @@ import type { MessageRules } from './domain/model.js'
 import { BACKENDS, backendFor } from './store/backends.js'
 import type { DatabaseOptions } from './store/database.js'
 
-export type Scope = 'write' | 'read' | 'ack' | 'admin'
-export const SCOPES: readonly Scope[] = ['write', 'read', 'ack', 'admin']
+export type Scope = 'write' | 'read' | 'ack' | 'events' | 'admin'
+export const SCOPES: readonly Scope[] = ['write', 'read', 'ack', 'events', 'admin']
 
 export interface ApiKey {
   readonly name: string
@@ -48,7 +48,9 @@ const RULES = {
   SWEEP_BATCH_SIZE: integer(500, 1, 100_000),
   MAX_WAITERS: integer(10000, 1, 1_000_000),
   // A device's slot is a bit of a 32-bit integer column, bit 0 being the receiver's own: at most 30.
-  MAX_DEVICES_PER_RECEIVER: integer(10, 1, 30)
+  MAX_DEVICES_PER_RECEIVER: integer(10, 1, 30),
+  EVENTS: Type.Enum(['off', 'on'], { default: 'off' }),
+  EVENT_RETENTION_SECONDS: integer(604800, 1, 10 * 365 * 86400)
 }
 const HTTP = {
   BODY_LIMIT_BYTES: integer(1048576, 1024, 100 * 1048576),
@@ -104,7 +106,9 @@ function toConfig (raw: RawEnv, apiKeys: readonly ApiKey[]): Config {
       dedupWindowSeconds: raw.DEDUP_WINDOW_SECONDS,
       sweepBatchSize: raw.SWEEP_BATCH_SIZE,
       maxWaiters: raw.MAX_WAITERS,
-      maxDevicesPerReceiver: raw.MAX_DEVICES_PER_RECEIVER
+      maxDevicesPerReceiver: raw.MAX_DEVICES_PER_RECEIVER,
+      events: raw.EVENTS === 'on',
+      eventRetentionSeconds: raw.EVENT_RETENTION_SECONDS
     }),
     http: freeze({
       bodyLimitBytes: raw.BODY_LIMIT_BYTES,

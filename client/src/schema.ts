@@ -260,6 +260,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What became of messages: stored, delivered, expired, dropped, unlinked; in commit order
+         * @description Oldest first. Follow next_cursor: the order is commit order across instances, so a consumer never misses an event whose transaction committed late and never sees one twice. missed is true when retention (EVENT_RETENTION_SECONDS) deleted events after the cursor. With wait_seconds, an empty page is held until new events commit. 404 EVENTS_OFF unless the service runs with EVENTS=on.
+         */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1089,7 +1109,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver (or its device), or DEVICE_NOT_FOUND: the device_id is not registered for this receiver */
+            /** @description MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver (or its device), or DEVICE_NOT_FOUND: the device_id is not registered for this receiver, or EVENTS_OFF: the service does not record events (EVENTS=off) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1298,7 +1318,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver (or its device), or DEVICE_NOT_FOUND: the device_id is not registered for this receiver */
+            /** @description MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver (or its device), or DEVICE_NOT_FOUND: the device_id is not registered for this receiver, or EVENTS_OFF: the service does not record events (EVENTS=off) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1482,7 +1502,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver (or its device), or DEVICE_NOT_FOUND: the device_id is not registered for this receiver */
+            /** @description MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver (or its device), or DEVICE_NOT_FOUND: the device_id is not registered for this receiver, or EVENTS_OFF: the service does not record events (EVENTS=off) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1610,7 +1630,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver (or its device), or DEVICE_NOT_FOUND: the device_id is not registered for this receiver */
+            /** @description MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver (or its device), or DEVICE_NOT_FOUND: the device_id is not registered for this receiver, or EVENTS_OFF: the service does not record events (EVENTS=off) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1771,7 +1791,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver (or its device), or DEVICE_NOT_FOUND: the device_id is not registered for this receiver */
+            /** @description MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver (or its device), or DEVICE_NOT_FOUND: the device_id is not registered for this receiver, or EVENTS_OFF: the service does not record events (EVENTS=off) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2434,7 +2454,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver (or its device), or DEVICE_NOT_FOUND: the device_id is not registered for this receiver */
+            /** @description MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver (or its device), or DEVICE_NOT_FOUND: the device_id is not registered for this receiver, or EVENTS_OFF: the service does not record events (EVENTS=off) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2604,6 +2624,342 @@ export interface operations {
             };
             /** @description FORBIDDEN: the API key lacks the scope this operation needs */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description INBOX_FULL (the receiver holds MAX_PENDING_PER_RECEIVER messages, reject policy) or RATE_LIMITED (per-key limit, see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database is unreachable, SHUTTING_DOWN: this instance is stopping, or TOO_MANY_WAITERS: it already holds MAX_WAITERS waiting requests; retry after Retry-After seconds (on /readyz also STORE_FULL: the disk is full, new messages cannot be stored) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                /** @description opaque cursor from a previous page (next_cursor); from the oldest event kept when omitted */
+                cursor?: string;
+                limit?: number;
+                /** @description while the page would be empty, hold the request up to this many seconds and answer as soon as new events commit (on any instance); 0 answers at once */
+                wait_seconds?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Events in commit order, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "events": [
+                     *         {
+                     *           "id": "1733480215:1",
+                     *           "type": "message.stored",
+                     *           "occurred_at": "2026-11-27T04:36:55.201Z",
+                     *           "receiver_uid": "bob",
+                     *           "device_id": null,
+                     *           "sender_uid": "alice",
+                     *           "msg_id": "alice-0001",
+                     *           "seq": 41,
+                     *           "pending_count": 3,
+                     *           "msg_type": 1,
+                     *           "content_preview": "see you at 8?",
+                     *           "devices": [
+                     *             "bob-phone",
+                     *             "bob-laptop"
+                     *           ]
+                     *         },
+                     *         {
+                     *           "id": "1733480230:1",
+                     *           "type": "message.delivered",
+                     *           "occurred_at": "2026-11-27T04:41:02.310Z",
+                     *           "receiver_uid": "bob",
+                     *           "device_id": "bob-phone",
+                     *           "sender_uid": "alice",
+                     *           "msg_id": "alice-0001",
+                     *           "seq": 41,
+                     *           "pending_count": 2
+                     *         }
+                     *       ],
+                     *       "next_cursor": "WyJlMSIsIjE3MzM0ODAyMzA6MSJd.x3nQd0Ws2Lq7p3Zk",
+                     *       "has_more": false,
+                     *       "missed": false
+                     *     }
+                     */
+                    "application/json": {
+                        events: ({
+                            /** @enum {string} */
+                            type: "message.stored";
+                            /** @description unique, opaque */
+                            id: string;
+                            /**
+                             * Format: date-time
+                             * @description RFC 3339, UTC with milliseconds
+                             */
+                            occurred_at: string;
+                            /**
+                             * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example bob
+                             */
+                            receiver_uid: string;
+                            /**
+                             * @description device id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example bob-phone
+                             */
+                            device_id: string | null;
+                            /**
+                             * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example alice
+                             */
+                            sender_uid: string;
+                            /**
+                             * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                             * @example alice-0001
+                             */
+                            msg_id: string;
+                            seq: number;
+                            /** @description what the receiver (or this device) has pending right after the change */
+                            pending_count: number;
+                            msg_type: number;
+                            /** @description content cut to 100 Unicode code points, as in the summary */
+                            content_preview: string;
+                            /** @description the devices it is pending for (empty for a receiver without devices) */
+                            devices: string[];
+                        } | {
+                            /** @enum {string} */
+                            type: "message.delivered";
+                            /** @description unique, opaque */
+                            id: string;
+                            /**
+                             * Format: date-time
+                             * @description RFC 3339, UTC with milliseconds
+                             */
+                            occurred_at: string;
+                            /**
+                             * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example bob
+                             */
+                            receiver_uid: string;
+                            /**
+                             * @description device id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example bob-phone
+                             */
+                            device_id: string | null;
+                            /**
+                             * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example alice
+                             */
+                            sender_uid: string;
+                            /**
+                             * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                             * @example alice-0001
+                             */
+                            msg_id: string;
+                            seq: number;
+                            /** @description what the receiver (or this device) has pending right after the change */
+                            pending_count: number;
+                        } | {
+                            /** @enum {string} */
+                            type: "message.expired";
+                            /** @description unique, opaque */
+                            id: string;
+                            /**
+                             * Format: date-time
+                             * @description RFC 3339, UTC with milliseconds
+                             */
+                            occurred_at: string;
+                            /**
+                             * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example bob
+                             */
+                            receiver_uid: string;
+                            /**
+                             * @description device id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example bob-phone
+                             */
+                            device_id: string | null;
+                            /**
+                             * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example alice
+                             */
+                            sender_uid: string;
+                            /**
+                             * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                             * @example alice-0001
+                             */
+                            msg_id: string;
+                            seq: number;
+                            /** @description what the receiver (or this device) has pending right after the change */
+                            pending_count: number;
+                        } | {
+                            /** @enum {string} */
+                            type: "message.dropped";
+                            /** @description unique, opaque */
+                            id: string;
+                            /**
+                             * Format: date-time
+                             * @description RFC 3339, UTC with milliseconds
+                             */
+                            occurred_at: string;
+                            /**
+                             * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example bob
+                             */
+                            receiver_uid: string;
+                            /**
+                             * @description device id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example bob-phone
+                             */
+                            device_id: string | null;
+                            /**
+                             * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example alice
+                             */
+                            sender_uid: string;
+                            /**
+                             * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                             * @example alice-0001
+                             */
+                            msg_id: string;
+                            seq: number;
+                            /** @description what the receiver (or this device) has pending right after the change */
+                            pending_count: number;
+                        } | {
+                            /** @enum {string} */
+                            type: "message.unlinked";
+                            /** @description unique, opaque */
+                            id: string;
+                            /**
+                             * Format: date-time
+                             * @description RFC 3339, UTC with milliseconds
+                             */
+                            occurred_at: string;
+                            /**
+                             * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example bob
+                             */
+                            receiver_uid: string;
+                            /**
+                             * @description device id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example bob-phone
+                             */
+                            device_id: string | null;
+                            /**
+                             * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example alice
+                             */
+                            sender_uid: string;
+                            /**
+                             * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                             * @example alice-0001
+                             */
+                            msg_id: string;
+                            seq: number;
+                            /** @description what the receiver (or this device) has pending right after the change */
+                            pending_count: number;
+                        })[];
+                        /** @description always a cursor to resume from, also after an empty page */
+                        next_cursor: string;
+                        has_more: boolean;
+                        /** @description true when retention deleted events after the cursor: the page starts at the oldest event kept */
+                        missed: boolean;
+                    };
+                };
+            };
+            /** @description Invalid request: FST_ERR_VALIDATION (the message names the field), FST_ERR_CTP_INVALID_JSON_BODY, INVALID_CURSOR, or DEVICE_REQUIRED (the receiver has devices and the call names none); nothing is stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description UNAUTHORIZED: no API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description FORBIDDEN: the API key lacks the scope this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description stable upper-case identifier */
+                        code: string;
+                        error: string;
+                        /** @description what to fix */
+                        message: string;
+                    };
+                };
+            };
+            /** @description MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver (or its device), or DEVICE_NOT_FOUND: the device_id is not registered for this receiver, or EVENTS_OFF: the service does not record events (EVENTS=off) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

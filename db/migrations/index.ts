@@ -3,6 +3,7 @@ import type { Knex } from 'knex'
 import * as initialSchema from './001-initial-schema.js'
 import * as summaryPreview from './002-summary-preview.js'
 import * as devices from './003-devices.js'
+import * as events from './004-events.js'
 import * as collapseKeys from './005-collapse-keys.js'
 
 export interface Migration {
@@ -11,5 +12,4 @@ export interface Migration {
   down (knex: Knex): Promise<void>
 }
 
-// knex runs each migration a database lacks, whatever its place: a later one may go in between (004).
-export const migrations: readonly Migration[] = [initialSchema, summaryPreview, devices, collapseKeys]
+export const migrations: readonly Migration[] = [initialSchema, summaryPreview, devices, events, collapseKeys]

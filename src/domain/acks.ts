@@ -85,6 +85,7 @@ export function createAcks ({ store, rules, clock, write }: DomainContext) {
       }
       const { removed, summaryRows, cleared } = await tx.removeAcked(acks, now, tombstoneUntil(rules, now))
       await applyRemoval(tx, receivers, removed, 'ack', { known: summaryRows, cleared })
+      tally.events.delivered(removed, now)
       await tx.saveReceivers([...receivers.values()])
       const touched = new Map(acks.filter((ack) => ack.reader !== RECEIVER_READER).map((ack) => [mapKey(ack.receiverUid, ack.reader), [ack.receiverUid, ack.reader] as const]))
       if (touched.size > 0) await tx.touchDevices([...touched.values()], now)

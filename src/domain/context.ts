@@ -2,9 +2,12 @@
 // as it goes and reported to the metrics only after COMMIT.
 import type { Store, StoreTx } from '../store/types.js'
 import type { MessageEvents, MessageRules } from './model.js'
+import { createEventLog, type EventLog, type EventRecord } from './events.js'
 
+/** What a write transaction did: counts for the metrics, and the events it records (a log of nothing with EVENTS=off). */
 export interface Tally {
   stored: number, duplicates: number, acked: number, expired: number, dropped: number, superseded: number, recalled: number, erased: number
+  events: EventLog
 }
 
 /** Runs fn in one write transaction, in the write lane of `receiverUid`, one of its receivers (Store.writeLanes). */
@@ -29,12 +32,40 @@ function report (events: MessageEvents, tally: Tally): void {
   if (tally.erased > 0) events.erased(tally.erased)
 }
 
-export function createWrite (store: Store, events: MessageEvents): Write {
+function reportRecorded (events: MessageEvents, records: readonly EventRecord[]): void {
+  if (records.length === 0 || events.recorded === undefined) return
+  const byType = new Map<string, number>()
+  for (const record of records) byType.set(record.type, (byType.get(record.type) ?? 0) + 1)
+  for (const [type, count] of byType) events.recorded(type, count)
+}
+
+/** The receiver_uid under which the event feed's held requests wait (no receiver has an empty uid). */
+export const EVENT_FEED_WAKEUP = ''
+
+export interface WriteOptions { recording?: boolean, clock?: () => number, recorded?: () => void }
+
+/**
+ * With `recording` (EVENTS=on), the events a transaction gathered are written by one insertEvents at its end, still
+ * inside it, and announced to the other instances' feeds; without, nothing is gathered and no statement is added.
+ * `recorded` hears of them after the commit (the feed's held requests).
+ */
+export function createWrite (store: Store, events: MessageEvents, { recording = false, clock = Date.now, recorded = () => {} }: WriteOptions = {}): Write {
   const { laneOf } = store.writeLanes
   return async (fn, receiverUid) => {
-    const tally: Tally = { stored: 0, duplicates: 0, acked: 0, expired: 0, dropped: 0, superseded: 0, recalled: 0, erased: 0 }
-    const result = await store.transaction((tx) => fn(tx, tally), receiverUid === undefined ? undefined : laneOf?.(receiverUid))
+    const tally: Tally = { stored: 0, duplicates: 0, acked: 0, expired: 0, dropped: 0, superseded: 0, recalled: 0, erased: 0, events: createEventLog(recording) }
+    let records: EventRecord[] = []
+    const result = await store.transaction(async (tx) => {
+      const value = await fn(tx, tally)
+      records = tally.events.records()
+      if (records.length > 0) {
+        await tx.insertEvents(records, clock())
+        await tx.announceStored([EVENT_FEED_WAKEUP])
+      }
+      return value
+    }, receiverUid === undefined ? undefined : laneOf?.(receiverUid))
     report(events, tally)
+    reportRecorded(events, records)
+    if (records.length > 0) recorded()
     return result
   }
 }

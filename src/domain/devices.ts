@@ -78,6 +78,7 @@ export function createDevices ({ store, rules, clock, write }: DomainContext, pu
         }
         const { removed } = await tx.removeAcked([{ receiverUid, reader: device.slot, selector: { kind: 'up-to', upToSeq: receiver.lastSeq } }], now, tombstoneUntil(rules, now))
         receiver.pendingCount -= removed.filter((key) => key.remaining === 0).length
+        tally.events.unlinked(removed, deviceId, now)
         await tx.removeDevice(receiverUid, deviceId, device.slot)
         receiver.devices &= ~bitOf(device.slot)
         await tx.saveReceivers([receiver])

@@ -2,7 +2,7 @@
 
 export type DomainErrorCode =
   'INVALID_CURSOR' | 'MESSAGE_NOT_FOUND' | 'MSG_ID_CONFLICT' | 'INBOX_FULL' | 'STORE_UNAVAILABLE' | 'STORE_FULL' | 'TOO_MANY_WAITERS' |
-  'TOO_MANY_DEVICES' | 'DEVICE_REQUIRED' | 'DEVICE_NOT_FOUND'
+  'TOO_MANY_DEVICES' | 'DEVICE_REQUIRED' | 'DEVICE_NOT_FOUND' | 'EVENTS_OFF'
 
 export class DomainError extends Error {
   constructor (readonly code: DomainErrorCode, message: string, options?: { cause?: unknown }) {

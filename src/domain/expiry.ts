@@ -3,7 +3,7 @@
 import type { StoreTx } from '../store/types.js'
 import { applyRemoval } from './summary-rows.js'
 import type { ReceiverState, SweepResult } from './model.js'
-import type { DomainContext, Tally } from './context.js'
+import { secondsToMillis, type DomainContext, type Tally } from './context.js'
 
 // A write purges its receivers' expired messages completely: their quota and summary must be exact.
 const NO_LIMIT = 1_000_000_000
@@ -23,6 +23,7 @@ async function purgeExpired (tx: StoreTx, receivers: readonly ReceiverState[], n
   if (removed.length > 0) {
     await applyRemoval(tx, new Map(due.map((receiver) => [receiver.receiverUid, receiver])), removed, 'lost', { known: summaryRows })
     tally.expired += removed.length
+    tally.events.lost('message.expired', removed, now)
   }
   // A receiver with expired messages left (a full batch) stays due, so that the sweep comes back.
   for (const receiver of due) {
@@ -73,6 +74,8 @@ export function createExpiry ({ store, rules, clock, write }: DomainContext) {
     async sweep (): Promise<SweepResult> {
       const now = clock()
       const tombstones = await store.purgeTombstones(now, rules.sweepBatchSize)
+      // Events are kept EVENT_RETENTION_SECONDS, recorded or not now (EVENTS may have been on before).
+      const events = rules.eventRetentionSeconds === undefined ? 0 : await store.purgeEvents(now - secondsToMillis(rules.eventRetentionSeconds), rules.sweepBatchSize)
       const due = await store.receiversDueForExpiry(now, rules.sweepBatchSize)
       for (const receiverUid of due) {
         await write(async (tx, tally) => {
@@ -82,7 +85,7 @@ export function createExpiry ({ store, rules, clock, write }: DomainContext) {
           await tx.saveReceivers([receiver])
         }, receiverUid)
       }
-      return { tombstones, receivers: due.length }
+      return { tombstones, receivers: due.length, events }
     }
   }
 }

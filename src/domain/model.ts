@@ -189,6 +189,8 @@ export interface PageResult {
 export interface SweepResult {
   tombstones: number
   receivers: number
+  /** Events deleted past their retention. */
+  events?: number
 }
 
 /** The rules of the configuration that the domain applies. */
@@ -201,6 +203,10 @@ export interface MessageRules {
   /** How many page requests an instance holds at once (wait_seconds). */
   maxWaiters: number
   maxDevicesPerReceiver: number
+  /** Whether changes are recorded as events (EVENTS=on; off when absent). */
+  events?: boolean | undefined
+  /** How long an event is kept. */
+  eventRetentionSeconds?: number | undefined
 }
 
 /** Counts reported after each commit (for metrics); never called for work that rolled back. */
@@ -218,4 +224,6 @@ export interface MessageEvents {
   erased (count: number): void
   /** Held page requests woken by a commit. */
   wakeups (count: number): void
+  /** Events of one type recorded by a commit. */
+  recorded? (type: string, count: number): void
 }

@@ -12,7 +12,8 @@ import type {
 import { createReads } from './reads.js'
 import { createStoring } from './storing.js'
 import { createWaiters } from './waiting.js'
-import { createWrite } from './context.js'
+import { EVENT_FEED_WAKEUP, createWrite } from './context.js'
+import { createEventFeed, type EventPageRequest, type EventPageResult } from './event-feed.js'
 
 export interface MessageService {
   /** Stores messages atomically, in input order; answered only after the commit that holds them. */
@@ -43,6 +44,8 @@ export interface MessageService {
   devices (receiverUid: string): Promise<DeviceView[]>
   /** Unregisters a device (idempotent), deleting what was pending only for it. */
   unregisterDevice (receiverUid: string, deviceId: string): Promise<void>
+  /** A page of the event feed, in commit order; EVENTS_OFF without EVENTS=on. */
+  events (request: EventPageRequest): Promise<EventPageResult>
   /** One round of the periodic sweep of expired messages and stale tombstones. */
   sweep (): Promise<SweepResult>
   /** Pending, unexpired messages over all receivers. */
@@ -54,9 +57,10 @@ export interface MessageService {
 }
 
 export function createMessageService (store: Store, rules: MessageRules, events: MessageEvents, clock: () => number = Date.now): MessageService {
-  const context = { store, rules, clock, write: createWrite(store, events) }
-  const expiry = createExpiry(context)
   const waiters = createWaiters(rules.maxWaiters, () => { events.wakeups(1) })
+  const recorded = (): void => { waiters.wake([EVENT_FEED_WAKEUP]) }
+  const context = { store, rules, clock, write: createWrite(store, events, { recording: rules.events === true, clock, recorded }) }
+  const expiry = createExpiry(context)
   store.followCommits((receiverUids) => {
     if (receiverUids === 'all') waiters.wakeAll()
     else waiters.wake(receiverUids)
@@ -76,6 +80,7 @@ export function createMessageService (store: Store, rules: MessageRules, events:
     registerDevice: devices.register,
     devices: devices.list,
     unregisterDevice: devices.unregister,
+    events: createEventFeed(context, waiters),
     sweep: expiry.sweep,
     totalPending: reads.totalPending,
     heldRequests: waiters.held,

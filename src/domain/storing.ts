@@ -47,6 +47,7 @@ async function makeRoom (tx: StoreTx, state: GroupState, receiver: ReceiverState
     for (const [key, list] of state.collapsible) state.collapsible.set(key, list.filter((message) => message.receiverUid !== receiverUid || message.seq !== oldest.seq))
     setSummaryRows(state, receiver, oldest.senderUid, await tx.findSummaryRows([[receiverUid, oldest.senderUid]]))
     tally.dropped++
+    tally.events.lost('message.dropped', [oldest], now)
   }
   return true
 }
@@ -91,7 +92,7 @@ function storedFor (outcomes: readonly StoreOutcome[]): string[] {
 }
 
 /** Adds the message to the group, pending for every reader of its receiver: its next seq, and its sender's summary rows. */
-function addMessage (state: GroupState, receiver: ReceiverState, item: MessageToStore, now: number): StoredMessage {
+function addMessage (state: GroupState, receiver: ReceiverState, item: MessageToStore, now: number): PendingMessage {
   receiver.lastSeq += 1
   // The receiver, msg_id and payload as they came (a new payload field follows); the rest is the server's.
   const { sendTime, ttlSeconds, ...given } = item
@@ -134,7 +135,9 @@ export function createStoring ({ store, rules, clock, write }: DomainContext, wa
     if (replaced.length > 0) await supersede(tx, state, receiver, replaced, tombstoneUntil(rules, now), tally)
     if (!await makeRoom(tx, state, receiver, rules, tally, now)) return { status: 'inbox_full', msgId: item.msgId, message: null }
     tally.stored++
-    return { status: 'stored', msgId: item.msgId, message: addMessage(state, receiver, item, now) }
+    const message = addMessage(state, receiver, item, now)
+    tally.events.stored(message, now)
+    return { status: 'stored', msgId: item.msgId, message }
   }
 
   /** Stores messages in one transaction, in input order; receivers are locked in one global order so that writers never deadlock. */

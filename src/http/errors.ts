@@ -37,7 +37,8 @@ const DOMAIN_STATUS: Record<DomainErrorCode, { status: number, headers?: Record<
   TOO_MANY_WAITERS: { status: 503, headers: { 'retry-after': '1' } },
   TOO_MANY_DEVICES: { status: 409 },
   DEVICE_REQUIRED: { status: 400 },
-  DEVICE_NOT_FOUND: { status: 404 }
+  DEVICE_NOT_FOUND: { status: 404 },
+  EVENTS_OFF: { status: 404 }
 }
 
 export interface ErrorBody {

@@ -130,12 +130,17 @@ export const ERROR_EXAMPLES: Record<number, Named> = {
   403: {
     store: { summary: "a gateway's key (read+ack) on a store", value: forbidden('write') },
     fetch: { summary: "a router's key (write) on a fetch", value: forbidden('read') },
-    ack: { summary: "a router's key (write) on an ack", value: forbidden('ack') }
+    ack: { summary: "a router's key (write) on an ack", value: forbidden('ack') },
+    events: { summary: "a gateway's key (read+ack) on the event feed", value: forbidden('events') }
   },
   404: {
     not_pending: {
       summary: 'acked, expired or never stored',
       value: error(404, 'MESSAGE_NOT_FOUND', 'no pending message with msg_id "alice-0001" for this receiver')
+    },
+    events_off: {
+      summary: 'the event feed of a service that runs with EVENTS=off',
+      value: error(404, 'EVENTS_OFF', 'events are not recorded here: the service runs with EVENTS=off')
     },
     device_not_found: {
       summary: 'a device_id bob has not registered',

@@ -22,7 +22,7 @@ export interface ReceiverRoutesOptions {
  * Prepares a held request: its socket may stay silent for the whole wait, and the hang-up is told when the caller
  * goes away, so that the domain forgets it at once.
  */
-function holdOpen (request: FastifyRequest, reply: FastifyReply, waitSeconds: number): Hangup {
+export function holdOpen (request: FastifyRequest, reply: FastifyReply, waitSeconds: number): Hangup {
   const hangup = new Hangup()
   const socket = request.raw.socket as Socket | undefined
   const needed = (waitSeconds + 5) * 1000

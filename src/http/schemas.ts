@@ -71,7 +71,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
     '(the receiver has devices and the call names none); nothing is stored',
   401: 'UNAUTHORIZED: no API key, or an unknown one',
   403: 'FORBIDDEN: the API key lacks the scope this operation needs',
-  404: 'MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver (or its device), or DEVICE_NOT_FOUND: the device_id is not registered for this receiver',
+  404: 'MESSAGE_NOT_FOUND: no pending message with this msg_id for this receiver (or its device), or DEVICE_NOT_FOUND: the device_id is not registered for this receiver, or EVENTS_OFF: the service does not record events (EVENTS=off)',
   409: 'MSG_ID_CONFLICT: this msg_id is already stored for the receiver with another sender_uid, msg_type, content or collapse_key; ' +
     'TOO_MANY_DEVICES: the receiver has MAX_DEVICES_PER_RECEIVER devices',
   413: 'FST_ERR_CTP_BODY_TOO_LARGE: the body is over BODY_LIMIT_BYTES',

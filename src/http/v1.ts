@@ -5,6 +5,7 @@ import type { Config } from '../config.js'
 import type { MessageService } from '../domain/service.js'
 import { createAuthHook } from './auth.js'
 import { deviceRoutes } from './device-routes.js'
+import { eventRoutes } from './event-routes.js'
 import { httpErrors } from './errors.js'
 import { messageRoutes } from './message-routes.js'
 import { receiverRoutes } from './receiver-routes.js'
@@ -35,4 +36,5 @@ export const v1Routes: FastifyPluginAsyncTypebox<V1Options> = async (v1, { confi
   await v1.register(receiverRoutes, { service })
   await v1.register(deviceRoutes, { service })
   await v1.register(recallRoutes, { service })
+  await v1.register(eventRoutes, { service })
 }

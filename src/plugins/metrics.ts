@@ -56,6 +56,12 @@ export function createMetrics (): Metrics {
   const erased = counter('offline_messages_erased_total', 'Messages (pending, and tombstones) removed by erasures of their receivers')
 
   const wakeups = counter('offline_messages_wakeups_total', 'Held page requests (wait_seconds) woken by a commit')
+  const recorded = new Counter({
+    name: 'offline_messages_events_total',
+    help: 'Events recorded (EVENTS=on), by type, counted once their transaction has committed',
+    labelNames: ['type'] as const,
+    registers: [registry]
+  })
   let waitersSource: () => number = () => 0
   // eslint-disable-next-line no-new
   new Gauge({
@@ -106,7 +112,8 @@ export function createMetrics (): Metrics {
       superseded: (count) => superseded.inc(count),
       recalled: (count) => recalled.inc(count),
       erased: (count) => erased.inc(count),
-      wakeups: (count) => wakeups.inc(count)
+      wakeups: (count) => wakeups.inc(count),
+      recorded: (type, count) => recorded.inc({ type }, count)
     },
     observeRequest (method, route, statusCode, seconds) {
       requestDuration.observe({ method, route, status_code: String(statusCode) }, seconds)

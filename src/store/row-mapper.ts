@@ -1,6 +1,7 @@
 // The one place where database quirks are undone: PostgreSQL's bigint and count strings, SQLite's loose numbers. Every
 // mapper is made once, at load, from the table of columns (columns.ts): each reads its row into one object literal,
 // with each column's position written into it, as a mapper written by hand would.
+import type { EventType, EventView } from '../domain/events.js'
 import type { Device, PendingMessage, ReceiverState, RemovedMessage, StoredMessage, SummaryRow, Tombstone } from '../domain/model.js'
 import { DEVICE, MESSAGE, PAGE, PENDING, RECEIVER, RECEIVER_KEY, RECEIVER_STATE, REMOVED_MESSAGE, SUMMARY_ROW, type Column } from './columns.js'
 
@@ -129,3 +130,27 @@ export const toSummaryRowFromValues = valuesReader<SummaryRow>(SUMMARY_ROW)
 export const toSummaryRowFromValuesAt = valuesReaderAt<SummaryRow>(SUMMARY_ROW)
 export const toSummaryRow = rowReader<SummaryRow>(SUMMARY_ROW)
 export const summaryRowValues = writer<SummaryRow>(SUMMARY_ROW)
+
+/**
+ * An event from its values in the feed's column order (id, type, occurred_at, receiver_uid, device_id, sender_uid,
+ * msg_id, seq, pending_count, msg_type, content_preview, devices as JSON text); its id is also its position.
+ */
+export function eventFromValues (values: readonly unknown[], position: string): EventView {
+  const text = (value: unknown): string | null => value === null || value === undefined ? null : String(value)
+  const devices = text(values[11])
+  return {
+    position,
+    id: String(values[0]),
+    type: String(values[1]) as EventType,
+    occurredAt: toNumber(values[2]),
+    receiverUid: String(values[3]),
+    deviceId: text(values[4]),
+    senderUid: String(values[5]),
+    msgId: String(values[6]),
+    seq: toNumber(values[7]),
+    pendingCount: toNumber(values[8]),
+    msgType: toNullableNumber(values[9]),
+    contentPreview: text(values[10]),
+    devices: devices === null ? null : (JSON.parse(devices) as unknown[]).map(String)
+  }
+}

@@ -1,6 +1,7 @@
 // The store port: what the domain may ask of a store, in the domain's model types, with times as epoch milliseconds.
 // sqlite/store.ts and postgres/store.ts implement it (citus/store.ts through PostgreSQL's), and
 // test/store/store-contract.test.ts holds them to it.
+import type { EventRecord, EventView } from '../domain/events.js'
 import type {
   Ack, Device, DeviceView, Erased, PendingMessage, ReceiverState, RemovedMessage, StoredMessage, SummaryRow, Tombstone
 } from '../domain/model.js'
@@ -138,8 +139,21 @@ export interface StoreTx {
   /** Deletes every row of the receiver in every table (its receivers row last); answers what it removed. */
   erase (receiverUid: string): Promise<Erased>
 
+  /**
+   * Writes events, in this order, as the last statement of the transaction (after every change they describe): each
+   * record's device id resolved from its reader's slot unless given, its pending count read now less its `later`;
+   * `now` is when they were recorded (retention counts from it).
+   */
+  insertEvents (records: readonly EventRecord[], now: number): Promise<void>
   /** Tells the other instances, once this transaction commits, that these receivers have new messages. */
   announceStored (receiverUids: readonly string[]): Promise<void>
+}
+
+/** A page of the event feed: the events, and the position after them (or `after` itself when there are none). */
+export interface EventPage {
+  events: EventView[]
+  end: string
+  missed: boolean
 }
 
 /** The receivers of a group another instance committed, or 'all' when some may have been missed. */
@@ -185,6 +199,15 @@ export interface Store {
   receiversDueForExpiry (now: number, limit: number): Promise<string[]>
   /** Deletes at most limit tombstones whose dedup window has passed; answers how many. */
   purgeTombstones (now: number, limit: number): Promise<number>
+  /**
+   * Up to `limit` events after `after` (a position of this store; null: from the oldest kept) in commit order, with
+   * `missed` when retention deleted events after `after`; only events no later commit can come before.
+   */
+  events (after: string | null, limit: number): Promise<EventPage>
+  /** The key that signs this database's event cursors. */
+  eventCursorKey (): Promise<string>
+  /** Deletes at most limit events recorded at or before `before`; answers how many. */
+  purgeEvents (before: number, limit: number): Promise<number>
   /** Pending, unexpired messages over all receivers. */
   totalPending (now: number): Promise<number>
   /** Follows the commits of other instances on the same database (a no-op where there can be none). */

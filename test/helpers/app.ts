@@ -9,7 +9,7 @@ export const KEYS = {
   gateway: 'gateway:gateway-secret-1:read+ack',
   reader: 'reader:reader-secret-1:read',
   /** Every scope: the tests' default key (call()). */
-  admin: 'admin:admin-secret-1:write+read+ack+admin',
+  admin: 'admin:admin-secret-1:write+read+ack+events+admin',
   /** The scope admin alone (v1.2's erasure): an operator's key. */
   operator: 'operator:operator-secret-1:admin'
 }

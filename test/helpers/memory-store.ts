@@ -197,6 +197,7 @@ export function createMemoryStore (): MemoryStore {
       state.receivers.delete(receiverUid)
       return erased
     },
+    async insertEvents () {},
     async announceStored () {}
   }
 
@@ -255,6 +256,10 @@ export function createMemoryStore (): MemoryStore {
       state.tombstones = state.tombstones.filter((t) => !stale.includes(t))
       return stale.length
     },
+    // The fake records no events: the domain tests run with EVENTS off.
+    async events () { return { events: [], end: '0', missed: false } },
+    async eventCursorKey () { return 'memory' },
+    async purgeEvents () { return 0 },
     async totalPending (now) {
       return state.messages.filter((m) => m.expiresAt > now).length
     },

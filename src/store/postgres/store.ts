@@ -10,10 +10,11 @@ import { createDurabilityCheck } from './durability.js'
 import { migratePostgres } from './migrations.js'
 import { createPool, type Queries, type Row } from './pool.js'
 import { SQL } from './statements.js'
+import { EVENT_SQL, positionParams } from './event-statements.js'
 import { createSummaryReads } from './summaries.js'
 import { createTx } from './transaction.js'
 import type { TxStatements } from './tx-statements.js'
-import { toDevice, toNumber, toReceiverMessageFromValues, toReceiverState, toStoredMessage } from '../row-mapper.js'
+import { eventFromValues, toDevice, toNumber, toReceiverMessageFromValues, toReceiverState, toStoredMessage } from '../row-mapper.js'
 import type { PageQuery, Store, WriteLanes } from '../types.js'
 
 /** DATABASE_URL with the host and port of a node ('host:port'), all else kept. */
@@ -180,6 +181,16 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
       const result = await pool.rows(SQL.purgeTombstones, [now, limit])
       return result.length
     }),
+
+    events: (after, limit) => run(async () => {
+      const found = await pool.arrays(EVENT_SQL.events, [...positionParams(after), limit])
+      const events = found.filter((row) => row[1] !== null).map((row) => eventFromValues(row.slice(1), String(row[1])))
+      return { events, end: after ?? '0:0', missed: after !== null && found[0]?.[0] === true }
+    }),
+
+    eventCursorKey: () => run(async () => String((await pool.rows(EVENT_SQL.eventCursorKey, []))[0]?.cursor_key)),
+
+    purgeEvents: (before, limit) => run(async () => toNumber((await pool.rows(EVENT_SQL.purgeEvents, [before, limit]))[0]?.purged ?? 0)),
 
     totalPending: (now) => run(async () => {
       const [row] = await pool.rows(SQL.totalPending, [now])

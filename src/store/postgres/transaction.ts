@@ -6,6 +6,7 @@ import { groupBy } from '../../lib/group-by.js'
 import { bitOf } from '../../domain/readers.js'
 import type { Queries, Row } from './pool.js'
 import { SQL, type Sql } from './statements.js'
+import { EVENT_SQL, eventArrays } from './event-statements.js'
 import { columns, nothingUnsent, plainStatements, type TxStatements } from './tx-statements.js'
 import { mapKey } from '../../lib/map-key.js'
 import { deviceValues, toDevice, toNumber, toPendingMessage, toReceiverState, toRemovedMessage, toStoredMessage, toSummaryRow, toTombstone } from '../row-mapper.js'
@@ -205,6 +206,10 @@ export function createTx (q: Queries, statements: TxStatements = plainStatements
     async erase (receiverUid) {
       const [row] = await rows(on(SQL.erase, [receiverUid]), [receiverUid])
       return { messages: toNumber(row?.messages ?? 0), tombstones: toNumber(row?.tombstones ?? 0), devices: toNumber(row?.devices ?? 0) }
+    },
+
+    async insertEvents (records, now) {
+      await rows(EVENT_SQL.insertEvents, eventArrays(records, now))
     },
 
     async announceStored (receiverUids) {

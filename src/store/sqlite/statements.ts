@@ -6,6 +6,7 @@ import {
   names, type Column
 } from '../columns.js'
 import { toNullableNumber } from '../row-mapper.js'
+import { eventStatements } from './event-statements.js'
 
 export type Row = Record<string, unknown>
 
@@ -102,7 +103,8 @@ export function prepareStatements (db: Database, counts: { statements: number })
     eraseDevices: p('DELETE FROM devices WHERE receiver_uid = ?'),
     eraseConversations: p('DELETE FROM conversations WHERE receiver_uid = ?'),
     eraseReceiver: p('DELETE FROM receivers WHERE receiver_uid = ?'),
-    ping: p('SELECT 1 AS v')
+    ping: p('SELECT 1 AS v'),
+    ...eventStatements(p)
   }
 }
 

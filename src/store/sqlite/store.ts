@@ -5,7 +5,7 @@ import { createKnex, sqliteFilename } from '../backends.js'
 import { migrate, type DatabaseOptions } from '../database.js'
 import { isFull, storeFailure } from '../errors.js'
 import { RECEIVER_READER, bitOf } from '../../domain/readers.js'
-import { toDevice, toNumber, toReceiverMessageFromValues, toReceiverState, toStoredMessageFromValues, toSummaryRowFromValues } from '../row-mapper.js'
+import { eventFromValues, toDevice, toNumber, toReceiverMessageFromValues, toReceiverState, toStoredMessageFromValues, toSummaryRowFromValues } from '../row-mapper.js'
 import { startWalCheckpointer } from './checkpointer.js'
 import { openDiskReserve, type DiskReserve } from './disk-reserve.js'
 import { all, one, prepareStatements, value, values } from './statements.js'
@@ -181,6 +181,28 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
     receiversDueForExpiry: (now, limit) => read(() => all(s.dueForExpiry, now, limit).map((row) => String(row.receiver_uid))),
 
     purgeTombstones: (now, limit) => serial(() => guardSync(() => s.purgeTombstones.run(now, limit).changes)),
+
+    events: (after, limit) => read(() => {
+      const from = after === null ? 0 : Number(after)
+      const events = (s.eventsAfter.all(from, limit) as unknown[][]).map((row) => eventFromValues(row, String(row[0])))
+      return { events, end: String(from), missed: after !== null && from < (value(s.eventsPruned) ?? 0) }
+    }),
+
+    eventCursorKey: () => read(() => String(one(s.eventCursorKey)?.cursor_key)),
+
+    purgeEvents: (before, limit) => serial(() => guardSync(() => {
+      s.begin.run()
+      try {
+        const ids = (s.purgeEvents.all(before, limit) as unknown[][]).map((row) => Number(row[0]))
+        if (ids.length > 0) s.notePruned.run(Math.max(...ids))
+        s.commit.run()
+        durability.committed()
+        return ids.length
+      } catch (error) {
+        if (db.inTransaction) s.rollback.run()
+        throw error
+      }
+    })),
 
     totalPending: (now) => read(() => (value(s.sumPending) ?? 0) - (value(s.expiredUnswept, now, now) ?? 0)),
 

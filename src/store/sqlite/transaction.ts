@@ -11,6 +11,7 @@ import {
 } from '../row-mapper.js'
 import { all, one, value, values, type Statements } from './statements.js'
 import { toNumber } from '../row-mapper.js'
+import { eventRecordsJson } from './event-statements.js'
 import type { ExpiredRemoval, ReceiverKey, StoreTx } from '../types.js'
 
 /** The (receiver, sender) pairs of these keys, each once. */
@@ -177,6 +178,9 @@ export function createSqliteTx (s: Statements): StoreTx {
       s.eraseConversations.run(receiverUid)
       s.eraseReceiver.run(receiverUid)
       return erased
+    },
+    async insertEvents (records, now) {
+      s.insertEvents.run(now, eventRecordsJson(records))
     },
     // One process owns an SQLite database: the domain wakes its own waiters after the commit.
     async announceStored () {}

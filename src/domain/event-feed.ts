@@ -1,0 +1,118 @@
+// The event feed: pages of recorded events in commit order, behind signed cursors, held while empty (waitSeconds).
+import { createHmac, timingSafeEqual } from 'node:crypto'
+import { DomainError, domainErrors } from './errors.js'
+import type { EventView } from './events.js'
+import type { Hangup, Waiters } from './waiting.js'
+import { EVENT_FEED_WAKEUP, type DomainContext } from './context.js'
+
+export interface EventPageRequest {
+  cursor?: string | undefined
+  limit: number
+  waitSeconds?: number | undefined
+  hangup?: Hangup | undefined
+}
+
+export interface EventPageResult {
+  events: EventView[]
+  nextCursor: string
+  hasMore: boolean
+  missed: boolean
+}
+
+const VERSION = 'e1'
+const MAX_CURSOR_LENGTH = 200
+// Bytes of the HMAC a cursor carries: enough that a forged one is refused, short enough to stay a short string.
+const SIGNATURE_BYTES = 12
+// An event whose transaction committed may stay out of the feed while an older transaction is still running
+// (PostgreSQL): a woken request that still reads nothing looks again this often until it is served or its time is up.
+const RECHECK_MS = 25
+
+export const eventErrors = {
+  eventsOff: () => new DomainError('EVENTS_OFF', 'events are not recorded here: the service runs with EVENTS=off')
+}
+
+const sign = (key: string, body: string): string => createHmac('sha256', key).update(body).digest().subarray(0, SIGNATURE_BYTES).toString('base64url')
+
+/** A cursor: the store's position, versioned, signed with this database's key (a cursor of another database fails). */
+export function encodeEventCursor (key: string, position: string): string {
+  const body = Buffer.from(JSON.stringify([VERSION, position]), 'utf8').toString('base64url')
+  return `${body}.${sign(key, body)}`
+}
+
+const CURSOR_FORM = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
+
+/** INVALID_CURSOR for a cursor that is not even of the form encodeEventCursor makes (checked before anything else). */
+function checkForm (cursor: string): void {
+  if (cursor.length > MAX_CURSOR_LENGTH || !CURSOR_FORM.test(cursor)) throw domainErrors.invalidCursor()
+}
+
+/** The position a cursor stands for; INVALID_CURSOR unless encodeEventCursor made it with the same key. */
+export function decodeEventCursor (key: string, cursor: string): string {
+  checkForm(cursor)
+  const [body = '', signature = ''] = cursor.split('.')
+  const expected = Buffer.from(sign(key, body))
+  const given = Buffer.from(signature)
+  if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw domainErrors.invalidCursor()
+  let value: unknown
+  try {
+    value = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'))
+  } catch {
+    throw domainErrors.invalidCursor()
+  }
+  if (!Array.isArray(value) || value.length !== 2 || value[0] !== VERSION || typeof value[1] !== 'string') throw domainErrors.invalidCursor()
+  return value[1]
+}
+
+const sleep = (milliseconds: number): Promise<void> => new Promise((resolve) => { setTimeout(resolve, milliseconds) })
+
+export function createEventFeed ({ store, rules }: DomainContext, waiters: Waiters) {
+  let key: Promise<string> | null = null
+  const cursorKey = (): Promise<string> => {
+    key ??= store.eventCursorKey().catch((error: unknown) => {
+      key = null
+      throw error
+    })
+    return key
+  }
+
+  return async function events ({ cursor, limit, waitSeconds = 0, hangup }: EventPageRequest): Promise<EventPageResult> {
+    // A malformed cursor is a bad request whatever the configuration, as on the other listings.
+    if (cursor !== undefined) checkForm(cursor)
+    if (rules.events !== true) throw eventErrors.eventsOff()
+    const signingKey = await cursorKey()
+    const after = cursor === undefined ? null : decodeEventCursor(signingKey, cursor)
+    const read = async (): Promise<EventPageResult> => {
+      const page = await store.events(after, limit + 1)
+      const events = page.events.slice(0, limit)
+      const last = events[events.length - 1]
+      return { events, nextCursor: encodeEventCursor(signingKey, last?.position ?? page.end), hasMore: page.events.length > limit, missed: page.missed }
+    }
+    if (waitSeconds <= 0) return await read()
+    const deadline = Date.now() + waitSeconds * 1000
+    let woken = false
+    for (;;) {
+      const watch = waiters.watch(EVENT_FEED_WAKEUP)
+      let page: EventPageResult
+      try {
+        page = await read()
+      } catch (error) {
+        watch.cancel()
+        throw error
+      }
+      const remaining = deadline - Date.now()
+      if (page.events.length > 0 || remaining <= 0 || hangup?.hungUp === true) {
+        watch.cancel()
+        return page
+      }
+      if (woken) {
+        // Woken, yet nothing to serve: a committed event waits behind an older transaction still running.
+        watch.cancel()
+        await sleep(Math.min(RECHECK_MS, remaining))
+        continue
+      }
+      const outcome = await watch.wait(remaining, hangup)
+      if (outcome !== 'notified') return page
+      woken = true
+    }
+  }
+}

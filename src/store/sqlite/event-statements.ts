@@ -1,0 +1,40 @@
+// The event feed's SQL on SQLite: one writer commits at a time, so the AUTOINCREMENT id is commit order.
+import type { Statement } from 'better-sqlite3'
+import type { EventRecord } from '../../domain/events.js'
+
+/** The columns the feed reads, in this order (eventFromValues). */
+export const EVENT_COLUMNS = 'id, type, occurred_at, receiver_uid, device_id, sender_uid, msg_id, seq, pending_count, msg_type, content_preview, devices'
+
+/** The records as the one JSON parameter of insertEvents: an array per record, in EVENT_INPUT's order. */
+export const eventRecordsJson = (records: readonly EventRecord[]): string => JSON.stringify(records.map((r) => [
+  r.type, r.occurredAt, r.receiverUid, r.reader, r.deviceId, r.senderUid, r.msgId, r.seq, r.msgType, r.contentPreview, r.readers, r.later
+]))
+
+export function eventStatements (p: (sql: string) => Statement) {
+  // All of a transaction's events in one statement, from one JSON array, in its order (the ids follow it). The device
+  // of a reader's slot, the devices of a stored message's readers and the pending count are read here, at the end of
+  // the transaction: a reader's count is the sum of its summary rows, ALL_READERS's (-1) the receiver's own count.
+  const record = (i: number): string => `json_extract(r.value, '$[${i}]')`
+  const receiver = record(2)
+  const reader = record(3)
+  const insertEvents = p('INSERT INTO events (type, occurred_at, recorded_at, receiver_uid, device_id, sender_uid, msg_id, seq, pending_count, msg_type, content_preview, devices) ' +
+    `SELECT ${record(0)}, ${record(1)}, ?, ${receiver}, ` +
+    `CASE WHEN ${record(4)} IS NOT NULL THEN ${record(4)} WHEN ${reader} > 0 THEN (SELECT d.device_id FROM devices d WHERE d.receiver_uid = ${receiver} AND d.slot = ${reader}) END, ` +
+    `${record(5)}, ${record(6)}, ${record(7)}, ` +
+    `CASE WHEN ${reader} < 0 THEN (SELECT x.pending_count FROM receivers x WHERE x.receiver_uid = ${receiver}) ` +
+    `ELSE (SELECT coalesce(sum(c.pending_count), 0) FROM conversations c WHERE c.receiver_uid = ${receiver} AND c.reader = ${reader}) END - ${record(11)}, ` +
+    `${record(8)}, ${record(9)}, ` +
+    `CASE WHEN ${record(10)} IS NOT NULL THEN (SELECT json_group_array(device_id) FROM (SELECT d.device_id FROM devices d ` +
+    `WHERE d.receiver_uid = ${receiver} AND (${record(10)} & (1 << d.slot)) <> 0 ORDER BY d.slot)) END ` +
+    'FROM json_each(?) r ORDER BY r.key')
+  return {
+    insertEvents,
+    eventsAfter: p(`SELECT ${EVENT_COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?`).raw(true),
+    eventsPruned: p('SELECT coalesce(pruned_id, 0) AS v FROM event_feed WHERE id = 1'),
+    eventCursorKey: p('SELECT cursor_key FROM event_feed WHERE id = 1'),
+    // Oldest first by id (commit order), never past the retention's horizon: a delete by id keeps the feed a suffix.
+    purgeEvents: p('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE recorded_at <= ? ORDER BY id LIMIT ?) RETURNING id')
+      .raw(true),
+    notePruned: p('UPDATE event_feed SET pruned_id = max(coalesce(pruned_id, 0), ?) WHERE id = 1')
+  }
+}
