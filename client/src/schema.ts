@@ -268,7 +268,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * What became of messages: stored, delivered, expired, dropped, unlinked; in commit order
+         * What became of messages (stored, delivered, expired, dropped, unlinked, superseded, recalled) and receivers (erased); in commit order
          * @description Oldest first. Follow next_cursor: the order is commit order across instances, so a consumer never misses an event whose transaction committed late and never sees one twice. missed is true when retention (EVENT_RETENTION_SECONDS) deleted events after the cursor. With wait_seconds, an empty page is held until new events commit. 404 EVENTS_OFF unless the service runs with EVENTS=on.
          */
         get: operations["listEvents"];
@@ -2751,6 +2751,8 @@ export interface operations {
                              * @example bob-phone
                              */
                             device_id: string | null;
+                            /** @description what the receiver (or this device) has pending right after the change */
+                            pending_count: number;
                             /**
                              * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
                              * @example alice
@@ -2762,8 +2764,6 @@ export interface operations {
                              */
                             msg_id: string;
                             seq: number;
-                            /** @description what the receiver (or this device) has pending right after the change */
-                            pending_count: number;
                             msg_type: number;
                             /** @description content cut to 100 Unicode code points, as in the summary */
                             content_preview: string;
@@ -2789,6 +2789,8 @@ export interface operations {
                              * @example bob-phone
                              */
                             device_id: string | null;
+                            /** @description what the receiver (or this device) has pending right after the change */
+                            pending_count: number;
                             /**
                              * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
                              * @example alice
@@ -2800,8 +2802,6 @@ export interface operations {
                              */
                             msg_id: string;
                             seq: number;
-                            /** @description what the receiver (or this device) has pending right after the change */
-                            pending_count: number;
                         } | {
                             /** @enum {string} */
                             type: "message.expired";
@@ -2822,6 +2822,8 @@ export interface operations {
                              * @example bob-phone
                              */
                             device_id: string | null;
+                            /** @description what the receiver (or this device) has pending right after the change */
+                            pending_count: number;
                             /**
                              * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
                              * @example alice
@@ -2833,8 +2835,6 @@ export interface operations {
                              */
                             msg_id: string;
                             seq: number;
-                            /** @description what the receiver (or this device) has pending right after the change */
-                            pending_count: number;
                         } | {
                             /** @enum {string} */
                             type: "message.dropped";
@@ -2855,6 +2855,8 @@ export interface operations {
                              * @example bob-phone
                              */
                             device_id: string | null;
+                            /** @description what the receiver (or this device) has pending right after the change */
+                            pending_count: number;
                             /**
                              * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
                              * @example alice
@@ -2866,8 +2868,6 @@ export interface operations {
                              */
                             msg_id: string;
                             seq: number;
-                            /** @description what the receiver (or this device) has pending right after the change */
-                            pending_count: number;
                         } | {
                             /** @enum {string} */
                             type: "message.unlinked";
@@ -2888,6 +2888,8 @@ export interface operations {
                              * @example bob-phone
                              */
                             device_id: string | null;
+                            /** @description what the receiver (or this device) has pending right after the change */
+                            pending_count: number;
                             /**
                              * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
                              * @example alice
@@ -2899,8 +2901,97 @@ export interface operations {
                              */
                             msg_id: string;
                             seq: number;
+                        } | {
+                            /** @enum {string} */
+                            type: "message.superseded";
+                            /** @description unique, opaque */
+                            id: string;
+                            /**
+                             * Format: date-time
+                             * @description RFC 3339, UTC with milliseconds
+                             */
+                            occurred_at: string;
+                            /**
+                             * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example bob
+                             */
+                            receiver_uid: string;
+                            /**
+                             * @description device id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example bob-phone
+                             */
+                            device_id: string | null;
                             /** @description what the receiver (or this device) has pending right after the change */
                             pending_count: number;
+                            /**
+                             * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example alice
+                             */
+                            sender_uid: string;
+                            /**
+                             * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                             * @example alice-0001
+                             */
+                            msg_id: string;
+                            seq: number;
+                        } | {
+                            /** @enum {string} */
+                            type: "message.recalled";
+                            /** @description unique, opaque */
+                            id: string;
+                            /**
+                             * Format: date-time
+                             * @description RFC 3339, UTC with milliseconds
+                             */
+                            occurred_at: string;
+                            /**
+                             * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example bob
+                             */
+                            receiver_uid: string;
+                            /**
+                             * @description device id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example bob-phone
+                             */
+                            device_id: string | null;
+                            /** @description what the receiver (or this device) has pending right after the change */
+                            pending_count: number;
+                            /**
+                             * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example alice
+                             */
+                            sender_uid: string;
+                            /**
+                             * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                             * @example alice-0001
+                             */
+                            msg_id: string;
+                            seq: number;
+                        } | {
+                            /** @enum {string} */
+                            type: "receiver.erased";
+                            /** @description unique, opaque */
+                            id: string;
+                            /**
+                             * Format: date-time
+                             * @description RFC 3339, UTC with milliseconds
+                             */
+                            occurred_at: string;
+                            /**
+                             * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example bob
+                             */
+                            receiver_uid: string;
+                            /**
+                             * @description device id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                             * @example bob-phone
+                             */
+                            device_id: string | null;
+                            /** @description what the receiver (or this device) has pending right after the change */
+                            pending_count: number;
+                            sender_uid: null;
+                            msg_id: null;
+                            seq: null;
                         })[];
                         /** @description always a cursor to resume from, also after an empty page */
                         next_cursor: string;

@@ -28,8 +28,9 @@ export async function up (knex: Knex): Promise<void> {
     await knex.raw(`CREATE TABLE events (id integer PRIMARY KEY AUTOINCREMENT, ${common})`)
     await knex.raw('CREATE TABLE event_feed (id integer PRIMARY KEY CHECK (id = 1), cursor_key text NOT NULL, pruned_id integer NULL)')
   }
-  // Retention deletes by age.
+  // Retention deletes by age; an erasure deletes a receiver's.
   await knex.raw('CREATE INDEX events_recorded_at ON events (recorded_at)')
+  await knex.raw('CREATE INDEX events_receiver ON events (receiver_uid)')
   await knex.raw('INSERT INTO event_feed (id, cursor_key) VALUES (1, ?)', [randomBytes(32).toString('base64url')])
 }
 

@@ -5,8 +5,8 @@ import { previewOf } from './summary-rows.js'
 import { readerList } from './readers.js'
 import { mapKey } from '../lib/map-key.js'
 
-/** The types recorded so far; message.superseded, message.recalled and receiver.erased join with their features. */
-export type EventType = 'message.stored' | 'message.delivered' | 'message.expired' | 'message.dropped' | 'message.unlinked'
+export type EventType = 'message.stored' | 'message.delivered' | 'message.expired' | 'message.dropped' | 'message.unlinked' |
+  'message.superseded' | 'message.recalled' | 'receiver.erased'
 
 /** Whose count an event's pending_count is when it names no device: every stored message of the receiver. */
 export const ALL_READERS = -1
@@ -23,9 +23,10 @@ export interface EventRecord {
   reader: number
   /** The device, given where the store can no longer find it by its slot (it was unregistered in this transaction). */
   deviceId: string | null
-  senderUid: string
-  msgId: string
-  seq: number
+  /** The message's; null for receiver.erased, which concerns no message. */
+  senderUid: string | null
+  msgId: string | null
+  seq: number | null
   /** message.stored only: its type, its preview, and the readers it is pending for (the store names their devices). */
   msgType: number | null
   contentPreview: string | null
@@ -42,10 +43,10 @@ export interface EventView {
   occurredAt: number
   receiverUid: string
   deviceId: string | null
-  // Every type recorded so far concerns one message (receiver.erased, to come, will not).
-  senderUid: string
-  msgId: string
-  seq: number
+  /** null for receiver.erased, which concerns no message. */
+  senderUid: string | null
+  msgId: string | null
+  seq: number | null
   pendingCount: number
   msgType: number | null
   contentPreview: string | null
@@ -63,11 +64,17 @@ export interface EventLog {
   lost (type: 'message.expired' | 'message.dropped', removed: readonly RemovedMessage[], now: number): void
   /** Messages taken from a device that was unregistered. */
   unlinked (removed: readonly RemovedMessage[], deviceId: string, now: number): void
+  /** Messages removed for every reader by a newer one of their collapse key, or by their sender: one event per message, device_id null. */
+  withdrawn (type: 'message.superseded' | 'message.recalled', removed: readonly RemovedMessage[], now: number): void
+  /** The receiver erased: its one event (its others are deleted with it). */
+  erased (receiverUid: string, now: number): void
+  /** Whether anything is recorded (EVENTS=on). */
+  readonly recording: boolean
   /** The records, each with its `later`, in the order they were made. */
   records (): EventRecord[]
 }
 
-const NO_RECORDS: EventLog = { stored () {}, delivered () {}, lost () {}, unlinked () {}, records: () => [] }
+const NO_RECORDS: EventLog = { stored () {}, delivered () {}, lost () {}, unlinked () {}, withdrawn () {}, erased () {}, records: () => [], recording: false }
 
 export function createEventLog (recording: boolean): EventLog {
   if (!recording) return NO_RECORDS
@@ -99,6 +106,19 @@ export function createEventLog (recording: boolean): EventLog {
     lost (type, removed, now) {
       perReader(removed.map((key) => ({ ...key, remaining: 0 })), (key, reader) => base(type, key, reader, type === 'message.expired' ? key.expiresAt : now))
     },
+    withdrawn (type, removed, now) {
+      // Counted as the receiver's: pending_count is what it has left; every reader it had loses it.
+      for (const key of removed) {
+        made.push({ record: base(type, key, ALL_READERS, now), deltas: [[ALL_READERS, -1], ...readerList(key.readers).map((reader): Delta => [reader, -1])] })
+      }
+    },
+    erased (receiverUid, now) {
+      made.push({
+        record: { type: 'receiver.erased', occurredAt: now, receiverUid, reader: ALL_READERS, deviceId: null, senderUid: null, msgId: null, seq: null, msgType: null, contentPreview: null, readers: null, later: 0 },
+        deltas: []
+      })
+    },
+    recording: true,
     unlinked (removed, deviceId, now) {
       // The device leaves at once, with all it had: each event says it has nothing pending any more.
       perReader(removed, (key, reader) => ({ ...base('message.unlinked', key, reader, now), deviceId }), false)

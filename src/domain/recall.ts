@@ -69,10 +69,11 @@ export function createRecall ({ rules, clock, write }: DomainContext) {
       }
       const answer = answerOf(msgId, found.pending.readers, message.storedAt, devices)
       const removed = await tx.withdraw([{ receiverUid, seq: message.seq, recall: keptAnswer(answer) }], now, tombstoneUntil(rules, now))
-      // Neither an ack nor a loss: the lost counts stay as they were. (An events feed records message.recalled here.)
+      // Neither an ack nor a loss: the lost counts stay as they were.
       await applyRemoval(tx, locked.receivers, removed, 'withdrawn')
       await tx.saveReceivers([receiver])
       tally.recalled += removed.length
+      tally.events.withdrawn('message.recalled', removed, now)
       return answer
     }, receiverUid)
   }

@@ -56,10 +56,10 @@ async function makeRoom (tx: StoreTx, state: GroupState, receiver: ReceiverState
  * Replaces the pending messages of a new message's receiver, sender and collapse key: each leaves its readers (its
  * summary rows count one less; the new message, of the same sender, becomes their latest next) and the quota, without
  * counting as lost, and is deleted at the group's next flush, leaving a tombstone that a recall of it answers from as
- * it would have then. (An events feed records one message.superseded per message here.)
+ * it would have then; one message.superseded event each.
  */
 async function supersede (
-  tx: StoreTx, state: GroupState, receiver: ReceiverState, replaced: readonly Collapsible[], purgeAt: number | null, tally: Tally
+  tx: StoreTx, state: GroupState, receiver: ReceiverState, replaced: readonly Collapsible[], now: number, purgeAt: number | null, tally: Tally
 ): Promise<void> {
   const { receiverUid } = receiver
   let devices = state.devices.get(receiverUid)
@@ -83,6 +83,7 @@ async function supersede (
     state.withdrawals.push({ receiverUid, seq: message.seq, recall: keptAnswer(answerOf(message.msgId, message.readers, message.storedAt, devices)) })
     tally.superseded++
   }
+  tally.events.withdrawn('message.superseded', replaced, now)
   state.collapsible.set(mapKey(receiverUid, replaced[0]?.senderUid ?? '', replaced[0]?.collapseKey ?? ''), [])
 }
 
@@ -132,7 +133,7 @@ export function createStoring ({ store, rules, clock, write }: DomainContext, wa
     if (rules.overflowPolicy === 'reject' && receiver.pendingCount - replaced.length >= rules.maxPendingPerReceiver) {
       return { status: 'inbox_full', msgId: item.msgId, message: null }
     }
-    if (replaced.length > 0) await supersede(tx, state, receiver, replaced, tombstoneUntil(rules, now), tally)
+    if (replaced.length > 0) await supersede(tx, state, receiver, replaced, now, tombstoneUntil(rules, now), tally)
     if (!await makeRoom(tx, state, receiver, rules, tally, now)) return { status: 'inbox_full', msgId: item.msgId, message: null }
     tally.stored++
     const message = addMessage(state, receiver, item, now)

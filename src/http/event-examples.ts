@@ -23,6 +23,18 @@ export const EVENT_EXAMPLES: Record<string, unknown> = {
   'message.expired': forDevice('message.expired', '1733491702:1', '2026-12-27T04:36:55.201Z', 'bob-laptop', 0),
   'message.dropped': forDevice('message.dropped', '1733480299:1', '2026-11-27T05:02:13.004Z', 'bob-laptop', 9999),
   'message.unlinked': forDevice('message.unlinked', '1733480305:2', '2026-11-27T05:10:40.777Z', 'bob-laptop', 0),
+  'message.superseded': {
+    id: '1733480311:1', type: 'message.superseded', occurred_at: '2026-11-27T05:11:02.118Z', receiver_uid: 'bob', device_id: null,
+    sender_uid: 'alice', msg_id: 'alice-typing-0007', seq: 44, pending_count: 2
+  },
+  'message.recalled': {
+    id: '1733480320:1', type: 'message.recalled', occurred_at: '2026-11-27T05:12:30.540Z', receiver_uid: 'bob', device_id: null,
+    sender_uid: 'alice', msg_id: 'alice-0002', seq: 42, pending_count: 1
+  },
+  'receiver.erased': {
+    id: '1733480390:1', type: 'receiver.erased', occurred_at: '2026-11-27T06:00:00.000Z', receiver_uid: 'bob', device_id: null,
+    sender_uid: null, msg_id: null, seq: null, pending_count: 0
+  },
   page: {
     events: [stored, forDevice('message.delivered', '1733480230:1', '2026-11-27T04:41:02.310Z', 'bob-phone', 2)],
     next_cursor: 'WyJlMSIsIjE3MzM0ODAyMzA6MSJd.x3nQd0Ws2Lq7p3Zk',

@@ -11,21 +11,20 @@ export interface EventRoutesOptions {
   service: MessageService
 }
 
-/** An event as the API shows it: the stored message's fields only on message.stored. */
+/** An event as the API shows it: the stored message's fields only on message.stored, no message on receiver.erased. */
 function presentEvent (event: EventView) {
   const shown = {
     id: event.id,
-    type: event.type,
     occurred_at: formatTime(event.occurredAt),
     receiver_uid: event.receiverUid,
     device_id: event.deviceId,
-    sender_uid: event.senderUid,
-    msg_id: event.msgId,
-    seq: event.seq,
     pending_count: event.pendingCount
   }
-  if (event.type !== 'message.stored') return shown
-  return { ...shown, msg_type: event.msgType, content_preview: event.contentPreview, devices: event.devices ?? [] }
+  if (event.type === 'receiver.erased') return { ...shown, type: event.type, sender_uid: null, msg_id: null, seq: null }
+  if (event.senderUid === null || event.msgId === null || event.seq === null) throw new Error(`event ${event.id} (${event.type}) names no message`)
+  const message = { ...shown, type: event.type, sender_uid: event.senderUid, msg_id: event.msgId, seq: event.seq }
+  if (event.type !== 'message.stored') return message
+  return { ...message, msg_type: event.msgType, content_preview: event.contentPreview, devices: event.devices ?? [] }
 }
 
 export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (app, { service }) => {
@@ -34,7 +33,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
     schema: {
       operationId: 'listEvents',
       tags: ['events'],
-      summary: 'What became of messages: stored, delivered, expired, dropped, unlinked; in commit order',
+      summary: 'What became of messages (stored, delivered, expired, dropped, unlinked, superseded, recalled) and receivers (erased); in commit order',
       description: 'Oldest first. Follow next_cursor: the order is commit order across instances, so a consumer never misses an event whose ' +
         'transaction committed late and never sees one twice. missed is true when retention (EVENT_RETENTION_SECONDS) deleted events after the ' +
         'cursor. With wait_seconds, an empty page is held until new events commit. 404 EVENTS_OFF unless the service runs with EVENTS=on.',

@@ -23,14 +23,14 @@ const common = {
   occurred_at: DateTimeSchema,
   receiver_uid: ReceiverUidSchema,
   device_id: Nullable(DeviceIdSchema),
-  sender_uid: SenderUidSchema,
-  msg_id: MsgIdSchema,
-  seq: SeqSchema,
   pending_count: Type.Integer({ minimum: 0, description: 'what the receiver (or this device) has pending right after the change' })
 }
 
+/** The message an event is about. */
+const ofMessage = { sender_uid: SenderUidSchema, msg_id: MsgIdSchema, seq: SeqSchema }
+
 const eventSchema = (type: string, title: string, description: string, extra: Record<string, never> | typeof storedFields = {}) =>
-  Type.Object({ type: Type.Literal(type), ...common, ...extra }, { title, description, examples: [EVENT_EXAMPLES[type]] })
+  Type.Object({ type: Type.Literal(type), ...common, ...ofMessage, ...extra }, { title, description, examples: [EVENT_EXAMPLES[type]] })
 
 const storedFields = {
   msg_type: Type.Integer({ minimum: 0, maximum: 65535 }),
@@ -49,9 +49,26 @@ export const MessageDroppedEventSchema = eventSchema('message.dropped', 'Message
 export const MessageUnlinkedEventSchema = eventSchema('message.unlinked', 'MessageUnlinkedEvent',
   'Its device was unregistered while it was pending there; pending_count is then 0.')
 
+export const MessageSupersededEventSchema = eventSchema('message.superseded', 'MessageSupersededEvent',
+  'A newer message of the same receiver, sender and collapse_key replaced it, for every device: device_id is null, pending_count the receiver\'s (before the newer one).')
+export const MessageRecalledEventSchema = eventSchema('message.recalled', 'MessageRecalledEvent',
+  'Its sender recalled it while some device still had it pending: removed for all of them; device_id is null, pending_count the receiver\'s.')
+export const ReceiverErasedEventSchema = Type.Object({
+  type: Type.Literal('receiver.erased'),
+  ...common,
+  sender_uid: Type.Null(),
+  msg_id: Type.Null(),
+  seq: Type.Null()
+}, {
+  title: 'ReceiverErasedEvent',
+  description: 'The receiver was erased (DELETE /v1/receivers/{receiver_uid}): its other events were deleted with it. No message: sender_uid, msg_id and seq are null, pending_count 0.',
+  examples: [EVENT_EXAMPLES['receiver.erased']]
+})
+
 export const EventSchema = Type.Union([
-  MessageStoredEventSchema, MessageDeliveredEventSchema, MessageExpiredEventSchema, MessageDroppedEventSchema, MessageUnlinkedEventSchema
-], { title: 'Event', description: 'What became of a message; more types may come (message.superseded, message.recalled, receiver.erased): skip the ones you do not know' })
+  MessageStoredEventSchema, MessageDeliveredEventSchema, MessageExpiredEventSchema, MessageDroppedEventSchema, MessageUnlinkedEventSchema,
+  MessageSupersededEventSchema, MessageRecalledEventSchema, ReceiverErasedEventSchema
+], { title: 'Event', description: 'What became of a message, or of a receiver; more types may come: skip the ones you do not know' })
 
 export const EventPageSchema = Type.Object({
   events: Type.Array(EventSchema),

@@ -145,6 +145,8 @@ export interface StoreTx {
    * `now` is when they were recorded (retention counts from it).
    */
   insertEvents (records: readonly EventRecord[], now: number): Promise<void>
+  /** Deletes every event of the receiver (its erasure). */
+  eraseEvents (receiverUid: string): Promise<void>
   /** Tells the other instances, once this transaction commits, that these receivers have new messages. */
   announceStored (receiverUids: readonly string[]): Promise<void>
 }

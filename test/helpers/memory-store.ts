@@ -198,6 +198,7 @@ export function createMemoryStore (): MemoryStore {
       return erased
     },
     async insertEvents () {},
+    async eraseEvents () {},
     async announceStored () {}
   }
 

@@ -1,5 +1,6 @@
 // The event feed: one event per change that matters outside, recorded in the change's own transaction, served in
 // commit order behind signed cursors.
+import pg from 'pg'
 import t from 'tap'
 import { ConfigError, loadConfig } from '../../src/config.js'
 import { API_KEYS, buildTestApp, bearer, newMessage, type TestApp } from '../helpers/app.js'
@@ -8,10 +9,35 @@ const FEED_KEY = 'feed:feed-secret-1:events'
 const FEED = bearer(FEED_KEY)
 const ON = { EVENTS: 'on', API_KEYS: `${API_KEYS},${FEED_KEY}` }
 
-interface Event { id: string, type: string, occurred_at: string, receiver_uid: string, device_id: string | null, sender_uid: string, msg_id: string, seq: number, pending_count: number, msg_type?: number, content_preview?: string, devices?: string[] }
+interface Event { id: string, type: string, occurred_at: string, receiver_uid: string, device_id: string | null, sender_uid: string | null, msg_id: string | null, seq: number | null, pending_count: number, msg_type?: number, content_preview?: string, devices?: string[] }
 interface Page { events: Event[], next_cursor: string, has_more: boolean, missed: boolean }
 
+/**
+ * On PostgreSQL, waits until every transaction that held an xid when it was called has ended: the feed serves only
+ * events below that horizon (src/store/postgres/event-statements.ts), and the horizon is the cluster's, so another
+ * test file's transaction running at that moment holds this test's events back for as long as it lasts. Then every
+ * event of what this test committed before is served.
+ */
+async function settled (test: TestApp): Promise<void> {
+  if (!test.config.database.databaseUrl.startsWith('postgres')) return
+  const client = new pg.Client({ connectionString: test.config.database.databaseUrl })
+  await client.connect()
+  try {
+    const { rows: [taken] } = await client.query<{ xmax: string }>('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax')
+    const deadline = Date.now() + 10_000
+    for (;;) {
+      const { rows: [horizon] } = await client.query<{ passed: boolean }>('SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8 AS passed', [taken?.xmax])
+      if (horizon?.passed === true) return
+      if (Date.now() > deadline) throw new Error('the feed\'s horizon did not pass this test\'s transactions within 10 s')
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  } finally {
+    await client.end()
+  }
+}
+
 async function feed (test: TestApp, query = ''): Promise<Page> {
+  await settled(test)
   const answer = await test.call({ method: 'GET', url: `/v1/events${query}`, headers: FEED })
   if (answer.statusCode !== 200) throw new Error(`GET /v1/events${query} answered ${answer.statusCode}: ${answer.body}`)
   return answer.json<Page>()
@@ -121,6 +147,38 @@ t.test('message.dropped by drop_oldest, and message.unlinked when a device goes'
     ['message.stored', null, 'p-3', 2],
     ['message.unlinked', 'laptop', 'p-2', 0],
     ['message.unlinked', 'laptop', 'p-3', 0]
+  ])
+})
+
+t.test('message.superseded and message.recalled: one per message, device_id null, the receiver\'s count after; a recall that removes nothing records nothing', async (t) => {
+  const test = await buildTestApp(t, ON)
+  await store(test, { receiver_uid: 'bob', msg_id: 'c-1' })
+  await store(test, { receiver_uid: 'bob', msg_id: 't-1', collapse_key: 'typing' })
+  const { cursor } = await all(test)
+  t.equal((await store(test, { receiver_uid: 'bob', msg_id: 't-2', collapse_key: 'typing' })).statusCode, 201, 't-2 replaces t-1')
+  const recall = { method: 'POST' as const, url: '/v1/receivers/bob/messages/c-1/recall', payload: { sender_uid: 'alice' } }
+  t.match((await test.call(recall)).json(), { state: 'recalled' })
+  t.match((await test.call(recall)).json(), { state: 'recalled' }, 'recalled again: the same answer, nothing removed')
+  const { events } = await all(test, cursor)
+  t.strictSame(events.map((event) => [event.type, event.device_id, event.sender_uid, event.msg_id, event.seq, event.pending_count]), [
+    ['message.superseded', null, 'alice', 't-1', 2, 1],
+    ['message.stored', null, 'alice', 't-2', 3, 2],
+    ['message.recalled', null, 'alice', 'c-1', 1, 1]
+  ])
+})
+
+t.test('receiver.erased: the receiver\'s other events go with it, and one event with no message records the erasure', async (t) => {
+  const test = await buildTestApp(t, ON)
+  await store(test, { receiver_uid: 'bob', msg_id: 'x-1' })
+  await store(test, { receiver_uid: 'carol', msg_id: 'y-1' })
+  await test.call({ method: 'POST', url: '/v1/receivers/bob/acks', payload: { msg_ids: ['x-1'] } })
+  await store(test, { receiver_uid: 'bob', msg_id: 'x-2' })
+  const erased = await test.call({ method: 'DELETE', url: '/v1/receivers/bob' })
+  t.strictSame(erased.json(), { messages: 1, tombstones: 1, devices: 0 })
+  const { events } = await all(test)
+  t.strictSame(events.map((event) => [event.type, event.receiver_uid, event.device_id, event.sender_uid, event.msg_id, event.seq, event.pending_count]), [
+    ['message.stored', 'carol', null, 'alice', 'y-1', 1, 1],
+    ['receiver.erased', 'bob', null, null, null, null, 0]
   ])
 })
 

@@ -20,13 +20,14 @@ export const HORIZON = 'pg_snapshot_xmin(pg_current_snapshot())'
 export const EVENT_SQL = {
   // All of a transaction's events in one statement, each at its position (the arrays' order). The device of a reader's
   // slot, the devices of a stored message's readers and the pending count are read here, after the transaction's other
-  // writes: a reader's count is the sum of its summary rows, ALL_READERS's (-1) the receiver's own count.
+  // writes: a reader's count is the sum of its summary rows, ALL_READERS's (-1) the receiver's own count (0 once it is
+  // erased: receiver.erased).
   insertEvents: sql('insert_events',
     'INSERT INTO events (pos, type, occurred_at, recorded_at, receiver_uid, device_id, sender_uid, msg_id, seq, pending_count, msg_type, content_preview, devices) ' +
     'SELECT k.i, k.type, k.occurred_at, $13, k.receiver_uid, ' +
     'CASE WHEN k.device_id IS NOT NULL THEN k.device_id WHEN k.reader > 0 THEN (SELECT d.device_id FROM devices d WHERE d.receiver_uid = k.receiver_uid AND d.slot = k.reader) END, ' +
     'k.sender_uid, k.msg_id, k.seq, ' +
-    'CASE WHEN k.reader < 0 THEN (SELECT x.pending_count FROM receivers x WHERE x.receiver_uid = k.receiver_uid) ' +
+    'CASE WHEN k.reader < 0 THEN coalesce((SELECT x.pending_count FROM receivers x WHERE x.receiver_uid = k.receiver_uid), 0) ' +
     'ELSE (SELECT coalesce(sum(c.pending_count), 0) FROM conversations c WHERE c.receiver_uid = k.receiver_uid AND c.reader = k.reader) END - k.later, ' +
     'k.msg_type, k.content_preview, ' +
     "CASE WHEN k.readers IS NOT NULL THEN (SELECT coalesce(json_agg(d.device_id ORDER BY d.slot), '[]'::json)::text FROM devices d " +
@@ -40,6 +41,7 @@ export const EVENT_SQL = {
     'SELECT coalesce((f.pruned_xid, f.pruned_pos) > ($1::xid8, $2::integer), false) AS missed, p.* FROM event_feed f LEFT JOIN LATERAL (' +
     `SELECT ${FEED_COLUMNS} FROM events e WHERE (e.xid, e.pos) > ($1::xid8, $2::integer) AND e.xid < ${HORIZON} ` +
     'ORDER BY e.xid, e.pos LIMIT $3) p ON true WHERE f.id = 1'),
+  eraseEvents: sql('erase_events', 'DELETE FROM events WHERE receiver_uid = $1'),
   // The key with the database's name: a database copied from another (CREATE DATABASE ... TEMPLATE, as the tests do)
   // has its key too, and must still refuse its cursors.
   eventCursorKey: sql('event_cursor_key', "SELECT cursor_key || ':' || current_database() AS cursor_key FROM event_feed WHERE id = 1"),

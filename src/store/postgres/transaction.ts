@@ -212,6 +212,10 @@ export function createTx (q: Queries, statements: TxStatements = plainStatements
       await rows(EVENT_SQL.insertEvents, eventArrays(records, now))
     },
 
+    async eraseEvents (receiverUid) {
+      await rows(EVENT_SQL.eraseEvents, [receiverUid])
+    },
+
     async announceStored (receiverUids) {
       for (const receiverUid of receiverUids) announced.add(receiverUid)
     }

@@ -13,7 +13,8 @@ export const eventRecordsJson = (records: readonly EventRecord[]): string => JSO
 export function eventStatements (p: (sql: string) => Statement) {
   // All of a transaction's events in one statement, from one JSON array, in its order (the ids follow it). The device
   // of a reader's slot, the devices of a stored message's readers and the pending count are read here, at the end of
-  // the transaction: a reader's count is the sum of its summary rows, ALL_READERS's (-1) the receiver's own count.
+  // the transaction: a reader's count is the sum of its summary rows, ALL_READERS's (-1) the receiver's own count (0
+  // once it is erased: receiver.erased).
   const record = (i: number): string => `json_extract(r.value, '$[${i}]')`
   const receiver = record(2)
   const reader = record(3)
@@ -21,7 +22,7 @@ export function eventStatements (p: (sql: string) => Statement) {
     `SELECT ${record(0)}, ${record(1)}, ?, ${receiver}, ` +
     `CASE WHEN ${record(4)} IS NOT NULL THEN ${record(4)} WHEN ${reader} > 0 THEN (SELECT d.device_id FROM devices d WHERE d.receiver_uid = ${receiver} AND d.slot = ${reader}) END, ` +
     `${record(5)}, ${record(6)}, ${record(7)}, ` +
-    `CASE WHEN ${reader} < 0 THEN (SELECT x.pending_count FROM receivers x WHERE x.receiver_uid = ${receiver}) ` +
+    `CASE WHEN ${reader} < 0 THEN coalesce((SELECT x.pending_count FROM receivers x WHERE x.receiver_uid = ${receiver}), 0) ` +
     `ELSE (SELECT coalesce(sum(c.pending_count), 0) FROM conversations c WHERE c.receiver_uid = ${receiver} AND c.reader = ${reader}) END - ${record(11)}, ` +
     `${record(8)}, ${record(9)}, ` +
     `CASE WHEN ${record(10)} IS NOT NULL THEN (SELECT json_group_array(device_id) FROM (SELECT d.device_id FROM devices d ` +
@@ -31,6 +32,7 @@ export function eventStatements (p: (sql: string) => Statement) {
     insertEvents,
     eventsAfter: p(`SELECT ${EVENT_COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?`).raw(true),
     eventsPruned: p('SELECT coalesce(pruned_id, 0) AS v FROM event_feed WHERE id = 1'),
+    eraseEvents: p('DELETE FROM events WHERE receiver_uid = ?'),
     eventCursorKey: p('SELECT cursor_key FROM event_feed WHERE id = 1'),
     // Oldest first by id (commit order), never past the retention's horizon: a delete by id keeps the feed a suffix.
     purgeEvents: p('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE recorded_at <= ? ORDER BY id LIMIT ?) RETURNING id')

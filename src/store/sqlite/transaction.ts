@@ -182,6 +182,9 @@ export function createSqliteTx (s: Statements): StoreTx {
     async insertEvents (records, now) {
       s.insertEvents.run(now, eventRecordsJson(records))
     },
+    async eraseEvents (receiverUid) {
+      s.eraseEvents.run(receiverUid)
+    },
     // One process owns an SQLite database: the domain wakes its own waiters after the commit.
     async announceStored () {}
   }
