@@ -16,7 +16,8 @@ export function createErasure ({ write, clock }: DomainContext) {
       const erased = await tx.erase(receiverUid)
       tally.erased += erased.messages + erased.tombstones
       // Its events go too, and the one that records the erasure is written after them (with EVENTS=off nothing is
-      // recorded and nothing is deleted: Citus, where EVENTS=on cannot start, has no feed to delete from).
+      // recorded and nothing is deleted here: retention deletes what was recorded before; a store that cannot record
+      // events has no feed to delete from).
       if (tally.events.recording) {
         await tx.eraseEvents(receiverUid)
         tally.events.erased(receiverUid, now)

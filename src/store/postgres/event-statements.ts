@@ -9,7 +9,8 @@
 // though (xid, pos) order is not exactly the order of the commits. The price: an event is served once its own
 // transaction and every older one still running have ended (any transaction of the cluster that holds an xid).
 import type { EventRecord } from '../../domain/events.js'
-import { sql } from './sql-parts.js'
+import { params } from './params.js'
+import { sql, type Sql } from './sql-parts.js'
 
 const FEED_COLUMNS = "e.xid::text || ':' || e.pos AS id, e.type, e.occurred_at, e.receiver_uid, e.device_id, e.sender_uid, e.msg_id, e.seq, " +
   'e.pending_count, e.msg_type, e.content_preview, e.devices'
@@ -17,14 +18,27 @@ const FEED_COLUMNS = "e.xid::text || ':' || e.pos AS id, e.type, e.occurred_at, 
 /** Below this, no transaction can still commit. */
 export const HORIZON = 'pg_snapshot_xmin(pg_current_snapshot())'
 
-export const EVENT_SQL = {
-  // All of a transaction's events in one statement, each at its position (the arrays' order). The device of a reader's
-  // slot, the devices of a stored message's readers and the pending count are read here, after the transaction's other
-  // writes: a reader's count is the sum of its summary rows, ALL_READERS's (-1) the receiver's own count (0 once it is
-  // erased: receiver.erased).
-  insertEvents: sql('insert_events',
+/** insertEvents's input: one array parameter per field of the records, in this order (eventArrays binds them so). */
+const EVENT_INPUT: ReadonlyArray<readonly [name: string, type: string, pick: (record: EventRecord) => unknown]> = [
+  ['type', 'text', (r) => r.type], ['occurred_at', 'bigint', (r) => r.occurredAt], ['receiver_uid', 'text', (r) => r.receiverUid],
+  ['reader', 'integer', (r) => r.reader], ['device_id', 'text', (r) => r.deviceId], ['sender_uid', 'text', (r) => r.senderUid],
+  ['msg_id', 'text', (r) => r.msgId], ['seq', 'bigint', (r) => r.seq], ['msg_type', 'integer', (r) => r.msgType],
+  ['content_preview', 'text', (r) => r.contentPreview], ['readers', 'integer', (r) => r.readers], ['later', 'integer', (r) => r.later]
+]
+
+/**
+ * All of a transaction's events in one statement, each at its position (the arrays' order). The device of a reader's
+ * slot, the devices of a stored message's readers and the pending count are read here, after the transaction's other
+ * writes: a reader's count is the sum of its summary rows, ALL_READERS's (-1) the receiver's own count (0 once it is
+ * erased: receiver.erased).
+ */
+function insertEventsSql (): Sql {
+  const p = params()
+  const input = EVENT_INPUT.map(([, type]) => p.next(`${type}[]`)).join(', ')
+  const recordedAt = p.next()
+  return sql('insert_events',
     'INSERT INTO events (pos, type, occurred_at, recorded_at, receiver_uid, device_id, sender_uid, msg_id, seq, pending_count, msg_type, content_preview, devices) ' +
-    'SELECT k.i, k.type, k.occurred_at, $13, k.receiver_uid, ' +
+    `SELECT k.i, k.type, k.occurred_at, ${recordedAt}, k.receiver_uid, ` +
     'CASE WHEN k.device_id IS NOT NULL THEN k.device_id WHEN k.reader > 0 THEN (SELECT d.device_id FROM devices d WHERE d.receiver_uid = k.receiver_uid AND d.slot = k.reader) END, ' +
     'k.sender_uid, k.msg_id, k.seq, ' +
     'CASE WHEN k.reader < 0 THEN coalesce((SELECT x.pending_count FROM receivers x WHERE x.receiver_uid = k.receiver_uid), 0) ' +
@@ -32,9 +46,15 @@ export const EVENT_SQL = {
     'k.msg_type, k.content_preview, ' +
     "CASE WHEN k.readers IS NOT NULL THEN (SELECT coalesce(json_agg(d.device_id ORDER BY d.slot), '[]'::json)::text FROM devices d " +
     'WHERE d.receiver_uid = k.receiver_uid AND (k.readers & (1 << d.slot)) <> 0) END ' +
-    'FROM unnest($1::text[], $2::bigint[], $3::text[], $4::integer[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::integer[], $10::text[], ' +
-    '$11::integer[], $12::integer[]) WITH ORDINALITY AS k (type, occurred_at, receiver_uid, reader, device_id, sender_uid, msg_id, seq, msg_type, ' +
-    'content_preview, readers, later, i)'),
+    `FROM unnest(${input}) WITH ORDINALITY AS k (${EVENT_INPUT.map(([name]) => name).join(', ')}, i)`)
+}
+
+export const EVENT_SQL = {
+  // All of a transaction's events in one statement, each at its position (the arrays' order). The device of a reader's
+  // slot, the devices of a stored message's readers and the pending count are read here, after the transaction's other
+  // writes: a reader's count is the sum of its summary rows, ALL_READERS's (-1) the receiver's own count (0 once it is
+  // erased: receiver.erased).
+  insertEvents: insertEventsSql(),
   // Up to $3 events after ($1, $2) below the horizon, with whether retention deleted any after it (one row with a NULL
   // id when there is none to serve).
   events: sql('events',
@@ -55,15 +75,9 @@ export const EVENT_SQL = {
     'SELECT (SELECT count(*) FROM gone) AS purged, (SELECT count(*) FROM noted) AS noted')
 } as const
 
-/** The records as insertEvents's arrays, one per column. */
-export function eventArrays (records: readonly EventRecord[], now: number): unknown[] {
-  const column = <T>(pick: (record: EventRecord) => T): T[] => records.map(pick)
-  return [
-    column((r) => r.type), column((r) => r.occurredAt), column((r) => r.receiverUid), column((r) => r.reader), column((r) => r.deviceId),
-    column((r) => r.senderUid), column((r) => r.msgId), column((r) => r.seq), column((r) => r.msgType), column((r) => r.contentPreview),
-    column((r) => r.readers), column((r) => r.later), now
-  ]
-}
+/** The records as insertEvents's arrays, one per field (EVENT_INPUT), then the time they are recorded. */
+export const eventArrays = (records: readonly EventRecord[], now: number): unknown[] =>
+  [...EVENT_INPUT.map(([, , pick]) => records.map(pick)), now]
 
 /** A feed position 'xid:pos' as the statement's two parameters. */
 export function positionParams (position: string | null): [string, number] {

@@ -22,10 +22,8 @@ export const SQL = {
     UPSERT_RECEIVER_ONTO_ITSELF),
   // What a group of stores reads up front, in one round trip: pending messages and tombstones under the pairs $1, $2
   // (receiver_uid, msg_id), and summary rows under the pairs $3, $4 (receiver_uid, sender_uid). One result: each
-  // part's columns, NULL where another part's are. The UNION in a subquery: a distributed planner pushes that down, one
-  // task per shard with all three parts, where it plans a UNION at the top as a subplan per part, each read into an
-  // intermediate result (EXPLAIN: 3 subplans of a task each, and a task that appends them).
-  // PostgreSQL flattens the subquery: the same plan.
+  // part's columns, NULL where another part's are. The UNION in a subquery, which PostgreSQL flattens (the same plan
+  // as a UNION at the top); why a distributed planner needs it so: the scaling-out part of the PostgreSQL docs.
   findForStores: findForStoresSql(),
   deleteTombstone: sql('delete_tombstone', 'DELETE FROM tombstones WHERE receiver_uid = $1 AND msg_id = $2'),
 
