@@ -104,3 +104,27 @@ export async function createTestDatabase (t: Teardown, options: { file?: boolean
   t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
   return `sqlite:${join(dir, 'messages.db')}`
 }
+
+/**
+ * On PostgreSQL, waits until every transaction that held an xid when it was called has ended. The event feed serves
+ * only events below that horizon (src/store/postgres/event-statements.ts), and the horizon is the cluster's: another
+ * test file's transaction running at that moment holds a test's events back for as long as it lasts. Once it has
+ * passed, every event of what the caller committed before is served. On SQLite, at once.
+ */
+export async function horizonPassed (databaseUrl: string): Promise<void> {
+  if (!databaseUrl.startsWith('postgres')) return
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  try {
+    const { rows: [taken] } = await client.query<{ xmax: string }>('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax')
+    const deadline = Date.now() + 10_000
+    for (;;) {
+      const { rows: [horizon] } = await client.query<{ passed: boolean }>('SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8 AS passed', [taken?.xmax])
+      if (horizon?.passed === true) return
+      if (Date.now() > deadline) throw new Error('the event feed\'s horizon did not pass the transactions before it within 10 s')
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  } finally {
+    await client.end()
+  }
+}

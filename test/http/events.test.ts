@@ -1,9 +1,9 @@
 // The event feed: one event per change that matters outside, recorded in the change's own transaction, served in
 // commit order behind signed cursors.
-import pg from 'pg'
 import t from 'tap'
 import { ConfigError, loadConfig } from '../../src/config.js'
 import { API_KEYS, buildTestApp, bearer, newMessage, type TestApp } from '../helpers/app.js'
+import { horizonPassed } from '../helpers/database.js'
 
 const FEED_KEY = 'feed:feed-secret-1:events'
 const FEED = bearer(FEED_KEY)
@@ -12,32 +12,8 @@ const ON = { EVENTS: 'on', API_KEYS: `${API_KEYS},${FEED_KEY}` }
 interface Event { id: string, type: string, occurred_at: string, receiver_uid: string, device_id: string | null, sender_uid: string | null, msg_id: string | null, seq: number | null, pending_count: number, msg_type?: number, content_preview?: string, devices?: string[] }
 interface Page { events: Event[], next_cursor: string, has_more: boolean, missed: boolean }
 
-/**
- * On PostgreSQL, waits until every transaction that held an xid when it was called has ended: the feed serves only
- * events below that horizon (src/store/postgres/event-statements.ts), and the horizon is the cluster's, so another
- * test file's transaction running at that moment holds this test's events back for as long as it lasts. Then every
- * event of what this test committed before is served.
- */
-async function settled (test: TestApp): Promise<void> {
-  if (!test.config.database.databaseUrl.startsWith('postgres')) return
-  const client = new pg.Client({ connectionString: test.config.database.databaseUrl })
-  await client.connect()
-  try {
-    const { rows: [taken] } = await client.query<{ xmax: string }>('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax')
-    const deadline = Date.now() + 10_000
-    for (;;) {
-      const { rows: [horizon] } = await client.query<{ passed: boolean }>('SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8 AS passed', [taken?.xmax])
-      if (horizon?.passed === true) return
-      if (Date.now() > deadline) throw new Error('the feed\'s horizon did not pass this test\'s transactions within 10 s')
-      await new Promise((resolve) => setTimeout(resolve, 10))
-    }
-  } finally {
-    await client.end()
-  }
-}
-
 async function feed (test: TestApp, query = ''): Promise<Page> {
-  await settled(test)
+  await horizonPassed(test.config.database.databaseUrl)
   const answer = await test.call({ method: 'GET', url: `/v1/events${query}`, headers: FEED })
   if (answer.statusCode !== 200) throw new Error(`GET /v1/events${query} answered ${answer.statusCode}: ${answer.body}`)
   return answer.json<Page>()
