@@ -2,7 +2,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { DomainError, domainErrors } from './errors.js'
 import type { EventView } from './events.js'
-import type { Hangup, Waiters } from './waiting.js'
+import { readOrHold, type Hangup, type Waiters } from './waiting.js'
 import { EVENT_FEED_WAKEUP, type DomainContext } from './context.js'
 
 export interface EventPageRequest {
@@ -63,7 +63,7 @@ export function decodeEventCursor (key: string, cursor: string): string {
   return value[1]
 }
 
-const sleep = (milliseconds: number): Promise<void> => new Promise((resolve) => { setTimeout(resolve, milliseconds) })
+const noEvents = (page: EventPageResult): boolean => page.events.length === 0
 
 export function createEventFeed ({ store, rules }: DomainContext, waiters: Waiters) {
   let key: Promise<string> | null = null
@@ -88,31 +88,6 @@ export function createEventFeed ({ store, rules }: DomainContext, waiters: Waite
       return { events, nextCursor: encodeEventCursor(signingKey, last?.position ?? page.end), hasMore: page.events.length > limit, missed: page.missed }
     }
     if (waitSeconds <= 0) return await read()
-    const deadline = Date.now() + waitSeconds * 1000
-    let woken = false
-    for (;;) {
-      const watch = waiters.watch(EVENT_FEED_WAKEUP)
-      let page: EventPageResult
-      try {
-        page = await read()
-      } catch (error) {
-        watch.cancel()
-        throw error
-      }
-      const remaining = deadline - Date.now()
-      if (page.events.length > 0 || remaining <= 0 || hangup?.hungUp === true) {
-        watch.cancel()
-        return page
-      }
-      if (woken) {
-        // Woken, yet nothing to serve: a committed event waits behind an older transaction still running.
-        watch.cancel()
-        await sleep(Math.min(RECHECK_MS, remaining))
-        continue
-      }
-      const outcome = await watch.wait(remaining, hangup)
-      if (outcome !== 'notified') return page
-      woken = true
-    }
+    return readOrHold(read, noEvents, () => waiters.watch(EVENT_FEED_WAKEUP), waitSeconds, hangup, RECHECK_MS)
   }
 }

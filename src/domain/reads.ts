@@ -6,8 +6,10 @@ import { checkReader } from './devices.js'
 import { domainErrors } from './errors.js'
 import { isDue } from './expiry.js'
 import type { PageRequest, PageResult, StoredMessage, SummaryQuery, SummaryResult } from './model.js'
-import type { Waiters } from './waiting.js'
+import { readOrHold, type Waiters } from './waiting.js'
 import type { DomainContext } from './context.js'
+
+const emptyPage = (page: PageResult): boolean => page.messages.length === 0
 
 export function createReads ({ store, clock }: DomainContext, waiters: Waiters, purgeNow: (receiverUid: string, now: number) => Promise<void>) {
   return {
@@ -44,26 +46,9 @@ export function createReads ({ store, clock }: DomainContext, waiters: Waiters, 
         return { messages, nextCursor: encodeCursor('messages', last === undefined ? afterSeq : last.seq), hasMore: rows.length > limit }
       }
       if (waitSeconds <= 0) return await read()
-      // Real time, not the service's clock: it bounds how long a caller is held.
-      const deadline = Date.now() + waitSeconds * 1000
-      for (;;) {
-        // Watched before the read, so that a commit between the read and the wait is not missed.
-        const watch = waiters.watch(receiverUid, senderUid)
-        let page: PageResult
-        try {
-          page = await read()
-        } catch (error) {
-          watch.cancel()
-          throw error
-        }
-        const remaining = deadline - Date.now()
-        if (page.messages.length > 0 || remaining <= 0) {
-          watch.cancel()
-          return page
-        }
-        // Woken by a commit for this receiver (maybe of another sender): read again; otherwise the empty page.
-        if (await watch.wait(remaining, hangup) !== 'notified') return page
-      }
+      // Woken by a commit for this receiver (maybe of another sender): read again. Returned, not awaited: this frame
+      // ends here, and a held request keeps only readOrHold's (bench/README.md, "Where a held request's memory is").
+      return readOrHold(read, emptyPage, () => waiters.watch(receiverUid, senderUid), waitSeconds, hangup)
     },
 
     async get (receiverUid: string, msgId: string, deviceId?: string): Promise<StoredMessage> {

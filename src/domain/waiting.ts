@@ -162,3 +162,40 @@ export function createWaiters (maxWaiters: number, onWakeup: () => void = () => 
     watching: () => [...byReceiver.values()].reduce((sum, watches) => sum + watches.size, 0)
   }
 }
+
+/**
+ * Reads, and while what it read is empty, holds the caller up to `waitSeconds` (real time, not the service's clock:
+ * it bounds how long a caller is held), reading again at each wake-up. The watch is registered before each read, so
+ * that a commit between the read and the wait is not missed. With `recheckMs`, a wake-up after which the read still
+ * finds nothing is followed by reads every `recheckMs` instead of another wait (the event feed, where a committed
+ * event may stay out of reach behind an older transaction still running).
+ */
+export async function readOrHold<P> (
+  read: () => Promise<P>, isEmpty: (page: P) => boolean, watch: () => Watch, waitSeconds: number, hangup: Hangup | undefined,
+  recheckMs?: number
+): Promise<P> {
+  const deadline = Date.now() + waitSeconds * 1000
+  let woken = false
+  for (;;) {
+    const watching = watch()
+    let page: P
+    try {
+      page = await read()
+    } catch (error) {
+      watching.cancel()
+      throw error
+    }
+    const remaining = deadline - Date.now()
+    if (!isEmpty(page) || remaining <= 0 || hangup?.hungUp === true) {
+      watching.cancel()
+      return page
+    }
+    if (woken && recheckMs !== undefined) {
+      watching.cancel()
+      await new Promise((resolve) => { setTimeout(resolve, Math.min(recheckMs, remaining)) })
+      continue
+    }
+    if (await watching.wait(remaining, hangup) !== 'notified') return page
+    woken = true
+  }
+}
