@@ -84,7 +84,6 @@ async function supersede (
     tally.superseded++
   }
   tally.events.withdrawn('message.superseded', replaced, now)
-  state.collapsible.set(mapKey(receiverUid, replaced[0]?.senderUid ?? '', replaced[0]?.collapseKey ?? ''), [])
 }
 
 /** The receivers that got a new message. */
@@ -128,12 +127,17 @@ export function createStoring ({ store, rules, clock, write }: DomainContext, wa
       tally.duplicates++
       return { status: 'duplicate', msgId: item.msgId, message: existing }
     }
-    const replaced = item.collapseKey === null ? [] : state.collapsible.get(mapKey(item.receiverUid, item.senderUid, item.collapseKey)) ?? []
+    const collapsing = item.collapseKey === null ? undefined : mapKey(item.receiverUid, item.senderUid, item.collapseKey)
+    const replaced = collapsing === undefined ? [] : state.collapsible.get(collapsing) ?? []
     // The quota counts what is left once the replaced messages go: a store that replaces one never lacks room for it.
     if (rules.overflowPolicy === 'reject' && receiver.pendingCount - replaced.length >= rules.maxPendingPerReceiver) {
       return { status: 'inbox_full', msgId: item.msgId, message: null }
     }
-    if (replaced.length > 0) await supersede(tx, state, receiver, replaced, now, tombstoneUntil(rules, now), tally)
+    if (collapsing !== undefined && replaced.length > 0) {
+      await supersede(tx, state, receiver, replaced, now, tombstoneUntil(rules, now), tally)
+      // Replaced: the message stored below takes their place (addMessage).
+      state.collapsible.delete(collapsing)
+    }
     if (!await makeRoom(tx, state, receiver, rules, tally, now)) return { status: 'inbox_full', msgId: item.msgId, message: null }
     tally.stored++
     const message = addMessage(state, receiver, item, now)
