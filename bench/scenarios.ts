@@ -67,6 +67,11 @@ export function scenarios (receivers: number, devices = 0): Scenario[] {
   const ids = deviceIds(devices)
   const device = (separator: string) => devices === 0 ? '' : `${separator}device_id=${ids[Math.floor(Math.random() * devices)] ?? ''}`
   const target = () => `load-${Math.floor(Math.random() * Math.min(receivers, 1000))}`
+  /** A round's pool of receivers (`prefix<round>-<n>`), their devices registered first, then filled with messages. */
+  const preloadPool = (prefix: string) => async (url: string, round: number): Promise<void> => {
+    if (devices > 0) await registerDevices(url, `${prefix}${round}`, ACK_POOL_RECEIVERS, devices)
+    await preload(url, `${prefix}${round}`, ACK_POOL_RECEIVERS, ACK_POOL_MESSAGES)
+  }
   const list: Scenario[] = [
     {
       name: 'store',
@@ -118,10 +123,7 @@ export function scenarios (receivers: number, devices = 0): Scenario[] {
       // goal: at least the ack scenario's rate (an ack of one message).
       name: 'recall',
       messagesPerRequest: 1,
-      before: async (url, round) => {
-        if (devices > 0) await registerDevices(url, `recall${round}`, ACK_POOL_RECEIVERS, devices)
-        await preload(url, `recall${round}`, ACK_POOL_RECEIVERS, ACK_POOL_MESSAGES)
-      },
+      before: preloadPool('recall'),
       requests: (round) => {
         let i = 0
         return [{
@@ -144,10 +146,7 @@ export function scenarios (receivers: number, devices = 0): Scenario[] {
     {
       name: 'ack',
       messagesPerRequest: 1,
-      before: async (url, round) => {
-        if (devices > 0) await registerDevices(url, `ack${round}`, ACK_POOL_RECEIVERS, devices)
-        await preload(url, `ack${round}`, ACK_POOL_RECEIVERS, ACK_POOL_MESSAGES)
-      },
+      before: preloadPool('ack'),
       requests: (round) => {
         let i = 0
         return [{
