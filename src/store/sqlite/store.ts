@@ -124,27 +124,29 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
     return result
   }
 
+  const transaction: Store['transaction'] = async (fn) => {
+    await reserve.recheck()
+    const result = await serial(async () => {
+      guardSync(() => s.begin.run())
+      try {
+        const value = await fn(tx)
+        guardSync(() => s.commit.run())
+        durability.committed()
+        return value
+      } catch (error) {
+        if (db.inTransaction) s.rollback.run()
+        const failure = storeFailure(error)
+        if (failure instanceof StoreFullError) reserve.exhausted()
+        throw failure
+      }
+    })
+    // The answer waits for the fsync; the next transactions run meanwhile and share it.
+    await durability.durable()
+    return result
+  }
+
   return {
-    transaction: async (fn) => {
-      await reserve.recheck()
-      const result = await serial(async () => {
-        guardSync(() => s.begin.run())
-        try {
-          const value = await fn(tx)
-          guardSync(() => s.commit.run())
-          durability.committed()
-          return value
-        } catch (error) {
-          if (db.inTransaction) s.rollback.run()
-          const failure = storeFailure(error)
-          if (failure instanceof StoreFullError) reserve.exhausted()
-          throw failure
-        }
-      })
-      // The answer waits for the fsync; the next transactions run meanwhile and share it.
-      await durability.durable()
-      return result
-    },
+    transaction,
 
     receiver: (receiverUid) => read(() => {
       const row = one(s.receiver, receiverUid)
@@ -190,19 +192,12 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
 
     eventCursorKey: () => read(() => String(one(s.eventCursorKey)?.cursor_key)),
 
-    purgeEvents: (before, limit) => serial(() => guardSync(() => {
-      s.begin.run()
-      try {
-        const ids = (s.purgeEvents.all(before, limit) as unknown[][]).map((row) => Number(row[0]))
-        if (ids.length > 0) s.notePruned.run(Math.max(...ids))
-        s.commit.run()
-        durability.committed()
-        return ids.length
-      } catch (error) {
-        if (db.inTransaction) s.rollback.run()
-        throw error
-      }
-    })),
+    // The deletion and the note of how far it went, in one transaction.
+    purgeEvents: (before, limit) => transaction(async () => {
+      const ids = (s.purgeEvents.all(before, limit) as unknown[][]).map((row) => Number(row[0]))
+      if (ids.length > 0) s.notePruned.run(Math.max(...ids))
+      return ids.length
+    }),
 
     totalPending: (now) => read(() => (value(s.sumPending) ?? 0) - (value(s.expiredUnswept, now, now) ?? 0)),
 
