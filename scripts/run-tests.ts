@@ -196,7 +196,10 @@ for (const [store, tally] of results) {
 }
 for (const [store, tally] of results) process.stdout.write(`${store} on node ${process.version}: ${tally.passed} passed, ${tally.failed} failed\n`)
 if (process.env.TEST_TALLY_FILE !== undefined) {
-  writeFileSync(process.env.TEST_TALLY_FILE, JSON.stringify({ node: process.version, ...total }))
+  // The failed lines travel with the counts: .ci/run prints them again after its totals, the part of a CI log that
+  // is always kept.
+  const failures = results.flatMap(([store, tally]) => tally.failures.slice(0, 40).map((failure) => `${store}: ${failure.slice(0, 300)}`))
+  writeFileSync(process.env.TEST_TALLY_FILE, JSON.stringify({ node: process.version, ...total, failures }))
 }
 process.stdout.write(`${total.passed} passed, ${total.failed} failed\n`)
 process.exitCode = total.failed > 0 ? 1 : 0
