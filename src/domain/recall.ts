@@ -2,9 +2,13 @@
 // serves a message replaced by a newer one of its collapse key (storing.ts), kept in its tombstone.
 import { applyRemoval } from './summary-rows.js'
 import { lockAndPurge, savePurged } from './expiry.js'
-import { domainErrors } from './errors.js'
+import { DomainError, domainErrors } from './errors.js'
 import type { Device, RecallResult, RecallState } from './model.js'
 import { RECEIVER_READER, bitOf, readerList } from './readers.js'
+import { createWriteQueue } from './write-queue.js'
+import { groupBy } from '../lib/group-by.js'
+import { mapKey } from '../lib/map-key.js'
+import type { Withdrawal } from '../store/types.js'
 import { tombstoneUntil, type DomainContext } from './context.js'
 
 /** A recall's answer as its tombstone keeps it (tombstones.recall), so that recalling again answers the same. */
@@ -45,36 +49,77 @@ function fromKept (msgId: string, kept: string): RecallResult {
   return { msgId, state, recalledFrom, deliveredTo }
 }
 
-export function createRecall ({ rules, clock, write }: DomainContext) {
+/** A recall as the queue takes it: the message of `receiverUid` with id `msgId`, recalled by `senderUid`. */
+interface RecallRequest { receiverUid: string, msgId: string, senderUid: string }
+
+// Recalls in one transaction at most, as acks.
+const GROUP_COMMIT_MAX_ITEMS = 100
+
+export function createRecall ({ store, rules, clock, write }: DomainContext) {
+  /**
+   * Recalls that arrive together, in one transaction (group commit, as acks): their receivers locked in one order,
+   * their messages read in one statement and withdrawn in one. Each answers its message's state, or MESSAGE_NOT_FOUND;
+   * a message recalled twice in a group answers the same twice.
+   */
+  async function commitRecalls (items: readonly RecallRequest[]): Promise<Array<RecallResult | DomainError>> {
+    const now = clock()
+    return await write(async (tx, tally) => {
+      // The receivers' rows are locked before their messages are read: acks, stores and erasures of them wait, or went first.
+      const locked = await lockAndPurge(tx, items.map((item) => item.receiverUid), now, tally, { create: false })
+      const { receivers } = locked
+      // An unknown receiver has nothing to recall; an expired message is gone (lockAndPurge removed it).
+      const targets = [...new Map(items.filter((item) => receivers.has(item.receiverUid))
+        .map(({ receiverUid, msgId }) => [mapKey(receiverUid, msgId), { receiverUid, msgId }])).values()]
+      const found = await tx.findForRecalls(targets)
+      const foundOf = new Map(targets.map((target, index) => [mapKey(target.receiverUid, target.msgId), found[index] ?? {}]))
+      const withDevices = [...new Set(targets.map((target) => target.receiverUid))].filter((uid) => receivers.get(uid)?.devices !== 0)
+      const devicesOf = groupBy(withDevices.length === 0 ? [] : await tx.findDevices(withDevices), (device) => device.receiverUid)
+      const answers = new Map<string, RecallResult>()
+      const withdrawals: Withdrawal[] = []
+      const results = items.map(({ receiverUid, msgId, senderUid }): RecallResult | DomainError => {
+        const key = mapKey(receiverUid, msgId)
+        const target = foundOf.get(key) ?? {}
+        const message = target.pending ?? target.tombstone?.message
+        // Another sender's message answers as no message at all: the caller learns nothing of it.
+        if (message === undefined || message.senderUid !== senderUid) return domainErrors.messageNotFound(msgId)
+        let answer = answers.get(key)
+        if (answer !== undefined) return answer
+        const devices = devicesOf.get(receiverUid) ?? []
+        if (target.pending === undefined) {
+          const kept = target.tombstone?.recall ?? null
+          answer = kept === null ? answerOf(msgId, 0, message.storedAt, devices) : fromKept(msgId, kept)
+        } else {
+          answer = answerOf(msgId, target.pending.readers, message.storedAt, devices)
+          withdrawals.push({ receiverUid, seq: message.seq, recall: keptAnswer(answer) })
+        }
+        answers.set(key, answer)
+        return answer
+      })
+      if (withdrawals.length === 0) {
+        await savePurged(tx, locked)
+        return results
+      }
+      const removed = await tx.withdraw(withdrawals, now, tombstoneUntil(rules, now))
+      // Neither an ack nor a loss: the lost counts stay as they were.
+      await applyRemoval(tx, receivers, removed, 'withdrawn')
+      await tx.saveReceivers([...receivers.values()])
+      tally.recalled += removed.length
+      tally.events.withdrawn('message.recalled', removed, now)
+      return results
+    }, items[0]?.receiverUid)
+  }
+
+  const submit = createWriteQueue(store, commitRecalls, GROUP_COMMIT_MAX_ITEMS)
+
   /**
    * Recalls a message of `senderUid`'s: removed for every reader that still has it, leaving a tombstone, its summary
    * rows corrected, nothing counted lost. MESSAGE_NOT_FOUND when there is neither message nor tombstone with that id,
    * or when it is another sender's (the same answer: the caller learns nothing of it).
    */
   return async function recall (receiverUid: string, msgId: string, senderUid: string): Promise<RecallResult> {
-    const now = clock()
-    return await write(async (tx, tally) => {
-      // The receiver's row is locked before the message is read: acks, stores and erasures of it wait, or went first.
-      const locked = await lockAndPurge(tx, [receiverUid], now, tally, { create: false })
-      const receiver = locked.receivers.get(receiverUid)
-      const found = receiver === undefined ? {} : await tx.findForRecall(receiverUid, msgId)
-      const message = found.pending ?? found.tombstone?.message
-      // An expired message is gone (lockAndPurge removed it): a tombstone is answered whatever its window.
-      if (receiver === undefined || message === undefined || message.senderUid !== senderUid) throw domainErrors.messageNotFound(msgId)
-      const devices = receiver.devices === 0 ? [] : await tx.findDevices([receiverUid])
-      if (found.pending === undefined) {
-        await savePurged(tx, locked)
-        const kept = found.tombstone?.recall ?? null
-        return kept === null ? answerOf(msgId, 0, message.storedAt, devices) : fromKept(msgId, kept)
-      }
-      const answer = answerOf(msgId, found.pending.readers, message.storedAt, devices)
-      const removed = await tx.withdraw([{ receiverUid, seq: message.seq, recall: keptAnswer(answer) }], now, tombstoneUntil(rules, now))
-      // Neither an ack nor a loss: the lost counts stay as they were.
-      await applyRemoval(tx, locked.receivers, removed, 'withdrawn')
-      await tx.saveReceivers([receiver])
-      tally.recalled += removed.length
-      tally.events.withdrawn('message.recalled', removed, now)
-      return answer
-    }, receiverUid)
+    const [answer] = await submit([{ receiverUid, msgId, senderUid }])
+    if (answer instanceof DomainError) throw answer
+    if (answer === undefined) throw new Error('the recall queue answered nothing for one recall')
+    return answer
   }
 }

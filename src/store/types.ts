@@ -57,6 +57,9 @@ export interface Withdrawal {
 }
 
 /** What a recall finds under a msg_id: the message while it is pending, or its tombstone. */
+/** A message a recall names: its receiver and msg_id. */
+export interface RecallKey { receiverUid: string, msgId: string }
+
 export interface RecallTarget {
   pending?: PendingMessage
   tombstone?: { message: StoredMessage, recall: string | null }
@@ -135,7 +138,7 @@ export interface StoreTx {
    */
   withdraw (withdrawals: readonly Withdrawal[], now: number, tombstoneUntil: number | null): Promise<RemovedMessage[]>
   /** The message with this id of a receiver, pending (with its readers) or as a tombstone, whatever its expiry. */
-  findForRecall (receiverUid: string, msgId: string): Promise<RecallTarget>
+  findForRecalls (targets: readonly RecallKey[]): Promise<RecallTarget[]>
   /** Deletes every row of the receiver in every table (its receivers row last); answers what it removed. */
   erase (receiverUid: string): Promise<Erased>
 

@@ -54,3 +54,26 @@ t.test('a replaced message answers a recall as recalled, from the readers it was
   t.strictSame(await service.recall('bob', 'k-1', 'alice'), { msgId: 'k-1', state: 'recalled', recalledFrom: [null], deliveredTo: [] })
   t.strictSame((await service.page({ receiverUid: 'bob', limit: 10 })).messages.map((m) => m.msgId), ['k-2'], 'and the newer one stays')
 })
+
+t.test('recalls that arrive together share one transaction, and each gets its own answer', async (t) => {
+  const { service, store, counted } = createDomain()
+  for (const msgId of ['first', 'a', 'b']) await service.storeOne(message(msgId))
+  await service.storeOne(message('c', { receiverUid: 'carol' }))
+  const before = store.commits
+  const answers = await Promise.allSettled([
+    service.recall('bob', 'first', 'alice'),
+    service.recall('bob', 'a', 'alice'),
+    service.recall('bob', 'a', 'alice'),
+    service.recall('bob', 'b', 'mallory'),
+    service.recall('bob', 'unknown', 'alice'),
+    service.recall('carol', 'c', 'alice')
+  ])
+  t.equal(store.commits - before, 1, 'one transaction for six recalls')
+  const recalled = { status: 'fulfilled', value: { state: 'recalled', recalledFrom: [null], deliveredTo: [] } }
+  t.match(answers, [recalled, recalled, recalled,
+    { status: 'rejected', reason: { code: 'MESSAGE_NOT_FOUND' } }, { status: 'rejected', reason: { code: 'MESSAGE_NOT_FOUND' } }, recalled])
+  t.match(answers.map((answer) => answer.status === 'fulfilled' ? answer.value.msgId : null), ['first', 'a', 'a', null, null, 'c'])
+  t.equal(counted.recalled, 3, 'the message recalled twice in one group counts once')
+  t.strictSame((await service.page({ receiverUid: 'bob', limit: 10 })).messages.map((m) => m.msgId), ['b'], "another sender's recall took nothing")
+  t.match(await service.summary({ receiverUid: 'carol', limit: 10 }), { totalPending: 0, senders: [] })
+})

@@ -177,11 +177,13 @@ export function createMemoryStore (): MemoryStore {
       }
       return removed
     },
-    async findForRecall (receiverUid, msgId) {
-      const pending = state.messages.find((m) => m.receiverUid === receiverUid && m.msgId === msgId)
-      if (pending !== undefined) return { pending: copy(pending) }
-      const tombstone = state.tombstones.find((t) => t.message.receiverUid === receiverUid && t.message.msgId === msgId)
-      return tombstone === undefined ? {} : { tombstone: { message: copy(tombstone.message), recall: state.recalls.get(mapKey(receiverUid, msgId)) ?? null } }
+    async findForRecalls (targets) {
+      return targets.map(({ receiverUid, msgId }) => {
+        const pending = state.messages.find((m) => m.receiverUid === receiverUid && m.msgId === msgId)
+        if (pending !== undefined) return { pending: copy(pending) }
+        const tombstone = state.tombstones.find((t) => t.message.receiverUid === receiverUid && t.message.msgId === msgId)
+        return tombstone === undefined ? {} : { tombstone: { message: copy(tombstone.message), recall: state.recalls.get(mapKey(receiverUid, msgId)) ?? null } }
+      })
     },
     async erase (receiverUid) {
       const erased = {

@@ -9,6 +9,9 @@ import {
 
 export type { Sql } from './sql-parts.js'
 
+// The pairs (receiver_uid, msg_id) that SQL.findForRecalls reads, its two parameters.
+const RECALLED = pairParams(params())
+
 export const SQL = {
   // Locks in the order given (callers sort it), so that two writers never wait for each other in a cycle.
   lockReceivers: sql('lock_receivers',
@@ -115,10 +118,11 @@ export const SQL = {
     `kept AS (INSERT INTO tombstones (${TOMBSTONES}, recall) SELECT ${names(TOMBSTONE, undefined, { acked_at: '$4', purge_at: '$5::bigint' })}, recall ` +
     'FROM gone WHERE $5::bigint IS NOT NULL) ' +
     `SELECT ${REMOVED_COLUMNS}, 0 AS remaining FROM gone`),
-  // A recall's message: pending (with its readers), else its tombstone (with the recall that made it, if one did).
-  findForRecall: sql('find_for_recall',
-    `SELECT 'pending' AS part, ${names(PENDING)}, NULL::text AS recall FROM messages WHERE receiver_uid = $1 AND msg_id = $2 ` +
-    `UNION ALL SELECT 'tombstone', ${MESSAGES}, NULL::integer, recall FROM tombstones WHERE receiver_uid = $1 AND msg_id = $2`),
+  // Recalls' messages under the pairs $1, $2 (receiver_uid, msg_id): pending (with their readers) and tombstones (with
+  // the recall that made each, if one did).
+  findForRecalls: sql('find_for_recalls',
+    `SELECT 'pending' AS part, ${names(PENDING)}, NULL::text AS recall FROM messages WHERE ${inPairs('msg_id', RECALLED)} ` +
+    `UNION ALL SELECT 'tombstone', ${MESSAGES}, NULL::integer, recall FROM tombstones WHERE ${inPairs('msg_id', RECALLED)}`),
   // Every row of the receiver $1, in one statement (one snapshot): what it removed, counted.
   erase: sql('erase',
     'WITH m AS (DELETE FROM messages WHERE receiver_uid = $1 RETURNING 1), t AS (DELETE FROM tombstones WHERE receiver_uid = $1 RETURNING 1), ' +

@@ -11,7 +11,7 @@ import { columns, nothingUnsent, plainStatements, type TxStatements } from './tx
 import { mapKey } from '../../lib/map-key.js'
 import { deviceValues, toDevice, toNumber, toPendingMessage, toReceiverState, toRemovedMessage, toStoredMessage, toSummaryRow, toTombstone } from '../row-mapper.js'
 import { MESSAGE } from '../columns.js'
-import type { AckRemoval, ExpiredRemoval, ReceiverKey, StoreTx, StoredCopies } from '../types.js'
+import type { AckRemoval, ExpiredRemoval, ReceiverKey, RecallTarget, StoreTx, StoredCopies } from '../types.js'
 
 const pairs = (keys: readonly ReceiverKey[]): unknown[][] => columns(keys, 2)
 
@@ -194,13 +194,23 @@ export function createTx (q: Queries, statements: TxStatements = plainStatements
       return deleted.map(toRemovedMessage)
     },
 
-    async findForRecall (receiverUid, msgId) {
-      const found = await rows(on(SQL.findForRecall, [receiverUid]), [receiverUid, msgId])
-      const pending = found.find((row) => row.part === 'pending')
-      if (pending !== undefined) return { pending: toPendingMessage(pending) }
-      const tombstone = found.find((row) => row.part === 'tombstone')
-      if (tombstone === undefined) return {}
-      return { tombstone: { message: toStoredMessage(tombstone), recall: tombstone.recall === null ? null : String(tombstone.recall) } }
+    async findForRecalls (targets) {
+      if (targets.length === 0) return []
+      const receiverUids = targets.map((target) => target.receiverUid)
+      const found = await rows(on(SQL.findForRecalls, receiverUids), [receiverUids, targets.map((target) => target.msgId)])
+      const byKey = new Map<string, RecallTarget>()
+      for (const row of found) {
+        const key = mapKey(String(row.receiver_uid), String(row.msg_id))
+        const target = byKey.get(key) ?? {}
+        if (row.part === 'pending') target.pending = toPendingMessage(row)
+        else target.tombstone = { message: toStoredMessage(row), recall: row.recall === null ? null : String(row.recall) }
+        byKey.set(key, target)
+      }
+      // Pending comes first: a tombstone is the answer only for a message no longer pending.
+      return targets.map(({ receiverUid, msgId }) => {
+        const target = byKey.get(mapKey(receiverUid, msgId)) ?? {}
+        return target.pending !== undefined ? { pending: target.pending } : target
+      })
     },
 
     async erase (receiverUid) {

@@ -12,7 +12,7 @@ import {
 import { all, one, value, values, type Statements } from './statements.js'
 import { toNumber } from '../row-mapper.js'
 import { eventRecordsJson } from './event-statements.js'
-import type { ExpiredRemoval, ReceiverKey, StoreTx } from '../types.js'
+import type { ExpiredRemoval, ReceiverKey, RecallTarget, StoreTx } from '../types.js'
 
 /** The (receiver, sender) pairs of these keys, each once. */
 const sendersOf = (keys: readonly RemovedMessage[]): ReceiverKey[] =>
@@ -162,12 +162,14 @@ export function createSqliteTx (s: Statements): StoreTx {
       }
       return removed
     },
-    async findForRecall (receiverUid, msgId) {
-      const pending = one(s.findWithReaders, receiverUid, msgId)
-      if (pending !== undefined) return { pending: toPendingMessage(pending) }
-      const tombstone = one(s.findTombstoneForRecall, receiverUid, msgId)
-      if (tombstone === undefined) return {}
-      return { tombstone: { message: toStoredMessage(tombstone), recall: tombstone.recall === null ? null : String(tombstone.recall) } }
+    async findForRecalls (targets) {
+      return targets.map(({ receiverUid, msgId }): RecallTarget => {
+        const pending = one(s.findWithReaders, receiverUid, msgId)
+        if (pending !== undefined) return { pending: toPendingMessage(pending) }
+        const tombstone = one(s.findTombstoneForRecall, receiverUid, msgId)
+        if (tombstone === undefined) return {}
+        return { tombstone: { message: toStoredMessage(tombstone), recall: tombstone.recall === null ? null : String(tombstone.recall) } }
+      })
     },
     async erase (receiverUid) {
       const erased = {
