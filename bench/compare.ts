@@ -90,7 +90,7 @@ export async function compareRows (rows: number, sides: [Side, Side], after?: Af
     const running: Running[] = []
     for (const side of sides) {
       const databaseUrl = await side.database(dir)
-      const proc = await startService(side.checkout.dir, databaseUrl, [], side.node)
+      const proc = await startService(side.checkout.dir, databaseUrl, [], side.node, side.env)
       onUndo(async () => { await stop(proc) })
       running.push({ side, proc, databaseUrl })
     }

@@ -32,7 +32,7 @@ function table (results: Comparison[], devices: number): string {
   return lines.join('\n')
 }
 
-function profilesMarkdown (profiled: Array<Profiled & { label: string }>): string {
+export function profilesMarkdown (profiled: Array<Profiled & { label: string }>): string {
   return profiled.map((p) => `### ${p.scenario}${ROW_COUNTS.length > 1 ? `, ${p.rows} rows` : ''}: CPU profile, ${p.label}\n\n` +
     `One more run of ${DURATION} s under \`node --cpu-prof\` on the side's database, ${Math.round(p.requestsPerSecond)} req/s ` +
     `(the profiler slows it: not comparable with the table), ${p.analysis.samples} samples ` +

@@ -26,6 +26,9 @@ export const { values: args } = parseArgs({
     // --device-bytes: on-disk bytes per message with 0, 1 and 3 devices per receiver, on SQLite and on PostgreSQL
     // (bench/device-bytes.ts, also runnable alone); --device-bytes-receivers and --device-bytes-messages size it.
     'device-bytes': { type: 'boolean', default: false },
+    // --events: this checkout's service twice on the same store (as --devices), EVENTS=off against EVENTS=on, then the
+    // feed read on the EVENTS=on side (bench/events.ts); --scenarios defaults to store,batch,ack there. Writes events.*.
+    events: { type: 'boolean', default: false },
     'device-bytes-receivers': { type: 'string', default: '1000' },
     'device-bytes-messages': { type: 'string', default: '100' },
     'postgres-url': { type: 'string' },
@@ -46,7 +49,8 @@ export const { values: args } = parseArgs({
     'wait-expiry': { type: 'boolean', default: true },
     // --wait-in-flight <n>: stores in flight in the wait benchmark's wake-up stream (10, as the wakeup scenario's).
     'wait-in-flight': { type: 'string', default: '10' },
-    // --stores, --devices and --citus-url profile (--devices: the store scenario, both sides; --citus-url: the Citus side);
+    // --stores, --devices, --events and --citus-url profile (--devices: the store scenario, both sides; --events: every
+    // scenario, both sides; --citus-url: the Citus side);
     // --no-profile skips it.
     profile: { type: 'boolean', default: true }
   },
@@ -60,10 +64,10 @@ export const ROUNDS = Number(args.rounds)
 export const CONNECTIONS = Number(args.connections)
 /**
  * --scenarios as given, or its default: with --devices alone, the four scenarios the devices issue sets its goal on; with
- * --citus-url, the three of issue 16.
+ * --citus-url, the three of issue 16; with --events, the three the events issue sets its goal on.
  */
 export const SCENARIO_LIST = args.scenarios ??
-  (args['citus-url'] !== undefined
+  (args['citus-url'] !== undefined || args.events === true
     ? 'store,batch,ack'
     : args.devices !== undefined && args.stores === undefined ? 'store,summary,page,ack' : 'store,batch,summary,page,ack,expiry,wakeup')
 export const SCENARIOS = SCENARIO_LIST.split(',')

@@ -4,7 +4,8 @@
 // receiver on both with n devices); with --devices <n> alone, receivers without devices against receivers with n devices
 // each (bench/devices.ts); with --device-bytes, on-disk bytes per message with 0, 1 and 3 devices (bench/device-bytes.ts);
 // with --citus-url <coordinator>, this service on plain PostgreSQL against itself on Citus (bench/citus.ts); with
-// --waiters <n,...>, held long-poll requests on SQLite and PostgreSQL (bench/wait.ts).
+// --waiters <n,...>, held long-poll requests on SQLite and PostgreSQL (bench/wait.ts); with --events, EVENTS=off against
+// EVENTS=on and the event feed read (bench/events.ts).
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
@@ -16,6 +17,7 @@ import { args, CONNECTIONS, DATABASE_URL, DURATION, machine, ROUNDS, ROW_COUNTS,
 import { load, medianRun, median, scenarios, type Run } from './scenarios.js'
 import { preloadRows, readMetrics, rssMb, start, startService, stop } from './services.js'
 import { compareDevices } from './devices.js'
+import { compareEvents } from './events.js'
 import { deviceBytes } from './device-bytes.js'
 import { compareStores } from './stores.js'
 import { wakeups } from './wakeup.js'
@@ -185,7 +187,7 @@ async function againstBare (): Promise<void> {
 const modes = [
   args.baseline !== undefined && '--baseline', args.stores !== undefined && '--stores',
   args.devices !== undefined && args.stores === undefined && '--devices', args['device-bytes'] === true && '--device-bytes',
-  args['citus-url'] !== undefined && '--citus-url', args.waiters !== undefined && '--waiters'
+  args['citus-url'] !== undefined && '--citus-url', args.waiters !== undefined && '--waiters', args.events === true && '--events'
 ].filter(Boolean)
 if (modes.length > 1) throw new Error(`${modes.join(' and ')}: one at a time`)
 if (args.baseline !== undefined) await compare(args.baseline)
@@ -193,6 +195,7 @@ else if (args.stores !== undefined) await compareStores()
 else if (args.devices !== undefined) await compareDevices()
 else if (args['device-bytes'] === true) await deviceBytes()
 else if (args['citus-url'] !== undefined) await compareCitus()
+else if (args.events === true) await compareEvents()
 else if (args.waiters !== undefined) {
   const loadBefore = loadAverage()
   const started = new Date().toISOString()

@@ -58,10 +58,12 @@ export function startFlags (checkout: string): string[] {
 /**
  * The service built in `checkout` (its dist/), on its defaults but for the database and a sweep every second, with
  * the node flags of its `npm start`; `nodeFlags` go to node after those (--cpu-prof); `node` runs it (this process's
- * Node unless given).
+ * Node unless given); `env` adds to its environment (a side's configuration, --events).
  */
-export async function startService (checkout: string, databaseUrl: string, nodeFlags: string[] = [], node?: string): Promise<Proc> {
-  return await start([...startFlags(checkout), ...nodeFlags, join(checkout, SERVER_SCRIPT)], { DATABASE_URL: databaseUrl, SWEEP_INTERVAL_SECONDS: '1' }, checkout, node)
+export async function startService (
+  checkout: string, databaseUrl: string, nodeFlags: string[] = [], node?: string, env: Record<string, string> = {}
+): Promise<Proc> {
+  return await start([...startFlags(checkout), ...nodeFlags, join(checkout, SERVER_SCRIPT)], { DATABASE_URL: databaseUrl, SWEEP_INTERVAL_SECONDS: '1', ...env }, checkout, node)
 }
 
 export async function stop (proc: Proc): Promise<void> {

@@ -18,6 +18,8 @@ export interface Side {
   devices?: number
   /** The node binary that runs the side's service (--baseline-node); this process's when absent. */
   node?: string
+  /** Configuration of the side's service beyond the benchmark's (--events: EVENTS=on); none when absent. */
+  env?: Record<string, string>
 }
 
 export function checkout (dir: string): Checkout {

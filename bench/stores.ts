@@ -29,7 +29,7 @@ export async function profileSide (scenario: Scenario, measured: Running, rows: 
   mkdirSync(dir, { recursive: true })
   // A round index the measured rounds did not use, prepared through the measured service so that the profile holds the load alone.
   if (scenario.before !== undefined) await scenario.before(measured.proc.url, ROUNDS)
-  const proc = await startService(measured.side.checkout.dir, measured.databaseUrl, ['--cpu-prof', '--cpu-prof-dir', dir])
+  const proc = await startService(measured.side.checkout.dir, measured.databaseUrl, ['--cpu-prof', '--cpu-prof-dir', dir], measured.side.node, measured.side.env)
   onUndo(async () => { await stop(proc) })
   const from = micros()
   const run = await load(proc, scenario, ROUNDS)
