@@ -1,6 +1,6 @@
 // The client as another service gets it: npm pack, npm install of the tarball in a scratch project, docs/client.md's and the README's
 // examples type-checked and run against the real service, the client README's examples and the compile-time checks
-// (ack body, device_id, the device calls, watch) type-checked against the packed types.
+// (ack body, device_id, the device calls, watch, events) type-checked against the packed types.
 import { execFile } from 'node:child_process'
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -16,7 +16,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const run = promisify(execFile)
 const secret = (entry: string) => entry.split(':')[1] ?? ''
 /** The compile-time tests in test/client, each checked against the packed types. */
-const TYPE_TESTS = ['ack-body', 'device-id']
+const TYPE_TESTS = ['ack-body', 'device-id', 'events']
 
 /** The environment of the npm and node children, without what `npm test` sets for its own run (npm_config_*, ...). */
 const childEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('npm_')))
@@ -45,7 +45,7 @@ t.test('the packed client installs into another project, type-checks there, and 
   const { stdout: packed } = await run('npm', ['pack', '--json', '--pack-destination', scratch], { cwd: source, env: childEnv })
   const [tarball] = JSON.parse(packed.slice(packed.indexOf('['))) as Array<{ filename: string, files: Array<{ path: string }> }>
   const files = tarball?.files.map((file) => file.path).sort() ?? []
-  const modules = ['calls', 'index', 'pull-all', 'schema', 'types', 'watch'].flatMap((name) => [`dist/${name}.d.ts`, `dist/${name}.js`])
+  const modules = ['calls', 'events', 'index', 'long-poll', 'pull-all', 'schema', 'types', 'watch'].flatMap((name) => [`dist/${name}.d.ts`, `dist/${name}.js`])
   t.same(files, ['LICENSE', 'README.md', ...modules, 'package.json'],
     'the tarball holds the built JS, its types, package.json, the README and the LICENSE')
 
