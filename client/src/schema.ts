@@ -281,7 +281,28 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    events: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The service POSTs the event feed to WEBHOOK_URL, in order, at least once
+         * @description Sent by the service, not to it: what a receiver at WEBHOOK_URL gets. Verify the signature over the exact bytes received (a body parsed and serialised again may differ), answer 2xx only once the events are handled, within WEBHOOK_TIMEOUT_MS, and tolerate a batch twice (skip a webhook-id already handled, or make each effect idempotent).
+         */
+        post: operations["deliverEvents"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: never;
     responses: never;
@@ -3096,6 +3117,348 @@ export interface operations {
                         message: string;
                     };
                 };
+            };
+        };
+    };
+    deliverEvents: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description the batch's id: the same on every retry of this batch
+                 * @example msg_2pQx7ZbJ0kLw
+                 */
+                "webhook-id": string;
+                /**
+                 * @description Unix seconds when this try was signed; refuse one more than 5 minutes off (a replay)
+                 * @example 1795923964
+                 */
+                "webhook-timestamp": string;
+                /**
+                 * @description `v1,` + base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` keyed with WEBHOOK_SECRET
+                 * @example v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=
+                 */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "events": [
+                 *         {
+                 *           "id": "1733480215:1",
+                 *           "type": "message.stored",
+                 *           "occurred_at": "2026-11-27T04:36:55.201Z",
+                 *           "receiver_uid": "bob",
+                 *           "device_id": null,
+                 *           "sender_uid": "alice",
+                 *           "msg_id": "alice-0001",
+                 *           "seq": 41,
+                 *           "pending_count": 3,
+                 *           "msg_type": 1,
+                 *           "content_preview": "see you at 8?",
+                 *           "devices": [
+                 *             "bob-phone",
+                 *             "bob-laptop"
+                 *           ]
+                 *         },
+                 *         {
+                 *           "id": "1733480230:1",
+                 *           "type": "message.delivered",
+                 *           "occurred_at": "2026-11-27T04:41:02.310Z",
+                 *           "receiver_uid": "bob",
+                 *           "device_id": "bob-phone",
+                 *           "sender_uid": "alice",
+                 *           "msg_id": "alice-0001",
+                 *           "seq": 41,
+                 *           "pending_count": 2
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    events: ({
+                        /** @enum {string} */
+                        type: "message.stored";
+                        /** @description unique, opaque */
+                        id: string;
+                        /**
+                         * Format: date-time
+                         * @description RFC 3339, UTC with milliseconds
+                         */
+                        occurred_at: string;
+                        /**
+                         * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob
+                         */
+                        receiver_uid: string;
+                        /**
+                         * @description device id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob-phone
+                         */
+                        device_id: string | null;
+                        /** @description what the receiver (or this device) has pending right after the change */
+                        pending_count: number;
+                        /**
+                         * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice
+                         */
+                        sender_uid: string;
+                        /**
+                         * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice-0001
+                         */
+                        msg_id: string;
+                        seq: number;
+                        msg_type: number;
+                        /** @description content cut to 100 Unicode code points, as in the summary */
+                        content_preview: string;
+                        /** @description the devices it is pending for (empty for a receiver without devices) */
+                        devices: string[];
+                    } | {
+                        /** @enum {string} */
+                        type: "message.delivered";
+                        /** @description unique, opaque */
+                        id: string;
+                        /**
+                         * Format: date-time
+                         * @description RFC 3339, UTC with milliseconds
+                         */
+                        occurred_at: string;
+                        /**
+                         * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob
+                         */
+                        receiver_uid: string;
+                        /**
+                         * @description device id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob-phone
+                         */
+                        device_id: string | null;
+                        /** @description what the receiver (or this device) has pending right after the change */
+                        pending_count: number;
+                        /**
+                         * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice
+                         */
+                        sender_uid: string;
+                        /**
+                         * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice-0001
+                         */
+                        msg_id: string;
+                        seq: number;
+                    } | {
+                        /** @enum {string} */
+                        type: "message.expired";
+                        /** @description unique, opaque */
+                        id: string;
+                        /**
+                         * Format: date-time
+                         * @description RFC 3339, UTC with milliseconds
+                         */
+                        occurred_at: string;
+                        /**
+                         * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob
+                         */
+                        receiver_uid: string;
+                        /**
+                         * @description device id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob-phone
+                         */
+                        device_id: string | null;
+                        /** @description what the receiver (or this device) has pending right after the change */
+                        pending_count: number;
+                        /**
+                         * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice
+                         */
+                        sender_uid: string;
+                        /**
+                         * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice-0001
+                         */
+                        msg_id: string;
+                        seq: number;
+                    } | {
+                        /** @enum {string} */
+                        type: "message.dropped";
+                        /** @description unique, opaque */
+                        id: string;
+                        /**
+                         * Format: date-time
+                         * @description RFC 3339, UTC with milliseconds
+                         */
+                        occurred_at: string;
+                        /**
+                         * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob
+                         */
+                        receiver_uid: string;
+                        /**
+                         * @description device id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob-phone
+                         */
+                        device_id: string | null;
+                        /** @description what the receiver (or this device) has pending right after the change */
+                        pending_count: number;
+                        /**
+                         * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice
+                         */
+                        sender_uid: string;
+                        /**
+                         * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice-0001
+                         */
+                        msg_id: string;
+                        seq: number;
+                    } | {
+                        /** @enum {string} */
+                        type: "message.unlinked";
+                        /** @description unique, opaque */
+                        id: string;
+                        /**
+                         * Format: date-time
+                         * @description RFC 3339, UTC with milliseconds
+                         */
+                        occurred_at: string;
+                        /**
+                         * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob
+                         */
+                        receiver_uid: string;
+                        /**
+                         * @description device id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob-phone
+                         */
+                        device_id: string | null;
+                        /** @description what the receiver (or this device) has pending right after the change */
+                        pending_count: number;
+                        /**
+                         * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice
+                         */
+                        sender_uid: string;
+                        /**
+                         * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice-0001
+                         */
+                        msg_id: string;
+                        seq: number;
+                    } | {
+                        /** @enum {string} */
+                        type: "message.superseded";
+                        /** @description unique, opaque */
+                        id: string;
+                        /**
+                         * Format: date-time
+                         * @description RFC 3339, UTC with milliseconds
+                         */
+                        occurred_at: string;
+                        /**
+                         * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob
+                         */
+                        receiver_uid: string;
+                        /**
+                         * @description device id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob-phone
+                         */
+                        device_id: string | null;
+                        /** @description what the receiver (or this device) has pending right after the change */
+                        pending_count: number;
+                        /**
+                         * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice
+                         */
+                        sender_uid: string;
+                        /**
+                         * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice-0001
+                         */
+                        msg_id: string;
+                        seq: number;
+                    } | {
+                        /** @enum {string} */
+                        type: "message.recalled";
+                        /** @description unique, opaque */
+                        id: string;
+                        /**
+                         * Format: date-time
+                         * @description RFC 3339, UTC with milliseconds
+                         */
+                        occurred_at: string;
+                        /**
+                         * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob
+                         */
+                        receiver_uid: string;
+                        /**
+                         * @description device id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob-phone
+                         */
+                        device_id: string | null;
+                        /** @description what the receiver (or this device) has pending right after the change */
+                        pending_count: number;
+                        /**
+                         * @description sender id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice
+                         */
+                        sender_uid: string;
+                        /**
+                         * @description message fingerprint, unique per receiver: 1-70 of A-Z a-z 0-9 . _ - : @ +
+                         * @example alice-0001
+                         */
+                        msg_id: string;
+                        seq: number;
+                    } | {
+                        /** @enum {string} */
+                        type: "receiver.erased";
+                        /** @description unique, opaque */
+                        id: string;
+                        /**
+                         * Format: date-time
+                         * @description RFC 3339, UTC with milliseconds
+                         */
+                        occurred_at: string;
+                        /**
+                         * @description receiver id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob
+                         */
+                        receiver_uid: string;
+                        /**
+                         * @description device id: 1-50 of A-Z a-z 0-9 . _ - : @ +
+                         * @example bob-phone
+                         */
+                        device_id: string | null;
+                        /** @description what the receiver (or this device) has pending right after the change */
+                        pending_count: number;
+                        sender_uid: null;
+                        msg_id: null;
+                        seq: null;
+                    })[];
+                };
+            };
+        };
+        responses: {
+            /** @description Handled: the batch is delivered, and the next request carries the events after it */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else, or no answer within WEBHOOK_TIMEOUT_MS: the same batch, with the same webhook-id, is sent again (backoff with jitter, 1-60 s) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

@@ -14,6 +14,10 @@ export type Device = GeneratedPaths['/v1/receivers/{receiver_uid}/devices']['get
 /** What registering a device answers. */
 /** A recall's answer: state, and the devices it was recalled from and delivered to (null: a receiver without devices). */
 export type RecallResult = GeneratedPaths['/v1/receivers/{receiver_uid}/messages/{msg_id}/recall']['post']['responses'][200]['content']['application/json']
+/** A page of the event feed, `{ events, next_cursor, has_more, missed }`, as the service returns it. */
+export type EventPage = GeneratedPaths['/v1/events']['get']['responses'][200]['content']['application/json']
+/** One event of the feed: what became of a message (message.stored, .delivered, ...) or of a receiver (receiver.erased). */
+export type FeedEvent = EventPage['events'][number]
 export type RegisteredDevice = GeneratedPaths['/v1/receivers/{receiver_uid}/devices/{device_id}']['put']['responses'][201]['content']['application/json']
 
 /**

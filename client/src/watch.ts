@@ -1,9 +1,10 @@
 // watch: what is pending, then each new message as it comes (long-poll), each page acked once its handler is done,
 // through failures of the handler and of the service, until the signal aborts.
-import { deviceField, handThenAck, OfflineMessagesError, readPage } from './calls.js'
+import { deviceField, handThenAck, readPage } from './calls.js'
+import { longPoll, type RetryOptions } from './long-poll.js'
 import type { Message, MessagePage, OfflineMessagesClient, PullAllResult } from './types.js'
 
-export interface WatchOptions {
+export interface WatchOptions extends RetryOptions {
   /** The device to watch for, when the receiver has registered devices: its pages and its acks. */
   deviceId?: string
   /** Only this sender's messages (default: every sender's). */
@@ -14,28 +15,6 @@ export interface WatchOptions {
   pageSize?: number
   /** How long the service holds a request while nothing is pending, 1-30 seconds (default 30). */
   waitSeconds?: number
-  /** The pause after the first failure, doubled after each further one in a row (default 250 ms). */
-  retryDelayMs?: number
-  /** The longest pause between retries (default 5000 ms), unless the service's Retry-After asks for a longer one. */
-  maxRetryDelayMs?: number
-  /** Told of each failure that will be retried, the handler's or the service's, and of the pause before the retry. */
-  onRetry?: (error: unknown, delayMs: number) => void
-}
-
-/** An answer that no retry will change: a bad key or scope, an unknown or missing device, a bad request. */
-function isPermanent (error: unknown): boolean {
-  return error instanceof OfflineMessagesError && error.status >= 400 && error.status < 500 && error.status !== 408 && error.status !== 429
-}
-
-/** Settles as `promise` does, or resolves as soon as `signal` aborts (then `promise` finishes on its own, its outcome ignored). */
-async function unlessAborted<T> (promise: Promise<T>, signal: AbortSignal | undefined): Promise<T | undefined> {
-  if (signal === undefined) return await promise
-  return await new Promise<T | undefined>((resolve, reject) => {
-    const onAbort = () => { resolve(undefined) }
-    signal.addEventListener('abort', onAbort, { once: true })
-    if (signal.aborted) onAbort()
-    promise.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
-  })
 }
 
 /**
@@ -61,54 +40,15 @@ export async function watch (
   handler: (messages: Message[], page: MessagePage) => Promise<void> | void,
   options: WatchOptions = {}
 ): Promise<PullAllResult> {
-  const { signal, deviceId } = options
-  const stopped = () => signal?.aborted === true
+  const { deviceId } = options
   const result: PullAllResult = { pages: 0, delivered: 0, acked: 0 }
   const query = { ...deviceField(deviceId), ...(options.senderUid === undefined ? {} : { sender_uid: options.senderUid }), limit: options.pageSize ?? 100 }
-  let cursor: string | undefined
-  // Once a page says nothing more is pending, the next request waits for a message instead of answering at once.
-  let caughtUp = false
-  let failures = 0
-  while (!stopped()) {
-    let handlerFailed = false
-    try {
-      await unlessAborted((async () => {
-        const page = await readPage(client, receiverUid, { ...query, ...(cursor === undefined ? {} : { cursor }), ...(caughtUp ? { wait_seconds: options.waitSeconds ?? 30 } : {}) }, signal)
-        await handThenAck(client, receiverUid, deviceId, page.messages, async () => {
-          try {
-            await handler(page.messages, page)
-          } catch (error) {
-            handlerFailed = true
-            throw error
-          }
-        }, result, signal)
-        cursor = page.next_cursor
-        caughtUp = !page.has_more
-      })(), signal)
-      failures = 0
-    } catch (error) {
-      if (stopped()) break
-      if (!handlerFailed && isPermanent(error)) throw error
-      // The service's Retry-After, when it sent one, is the least pause: asking sooner only gets the same answer.
-      const backoffMs = Math.min(options.maxRetryDelayMs ?? 5000, (options.retryDelayMs ?? 250) * 2 ** failures++)
-      const delayMs = Math.max(backoffMs, error instanceof OfflineMessagesError ? error.retryAfterMs ?? 0 : 0)
-      options.onRetry?.(error, delayMs)
-      await pause(delayMs, signal)
-    }
+  const read = async (cursor: string | undefined, waitSeconds: number | undefined, signal: AbortSignal | undefined) =>
+    await readPage(client, receiverUid, { ...query, ...(cursor === undefined ? {} : { cursor }), ...(waitSeconds === undefined ? {} : { wait_seconds: waitSeconds }) }, signal)
+  const handThenAckPage = async (page: MessagePage) => {
+    await handThenAck(client, receiverUid, deviceId, page.messages, async () => { await handler(page.messages, page) }, result, options.signal)
   }
+  // Each page is handed over and acked inside the loop, so a failed handler or ack is retried from the same cursor.
+  for await (const page of longPoll(read, options, handThenAckPage)) void page
   return result
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-async function pause (ms: number, signal: AbortSignal | undefined): Promise<void> {
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    const timer = setTimeout(done, ms)
-    signal?.addEventListener('abort', done, { once: true })
-    if (signal?.aborted === true) done()
-  })
 }

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import packageJson from '../../package.json' with { type: 'json' }
+import { EVENTS_TAG_DESCRIPTION, withWebhooks } from './webhook-docs.js'
 
 export const OPENAPI_INFO = {
   title: 'Offline message service',
@@ -26,6 +27,7 @@ export async function registerDocs (app: FastifyInstance): Promise<void> {
         { name: 'ack', description: 'The gateway: acknowledge, then delete (scope ack)' },
         { name: 'devices', description: "A receiver's devices, each with its own pending messages (register and unregister: scope ack; list: scope read)" },
         { name: 'admin', description: 'Erase everything held about a receiver (scope admin)' },
+        { name: 'events', description: EVENTS_TAG_DESCRIPTION },
         { name: 'operations', description: 'Health, readiness and metrics; no key needed' }
       ],
       components: {
@@ -39,6 +41,7 @@ export async function registerDocs (app: FastifyInstance): Promise<void> {
         }
       }
     },
+    transformObject: (input) => 'openapiObject' in input ? withWebhooks(input.openapiObject) : input.swaggerObject,
     // The same rule as the auth hook in v1.ts: a key on /v1, none anywhere else.
     transform: ({ schema, url }) => {
       if (schema === undefined) return { schema, url }

@@ -1,6 +1,6 @@
-// The client as another service gets it: npm pack, npm install of the tarball in a scratch project, docs/client.md's and the README's
-// examples type-checked and run against the real service, the client README's examples and the compile-time checks
-// (ack body, device_id, the device calls, watch) type-checked against the packed types.
+// The client as another service gets it: npm pack, npm install of the tarball in a scratch project, docs/client.md's
+// examples (pull.mjs, watch.mjs, events.mjs) type-checked and run against the real service (EVENTS=on), the client README's examples and the compile-time checks
+// (ack body, device_id, the device calls, watch, events) type-checked against the packed types.
 import { execFile } from 'node:child_process'
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -16,7 +16,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const run = promisify(execFile)
 const secret = (entry: string) => entry.split(':')[1] ?? ''
 /** The compile-time tests in test/client, each checked against the packed types. */
-const TYPE_TESTS = ['ack-body', 'device-id']
+const TYPE_TESTS = ['ack-body', 'device-id', 'events']
 
 /** The environment of the npm and node children, without what `npm test` sets for its own run (npm_config_*, ...). */
 const childEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('npm_')))
@@ -45,7 +45,7 @@ t.test('the packed client installs into another project, type-checks there, and 
   const { stdout: packed } = await run('npm', ['pack', '--json', '--pack-destination', scratch], { cwd: source, env: childEnv })
   const [tarball] = JSON.parse(packed.slice(packed.indexOf('['))) as Array<{ filename: string, files: Array<{ path: string }> }>
   const files = tarball?.files.map((file) => file.path).sort() ?? []
-  const modules = ['calls', 'index', 'pull-all', 'schema', 'types', 'watch'].flatMap((name) => [`dist/${name}.d.ts`, `dist/${name}.js`])
+  const modules = ['calls', 'events', 'index', 'long-poll', 'pull-all', 'schema', 'types', 'watch'].flatMap((name) => [`dist/${name}.d.ts`, `dist/${name}.js`])
   t.same(files, ['LICENSE', 'README.md', ...modules, 'package.json'],
     'the tarball holds the built JS, its types, package.json, the README and the LICENSE')
 
@@ -58,17 +58,16 @@ t.test('the packed client installs into another project, type-checks there, and 
   t.equal(readFileSync(join(project, 'node_modules/@offline-messages/client/LICENSE'), 'utf8'), readFileSync(join(ROOT, 'LICENSE'), 'utf8'),
     "the package's LICENSE is the repository's")
 
-  const [pullExample, ...morePull] = readmeExamples('docs/client.md')
-  const [watchExample, ...moreWatch] = readmeExamples('README.md')
-  t.ok(pullExample !== undefined && morePull.length === 0, 'docs/client.md has one example: pull.mjs')
-  t.ok(watchExample !== undefined && moreWatch.length === 0, 'README.md has one example: watch.mjs')
-  const examples = { pull: pullExample ?? '', watch: watchExample ?? '' }
+  const [pullExample, watchExample, eventsExample, ...more] = readmeExamples('docs/client.md')
+  t.ok(eventsExample !== undefined && more.length === 0, 'docs/client.md has three examples: pull.mjs, watch.mjs, events.mjs')
+  t.same(readmeExamples('README.md'), [], 'README.md points to them')
+  const examples = { pull: pullExample ?? '', watch: watchExample ?? '', events: eventsExample ?? '' }
   for (const [name, example] of Object.entries(examples)) {
     writeFileSync(join(project, `${name}.mjs`), example)
     writeFileSync(join(project, `${name}.mts`), example)
   }
   const clientExamples = readmeExamples('client/README.md')
-  t.equal(clientExamples.length, 3, "client/README.md's examples: the import, watch(), a phone and a laptop")
+  t.equal(clientExamples.length, 4, "client/README.md's examples: the import, watch(), events(), a phone and a laptop")
   clientExamples.forEach((example, index) => { writeFileSync(join(project, `client-readme-${index}.mts`), example) })
   // Each type test as is, and with each @ts-expect-error blanked (line numbers kept): every line that followed one must be an error.
   const directives: string[] = []
@@ -104,13 +103,19 @@ t.test('the packed client installs into another project, type-checks there, and 
   t.same(errors.filter(unmarked).sort(), [...directives].sort(), 'without the directives, exactly the marked lines are errors')
   t.ok(directives.length >= 18, `the type tests mark their errors (${directives.length})`)
 
-  const service = await startService(t, { DATABASE_URL: await createTestDatabase(t, { file: true }) })
-  const env = { ...childEnv, OFFLINE_MESSAGES_URL: service.url, ROUTER_KEY: secret(KEYS.router), GATEWAY_KEY: secret(KEYS.gateway) }
+  const service = await startService(t, { DATABASE_URL: await createTestDatabase(t, { file: true }), EVENTS: 'on' })
+  const env = { ...childEnv, OFFLINE_MESSAGES_URL: service.url, ROUTER_KEY: secret(KEYS.router), GATEWAY_KEY: secret(KEYS.gateway), EVENTS_KEY: secret(KEYS.admin) }
   const first = await run(process.execPath, ['pull.mjs'], { cwd: project, env })
   t.equal(first.stdout, '201 1 false\nalice to bob: see you at 8? (alice-0001, seq 1)\n{ pages: 1, delivered: 1, acked: 1 }\n',
     'the first run stores alice-0001, hands it over and acks it')
   const second = await run(process.execPath, ['pull.mjs'], { cwd: project, env })
   t.equal(second.stdout, '200 1 true\n{ pages: 0, delivered: 0, acked: 0 }\n', 'a second run is a duplicate (the tombstone), with nothing to pull')
+
+  const followed = await run(process.execPath, ['events.mjs'], { cwd: project, env })
+  t.equal(followed.stdout, "message.stored alice-0001 (bob has 1 pending)\ntick: alice's alice-0001 reached bob\nstopped\n",
+    'events.mjs: the store and the ack of alice-0001, then the signal stops it')
+  const resumed = await run(process.execPath, ['events.mjs'], { cwd: project, env })
+  t.equal(resumed.stdout, 'stopped\n', 'a second run resumes from the saved cursor: nothing again')
 
   const watched = await run(process.execPath, ['watch.mjs'], { cwd: project, env })
   const [phone, laptop, devices, ...rest] = watched.stdout.split('\n')

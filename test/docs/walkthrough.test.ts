@@ -9,7 +9,7 @@ import { createTestDatabase } from '../helpers/database.js'
 import { section, walkthroughSteps, type WalkthroughStep } from '../helpers/markdown.js'
 import { startService, type ServiceProcess } from '../helpers/process.js'
 
-// The walkthrough takes 20-30 s (three starts of the service, a 2 s sleep, a 2 s wait): beyond tap's default 30 s.
+// The walkthrough takes 20-40 s (four starts of the service, a 2 s sleep, a 2 s wait): beyond tap's default 30 s.
 t.setTimeout(180_000)
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))

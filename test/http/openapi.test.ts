@@ -175,6 +175,12 @@ function mediaObjects (document: Json): Array<{ where: string, media: Json }> {
   })
 }
 
+/** The request bodies of the document's webhooks (what the service sends), with where they are. */
+function webhookMedia (document: Json): Array<{ where: string, media: Json }> {
+  return Object.entries((document.webhooks ?? {}) as Json).flatMap(([name, item]) =>
+    Object.entries(((item as Json).post?.requestBody?.content ?? {}) as Json).map(([type, media]) => ({ where: `webhook ${name} body ${type}`, media: media as Json })))
+}
+
 /** The examples of a media object: `example`, or the values of its named `examples`. */
 const examplesOf = (media: Json): unknown[] =>
   media.example !== undefined ? [media.example] : Object.values((media.examples ?? {}) as Json).map((example) => (example as Json).value)
@@ -205,7 +211,7 @@ t.test('every example is valid against its own schema', async (t) => {
     for (const [key, value] of Object.entries(schema)) if (key !== 'examples') walk(`${where}/${key}`, value)
   }
   let checked = 0
-  for (const { where, media } of mediaObjects(served)) {
+  for (const { where, media } of [...mediaObjects(served), ...webhookMedia(served)]) {
     for (const example of examplesOf(media)) { check(where, media.schema as Json, example); checked++ }
     walk(where, media.schema)
   }
@@ -215,4 +221,24 @@ t.test('every example is valid against its own schema', async (t) => {
     }
   }
   t.ok(checked >= 50, `the examples were checked (${checked})`)
+})
+
+t.test('the events tag and the webhooks entry describe the webhook: its body, its signed headers, what an answer means, its configuration', async (t) => {
+  const tag = ((served.tags ?? []) as Json[]).find((candidate) => candidate.name === 'events')
+  const text = String(tag?.description ?? '')
+  for (const words of ['{"events": [...]}', 'webhook-id', 'the same on every retry', 'webhook-timestamp', 'webhook-signature', '`v1,<base64>`', 'HMAC-SHA256',
+    'WEBHOOK_URL', 'WEBHOOK_SECRET', 'whsec_', 'WEBHOOK_BATCH_SIZE', 'WEBHOOK_TIMEOUT_MS', 'EVENTS=on', 'EVENT_RETENTION_SECONDS', 'from 1 s up to 60 s', 'at least once and in order']) {
+    t.ok(text.includes(words), `the events tag's description says ${words}`)
+  }
+  t.ok(((served.paths?.['/v1/events']?.get?.tags ?? []) as string[]).includes('events'), 'GET /v1/events is under that tag, so Swagger UI shows the text above it')
+
+  const post = served.webhooks?.events?.post as Json | undefined
+  t.ok(post, 'an OpenAPI 3.1 webhook: events')
+  const headers = ((post?.parameters ?? []) as Json[]).filter((parameter) => parameter.in === 'header' && parameter.required === true).map((parameter) => parameter.name)
+  t.same(headers, ['webhook-id', 'webhook-timestamp', 'webhook-signature'], 'its three required headers')
+  const body = post?.requestBody?.content?.['application/json']?.schema as Json | undefined
+  t.same(body?.required, ['events'], 'its body is {events: [...]}')
+  t.same(body?.properties?.events?.items, served.paths?.['/v1/events']?.get?.responses?.['200']?.content?.['application/json']?.schema?.properties?.events?.items,
+    'each event as the feed shows it')
+  t.same(Object.keys((post?.responses ?? {}) as Json), ['2XX', 'default'], 'what a 2xx and anything else mean')
 })
