@@ -166,7 +166,8 @@ export async function compare (baselineDir: string): Promise<void> {
   for (const rows of ROW_COUNTS) all.push(...await compareRows(rows, sides))
 
   const command = `npm run bench -- --baseline ${baselineDir} --scenarios ${SCENARIO_LIST} --rows ${args.rows} ` +
-    `--duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}` + (baselineNode === undefined ? '' : ` --baseline-node ${baselineNode}`)
+    `--duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}` + (baselineNode === undefined ? '' : ` --baseline-node ${baselineNode}`) +
+    (args['service-env'] === undefined ? '' : ` --service-env ${args['service-env']}`)
   const markdown = `Baseline: ${describe(sides[0].checkout)} on node ${nodeVersion(baselineNode)}. ` +
     `Current: ${describe(sides[1].checkout)} on node ${process.version}.\n\n` +
     `Store: ${storeKind}, a database of its own for each service, preloaded alike; ${ANALYZED}. Machine: ${machine}. ` +

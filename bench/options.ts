@@ -29,6 +29,9 @@ export const { values: args } = parseArgs({
     // --events: this checkout's service twice on the same store (as --devices), EVENTS=off against EVENTS=on, then the
     // feed read on the EVENTS=on side (bench/events.ts); --scenarios defaults to store,batch,ack there. Writes events.*.
     events: { type: 'boolean', default: false },
+    // --service-env KEY=VALUE,...: configuration for every service the run starts, beyond the benchmark's own (for
+    // example EVENTS=on, to compare two checkouts with events recorded); a side's own (--events) goes over it.
+    'service-env': { type: 'string' },
     'device-bytes-receivers': { type: 'string', default: '1000' },
     'device-bytes-messages': { type: 'string', default: '100' },
     'postgres-url': { type: 'string' },
@@ -76,6 +79,13 @@ export const DATABASE_URL = process.env.DATABASE_URL
 export const isPostgres = DATABASE_URL?.startsWith('postgres') === true
 /** The PostgreSQL server on which --stores, --citus-url's plain side (and --baseline on PostgreSQL) create their databases. */
 export const POSTGRES_URL = args['postgres-url'] ?? (isPostgres ? String(DATABASE_URL) : 'postgres://postgres@127.0.0.1:5432/postgres')
+
+/** --service-env as an environment: KEY=VALUE pairs, comma-separated. */
+export const SERVICE_ENV: Record<string, string> = Object.fromEntries((args['service-env'] ?? '').split(',').filter((pair) => pair !== '').map((pair) => {
+  const at = pair.indexOf('=')
+  if (at <= 0) throw new Error(`--service-env ${pair}: KEY=VALUE`)
+  return [pair.slice(0, at), pair.slice(at + 1)]
+}))
 
 /** --devices: devices per receiver, 1 to 10; undefined when not given. */
 export function devicesOption (): number | undefined {

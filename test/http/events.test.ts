@@ -1,9 +1,10 @@
 // The event feed: one event per change that matters outside, recorded in the change's own transaction, served in
 // commit order behind signed cursors.
+import pg from 'pg'
 import t from 'tap'
 import { ConfigError, loadConfig } from '../../src/config.js'
 import { API_KEYS, buildTestApp, bearer, newMessage, type TestApp } from '../helpers/app.js'
-import { horizonPassed } from '../helpers/database.js'
+import { TEST_STORE, horizonPassed } from '../helpers/database.js'
 
 const FEED_KEY = 'feed:feed-secret-1:events'
 const FEED = bearer(FEED_KEY)
@@ -268,6 +269,32 @@ t.test('with EVENTS=on, a store adds exactly one statement: the insert of its ev
   await cost(on, 's-0')
   await cost(off, 's-0')
   t.equal(await cost(on, 's-1'), await cost(off, 's-1') + 1)
+})
+
+t.test('an event keeps any text as it was given, and an event whose insert fails commits nothing of its change', async (t) => {
+  const on = await buildTestApp(t, ON)
+  const content = `it's "quoted" \\ back{slash}, {NULL}, NULL; COMMIT; $1 é 😀\n\t'');--`
+  await store(on, { receiver_uid: 'carol', msg_id: 'q-1', content })
+  const stored = (await all(on)).events.find((event) => event.msg_id === 'q-1')
+  t.equal(stored?.content_preview, content)
+
+  // The rest reaches the database from outside the service, through a second connection: PostgreSQL's server. (SQLite's
+  // insert is a statement like the others in the same synchronous transaction: "no event for a transaction that rolled
+  // back" above covers it.)
+  if (TEST_STORE !== 'postgres') return
+  // A trigger refuses the event of one message: its store fails and leaves nothing, and the connections go on.
+  const client = new pg.Client({ connectionString: on.config.database.databaseUrl })
+  await client.connect()
+  t.teardown(async () => { await client.end() })
+  await client.query("CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.msg_id LIKE 'boom-%' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$")
+  await client.query('CREATE TRIGGER refuse_boom BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse_boom()')
+  for (let i = 0; i < 3; i++) {
+    t.ok((await store(on, { receiver_uid: 'carol', msg_id: `boom-${i}` })).statusCode >= 500, `boom-${i}: the store fails`)
+    t.equal((await store(on, { receiver_uid: 'carol', msg_id: `fine-${i}` })).statusCode, 201, `fine-${i}: the next store commits`)
+  }
+  const kept = await client.query("SELECT msg_id FROM messages WHERE receiver_uid = 'carol' ORDER BY seq")
+  t.strictSame(kept.rows.map((row: { msg_id: string }) => row.msg_id), ['q-1', 'fine-0', 'fine-1', 'fine-2'], 'no message whose event failed')
+  t.strictSame((await all(on)).events.filter((event) => event.receiver_uid === 'carol').map((event) => event.msg_id), ['q-1', 'fine-0', 'fine-1', 'fine-2'])
 })
 
 t.test('EVENTS is off unless set to on, events are kept 7 days, and a bad value names the variable and the allowed values', async (t) => {
