@@ -3,8 +3,9 @@
 import t from 'tap'
 import { Webhook } from 'standardwebhooks'
 import { ConfigError, loadConfig } from '../../src/config.js'
+import { DELIVERY_TIMINGS, retryDelay } from '../../src/domain/webhook-delivery.js'
 import { API_KEYS, buildTestApp, newMessage, type TestApp, createTestClock } from '../helpers/app.js'
-import { createTestDatabase, horizonPassed } from '../helpers/database.js'
+import { createTestDatabase, horizonPassed, TEST_STORE } from '../helpers/database.js'
 import { WEBHOOK_SECRET, sleep, startReceiver, type Receiver } from '../helpers/webhook-receiver.js'
 
 const FEED_KEY = 'feed:feed-secret-1:events'
@@ -58,6 +59,7 @@ t.test('each request is signed as Standard Webhooks says and carries the events 
   t.throws(() => new Webhook(WEBHOOK_SECRET).verify((first?.body ?? '').replace('s-1', 's-9'), first?.headers as Record<string, string>),
     { name: 'WebhookVerificationError' }, 'a changed body does not verify')
 
+  t.strictSame(Object.keys(JSON.parse(first?.body ?? '{}') as object), ['events'], 'the body is {"events": [...]}')
   await horizonPassed(test.config.database.databaseUrl)
   const feed = await test.call({ method: 'GET', url: '/v1/events', headers: { authorization: 'Bearer feed-secret-1' } })
   t.strictSame(receiver.events(), feed.json<{ events: unknown[] }>().events, 'the same event objects as GET /v1/events, in the same order')
@@ -167,10 +169,48 @@ t.test('the delivered position is kept in the database: a new instance goes on a
   await outcomesOnceDelivered(first, receiver.received.length)
   await first.app.close()
   const second = await buildWebhookApp(t, receiver, { DATABASE_URL: databaseUrl })
+  const started = Date.now()
   await store(second, { msg_id: 'p-4' })
   await receiver.until(() => receiver.events().length >= 4)
+  // Within the lease's 6 s only because the first let it go as it closed.
+  t.ok(Date.now() - started < 3000, `the new instance took over at once (${Date.now() - started} ms): the closed one released the lease`)
   await sleep(100)
   t.strictSame(receiver.events().map((event) => event.msg_id), ['p-1', 'p-2', 'p-3', 'p-4'], 'nothing sent twice, nothing missed')
+})
+
+t.test('a commit wakes the delivery: its events go out at once, not at the next poll', async (t) => {
+  const receiver = await startReceiver(t)
+  const test = await buildTestApp(t, webhookEnv(receiver), createTestClock(), undefined, { ...FAST, timings: { ...FAST.timings, pollMs: 60_000 } })
+  await sleep(100)
+  for (const msgId of ['w-1', 'w-2']) {
+    const started = Date.now()
+    await store(test, { msg_id: msgId })
+    await receiver.until(() => receiver.events().some((event) => event.msg_id === msgId), 5000)
+    t.ok(Date.now() - started < 2000, `${msgId} delivered ${Date.now() - started} ms after its store`)
+  }
+})
+
+t.test('a commit through another instance wakes the one that delivers (PostgreSQL\'s notifications)', {
+  skip: TEST_STORE !== 'postgres' && 'one process per SQLite file: no other instance'
+}, async (t) => {
+  const receiver = await startReceiver(t)
+  const databaseUrl = await createTestDatabase(t, { migrated: true })
+  const delivering = await buildTestApp(t, webhookEnv(receiver, { DATABASE_URL: databaseUrl }), createTestClock(), undefined,
+    { ...FAST, timings: { ...FAST.timings, pollMs: 60_000 } })
+  const other = await buildTestApp(t, { EVENTS: 'on', DATABASE_URL: databaseUrl })
+  const deadline = Date.now() + 5000
+  while (!delivering.app.webhooks.delivering() && Date.now() < deadline) await sleep(10)
+  await sleep(200)
+  const started = Date.now()
+  await store(other, { msg_id: 'y-1' })
+  await receiver.until(() => receiver.events().length >= 1, 10_000)
+  t.ok(Date.now() - started < 3000, `delivered ${Date.now() - started} ms after the other instance's commit`)
+})
+
+t.test('the retry delays double from 1 s up to 60 s, each drawn in the upper half of its step', async (t) => {
+  const delays = (random: number): number[] => [1, 2, 3, 6, 7, 8, 50].map((attempt) => retryDelay(attempt, DELIVERY_TIMINGS, () => random))
+  t.strictSame(delays(0.999999).map(Math.round), [1000, 2000, 4000, 32000, 60000, 60000, 60000])
+  t.strictSame(delays(0), [500, 1000, 2000, 16000, 30000, 30000, 30000])
 })
 
 t.test('with EVENTS=on and no WEBHOOK_URL nothing is delivered and the metrics stay at 0', async (t) => {
