@@ -51,8 +51,6 @@ export interface EventView {
   msgType: number | null
   contentPreview: string | null
   devices: string[] | null
-  /** When its transaction recorded it (epoch milliseconds of the service's clock): the webhook's lag counts from it. */
-  recordedAt: number
 }
 
 type Delta = readonly [reader: number, change: number]

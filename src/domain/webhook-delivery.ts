@@ -34,7 +34,7 @@ export interface WebhookDeliveryOptions {
   batchSize: number
   /** Calls the listener whenever events may have been recorded, here or by another instance; answers its unsubscribe. */
   followEvents: (listener: () => void) => () => void
-  /** The service's clock (events' recorded_at are on it): the lag counts from it. */
+  /** The service's clock (events' recorded_at are on it): the lag counts on it. */
   clock: () => number
   /** Each request's outcome, for the metrics. */
   outcome: (outcome: DeliveryOutcome) => void
@@ -48,8 +48,11 @@ export interface WebhookDelivery {
   start (): void
   /** Cancels a request in flight (its batch goes again later, here or elsewhere) and lets the lease go. */
   stop (): Promise<void>
-  /** Seconds since the oldest event not yet delivered was recorded: 0 when caught up, and on an instance that does not deliver. */
-  lagSeconds (): number
+  /**
+   * Seconds since the first event after the delivered position (saved in the database) was recorded; 0 when there is
+   * none. The same on every instance: read from the database.
+   */
+  lagSeconds (): Promise<number>
   /** Whether this instance holds the lease. */
   delivering (): boolean
 }
@@ -70,8 +73,6 @@ export function createWebhookDelivery (options: WebhookDeliveryOptions): Webhook
   let term: LeaseTerm | null = null
   let running: Promise<void> | null = null
   let unfollow = (): void => {}
-  /** recorded_at of the first event of the batch being delivered; null when there is none. */
-  let oldest: number | null = null
   let warnedMissed: string | null | undefined
 
   // A wake-up that arrives while the feed is being read is kept, so that the wait after that read returns at once.
@@ -123,15 +124,12 @@ export function createWebhookDelivery (options: WebhookDeliveryOptions): Webhook
       }
       const last = page.events[page.events.length - 1]
       if (last === undefined) {
-        oldest = null
         if (await idle(Date.now() < recheckUntil ? timings.recheckMs : timings.pollMs, current.signal)) recheckUntil = Date.now() + timings.recheckWindowMs
         continue
       }
-      oldest = page.events[0]?.recordedAt ?? null
       if (!await deliver(current, page.events)) return
       // Delivered: from here on it is sent again only if this instance dies before the position is saved.
       current.position = last.position
-      oldest = null
       if (!await store.saveWebhookPosition(current.owner, last.position, timings.leaseMs)) current.end('another instance took the lease')
     }
   }
@@ -149,10 +147,7 @@ export function createWebhookDelivery (options: WebhookDeliveryOptions): Webhook
         log('warn', `webhook: ${error instanceof Error ? error.message : String(error)}; trying again`)
         await abortableSleep(timings.standbyMs, closing.signal)
       }
-      if (term?.signal.aborted === true) {
-        term = null
-        oldest = null
-      }
+      if (term?.signal.aborted === true) term = null
     }
   }
 
@@ -171,7 +166,10 @@ export function createWebhookDelivery (options: WebhookDeliveryOptions): Webhook
       await store.releaseWebhook(owner).catch(() => {})
       term = null
     },
-    lagSeconds: () => term === null || oldest === null ? 0 : Math.max(0, clock() - oldest) / 1000,
+    async lagSeconds () {
+      const since = await store.webhookBacklogSince()
+      return since === null ? 0 : Math.max(0, clock() - since) / 1000
+    },
     delivering: () => term !== null && !term.signal.aborted
   }
 }

@@ -20,7 +20,7 @@ export interface Metrics {
   /** Counts one webhook request by its outcome. */
   webhookDelivery (outcome: DeliveryOutcome): void
   /** Where the webhook's lag gauge reads its value at scrape time. */
-  setWebhookLagSource (source: () => number): void
+  setWebhookLagSource (source: () => Promise<number>): void
 }
 
 /** A counter whose value is read at scrape time from a running total kept elsewhere (it only ever grows). */
@@ -114,14 +114,14 @@ export function createMetrics (): Metrics {
     registers: [registry]
   })
   for (const outcome of DELIVERY_OUTCOMES) deliveries.inc({ outcome }, 0)
-  let webhookLagSource: () => number = () => 0
+  let webhookLagSource: () => Promise<number> = async () => 0
   // eslint-disable-next-line no-new
   new Gauge({
     name: 'offline_messages_webhook_lag_seconds',
-    help: 'Age of the oldest event not yet delivered to WEBHOOK_URL (since it was recorded); 0 when caught up, and on an instance that does not deliver',
+    help: 'Age of the oldest event not yet delivered to WEBHOOK_URL (since it was recorded), read from the database: the same on every instance; 0 when caught up',
     registers: [registry],
-    collect () {
-      this.set(webhookLagSource())
+    async collect () {
+      this.set(await webhookLagSource())
     }
   })
 

@@ -151,7 +151,6 @@ export function eventFromValues (values: readonly unknown[], position: string): 
     pendingCount: toNumber(values[8]),
     msgType: toNullableNumber(values[9]),
     contentPreview: text(values[10]),
-    devices: devices === null ? null : (JSON.parse(devices) as unknown[]).map(String),
-    recordedAt: toNumber(values[12])
+    devices: devices === null ? null : (JSON.parse(devices) as unknown[]).map(String)
   }
 }

@@ -227,6 +227,8 @@ export interface Store {
   saveWebhookPosition (owner: string, position: string, leaseMs: number): Promise<boolean>
   /** Lets `owner`'s lease go (shutdown), so that another instance may take it at once. */
   releaseWebhook (owner: string): Promise<void>
+  /** recorded_at of the first event after the webhook's saved position (feed order, committed); null when there is none. */
+  webhookBacklogSince (): Promise<number | null>
   /** Follows the commits of other instances on the same database (a no-op where there can be none). */
   followCommits (listener: CommitFeed): void
   /** How the store's write transactions are best scheduled. */

@@ -265,6 +265,7 @@ export function createMemoryStore (): MemoryStore {
     async leaseWebhook () { return null },
     async saveWebhookPosition () { return false },
     async releaseWebhook () {},
+    async webhookBacklogSince () { return null },
     async totalPending (now) {
       return state.messages.filter((m) => m.expiresAt > now).length
     },

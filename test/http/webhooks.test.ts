@@ -160,6 +160,21 @@ t.test('offline_messages_webhook_lag_seconds is the age of the oldest event not 
   t.equal(await metric(test, 'offline_messages_webhook_lag_seconds'), 0)
 })
 
+t.test('the lag is read from the database: an instance that does not deliver reports the same', {
+  skip: TEST_STORE !== 'postgres' && 'one process per SQLite file: no other instance'
+}, async (t) => {
+  const receiver = await startReceiver(t)
+  receiver.otherwise = 500
+  const databaseUrl = await createTestDatabase(t, { migrated: true })
+  const clock = createTestClock()
+  const apps = [await buildWebhookApp(t, receiver, { DATABASE_URL: databaseUrl }, clock), await buildWebhookApp(t, receiver, { DATABASE_URL: databaseUrl }, clock)]
+  await store(apps[1] as TestApp, { msg_id: 'g-1' })
+  await receiver.until(() => receiver.received.length >= 1)
+  clock.advance(4000)
+  t.strictSame(apps.map((test) => test.app.webhooks.delivering()).sort(), [false, true], 'one delivers')
+  t.strictSame(await Promise.all(apps.map(async (test) => await metric(test, 'offline_messages_webhook_lag_seconds'))), [4, 4])
+})
+
 t.test('the delivered position is kept in the database: a new instance goes on after it', async (t) => {
   const receiver = await startReceiver(t)
   const databaseUrl = await createTestDatabase(t, { file: true, migrated: true })

@@ -1,9 +1,11 @@
 // The webhook's delivery row (store port: leaseWebhook, saveWebhookPosition, releaseWebhook), held against the store
-// under test: one owner at a time, taken over once run out, the position saved only by the owner and kept.
+// under test: one owner at a time, taken over once run out, the position saved only by the owner and kept, and the
+// backlog after it (webhookBacklogSince).
 import t, { type Test } from 'tap'
+import { ALL_READERS, type EventRecord } from '../../src/domain/events.js'
 import { createStore } from '../../src/store/backends.js'
 import type { Store } from '../../src/store/types.js'
-import { createTestDatabase } from '../helpers/database.js'
+import { createTestDatabase, horizonPassed } from '../helpers/database.js'
 import { sleep } from '../helpers/webhook-receiver.js'
 
 async function openStore (t: Test, databaseUrl?: string): Promise<Store> {
@@ -53,4 +55,24 @@ t.test('the position survives the store being closed and opened again', async (t
   const second = await openStore(t, databaseUrl)
   t.equal(await second.leaseWebhook('b', 60_000), null, 'the lease is in the database too')
   t.strictSame(await second.leaseWebhook('a', 60_000), { position: '42' })
+})
+
+t.test('the backlog starts at the first event after the saved position: recorded_at, or null when there is none', async (t) => {
+  const databaseUrl = await createTestDatabase(t)
+  const store = await openStore(t, databaseUrl)
+  t.equal(await store.webhookBacklogSince(), null, 'no event yet')
+  const erased = (receiverUid: string): EventRecord => ({
+    type: 'receiver.erased', occurredAt: 1, receiverUid, reader: ALL_READERS, deviceId: null, senderUid: null, msgId: null, seq: null,
+    msgType: null, contentPreview: null, readers: null, later: 0
+  })
+  await store.transaction(async (tx) => { await tx.insertEvents([erased('a')], 1000) })
+  await store.transaction(async (tx) => { await tx.insertEvents([erased('b')], 2000) })
+  t.equal(await store.webhookBacklogSince(), 1000, 'nothing delivered: from the first event')
+  await horizonPassed(databaseUrl)
+  const [first, second] = (await store.events(null, 10)).events
+  t.ok(await store.leaseWebhook('a', 60_000))
+  t.ok(await store.saveWebhookPosition('a', first?.position ?? '', 60_000))
+  t.equal(await store.webhookBacklogSince(), 2000)
+  t.ok(await store.saveWebhookPosition('a', second?.position ?? '', 60_000))
+  t.equal(await store.webhookBacklogSince(), null, 'all delivered')
 })

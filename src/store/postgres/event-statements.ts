@@ -13,7 +13,7 @@ import { params } from './params.js'
 import { sql, type Sql } from './sql-parts.js'
 
 const FEED_COLUMNS = "e.xid::text || ':' || e.pos AS id, e.type, e.occurred_at, e.receiver_uid, e.device_id, e.sender_uid, e.msg_id, e.seq, " +
-  'e.pending_count, e.msg_type, e.content_preview, e.devices, e.recorded_at'
+  'e.pending_count, e.msg_type, e.content_preview, e.devices'
 
 /** Below this, no transaction can still commit. */
 export const HORIZON = 'pg_snapshot_xmin(pg_current_snapshot())'

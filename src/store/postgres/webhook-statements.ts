@@ -14,13 +14,19 @@ export const WEBHOOK_SQL = {
     `WHERE id = 1 AND (owner = $1 OR owner IS NULL OR lease_until <= ${NOW_MS}) RETURNING position`),
   saveWebhookPosition: sql('save_webhook_position',
     `UPDATE webhook_delivery SET position = $2, lease_until = ${NOW_MS} + $3 WHERE id = 1 AND owner = $1 RETURNING 1 AS saved`),
-  releaseWebhook: sql('release_webhook', 'UPDATE webhook_delivery SET owner = NULL, lease_until = NULL WHERE id = 1 AND owner = $1')
+  releaseWebhook: sql('release_webhook', 'UPDATE webhook_delivery SET owner = NULL, lease_until = NULL WHERE id = 1 AND owner = $1'),
+  // The first committed event after the saved position 'xid:pos' (from the start when none), by the primary key's order;
+  // above the feed's horizon too: an event held back by an older transaction is not delivered yet either.
+  webhookBacklogSince: sql('webhook_backlog_since',
+    'SELECT e.recorded_at FROM webhook_delivery w CROSS JOIN LATERAL (SELECT recorded_at FROM events e ' +
+    "WHERE (e.xid, e.pos) > (coalesce(split_part(w.position, ':', 1), '0')::xid8, coalesce(split_part(w.position, ':', 2), '0')::integer) " +
+    'ORDER BY e.xid, e.pos LIMIT 1) e WHERE w.id = 1')
 } as const
 
 type Run = <T>(work: () => Promise<T>) => Promise<T>
 
 /** The Store's webhook methods: each one statement on DATABASE_URL's pool (`run`: the store's guard and migrations). */
-export function webhookMethods (pool: Queries, run: Run): Pick<Store, 'leaseWebhook' | 'saveWebhookPosition' | 'releaseWebhook'> {
+export function webhookMethods (pool: Queries, run: Run): Pick<Store, 'leaseWebhook' | 'saveWebhookPosition' | 'releaseWebhook' | 'webhookBacklogSince'> {
   return {
     leaseWebhook: (owner, leaseMs) => run(async () => {
       const [row] = await pool.rows(WEBHOOK_SQL.leaseWebhook, [owner, leaseMs])
@@ -28,6 +34,10 @@ export function webhookMethods (pool: Queries, run: Run): Pick<Store, 'leaseWebh
     }),
     saveWebhookPosition: (owner, position, leaseMs) => run(async () =>
       toNumber((await pool.rows(WEBHOOK_SQL.saveWebhookPosition, [owner, position, leaseMs]))[0]?.saved ?? 0) === 1),
-    releaseWebhook: (owner) => run(async () => { await pool.rows(WEBHOOK_SQL.releaseWebhook, [owner]) })
+    releaseWebhook: (owner) => run(async () => { await pool.rows(WEBHOOK_SQL.releaseWebhook, [owner]) }),
+    webhookBacklogSince: () => run(async () => {
+      const [row] = await pool.rows(WEBHOOK_SQL.webhookBacklogSince, [])
+      return row === undefined ? null : toNumber(row.recorded_at)
+    })
   }
 }

@@ -3,7 +3,7 @@ import type { Statement } from 'better-sqlite3'
 import type { EventRecord } from '../../domain/events.js'
 
 /** The columns the feed reads, in this order (eventFromValues). */
-export const EVENT_COLUMNS = 'id, type, occurred_at, receiver_uid, device_id, sender_uid, msg_id, seq, pending_count, msg_type, content_preview, devices, recorded_at'
+export const EVENT_COLUMNS = 'id, type, occurred_at, receiver_uid, device_id, sender_uid, msg_id, seq, pending_count, msg_type, content_preview, devices'
 
 /** The records as the one JSON parameter of insertEvents: an array per record, in EVENT_INPUT's order. */
 export const eventRecordsJson = (records: readonly EventRecord[]): string => JSON.stringify(records.map((r) => [

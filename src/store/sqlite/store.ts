@@ -202,7 +202,7 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
 
     totalPending: (now) => read(() => (value(s.sumPending) ?? 0) - (value(s.expiredUnswept, now, now) ?? 0)),
 
-    ...webhookMethods(s, (work) => transaction(async () => work())),
+    ...webhookMethods(s, (work) => transaction(async () => work()), read),
 
     followCommits () {},
 

@@ -1,7 +1,7 @@
 // The webhook's delivery row on SQLite: its lease and its position, on the database's clock (unixepoch), one row.
 import type { Statement } from 'better-sqlite3'
 import type { Store } from '../types.js'
-import type { Statements } from './statements.js'
+import { value, type Statements } from './statements.js'
 
 const NOW_MS = "CAST(unixepoch('subsec') * 1000 AS INTEGER)"
 
@@ -11,20 +11,26 @@ export function webhookStatements (p: (sql: string) => Statement) {
     leaseWebhook: p(`UPDATE webhook_delivery SET owner = ?, lease_until = ${NOW_MS} + ? ` +
       `WHERE id = 1 AND (owner = ? OR owner IS NULL OR lease_until <= ${NOW_MS}) RETURNING position`),
     saveWebhookPosition: p(`UPDATE webhook_delivery SET position = ?, lease_until = ${NOW_MS} + ? WHERE id = 1 AND owner = ? RETURNING 1 AS v`),
-    releaseWebhook: p('UPDATE webhook_delivery SET owner = NULL, lease_until = NULL WHERE id = 1 AND owner = ?')
+    releaseWebhook: p('UPDATE webhook_delivery SET owner = NULL, lease_until = NULL WHERE id = 1 AND owner = ?'),
+    webhookBacklogSince: p('SELECT e.recorded_at AS v FROM webhook_delivery w JOIN events e ON e.id > coalesce(CAST(w.position AS INTEGER), 0) ' +
+      'WHERE w.id = 1 ORDER BY e.id LIMIT 1')
   }
 }
 
-type Write = <T>(work: () => T) => Promise<T>
+type Run = <T>(work: () => T) => Promise<T>
 
-/** The Store's webhook methods, each a write of its own (`write`: the store's transaction, durable when it answers). */
-export function webhookMethods (s: Statements, write: Write): Pick<Store, 'leaseWebhook' | 'saveWebhookPosition' | 'releaseWebhook'> {
+/**
+ * The Store's webhook methods: the lease's and the position's each a write of its own (`write`: the store's
+ * transaction, durable when it answers), the backlog a read (`read`).
+ */
+export function webhookMethods (s: Statements, write: Run, read: Run): Pick<Store, 'leaseWebhook' | 'saveWebhookPosition' | 'releaseWebhook' | 'webhookBacklogSince'> {
   return {
     leaseWebhook: (owner, leaseMs) => write(() => {
       const row = s.leaseWebhook.get(owner, leaseMs, owner) as { position: string | null } | undefined
       return row === undefined ? null : { position: row.position }
     }),
     saveWebhookPosition: (owner, position, leaseMs) => write(() => s.saveWebhookPosition.get(position, leaseMs, owner) !== undefined),
-    releaseWebhook: (owner) => write(() => { s.releaseWebhook.run(owner) })
+    releaseWebhook: (owner) => write(() => { s.releaseWebhook.run(owner) }),
+    webhookBacklogSince: () => read(() => value(s.webhookBacklogSince))
   }
 }
