@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from '../../src/config.js'
 import { DELIVERY_TIMINGS, retryDelay } from '../../src/domain/webhook-delivery.js'
 import { API_KEYS, buildTestApp, newMessage, type TestApp, createTestClock } from '../helpers/app.js'
 import { createTestDatabase, horizonPassed, TEST_STORE } from '../helpers/database.js'
+import { startExpectingFailure } from '../helpers/process.js'
 import { WEBHOOK_SECRET, sleep, startReceiver, type Receiver } from '../helpers/webhook-receiver.js'
 
 const FEED_KEY = 'feed:feed-secret-1:events'
@@ -258,4 +259,16 @@ t.test('the webhook variables: defaults, bounds, and a bad value names its varia
   fails({ ...on, WEBHOOK_TIMEOUT_MS: '99' }, 'WEBHOOK_TIMEOUT_MS', /WEBHOOK_TIMEOUT_MS/)
   t.ok(new ConfigError('WEBHOOK_URL', 'x') instanceof Error)
   t.match(loadConfig({ ...on, WEBHOOK_SECRET: `whsec_${Buffer.alloc(24).toString('base64')}` }).webhook, { secret: /^whsec_/ }, '24 bytes are enough')
+})
+
+t.test('the real process refuses to start with a webhook it cannot run, in one line naming the variable', async (t) => {
+  const refusal = async (env: Record<string, string>): Promise<string> => {
+    const { code, output } = await startExpectingFailure({ API_KEYS: '', DATABASE_URL: 'sqlite::memory:', ...env })
+    t.equal(code, 1)
+    return output.trim()
+  }
+  t.equal(await refusal({ WEBHOOK_URL: 'https://hooks.example/offline' }),
+    'offline-messages: not starting: WEBHOOK_URL: needs EVENTS=on: the webhook delivers the event feed')
+  t.equal(await refusal({ EVENTS: 'on', WEBHOOK_URL: 'https://hooks.example/offline', WEBHOOK_SECRET: 'whsec_c2hvcnQ=' }),
+    'offline-messages: not starting: WEBHOOK_SECRET: holds 5 bytes; it must be whsec_ followed by the base64 of 24 to 64 random bytes (e.g. whsec_$(openssl rand -base64 32))')
 })
