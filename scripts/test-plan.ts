@@ -13,10 +13,14 @@ const FIRST = ['test/security/hostile-input.test.ts']
 /**
  * Files that load the machine themselves and time what they see (several instances under concurrent load, a thousand
  * held requests answered within the shutdown timeout), or hold a PostgreSQL transaction open on purpose (event-order:
- * the event feed's horizon is the cluster's, so it would hold back every other file's feed): they run alone, once the
- * other files of every store are done.
+ * the event feed's horizon is the cluster's, so it would hold back every other file's feed), or time a failover
+ * (webhooks-crash: another instance delivers within 10 s of the first one's death): they run alone, once the other
+ * files of every store are done.
  */
-const ALONE = ['test/concurrency/multi-instance.test.ts', 'test/concurrency/waiting.test.ts', 'test/concurrency/event-order.test.ts']
+const ALONE = [
+  'test/concurrency/multi-instance.test.ts', 'test/concurrency/waiting.test.ts', 'test/concurrency/event-order.test.ts',
+  'test/reliability/webhooks-crash.test.ts'
+]
 
 export type Kind = 'together' | 'first' | 'alone'
 

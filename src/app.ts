@@ -16,6 +16,7 @@ import { createMetrics, requestMetrics } from './plugins/metrics.js'
 import { requestIdHeader, requestIdOptions } from './plugins/request-id.js'
 import { shutdown } from './plugins/shutdown.js'
 import { sweep } from './plugins/sweep.js'
+import { webhooks, type WebhookTestOptions } from './plugins/webhooks.js'
 import { createStore } from './store/backends.js'
 import type { DatabaseOptions } from './store/database.js'
 import type { Store } from './store/types.js'
@@ -35,6 +36,8 @@ export interface AppOptions {
   sweep?: boolean
   /** Opens the store (the backend DATABASE_URL names unless given: tests build a variant, such as Citus's statement shapes). */
   openStore?: (options: DatabaseOptions) => Promise<Store>
+  /** Tests only: the webhook's delivery with shorter delays, or another sender (WEBHOOK_URL still turns it on). */
+  webhook?: WebhookTestOptions
 }
 
 function loggerOptions (config: Config, logger: AppOptions['logger']): Pick<FastifyServerOptions, 'logger' | 'loggerInstance'> {
@@ -93,5 +96,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(opsRoutes, { store, metrics })
   await app.register(v1Routes, { prefix: '/v1', config, service })
   if (options.sweep !== false) await app.register(sweep, { service, intervalSeconds: config.sweepIntervalSeconds })
+  if (config.webhook !== null) {
+    await app.register(webhooks, { webhook: config.webhook, store, service, metrics, clock: options.clock ?? Date.now, ...options.webhook })
+  }
   return app
 }

@@ -5,6 +5,8 @@ import { Type, type Static } from 'typebox'
 import type { MessageRules } from './domain/model.js'
 import { BACKENDS, backendFor } from './store/backends.js'
 import type { DatabaseOptions } from './store/database.js'
+import { ConfigError } from './config-error.js'
+import { webhookConfig, type WebhookConfig } from './webhook-config.js'
 
 export type Scope = 'write' | 'read' | 'ack' | 'events' | 'admin'
 export const SCOPES: readonly Scope[] = ['write', 'read', 'ack', 'events', 'admin']
@@ -15,12 +17,7 @@ export interface ApiKey {
   readonly scopes: readonly Scope[]
 }
 
-export class ConfigError extends Error {
-  constructor (readonly variable: string, detail: string) {
-    super(`${variable}: ${detail}`)
-    this.name = 'ConfigError'
-  }
-}
+export { ConfigError }
 
 export const DEFAULT_DATABASE_URL = 'sqlite:./data/offline-messages.db'
 
@@ -64,8 +61,15 @@ const PROCESS = {
   SWEEP_INTERVAL_SECONDS: integer(60, 1, 86400),
   SHUTDOWN_TIMEOUT_MS: integer(10_000, 100, 600_000)
 }
+// Checked together (webhook-config.ts): WEBHOOK_URL needs EVENTS=on and WEBHOOK_SECRET.
+const WEBHOOK = {
+  WEBHOOK_URL: Type.String({ default: '' }),
+  WEBHOOK_SECRET: Type.String({ default: '' }),
+  WEBHOOK_BATCH_SIZE: integer(100, 1, 1000),
+  WEBHOOK_TIMEOUT_MS: integer(5000, 100, 60_000)
+}
 
-const EnvSchema = Type.Object({ ...LISTEN, ...DATABASE, ...RULES, ...HTTP, ...PROCESS })
+const EnvSchema = Type.Object({ ...LISTEN, ...DATABASE, ...RULES, ...HTTP, ...PROCESS, ...WEBHOOK })
 type RawEnv = Static<typeof EnvSchema>
 
 /** What the HTTP layer enforces on each request. */
@@ -85,10 +89,12 @@ export interface Config {
   readonly logLevel: string
   readonly sweepIntervalSeconds: number
   readonly shutdownTimeoutMs: number
+  /** Where the event feed is delivered; null without WEBHOOK_URL. */
+  readonly webhook: WebhookConfig | null
 }
 
 /** The variables as the parts of the service take them. */
-function toConfig (raw: RawEnv, apiKeys: readonly ApiKey[]): Config {
+function toConfig (raw: RawEnv, apiKeys: readonly ApiKey[], webhook: WebhookConfig | null): Config {
   const freeze = Object.freeze
   return freeze({
     listen: freeze({ host: raw.HOST, port: raw.PORT }),
@@ -119,7 +125,8 @@ function toConfig (raw: RawEnv, apiKeys: readonly ApiKey[]): Config {
     apiKeys: freeze(apiKeys),
     logLevel: raw.LOG_LEVEL,
     sweepIntervalSeconds: raw.SWEEP_INTERVAL_SECONDS,
-    shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS
+    shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
+    webhook
   })
 }
 
@@ -203,5 +210,5 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       `is empty, so authentication is off, and HOST=${raw.HOST} is not a loopback address; ` +
       'set API_KEYS, or listen on 127.0.0.1 only')
   }
-  return toConfig(raw, apiKeys)
+  return toConfig(raw, apiKeys, webhookConfig(raw))
 }

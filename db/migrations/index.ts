@@ -5,6 +5,7 @@ import * as summaryPreview from './002-summary-preview.js'
 import * as devices from './003-devices.js'
 import * as events from './004-events.js'
 import * as collapseKeys from './005-collapse-keys.js'
+import * as webhookDelivery from './006-webhook-delivery.js'
 
 export interface Migration {
   name: string
@@ -12,4 +13,4 @@ export interface Migration {
   down (knex: Knex): Promise<void>
 }
 
-export const migrations: readonly Migration[] = [initialSchema, summaryPreview, devices, events, collapseKeys]
+export const migrations: readonly Migration[] = [initialSchema, summaryPreview, devices, events, collapseKeys, webhookDelivery]

@@ -46,6 +46,11 @@ export interface MessageService {
   unregisterDevice (receiverUid: string, deviceId: string): Promise<void>
   /** A page of the event feed, in commit order; EVENTS_OFF without EVENTS=on. */
   events (request: EventPageRequest): Promise<EventPageResult>
+  /**
+   * Calls `listener` whenever events may have been recorded: by this instance, or (PostgreSQL) announced by another,
+   * or after the announcements were cut. Answers its unsubscribe.
+   */
+  followEvents (listener: () => void): () => void
   /** One round of the periodic sweep of expired messages and stale tombstones. */
   sweep (): Promise<SweepResult>
   /** Pending, unexpired messages over all receivers. */
@@ -58,12 +63,18 @@ export interface MessageService {
 
 export function createMessageService (store: Store, rules: MessageRules, events: MessageEvents, clock: () => number = Date.now): MessageService {
   const waiters = createWaiters(rules.maxWaiters, () => { events.wakeups(1) })
-  const recorded = (): void => { waiters.wake([EVENT_FEED_WAKEUP]) }
+  const eventListeners = new Set<() => void>()
+  const eventsMayBeRecorded = (): void => { for (const listener of eventListeners) listener() }
+  const recorded = (): void => {
+    waiters.wake([EVENT_FEED_WAKEUP])
+    eventsMayBeRecorded()
+  }
   const context = { store, rules, clock, write: createWrite(store, events, { recording: rules.events === true, clock, recorded }) }
   const expiry = createExpiry(context)
   store.followCommits((receiverUids) => {
     if (receiverUids === 'all') waiters.wakeAll()
     else waiters.wake(receiverUids)
+    if (eventListeners.size > 0 && (receiverUids === 'all' || receiverUids.includes(EVENT_FEED_WAKEUP))) eventsMayBeRecorded()
   })
   const reads = createReads(context, waiters, expiry.purgeNow)
   const storeMany = createStoring(context, waiters)
@@ -81,6 +92,10 @@ export function createMessageService (store: Store, rules: MessageRules, events:
     devices: devices.list,
     unregisterDevice: devices.unregister,
     events: createEventFeed(context, waiters),
+    followEvents (listener) {
+      eventListeners.add(listener)
+      return () => { eventListeners.delete(listener) }
+    },
     sweep: expiry.sweep,
     totalPending: reads.totalPending,
     heldRequests: waiters.held,

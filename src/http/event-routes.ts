@@ -1,30 +1,13 @@
 // The event feed: GET /v1/events (scope events), in commit order, held while empty with wait_seconds.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { EventView } from '../domain/events.js'
 import type { MessageService } from '../domain/service.js'
 import { EVENT_LIMIT_DEFAULT, EventPageSchema, EventQuerySchema } from './event-schemas.js'
+import { presentEvent } from './presenters.js'
 import { holdOpen } from './receiver-routes.js'
 import { errorResponses } from './schemas.js'
-import { formatTime } from './time.js'
 
 export interface EventRoutesOptions {
   service: MessageService
-}
-
-/** An event as the API shows it: the stored message's fields only on message.stored, no message on receiver.erased. */
-function presentEvent (event: EventView) {
-  const shown = {
-    id: event.id,
-    occurred_at: formatTime(event.occurredAt),
-    receiver_uid: event.receiverUid,
-    device_id: event.deviceId,
-    pending_count: event.pendingCount
-  }
-  if (event.type === 'receiver.erased') return { ...shown, type: event.type, sender_uid: null, msg_id: null, seq: null }
-  if (event.senderUid === null || event.msgId === null || event.seq === null) throw new Error(`event ${event.id} (${event.type}) names no message`)
-  const message = { ...shown, type: event.type, sender_uid: event.senderUid, msg_id: event.msgId, seq: event.seq }
-  if (event.type !== 'message.stored') return message
-  return { ...message, msg_type: event.msgType, content_preview: event.contentPreview, devices: event.devices ?? [] }
 }
 
 export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (app, { service }) => {

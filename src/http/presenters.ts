@@ -1,4 +1,5 @@
 // Turns domain values into the contract's JSON shapes (snake_case, RFC 3339 UTC with milliseconds).
+import type { EventView } from '../domain/events.js'
 import type { StoredMessage, SummaryRow } from '../domain/model.js'
 import { formatTime } from './time.js'
 import type { ApiMessage } from './message-schemas.js'
@@ -31,4 +32,20 @@ export function presentSummaryRow (row: SummaryRow): ApiSummaryRow {
     last_content_preview: row.last?.preview ?? null,
     lost_count: row.lostCount
   }
+}
+
+/** An event as the API (the feed, and the webhook's bodies) shows it: the stored message's fields only on message.stored, no message on receiver.erased. */
+export function presentEvent (event: EventView) {
+  const shown = {
+    id: event.id,
+    occurred_at: formatTime(event.occurredAt),
+    receiver_uid: event.receiverUid,
+    device_id: event.deviceId,
+    pending_count: event.pendingCount
+  }
+  if (event.type === 'receiver.erased') return { ...shown, type: event.type, sender_uid: null, msg_id: null, seq: null }
+  if (event.senderUid === null || event.msgId === null || event.seq === null) throw new Error(`event ${event.id} (${event.type}) names no message`)
+  const message = { ...shown, type: event.type, sender_uid: event.senderUid, msg_id: event.msgId, seq: event.seq }
+  if (event.type !== 'message.stored') return message
+  return { ...message, msg_type: event.msgType, content_preview: event.contentPreview, devices: event.devices ?? [] }
 }

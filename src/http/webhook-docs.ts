@@ -10,7 +10,7 @@ export const EVENTS_TAG_DESCRIPTION = [
     'Each request is signed as the Standard Webhooks specification says, with the headers ' +
     '`webhook-id` (the batch\'s id: the same on every retry of that batch), `webhook-timestamp` (Unix seconds of this try) and ' +
     '`webhook-signature` (`v1,<base64>`: HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>`, keyed with `WEBHOOK_SECRET`, ' +
-    'which is `whsec_` + base64 of at least 24 random bytes). Any Standard Webhooks library verifies it.',
+    'which is `whsec_` + base64 of 24 to 64 random bytes). Any Standard Webhooks library verifies it.',
   'A `2xx` answer within `WEBHOOK_TIMEOUT_MS` (default 5000) delivers the batch; anything else is retried, the same batch with the ' +
     'same `webhook-id`, with exponential backoff and jitter from 1 s up to 60 s, for as long as its events are kept. Delivery is ' +
     'at least once and in order: nothing is skipped, and a batch comes again only when its earlier try was not answered `2xx`. ' +

@@ -2,6 +2,7 @@
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { MessageEvents } from '../domain/model.js'
+import { DELIVERY_OUTCOMES, type DeliveryOutcome } from '../domain/webhook-delivery.js'
 import type { StatementCounts } from '../store/types.js'
 
 export interface Metrics {
@@ -16,6 +17,10 @@ export interface Metrics {
   setStatementSource (source: () => StatementCounts): void
   /** Where the durability gauge reads whether the store's commits are durable, at scrape time. */
   setDurableSource (source: () => Promise<boolean>): void
+  /** Counts one webhook request by its outcome. */
+  webhookDelivery (outcome: DeliveryOutcome): void
+  /** Where the webhook's lag gauge reads its value at scrape time. */
+  setWebhookLagSource (source: () => Promise<number>): void
 }
 
 /** A counter whose value is read at scrape time from a running total kept elsewhere (it only ever grows). */
@@ -101,6 +106,25 @@ export function createMetrics (): Metrics {
     }
   })
 
+  const deliveries = new Counter({
+    name: 'offline_messages_webhook_deliveries_total',
+    help: 'Webhook requests by outcome: delivered (a 2xx within WEBHOOK_TIMEOUT_MS), http_error (any other status, 3xx included), ' +
+      'timeout (no answer in time), network_error (refused, reset, not HTTP); all but delivered are tried again',
+    labelNames: ['outcome'] as const,
+    registers: [registry]
+  })
+  for (const outcome of DELIVERY_OUTCOMES) deliveries.inc({ outcome }, 0)
+  let webhookLagSource: () => Promise<number> = async () => 0
+  // eslint-disable-next-line no-new
+  new Gauge({
+    name: 'offline_messages_webhook_lag_seconds',
+    help: 'Age of the oldest event not yet delivered to WEBHOOK_URL (since it was recorded), read from the database: the same on every instance; 0 when caught up',
+    registers: [registry],
+    async collect () {
+      this.set(await webhookLagSource())
+    }
+  })
+
   return {
     registry,
     events: {
@@ -129,6 +153,12 @@ export function createMetrics (): Metrics {
     },
     setDurableSource (source) {
       durableSource = source
+    },
+    webhookDelivery (outcome) {
+      deliveries.inc({ outcome })
+    },
+    setWebhookLagSource (source) {
+      webhookLagSource = source
     }
   }
 }

@@ -161,6 +161,12 @@ export interface EventPage {
   missed: boolean
 }
 
+/** The webhook's delivery row as the instance that holds its lease reads it. */
+export interface WebhookLease {
+  /** The feed position delivered up to; null when nothing was yet (delivery starts at the oldest event kept). */
+  position: string | null
+}
+
 /** The receivers of a group another instance committed, or 'all' when some may have been missed. */
 export type CommitFeed = (receiverUids: readonly string[] | 'all') => void
 
@@ -215,6 +221,17 @@ export interface Store {
   purgeEvents (before: number, limit: number): Promise<number>
   /** Pending, unexpired messages over all receivers. */
   totalPending (now: number): Promise<number>
+  /**
+   * Takes the webhook's lease for `owner`, or renews it, until `leaseMs` from now on the database's clock (one lease
+   * per database); answers the position delivered so far, or null while another owner's lease runs.
+   */
+  leaseWebhook (owner: string, leaseMs: number): Promise<WebhookLease | null>
+  /** Saves the position delivered up to and renews the lease, if `owner` still holds it; false (nothing saved) if not. */
+  saveWebhookPosition (owner: string, position: string, leaseMs: number): Promise<boolean>
+  /** Lets `owner`'s lease go (shutdown), so that another instance may take it at once. */
+  releaseWebhook (owner: string): Promise<void>
+  /** recorded_at of the first event after the webhook's saved position (feed order, committed); null when there is none. */
+  webhookBacklogSince (): Promise<number | null>
   /** Follows the commits of other instances on the same database (a no-op where there can be none). */
   followCommits (listener: CommitFeed): void
   /** How the store's write transactions are best scheduled. */

@@ -49,12 +49,15 @@ export interface TestApp {
 
 /**
  * `env` holds environment variables as the service would read them (API_KEYS defaults to the test keys); `openStore`,
- * a store variant that no variable selects (Citus's statement shapes on plain PostgreSQL: createCitusShapesStore).
+ * a store variant that no variable selects (Citus's statement shapes on plain PostgreSQL: createCitusShapesStore);
+ * `webhook`, the webhook delivery's test options (shorter delays).
  */
-export async function buildTestApp (t: Tap, env: Record<string, string> = {}, clock = createTestClock(), openStore?: AppOptions['openStore']): Promise<TestApp> {
+export async function buildTestApp (
+  t: Tap, env: Record<string, string> = {}, clock = createTestClock(), openStore?: AppOptions['openStore'], webhook?: AppOptions['webhook']
+): Promise<TestApp> {
   const databaseUrl = env.DATABASE_URL ?? await createTestDatabase(t, { migrated: true })
   const config = loadConfig({ API_KEYS, LOG_LEVEL: 'silent', ...env, DATABASE_URL: databaseUrl })
-  const app = await buildApp(config, { clock, sweep: false, openStore })
+  const app = await buildApp(config, { clock, sweep: false, openStore, webhook })
   t.teardown(() => app.close())
   await app.ready()
   return {

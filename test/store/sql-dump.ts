@@ -4,6 +4,7 @@ import { shardAccess } from '../../src/store/citus/shards.js'
 import { CITUS, CITUS_SQL } from '../../src/store/citus/statements.js'
 import { SQL, type Sql } from '../../src/store/postgres/statements.js'
 import { prepareStatements } from '../../src/store/sqlite/statements.js'
+import { WEBHOOK_SQL } from '../../src/store/postgres/webhook-statements.js'
 
 const shown = (sql: Sql): string => `${sql.name}\n${sql.text}`
 
@@ -21,6 +22,7 @@ export function dumpSql (): Record<string, string> {
   const dump: Record<string, string> = {}
   // Citus's named statements under the keys they had when they were in SQL.
   const named = { ...SQL, ...CITUS_SQL }
+  for (const [key, sql] of Object.entries(WEBHOOK_SQL)) dump[`postgres.webhook.${key}`] = shown(sql)
   for (const [key, sql] of Object.entries(named)) dump[`postgres.${key}`] = shown(sql)
   const lock = CITUS.lockReceivers(['a', 'b'])
   dump['citus.lockReceivers(2)'] = shown(lock.sql)

@@ -13,6 +13,7 @@ import { SQL } from './statements.js'
 import { EVENT_SQL, positionParams } from './event-statements.js'
 import { createSummaryReads } from './summaries.js'
 import { createTx } from './transaction.js'
+import { webhookMethods } from './webhook-statements.js'
 import type { TxStatements } from './tx-statements.js'
 import { eventFromValues, toDevice, toNumber, toReceiverMessageFromValues, toReceiverState, toStoredMessage } from '../row-mapper.js'
 import type { PageQuery, Store, WriteLanes } from '../types.js'
@@ -196,6 +197,8 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
       const [row] = await pool.rows(SQL.totalPending, [now])
       return toNumber(row?.pending ?? 0)
     }),
+
+    ...webhookMethods(pool, run),
 
     ping: () => run(async () => { await pool.rows(SQL.ping, []) }),
 

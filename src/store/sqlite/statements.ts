@@ -7,6 +7,7 @@ import {
 } from '../columns.js'
 import { toNullableNumber } from '../row-mapper.js'
 import { eventStatements } from './event-statements.js'
+import { webhookStatements } from './webhook-statements.js'
 
 export type Row = Record<string, unknown>
 
@@ -104,7 +105,8 @@ export function prepareStatements (db: Database, counts: { statements: number })
     eraseConversations: p('DELETE FROM conversations WHERE receiver_uid = ?'),
     eraseReceiver: p('DELETE FROM receivers WHERE receiver_uid = ?'),
     ping: p('SELECT 1 AS v'),
-    ...eventStatements(p)
+    ...eventStatements(p),
+    ...webhookStatements(p)
   }
 }
 

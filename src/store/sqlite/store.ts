@@ -11,6 +11,7 @@ import { openDiskReserve, type DiskReserve } from './disk-reserve.js'
 import { all, one, prepareStatements, value, values } from './statements.js'
 import { createSqliteTx } from './transaction.js'
 import { createWalSync } from './wal-sync.js'
+import { webhookMethods } from './webhook-statements.js'
 import type { Store, StoreTx } from '../types.js'
 
 const CHECKPOINT_INTERVAL_MS = 200
@@ -200,6 +201,8 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
     }),
 
     totalPending: (now) => read(() => (value(s.sumPending) ?? 0) - (value(s.expiredUnswept, now, now) ?? 0)),
+
+    ...webhookMethods(s, (work) => transaction(async () => work()), read),
 
     followCommits () {},
 
