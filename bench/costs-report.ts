@@ -22,13 +22,13 @@ const loads = (values: number[]) => values.map((value) => value.toFixed(2)).join
 
 function overview (results: Cost[]): string {
   const lines = [
-    '| scenario | server | requests measured | event loop CPU µs/req (by window) | other threads CPU µs/req | busy samples | largest stage |',
-    '| --- | --- | ---: | --- | ---: | ---: | --- |'
+    '| scenario | server | requests measured | event loop CPU µs/req (by window) | the same without the profiler | other threads CPU µs/req | busy samples | largest stage |',
+    '| --- | --- | ---: | --- | ---: | ---: | ---: | --- |'
   ]
   for (const r of results) {
     const largest = STAGES.map((stage) => ({ stage, value: r.stages[stage] })).sort((a, b) => b.value - a.value)[0]
     const label = SERVERS.find((s) => s.server === r.server)?.label ?? r.server
-    lines.push(`| ${r.scenario} | ${label} | ${r.requests} | ${us(r.cpu.loop)} (${r.loopPerWindow.map(us).join(', ')}) | ` +
+    lines.push(`| ${r.scenario} | ${label} | ${r.requests} | ${us(r.cpu.loop)} (${r.loopPerWindow.map(us).join(', ')}) | ${us(r.unprofiled.loop)} | ` +
       `${us(r.cpu.all - r.cpu.loop)} | ${r.breakdown.busy} | ${largest === undefined ? '-' : `${largest.stage}, ${us(largest.value)} µs`} |`)
   }
   return lines.join('\n')
@@ -83,7 +83,8 @@ export function costsMarkdown (results: Cost[], context: CostContext): string {
   return `Command: \`${context.command}\`. Started ${context.started}. Checkout: ${context.checkout}. Machine: ${context.machine}; ` +
     `load average (1, 5, 15 min) ${loads(context.loadBefore)} before, ${loads(context.loadAfter)} after. ` +
     `Each scenario in a server process of its own under \`node --cpu-prof\`: ${context.warmUpSeconds} s of warm-up, then ` +
-    `the measured windows (autocannon, ${results[0]?.loopPerWindow.length ?? 0} of the --duration each); the service with ` +
+    `the measured windows (autocannon, ${results[0]?.loopPerWindow.length ?? 0} of the --duration each), then the same in a ` +
+    'process without the profiler, for what profiling costs; the service with ' +
     `an API key and a rate limit, LOG_LEVEL=info (the access line to /dev/null), ${context.rows} messages preloaded for the ` +
     'pages, 100 receivers of 200 messages from 5 senders and 100 from 50 senders for the summaries. A stage\'s µs/req is ' +
     'its share of the event loop\'s busy samples times the event loop\'s CPU per request (from /proc); other threads ' +

@@ -36,6 +36,8 @@ export interface Cost {
   cpu: CpuTimes
   /** The event loop's CPU µs per request in each window, for the spread. */
   loopPerWindow: number[]
+  /** The same without the profiler, in a server of its own after the profiled one. */
+  unprofiled: CpuTimes
   /** The event loop's CPU µs per request by stage: its share of the busy samples times `cpu.loop`. */
   stages: Record<Stage, number>
   breakdown: Breakdown
@@ -78,43 +80,59 @@ function mainThreadProfile (dir: string): string {
   return join(dir, file)
 }
 
+interface Loaded { requests: number, cpu: CpuTimes, loopPerWindow: number[], windows: Array<{ from: number, to: number }> }
+
 /**
- * One scenario against a server started by `launch` with `--cpu-prof` into `dir`: a warm-up (round ROUNDS, which the
- * preload prepared), then ROUNDS measured windows; the server stopped, its profile read for the windows alone.
+ * A warm-up (round `firstRound + ROUNDS`, which the fill prepared), then ROUNDS measured windows (rounds `firstRound`
+ * on); the server's CPU per request over the windows alone.
+ */
+async function loadWindows (proc: Proc, scenario: Scenario, server: Server, firstRound: number): Promise<Loaded> {
+  await run(proc, scenario, firstRound + ROUNDS, WARM_UP_SECONDS)
+  const windows: Array<{ from: number, to: number }> = []
+  const loopPerWindow: number[] = []
+  const spent = { all: 0, loop: 0 }
+  let requests = 0
+  let failures = 0
+  for (let round = firstRound; round < firstRound + ROUNDS; round++) {
+    const before = cpuTimes(proc.pid)
+    const from = micros()
+    const result = await run(proc, scenario, round, DURATION)
+    windows.push({ from, to: micros() })
+    const after = cpuTimes(proc.pid)
+    spent.all += after.all - before.all
+    spent.loop += after.loop - before.loop
+    loopPerWindow.push((after.loop - before.loop) / Math.max(1, result.requests))
+    requests += result.requests
+    failures += result.failures
+  }
+  if (failures > 0) throw new Error(`${scenario.name} on ${server}: ${failures} requests failed`)
+  return { requests, cpu: { all: spent.all / Math.max(1, requests), loop: spent.loop / Math.max(1, requests) }, loopPerWindow, windows }
+}
+
+/**
+ * One scenario against a server started by `launch`: once under `--cpu-prof` into `dir`, its profile read for the
+ * measured windows alone; then once without the profiler, for what the profiler itself costs.
  */
 async function measure (scenario: Scenario, server: Server, dir: string, launch: (flags: string[]) => Promise<Proc>): Promise<Cost> {
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(dir, { recursive: true })
   const proc = await launch(['--cpu-prof', '--cpu-prof-dir', dir])
   onUndo(async () => { await stop(proc) })
-  await run(proc, scenario, ROUNDS, WARM_UP_SECONDS)
-  const windows: Array<{ from: number, to: number }> = []
-  const loopPerWindow: number[] = []
-  let requests = 0
-  let failures = 0
-  const first = cpuTimes(proc.pid)
-  for (let round = 0; round < ROUNDS; round++) {
-    const before = cpuTimes(proc.pid)
-    const from = micros()
-    const result = await run(proc, scenario, round, DURATION)
-    windows.push({ from, to: micros() })
-    loopPerWindow.push((cpuTimes(proc.pid).loop - before.loop) / Math.max(1, result.requests))
-    requests += result.requests
-    failures += result.failures
-  }
-  const last = cpuTimes(proc.pid)
+  const { requests, cpu, loopPerWindow, windows } = await loadWindows(proc, scenario, server, 0)
   await stop(proc)
-  if (failures > 0) throw new Error(`${scenario.name} on ${server}: ${failures} requests failed`)
+  const plain = await launch([])
+  onUndo(async () => { await stop(plain) })
+  const unprofiled = await loadWindows(plain, scenario, server, ROUNDS + 1)
+  await stop(plain)
   const profile = mainThreadProfile(dir)
   const breakdown = stagesOf(profile, process.cwd(), windows)
-  const cpu = { all: (last.all - first.all) / Math.max(1, requests), loop: (last.loop - first.loop) / Math.max(1, requests) }
   const stages = Object.fromEntries(breakdown.stages.map(({ stage, samples }) => [stage, cpu.loop * samples / Math.max(1, breakdown.busy)])) as Record<Stage, number>
   process.stderr.write(`  ${scenario.name} on ${server}: ${requests} requests, ${Math.round(cpu.loop)} µs of event loop CPU each ` +
-    `(${loopPerWindow.map((us) => Math.round(us)).join(', ')} by window), ${breakdown.busy} busy samples\n`)
-  return { scenario: scenario.name, server, requests, cpu, loopPerWindow, stages, breakdown, profile: relative('.', profile) }
+    `(${loopPerWindow.map((us) => Math.round(us)).join(', ')} by window; ${Math.round(unprofiled.cpu.loop)} without the profiler), ${breakdown.busy} busy samples\n`)
+  return { scenario: scenario.name, server, requests, cpu, loopPerWindow, unprofiled: unprofiled.cpu, stages, breakdown, profile: relative('.', profile) }
 }
 
-/** Fills the database through the service on its defaults (no key): the pages' and summaries' receivers, the ack pools. */
+/** Fills the database through the service on its defaults (no key): the pages' and summaries' receivers, the ack pools of both runs. */
 async function fill (databaseUrl: string, list: Scenario[]): Promise<void> {
   const service = await startService('.', databaseUrl)
   try {
@@ -122,7 +140,7 @@ async function fill (databaseUrl: string, list: Scenario[]): Promise<void> {
     await preload(service.url, 'narrow', SUMMARY_RECEIVERS, MESSAGES_PER_RECEIVER, NARROW_SENDERS)
     await preload(service.url, 'wide', SUMMARY_RECEIVERS, MESSAGES_PER_RECEIVER, WIDE_SENDERS)
     for (const scenario of list) {
-      for (let round = 0; round <= ROUNDS; round++) if (scenario.before !== undefined) await scenario.before(service.url, round)
+      for (let round = 0; round <= 2 * ROUNDS + 1; round++) if (scenario.before !== undefined) await scenario.before(service.url, round)
     }
   } finally {
     await stop(service)
