@@ -22,14 +22,14 @@ const loads = (values: number[]) => values.map((value) => value.toFixed(2)).join
 
 function overview (results: Cost[]): string {
   const lines = [
-    '| scenario | server | requests measured | event loop CPU µs/req (by window) | the same without the profiler | other threads CPU µs/req | busy samples | largest stage |',
-    '| --- | --- | ---: | --- | ---: | ---: | ---: | --- |'
+    '| scenario | server | requests measured | event loop CPU µs/req (by window) | of which in the kernel | the same without the profiler | other threads CPU µs/req | PostgreSQL backends CPU µs/req | busy / idle samples | largest stage |',
+    '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |'
   ]
   for (const r of results) {
     const largest = STAGES.map((stage) => ({ stage, value: r.stages[stage] })).sort((a, b) => b.value - a.value)[0]
     const label = SERVERS.find((s) => s.server === r.server)?.label ?? r.server
-    lines.push(`| ${r.scenario} | ${label} | ${r.requests} | ${us(r.cpu.loop)} (${r.loopPerWindow.map(us).join(', ')}) | ${us(r.unprofiled.loop)} | ` +
-      `${us(r.cpu.all - r.cpu.loop)} | ${r.breakdown.busy} | ${largest === undefined ? '-' : `${largest.stage}, ${us(largest.value)} µs`} |`)
+    lines.push(`| ${r.scenario} | ${label} | ${r.requests} | ${us(r.cpu.loop)} (${r.loopPerWindow.map(us).join(', ')}) | ${us(r.loopSystem)} | ${us(r.unprofiled.loop)} | ` +
+      `${us(r.cpu.all - r.cpu.loop)} | ${r.server === 'postgres' ? us(r.database) : '-'} | ${r.breakdown.busy} / ${r.breakdown.idle} | ${largest === undefined ? '-' : `${largest.stage}, ${us(largest.value)} µs`} |`)
   }
   return lines.join('\n')
 }
@@ -64,6 +64,9 @@ function scenarioTable (scenario: string, results: Cost[]): string {
   }
   lines.push(`| **event loop, total** | ${runs.map(({ run }) => `**${us(run.cpu.loop)}** | 100%`).join(' | ')} |`)
   lines.push(`| other threads (not profiled) | ${runs.map(({ run }) => `${us(run.cpu.all - run.cpu.loop)} | -`).join(' | ')} |`)
+  if (runs.some(({ run }) => run.server === 'postgres')) {
+    lines.push(`| PostgreSQL's backends (another process) | ${runs.map(({ run }) => `${run.server === 'postgres' ? us(run.database) : '-'} | -`).join(' | ')} |`)
+  }
   return lines.join('\n')
 }
 
@@ -88,7 +91,8 @@ export function costsMarkdown (results: Cost[], context: CostContext): string {
     `an API key and a rate limit, LOG_LEVEL=info (the access line to /dev/null), ${context.rows} messages preloaded for the ` +
     'pages, 100 receivers of 200 messages from 5 senders and 100 from 50 senders for the summaries. A stage\'s µs/req is ' +
     'its share of the event loop\'s busy samples times the event loop\'s CPU per request (from /proc); other threads ' +
-    '(libuv\'s pool, the SQLite checkpointer, V8\'s GC and compiler threads) are not profiled.\n\n' +
+    '(libuv\'s pool, the SQLite checkpointer, V8\'s GC and compiler threads) are not profiled. On PostgreSQL the queries ' +
+    'run in the server\'s backends, whose CPU (from /proc, the backends connected to the bench\'s database) is given apart.\n\n' +
     `${overview(results)}\n\n${overBare(results)}\n\n` +
     scenarios.map((scenario) => `### ${scenario}\n\n${scenarioTable(scenario, results)}`).join('\n\n') +
     `\n\n### What the rest holds\n\n${restList(results)}\n`

@@ -5,7 +5,8 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import autocannon from 'autocannon'
-import { cpuTimes, type CpuTimes } from './cpu.js'
+import pg from 'pg'
+import { cpuTimes, loopSystemMicros, type CpuTimes } from './cpu.js'
 import { MESSAGES_PER_RECEIVER } from './data.js'
 import { args, CONNECTIONS, DURATION, machine, POSTGRES_URL, ROUNDS, writeResults } from './options.js'
 import { scenarios, type Scenario } from './scenarios.js'
@@ -34,6 +35,10 @@ export interface Cost {
   requests: number
   /** CPU µs per request over the measured windows: every thread of the server, and its main thread (the event loop). */
   cpu: CpuTimes
+  /** The kernel's part of `cpu.loop`: the event loop's system calls (socket writes, SQLite's file reads and writes). */
+  loopSystem: number
+  /** PostgreSQL's backends' CPU µs per request (0 on SQLite, whose work is in the service's own process, and on bare). */
+  database: number
   /** The event loop's CPU µs per request in each window, for the spread. */
   loopPerWindow: number[]
   /** The same without the profiler, in a server of its own after the profiled one. */
@@ -80,45 +85,77 @@ function mainThreadProfile (dir: string): string {
   return join(dir, file)
 }
 
-interface Loaded { requests: number, cpu: CpuTimes, loopPerWindow: number[], windows: Array<{ from: number, to: number }> }
+/** CPU µs so far of each process (by pid) of the database server that serves the service: PostgreSQL's backends. */
+type DatabaseCpu = () => Promise<Map<number, number>>
+
+/** The PostgreSQL backends connected to `databaseUrl`'s database, read from /proc (the server runs on this machine). */
+const postgresBackends = (databaseUrl: string): DatabaseCpu => async () => {
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  try {
+    const { rows } = await client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')
+    const times = new Map<number, number>()
+    for (const { pid } of rows) {
+      try { times.set(pid, cpuTimes(pid).all) } catch { /* ended meanwhile */ }
+    }
+    return times
+  } finally {
+    await client.end()
+  }
+}
+
+/** The CPU the database's processes spent from `before` to `after` (a backend that started meanwhile: all of its own). */
+function spentBetween (before: Map<number, number>, after: Map<number, number>): number {
+  let sum = 0
+  for (const [pid, time] of after) sum += time - (before.get(pid) ?? 0)
+  return sum
+}
+
+interface Loaded { requests: number, cpu: CpuTimes, loopSystem: number, database: number, loopPerWindow: number[], windows: Array<{ from: number, to: number }> }
 
 /**
  * A warm-up (round `firstRound + ROUNDS`, which the fill prepared), then ROUNDS measured windows (rounds `firstRound`
  * on); the server's CPU per request over the windows alone.
  */
-async function loadWindows (proc: Proc, scenario: Scenario, server: Server, firstRound: number): Promise<Loaded> {
+async function loadWindows (proc: Proc, scenario: Scenario, server: Server, firstRound: number, databaseCpu?: DatabaseCpu): Promise<Loaded> {
   await run(proc, scenario, firstRound + ROUNDS, WARM_UP_SECONDS)
   const windows: Array<{ from: number, to: number }> = []
   const loopPerWindow: number[] = []
-  const spent = { all: 0, loop: 0 }
+  const spent = { all: 0, loop: 0, loopSystem: 0, database: 0 }
   let requests = 0
   let failures = 0
   for (let round = firstRound; round < firstRound + ROUNDS; round++) {
     const before = cpuTimes(proc.pid)
+    const systemBefore = loopSystemMicros(proc.pid)
+    const databaseBefore = await databaseCpu?.()
     const from = micros()
     const result = await run(proc, scenario, round, DURATION)
     windows.push({ from, to: micros() })
     const after = cpuTimes(proc.pid)
     spent.all += after.all - before.all
     spent.loop += after.loop - before.loop
+    spent.loopSystem += loopSystemMicros(proc.pid) - systemBefore
+    const databaseAfter = await databaseCpu?.()
+    if (databaseBefore !== undefined && databaseAfter !== undefined) spent.database += spentBetween(databaseBefore, databaseAfter)
     loopPerWindow.push((after.loop - before.loop) / Math.max(1, result.requests))
     requests += result.requests
     failures += result.failures
   }
   if (failures > 0) throw new Error(`${scenario.name} on ${server}: ${failures} requests failed`)
-  return { requests, cpu: { all: spent.all / Math.max(1, requests), loop: spent.loop / Math.max(1, requests) }, loopPerWindow, windows }
+  const per = (value: number) => value / Math.max(1, requests)
+  return { requests, cpu: { all: per(spent.all), loop: per(spent.loop) }, loopSystem: per(spent.loopSystem), database: per(spent.database), loopPerWindow, windows }
 }
 
 /**
  * One scenario against a server started by `launch`: once under `--cpu-prof` into `dir`, its profile read for the
  * measured windows alone; then once without the profiler, for what the profiler itself costs.
  */
-async function measure (scenario: Scenario, server: Server, dir: string, launch: (flags: string[]) => Promise<Proc>): Promise<Cost> {
+async function measure (scenario: Scenario, server: Server, dir: string, launch: (flags: string[]) => Promise<Proc>, databaseCpu?: DatabaseCpu): Promise<Cost> {
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(dir, { recursive: true })
   const proc = await launch(['--cpu-prof', '--cpu-prof-dir', dir])
   onUndo(async () => { await stop(proc) })
-  const { requests, cpu, loopPerWindow, windows } = await loadWindows(proc, scenario, server, 0)
+  const { requests, cpu, loopSystem, database, loopPerWindow, windows } = await loadWindows(proc, scenario, server, 0, databaseCpu)
   await stop(proc)
   const plain = await launch([])
   onUndo(async () => { await stop(plain) })
@@ -129,7 +166,7 @@ async function measure (scenario: Scenario, server: Server, dir: string, launch:
   const stages = Object.fromEntries(breakdown.stages.map(({ stage, samples }) => [stage, cpu.loop * samples / Math.max(1, breakdown.busy)])) as Record<Stage, number>
   process.stderr.write(`  ${scenario.name} on ${server}: ${requests} requests, ${Math.round(cpu.loop)} µs of event loop CPU each ` +
     `(${loopPerWindow.map((us) => Math.round(us)).join(', ')} by window; ${Math.round(unprofiled.cpu.loop)} without the profiler), ${breakdown.busy} busy samples\n`)
-  return { scenario: scenario.name, server, requests, cpu, loopPerWindow, unprofiled: unprofiled.cpu, stages, breakdown, profile: relative('.', profile) }
+  return { scenario: scenario.name, server, requests, cpu, loopSystem, database, loopPerWindow, unprofiled: unprofiled.cpu, stages, breakdown, profile: relative('.', profile) }
 }
 
 /** Fills the database through the service on its defaults (no key): the pages' and summaries' receivers, the ack pools of both runs. */
@@ -157,7 +194,7 @@ async function serviceCosts (store: 'sqlite' | 'postgres', dir: string, out: str
   const costs: Cost[] = []
   for (const scenario of list) {
     costs.push(await measure(scenario, store, join(out, `${scenario.name}-${store}`), async (flags) =>
-      await start([...startFlags('.'), ...flags, 'dist/src/server.js'], env)))
+      await start([...startFlags('.'), ...flags, 'dist/src/server.js'], env), store === 'postgres' ? postgresBackends(databaseUrl) : undefined))
   }
   return costs
 }
