@@ -12,6 +12,8 @@ import { registerValidators } from '../src/http/validation.js'
 
 const limits = { maxContentLength: 4096, messageTtlSeconds: 2592000 }
 const now = new Date().toISOString()
+// The rows of a summary: 20, as many senders as the benchmark's receivers have, unless the bench asks for another count.
+const SUMMARY_SENDERS = Number(process.env.BARE_SUMMARY_SENDERS ?? 20)
 
 function message (receiverUid: string, seq: number) {
   return {
@@ -57,9 +59,9 @@ app.post('/v1/messages/batch', { schema: { body: batchSchema(limits), response: 
 app.get('/v1/receivers/:receiver_uid/senders', { schema: { params: ReceiverParamsSchema, querystring: SummaryQuerySchema, response: { 200: SummaryResponseSchema } } }, async (request) => ({
   receiver_uid: request.params.receiver_uid,
   total_pending: 200,
-  senders: Array.from({ length: 20 }, (_, i) => ({
+  senders: Array.from({ length: SUMMARY_SENDERS }, (_, i) => ({
     sender_uid: `s-${i}`,
-    pending_count: 10,
+    pending_count: Math.ceil(200 / SUMMARY_SENDERS),
     last_seq: 200 - i,
     last_send_time: now,
     last_msg_type: 1,

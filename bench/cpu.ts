@@ -7,10 +7,20 @@ const CLOCK_TICKS_PER_SECOND = 100
 /** CPU time in microseconds, user and system. */
 export interface CpuTimes { all: number, loop: number }
 
-function micros (statPath: string): number {
-  // utime and stime are the 14th and 15th fields of the line, the 12th and 13th after "pid (comm) ".
+/** utime and stime in microseconds: the 14th and 15th fields of the line, the 12th and 13th after "pid (comm) ". */
+function userAndSystem (statPath: string): { user: number, system: number } {
   const fields = readFileSync(statPath, 'utf8').replace(/^.*\) /s, '').split(' ')
-  return (Number(fields[11]) + Number(fields[12])) * (1_000_000 / CLOCK_TICKS_PER_SECOND)
+  return { user: Number(fields[11]) * (1_000_000 / CLOCK_TICKS_PER_SECOND), system: Number(fields[12]) * (1_000_000 / CLOCK_TICKS_PER_SECOND) }
+}
+
+function micros (statPath: string): number {
+  const { user, system } = userAndSystem(statPath)
+  return user + system
+}
+
+/** The system (kernel) part of the main thread's CPU time, in microseconds: its system calls, socket writes among them. */
+export function loopSystemMicros (pid: number): number {
+  return userAndSystem(`/proc/${pid}/task/${pid}/stat`).system
 }
 
 export function cpuTimes (pid: number): CpuTimes {

@@ -52,6 +52,10 @@ export const { values: args } = parseArgs({
     'wait-expiry': { type: 'boolean', default: true },
     // --wait-in-flight <n>: stores in flight in the wait benchmark's wake-up stream (10, as the wakeup scenario's).
     'wait-in-flight': { type: 'string', default: '10' },
+    // --costs: the CPU per request by stage of store, page, summary (5 and 50 senders) and ack, on the --cost-stores and
+    // on the bare route, from CPU profiles (bench/costs.ts, issue 30). Writes costs.md / costs.json.
+    costs: { type: 'boolean', default: false },
+    'cost-stores': { type: 'string', default: 'sqlite,postgres' },
     // --stores, --devices, --events and --citus-url profile (--devices: the store scenario, both sides; --events: every
     // scenario, both sides; --citus-url: the Citus side);
     // --no-profile skips it.

@@ -5,13 +5,15 @@
 // each (bench/devices.ts); with --device-bytes, on-disk bytes per message with 0, 1 and 3 devices (bench/device-bytes.ts);
 // with --citus-url <coordinator>, this service on plain PostgreSQL against itself on Citus (bench/citus.ts); with
 // --waiters <n,...>, held long-poll requests on SQLite and PostgreSQL (bench/wait.ts); with --events, EVENTS=off against
-// EVENTS=on and the event feed read (bench/events.ts).
+// EVENTS=on and the event feed read (bench/events.ts); with --costs, the CPU per request by stage from CPU profiles, on
+// both stores and on the bare route (bench/costs.ts).
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { compareCitus } from './citus.js'
 import { compare } from './compare.js'
+import { costs } from './costs.js'
 import type { CpuTimes } from './cpu.js'
 import { args, CONNECTIONS, DATABASE_URL, DURATION, machine, ROUNDS, ROW_COUNTS, SCENARIOS, storeKind, writeResults } from './options.js'
 import { load, medianRun, median, scenarios, type Run } from './scenarios.js'
@@ -187,7 +189,8 @@ async function againstBare (): Promise<void> {
 const modes = [
   args.baseline !== undefined && '--baseline', args.stores !== undefined && '--stores',
   args.devices !== undefined && args.stores === undefined && '--devices', args['device-bytes'] === true && '--device-bytes',
-  args['citus-url'] !== undefined && '--citus-url', args.waiters !== undefined && '--waiters', args.events === true && '--events'
+  args['citus-url'] !== undefined && '--citus-url', args.waiters !== undefined && '--waiters', args.events === true && '--events',
+  args.costs === true && '--costs'
 ].filter(Boolean)
 if (modes.length > 1) throw new Error(`${modes.join(' and ')}: one at a time`)
 if (args.baseline !== undefined) await compare(args.baseline)
@@ -196,6 +199,7 @@ else if (args.devices !== undefined) await compareDevices()
 else if (args['device-bytes'] === true) await deviceBytes()
 else if (args['citus-url'] !== undefined) await compareCitus()
 else if (args.events === true) await compareEvents()
+else if (args.costs === true) await costs()
 else if (args.waiters !== undefined) {
   const loadBefore = loadAverage()
   const started = new Date().toISOString()
