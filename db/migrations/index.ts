@@ -6,6 +6,7 @@ import * as devices from './003-devices.js'
 import * as events from './004-events.js'
 import * as collapseKeys from './005-collapse-keys.js'
 import * as webhookDelivery from './006-webhook-delivery.js'
+import * as eventReceivers from './007-event-receivers.js'
 
 export interface Migration {
   name: string
@@ -13,4 +14,4 @@ export interface Migration {
   down (knex: Knex): Promise<void>
 }
 
-export const migrations: readonly Migration[] = [initialSchema, summaryPreview, devices, events, collapseKeys, webhookDelivery]
+export const migrations: readonly Migration[] = [initialSchema, summaryPreview, devices, events, collapseKeys, webhookDelivery, eventReceivers]

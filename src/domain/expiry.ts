@@ -76,6 +76,7 @@ export function createExpiry ({ store, rules, clock, write }: DomainContext) {
       const tombstones = await store.purgeTombstones(now, rules.sweepBatchSize)
       // Events are kept EVENT_RETENTION_SECONDS, recorded or not now (EVENTS may have been on before).
       const events = rules.eventRetentionSeconds === undefined ? 0 : await store.purgeEvents(now - secondsToMillis(rules.eventRetentionSeconds), rules.sweepBatchSize)
+      await store.indexEvents(rules.sweepBatchSize)
       const due = await store.receiversDueForExpiry(now, rules.sweepBatchSize)
       for (const receiverUid of due) {
         await write(async (tx, tally) => {

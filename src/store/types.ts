@@ -219,6 +219,11 @@ export interface Store {
   eventCursorKey (): Promise<string>
   /** Deletes at most limit events recorded at or before `before`; answers how many. */
   purgeEvents (before: number, limit: number): Promise<number>
+  /**
+   * The sweep's upkeep of what finds a receiver's events for its erasure, in batches of `limit` until it has caught up
+   * with what was recorded; answers how many events it went through (0 for a store whose index is kept by each write).
+   */
+  indexEvents (limit: number): Promise<number>
   /** Pending, unexpired messages over all receivers. */
   totalPending (now: number): Promise<number>
   /**

@@ -263,6 +263,7 @@ export function createMemoryStore (): MemoryStore {
     async events () { return { events: [], end: '0', missed: false } },
     async eventCursorKey () { return 'memory' },
     async purgeEvents () { return 0 },
+    async indexEvents () { return 0 },
     // Nor delivers them: no webhook in the domain tests.
     async leaseWebhook () { return null },
     async saveWebhookPosition () { return false },

@@ -32,7 +32,18 @@ export function eventStatements (p: (sql: string) => Statement) {
     insertEvents,
     eventsAfter: p(`SELECT ${EVENT_COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?`).raw(true),
     eventsPruned: p('SELECT coalesce(pruned_id, 0) AS v FROM event_feed WHERE id = 1'),
-    eraseEvents: p('DELETE FROM events WHERE receiver_uid = ?'),
+    // A receiver's events: those the sweep listed under it, those recorded since (a range of ids, looked up by id), and
+    // its list (migration 007).
+    eraseListedEvents: p('DELETE FROM events WHERE id IN (SELECT id FROM event_receivers WHERE receiver_uid = ?)'),
+    eraseRecentEvents: p('DELETE FROM events WHERE id > (SELECT indexed_id FROM event_feed WHERE id = 1) AND receiver_uid = ?'),
+    eraseEventList: p('DELETE FROM event_receivers WHERE receiver_uid = ?'),
+    // The sweep's listing: the last of the next $1 events not yet listed (NULL: none); those up to it listed, sorted so
+    // that each page of event_receivers is written once; how far it went.
+    nextToList: p('SELECT max(id) AS v FROM (SELECT id FROM events WHERE id > (SELECT indexed_id FROM event_feed WHERE id = 1) ORDER BY id LIMIT ?)'),
+    listEvents: p('INSERT INTO event_receivers (receiver_uid, id) SELECT receiver_uid, id FROM events ' +
+      'WHERE id > (SELECT indexed_id FROM event_feed WHERE id = 1) AND id <= ? ORDER BY receiver_uid, id'),
+    noteListed: p('UPDATE event_feed SET indexed_id = ? WHERE id = 1'),
+    unlistEvent: p('DELETE FROM event_receivers WHERE id = ?'),
     eventCursorKey: p('SELECT cursor_key FROM event_feed WHERE id = 1'),
     // Oldest first by id (commit order), never past the retention's horizon: a delete by id keeps the feed a suffix.
     purgeEvents: p('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE recorded_at <= ? ORDER BY id LIMIT ?) RETURNING id')

@@ -197,8 +197,25 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
     purgeEvents: (before, limit) => transaction(async () => {
       const ids = (s.purgeEvents.all(before, limit) as unknown[][]).map((row) => Number(row[0]))
       if (ids.length > 0) s.notePruned.run(Math.max(...ids))
+      for (const id of ids) s.unlistEvent.run(id)
       return ids.length
     }),
+
+    // Each batch in a transaction of its own.
+    async indexEvents (limit) {
+      let listed = 0
+      for (;;) {
+        const batch = await transaction(async () => {
+          const upTo = value(s.nextToList, limit)
+          if (upTo === null) return 0
+          const { changes } = s.listEvents.run(upTo)
+          s.noteListed.run(upTo)
+          return changes
+        })
+        listed += batch
+        if (batch < limit) return listed
+      }
+    },
 
     totalPending: (now) => read(() => (value(s.sumPending) ?? 0) - (value(s.expiredUnswept, now, now) ?? 0)),
 

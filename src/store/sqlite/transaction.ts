@@ -185,7 +185,9 @@ export function createSqliteTx (s: Statements): StoreTx {
       s.insertEvents.run(now, eventRecordsJson(records))
     },
     async eraseEvents (receiverUid) {
-      s.eraseEvents.run(receiverUid)
+      s.eraseListedEvents.run(receiverUid)
+      s.eraseRecentEvents.run(receiverUid)
+      s.eraseEventList.run(receiverUid)
     },
     // One process owns an SQLite database: the domain wakes its own waiters after the commit.
     async announceStored () {}
