@@ -5,7 +5,7 @@ import {
   createOfflineMessagesClient, events, OfflineMessagesError, type EventPage, type EventsOptions, type OfflineMessagesClient
 } from '../../client/src/index.js'
 import { KEYS } from '../helpers/app.js'
-import { secret, storeMessages } from '../helpers/client.js'
+import { recordingClient, secret, storeMessages } from '../helpers/client.js'
 import { createTestDatabase } from '../helpers/database.js'
 import { startService } from '../helpers/process.js'
 
@@ -15,19 +15,7 @@ t.setTimeout(300_000)
 interface Tap { teardown (fn: () => unknown): void }
 
 /** A client with the events scope that records each feed request it sends (URL and time); `answer` may stand in for the service. */
-function recordingConsumer (baseUrl: string, answer?: (request: Request) => Response | undefined) {
-  const requests: Array<{ url: URL, at: number }> = []
-  const client = createOfflineMessagesClient({
-    baseUrl,
-    apiKey: secret(KEYS.admin),
-    fetch: async (input, init) => {
-      const request = input instanceof Request ? input : new Request(input, init)
-      requests.push({ url: new URL(request.url), at: Date.now() })
-      return answer?.(request) ?? await fetch(request)
-    }
-  })
-  return { client, requests }
-}
+const recordingConsumer = (baseUrl: string, answer?: (request: Request) => Response | undefined) => recordingClient(baseUrl, KEYS.admin, answer)
 
 /**
  * Iterates events() in the background into `pages`, with its own AbortController; `done` resolves when the iteration

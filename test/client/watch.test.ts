@@ -6,7 +6,7 @@ import {
   type Message, type MessagePage, type OfflineMessagesClient, type PullAllResult, type WatchOptions
 } from '../../client/src/index.js'
 import { KEYS } from '../helpers/app.js'
-import { secret, storeMessages } from '../helpers/client.js'
+import { recordingClient, secret, storeMessages } from '../helpers/client.js'
 import { createTestDatabase } from '../helpers/database.js'
 import { startService } from '../helpers/process.js'
 
@@ -17,16 +17,7 @@ interface Tap { teardown (fn: () => unknown): void }
 
 /** A gateway client that records each request it sends (URL and time), whether or not the service answered. */
 function recordingGateway (baseUrl: string, answer?: (request: Request) => Response | undefined) {
-  const requests: Array<{ url: URL, at: number }> = []
-  const client = createOfflineMessagesClient({
-    baseUrl,
-    apiKey: secret(KEYS.gateway),
-    fetch: async (input, init) => {
-      const request = input instanceof Request ? input : new Request(input, init)
-      requests.push({ url: new URL(request.url), at: Date.now() })
-      return answer?.(request) ?? await fetch(request)
-    }
-  })
+  const { client, requests } = recordingClient(baseUrl, KEYS.gateway, answer)
   /** The page requests (GET .../messages) sent so far. */
   const pageRequests = () => requests.filter(({ url }) => url.pathname.endsWith('/messages'))
   return { client, requests, pageRequests }

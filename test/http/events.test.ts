@@ -3,6 +3,9 @@
 import pg from 'pg'
 import t from 'tap'
 import { ConfigError, loadConfig } from '../../src/config.js'
+import { createStore } from '../../src/store/backends.js'
+import type { DatabaseOptions } from '../../src/store/database.js'
+import type { Store } from '../../src/store/types.js'
 import { API_KEYS, buildTestApp, bearer, newMessage, type TestApp } from '../helpers/app.js'
 import { TEST_STORE, horizonPassed } from '../helpers/database.js'
 
@@ -300,6 +303,19 @@ t.test('an event keeps any text as it was given, and an event whose insert fails
   const kept = await client.query("SELECT msg_id FROM messages WHERE receiver_uid = 'carol' ORDER BY seq")
   t.strictSame(kept.rows.map((row: { msg_id: string }) => row.msg_id), ['q-1', 'fine-0', 'fine-1', 'fine-2'], 'no message whose event failed')
   t.strictSame((await all(on)).events.filter((event) => event.receiver_uid === 'carol').map((event) => event.msg_id), ['q-1', 'fine-0', 'fine-1', 'fine-2'])
+})
+
+t.test('on a store routed by shard (Citus: one with write lanes), EVENTS=on stops the start naming EVENTS and closes the store', async (t) => {
+  let closed = 0
+  // The Citus backend is the one whose writes go by lanes (src/store/citus/store.ts); this wraps the test's own store so.
+  const routedByShard = async (options: DatabaseOptions): Promise<Store> => {
+    const store = await createStore(options)
+    return { ...store, writeLanes: { concurrency: 4, laneOf: (receiverUid: string) => receiverUid.slice(0, 1) }, close: async () => { closed++; await store.close() } }
+  }
+  await t.rejects(buildTestApp(t, ON, undefined, routedByShard), { name: 'ConfigError', variable: 'EVENTS', message: /not supported on a Citus database/ })
+  t.equal(closed, 1, 'the store it opened is closed')
+  const off = await buildTestApp(t, {}, undefined, routedByShard)
+  t.equal((await store(off, { receiver_uid: 'bob', msg_id: 'c-1' })).statusCode, 201, 'with EVENTS=off it starts and stores')
 })
 
 t.test('EVENTS is off unless set to on, events are kept 7 days, and a bad value names the variable and the allowed values', async (t) => {
