@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { args, CONNECTIONS, SCENARIO_LIST, DATABASE_URL, DURATION, isPostgres, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, storeKind, writeResults } from './options.js'
+import { args, CONNECTIONS, SCENARIO_LIST, DATABASE_URL, DURATION, isPostgres, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, SERVICE_ENV, storeKind, writeResults } from './options.js'
 import { load, median, medianRun, SCENARIO_RECEIVERS, scenarios, type Run, type Scenario } from './scenarios.js'
 import { preloadRows, readMetrics, receiversFor, registerDevices, startService, stop, type Proc } from './services.js'
 import { analyze, ANALYZED, buildCheckout, checkout, describe, postgresDatabase, sqliteDatabase, type Side } from './sides.js'
@@ -90,7 +90,7 @@ export async function compareRows (rows: number, sides: [Side, Side], after?: Af
     const running: Running[] = []
     for (const side of sides) {
       const databaseUrl = await side.database(dir)
-      const proc = await startService(side.checkout.dir, databaseUrl, [], side.node, side.env)
+      const proc = await startService(side.checkout.dir, databaseUrl, [], side.node, { ...SERVICE_ENV, ...side.env })
       onUndo(async () => { await stop(proc) })
       running.push({ side, proc, databaseUrl })
     }

@@ -29,8 +29,9 @@ export const { values: args } = parseArgs({
     // --events: this checkout's service twice on the same store (as --devices), EVENTS=off against EVENTS=on, then the
     // feed read on the EVENTS=on side (bench/events.ts); --scenarios defaults to store,batch,ack there. Writes events.*.
     events: { type: 'boolean', default: false },
-    // --service-env KEY=VALUE,...: configuration for every service the run starts, beyond the benchmark's own (for
-    // example EVENTS=on, to compare two checkouts with events recorded); a side's own (--events) goes over it.
+    // --service-env KEY=VALUE,...: configuration for the services of the default run, --baseline, --stores, --devices and
+    // --events, beyond the benchmark's own (for example EVENTS=on, to compare two checkouts with events recorded); a
+    // side's own (--events) goes over it.
     'service-env': { type: 'string' },
     'device-bytes-receivers': { type: 'string', default: '1000' },
     'device-bytes-messages': { type: 'string', default: '100' },

@@ -15,7 +15,7 @@ import { compareCitus } from './citus.js'
 import { compare } from './compare.js'
 import { costs } from './costs.js'
 import type { CpuTimes } from './cpu.js'
-import { args, CONNECTIONS, DATABASE_URL, DURATION, machine, ROUNDS, ROW_COUNTS, SCENARIOS, storeKind, writeResults } from './options.js'
+import { args, CONNECTIONS, DATABASE_URL, DURATION, machine, ROUNDS, ROW_COUNTS, SCENARIOS, SERVICE_ENV, storeKind, writeResults } from './options.js'
 import { load, medianRun, median, scenarios, type Run } from './scenarios.js'
 import { preloadRows, readMetrics, rssMb, start, startService, stop } from './services.js'
 import { compareDevices } from './devices.js'
@@ -41,7 +41,7 @@ interface ScenarioResult {
 async function benchRows (rows: number): Promise<ScenarioResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'om-bench-'))
   const databaseUrl = DATABASE_URL ?? `sqlite:${join(dir, 'bench.db')}`
-  const service = await startService('.', databaseUrl)
+  const service = await startService('.', databaseUrl, [], undefined, SERVICE_ENV)
   const bare = await start(['--import', 'tsx', 'bench/bare-server.ts'], {})
   const receivers = await preloadRows(service.url, rows)
 

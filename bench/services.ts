@@ -5,7 +5,6 @@ import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { MESSAGES_PER_RECEIVER, preloadedMessage } from './data.js'
-import { SERVICE_ENV } from './options.js'
 
 // prom-client samples the event loop with a 10 ms timer (its default eventLoopMonitoringPrecision) and reports the
 // whole interval between ticks: an idle loop reads 10 ms. The tables show the delay beyond that tick.
@@ -64,7 +63,7 @@ export function startFlags (checkout: string): string[] {
 export async function startService (
   checkout: string, databaseUrl: string, nodeFlags: string[] = [], node?: string, env: Record<string, string> = {}
 ): Promise<Proc> {
-  return await start([...startFlags(checkout), ...nodeFlags, join(checkout, SERVER_SCRIPT)], { DATABASE_URL: databaseUrl, SWEEP_INTERVAL_SECONDS: '1', ...SERVICE_ENV, ...env }, checkout, node)
+  return await start([...startFlags(checkout), ...nodeFlags, join(checkout, SERVER_SCRIPT)], { DATABASE_URL: databaseUrl, SWEEP_INTERVAL_SECONDS: '1', ...env }, checkout, node)
 }
 
 export async function stop (proc: Proc): Promise<void> {

@@ -2,7 +2,7 @@
 // CPU profile of each PostgreSQL scenario; with --devices <n>, every receiver on both sides with n devices.
 import { mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
-import { args, CONNECTIONS, devicesOption, SCENARIO_LIST, DURATION, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, writeResults } from './options.js'
+import { args, CONNECTIONS, devicesOption, SCENARIO_LIST, DURATION, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, SERVICE_ENV, writeResults } from './options.js'
 import { compareRows, fixed, type Comparison, type Running } from './compare.js'
 import { analyse, profileMarkdown, type Analysis } from './profile.js'
 import { load, median, withDevices, type Scenario } from './scenarios.js'
@@ -29,7 +29,7 @@ export async function profileSide (scenario: Scenario, measured: Running, rows: 
   mkdirSync(dir, { recursive: true })
   // A round index the measured rounds did not use, prepared through the measured service so that the profile holds the load alone.
   if (scenario.before !== undefined) await scenario.before(measured.proc.url, ROUNDS)
-  const proc = await startService(measured.side.checkout.dir, measured.databaseUrl, ['--cpu-prof', '--cpu-prof-dir', dir], measured.side.node, measured.side.env)
+  const proc = await startService(measured.side.checkout.dir, measured.databaseUrl, ['--cpu-prof', '--cpu-prof-dir', dir], measured.side.node, { ...SERVICE_ENV, ...measured.side.env })
   onUndo(async () => { await stop(proc) })
   const from = micros()
   const run = await load(proc, scenario, ROUNDS)
