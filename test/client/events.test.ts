@@ -5,7 +5,7 @@ import {
   createOfflineMessagesClient, events, OfflineMessagesError, type EventPage, type EventsOptions, type OfflineMessagesClient
 } from '../../client/src/index.js'
 import { KEYS } from '../helpers/app.js'
-import { recordingClient, secret, storeMessages } from '../helpers/client.js'
+import { recordingClient, secret, sleep, storeMessages, until } from '../helpers/client.js'
 import { createTestDatabase } from '../helpers/database.js'
 import { startService } from '../helpers/process.js'
 
@@ -35,16 +35,6 @@ function startFeed (t: Tap, client: OfflineMessagesClient, options: EventsOption
   })
   return { controller, pages, done }
 }
-
-async function until (condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
-
-const sleep = async (ms: number) => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
 /** The requests the service holds right now (long-polls), from its /metrics. */
 async function waiters (baseUrl: string): Promise<number> {

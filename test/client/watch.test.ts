@@ -6,7 +6,7 @@ import {
   type Message, type MessagePage, type OfflineMessagesClient, type PullAllResult, type WatchOptions
 } from '../../client/src/index.js'
 import { KEYS } from '../helpers/app.js'
-import { recordingClient, secret, storeMessages } from '../helpers/client.js'
+import { recordingClient, secret, sleep, storeMessages, until } from '../helpers/client.js'
 import { createTestDatabase } from '../helpers/database.js'
 import { startService } from '../helpers/process.js'
 
@@ -33,16 +33,6 @@ function startWatch (t: Tap, client: OfflineMessagesClient, receiverUid: string,
   })
   return { controller, done }
 }
-
-async function until (condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
-
-const sleep = async (ms: number) => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
 async function totalPending (client: OfflineMessagesClient, receiverUid: string, deviceId?: string): Promise<number> {
   const { data, response } = await client.GET('/v1/receivers/{receiver_uid}/senders', {
