@@ -1,7 +1,8 @@
 // The store port: what the domain may ask of a store, in the domain's model types, with times as epoch milliseconds.
 // sqlite/store.ts and postgres/store.ts implement it (citus/store.ts through PostgreSQL's), and
-// test/store/store-contract.test.ts holds them to it.
-import type { EventRecord, EventView } from '../domain/events.js'
+// test/store/store-contract.test.ts holds them to it. The event feed's and the webhook's part: feed-port.ts.
+import type { EventRecord } from '../domain/events.js'
+import type { FeedStore } from './feed-port.js'
 import type {
   Ack, Device, DeviceView, Erased, PendingMessage, ReceiverState, RemovedMessage, StoredMessage, SummaryRow, Tombstone
 } from '../domain/model.js'
@@ -154,19 +155,6 @@ export interface StoreTx {
   announceStored (receiverUids: readonly string[]): Promise<void>
 }
 
-/** A page of the event feed: the events, and the position after them (or `after` itself when there are none). */
-export interface EventPage {
-  events: EventView[]
-  end: string
-  missed: boolean
-}
-
-/** The webhook's delivery row as the instance that holds its lease reads it. */
-export interface WebhookLease {
-  /** The feed position delivered up to; null when nothing was yet (delivery starts at the oldest event kept). */
-  position: string | null
-}
-
 /** The receivers of a group another instance committed, or 'all' when some may have been missed. */
 export type CommitFeed = (receiverUids: readonly string[] | 'all') => void
 
@@ -187,7 +175,7 @@ export interface WriteLanes {
   readonly laneOf?: ((receiverUid: string) => string) | undefined
 }
 
-export interface Store {
+export interface Store extends FeedStore {
   /**
    * Runs fn in one transaction: resolves only once its COMMIT is durable, and a rejection of fn rolls all of it back.
    * Two transactions that lock the same receiver run one after the other, the second seeing what the first saved.
@@ -210,39 +198,12 @@ export interface Store {
   receiversDueForExpiry (now: number, limit: number): Promise<string[]>
   /** Deletes at most limit tombstones whose dedup window has passed; answers how many. */
   purgeTombstones (now: number, limit: number): Promise<number>
-  /**
-   * Up to `limit` events after `after` (a position of this store; null: from the oldest kept) in commit order, with
-   * `missed` when retention deleted events after `after`; only events no later commit can come before.
-   */
-  events (after: string | null, limit: number): Promise<EventPage>
-  /** The key that signs this database's event cursors. */
-  eventCursorKey (): Promise<string>
-  /** Deletes at most limit events recorded at or before `before`; answers how many. */
-  purgeEvents (before: number, limit: number): Promise<number>
-  /**
-   * The sweep's upkeep of what finds a receiver's events for its erasure, in batches of `limit` until it has caught up
-   * with what was recorded; answers how many events it went through (0 for a store whose index is kept by each write).
-   */
-  indexEvents (limit: number): Promise<number>
   /** Pending, unexpired messages over all receivers. */
   totalPending (now: number): Promise<number>
-  /**
-   * Takes the webhook's lease for `owner`, or renews it, until `leaseMs` from now on the database's clock (one lease
-   * per database); answers the position delivered so far, or null while another owner's lease runs.
-   */
-  leaseWebhook (owner: string, leaseMs: number): Promise<WebhookLease | null>
-  /** Saves the position delivered up to and renews the lease, if `owner` still holds it; false (nothing saved) if not. */
-  saveWebhookPosition (owner: string, position: string, leaseMs: number): Promise<boolean>
-  /** Lets `owner`'s lease go (shutdown), so that another instance may take it at once. */
-  releaseWebhook (owner: string): Promise<void>
-  /** recorded_at of the first event after the webhook's saved position (feed order, committed); null when there is none. */
-  webhookBacklogSince (): Promise<number | null>
   /** Follows the commits of other instances on the same database (a no-op where there can be none). */
   followCommits (listener: CommitFeed): void
   /** How the store's write transactions are best scheduled. */
   readonly writeLanes: WriteLanes
-  /** writeLanes.laneOf under its former name, for the tests that read it (test/http/statements.test.ts). */
-  readonly partitionOf?: ((receiverUid: string) => string) | undefined
   /** The SQL statements sent so far (BEGIN and COMMIT included), and how many of them waited for a network round trip. */
   statementCounts (): StatementCounts
   ping (): Promise<void>

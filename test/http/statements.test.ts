@@ -37,16 +37,16 @@ const READS = new Set(['summary', 'page', 'page of one sender', 'one message', '
 
 /** [statements, round trips] of one group: on Citus with its opening, when it writes. */
 function perGroup (test: TestApp, endpoint: string, [statements, roundTrips]: [number, number]): [number, number] {
-  return test.app.store.partitionOf === undefined || READS.has(endpoint) ? [statements, roundTrips] : [statements + OPENING_ON_CITUS, roundTrips]
+  return test.app.store.writeLanes.laneOf === undefined || READS.has(endpoint) ? [statements, roundTrips] : [statements + OPENING_ON_CITUS, roundTrips]
 }
 
 /**
- * How many groups a request for these receivers runs as: on Citus one per shard (group commit's partitions), each
+ * How many groups a request for these receivers runs as: on Citus one per shard (the store's write lanes), each
  * costing what one group does; elsewhere one.
  */
 function groupsOf (test: TestApp, receivers: readonly string[]): number {
-  const { partitionOf } = test.app.store
-  return partitionOf === undefined ? 1 : new Set(receivers.map(partitionOf)).size
+  const { laneOf } = test.app.store.writeLanes
+  return laneOf === undefined ? 1 : new Set(receivers.map(laneOf)).size
 }
 const times = ([statements, roundTrips]: [number, number], groups: number): [number, number] => [statements * groups, roundTrips * groups]
 

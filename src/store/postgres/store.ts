@@ -10,12 +10,12 @@ import { createDurabilityCheck } from './durability.js'
 import { migratePostgres } from './migrations.js'
 import { createPool, type Queries, type Row } from './pool.js'
 import { SQL } from './statements.js'
-import { EVENT_SQL, positionParams } from './event-statements.js'
+import { eventMethods } from './event-store.js'
 import { createSummaryReads } from './summaries.js'
 import { createTx } from './transaction.js'
 import { webhookMethods } from './webhook-statements.js'
 import type { TxStatements } from './tx-statements.js'
-import { eventFromValues, toDevice, toNumber, toReceiverMessageFromValues, toReceiverState, toStoredMessage } from '../row-mapper.js'
+import { toDevice, toNumber, toReceiverMessageFromValues, toReceiverState, toStoredMessage } from '../row-mapper.js'
 import type { PageQuery, Store, WriteLanes } from '../types.js'
 
 /** DATABASE_URL with the host and port of a node ('host:port'), all else kept. */
@@ -183,22 +183,12 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
       return result.length
     }),
 
-    events: (after, limit) => run(async () => {
-      const found = await pool.arrays(EVENT_SQL.events, [...positionParams(after), limit])
-      const events = found.filter((row) => row[1] !== null).map((row) => eventFromValues(row.slice(1), String(row[1])))
-      return { events, end: after ?? '0:0', missed: after !== null && found[0]?.[0] === true }
-    }),
-
-    eventCursorKey: () => run(async () => String((await pool.rows(EVENT_SQL.eventCursorKey, []))[0]?.cursor_key)),
-
-    purgeEvents: (before, limit) => run(async () => toNumber((await pool.rows(EVENT_SQL.purgeEvents, [before, limit]))[0]?.purged ?? 0)),
-    // events_receiver is an index on the table, kept by each insert.
-    indexEvents: async () => 0,
-
     totalPending: (now) => run(async () => {
       const [row] = await pool.rows(SQL.totalPending, [now])
       return toNumber(row?.pending ?? 0)
     }),
+
+    ...eventMethods(pool, run),
 
     ...webhookMethods(pool, run),
 
@@ -211,8 +201,6 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
     },
 
     writeLanes,
-
-    partitionOf: writeLanes.laneOf,
 
     statementCounts: () => [...nodePools.values()].reduce((sum, nodePool) => {
       const counts = nodePool.counts()

@@ -5,13 +5,14 @@ import { createKnex, sqliteFilename } from '../backends.js'
 import { migrate, type DatabaseOptions } from '../database.js'
 import { isFull, storeFailure } from '../errors.js'
 import { RECEIVER_READER, bitOf } from '../../domain/readers.js'
-import { eventFromValues, toDevice, toNumber, toReceiverMessageFromValues, toReceiverState, toStoredMessageFromValues, toSummaryRowFromValues } from '../row-mapper.js'
+import { toDevice, toNumber, toReceiverMessageFromValues, toReceiverState, toStoredMessageFromValues, toSummaryRowFromValues } from '../row-mapper.js'
 import { startWalCheckpointer } from './checkpointer.js'
 import { openDiskReserve, type DiskReserve } from './disk-reserve.js'
 import { all, one, prepareStatements, value, values } from './statements.js'
 import { createSqliteTx } from './transaction.js'
 import { createWalSync } from './wal-sync.js'
 import { webhookMethods } from './webhook-statements.js'
+import { eventMethods } from './event-store.js'
 import type { Store, StoreTx } from '../types.js'
 
 const CHECKPOINT_INTERVAL_MS = 200
@@ -185,39 +186,9 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
 
     purgeTombstones: (now, limit) => serial(() => guardSync(() => s.purgeTombstones.run(now, limit).changes)),
 
-    events: (after, limit) => read(() => {
-      const from = after === null ? 0 : Number(after)
-      const events = (s.eventsAfter.all(from, limit) as unknown[][]).map((row) => eventFromValues(row, String(row[0])))
-      return { events, end: String(from), missed: after !== null && from < (value(s.eventsPruned) ?? 0) }
-    }),
-
-    eventCursorKey: () => read(() => String(one(s.eventCursorKey)?.cursor_key)),
-
-    // The deletion and the note of how far it went, in one transaction.
-    purgeEvents: (before, limit) => transaction(async () => {
-      const ids = (s.purgeEvents.all(before, limit) as unknown[][]).map((row) => Number(row[0]))
-      if (ids.length > 0) s.notePruned.run(Math.max(...ids))
-      for (const id of ids) s.unlistEvent.run(id)
-      return ids.length
-    }),
-
-    // Each batch in a transaction of its own.
-    async indexEvents (limit) {
-      let listed = 0
-      for (;;) {
-        const batch = await transaction(async () => {
-          const upTo = value(s.nextToList, limit)
-          if (upTo === null) return 0
-          const { changes } = s.listEvents.run(upTo)
-          s.noteListed.run(upTo)
-          return changes
-        })
-        listed += batch
-        if (batch < limit) return listed
-      }
-    },
-
     totalPending: (now) => read(() => (value(s.sumPending) ?? 0) - (value(s.expiredUnswept, now, now) ?? 0)),
+
+    ...eventMethods(s, (work) => transaction(async () => work()), read),
 
     ...webhookMethods(s, (work) => transaction(async () => work()), read),
 
