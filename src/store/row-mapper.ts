@@ -3,6 +3,8 @@
 // with each column's position written into it, as a mapper written by hand would.
 import type { EventType, EventView } from '../domain/events.js'
 import type { Device, PendingMessage, ReceiverState, RemovedMessage, StoredMessage, SummaryRow, Tombstone } from '../domain/model.js'
+import { mapKey } from '../lib/map-key.js'
+import type { RecallKey, RecallTarget } from './types.js'
 import { DEVICE, MESSAGE, PAGE, PENDING, RECEIVER, RECEIVER_KEY, RECEIVER_STATE, REMOVED_MESSAGE, SUMMARY_ROW, type Column } from './columns.js'
 
 type Row = Record<string, unknown>
@@ -153,4 +155,23 @@ export function eventFromValues (values: readonly unknown[], position: string): 
     contentPreview: text(values[10]),
     devices: devices === null ? null : (JSON.parse(devices) as unknown[]).map(String)
   }
+}
+
+/**
+ * The rows of SQL.findForRecalls (each a 'pending' or a 'tombstone' part) as one RecallTarget per target, in the
+ * targets' order. Pending comes first: a tombstone is the answer only for a message no longer pending.
+ */
+export function toRecallTargets (targets: readonly RecallKey[], found: readonly Row[]): RecallTarget[] {
+  const byKey = new Map<string, RecallTarget>()
+  for (const row of found) {
+    const key = mapKey(String(row.receiver_uid), String(row.msg_id))
+    const target = byKey.get(key) ?? {}
+    if (row.part === 'pending') target.pending = toPendingMessage(row)
+    else target.tombstone = { message: toStoredMessage(row), recall: row.recall === null ? null : String(row.recall) }
+    byKey.set(key, target)
+  }
+  return targets.map(({ receiverUid, msgId }) => {
+    const target = byKey.get(mapKey(receiverUid, msgId)) ?? {}
+    return target.pending !== undefined ? { pending: target.pending } : target
+  })
 }

@@ -9,9 +9,9 @@ import { SQL, type Sql } from './statements.js'
 import { EVENT_SQL, eventArrays } from './event-statements.js'
 import { columns, nothingUnsent, plainStatements, type TxStatements } from './tx-statements.js'
 import { mapKey } from '../../lib/map-key.js'
-import { deviceValues, toDevice, toNumber, toPendingMessage, toReceiverState, toRemovedMessage, toStoredMessage, toSummaryRow, toTombstone } from '../row-mapper.js'
+import { deviceValues, toDevice, toNumber, toRecallTargets, toReceiverState, toRemovedMessage, toStoredMessage, toSummaryRow, toTombstone } from '../row-mapper.js'
 import { MESSAGE } from '../columns.js'
-import type { AckRemoval, ExpiredRemoval, ReceiverKey, RecallTarget, StoreTx, StoredCopies } from '../types.js'
+import type { AckRemoval, ExpiredRemoval, ReceiverKey, StoreTx, StoredCopies } from '../types.js'
 
 const pairs = (keys: readonly ReceiverKey[]): unknown[][] => columns(keys, 2)
 
@@ -197,20 +197,7 @@ export function createTx (q: Queries, statements: TxStatements = plainStatements
     async findForRecalls (targets) {
       if (targets.length === 0) return []
       const receiverUids = targets.map((target) => target.receiverUid)
-      const found = await rows(on(SQL.findForRecalls, receiverUids), [receiverUids, targets.map((target) => target.msgId)])
-      const byKey = new Map<string, RecallTarget>()
-      for (const row of found) {
-        const key = mapKey(String(row.receiver_uid), String(row.msg_id))
-        const target = byKey.get(key) ?? {}
-        if (row.part === 'pending') target.pending = toPendingMessage(row)
-        else target.tombstone = { message: toStoredMessage(row), recall: row.recall === null ? null : String(row.recall) }
-        byKey.set(key, target)
-      }
-      // Pending comes first: a tombstone is the answer only for a message no longer pending.
-      return targets.map(({ receiverUid, msgId }) => {
-        const target = byKey.get(mapKey(receiverUid, msgId)) ?? {}
-        return target.pending !== undefined ? { pending: target.pending } : target
-      })
+      return toRecallTargets(targets, await rows(on(SQL.findForRecalls, receiverUids), [receiverUids, targets.map((target) => target.msgId)]))
     },
 
     async erase (receiverUid) {
