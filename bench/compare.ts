@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path'
 import { args, CONNECTIONS, SCENARIO_LIST, DATABASE_URL, DURATION, isPostgres, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, SERVICE_ENV, storeKind, writeResults } from './options.js'
 import { load, median, medianRun, SCENARIO_RECEIVERS, scenarios, type Run, type Scenario } from './scenarios.js'
 import { preloadRows, readMetrics, receiversFor, registerDevices, startService, stop, type Proc } from './services.js'
-import { analyze, ANALYZED, buildCheckout, checkout, describe, postgresDatabase, sqliteDatabase, type Side } from './sides.js'
+import { analyze, ANALYZED, buildCheckout, checkout, describe, postgresDatabase, sqliteDatabase, type Checkout, type Side } from './sides.js'
 import { onUndo, undoAll, undoOnSignals } from './undo.js'
 
 export interface SideResult {
@@ -148,18 +148,25 @@ const nodeVersion = (node?: string): string => node === undefined ? process.vers
  * `--baseline <dir>`: the service built in another checkout (the baseline) against this one's (the current);
  * `--baseline-node <path>` runs the baseline on another Node (its checkout's node_modules built for that Node).
  */
+/**
+ * A side on the run's store (DATABASE_URL's: PostgreSQL, with a database of its own on --postgres-url's server, or else
+ * a SQLite file of its own), named `label`, running `at`'s service; `more` sets the rest (devices, node, env).
+ */
+export function sideOnRunStore (label: string, at: Checkout, more: Partial<Side> = {}): Side {
+  return {
+    label,
+    checkout: at,
+    store: isPostgres ? 'postgres' : 'sqlite',
+    database: isPostgres ? postgresDatabase(label, POSTGRES_URL) : sqliteDatabase(label, DATABASE_URL === 'sqlite::memory:'),
+    ...more
+  }
+}
+
 export async function compare (baselineDir: string): Promise<void> {
   const dir = resolve(baselineDir)
   undoOnSignals()
   buildCheckout(dir)
-  const store = isPostgres ? 'postgres' : 'sqlite'
-  const side = (label: string, at: string, node?: string): Side => ({
-    label,
-    checkout: checkout(at),
-    store,
-    database: isPostgres ? postgresDatabase(label, POSTGRES_URL) : sqliteDatabase(label, DATABASE_URL === 'sqlite::memory:'),
-    ...(node === undefined ? {} : { node })
-  })
+  const side = (label: string, at: string, node?: string): Side => sideOnRunStore(label, checkout(at), node === undefined ? {} : { node })
   const baselineNode = args['baseline-node']
   const sides: [Side, Side] = [side('baseline', dir, baselineNode), side('current', process.cwd())]
   const all: Comparison[] = []

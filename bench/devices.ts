@@ -1,11 +1,11 @@
 // `--devices <n>`: this checkout's service twice on one store, side by side: receivers without devices against receivers
 // that each registered n devices before any message, against the devices issue's goal.
-import { args, CONNECTIONS, DATABASE_URL, devicesOption, DURATION, isPostgres, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, SCENARIO_LIST, storeKind, writeResults } from './options.js'
-import { compareRows, fixed, type Comparison, type Running } from './compare.js'
+import { args, CONNECTIONS, devicesOption, DURATION, isPostgres, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, SCENARIO_LIST, storeKind, writeResults } from './options.js'
+import { compareRows, fixed, sideOnRunStore, type Comparison, type Running } from './compare.js'
 import { profileMarkdown } from './profile.js'
 import { withDevices, type Scenario } from './scenarios.js'
-import { ANALYZED, checkout, describe, postgresDatabase, sqliteDatabase, type Side } from './sides.js'
-import { profileSide, range, type Profiled } from './stores.js'
+import { ANALYZED, checkout, describe, type Side } from './sides.js'
+import { profileEachSide, range, type Profiled } from './stores.js'
 import { undoOnSignals } from './undo.js'
 
 // The devices issue: store throughput with 3 devices per receiver at least 0.6 of that without devices.
@@ -45,19 +45,14 @@ export async function compareDevices (): Promise<void> {
   const devices = devicesOption() as number
   undoOnSignals()
   const here = checkout(process.cwd())
-  const store = isPostgres ? 'postgres' : 'sqlite'
-  const database = (label: string) => isPostgres ? postgresDatabase(label, POSTGRES_URL) : sqliteDatabase(label, DATABASE_URL === 'sqlite::memory:')
   const sides: [Side, Side] = [
-    { label: 'nodevices', checkout: here, store, database: database('nodevices') },
-    { label: `devices${devices}`, checkout: here, store, database: database(`devices${devices}`), devices }
+    sideOnRunStore('nodevices', here),
+    sideOnRunStore(`devices${devices}`, here, { devices })
   ]
   const profiled: Array<Profiled & { label: string }> = []
   const afterScenario = async (_scenario: Scenario, running: Running[], rows: number, _receivers: number, perSide: Scenario[]) => {
     if (args.profile !== true || !PROFILED.includes(_scenario.name)) return
-    for (const [i, measured] of running.entries()) {
-      const label = i === 0 ? 'no devices' : `${devices} devices per receiver`
-      profiled.push({ ...await profileSide(perSide[i] as Scenario, measured, rows, `-${measured.side.label}${isPostgres ? '-postgres' : ''}`), label })
-    }
+    profiled.push(...await profileEachSide(perSide, running, rows, (i) => i === 0 ? 'no devices' : `${devices} devices per receiver`))
   }
   const results: Comparison[] = []
   for (const rows of ROW_COUNTS) results.push(...await compareRows(rows, sides, afterScenario))

@@ -2,11 +2,11 @@
 // issue's goal (store, batch and ack with events at least 0.8 of without); then the feed read on the EVENTS=on side: a
 // consumer that follows next_cursor from the oldest event kept, in pages of 1,000, as a webhook deliverer or an
 // analytics job catching up would.
-import { args, CONNECTIONS, DATABASE_URL, DURATION, isPostgres, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, SCENARIO_LIST, storeKind, writeResults } from './options.js'
-import { compareRows, fixed, type Comparison, type Running } from './compare.js'
+import { args, CONNECTIONS, DURATION, isPostgres, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, SCENARIO_LIST, storeKind, writeResults } from './options.js'
+import { compareRows, fixed, sideOnRunStore, type Comparison, type Running } from './compare.js'
 import { median, type Scenario } from './scenarios.js'
-import { ANALYZED, checkout, describe, postgresDatabase, sqliteDatabase, type Side } from './sides.js'
-import { profileSide, range, type Profiled } from './stores.js'
+import { ANALYZED, checkout, describe, type Side } from './sides.js'
+import { profileEachSide, range, type Profiled } from './stores.js'
 import { profilesMarkdown } from './devices.js'
 import { undoOnSignals } from './undo.js'
 
@@ -60,11 +60,9 @@ function table (results: Comparison[]): string {
 export async function compareEvents (): Promise<void> {
   undoOnSignals()
   const here = checkout(process.cwd())
-  const store = isPostgres ? 'postgres' : 'sqlite'
-  const database = (label: string) => isPostgres ? postgresDatabase(label, POSTGRES_URL) : sqliteDatabase(label, DATABASE_URL === 'sqlite::memory:')
   const sides: [Side, Side] = [
-    { label: 'eventsoff', checkout: here, store, database: database('eventsoff'), env: { EVENTS: 'off' } },
-    { label: 'eventson', checkout: here, store, database: database('eventson'), env: { EVENTS: 'on' } }
+    sideOnRunStore('eventsoff', here, { env: { EVENTS: 'off' } }),
+    sideOnRunStore('eventson', here, { env: { EVENTS: 'on' } })
   ]
   const scenarioNames = SCENARIO_LIST.split(',')
   const feeds: Array<{ rows: number, reads: FeedRead[] }> = []
@@ -72,12 +70,7 @@ export async function compareEvents (): Promise<void> {
   // preload and the scenarios stored and acked.
   const profiled: Array<Profiled & { label: string }> = []
   const afterScenario = async (scenario: Scenario, running: Running[], rows: number, _receivers: number, perSide: Scenario[]) => {
-    if (args.profile === true) {
-      for (const [i, measured] of running.entries()) {
-        const label = `EVENTS=${i === 0 ? 'off' : 'on'}`
-        profiled.push({ ...await profileSide(perSide[i] as Scenario, measured, rows, `-${measured.side.label}${isPostgres ? '-postgres' : ''}`), label })
-      }
-    }
+    if (args.profile === true) profiled.push(...await profileEachSide(perSide, running, rows, (i) => `EVENTS=${i === 0 ? 'off' : 'on'}`))
     if (scenario.name !== scenarioNames[scenarioNames.length - 1]) return
     const on = running[1] as Running
     const reads: FeedRead[] = []

@@ -43,6 +43,24 @@ function postJson (path: string, body: (n: number) => unknown): RequestSpec[] {
   return [{ method: 'POST', path, headers: json, setupRequest: (request) => ({ ...request, body: JSON.stringify(body(++unique)) }) }]
 }
 
+/**
+ * A POST per request that walks a preloaded pool (preloadPool): the pool's receivers in turn, then again; `pass` counts
+ * the walks so far. `requestOf` makes the request's path and JSON body.
+ */
+function walkPool (requestOf: (receiver: number, pass: number) => { path: string, body: unknown }): RequestSpec[] {
+  let i = 0
+  return [{
+    method: 'POST',
+    path: '/',
+    headers: json,
+    setupRequest: (request) => {
+      const { path, body } = requestOf(i % ACK_POOL_RECEIVERS, Math.floor(i / ACK_POOL_RECEIVERS))
+      i++
+      return { ...request, path, body: JSON.stringify(body) }
+    }
+  }]
+}
+
 /** The receivers each scenario sends to, by prefix, and how many: with devices, these register them before any message. */
 export const SCENARIO_RECEIVERS: Partial<Record<string, { prefix: string, count: number }>> = {
   store: { prefix: 'store', count: 1000 },
@@ -124,47 +142,22 @@ export function scenarios (receivers: number, devices = 0): Scenario[] {
       name: 'recall',
       messagesPerRequest: 1,
       before: preloadPool('recall'),
-      requests: (round) => {
-        let i = 0
-        return [{
-          method: 'POST',
-          path: '/',
-          headers: json,
-          setupRequest: (request) => {
-            const receiver = i % ACK_POOL_RECEIVERS
-            const index = Math.floor(i / ACK_POOL_RECEIVERS) % ACK_POOL_MESSAGES
-            i++
-            return {
-              ...request,
-              path: `/v1/receivers/recall${round}-${receiver}/messages/p-${index}/recall`,
-              body: JSON.stringify({ sender_uid: `s-${index % SENDERS_PER_RECEIVER}` })
-            }
-          }
-        }]
-      }
+      requests: (round) => walkPool((receiver, pass) => {
+        const index = pass % ACK_POOL_MESSAGES
+        return { path: `/v1/receivers/recall${round}-${receiver}/messages/p-${index}/recall`, body: { sender_uid: `s-${index % SENDERS_PER_RECEIVER}` } }
+      })
     },
     {
       name: 'ack',
       messagesPerRequest: 1,
       before: preloadPool('ack'),
-      requests: (round) => {
-        let i = 0
-        return [{
-          method: 'POST',
-          path: '/',
-          headers: json,
-          setupRequest: (request) => {
-            const receiver = i % ACK_POOL_RECEIVERS
-            // Without devices each pass over the pool acks one more message of each receiver; with them, each pass is
-            // one device's, and the pool moves on by one message once every device has had its pass.
-            const pass = Math.floor(i / ACK_POOL_RECEIVERS)
-            const upTo = Math.floor(pass / Math.max(1, devices)) + 1
-            const body = devices === 0 ? { up_to_seq: upTo } : { up_to_seq: upTo, device_id: ids[pass % devices] }
-            i++
-            return { ...request, path: `/v1/receivers/ack${round}-${receiver}/acks`, body: JSON.stringify(body) }
-          }
-        }]
-      }
+      requests: (round) => walkPool((receiver, pass) => {
+        // Without devices each pass over the pool acks one more message of each receiver; with them, each pass is one
+        // device's, and the pool moves on by one message once every device has had its pass.
+        const upTo = Math.floor(pass / Math.max(1, devices)) + 1
+        const body = devices === 0 ? { up_to_seq: upTo } : { up_to_seq: upTo, device_id: ids[pass % devices] }
+        return { path: `/v1/receivers/ack${round}-${receiver}/acks`, body }
+      })
     }
   ]
   return list.filter((scenario) => SCENARIOS.includes(scenario.name))

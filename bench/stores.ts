@@ -2,7 +2,7 @@
 // CPU profile of each PostgreSQL scenario; with --devices <n>, every receiver on both sides with n devices.
 import { mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
-import { args, CONNECTIONS, devicesOption, SCENARIO_LIST, DURATION, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, SERVICE_ENV, writeResults } from './options.js'
+import { args, CONNECTIONS, devicesOption, SCENARIO_LIST, DURATION, isPostgres, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, SERVICE_ENV, writeResults } from './options.js'
 import { compareRows, fixed, type Comparison, type Running } from './compare.js'
 import { analyse, profileMarkdown, type Analysis } from './profile.js'
 import { load, median, withDevices, type Scenario } from './scenarios.js'
@@ -43,6 +43,20 @@ export async function profileSide (scenario: Scenario, measured: Running, rows: 
   const analysis = analyse(join(dir, file), measured.side.checkout.dir, { from, to })
   process.stderr.write(`  ${scenario.name}: profiled, ${analysis.samples} samples in ${relative('.', analysis.file)}\n`)
   return { scenario: scenario.name, rows, requestsPerSecond: run.requestsPerSecond, analysis }
+}
+
+/**
+ * Both sides' profiles of the scenario (`perSide`: each side's, as compareRows runs them), each labelled by
+ * `labelOf(its index)`, in the sides' order.
+ */
+export async function profileEachSide (
+  perSide: Scenario[], running: Running[], rows: number, labelOf: (side: number) => string
+): Promise<Array<Profiled & { label: string }>> {
+  const profiled: Array<Profiled & { label: string }> = []
+  for (const [i, measured] of running.entries()) {
+    profiled.push({ ...await profileSide(perSide[i] as Scenario, measured, rows, `-${measured.side.label}${isPostgres ? '-postgres' : ''}`), label: labelOf(i) })
+  }
+  return profiled
 }
 
 /** The PostgreSQL side's profile of the scenario (`perSide`: each side's, as compareRows runs them). */

@@ -5,7 +5,8 @@ import {
   createOfflineMessagesClient, events, OfflineMessagesError, type EventPage, type EventsOptions, type OfflineMessagesClient
 } from '../../client/src/index.js'
 import { KEYS } from '../helpers/app.js'
-import { recordingClient, secret, sleep, storeMessages, until } from '../helpers/client.js'
+import { recordingClient, secret, storeMessages } from '../helpers/client.js'
+import { sleep, until } from '../helpers/wait.js'
 import { createTestDatabase } from '../helpers/database.js'
 import { startService } from '../helpers/process.js'
 

@@ -1,5 +1,5 @@
 // For the client's tests against the real service: the test keys' secrets, a batch of messages stored through the client, and a
-// client that records its requests, and waiting for a condition.
+// client that records its requests.
 import { createOfflineMessagesClient } from '../../client/src/index.js'
 import { KEYS } from './app.js'
 
@@ -37,14 +37,3 @@ export function recordingClient (baseUrl: string, keyEntry: string, answer?: (re
   })
   return { client, requests }
 }
-
-/** Waits until `condition` holds, checking every 20 ms; fails naming `what` after `timeoutMs`. */
-export async function until (condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
-
-export const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }

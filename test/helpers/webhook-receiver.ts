@@ -3,6 +3,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Webhook } from 'standardwebhooks'
+import { sleep } from './wait.js'
 
 /** whsec_ and the base64 of 32 bytes. */
 export const WEBHOOK_SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`
@@ -42,7 +43,6 @@ export interface Receiver {
 
 interface Tap { teardown (fn: () => unknown): void }
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 function answer (request: IncomingMessage, response: ServerResponse, how: Answer, done: () => void): void {
   if (how === 'hang') return

@@ -7,7 +7,8 @@ import { DELIVERY_TIMINGS, retryDelay } from '../../src/domain/webhook-delivery.
 import { API_KEYS, buildTestApp, newMessage, type TestApp, createTestClock } from '../helpers/app.js'
 import { createTestDatabase, horizonPassed, TEST_STORE } from '../helpers/database.js'
 import { startExpectingFailure } from '../helpers/process.js'
-import { WEBHOOK_SECRET, sleep, startReceiver, type Receiver } from '../helpers/webhook-receiver.js'
+import { WEBHOOK_SECRET, startReceiver, type Receiver } from '../helpers/webhook-receiver.js'
+import { sleep } from '../helpers/wait.js'
 
 const FEED_KEY = 'feed:feed-secret-1:events'
 // Retries after 20, 40, 80, ... up to 200 ms instead of 1 s up to 60 s; the jitter's draw fixed.

@@ -5,7 +5,8 @@ import t from 'tap'
 import { AUTH } from '../helpers/app.js'
 import { createTestDatabase, TEST_STORE } from '../helpers/database.js'
 import { startService, type ServiceProcess } from '../helpers/process.js'
-import { WEBHOOK_SECRET, sleep, startReceiver, type Receiver } from '../helpers/webhook-receiver.js'
+import { WEBHOOK_SECRET, startReceiver, type Receiver } from '../helpers/webhook-receiver.js'
+import { sleep } from '../helpers/wait.js'
 
 const webhookEnv = (receiver: Receiver, databaseUrl: string): Record<string, string> =>
   ({ DATABASE_URL: databaseUrl, EVENTS: 'on', WEBHOOK_URL: receiver.url, WEBHOOK_SECRET, WEBHOOK_BATCH_SIZE: '5' })

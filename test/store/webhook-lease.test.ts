@@ -6,7 +6,7 @@ import { ALL_READERS, type EventRecord } from '../../src/domain/events.js'
 import { createStore } from '../../src/store/backends.js'
 import type { Store } from '../../src/store/types.js'
 import { createTestDatabase, horizonPassed } from '../helpers/database.js'
-import { sleep } from '../helpers/webhook-receiver.js'
+import { sleep } from '../helpers/wait.js'
 
 async function openStore (t: Test, databaseUrl?: string): Promise<Store> {
   const store = await createStore({ databaseUrl: databaseUrl ?? await createTestDatabase(t), poolMax: 4, statementTimeoutMs: 5000, connectTimeoutMs: 5000 })

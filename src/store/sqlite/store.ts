@@ -147,6 +147,10 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
     return result
   }
 
+  /** A synchronous piece of work in a write transaction of its own (the feed's upkeep, the webhook's row). */
+  const write = async <T>(work: () => T): Promise<T> => await transaction(async () => work())
+
+
   return {
     transaction,
 
@@ -188,9 +192,9 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
 
     totalPending: (now) => read(() => (value(s.sumPending) ?? 0) - (value(s.expiredUnswept, now, now) ?? 0)),
 
-    ...eventMethods(s, (work) => transaction(async () => work()), read),
+    ...eventMethods(s, write, read),
 
-    ...webhookMethods(s, (work) => transaction(async () => work()), read),
+    ...webhookMethods(s, write, read),
 
     followCommits () {},
 
