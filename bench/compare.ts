@@ -82,8 +82,11 @@ async function rounds (perSide: Scenario[], rows: number, running: Running[]): P
   return { scenario: scenario.name, rows, sides, ratio: median(ratios), ratioMin: Math.min(...ratios), ratioMax: Math.max(...ratios), ratios }
 }
 
-/** Starts both sides on fresh databases, preloads `rows` messages through each, and runs every scenario's rounds. */
-export async function compareRows (rows: number, sides: [Side, Side], after?: AfterScenario): Promise<Comparison[]> {
+/**
+ * Starts both sides on fresh databases, preloads `rows` messages through each, and runs every scenario's rounds; with
+ * `pairs`, each pair's rounds instead, the first side running the pair's first scenario and the second its second.
+ */
+export async function compareRows (rows: number, sides: [Side, Side], after?: AfterScenario, pairs?: ReadonlyArray<readonly [string, string]>): Promise<Comparison[]> {
   const dir = mkdtempSync(join(tmpdir(), 'om-compare-'))
   onUndo(async () => { rmSync(dir, { recursive: true, force: true }) })
   try {
@@ -108,11 +111,18 @@ export async function compareRows (rows: number, sides: [Side, Side], after?: Af
       receivers = await preloadRows(proc.url, rows, ` (${side.label})`)
     }
     const lists = running.map(({ side }) => scenarios(receivers, side.devices ?? 0))
+    const named = (list: Scenario[] | undefined, name: string): Scenario => {
+      const found = list?.find((scenario) => scenario.name === name)
+      if (found === undefined) throw new Error(`no scenario named ${name}`)
+      return found
+    }
+    const runs: Scenario[][] = pairs === undefined
+      ? (lists[0] ?? []).map((_, k) => lists.map((list) => list[k] as Scenario))
+      : pairs.map((pair) => lists.map((list, i) => named(list, pair[i] ?? '')))
     const results: Comparison[] = []
-    for (const [k, scenario] of (lists[0] ?? []).entries()) {
-      const perSide = lists.map((list) => list[k] as Scenario)
+    for (const perSide of runs) {
       results.push(await rounds(perSide, rows, running))
-      if (after !== undefined) await after(scenario, running, rows, receivers, perSide)
+      if (after !== undefined) await after(perSide[0] as Scenario, running, rows, receivers, perSide)
     }
     return results
   } finally {

@@ -29,6 +29,10 @@ export const { values: args } = parseArgs({
     // --events: this checkout's service twice on the same store (as --devices), EVENTS=off against EVENTS=on, then the
     // feed read on the EVENTS=on side (bench/events.ts); --scenarios defaults to store,batch,ack there. Writes events.*.
     events: { type: 'boolean', default: false },
+    // --versus a:b,...: this checkout's service twice on the run's store (as --events), one side running scenario a
+    // while the other runs b, alternating in each round (bench/versus.ts): for example ack:recall, recall against an ack
+    // of one message side by side. Writes versus.* (versus-postgres.*).
+    versus: { type: 'string' },
     // --service-env KEY=VALUE,...: configuration for the services of the default run, --baseline, --stores, --devices and
     // --events, beyond the benchmark's own (for example EVENTS=on, to compare two checkouts with events recorded); a
     // side's own (--events) goes over it.
@@ -71,10 +75,10 @@ export const CITUS_SHARDS = args['citus-shards'] === undefined ? undefined : Num
 export const ROUNDS = Number(args.rounds)
 export const CONNECTIONS = Number(args.connections)
 /**
- * --scenarios as given, or its default: with --devices alone, the four scenarios the devices issue sets its goal on; with
+ * --scenarios as given, or its default: with --versus, the scenarios it pairs; with --devices alone, the four scenarios the devices issue sets its goal on; with
  * --citus-url, the three of issue 16; with --events, the three the events issue sets its goal on.
  */
-export const SCENARIO_LIST = args.scenarios ??
+export const SCENARIO_LIST = args.scenarios ?? (args.versus !== undefined ? args.versus.replaceAll(':', ',') : undefined) ??
   (args['citus-url'] !== undefined || args.events === true
     ? 'store,batch,ack'
     : args.devices !== undefined && args.stores === undefined ? 'store,summary,page,ack' : 'store,batch,summary,page,ack,expiry,wakeup')

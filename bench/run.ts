@@ -6,7 +6,8 @@
 // with --citus-url <coordinator>, this service on plain PostgreSQL against itself on Citus (bench/citus.ts); with
 // --waiters <n,...>, held long-poll requests on SQLite and PostgreSQL (bench/wait.ts); with --events, EVENTS=off against
 // EVENTS=on and the event feed read (bench/events.ts); with --costs, the CPU per request by stage from CPU profiles, on
-// both stores and on the bare route (bench/costs.ts).
+// both stores and on the bare route (bench/costs.ts); with --versus a:b, one scenario against another side by side
+// (bench/versus.ts).
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
@@ -22,6 +23,7 @@ import { compareDevices } from './devices.js'
 import { compareEvents } from './events.js'
 import { deviceBytes } from './device-bytes.js'
 import { compareStores } from './stores.js'
+import { compareVersus } from './versus.js'
 import { wakeups } from './wakeup.js'
 import { waitBench } from './wait.js'
 import { loadAverage, writeWaitResults } from './wait-report.js'
@@ -190,7 +192,7 @@ const modes = [
   args.baseline !== undefined && '--baseline', args.stores !== undefined && '--stores',
   args.devices !== undefined && args.stores === undefined && '--devices', args['device-bytes'] === true && '--device-bytes',
   args['citus-url'] !== undefined && '--citus-url', args.waiters !== undefined && '--waiters', args.events === true && '--events',
-  args.costs === true && '--costs'
+  args.costs === true && '--costs', args.versus !== undefined && '--versus'
 ].filter(Boolean)
 if (modes.length > 1) throw new Error(`${modes.join(' and ')}: one at a time`)
 if (args.baseline !== undefined) await compare(args.baseline)
@@ -200,6 +202,7 @@ else if (args['device-bytes'] === true) await deviceBytes()
 else if (args['citus-url'] !== undefined) await compareCitus()
 else if (args.events === true) await compareEvents()
 else if (args.costs === true) await costs()
+else if (args.versus !== undefined) await compareVersus()
 else if (args.waiters !== undefined) {
   const loadBefore = loadAverage()
   const started = new Date().toISOString()
