@@ -71,7 +71,7 @@ export function createRecall ({ store, rules, clock, write }: DomainContext) {
       const targets = [...new Map(items.filter((item) => receivers.has(item.receiverUid))
         .map(({ receiverUid, msgId }) => [mapKey(receiverUid, msgId), { receiverUid, msgId }])).values()]
       const found = await tx.findForRecalls(targets)
-      const foundOf = new Map(targets.map((target, index) => [mapKey(target.receiverUid, target.msgId), found[index] ?? {}]))
+      const foundOf = new Map(targets.map((target, index) => [mapKey(target.receiverUid, target.msgId), found.targets[index] ?? {}]))
       const withDevices = [...new Set(targets.map((target) => target.receiverUid))].filter((uid) => receivers.get(uid)?.devices !== 0)
       const devicesOf = groupBy(withDevices.length === 0 ? [] : await tx.findDevices(withDevices), (device) => device.receiverUid)
       const answers = new Map<string, RecallResult>()
@@ -101,7 +101,7 @@ export function createRecall ({ store, rules, clock, write }: DomainContext) {
       }
       const removed = await tx.withdraw(withdrawals, now, tombstoneUntil(rules, now))
       // Neither an ack nor a loss: the lost counts stay as they were.
-      await applyRemoval(tx, receivers, removed, 'withdrawn')
+      await applyRemoval(tx, receivers, removed, 'withdrawn', { known: found.summaryRows })
       await tx.saveReceivers([...receivers.values()])
       tally.recalled += removed.length
       tally.events.withdrawn('message.recalled', removed, now)

@@ -4,7 +4,7 @@
 import type { EventType, EventView } from '../domain/events.js'
 import type { Device, PendingMessage, ReceiverState, RemovedMessage, StoredMessage, SummaryRow, Tombstone } from '../domain/model.js'
 import { mapKey } from '../lib/map-key.js'
-import type { RecallKey, RecallTarget } from './types.js'
+import type { RecallKey, RecallsFound, RecallTarget } from './types.js'
 import { DEVICE, MESSAGE, PAGE, PENDING, RECEIVER, RECEIVER_KEY, RECEIVER_STATE, REMOVED_MESSAGE, SUMMARY_ROW, type Column } from './columns.js'
 
 type Row = Record<string, unknown>
@@ -158,20 +158,29 @@ export function eventFromValues (values: readonly unknown[], position: string): 
 }
 
 /**
- * The rows of SQL.findForRecalls (each a 'pending' or a 'tombstone' part) as one RecallTarget per target, in the
- * targets' order. Pending comes first: a tombstone is the answer only for a message no longer pending.
+ * The rows of SQL.findForRecalls (each a 'pending', a 'tombstone' or a summary 'row' part) as one RecallTarget per
+ * target, in the targets' order, and the summary rows. Pending comes first: a tombstone is the answer only for a
+ * message no longer pending.
  */
-export function toRecallTargets (targets: readonly RecallKey[], found: readonly Row[]): RecallTarget[] {
+export function toRecallsFound (targets: readonly RecallKey[], found: readonly Row[]): RecallsFound {
   const byKey = new Map<string, RecallTarget>()
+  const summaryRows: SummaryRow[] = []
   for (const row of found) {
+    if (row.part === 'row') {
+      summaryRows.push(toSummaryRow(row))
+      continue
+    }
     const key = mapKey(String(row.receiver_uid), String(row.msg_id))
     const target = byKey.get(key) ?? {}
     if (row.part === 'pending') target.pending = toPendingMessage(row)
     else target.tombstone = { message: toStoredMessage(row), recall: row.recall === null ? null : String(row.recall) }
     byKey.set(key, target)
   }
-  return targets.map(({ receiverUid, msgId }) => {
-    const target = byKey.get(mapKey(receiverUid, msgId)) ?? {}
-    return target.pending !== undefined ? { pending: target.pending } : target
-  })
+  return {
+    targets: targets.map(({ receiverUid, msgId }) => {
+      const target = byKey.get(mapKey(receiverUid, msgId)) ?? {}
+      return target.pending !== undefined ? { pending: target.pending } : target
+    }),
+    summaryRows
+  }
 }

@@ -66,6 +66,13 @@ export interface RecallTarget {
   tombstone?: { message: StoredMessage, recall: string | null }
 }
 
+/** What recalls find: a RecallTarget per target, and the summary rows their withdrawal corrects (read in the same statement where the store can). */
+export interface RecallsFound {
+  targets: RecallTarget[]
+  /** The summary rows of the pending messages' (receiver, sender), every one there is. */
+  summaryRows: SummaryRow[]
+}
+
 /** What an ack removal deleted, and the summary rows it touches (read in the same statement where the store can). */
 export interface AckRemoval {
   removed: RemovedMessage[]
@@ -138,8 +145,11 @@ export interface StoreTx {
    * `tombstoneUntil` unless it is null; answers those it deleted (readers: all they had; remaining: 0).
    */
   withdraw (withdrawals: readonly Withdrawal[], now: number, tombstoneUntil: number | null): Promise<RemovedMessage[]>
-  /** The message with this id of a receiver, pending (with its readers) or as a tombstone, whatever its expiry. */
-  findForRecalls (targets: readonly RecallKey[]): Promise<RecallTarget[]>
+  /**
+   * For each target, the message with this id of its receiver, pending (with its readers) or as a tombstone, whatever
+   * its expiry; and the summary rows of the pending ones' senders.
+   */
+  findForRecalls (targets: readonly RecallKey[]): Promise<RecallsFound>
   /** Deletes every row of the receiver in every table (its receivers row last); answers what it removed. */
   erase (receiverUid: string): Promise<Erased>
 

@@ -3,7 +3,7 @@
 // nothing more; test/store/memory-store-fidelity.test.ts checks that it answers as the real stores do.
 import type { Ack, Device, PendingMessage, ReceiverState, RemovedMessage, StoredMessage, SummaryRow, Tombstone } from '../../src/domain/model.js'
 import { mapKey } from '../../src/lib/map-key.js'
-import type { Store, StoreTx, SummaryRowKey } from '../../src/store/types.js'
+import type { RecallTarget, Store, StoreTx, SummaryRowKey } from '../../src/store/types.js'
 
 interface State {
   receivers: Map<string, ReceiverState>
@@ -178,12 +178,14 @@ export function createMemoryStore (): MemoryStore {
       return removed
     },
     async findForRecalls (targets) {
-      return targets.map(({ receiverUid, msgId }) => {
+      const found = targets.map(({ receiverUid, msgId }): RecallTarget => {
         const pending = state.messages.find((m) => m.receiverUid === receiverUid && m.msgId === msgId)
         if (pending !== undefined) return { pending: copy(pending) }
         const tombstone = state.tombstones.find((t) => t.message.receiverUid === receiverUid && t.message.msgId === msgId)
         return tombstone === undefined ? {} : { tombstone: { message: copy(tombstone.message), recall: state.recalls.get(mapKey(receiverUid, msgId)) ?? null } }
       })
+      const senders = new Set(found.flatMap(({ pending }) => pending === undefined ? [] : [mapKey(pending.receiverUid, pending.senderUid)]))
+      return { targets: found, summaryRows: copy(state.summaryRows.filter((row) => senders.has(mapKey(row.receiverUid, row.senderUid)))) }
     },
     async erase (receiverUid) {
       const erased = {

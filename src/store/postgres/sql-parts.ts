@@ -30,6 +30,8 @@ export const nulls = (columns: readonly Column[], { typed = true, named = false 
 export const ROW_STATE = (alias: string): string => names(SUMMARY_ROW_STATE, alias)
 export const ROW_NULLS = nulls(SUMMARY_ROW_STATE, { named: true })
 export const READER_AND_ROW_NULLS = nulls([...READER, ...SUMMARY_ROW_STATE], { named: true })
+// The same in a later part of a UNION, which the first part has typed.
+export const READER_AND_ROW_LATER_NULLS = nulls([...READER, ...SUMMARY_ROW_STATE], { typed: false })
 // A summary row's part of a removal's result after its receiver: a removed message's columns (REMOVED_MESSAGE) as typed NULLs, but its sender.
 export const REMOVED_NULLS = nulls(withoutReceiverUid(REMOVED_MESSAGE), {}, { sender_uid: 'c.sender_uid' })
 // SQL.removeExpired's part of each receiver's earliest expiry: its receiver, min(expires_at), and NULL for the rest.
@@ -96,7 +98,7 @@ export function findForStoresSql (): Sql {
   return sql('find_for_stores',
     `SELECT * FROM (SELECT 'pending' AS part, ${MESSAGES}, ${nulls([...PURGE_AT, ...READER, ...SUMMARY_ROW_STATE], { named: true })} ` +
     `FROM messages WHERE ${inPairs('msg_id', messages)} ` +
-    `UNION ALL SELECT 'tombstone', ${MESSAGES}, purge_at, ${nulls([...READER, ...SUMMARY_ROW_STATE], { typed: false })} ` +
+    `UNION ALL SELECT 'tombstone', ${MESSAGES}, purge_at, ${READER_AND_ROW_LATER_NULLS} ` +
     `FROM tombstones WHERE ${inPairs('msg_id', messages)} ` +
     `UNION ALL SELECT 'row', receiver_uid, ${nulls([...withoutReceiverUid(MESSAGE), ...PURGE_AT], { typed: false }, { sender_uid: 'sender_uid' })}, ` +
     `reader, ${ROW_STATE('c')} FROM conversations c WHERE ${inPairs('sender_uid', senders)}) AS found`)

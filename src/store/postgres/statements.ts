@@ -1,10 +1,10 @@
 // The SQL of the production store: every statement named, so that each connection parses and plans it once, and of
 // one stable text whatever the number of rows (many rows travel as arrays, through unnest).
-import { DEVICE, PENDING, RECEIVER, REMOVED_MESSAGE_ROW, SUMMARY_ROW, TOMBSTONE, names } from '../columns.js'
+import { DEVICE, MESSAGE, PENDING, RECEIVER, REMOVED_MESSAGE_ROW, SUMMARY_ROW, TOMBSTONE, names, withoutReceiverUid } from '../columns.js'
 import { params } from './params.js'
 import {
-  DEVICES, MESSAGES, NEXT_EXPIRY, READER_AND_ROW_NULLS, RECEIVERS, REMOVED_COLUMNS, REMOVED_NULLS, ROW_STATE, SUMMARY_ROWS,
-  TOMBSTONES, UPSERT_RECEIVER_ONTO_ITSELF, findForStoresSql, inPairs, keyedBy, pageSql, pairParams, readerBit, removeAckedSql, sql, summarySql, writeBackSql
+  DEVICES, MESSAGES, NEXT_EXPIRY, READER_AND_ROW_LATER_NULLS, READER_AND_ROW_NULLS, RECEIVERS, REMOVED_COLUMNS, REMOVED_NULLS, ROW_STATE, SUMMARY_ROWS,
+  TOMBSTONES, UPSERT_RECEIVER_ONTO_ITSELF, findForStoresSql, inPairs, keyedBy, nulls, pageSql, pairParams, readerBit, removeAckedSql, sql, summarySql, writeBackSql
 } from './sql-parts.js'
 
 export type { Sql } from './sql-parts.js'
@@ -119,10 +119,17 @@ export const SQL = {
     'FROM gone WHERE $5::bigint IS NOT NULL) ' +
     `SELECT ${REMOVED_COLUMNS}, 0 AS remaining FROM gone`),
   // Recalls' messages under the pairs $1, $2 (receiver_uid, msg_id): pending (with their readers) and tombstones (with
-  // the recall that made each, if one did).
+  // the recall that made each, if one did); in the same statement, the summary rows of the pending ones' senders, every
+  // reader's ('row', as they are: the receivers are locked), which the withdrawal corrects. One result: each part's
+  // columns, NULL where another part's are.
   findForRecalls: sql('find_for_recalls',
-    `SELECT 'pending' AS part, ${names(PENDING)}, NULL::text AS recall FROM messages WHERE ${inPairs('msg_id', RECALLED)} ` +
-    `UNION ALL SELECT 'tombstone', ${MESSAGES}, NULL::integer, recall FROM tombstones WHERE ${inPairs('msg_id', RECALLED)}`),
+    `WITH pending AS (SELECT ${names(PENDING)} FROM messages WHERE ${inPairs('msg_id', RECALLED)}) ` +
+    `SELECT 'pending' AS part, ${names(PENDING)}, NULL::text AS recall, ${READER_AND_ROW_NULLS} FROM pending ` +
+    `UNION ALL SELECT 'tombstone', ${MESSAGES}, NULL, recall, ${READER_AND_ROW_LATER_NULLS} ` +
+    `FROM tombstones WHERE ${inPairs('msg_id', RECALLED)} ` +
+    `UNION ALL SELECT 'row', c.receiver_uid, ${nulls(withoutReceiverUid(MESSAGE), { typed: false }, { sender_uid: 'c.sender_uid' })}, NULL, NULL, ` +
+    `c.reader, ${ROW_STATE('c')} FROM conversations c WHERE ${keyedBy('c.receiver_uid', RECALLED[0])} ` +
+    'AND EXISTS (SELECT 1 FROM pending p WHERE p.receiver_uid = c.receiver_uid AND p.sender_uid = c.sender_uid)'),
   // Every row of the receiver $1, in one statement (one snapshot): what it removed, counted.
   erase: sql('erase',
     'WITH m AS (DELETE FROM messages WHERE receiver_uid = $1 RETURNING 1), t AS (DELETE FROM tombstones WHERE receiver_uid = $1 RETURNING 1), ' +

@@ -9,7 +9,7 @@ import { SQL, type Sql } from './statements.js'
 import { EVENT_SQL, eventArrays } from './event-statements.js'
 import { columns, nothingUnsent, plainStatements, type TxStatements } from './tx-statements.js'
 import { mapKey } from '../../lib/map-key.js'
-import { deviceValues, toDevice, toNumber, toRecallTargets, toReceiverState, toRemovedMessage, toStoredMessage, toSummaryRow, toTombstone } from '../row-mapper.js'
+import { deviceValues, toDevice, toNumber, toRecallsFound, toReceiverState, toRemovedMessage, toStoredMessage, toSummaryRow, toTombstone } from '../row-mapper.js'
 import { MESSAGE } from '../columns.js'
 import type { AckRemoval, ExpiredRemoval, ReceiverKey, StoreTx, StoredCopies } from '../types.js'
 
@@ -195,9 +195,9 @@ export function createTx (q: Queries, statements: TxStatements = plainStatements
     },
 
     async findForRecalls (targets) {
-      if (targets.length === 0) return []
+      if (targets.length === 0) return { targets: [], summaryRows: [] }
       const receiverUids = targets.map((target) => target.receiverUid)
-      return toRecallTargets(targets, await rows(on(SQL.findForRecalls, receiverUids), [receiverUids, targets.map((target) => target.msgId)]))
+      return toRecallsFound(targets, await rows(on(SQL.findForRecalls, receiverUids), [receiverUids, targets.map((target) => target.msgId)]))
     },
 
     async erase (receiverUid) {

@@ -15,7 +15,7 @@ import { eventRecordsJson } from './event-statements.js'
 import type { ExpiredRemoval, ReceiverKey, RecallTarget, StoreTx } from '../types.js'
 
 /** The (receiver, sender) pairs of these keys, each once. */
-const sendersOf = (keys: readonly RemovedMessage[]): ReceiverKey[] =>
+const sendersOf = (keys: ReadonlyArray<{ receiverUid: string, senderUid: string }>): ReceiverKey[] =>
   [...new Map(keys.map((key) => [mapKey(key.receiverUid, key.senderUid), [key.receiverUid, key.senderUid] as const])).values()]
 
 /** The StoreTx of the port on the prepared statements. One piece: an object of small methods that share `s`. */
@@ -163,13 +163,14 @@ export function createSqliteTx (s: Statements): StoreTx {
       return removed
     },
     async findForRecalls (targets) {
-      return targets.map(({ receiverUid, msgId }): RecallTarget => {
+      const found = targets.map(({ receiverUid, msgId }): RecallTarget => {
         const pending = one(s.findWithReaders, receiverUid, msgId)
         if (pending !== undefined) return { pending: toPendingMessage(pending) }
         const tombstone = one(s.findTombstoneForRecall, receiverUid, msgId)
         if (tombstone === undefined) return {}
         return { tombstone: { message: toStoredMessage(tombstone), recall: tombstone.recall === null ? null : String(tombstone.recall) } }
       })
+      return { targets: found, summaryRows: findSummaryRows(sendersOf(found.flatMap((target) => target.pending ?? []))) }
     },
     async erase (receiverUid) {
       const erased = {
