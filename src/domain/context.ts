@@ -1,7 +1,7 @@
 // What every part of the service shares (DomainContext), and its write transactions: what a transaction did is counted
 // as it goes and reported to the metrics only after COMMIT.
 import type { Store, StoreTx } from '../store/types.js'
-import type { MessageEvents, MessageRules } from './model.js'
+import type { MessageEvents, MessageRules, ReceiverState } from './model.js'
 import { createEventLog, type EventLog, type EventRecord } from './events.js'
 
 /** What a write transaction did: counts for the metrics, and the events it records (a log of nothing with EVENTS=off). */
@@ -44,6 +44,17 @@ export const EVENT_FEED_WAKEUP = ''
 
 export interface WriteOptions { recording?: boolean, clock?: () => number, recorded?: () => void }
 
+/** The transaction, noting in `saved` each receiver's row as it last saved it (a copy: the domain changes its states). */
+function savingInto (tx: StoreTx, saved: Map<string, ReceiverState>): StoreTx {
+  return {
+    ...tx,
+    async saveReceivers (states) {
+      for (const state of states) saved.set(state.receiverUid, { ...state })
+      await tx.saveReceivers(states)
+    }
+  }
+}
+
 /**
  * With `recording` (EVENTS=on), the events a transaction gathered are written by one insertEvents at its end, still
  * inside it, and announced to the other instances' feeds; without, nothing is gathered and no statement is added.
@@ -55,8 +66,9 @@ export function createWrite (store: Store, events: MessageEvents, { recording = 
     const tally: Tally = { stored: 0, duplicates: 0, acked: 0, expired: 0, dropped: 0, superseded: 0, recalled: 0, erased: 0, events: createEventLog(recording) }
     let records: EventRecord[] = []
     const result = await store.transaction(async (tx) => {
-      const value = await fn(tx, tally)
-      records = tally.events.records()
+      const saved = new Map<string, ReceiverState>()
+      const value = await fn(recording ? savingInto(tx, saved) : tx, tally)
+      records = tally.events.records(saved)
       if (records.length > 0) {
         await tx.insertEvents(records, clock())
         await tx.announceStored([EVENT_FEED_WAKEUP])

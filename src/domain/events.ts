@@ -1,8 +1,8 @@
 // Events: what became of each message, gathered by a write transaction as the domain makes its changes and written by
 // the store in the same transaction (context.ts), so that an event exists if and only if its change committed.
-import type { PendingMessage, RemovedMessage } from './model.js'
+import type { PendingMessage, ReceiverState, RemovedMessage } from './model.js'
 import { previewOf } from './summary-rows.js'
-import { readerList } from './readers.js'
+import { RECEIVER_READER, readerList } from './readers.js'
 import { mapKey } from '../lib/map-key.js'
 
 export type EventType = 'message.stored' | 'message.delivered' | 'message.expired' | 'message.dropped' | 'message.unlinked' |
@@ -33,6 +33,14 @@ export interface EventRecord {
   readers: number | null
   /** How much the changes recorded after this one, in the same transaction, moved its reader's pending count. */
   later: number
+  /**
+   * The pending count after the change, where the domain knows it: the receiver's own count (ALL_READERS, or the
+   * receiver itself while it has no device) from the receiver's row as the transaction last saved it, less `later`.
+   * null: the store reads it.
+   */
+  pendingCount: number | null
+  /** message.stored: its readers' devices where the domain knows them (none, for a receiver without devices); null: the store names them. */
+  devices: readonly string[] | null
 }
 
 /** A recorded event as the feed serves it; `position` is the store's own, opaque to everything above it. */
@@ -70,8 +78,11 @@ export interface EventLog {
   erased (receiverUid: string, now: number): void
   /** Whether anything is recorded (EVENTS=on). */
   readonly recording: boolean
-  /** The records, each with its `later`, in the order they were made. */
-  records (): EventRecord[]
+  /**
+   * The records, each with its `later`, in the order they were made; with `saved`, the receivers' rows as the
+   * transaction last saved them, the pending counts and devices those tell.
+   */
+  records (saved?: ReadonlyMap<string, ReceiverState>): EventRecord[]
 }
 
 const NO_RECORDS: EventLog = { stored () {}, delivered () {}, lost () {}, unlinked () {}, withdrawn () {}, erased () {}, records: () => [], recording: false }
@@ -81,8 +92,10 @@ export function createEventLog (recording: boolean): EventLog {
   const made: Array<{ record: EventRecord, deltas: Delta[] }> = []
   const base = (type: EventType, key: RemovedMessage | PendingMessage, reader: number, occurredAt: number): EventRecord => ({
     type, occurredAt, receiverUid: key.receiverUid, reader, deviceId: null, senderUid: key.senderUid, msgId: key.msgId, seq: key.seq,
-    msgType: null, contentPreview: null, readers: null, later: 0
+    msgType: null, contentPreview: null, readers: null, later: 0, pendingCount: null, devices: null
   })
+  // An erased receiver has no row left: the store answers its count (0).
+  const erased = new Set<string>()
   /** One event per reader taken from the message; the receiver's count moves once, on the first, if none is left. */
   const perReader = (removed: readonly RemovedMessage[], make: (key: RemovedMessage, reader: number) => EventRecord, readerMoves = true): void => {
     for (const key of removed) {
@@ -113,8 +126,12 @@ export function createEventLog (recording: boolean): EventLog {
       }
     },
     erased (receiverUid, now) {
+      erased.add(receiverUid)
       made.push({
-        record: { type: 'receiver.erased', occurredAt: now, receiverUid, reader: ALL_READERS, deviceId: null, senderUid: null, msgId: null, seq: null, msgType: null, contentPreview: null, readers: null, later: 0 },
+        record: {
+          type: 'receiver.erased', occurredAt: now, receiverUid, reader: ALL_READERS, deviceId: null, senderUid: null, msgId: null, seq: null,
+          msgType: null, contentPreview: null, readers: null, later: 0, pendingCount: null, devices: null
+        },
         deltas: []
       })
     },
@@ -123,12 +140,17 @@ export function createEventLog (recording: boolean): EventLog {
       // The device leaves at once, with all it had: each event says it has nothing pending any more.
       perReader(removed, (key, reader) => ({ ...base('message.unlinked', key, reader, now), deviceId }), false)
     },
-    records () {
+    records (saved = new Map()) {
       const later = new Map<string, number>()
       for (let i = made.length - 1; i >= 0; i--) {
         const { record, deltas } = made[i] as { record: EventRecord, deltas: Delta[] }
         record.later = later.get(mapKey(record.receiverUid, record.reader)) ?? 0
         for (const [reader, change] of deltas) later.set(mapKey(record.receiverUid, reader), (later.get(mapKey(record.receiverUid, reader)) ?? 0) + change)
+        const receiver = erased.has(record.receiverUid) ? undefined : saved.get(record.receiverUid)
+        if (receiver === undefined) continue
+        // Without devices every message is pending for the receiver alone: its own count is the receiver's.
+        if (record.reader === ALL_READERS || (record.reader === RECEIVER_READER && receiver.devices === 0)) record.pendingCount = receiver.pendingCount - record.later
+        if (record.type === 'message.stored' && receiver.devices === 0) record.devices = []
       }
       return made.map(({ record }) => record)
     }

@@ -63,7 +63,7 @@ t.test('the backlog starts at the first event after the saved position: recorded
   t.equal(await store.webhookBacklogSince(), null, 'no event yet')
   const erased = (receiverUid: string): EventRecord => ({
     type: 'receiver.erased', occurredAt: 1, receiverUid, reader: ALL_READERS, deviceId: null, senderUid: null, msgId: null, seq: null,
-    msgType: null, contentPreview: null, readers: null, later: 0
+    msgType: null, contentPreview: null, readers: null, later: 0, pendingCount: null, devices: null
   })
   await store.transaction(async (tx) => { await tx.insertEvents([erased('a')], 1000) })
   await store.transaction(async (tx) => { await tx.insertEvents([erased('b')], 2000) })

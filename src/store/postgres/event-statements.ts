@@ -23,13 +23,14 @@ const EVENT_INPUT: ReadonlyArray<readonly [name: string, type: string, pick: (re
   ['type', 'text', (r) => r.type], ['occurred_at', 'bigint', (r) => r.occurredAt], ['receiver_uid', 'text', (r) => r.receiverUid],
   ['reader', 'integer', (r) => r.reader], ['device_id', 'text', (r) => r.deviceId], ['sender_uid', 'text', (r) => r.senderUid],
   ['msg_id', 'text', (r) => r.msgId], ['seq', 'bigint', (r) => r.seq], ['msg_type', 'integer', (r) => r.msgType],
-  ['content_preview', 'text', (r) => r.contentPreview], ['readers', 'integer', (r) => r.readers], ['later', 'integer', (r) => r.later]
+  ['content_preview', 'text', (r) => r.contentPreview], ['readers', 'integer', (r) => r.readers], ['later', 'integer', (r) => r.later],
+  ['known_pending', 'integer', (r) => r.pendingCount], ['known_devices', 'text', (r) => r.devices === null ? null : JSON.stringify(r.devices)]
 ]
 
 /**
  * All of a transaction's events in one statement, each at its position (the arrays' order). The device of a reader's
- * slot, the devices of a stored message's readers and the pending count are read here, after the transaction's other
- * writes: a reader's count is the sum of its summary rows, ALL_READERS's (-1) the receiver's own count (0 once it is
+ * slot, the devices of a stored message's readers and the pending count, unless the record gives them, are read here,
+ * after the transaction's other writes: a reader's count is the sum of its summary rows, ALL_READERS's (-1) the receiver's own count (0 once it is
  * erased: receiver.erased).
  */
 function insertEventsSql (): Sql {
@@ -41,11 +42,11 @@ function insertEventsSql (): Sql {
     `SELECT k.i, k.type, k.occurred_at, ${recordedAt}, k.receiver_uid, ` +
     'CASE WHEN k.device_id IS NOT NULL THEN k.device_id WHEN k.reader > 0 THEN (SELECT d.device_id FROM devices d WHERE d.receiver_uid = k.receiver_uid AND d.slot = k.reader) END, ' +
     'k.sender_uid, k.msg_id, k.seq, ' +
-    'CASE WHEN k.reader < 0 THEN coalesce((SELECT x.pending_count FROM receivers x WHERE x.receiver_uid = k.receiver_uid), 0) ' +
-    'ELSE (SELECT coalesce(sum(c.pending_count), 0) FROM conversations c WHERE c.receiver_uid = k.receiver_uid AND c.reader = k.reader) END - k.later, ' +
+    'coalesce(k.known_pending, CASE WHEN k.reader < 0 THEN coalesce((SELECT x.pending_count FROM receivers x WHERE x.receiver_uid = k.receiver_uid), 0) ' +
+    'ELSE (SELECT coalesce(sum(c.pending_count), 0) FROM conversations c WHERE c.receiver_uid = k.receiver_uid AND c.reader = k.reader) END - k.later), ' +
     'k.msg_type, k.content_preview, ' +
-    "CASE WHEN k.readers IS NOT NULL THEN (SELECT coalesce(json_agg(d.device_id ORDER BY d.slot), '[]'::json)::text FROM devices d " +
-    'WHERE d.receiver_uid = k.receiver_uid AND (k.readers & (1 << d.slot)) <> 0) END ' +
+    "coalesce(k.known_devices, CASE WHEN k.readers IS NOT NULL THEN (SELECT coalesce(json_agg(d.device_id ORDER BY d.slot), '[]'::json)::text FROM devices d " +
+    'WHERE d.receiver_uid = k.receiver_uid AND (k.readers & (1 << d.slot)) <> 0) END) ' +
     `FROM unnest(${input}) WITH ORDINALITY AS k (${EVENT_INPUT.map(([name]) => name).join(', ')}, i)`)
 }
 

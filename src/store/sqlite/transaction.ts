@@ -11,7 +11,7 @@ import {
 } from '../row-mapper.js'
 import { all, one, value, values, type Statements } from './statements.js'
 import { toNumber } from '../row-mapper.js'
-import { eventRecordsJson } from './event-statements.js'
+import { eventLookupValues, eventValues, givesAll } from './event-statements.js'
 import type { ExpiredRemoval, ReceiverKey, RecallTarget, StoreTx } from '../types.js'
 
 /** The (receiver, sender) pairs of these keys, each once. */
@@ -183,7 +183,10 @@ export function createSqliteTx (s: Statements): StoreTx {
       return erased
     },
     async insertEvents (records, now) {
-      s.insertEvents.run(now, eventRecordsJson(records))
+      for (const record of records) {
+        if (givesAll(record)) s.insertGivenEvent.run(eventValues(record, now))
+        else s.insertEvent.run(eventLookupValues(record, now))
+      }
     },
     async eraseEvents (receiverUid) {
       s.eraseListedEvents.run(receiverUid)
