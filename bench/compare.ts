@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { args, CONNECTIONS, SCENARIO_LIST, DATABASE_URL, DURATION, isPostgres, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, SERVICE_ENV, storeKind, writeResults } from './options.js'
+import { args, CONNECTIONS, SCENARIO_LIST, DATABASE_URL, DURATION, isPostgres, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, SERVICE_ENV, serviceEnvOption, storeKind, writeResults } from './options.js'
 import { load, median, medianRun, SCENARIO_RECEIVERS, scenarios, type Run, type Scenario } from './scenarios.js'
 import { preloadRows, readMetrics, receiversFor, registerDevices, startService, stop, type Proc } from './services.js'
 import { analyze, ANALYZED, buildCheckout, checkout, describe, postgresDatabase, sqliteDatabase, type Checkout, type Side } from './sides.js'
@@ -184,7 +184,7 @@ export async function compare (baselineDir: string): Promise<void> {
 
   const command = `npm run bench -- --baseline ${baselineDir} --scenarios ${SCENARIO_LIST} --rows ${args.rows} ` +
     `--duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}` + (baselineNode === undefined ? '' : ` --baseline-node ${baselineNode}`) +
-    (args['service-env'] === undefined ? '' : ` --service-env ${args['service-env']}`)
+    serviceEnvOption()
   const markdown = `Baseline: ${describe(sides[0].checkout)} on node ${nodeVersion(baselineNode)}. ` +
     `Current: ${describe(sides[1].checkout)} on node ${process.version}.\n\n` +
     `Store: ${storeKind}, a database of its own for each service, preloaded alike; ${ANALYZED}. Machine: ${machine}. ` +

@@ -2,7 +2,7 @@
 // issue's goal (store, batch and ack with events at least 0.8 of without); then the feed read on the EVENTS=on side: a
 // consumer that follows next_cursor from the oldest event kept, in pages of 1,000, as a webhook deliverer or an
 // analytics job catching up would.
-import { args, CONNECTIONS, DURATION, isPostgres, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, SCENARIO_LIST, storeKind, writeResults } from './options.js'
+import { args, CONNECTIONS, DURATION, isPostgres, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, SCENARIO_LIST, serviceEnvOption, storeKind, writeResults } from './options.js'
 import { compareRows, fixed, sideOnRunStore, type Comparison, type Running } from './compare.js'
 import { median, type Scenario } from './scenarios.js'
 import { ANALYZED, checkout, describe, type Side } from './sides.js'
@@ -81,7 +81,7 @@ export async function compareEvents (): Promise<void> {
   for (const rows of ROW_COUNTS) results.push(...await compareRows(rows, sides, afterScenario))
 
   const command = `${isPostgres ? 'DATABASE_URL=postgres://... ' : ''}npm run bench -- --events --scenarios ${SCENARIO_LIST} ` +
-    `--rows ${args.rows} --duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}${args.profile === true ? '' : ' --no-profile'}`
+    `--rows ${args.rows} --duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}${args.profile === true ? '' : ' --no-profile'}${serviceEnvOption()}`
   const verdict = results.filter((r) => GOAL_SCENARIOS.includes(r.scenario)).map((r) =>
     `- ${r.scenario}, rows ${r.rows}: EVENTS=on over off ${fixed(r.ratio, 2)} (${range(r.ratios)}): goal ${GOAL} met in this run: ` +
     `${r.ratio >= GOAL ? (r.ratioMin >= GOAL ? 'yes' : 'yes, not in every round') : 'no'}.`).join('\n')

@@ -33,7 +33,7 @@ export const { values: args } = parseArgs({
     // while the other runs b, alternating in each round (bench/versus.ts): for example ack:recall, recall against an ack
     // of one message side by side. Writes versus.* (versus-postgres.*).
     versus: { type: 'string' },
-    // --service-env KEY=VALUE,...: configuration for the services of the default run, --baseline, --stores, --devices and
+    // --service-env KEY=VALUE,...: configuration for the services of the default run, --baseline, --stores, --devices, --versus and
     // --events, beyond the benchmark's own (for example EVENTS=on, to compare two checkouts with events recorded); a
     // side's own (--events) goes over it.
     'service-env': { type: 'string' },
@@ -95,6 +95,9 @@ export const SERVICE_ENV: Record<string, string> = Object.fromEntries((args['ser
   if (at <= 0) throw new Error(`--service-env ${pair}: KEY=VALUE`)
   return [pair.slice(0, at), pair.slice(at + 1)]
 }))
+
+/** --service-env as it was given, for a results file's command line ('' when not given). */
+export const serviceEnvOption = (): string => args['service-env'] === undefined ? '' : ` --service-env ${args['service-env']}`
 
 /** --devices: devices per receiver, 1 to 10; undefined when not given. */
 export function devicesOption (): number | undefined {

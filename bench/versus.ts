@@ -2,7 +2,7 @@
 // b, which goes first alternating in each round: two kinds of request compared side by side, as a goal that sets one
 // against the other asks (issue 29: a recall at least as fast as an ack of one message, `--versus ack:recall`; stores
 // with a collapse key at least 0.7 of plain stores, `--versus store:store-collapse`).
-import { args, CONNECTIONS, DURATION, isPostgres, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, storeKind, writeResults } from './options.js'
+import { args, CONNECTIONS, DURATION, isPostgres, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, serviceEnvOption, storeKind, writeResults } from './options.js'
 import { compareRows, fixed, sideOnRunStore, type Comparison } from './compare.js'
 import { ANALYZED, checkout, describe, type Side } from './sides.js'
 import { range, sideBySideTable } from './stores.js'
@@ -33,7 +33,7 @@ export async function compareVersus (): Promise<void> {
 
   const where = isPostgres ? `PostgreSQL: a fresh database of each side on ${new URL(POSTGRES_URL).host}, dropped at the end` : 'SQLite: a fresh file of each side in a temporary directory (the service\'s defaults)'
   const command = `${isPostgres ? 'DATABASE_URL=postgres://... ' : ''}npm run bench -- --versus ${String(args.versus)} --rows ${args.rows} ` +
-    `--duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}`
+    `--duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}${serviceEnvOption()}`
   const verdict = named.map((r) => {
     const goal = goalOf(r.scenario)
     return `- ${r.scenario}, rows ${r.rows}: ${fixed(r.ratio, 2)} (${range(r.ratios)})` +

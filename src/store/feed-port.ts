@@ -26,8 +26,8 @@ export interface FeedStore {
   /** Deletes at most limit events recorded at or before `before`; answers how many. */
   purgeEvents (before: number, limit: number): Promise<number>
   /**
-   * The sweep's upkeep of what finds a receiver's events for its erasure, in batches of `limit` until it has caught up
-   * with what was recorded; answers how many events it went through (0 for a store whose index is kept by each write).
+   * The sweep's upkeep of what finds a receiver's events for its erasure, in batches of `limit` (or more, where the
+   * store's own batch is larger) until it has caught up with what was recorded; answers how many events it went through (0 for a store whose index is kept by each write).
    */
   indexEvents (limit: number): Promise<number>
   /**

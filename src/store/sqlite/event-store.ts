@@ -6,6 +6,14 @@ import { one, value, type Statements } from './statements.js'
 
 type Run = <T>(work: () => T) => Promise<T>
 
+/**
+ * The fewest events the sweep lists in one transaction. A batch's entries go into event_receivers sorted by receiver,
+ * and each page of it they touch is written to the WAL whole at the COMMIT: the more events a transaction lists, the
+ * more entries share each page written. Measured with EVENTS=on against off, the batch scenario (100 receivers):
+ * 0.71 of off with 500 a transaction (SWEEP_BATCH_SIZE's default), 0.90 with 5,000.
+ */
+const LISTING_BATCH = 5000
+
 export function eventMethods (s: Statements, write: Run, read: Run): Pick<Store, 'events' | 'eventCursorKey' | 'purgeEvents' | 'indexEvents'> {
   return {
     events: (after, limit) => read(() => {
@@ -24,19 +32,20 @@ export function eventMethods (s: Statements, write: Run, read: Run): Pick<Store,
       return ids.length
     }),
 
-    // Each batch in a transaction of its own.
+    // Each batch in a transaction of its own, of at least LISTING_BATCH events.
     async indexEvents (limit) {
+      const size = Math.max(limit, LISTING_BATCH)
       let listed = 0
       for (;;) {
         const batch = await write(() => {
-          const upTo = value(s.nextToList, limit)
+          const upTo = value(s.nextToList, size)
           if (upTo === null) return 0
           const { changes } = s.listEvents.run(upTo)
           s.noteListed.run(upTo)
           return changes
         })
         listed += batch
-        if (batch < limit) return listed
+        if (batch < size) return listed
       }
     }
   }
