@@ -3,7 +3,7 @@
 import { applyRemoval } from './summary-rows.js'
 import { lockAndPurge, savePurged } from './expiry.js'
 import { DomainError, domainErrors } from './errors.js'
-import type { Device, RecallResult, RecallState } from './model.js'
+import type { Device, PendingMessage, RecallResult, RecallState, RemovedMessage } from './model.js'
 import { RECEIVER_READER, bitOf, readerList } from './readers.js'
 import { createWriteQueue } from './write-queue.js'
 import { groupBy } from '../lib/group-by.js'
@@ -39,6 +39,10 @@ export function answerOf (msgId: string, readers: number, storedAt: number, devi
   const state: RecallState = recalledFrom.length === 0 ? 'delivered' : deliveredTo.length === 0 ? 'recalled' : 'partly_delivered'
   return { msgId, state, recalledFrom, deliveredTo }
 }
+
+/** A pending message withdrawn whole: it leaves every reader it had. */
+export const withdrawnOf = ({ receiverUid, seq, senderUid, msgId, expiresAt, readers }: RemovedMessage | PendingMessage): RemovedMessage =>
+  ({ receiverUid, seq, senderUid, msgId, expiresAt, readers, remaining: 0 })
 
 /** The answer as a tombstone keeps it. */
 export const keptAnswer = ({ state, recalledFrom, deliveredTo }: RecallResult): string =>
@@ -90,7 +94,7 @@ export function createRecall ({ store, rules, clock, write }: DomainContext) {
           answer = kept === null ? answerOf(msgId, 0, message.storedAt, devices) : fromKept(msgId, kept)
         } else {
           answer = answerOf(msgId, target.pending.readers, message.storedAt, devices)
-          withdrawals.push({ receiverUid, seq: message.seq, recall: keptAnswer(answer) })
+          withdrawals.push({ message: withdrawnOf(target.pending), recall: keptAnswer(answer) })
         }
         answers.set(key, answer)
         return answer

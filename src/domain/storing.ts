@@ -10,7 +10,7 @@ import { readerList, readersOf } from './readers.js'
 import type { Waiters } from './waiting.js'
 import { createWriteQueue } from './write-queue.js'
 import { secondsToMillis, tombstoneUntil, type DomainContext, type Tally } from './context.js'
-import { answerOf, keptAnswer } from './recall.js'
+import { answerOf, keptAnswer, withdrawnOf } from './recall.js'
 
 // At most this many messages share one transaction (one full request of the batch endpoint), which bounds how long it holds the event loop.
 const GROUP_COMMIT_MAX_ITEMS = 500
@@ -80,7 +80,7 @@ async function supersede (
     const stored = state.pending.get(messageKey)
     state.pending.delete(messageKey)
     if (stored !== undefined && purgeAt !== null) state.tombstones.set(messageKey, { message: stored, purgeAt })
-    state.withdrawals.push({ receiverUid, seq: message.seq, recall: keptAnswer(answerOf(message.msgId, message.readers, message.storedAt, devices)) })
+    state.withdrawals.push({ message: withdrawnOf(message), recall: keptAnswer(answerOf(message.msgId, message.readers, message.storedAt, devices)) })
     tally.superseded++
   }
   tally.events.withdrawn('message.superseded', replaced, now)

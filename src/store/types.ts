@@ -49,10 +49,12 @@ export interface Collapsible extends RemovedMessage {
   storedAt: number
 }
 
-/** A pending message to delete for every reader it has left, and what its tombstone keeps of why (tombstones.recall). */
+/**
+ * A pending message to delete for every reader it has left, as the transaction read it under its receiver's lock (so
+ * that a store may answer it without reading it again), and what its tombstone keeps of why (tombstones.recall).
+ */
 export interface Withdrawal {
-  receiverUid: string
-  seq: number
+  message: RemovedMessage
   /** The recall's answer, as JSON, that a recall of this message answers again. */
   recall: string
 }
@@ -142,7 +144,9 @@ export interface StoreTx {
   findCollapsible (keys: readonly CollapseKey[]): Promise<Collapsible[]>
   /**
    * Deletes these pending messages for every reader they have left, keeping them as tombstones (with their recall) until
-   * `tombstoneUntil` unless it is null; answers those it deleted (readers: all they had; remaining: 0).
+   * `tombstoneUntil` unless it is null; answers them (readers: all they had; remaining: 0). A store may send the
+   * deletion with its next statement or its COMMIT (PostgreSQL's write-back), unless a message is among what it has yet
+   * to send.
    */
   withdraw (withdrawals: readonly Withdrawal[], now: number, tombstoneUntil: number | null): Promise<RemovedMessage[]>
   /**

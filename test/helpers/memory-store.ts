@@ -166,7 +166,7 @@ export function createMemoryStore (): MemoryStore {
     },
     async withdraw (withdrawals, now, tombstoneUntil) {
       const removed: RemovedMessage[] = []
-      for (const { receiverUid, seq, recall } of withdrawals) {
+      for (const { message: { receiverUid, seq }, recall } of withdrawals) {
         const message = state.messages.find((m) => m.receiverUid === receiverUid && m.seq === seq)
         if (message === undefined) continue
         state.messages = state.messages.filter((m) => m !== message)

@@ -48,7 +48,7 @@ export const CITUS = {
   /** The tombstones of withdrawn messages deleted by withdrawOnCitus, as VALUES, each with its withdrawal's recall. */
   withdrawnTombstones (deleted: ReadonlyArray<Record<string, unknown>>, withdrawals: readonly Withdrawal[], now: number, tombstoneUntil: number): { sql: Sql, values: unknown[] } | undefined {
     if (deleted.length === 0) return undefined
-    const recalls = new Map(withdrawals.map(({ receiverUid, seq, recall }) => [mapKey(receiverUid, seq), recall]))
+    const recalls = new Map(withdrawals.map(({ message, recall }) => [mapKey(message.receiverUid, message.seq), recall]))
     const p = params()
     const rows = deleted.map((row) => {
       const values = [...TOMBSTONE.map(({ name }) => name === 'acked_at' ? now : name === 'purge_at' ? tombstoneUntil : row[name]), recalls.get(mapKey(String(row.receiver_uid), Number(row.seq))) ?? null]

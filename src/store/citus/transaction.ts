@@ -52,11 +52,13 @@ export function createCitusStatements ({ shardOf, direct: held }: CitusShards): 
       const parts = [...groupBy(acks, (ack) => shardOf(ack.receiverUid)).values()]
       return { statements: parts.map((part) => ({ sql: CITUS_SQL.removeAckedOnCitus, values: [...ackArrays(part), now] })), returnsTombstones: true }
     },
+    // Withdrawals are sent at once: a transaction may leave its shard's tables for Citus's shapes before its write-back.
+    defersWithdrawals: false,
     writeBack: (unsent) => shapesFor(receiversOf(unsent)) === 'plain' ? plain.writeBack(unsent) : CITUS.writeBack(rowsOf(unsent)),
     withdraw (withdrawals, now, tombstoneUntil) {
-      if (shapesFor(withdrawals.map((withdrawal) => withdrawal.receiverUid)) === 'plain') return plain.withdraw(withdrawals, now, tombstoneUntil)
+      if (shapesFor(withdrawals.map(({ message }) => message.receiverUid)) === 'plain') return plain.withdraw(withdrawals, now, tombstoneUntil)
       return {
-        statement: { sql: CITUS_SQL.withdrawOnCitus, values: [withdrawals.map((w) => w.receiverUid), withdrawals.map((w) => w.seq)] },
+        statement: { sql: CITUS_SQL.withdrawOnCitus, values: [withdrawals.map(({ message }) => message.receiverUid), withdrawals.map(({ message }) => message.seq)] },
         tombstones: (deleted) => tombstoneUntil === null ? undefined : CITUS.withdrawnTombstones(deleted, withdrawals, now, tombstoneUntil)
       }
     }

@@ -68,6 +68,7 @@ export const SQL = {
   // is in two of them (transaction.ts keeps the last write of each), so the parts, which see one snapshot, never touch
   // the same row.
   writeBack: writeBackSql(),
+  writeBackWithdrawing: writeBackSql(true),
   findDevices: sql('find_devices', `SELECT ${DEVICES} FROM devices WHERE receiver_uid = ANY($1::text[])`),
   insertDevice: sql('insert_device', `INSERT INTO devices (${DEVICES}) VALUES ($1, $2, $3, $4, $5)`),
   removeDevice: sql('remove_device',

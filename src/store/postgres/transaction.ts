@@ -45,7 +45,7 @@ export function createTx (q: Queries, statements: TxStatements = plainStatements
   const announced = new Set<string>()
   const flush = async (): Promise<void> => {
     if (unsent.messages.length === 0 && unsent.summaryRows.size === 0 && unsent.receivers.size === 0 && unsent.touched.size === 0 &&
-      unsent.tombstones.length === 0) return
+      unsent.tombstones.length === 0 && unsent.withdrawals.length === 0) return
     const writes = statements.writeBack(unsent)
     unsent = nothingUnsent()
     for (const { sql, values } of writes) await q.rows(sql, values)
@@ -185,8 +185,15 @@ export function createTx (q: Queries, statements: TxStatements = plainStatements
       return found.map((row) => ({ ...toRemovedMessage(row), collapseKey: String(row.collapse_key), storedAt: toNumber(row.stored_at) }))
     },
 
+    // Sent with the write-back where the statements allow it and none of the messages is still unsent (a group that
+    // replaces a message it has just stored deletes it after its insert); else at once.
     async withdraw (withdrawals, now, tombstoneUntil) {
       if (withdrawals.length === 0) return []
+      const unsentSeqs = new Set(unsent.messages.map((message) => mapKey(message.receiverUid, message.seq)))
+      if (statements.defersWithdrawals && !withdrawals.some(({ message }) => unsentSeqs.has(mapKey(message.receiverUid, message.seq)))) {
+        for (const withdrawal of withdrawals) unsent.withdrawals.push({ withdrawal, now, tombstoneUntil })
+        return withdrawals.map(({ message }) => message)
+      }
       const { statement, tombstones } = statements.withdraw(withdrawals, now, tombstoneUntil)
       const deleted = await rows(statement.sql, statement.values)
       const write = tombstones?.(deleted)

@@ -40,13 +40,16 @@ export interface Unsent {
   touched: Map<string, readonly [receiverUid: string, slot: number, at: number]>
   /** The tombstones of what a removeAcked that answers them deleted (the plain one writes them itself). */
   tombstones: unknown[][]
+  /** Messages withdrawn (TxStatements.defersWithdrawals): each with when, and until when its tombstone stays (none when null). */
+  withdrawals: Array<{ withdrawal: Withdrawal, now: number, tombstoneUntil: number | null }>
 }
 
-export const nothingUnsent = (): Unsent => ({ messages: [], summaryRows: new Map(), receivers: new Map(), touched: new Map(), tombstones: [] })
+export const nothingUnsent = (): Unsent => ({ messages: [], summaryRows: new Map(), receivers: new Map(), touched: new Map(), tombstones: [], withdrawals: [] })
 
 /** The receivers of what is unsent. */
-export function * receiversOf ({ messages, summaryRows, receivers, touched }: Unsent): Generator<string> {
+export function * receiversOf ({ messages, summaryRows, receivers, touched, withdrawals }: Unsent): Generator<string> {
   for (const message of messages) yield message.receiverUid
+  for (const { withdrawal } of withdrawals) yield withdrawal.message.receiverUid
   for (const write of summaryRows.values()) yield 'save' in write ? write.save.receiverUid : write.delete[0]
   yield * receivers.keys()
   for (const [receiverUid] of touched.values()) yield receiverUid
@@ -97,6 +100,8 @@ export interface TxStatements {
    * the deleted rows whole and a second, made from them, that writes their tombstones.
    */
   withdraw (withdrawals: readonly Withdrawal[], now: number, tombstoneUntil: number | null): { statement: Statement, tombstones?: (deleted: ReadonlyArray<Record<string, unknown>>) => Statement | undefined }
+  /** Whether withdrawals may wait for the write-back (Unsent.withdrawals), instead of `withdraw`'s statements at once. */
+  readonly defersWithdrawals: boolean
 }
 
 /** The plain statements, each as `named` names it (by default as it is). */
@@ -106,15 +111,16 @@ export function plainStatements (named: (sql: Sql) => Sql = (sql) => sql): TxSta
     lockReceivers: (receiverUids) => ({ sql: named(SQL.lockReceivers), values: [receiverUids] }),
     removeAcked: (acks, now, tombstoneUntil) => ({ statements: [{ sql: named(SQL.removeAcked), values: [...ackArrays(acks), now, tombstoneUntil] }], returnsTombstones: false }),
     withdraw: (withdrawals, now, tombstoneUntil) => ({
-      statement: { sql: named(SQL.withdraw), values: [...columns(withdrawals.map(({ receiverUid, seq, recall }) => [receiverUid, seq, recall]), 3), now, tombstoneUntil] }
+      statement: { sql: named(SQL.withdraw), values: [...columns(withdrawals.map(({ message, recall }) => [message.receiverUid, message.seq, recall]), 3), now, tombstoneUntil] }
     }),
+    defersWithdrawals: true,
     writeBack (unsent) {
       const rows = rowsOf(unsent)
-      return [{
-        sql: named(SQL.writeBack),
-        values: [...columns(rows.messages, PENDING.length), ...columns(rows.saved, SUMMARY_ROW.length), ...rows.deleted,
-          ...columns(rows.receivers, RECEIVER.length), ...rows.touched]
-      }]
+      const values = [...columns(rows.messages, PENDING.length), ...columns(rows.saved, SUMMARY_ROW.length), ...rows.deleted,
+        ...columns(rows.receivers, RECEIVER.length), ...rows.touched]
+      if (unsent.withdrawals.length === 0) return [{ sql: named(SQL.writeBack), values }]
+      const withdrawn = unsent.withdrawals.map(({ withdrawal: { message, recall }, now, tombstoneUntil }) => [message.receiverUid, message.seq, recall, now, tombstoneUntil])
+      return [{ sql: named(SQL.writeBackWithdrawing), values: [...values, ...columns(withdrawn, 5)] }]
     }
   }
 }

@@ -98,7 +98,6 @@ export function prepareStatements (db: Database, counts: { statements: number })
     findWithReaders: p(`SELECT ${names(PENDING)} FROM messages WHERE receiver_uid = ? AND msg_id = ?`),
     findTombstoneForRecall: p(`SELECT ${MESSAGE_COLUMNS}, recall FROM tombstones WHERE receiver_uid = ? AND msg_id = ?`),
     tombstoneWithdrawn: p(`INSERT INTO tombstones (${MESSAGE_COLUMNS}, acked_at, purge_at, recall) SELECT ${MESSAGE_COLUMNS}, ?, ?, ? FROM messages WHERE receiver_uid = ? AND seq = ?`),
-    withdraw: p(`DELETE FROM messages WHERE receiver_uid = ? AND seq = ? RETURNING ${REMOVED_COLUMNS}`),
     eraseMessages: p('DELETE FROM messages WHERE receiver_uid = ?'),
     eraseTombstones: p('DELETE FROM tombstones WHERE receiver_uid = ?'),
     eraseDevices: p('DELETE FROM devices WHERE receiver_uid = ?'),

@@ -154,13 +154,11 @@ export function createSqliteTx (s: Statements): StoreTx {
         .map((row) => ({ ...toRemovedMessage(row), collapseKey: String(row.collapse_key), storedAt: toNumber(row.stored_at) }))
     },
     async withdraw (withdrawals, now, tombstoneUntil) {
-      const removed: RemovedMessage[] = []
-      for (const { receiverUid, seq, recall } of withdrawals) {
+      for (const { message: { receiverUid, seq }, recall } of withdrawals) {
         if (tombstoneUntil !== null) s.tombstoneWithdrawn.run(now, tombstoneUntil, recall, receiverUid, seq)
-        const row = one(s.withdraw, receiverUid, seq)
-        if (row !== undefined) removed.push(toRemovedMessage(row))
+        s.deleteMessage.run(receiverUid, seq)
       }
-      return removed
+      return withdrawals.map(({ message }) => message)
     },
     async findForRecalls (targets) {
       const found = targets.map(({ receiverUid, msgId }): RecallTarget => {
