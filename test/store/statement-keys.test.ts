@@ -220,9 +220,12 @@ async function driveEveryEndpoint (t: Test, { call, clock, app }: TestApp, befor
   await expect(200, { method: 'POST', url: '/v1/receivers/r-2/acks', payload: { device_id: 'phone', up_to_seq: 10 } })
   await expect(204, { method: 'DELETE', url: '/v1/receivers/r-2/devices/browser' })
 
-  // v1.2: a store with a collapse key reads what it replaces, the next one replaces it; a recall; an erasure.
+  // v1.2: a store with a collapse key reads what it replaces, the next one replaces it (its withdrawal in the
+  // write-back); a batch whose second item replaces the first, not yet written (withdrawn at once); a recall; an erasure.
   await expect(201, store({ receiver_uid: 'kim', msg_id: 'k-1', collapse_key: 'typing' }))
   await expect(201, store({ receiver_uid: 'kim', msg_id: 'k-2', collapse_key: 'typing' }))
+  const typing = ['k-b1', 'k-b2'].map((msgId) => newMessage({ receiver_uid: 'kim', msg_id: msgId, collapse_key: 'read', content: msgId }))
+  await expect(200, { method: 'POST', url: '/v1/messages/batch', payload: { messages: typing } })
   await expect(201, store({ receiver_uid: 'kim', msg_id: 'k-3' }))
   await expect(200, { method: 'POST', url: '/v1/receivers/kim/messages/k-3/recall', payload: { sender_uid: 'alice' } })
   await expect(200, { method: 'DELETE', url: '/v1/receivers/r-0', headers: AUTH.operator })
