@@ -1,6 +1,6 @@
 // The two sides of a side-by-side run: a label, the checkout whose service runs, and how its database is made and dropped.
 import { execFileSync } from 'node:child_process'
-import { existsSync, lstatSync, symlinkSync } from 'node:fs'
+import { existsSync, lstatSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import pg from 'pg'
 import { citusWorkers, createCitusDatabase } from '../test/helpers/citus.js'
@@ -31,15 +31,24 @@ export const describe = (c: Checkout): string => `${c.dir} at ${c.commit}${c.unc
 
 const exists = (path: string): boolean => { try { lstatSync(path); return true } catch { return false } }
 
-/** Builds a checkout's dist/ if it has none, with its own node_modules or, lacking them, a link to this checkout's. */
+/**
+ * Builds the baseline checkout's dist/ unless this function built it already at the checkout's HEAD (its stamp,
+ * dist/.bench-built-at): a dist/ built at another commit (the checkout moved since) or by hand, or a checkout with
+ * uncommitted changes, is built again, so that the baseline runs the code of the commit it names. With its own
+ * node_modules or, lacking them, a link to this checkout's.
+ */
 export function buildCheckout (dir: string): void {
-  if (existsSync(join(dir, 'dist/src/server.js'))) return
+  const { commit, uncommittedChanges } = checkout(dir)
+  const stamp = join(dir, 'dist', '.bench-built-at')
+  const builtAt = existsSync(stamp) ? readFileSync(stamp, 'utf8').trim() : undefined
+  if (!uncommittedChanges && builtAt === commit && existsSync(join(dir, 'dist/src/server.js'))) return
   if (!exists(join(dir, 'node_modules'))) {
     symlinkSync(resolve('node_modules'), join(dir, 'node_modules'), 'dir')
     process.stderr.write(`${dir}: ${join(dir, 'node_modules')} now links to ${resolve('node_modules')}\n`)
   }
-  process.stderr.write(`${dir}: building ${join(dir, 'dist')} (npx tsc -p tsconfig.build.json)\n`)
+  process.stderr.write(`${dir}: building ${join(dir, 'dist')} at ${commit}${uncommittedChanges ? ' with uncommitted changes' : ''} (npx tsc -p tsconfig.build.json)\n`)
   execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: dir, stdio: 'inherit' })
+  if (!uncommittedChanges) writeFileSync(stamp, `${commit}\n`)
 }
 
 /** A SQLite file named after the label in the run's directory (or `sqlite::memory:` kept as it is). */
