@@ -103,7 +103,8 @@ export function createRecall ({ store, rules, clock, write }: DomainContext) {
         await savePurged(tx, locked)
         return results
       }
-      const removed = await tx.withdraw(withdrawals, now, tombstoneUntil(rules, now))
+      await tx.withdraw(withdrawals, now, tombstoneUntil(rules, now))
+      const removed = withdrawals.map(({ message }) => message)
       // Neither an ack nor a loss: the lost counts stay as they were.
       await applyRemoval(tx, receivers, removed, 'withdrawn', { known: found.summaryRows })
       await tx.saveReceivers([...receivers.values()])

@@ -157,6 +157,9 @@ export function eventFromValues (values: readonly unknown[], position: string): 
   }
 }
 
+/** An event's devices as its `devices` column keeps them (JSON text; eventFromValues reads it back). */
+export const devicesText = (devices: readonly string[] | null): string | null => devices === null ? null : JSON.stringify(devices)
+
 /**
  * The rows of SQL.findForRecalls (each a 'pending', a 'tombstone' or a summary 'row' part) as one RecallTarget per
  * target, in the targets' order, and the summary rows. Pending comes first: a tombstone is the answer only for a

@@ -144,11 +144,11 @@ export interface StoreTx {
   findCollapsible (keys: readonly CollapseKey[]): Promise<Collapsible[]>
   /**
    * Deletes these pending messages for every reader they have left, keeping them as tombstones (with their recall) until
-   * `tombstoneUntil` unless it is null; answers them (readers: all they had; remaining: 0). A store may send the
-   * deletion with its next statement or its COMMIT (PostgreSQL's write-back), unless a message is among what it has yet
-   * to send.
+   * `tombstoneUntil` unless it is null. The withdrawals name what goes (their messages, read under the receivers' lock):
+   * nothing is answered. A store may send the deletion with its next statement or its COMMIT (PostgreSQL's write-back),
+   * unless a message is among what it has yet to send.
    */
-  withdraw (withdrawals: readonly Withdrawal[], now: number, tombstoneUntil: number | null): Promise<RemovedMessage[]>
+  withdraw (withdrawals: readonly Withdrawal[], now: number, tombstoneUntil: number | null): Promise<void>
   /**
    * For each target, the message with this id of its receiver, pending (with its readers) or as a tombstone, whatever
    * its expiry; and the summary rows of the pending ones' senders.

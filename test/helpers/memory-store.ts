@@ -165,17 +165,14 @@ export function createMemoryStore (): MemoryStore {
         .map((m) => ({ ...removedOf(m, m.readers, 0), collapseKey: m.collapseKey ?? '', storedAt: m.storedAt }))
     },
     async withdraw (withdrawals, now, tombstoneUntil) {
-      const removed: RemovedMessage[] = []
       for (const { message: { receiverUid, seq }, recall } of withdrawals) {
         const message = state.messages.find((m) => m.receiverUid === receiverUid && m.seq === seq)
         if (message === undefined) continue
         state.messages = state.messages.filter((m) => m !== message)
-        removed.push(removedOf(message, message.readers, 0))
         if (tombstoneUntil === null) continue
         state.tombstones.push({ message: stored(message), purgeAt: tombstoneUntil })
         state.recalls.set(mapKey(receiverUid, message.msgId), recall)
       }
-      return removed
     },
     async findForRecalls (targets) {
       const found = targets.map(({ receiverUid, msgId }): RecallTarget => {

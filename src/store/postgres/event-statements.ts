@@ -9,6 +9,7 @@
 // though (xid, pos) order is not exactly the order of the commits. The price: an event is served once its own
 // transaction and every older one still running have ended (any transaction of the cluster that holds an xid).
 import type { EventRecord } from '../../domain/events.js'
+import { devicesText } from '../row-mapper.js'
 import { params } from './params.js'
 import { sql, type Sql } from './sql-parts.js'
 
@@ -24,7 +25,7 @@ const EVENT_INPUT: ReadonlyArray<readonly [name: string, type: string, pick: (re
   ['reader', 'integer', (r) => r.reader], ['device_id', 'text', (r) => r.deviceId], ['sender_uid', 'text', (r) => r.senderUid],
   ['msg_id', 'text', (r) => r.msgId], ['seq', 'bigint', (r) => r.seq], ['msg_type', 'integer', (r) => r.msgType],
   ['content_preview', 'text', (r) => r.contentPreview], ['readers', 'integer', (r) => r.readers], ['later', 'integer', (r) => r.later],
-  ['known_pending', 'integer', (r) => r.pendingCount], ['known_devices', 'text', (r) => r.devices === null ? null : JSON.stringify(r.devices)]
+  ['known_pending', 'integer', (r) => r.pendingCount], ['known_devices', 'text', (r) => devicesText(r.devices)]
 ]
 
 /**

@@ -112,13 +112,13 @@ export const SQL = {
     `SELECT ${REMOVED_COLUMNS}, collapse_key, stored_at FROM messages WHERE ${keyedBy('receiver_uid', '$1::text[]')} AND collapse_key IS NOT NULL ` +
     'AND (receiver_uid, sender_uid, collapse_key) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))'),
   // The messages ($1, $2) (receiver, seq) deleted for every reader, their tombstones written with $3, their recall, when
-  // $5, their purge time, is not NULL (acked at $4); answered as removed messages.
+  // $5, their purge time, is not NULL (acked at $4).
   withdraw: sql('withdraw',
     'WITH gone AS (DELETE FROM messages m USING unnest($1::text[], $2::bigint[], $3::text[]) AS k (receiver_uid, seq, recall) ' +
     `WHERE ${keyedBy('m.receiver_uid', '$1::text[]')} AND m.receiver_uid = k.receiver_uid AND m.seq = k.seq RETURNING ${names(PENDING, 'm')}, k.recall), ` +
     `kept AS (INSERT INTO tombstones (${TOMBSTONES}, recall) SELECT ${names(TOMBSTONE, undefined, { acked_at: '$4', purge_at: '$5::bigint' })}, recall ` +
     'FROM gone WHERE $5::bigint IS NOT NULL) ' +
-    `SELECT ${REMOVED_COLUMNS}, 0 AS remaining FROM gone`),
+    'SELECT 1'),
   // Recalls' messages under the pairs $1, $2 (receiver_uid, msg_id): pending (with their readers) and tombstones (with
   // the recall that made each, if one did); in the same statement, the summary rows of the pending ones' senders, every
   // reader's ('row', as they are: the receivers are locked), which the withdrawal corrects. One result: each part's

@@ -188,17 +188,16 @@ export function createTx (q: Queries, statements: TxStatements = plainStatements
     // Sent with the write-back where the statements allow it and none of the messages is still unsent (a group that
     // replaces a message it has just stored deletes it after its insert); else at once.
     async withdraw (withdrawals, now, tombstoneUntil) {
-      if (withdrawals.length === 0) return []
+      if (withdrawals.length === 0) return
       const unsentSeqs = new Set(unsent.messages.map((message) => mapKey(message.receiverUid, message.seq)))
       if (statements.defersWithdrawals && !withdrawals.some(({ message }) => unsentSeqs.has(mapKey(message.receiverUid, message.seq)))) {
         for (const withdrawal of withdrawals) unsent.withdrawals.push({ withdrawal, now, tombstoneUntil })
-        return withdrawals.map(({ message }) => message)
+        return
       }
       const { statement, tombstones } = statements.withdraw(withdrawals, now, tombstoneUntil)
       const deleted = await rows(statement.sql, statement.values)
       const write = tombstones?.(deleted)
       if (write !== undefined) await rows(write.sql, write.values)
-      return deleted.map(toRemovedMessage)
     },
 
     async findForRecalls (targets) {

@@ -1,6 +1,7 @@
 // The event feed's SQL on SQLite: one writer commits at a time, so the AUTOINCREMENT id is commit order.
 import type { Statement } from 'better-sqlite3'
 import type { EventRecord } from '../../domain/events.js'
+import { devicesText } from '../row-mapper.js'
 
 /** The columns the feed reads, in this order (eventFromValues). */
 export const EVENT_COLUMNS = 'id, type, occurred_at, receiver_uid, device_id, sender_uid, msg_id, seq, pending_count, msg_type, content_preview, devices'
@@ -15,14 +16,14 @@ export const givesAll = (r: EventRecord): boolean =>
 /** A record that gives all as insertGivenEvent's parameters, recorded at `now`. */
 export const eventValues = (r: EventRecord, now: number): unknown[] => [
   r.type, r.occurredAt, now, r.receiverUid, r.deviceId, r.senderUid, r.msgId, r.seq, r.pendingCount, r.msgType, r.contentPreview,
-  r.devices === null ? null : JSON.stringify(r.devices)
+  devicesText(r.devices)
 ]
 
 /** Any record as insertEvent's parameters, recorded at `now` (each `?` of it in turn: some values more than once). */
 export const eventLookupValues = (r: EventRecord, now: number): unknown[] => [
   r.type, r.occurredAt, now, r.receiverUid, r.deviceId, r.deviceId, r.reader, r.receiverUid, r.reader, r.senderUid, r.msgId, r.seq,
   r.pendingCount, r.reader, r.receiverUid, r.receiverUid, r.reader, r.later, r.msgType, r.contentPreview,
-  r.devices === null ? null : JSON.stringify(r.devices), r.readers, r.receiverUid, r.readers
+  devicesText(r.devices), r.readers, r.receiverUid, r.readers
 ]
 
 export function eventStatements (p: (sql: string) => Statement) {

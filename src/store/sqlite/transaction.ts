@@ -158,7 +158,6 @@ export function createSqliteTx (s: Statements): StoreTx {
         if (tombstoneUntil !== null) s.tombstoneWithdrawn.run(now, tombstoneUntil, recall, receiverUid, seq)
         s.deleteMessage.run(receiverUid, seq)
       }
-      return withdrawals.map(({ message }) => message)
     },
     async findForRecalls (targets) {
       const found = targets.map(({ receiverUid, msgId }): RecallTarget => {
