@@ -43,6 +43,10 @@ export interface EventRecord {
   devices: readonly string[] | null
 }
 
+/** Whether the record gives everything its event needs, so that the store writes it as it is, with no lookup. */
+export const givesAll = (r: EventRecord): boolean =>
+  r.pendingCount !== null && (r.deviceId !== null || r.reader <= 0) && (r.readers === null || r.devices !== null)
+
 /** A recorded event as the feed serves it; `position` is the store's own, opaque to everything above it. */
 export interface EventView {
   position: string

@@ -266,17 +266,26 @@ t.test('offline_messages_events_total counts each type once its transaction comm
   t.match(text, /^offline_messages_events_total\{type="message\.delivered"\} 1$/m)
 })
 
-t.test('with EVENTS=on, a store adds exactly one statement: the insert of its events', async (t) => {
+t.test('with EVENTS=on, a store adds one statement, the insert of its events, or on PostgreSQL none when they give all', async (t) => {
   const on = await buildTestApp(t, ON)
   const off = await buildTestApp(t)
-  const cost = async (test: TestApp, msgId: string): Promise<number> => {
+  const cost = async (test: TestApp, receiverUid: string, msgId: string): Promise<number> => {
     const before = test.app.store.statementCounts().statements
-    t.equal((await store(test, { receiver_uid: 'bob', msg_id: msgId })).statusCode, 201)
+    t.equal((await store(test, { receiver_uid: receiverUid, msg_id: msgId })).statusCode, 201)
     return test.app.store.statementCounts().statements - before
   }
-  await cost(on, 's-0')
-  await cost(off, 's-0')
-  t.equal(await cost(on, 's-1'), await cost(off, 's-1') + 1)
+  for (const test of [on, off]) {
+    await cost(test, 'bob', 's-0')
+    await test.call({ method: 'PUT', url: '/v1/receivers/dana/devices/phone' })
+    await cost(test, 'dana', 's-0')
+  }
+  // Without devices the domain knows each event's every field: PostgreSQL sends them with the write-back
+  // (SQL.writeBackEvents), SQLite inserts them one statement each.
+  t.equal(await cost(on, 'bob', 's-1'), await cost(off, 'bob', 's-1') + (TEST_STORE === 'postgres' ? 0 : 1), 'a receiver without devices')
+  // With one, the store names the stored message's devices: a statement of its own after the write-back, on both.
+  t.equal(await cost(on, 'dana', 's-1'), await cost(off, 'dana', 's-1') + 1, 'a receiver with a device')
+  const stored = (await all(on)).events.filter((event) => event.msg_id === 's-1')
+  t.strictSame(stored.map((event) => [event.receiver_uid, event.pending_count, event.devices]), [['bob', 2, []], ['dana', 2, ['phone']]])
 })
 
 t.test('an event keeps any text as it was given, and an event whose insert fails commits nothing of its change', async (t) => {

@@ -261,16 +261,20 @@ t.test('every statement of the request path names its receivers by receiver_uid'
     return
   }
   await loadModule()
-  const test = await buildTestApp(t, { MAX_PENDING_PER_RECEIVER: '4', OVERFLOW_POLICY: 'drop_oldest', DEDUP_WINDOW_SECONDS: '86400' })
+  const settings = { MAX_PENDING_PER_RECEIVER: '4', OVERFLOW_POLICY: 'drop_oldest', DEDUP_WINDOW_SECONDS: '86400' }
+  const test = await buildTestApp(t, settings)
+  const onCitus = test.app.store.writeLanes.laneOf !== undefined
+  // Again with EVENTS=on (refused on Citus): the write-backs that carry the transaction's events (SQL.writeBackEvents).
+  const withEvents = onCitus ? undefined : await buildTestApp(t, { ...settings, EVENTS: 'on' })
   const sent = recordStatements(t)
   await driveEveryEndpoint(t, test)
+  if (withEvents !== undefined) await driveEveryEndpoint(t, withEvents)
 
   // Against a Citus coordinator (TEST_CITUS_URL) a transaction that holds its shard sends SQL's statements on the
   // shard's tables (named after SQL's with the shard's id after it, its tables named as Citus names shards: each is
   // checked as the statement it comes from), after its opening (the lock and the placement check, no table of the
   // service's); one that does not sends Citus's shapes, which are not in SQL: each is checked by its text, as the next
   // test checks them on plain PostgreSQL.
-  const onCitus = test.app.store.writeLanes.laneOf !== undefined
   const named = new Map(Object.entries(SQL).map(([key, sql]) => [sql.name, key as keyof typeof SQL]))
   // The event feed's statements (the sweep's retention here) are on its own table, not distributed: EVENTS=on cannot
   // start on Citus.

@@ -54,6 +54,8 @@ export function createCitusStatements ({ shardOf, direct: held }: CitusShards): 
     },
     // Withdrawals are sent at once: a transaction may leave its shard's tables for Citus's shapes before its write-back.
     defersWithdrawals: false,
+    // EVENTS=on is refused on Citus (app.ts); were it not, its write-back's shapes would have to carry them.
+    carriesEvents: false,
     writeBack: (unsent) => shapesFor(receiversOf(unsent)) === 'plain' ? plain.writeBack(unsent) : CITUS.writeBack(rowsOf(unsent)),
     withdraw (withdrawals, now, tombstoneUntil) {
       if (shapesFor(withdrawals.map(({ message }) => message.receiverUid)) === 'plain') return plain.withdraw(withdrawals, now, tombstoneUntil)

@@ -10,7 +10,7 @@
 // transaction and every older one still running have ended (any transaction of the cluster that holds an xid).
 import type { EventRecord } from '../../domain/events.js'
 import { devicesText } from '../row-mapper.js'
-import { params } from './params.js'
+import { params, type Params } from './params.js'
 import { sql, type Sql } from './sql-parts.js'
 
 const FEED_COLUMNS = "e.xid::text || ':' || e.pos AS id, e.type, e.occurred_at, e.receiver_uid, e.device_id, e.sender_uid, e.msg_id, e.seq, " +
@@ -50,6 +50,29 @@ function insertEventsSql (): Sql {
     'WHERE d.receiver_uid = k.receiver_uid AND (k.readers & (1 << d.slot)) <> 0) END) ' +
     `FROM unnest(${input}) WITH ORDINALITY AS k (${EVENT_INPUT.map(([name]) => name).join(', ')}, i)`)
 }
+
+/** The columns of an event that gives all (givesAll), as insertGivenEvents's arrays, in this order (givenEventArrays binds them so). */
+const GIVEN_INPUT: ReadonlyArray<readonly [name: string, type: string, pick: (record: EventRecord) => unknown]> = [
+  ['type', 'text', (r) => r.type], ['occurred_at', 'bigint', (r) => r.occurredAt], ['receiver_uid', 'text', (r) => r.receiverUid],
+  ['device_id', 'text', (r) => r.deviceId], ['sender_uid', 'text', (r) => r.senderUid], ['msg_id', 'text', (r) => r.msgId],
+  ['seq', 'bigint', (r) => r.seq], ['pending_count', 'integer', (r) => r.pendingCount], ['msg_type', 'integer', (r) => r.msgType],
+  ['content_preview', 'text', (r) => r.contentPreview], ['devices', 'text', (r) => devicesText(r.devices)]
+]
+
+/**
+ * A transaction's events that all give all (givesAll), on the next parameters of `p`: nothing to read after the
+ * transaction's other writes, so they can go in the write-back's statement (SQL.writeBackEvents), whose parts see one
+ * snapshot, instead of a round trip of their own before the COMMIT.
+ */
+export function insertGivenEvents (p: Params): string {
+  const names = GIVEN_INPUT.map(([name]) => name).join(', ')
+  const input = GIVEN_INPUT.map(([, type]) => p.next(`${type}[]`)).join(', ')
+  return `INSERT INTO events (${names}, pos, recorded_at) SELECT k.*, ${p.next('bigint')} FROM unnest(${input}) WITH ORDINALITY AS k (${names}, pos)`
+}
+
+/** Records that all give all as insertGivenEvents's arrays, then the time they are recorded. */
+export const givenEventArrays = (records: readonly EventRecord[], now: number): unknown[] =>
+  [...GIVEN_INPUT.map(([, , pick]) => records.map(pick)), now]
 
 export const EVENT_SQL = {
   // All of a transaction's events in one statement, each at its position (the arrays' order). The device of a reader's

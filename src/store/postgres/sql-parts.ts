@@ -136,22 +136,25 @@ export function TOUCH_DEVICES (p: Params): string {
 /**
  * What a transaction wrote since its last statement, in one: new messages, summary rows upserted and deleted, receivers'
  * rows, devices' last acks; with `withdrawing`, then messages withdrawn (after the others' parameters: receivers, seqs,
- * recalls, and each one's acked_at and purge_at, a NULL purge_at for no tombstone), deleted and kept as tombstones.
- * Two statements, so that a write without withdrawals (every v1 request) sends the same text as before them.
+ * recalls, and each one's acked_at and purge_at, a NULL purge_at for no tombstone), deleted and kept as tombstones;
+ * with `events`, then the transaction's events, on the parameters after those (insertGivenEvents). A statement per
+ * combination, so that a write without withdrawals or events (every v1 request) sends the same text as before them.
  */
-export function writeBackSql (withdrawing = false): Sql {
+export function writeBackSql ({ withdrawing = false, events }: { withdrawing?: boolean, events?: (p: Params) => string } = {}): Sql {
   const p = params()
-  const parts = `WITH inserted AS (INSERT INTO messages (${names(PENDING)}) SELECT * FROM unnest(${arrays(p, PENDING)})), ` +
-    `saved AS (INSERT INTO conversations (${SUMMARY_ROWS}) SELECT * FROM unnest(${arrays(p, SUMMARY_ROW)}) ${UPSERT_SUMMARY_ROW}), ` +
-    `deleted AS (${DELETE_SUMMARY_ROWS(p)}), updated AS (${UPDATE_RECEIVERS(p)}), touched AS (${TOUCH_DEVICES(p)})`
-  if (!withdrawing) return sql('write_back', `${parts} SELECT 1`)
-  const receivers = p.next('text[]')
-  const withdrawn = `unnest(${receivers}, ${p.next('bigint[]')}, ${p.next('text[]')}, ${p.next('bigint[]')}, ${p.next('bigint[]')}) ` +
-    'AS k (receiver_uid, seq, recall, acked_at, purge_at)'
-  return sql('write_back_withdrawing', `${parts}, ` +
-    `gone AS (DELETE FROM messages m USING ${withdrawn} WHERE ${keyedBy('m.receiver_uid', receivers)} AND m.receiver_uid = k.receiver_uid ` +
-    `AND m.seq = k.seq RETURNING ${names(MESSAGE, 'm')}, k.recall, k.acked_at, k.purge_at), ` +
-    `kept AS (INSERT INTO tombstones (${TOMBSTONES}, recall) SELECT ${names(TOMBSTONE)}, recall FROM gone WHERE purge_at IS NOT NULL) SELECT 1`)
+  const parts = [`inserted AS (INSERT INTO messages (${names(PENDING)}) SELECT * FROM unnest(${arrays(p, PENDING)}))`,
+    `saved AS (INSERT INTO conversations (${SUMMARY_ROWS}) SELECT * FROM unnest(${arrays(p, SUMMARY_ROW)}) ${UPSERT_SUMMARY_ROW})`,
+    `deleted AS (${DELETE_SUMMARY_ROWS(p)})`, `updated AS (${UPDATE_RECEIVERS(p)})`, `touched AS (${TOUCH_DEVICES(p)})`]
+  if (withdrawing) {
+    const receivers = p.next('text[]')
+    const withdrawn = `unnest(${receivers}, ${p.next('bigint[]')}, ${p.next('text[]')}, ${p.next('bigint[]')}, ${p.next('bigint[]')}) ` +
+      'AS k (receiver_uid, seq, recall, acked_at, purge_at)'
+    parts.push(`gone AS (DELETE FROM messages m USING ${withdrawn} WHERE ${keyedBy('m.receiver_uid', receivers)} AND m.receiver_uid = k.receiver_uid ` +
+      `AND m.seq = k.seq RETURNING ${names(MESSAGE, 'm')}, k.recall, k.acked_at, k.purge_at)`,
+    `kept AS (INSERT INTO tombstones (${TOMBSTONES}, recall) SELECT ${names(TOMBSTONE)}, recall FROM gone WHERE purge_at IS NOT NULL)`)
+  }
+  if (events !== undefined) parts.push(`recorded AS (${events(p)})`)
+  return sql(['write_back', ...(withdrawing ? ['withdrawing'] : []), ...(events !== undefined ? ['events'] : [])].join('_'), `WITH ${parts.join(', ')} SELECT 1`)
 }
 
 // The message columns a tombstone keeps beyond a removed message's: what removeAckedSql's 'return' adds to each removed row.

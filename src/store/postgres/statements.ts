@@ -2,6 +2,7 @@
 // one stable text whatever the number of rows (many rows travel as arrays, through unnest).
 import { DEVICE, MESSAGE, PENDING, RECEIVER, REMOVED_MESSAGE_ROW, SUMMARY_ROW, TOMBSTONE, names, withoutReceiverUid } from '../columns.js'
 import { params } from './params.js'
+import { insertGivenEvents } from './event-statements.js'
 import {
   DEVICES, MESSAGES, NEXT_EXPIRY, READER_AND_ROW_LATER_NULLS, READER_AND_ROW_NULLS, RECEIVERS, REMOVED_COLUMNS, REMOVED_NULLS, ROW_STATE, SUMMARY_ROWS,
   TOMBSTONES, UPSERT_RECEIVER_ONTO_ITSELF, findForStoresSql, inPairs, keyedBy, nulls, pageSql, pairParams, readerBit, removeAckedSql, sql, summarySql, writeBackSql
@@ -68,7 +69,10 @@ export const SQL = {
   // is in two of them (transaction.ts keeps the last write of each), so the parts, which see one snapshot, never touch
   // the same row.
   writeBack: writeBackSql(),
-  writeBackWithdrawing: writeBackSql(true),
+  writeBackWithdrawing: writeBackSql({ withdrawing: true }),
+  // The same with the transaction's events (EVENTS=on), when each one gives all (insertGivenEvents): one round trip less.
+  writeBackEvents: writeBackSql({ events: insertGivenEvents }),
+  writeBackWithdrawingEvents: writeBackSql({ withdrawing: true, events: insertGivenEvents }),
   findDevices: sql('find_devices', `SELECT ${DEVICES} FROM devices WHERE receiver_uid = ANY($1::text[])`),
   insertDevice: sql('insert_device', `INSERT INTO devices (${DEVICES}) VALUES ($1, $2, $3, $4, $5)`),
   removeDevice: sql('remove_device',

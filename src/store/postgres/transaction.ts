@@ -7,7 +7,8 @@ import { bitOf } from '../../domain/readers.js'
 import type { Queries, Row } from './pool.js'
 import { SQL, type Sql } from './statements.js'
 import { EVENT_SQL, eventArrays } from './event-statements.js'
-import { columns, nothingUnsent, plainStatements, type TxStatements } from './tx-statements.js'
+import { columns, isEmpty, nothingUnsent, plainStatements, type TxStatements } from './tx-statements.js'
+import { givesAll } from '../../domain/events.js'
 import { mapKey } from '../../lib/map-key.js'
 import { deviceValues, toDevice, toNumber, toRecallsFound, toReceiverState, toRemovedMessage, toStoredMessage, toSummaryRow, toTombstone } from '../row-mapper.js'
 import { MESSAGE } from '../columns.js'
@@ -44,8 +45,7 @@ export function createTx (q: Queries, statements: TxStatements = plainStatements
   let unsent = nothingUnsent()
   const announced = new Set<string>()
   const flush = async (): Promise<void> => {
-    if (unsent.messages.length === 0 && unsent.summaryRows.size === 0 && unsent.receivers.size === 0 && unsent.touched.size === 0 &&
-      unsent.tombstones.length === 0 && unsent.withdrawals.length === 0) return
+    if (isEmpty(unsent)) return
     const writes = statements.writeBack(unsent)
     unsent = nothingUnsent()
     for (const { sql, values } of writes) await q.rows(sql, values)
@@ -212,7 +212,9 @@ export function createTx (q: Queries, statements: TxStatements = plainStatements
     },
 
     async insertEvents (records, now) {
-      await rows(EVENT_SQL.insertEvents, eventArrays(records, now))
+      // Each giving all, they go with the write-back before the COMMIT (one round trip less); else read what they lack now.
+      if (statements.carriesEvents && unsent.events === null && records.every(givesAll)) unsent.events = { records, now }
+      else await rows(EVENT_SQL.insertEvents, eventArrays(records, now))
     },
 
     async eraseEvents (receiverUid) {

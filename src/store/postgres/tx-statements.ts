@@ -6,6 +6,8 @@ import { DEVICE_ACK, PENDING, RECEIVER, SUMMARY_ROW, SUMMARY_ROW_KEY } from '../
 import { pendingMessageValues, receiverValues, summaryRowValues } from '../row-mapper.js'
 import type { SummaryRowKey, Withdrawal } from '../types.js'
 import { SQL, type Sql } from './statements.js'
+import { givenEventArrays } from './event-statements.js'
+import type { EventRecord } from '../../domain/events.js'
 
 /** A statement and its values. */
 export interface Statement { sql: Sql, values: unknown[] }
@@ -42,9 +44,17 @@ export interface Unsent {
   tombstones: unknown[][]
   /** Messages withdrawn (TxStatements.defersWithdrawals): each with when, and until when its tombstone stays (none when null). */
   withdrawals: Array<{ withdrawal: Withdrawal, now: number, tombstoneUntil: number | null }>
+  /** The transaction's events, each giving all (TxStatements.carriesEvents), and when they are recorded; null: none. */
+  events: { records: readonly EventRecord[], now: number } | null
 }
 
-export const nothingUnsent = (): Unsent => ({ messages: [], summaryRows: new Map(), receivers: new Map(), touched: new Map(), tombstones: [], withdrawals: [] })
+export const nothingUnsent = (): Unsent =>
+  ({ messages: [], summaryRows: new Map(), receivers: new Map(), touched: new Map(), tombstones: [], withdrawals: [], events: null })
+
+/** Whether nothing is unsent. */
+export const isEmpty = ({ messages, summaryRows, receivers, touched, tombstones, withdrawals, events }: Unsent): boolean =>
+  messages.length === 0 && summaryRows.size === 0 && receivers.size === 0 && touched.size === 0 && tombstones.length === 0 &&
+  withdrawals.length === 0 && events === null
 
 /** The receivers of what is unsent. */
 export function * receiversOf ({ messages, summaryRows, receivers, touched, withdrawals }: Unsent): Generator<string> {
@@ -102,6 +112,8 @@ export interface TxStatements {
   withdraw (withdrawals: readonly Withdrawal[], now: number, tombstoneUntil: number | null): { statement: Statement, tombstones?: (deleted: ReadonlyArray<Record<string, unknown>>) => Statement | undefined }
   /** Whether withdrawals may wait for the write-back (Unsent.withdrawals), instead of `withdraw`'s statements at once. */
   readonly defersWithdrawals: boolean
+  /** Whether events that give all may wait for the write-back (Unsent.events), instead of their own statement. */
+  readonly carriesEvents: boolean
 }
 
 /** The plain statements, each as `named` names it (by default as it is). */
@@ -114,13 +126,21 @@ export function plainStatements (named: (sql: Sql) => Sql = (sql) => sql): TxSta
       statement: { sql: named(SQL.withdraw), values: [...columns(withdrawals.map(({ message, recall }) => [message.receiverUid, message.seq, recall]), 3), now, tombstoneUntil] }
     }),
     defersWithdrawals: true,
+    carriesEvents: true,
     writeBack (unsent) {
       const rows = rowsOf(unsent)
-      const values = [...columns(rows.messages, PENDING.length), ...columns(rows.saved, SUMMARY_ROW.length), ...rows.deleted,
+      const values: unknown[] = [...columns(rows.messages, PENDING.length), ...columns(rows.saved, SUMMARY_ROW.length), ...rows.deleted,
         ...columns(rows.receivers, RECEIVER.length), ...rows.touched]
-      if (unsent.withdrawals.length === 0) return [{ sql: named(SQL.writeBack), values }]
-      const withdrawn = unsent.withdrawals.map(({ withdrawal: { message, recall }, now, tombstoneUntil }) => [message.receiverUid, message.seq, recall, now, tombstoneUntil])
-      return [{ sql: named(SQL.writeBackWithdrawing), values: [...values, ...columns(withdrawn, 5)] }]
+      const withdrawing = unsent.withdrawals.length > 0
+      if (withdrawing) {
+        const withdrawn = unsent.withdrawals.map(({ withdrawal: { message, recall }, now, tombstoneUntil }) => [message.receiverUid, message.seq, recall, now, tombstoneUntil])
+        values.push(...columns(withdrawn, 5))
+      }
+      if (unsent.events !== null) values.push(...givenEventArrays(unsent.events.records, unsent.events.now))
+      const sql = unsent.events === null
+        ? (withdrawing ? SQL.writeBackWithdrawing : SQL.writeBack)
+        : (withdrawing ? SQL.writeBackWithdrawingEvents : SQL.writeBackEvents)
+      return [{ sql: named(sql), values }]
     }
   }
 }

@@ -9,11 +9,7 @@ export const EVENT_COLUMNS = 'id, type, occurred_at, receiver_uid, device_id, se
 /** The columns an event is inserted into, in this order. */
 const INSERTED = 'type, occurred_at, recorded_at, receiver_uid, device_id, sender_uid, msg_id, seq, pending_count, msg_type, content_preview, devices'
 
-/** Whether the record gives everything the event needs: no lookup left for the store (eventValues). */
-export const givesAll = (r: EventRecord): boolean =>
-  r.pendingCount !== null && (r.deviceId !== null || r.reader <= 0) && (r.readers === null || r.devices !== null)
-
-/** A record that gives all as insertGivenEvent's parameters, recorded at `now`. */
+/** A record that gives all (givesAll) as insertGivenEvent's parameters, recorded at `now`. */
 export const eventValues = (r: EventRecord, now: number): unknown[] => [
   r.type, r.occurredAt, now, r.receiverUid, r.deviceId, r.senderUid, r.msgId, r.seq, r.pendingCount, r.msgType, r.contentPreview,
   devicesText(r.devices)

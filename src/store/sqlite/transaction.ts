@@ -11,7 +11,8 @@ import {
 } from '../row-mapper.js'
 import { all, one, value, values, type Statements } from './statements.js'
 import { toNumber } from '../row-mapper.js'
-import { eventLookupValues, eventValues, givesAll } from './event-statements.js'
+import { eventLookupValues, eventValues } from './event-statements.js'
+import { givesAll } from '../../domain/events.js'
 import type { ExpiredRemoval, ReceiverKey, RecallTarget, StoreTx } from '../types.js'
 
 /** The (receiver, sender) pairs of these keys, each once. */
