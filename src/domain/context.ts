@@ -71,7 +71,9 @@ export function createWrite (store: Store, events: MessageEvents, { recording = 
       records = tally.events.records(saved)
       if (records.length > 0) {
         await tx.insertEvents(records, clock())
-        await tx.announceStored([EVENT_FEED_WAKEUP])
+        // Free with the receivers a store announces; after a write that stores nothing, one NOTIFY a group cost acks a
+        // fifth of their rate on PostgreSQL: it may wait for the next announcement (bench/README.md, "Events on and off").
+        await tx.announceStored([EVENT_FEED_WAKEUP], { deferrable: true })
       }
       return value
     }, receiverUid === undefined ? undefined : laneOf?.(receiverUid))

@@ -165,8 +165,11 @@ export interface StoreTx {
   insertEvents (records: readonly EventRecord[], now: number): Promise<void>
   /** Deletes every event of the receiver (its erasure). */
   eraseEvents (receiverUid: string): Promise<void>
-  /** Tells the other instances, once this transaction commits, that these receivers have new messages. */
-  announceStored (receiverUids: readonly string[]): Promise<void>
+  /**
+   * Tells the other instances, once this transaction commits, that these receivers have new messages. `deferrable`
+   * ones may wait a few milliseconds to go with the next announcement (PostgreSQL: DEFERRED_ANNOUNCEMENT_MS).
+   */
+  announceStored (receiverUids: readonly string[], options?: { deferrable?: boolean }): Promise<void>
 }
 
 /** The receivers of a group another instance committed, or 'all' when some may have been missed. */

@@ -10,7 +10,7 @@ const FEED = bearer(FEED_KEY)
 const INSTANCES = 3
 const STORES = 30
 
-interface Page { events: Array<{ id: string, msg_id: string }>, next_cursor: string, has_more: boolean }
+interface Page { events: Array<{ id: string, type: string, msg_id: string }>, next_cursor: string, has_more: boolean }
 
 async function page (app: TestApp, query: string): Promise<Page> {
   const answer = await app.call({ method: 'GET', url: `/v1/events?${query}`, headers: FEED })
@@ -125,4 +125,13 @@ t.test('a held request is woken by an event committed through another instance',
   const found = await waiting
   t.strictSame(found.events.map((event) => event.msg_id), ['x-1'])
   t.ok(Date.now() - started < 3000, 'woken by the other instance\'s commit, not by the end of the wait')
+
+  // An ack stores nothing: its announcement waits for another to go with, or goes alone DEFERRED_ANNOUNCEMENT_MS later.
+  const ackStarted = Date.now()
+  const waitingAgain = page(one, `wait_seconds=10&cursor=${found.next_cursor}`)
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  t.equal((await other.call({ method: 'POST', url: '/v1/receivers/bob/acks', payload: { msg_ids: ['x-1'] } })).statusCode, 200)
+  const delivered = await waitingAgain
+  t.strictSame(delivered.events.map((event) => [event.type, event.msg_id]), [['message.delivered', 'x-1']])
+  t.ok(Date.now() - ackStarted < 3000, 'woken by the other instance\'s ack, not by the end of the wait')
 })

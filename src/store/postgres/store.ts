@@ -53,6 +53,8 @@ export interface PostgresBackend {
 
 // Write groups at once on plain PostgreSQL (why two: at writeLanes below); the pool's other connections read.
 const WRITE_CONCURRENCY = 2
+/** How long a deferrable announcement may wait for another to go with: a held event-feed request's recheck (event-feed.ts). */
+const DEFERRED_ANNOUNCEMENT_MS = 25
 
 async function guard<T> (work: () => Promise<T>): Promise<T> {
   try {
@@ -115,10 +117,26 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
   // NOTIFY until its commit is flushed, so notifying groups would commit one at a time. A notification on its own writes
   // nothing and holds that lock for no fsync. Nobody waits for it: a wake-up lost in a crash costs a held request its
   // wait (it answers the empty page when its time is up), never a message.
-  const announce = (receiverUids: readonly string[]): void => {
-    pool.rows(SQL.announce, [CHANNEL, commitPayloads(instanceId, receiverUids)]).catch((error: unknown) => {
+  const send = (receiverUids: readonly string[]): Promise<void> =>
+    pool.rows(SQL.announce, [CHANNEL, commitPayloads(instanceId, receiverUids)]).then(() => {}, (error: unknown) => {
       options.log?.('warn', `could not announce stored messages to the other instances: ${error instanceof Error ? error.message : String(error)}`)
     })
+  // Deferrable announcements (the event feed's, after a write that stores nothing) go with the next announcement, or
+  // alone DEFERRED_ANNOUNCEMENT_MS after the first of them: at most one NOTIFY of their own in that time, where each
+  // group of acks sent one (measured: bench/README.md, "Events on and off").
+  const deferred = new Set<string>()
+  let deferredTimer: NodeJS.Timeout | undefined
+  const withDeferred = (receiverUids: readonly string[]): string[] => {
+    clearTimeout(deferredTimer)
+    deferredTimer = undefined
+    const all = [...new Set([...receiverUids, ...deferred])]
+    deferred.clear()
+    return all
+  }
+  const announce = ({ now, deferrable }: { now: readonly string[], deferrable: readonly string[] }): void => {
+    for (const receiverUid of deferrable) deferred.add(receiverUid)
+    if (now.length > 0) void send(withDeferred(now))
+    else if (deferred.size > 0 && deferredTimer === undefined) deferredTimer = setTimeout(() => { void send(withDeferred([])) }, DEFERRED_ANNOUNCEMENT_MS)
   }
   const summaries = createSummaryReads(pool, poolOfReceiver, Math.max(1, options.poolMax - WRITE_CONCURRENCY))
   // Two groups at a time: while one waits for its round trips or its commit, the other runs. More at once only cut the
@@ -140,7 +158,7 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
         await open.flush()
         return { value: result, announced: open.announced() }
       }, plan?.opening)
-      if (announced.length > 0) announce(announced)
+      announce(announced)
       return value
     }),
 
@@ -208,6 +226,7 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
     }, pool.counts()),
 
     close: async () => {
+      if (deferred.size > 0) await send(withDeferred([]))
       routing?.close()
       await Promise.all(listeners.map((listener) => listener.close()))
       await Promise.all([pool, ...nodePools.values()].map((each) => each.end()))

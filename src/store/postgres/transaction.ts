@@ -30,8 +30,8 @@ export interface PostgresTx {
   tx: StoreTx
   /** Sends what is still unsent: called before COMMIT. */
   flush (): Promise<void>
-  /** The receivers to announce once the transaction has committed. */
-  announced (): string[]
+  /** The receivers to announce once the transaction has committed: at once, and those that may wait (deferrable). */
+  announced (): { now: string[], deferrable: string[] }
 }
 
 /**
@@ -44,6 +44,7 @@ export interface PostgresTx {
 export function createTx (q: Queries, statements: TxStatements = plainStatements()): PostgresTx {
   let unsent = nothingUnsent()
   const announced = new Set<string>()
+  const deferrable = new Set<string>()
   const flush = async (): Promise<void> => {
     if (isEmpty(unsent)) return
     const writes = statements.writeBack(unsent)
@@ -221,9 +222,9 @@ export function createTx (q: Queries, statements: TxStatements = plainStatements
       await rows(EVENT_SQL.eraseEvents, [receiverUid])
     },
 
-    async announceStored (receiverUids) {
-      for (const receiverUid of receiverUids) announced.add(receiverUid)
+    async announceStored (receiverUids, options) {
+      for (const receiverUid of receiverUids) (options?.deferrable === true ? deferrable : announced).add(receiverUid)
     }
   }
-  return { tx, flush, announced: () => [...announced] }
+  return { tx, flush, announced: () => ({ now: [...announced], deferrable: [...deferrable] }) }
 }
