@@ -158,9 +158,10 @@ export interface StoreTx {
   erase (receiverUid: string): Promise<Erased>
 
   /**
-   * Writes events, in this order, as the last statement of the transaction (after every change they describe): each
-   * record's device id resolved from its reader's slot unless given, its pending count read now less its `later`;
-   * `now` is when they were recorded (retention counts from it).
+   * Writes events, in this order, in the last statement of the transaction (after every change they describe; on
+   * PostgreSQL with its write-back when every record gives all, givesAll): each record's device id resolved from its
+   * reader's slot unless given, its pending count read now less its `later`; `now` is when they were recorded
+   * (retention counts from it).
    */
   insertEvents (records: readonly EventRecord[], now: number): Promise<void>
   /** Deletes every event of the receiver (its erasure). */

@@ -29,9 +29,10 @@ const EVENT_INPUT: ReadonlyArray<readonly [name: string, type: string, pick: (re
 ]
 
 /**
- * All of a transaction's events in one statement, each at its position (the arrays' order). The device of a reader's
- * slot, the devices of a stored message's readers and the pending count, unless the record gives them, are read here,
- * after the transaction's other writes: a reader's count is the sum of its summary rows, ALL_READERS's (-1) the receiver's own count (0 once it is
+ * All of a transaction's events in one statement of their own, each at its position (the arrays' order), when some of
+ * them do not give all (else they go with the write-back: insertGivenEvents). The device of a reader's slot, the
+ * devices of a stored message's readers and the pending count, unless the record gives them, are read here, after the
+ * transaction's other writes: a reader's count is the sum of its summary rows, ALL_READERS's (-1) the receiver's own count (0 once it is
  * erased: receiver.erased).
  */
 function insertEventsSql (): Sql {
@@ -75,10 +76,7 @@ export const givenEventArrays = (records: readonly EventRecord[], now: number): 
   [...GIVEN_INPUT.map(([, , pick]) => records.map(pick)), now]
 
 export const EVENT_SQL = {
-  // All of a transaction's events in one statement, each at its position (the arrays' order). The device of a reader's
-  // slot, the devices of a stored message's readers and the pending count are read here, after the transaction's other
-  // writes: a reader's count is the sum of its summary rows, ALL_READERS's (-1) the receiver's own count (0 once it is
-  // erased: receiver.erased).
+  // Events with what they lack read after the transaction's other writes (insertEventsSql).
   insertEvents: insertEventsSql(),
   // Up to $3 events after ($1, $2) below the horizon, with whether retention deleted any after it (one row with a NULL
   // id when there is none to serve).
