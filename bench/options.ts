@@ -7,6 +7,13 @@ import { parseArgs } from 'node:util'
 export const { values: args } = parseArgs({
   options: {
     rows: { type: 'string', default: '40000' },
+    // --fill copy: the default run preloads one receiver through the batch endpoint and copies its rows in SQL to the
+    // others (bench/fill.ts): minutes for 10,000,000 rows where the batch path takes hours. On PostgreSQL each row count
+    // gets a database of its own on --postgres-url's server. Default http: every message through the batch endpoint.
+    fill: { type: 'string', default: 'http' },
+    // --scale: each of --rows on a database of its own, one service each, all running; every round runs a scenario
+    // against each row count in turn, alternating (bench/scale.ts). Writes scale.md / scale.json (scale-postgres.*).
+    scale: { type: 'boolean', default: false },
     duration: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '50' },
@@ -84,6 +91,8 @@ export const SCENARIO_LIST = args.scenarios ?? (args.versus !== undefined ? args
     : args.devices !== undefined && args.stores === undefined ? 'store,summary,page,ack' : 'store,batch,summary,page,ack,expiry,wakeup')
 export const SCENARIOS = SCENARIO_LIST.split(',')
 export const ROW_COUNTS = String(args.rows).split(',').map(Number)
+if (args.fill !== 'http' && args.fill !== 'copy') throw new Error(`--fill ${String(args.fill)}: http or copy`)
+export const FILL_BY_COPY = args.fill === 'copy'
 export const DATABASE_URL = process.env.DATABASE_URL
 export const isPostgres = DATABASE_URL?.startsWith('postgres') === true
 /** The PostgreSQL server on which --stores, --citus-url's plain side (and --baseline on PostgreSQL) create their databases. */

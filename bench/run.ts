@@ -16,14 +16,19 @@ import { compareCitus } from './citus.js'
 import { compare } from './compare.js'
 import { costs } from './costs.js'
 import type { CpuTimes } from './cpu.js'
-import { args, CONNECTIONS, DATABASE_URL, DURATION, machine, ROUNDS, ROW_COUNTS, SCENARIOS, SERVICE_ENV, storeKind, writeResults } from './options.js'
+import { args, CONNECTIONS, DATABASE_URL, DURATION, FILL_BY_COPY, isPostgres, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, SCENARIOS, SERVICE_ENV, storeKind, writeResults } from './options.js'
+import { MESSAGES_PER_RECEIVER } from './data.js'
+import { copyReceiver } from './fill.js'
+import { postgresDatabase } from './sides.js'
+import { undoAll, undoOnSignals } from './undo.js'
 import { load, medianRun, median, scenarios, type Run } from './scenarios.js'
-import { preloadRows, readMetrics, rssMb, start, startService, stop } from './services.js'
+import { preload, preloadRows, readMetrics, receiversFor, rssMb, start, startService, stop, type Proc } from './services.js'
 import { compareDevices } from './devices.js'
 import { compareEvents } from './events.js'
 import { deviceBytes } from './device-bytes.js'
 import { compareStores } from './stores.js'
 import { compareVersus } from './versus.js'
+import { scale } from './scale.js'
 import { wakeups } from './wakeup.js'
 import { waitBench } from './wait.js'
 import { loadAverage, writeWaitResults } from './wait-report.js'
@@ -40,12 +45,28 @@ interface ScenarioResult {
   failures: number
 }
 
+/**
+ * --fill copy: the service preloads one receiver of the `load-*` shape through the batch endpoint, stops, the copy gives
+ * every other receiver the same rows (bench/fill.ts), and the service starts again on the filled database.
+ */
+async function fillByCopy (databaseUrl: string, rows: number): Promise<Proc> {
+  const seeding = await startService('.', databaseUrl, [], undefined, SERVICE_ENV)
+  await preload(seeding.url, 'load', 1, MESSAGES_PER_RECEIVER)
+  await stop(seeding)
+  const receivers = receiversFor(rows)
+  const seconds = await copyReceiver(databaseUrl, 'load', receivers)
+  process.stderr.write(`rows=${rows}: copied one receiver's ${MESSAGES_PER_RECEIVER} messages to ${receivers - 1} more in ${seconds.toFixed(1)} s\n`)
+  return await startService('.', databaseUrl, [], undefined, SERVICE_ENV)
+}
+
 async function benchRows (rows: number): Promise<ScenarioResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'om-bench-'))
-  const databaseUrl = DATABASE_URL ?? `sqlite:${join(dir, 'bench.db')}`
-  const service = await startService('.', databaseUrl, [], undefined, SERVICE_ENV)
+  const databaseUrl = FILL_BY_COPY && isPostgres
+    ? await postgresDatabase(`rows${rows}`, POSTGRES_URL)()
+    : DATABASE_URL ?? `sqlite:${join(dir, 'bench.db')}`
+  const service = FILL_BY_COPY ? await fillByCopy(databaseUrl, rows) : await startService('.', databaseUrl, [], undefined, SERVICE_ENV)
   const bare = await start(['--import', 'tsx', 'bench/bare-server.ts'], {})
-  const receivers = await preloadRows(service.url, rows)
+  const receivers = FILL_BY_COPY ? receiversFor(rows) : await preloadRows(service.url, rows)
 
   let rssMax = 0
   const sampler = setInterval(() => { rssMax = Math.max(rssMax, rssMb(service.pid)) }, 200)
@@ -176,10 +197,15 @@ function scaleTable (results: ScenarioResult[]): string {
 /** The service against the bare floor, round by round, then the CPU table with the floor without HTTP. */
 async function againstBare (): Promise<void> {
   const all: ScenarioResult[] = []
-  for (const rows of ROW_COUNTS) all.push(...await benchRows(rows))
+  undoOnSignals()
+  try {
+    for (const rows of ROW_COUNTS) all.push(...await benchRows(rows))
+  } finally {
+    await undoAll() // --fill copy's PostgreSQL databases
+  }
   const floor = await measureFloor()
 
-  const command = `npm run bench -- --rows ${args.rows} --duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}`
+  const command = `npm run bench -- --rows ${args.rows}${FILL_BY_COPY ? ' --fill copy' : ''}${args.scenarios === undefined ? '' : ` --scenarios ${args.scenarios}`} --duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}`
   let markdown = `Store: ${storeKind}. Machine: ${machine}. autocannon -c ${CONNECTIONS}, ${DURATION} s per run, ` +
     `${ROUNDS} rounds of bare then service, medians. Command: \`${command}\`. ${new Date().toISOString()}\n\n${table(all)}\n` +
     `\nWhere the CPU goes (medians of rounds; the bounds are explained in the README's Benchmarks section):\n\n${costTable(all, floor)}\n`
@@ -192,7 +218,7 @@ const modes = [
   args.baseline !== undefined && '--baseline', args.stores !== undefined && '--stores',
   args.devices !== undefined && args.stores === undefined && '--devices', args['device-bytes'] === true && '--device-bytes',
   args['citus-url'] !== undefined && '--citus-url', args.waiters !== undefined && '--waiters', args.events === true && '--events',
-  args.costs === true && '--costs', args.versus !== undefined && '--versus'
+  args.costs === true && '--costs', args.versus !== undefined && '--versus', args.scale === true && '--scale'
 ].filter(Boolean)
 if (modes.length > 1) throw new Error(`${modes.join(' and ')}: one at a time`)
 if (args.baseline !== undefined) await compare(args.baseline)
@@ -203,6 +229,7 @@ else if (args['citus-url'] !== undefined) await compareCitus()
 else if (args.events === true) await compareEvents()
 else if (args.costs === true) await costs()
 else if (args.versus !== undefined) await compareVersus()
+else if (args.scale === true) await scale()
 else if (args.waiters !== undefined) {
   const loadBefore = loadAverage()
   const started = new Date().toISOString()

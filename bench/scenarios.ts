@@ -1,8 +1,8 @@
 // The scenarios: what autocannon sends in each, one run of one against a server, and the medians of several runs.
 import autocannon from 'autocannon'
 import { cpuPer, cpuTimes, type CpuTimes } from './cpu.js'
-import { deviceIds, preload, registerDevices, type Proc } from './services.js'
-import { CONNECTIONS, DURATION, SCENARIOS } from './options.js'
+import { deviceIds, preload, receiversFor, registerDevices, type Proc } from './services.js'
+import { CONNECTIONS, DURATION, ROW_COUNTS, SCENARIOS } from './options.js'
 import { SENDERS_PER_RECEIVER, storedMessage } from './data.js'
 
 const ACK_POOL_RECEIVERS = 400
@@ -84,7 +84,10 @@ export const withDevices = (devices: number): string =>
 export function scenarios (receivers: number, devices = 0): Scenario[] {
   const ids = deviceIds(devices)
   const device = (separator: string) => devices === 0 ? '' : `${separator}device_id=${ids[Math.floor(Math.random() * devices)] ?? ''}`
-  const target = () => `load-${Math.floor(Math.random() * Math.min(receivers, 1000))}`
+  // Any preloaded receiver: at 10,000,000 rows the reads spread over 50,000 inboxes, most of them out of every cache.
+  const target = () => `load-${Math.floor(Math.random() * receivers)}`
+  // The receivers of the run's largest row count, whichever row count this is: on a smaller database most are new.
+  const spread = receiversFor(Math.max(...ROW_COUNTS))
   /** A round's pool of receivers (`prefix<round>-<n>`), their devices registered first, then filled with messages. */
   const preloadPool = (prefix: string) => async (url: string, round: number): Promise<void> => {
     if (devices > 0) await registerDevices(url, `${prefix}${round}`, ACK_POOL_RECEIVERS, devices)
@@ -118,6 +121,22 @@ export function scenarios (receivers: number, devices = 0): Scenario[] {
       name: 'page',
       messagesPerRequest: 100,
       requests: () => [{ method: 'GET', path: '/', setupRequest: (request) => ({ ...request, path: `/v1/receivers/${target()}/messages?limit=100${device('&')}` }) }]
+    },
+    {
+      // Not in the default: batches of 100 messages, each to a receiver drawn from `spread` (`load-*`), as inboxes fill
+      // while the others do. With --rows 10000,10000000 (and --fill copy) it measures batch stores into a database of
+      // 10 million messages against into a nearly empty one (issue 30), over the same 50,000 receivers.
+      name: 'spread',
+      messagesPerRequest: 100,
+      requests: () => postJson('/v1/messages/batch', (n) => ({
+        messages: Array.from({ length: 100 }, (_, i) => ({
+          receiver_uid: `load-${Math.floor(Math.random() * spread)}`,
+          sender_uid: `s-${i % SENDERS_PER_RECEIVER}`,
+          msg_id: `sp-${n}-${i}`,
+          msg_type: 1,
+          content: `spread message ${n} `.padEnd(100, 'x')
+        }))
+      }))
     },
     {
       // Not a throughput test: stores at a fixed rate the machine can take, every message expiring after 1 s, so that
