@@ -4,6 +4,9 @@
 // reproduce: PostgreSQL's dead row versions of the summary rows' updates (the copy writes each row once, then VACUUM).
 import Database from 'better-sqlite3'
 import pg from 'pg'
+import { MESSAGES_PER_RECEIVER } from './data.js'
+import { FILL_BY_COPY, SERVICE_ENV } from './options.js'
+import { preload, preloadRows, receiversFor, startService, stop, type Proc } from './services.js'
 
 /** The tables whose rows of a receiver the copy repeats; every other table must hold none for the seed receiver. */
 const COPIED = ['receivers', 'conversations', 'messages'] as const
@@ -17,7 +20,6 @@ interface Target {
   /** A FROM item naming numbers 1..$2 as g(n), and the parameter marker of position i. */
   numbers: string
   param (i: number): string
-  concat (a: string, b: string): string
   /** Ends the copy: kept when `copied`, else undone where it can be (SQLite's one transaction). */
   finish (copied: boolean): Promise<void>
 }
@@ -44,7 +46,6 @@ function sqliteTarget (file: string): Target {
     },
     numbers: '(WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < ?2) SELECT n FROM g) AS g',
     param: (i) => `?${i}`,
-    concat: (a, b) => `${a} || ${b}`,
     finish: async (copied) => {
       if (db.inTransaction) db.exec(copied ? 'COMMIT' : 'ROLLBACK')
       db.pragma('wal_checkpoint(TRUNCATE)')
@@ -66,7 +67,6 @@ async function postgresTarget (url: string): Promise<Target> {
     },
     numbers: 'generate_series(1, $2::int) AS g(n)',
     param: (i) => `$${i}`,
-    concat: (a, b) => `${a} || ${b}`,
     finish: async (copied) => {
       if (!copied) { await client.end(); return }
       // What autovacuum would have done by then on a server in steady state: statistics and the visibility map.
@@ -104,7 +104,7 @@ export async function copyReceiver (databaseUrl: string, prefix: string, receive
     const copy = (table: string, where = '') => {
       const columns = tables.get(table)
       if (columns === undefined) throw new Error(`no table ${table}`)
-      const values = columns.map((c) => c === 'receiver_uid' ? target.concat(target.param(3), 'g.n') : `t.${c}`)
+      const values = columns.map((c) => c === 'receiver_uid' ? `${target.param(3)} || g.n` : `t.${c}`)
       return `INSERT INTO ${table} (${columns.join(', ')}) SELECT ${values.join(', ')} FROM ${table} AS t, ${target.numbers} ` +
         `WHERE t.receiver_uid = ${target.param(1)}${where} ORDER BY g.n`
     }
@@ -127,4 +127,20 @@ export async function copyReceiver (databaseUrl: string, prefix: string, receive
     await target.finish(copied)
   }
   return (Date.now() - started) / 1000
+}
+
+/**
+ * The service on `databaseUrl` with about `rows` messages for the scenarios (receivers `load-*`, 200 each): through the
+ * batch endpoint, or with --fill copy one receiver through it, the service stopped, the copy, and the service started
+ * again on the filled database. Answers the running service and how many receivers it holds.
+ */
+export async function startFilled (databaseUrl: string, rows: number): Promise<{ proc: Proc, receivers: number }> {
+  const proc = await startService('.', databaseUrl, [], undefined, SERVICE_ENV)
+  if (!FILL_BY_COPY) return { proc, receivers: await preloadRows(proc.url, rows) }
+  await preload(proc.url, 'load', 1, MESSAGES_PER_RECEIVER)
+  await stop(proc)
+  const receivers = receiversFor(rows)
+  const seconds = await copyReceiver(databaseUrl, 'load', receivers)
+  process.stderr.write(`rows=${rows}: copied one receiver's ${MESSAGES_PER_RECEIVER} messages to ${receivers - 1} more in ${seconds.toFixed(1)} s\n`)
+  return { proc: await startService('.', databaseUrl, [], undefined, SERVICE_ENV), receivers }
 }

@@ -105,6 +105,10 @@ export const SERVICE_ENV: Record<string, string> = Object.fromEntries((args['ser
   return [pair.slice(0, at), pair.slice(at + 1)]
 }))
 
+/** --rows, --fill and --scenarios as they were given, for a results file's command line. */
+export const rowsOptions = (): string =>
+  `--rows ${String(args.rows)}${FILL_BY_COPY ? ' --fill copy' : ''}${args.scenarios === undefined ? '' : ` --scenarios ${args.scenarios}`}`
+
 /** --service-env as it was given, for a results file's command line ('' when not given). */
 export const serviceEnvOption = (): string => args['service-env'] === undefined ? '' : ` --service-env ${args['service-env']}`
 

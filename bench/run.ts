@@ -16,13 +16,12 @@ import { compareCitus } from './citus.js'
 import { compare } from './compare.js'
 import { costs } from './costs.js'
 import type { CpuTimes } from './cpu.js'
-import { args, CONNECTIONS, DATABASE_URL, DURATION, FILL_BY_COPY, isPostgres, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, SCENARIOS, SERVICE_ENV, storeKind, writeResults } from './options.js'
-import { MESSAGES_PER_RECEIVER } from './data.js'
-import { copyReceiver } from './fill.js'
+import { args, CONNECTIONS, DATABASE_URL, DURATION, FILL_BY_COPY, isPostgres, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, rowsOptions, SCENARIOS, storeKind, writeResults } from './options.js'
+import { startFilled } from './fill.js'
 import { postgresDatabase } from './sides.js'
 import { undoAll, undoOnSignals } from './undo.js'
 import { load, medianRun, median, scenarios, type Run } from './scenarios.js'
-import { preload, preloadRows, readMetrics, receiversFor, rssMb, start, startService, stop, type Proc } from './services.js'
+import { readMetrics, rssMb, start, stop } from './services.js'
 import { compareDevices } from './devices.js'
 import { compareEvents } from './events.js'
 import { deviceBytes } from './device-bytes.js'
@@ -45,28 +44,13 @@ interface ScenarioResult {
   failures: number
 }
 
-/**
- * --fill copy: the service preloads one receiver of the `load-*` shape through the batch endpoint, stops, the copy gives
- * every other receiver the same rows (bench/fill.ts), and the service starts again on the filled database.
- */
-async function fillByCopy (databaseUrl: string, rows: number): Promise<Proc> {
-  const seeding = await startService('.', databaseUrl, [], undefined, SERVICE_ENV)
-  await preload(seeding.url, 'load', 1, MESSAGES_PER_RECEIVER)
-  await stop(seeding)
-  const receivers = receiversFor(rows)
-  const seconds = await copyReceiver(databaseUrl, 'load', receivers)
-  process.stderr.write(`rows=${rows}: copied one receiver's ${MESSAGES_PER_RECEIVER} messages to ${receivers - 1} more in ${seconds.toFixed(1)} s\n`)
-  return await startService('.', databaseUrl, [], undefined, SERVICE_ENV)
-}
-
 async function benchRows (rows: number): Promise<ScenarioResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'om-bench-'))
   const databaseUrl = FILL_BY_COPY && isPostgres
     ? await postgresDatabase(`rows${rows}`, POSTGRES_URL)()
     : DATABASE_URL ?? `sqlite:${join(dir, 'bench.db')}`
-  const service = FILL_BY_COPY ? await fillByCopy(databaseUrl, rows) : await startService('.', databaseUrl, [], undefined, SERVICE_ENV)
+  const { proc: service, receivers } = await startFilled(databaseUrl, rows)
   const bare = await start(['--import', 'tsx', 'bench/bare-server.ts'], {})
-  const receivers = FILL_BY_COPY ? receiversFor(rows) : await preloadRows(service.url, rows)
 
   let rssMax = 0
   const sampler = setInterval(() => { rssMax = Math.max(rssMax, rssMb(service.pid)) }, 200)
@@ -205,7 +189,7 @@ async function againstBare (): Promise<void> {
   }
   const floor = await measureFloor()
 
-  const command = `npm run bench -- --rows ${args.rows}${FILL_BY_COPY ? ' --fill copy' : ''}${args.scenarios === undefined ? '' : ` --scenarios ${args.scenarios}`} --duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}`
+  const command = `npm run bench -- ${rowsOptions()} --duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}`
   let markdown = `Store: ${storeKind}. Machine: ${machine}. autocannon -c ${CONNECTIONS}, ${DURATION} s per run, ` +
     `${ROUNDS} rounds of bare then service, medians. Command: \`${command}\`. ${new Date().toISOString()}\n\n${table(all)}\n` +
     `\nWhere the CPU goes (medians of rounds; the bounds are explained in the README's Benchmarks section):\n\n${costTable(all, floor)}\n`

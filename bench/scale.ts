@@ -4,11 +4,10 @@
 import { closeSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { MESSAGES_PER_RECEIVER } from './data.js'
-import { copyReceiver } from './fill.js'
-import { args, CONNECTIONS, DURATION, FILL_BY_COPY, isPostgres, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, SERVICE_ENV, storeKind, writeResults } from './options.js'
+import { startFilled } from './fill.js'
+import { CONNECTIONS, DURATION, FILL_BY_COPY, isPostgres, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, rowsOptions, storeKind, writeResults } from './options.js'
 import { load, median, scenarios, type Run } from './scenarios.js'
-import { preload, preloadRows, receiversFor, startService, stop, type Proc } from './services.js'
+import { stop, type Proc } from './services.js'
 import { postgresDatabase } from './sides.js'
 import { onUndo, undoAll, undoOnSignals } from './undo.js'
 
@@ -24,17 +23,8 @@ interface Side { rows: number, receivers: number, proc: Proc, fillSeconds: numbe
 /** A database of `rows` messages (receivers `load-*`, 200 each) and the service on it, started afresh on the filled data. */
 async function side (dir: string, rows: number): Promise<Side> {
   const databaseUrl = isPostgres ? await postgresDatabase(`scale${rows}`, POSTGRES_URL)() : `sqlite:${join(dir, `rows${rows}.db`)}`
-  const receivers = receiversFor(rows)
   const started = Date.now()
-  let proc = await startService('.', databaseUrl, [], undefined, SERVICE_ENV)
-  if (FILL_BY_COPY) {
-    await preload(proc.url, 'load', 1, MESSAGES_PER_RECEIVER)
-    await stop(proc)
-    await copyReceiver(databaseUrl, 'load', receivers)
-    proc = await startService('.', databaseUrl, [], undefined, SERVICE_ENV)
-  } else {
-    await preloadRows(proc.url, rows)
-  }
+  const { proc, receivers } = await startFilled(databaseUrl, rows)
   onUndo(async () => { await stop(proc) })
   const fillSeconds = (Date.now() - started) / 1000
   // The file read once, as a server that has run for a while holds it in the page cache (when the memory allows).
@@ -69,8 +59,7 @@ export async function scale (): Promise<void> {
         results.push({ scenario: name, rows: s.rows, runs: own, againstSmallest: own.map((run, i) => run.requestsPerSecond / (smallest[i]?.requestsPerSecond ?? NaN)) })
       }
     }
-    const command = `npm run bench -- --scale --rows ${args.rows}${FILL_BY_COPY ? ' --fill copy' : ''}${args.scenarios === undefined ? '' : ` --scenarios ${args.scenarios}`} ` +
-      `--duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}`
+    const command = `npm run bench -- --scale ${rowsOptions()} --duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}`
     const lines = [
       `Store: ${storeKind}. Machine: ${machine}. One service per row count, all running, each on its own database filled ` +
       `${FILL_BY_COPY ? 'by copying one receiver preloaded through the batch endpoint (bench/fill.ts)' : 'through the batch endpoint'}` +
