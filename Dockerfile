@@ -21,7 +21,8 @@ FROM node:24.22.3-trixie-slim AS runtime
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \
-    DATABASE_URL=sqlite:/data/offline-messages.db
+    DATABASE_URL=sqlite:/data/offline-messages.db \
+    MALLOC_ARENA_MAX=2
 # HOST=0.0.0.0 with API_KEYS empty would mean an open service on the network, so the service refuses to start
 # without API_KEYS (it says why and exits non-zero). That is intended: pass -e API_KEYS=name:secret:scope+scope.
 WORKDIR /app
@@ -37,6 +38,7 @@ EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Exec form: node is PID 1 and gets SIGTERM itself, and closes with grace (no npm, no shell in between). The node
-# flags are npm start's (test/dockerfile.test.ts): V8's young generation capped at 16 MB a semi-space, see
-# docs/operations.md#memory.
-CMD ["node", "--max-semi-space-size=16", "dist/src/server.js"]
+# flags and MALLOC_ARENA_MAX (ENV above) are npm start's (test/dockerfile.test.ts): V8's young generation capped at
+# 8 MB a semi-space, its collector exposed so that the memory of a burst of held requests is given back once it
+# ends (src/plugins/memory-reducer.ts), and two malloc arenas; see docs/operations.md#many-held-requests-long-poll.
+CMD ["node", "--max-semi-space-size=8", "--expose-gc", "dist/src/server.js"]

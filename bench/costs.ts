@@ -10,7 +10,7 @@ import { cpuTimes, loopSystemMicros, type CpuTimes } from './cpu.js'
 import { MESSAGES_PER_RECEIVER } from './data.js'
 import { args, CONNECTIONS, DURATION, machine, POSTGRES_URL, ROUNDS, writeResults } from './options.js'
 import { scenarios, type Scenario } from './scenarios.js'
-import { preload, preloadRows, start, startFlags, startService, stop, type Proc } from './services.js'
+import { preload, preloadRows, start, startService, stop, type Proc } from './services.js'
 import { analyze, checkout, describe, postgresDatabase, sqliteDatabase } from './sides.js'
 import { STAGES, stagesOf, type Breakdown, type Stage } from './stages.js'
 import { onUndo, undoAll, undoOnSignals } from './undo.js'
@@ -190,11 +190,10 @@ async function serviceCosts (store: 'sqlite' | 'postgres', dir: string, out: str
   const databaseUrl = store === 'sqlite' ? await sqliteDatabase('costs')(dir) : await postgresDatabase('costs', POSTGRES_URL)()
   const list = costScenarios(ROWS / MESSAGES_PER_RECEIVER)
   await fill(databaseUrl, list)
-  const env = { DATABASE_URL: databaseUrl, SWEEP_INTERVAL_SECONDS: '1', API_KEYS: API_KEY, RATE_LIMIT_PER_MINUTE }
   const costs: Cost[] = []
   for (const scenario of list) {
     costs.push(await measure(scenario, store, join(out, `${scenario.name}-${store}`), async (flags) =>
-      await start([...startFlags('.'), ...flags, 'dist/src/server.js'], env), store === 'postgres' ? postgresBackends(databaseUrl) : undefined))
+      await startService('.', databaseUrl, flags, undefined, { API_KEYS: API_KEY, RATE_LIMIT_PER_MINUTE }), store === 'postgres' ? postgresBackends(databaseUrl) : undefined))
   }
   return costs
 }

@@ -44,26 +44,33 @@ export async function start (command: string[], env: Record<string, string>, cwd
 const SERVER_SCRIPT = 'dist/src/server.js'
 
 /**
- * The node flags of `checkout`'s own `npm start` (its package.json: `node <flags> dist/src/server.js`), so that each
- * side of a comparison runs as it ships, with its own V8 settings.
+ * The environment and node flags of `checkout`'s own `npm start` (its package.json: `[NAME=value ...] node <flags>
+ * dist/src/server.js`), so that each side of a comparison runs as it ships, with its own V8 and malloc settings.
  */
-export function startFlags (checkout: string): string[] {
+export function startCommand (checkout: string): { env: Record<string, string>, flags: string[] } {
   const pkg = JSON.parse(readFileSync(join(checkout, 'package.json'), 'utf8')) as { scripts?: { start?: string } }
   const words = (pkg.scripts?.start ?? '').trim().split(/\s+/)
+  const node = words.indexOf('node')
   const script = words.indexOf(SERVER_SCRIPT)
-  if (words[0] !== 'node' || script < 0) throw new Error(`${checkout}/package.json: "start" is not "node [flags] ${SERVER_SCRIPT}"`)
-  return words.slice(1, script)
+  const assignments = words.slice(0, Math.max(node, 0))
+  if (node < 0 || script < node || !assignments.every((word) => /^[A-Z_][A-Z0-9_]*=\S*$/.test(word))) {
+    throw new Error(`${checkout}/package.json: "start" is not "[NAME=value ...] node [flags] ${SERVER_SCRIPT}"`)
+  }
+  const env = Object.fromEntries(assignments.map((word) => [word.slice(0, word.indexOf('=')), word.slice(word.indexOf('=') + 1)]))
+  return { env, flags: words.slice(node + 1, script) }
 }
 
 /**
  * The service built in `checkout` (its dist/), on its defaults but for the database and a sweep every second, with
- * the node flags of its `npm start`; `nodeFlags` go to node after those (--cpu-prof); `node` runs it (this process's
- * Node unless given); `env` adds to its environment (a side's configuration, --events).
+ * the environment and node flags of its `npm start`; `nodeFlags` go to node after those (--cpu-prof); `node` runs it
+ * (this process's Node unless given); `env` adds to its environment (a side's configuration, --events).
  */
 export async function startService (
   checkout: string, databaseUrl: string, nodeFlags: string[] = [], node?: string, env: Record<string, string> = {}
 ): Promise<Proc> {
-  return await start([...startFlags(checkout), ...nodeFlags, join(checkout, SERVER_SCRIPT)], { DATABASE_URL: databaseUrl, SWEEP_INTERVAL_SECONDS: '1', ...env }, checkout, node)
+  const command = startCommand(checkout)
+  return await start([...command.flags, ...nodeFlags, join(checkout, SERVER_SCRIPT)],
+    { ...command.env, DATABASE_URL: databaseUrl, SWEEP_INTERVAL_SECONDS: '1', ...env }, checkout, node)
 }
 
 export async function stop (proc: Proc): Promise<void> {

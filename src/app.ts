@@ -12,6 +12,7 @@ import { opsRoutes } from './http/ops-routes.js'
 import { registerValidators } from './http/validation.js'
 import { v1Routes } from './http/v1.js'
 import { accessLogOptions } from './plugins/access-log.js'
+import { memoryReducer } from './plugins/memory-reducer.js'
 import { createMetrics, requestMetrics } from './plugins/metrics.js'
 import { requestIdHeader, requestIdOptions } from './plugins/request-id.js'
 import { shutdown } from './plugins/shutdown.js'
@@ -95,6 +96,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await registerDocs(app)
   await app.register(opsRoutes, { store, metrics })
   await app.register(v1Routes, { prefix: '/v1', config, service })
+  // V8's collector is there when node runs with --expose-gc, as npm start and the image run it.
+  await app.register(memoryReducer, { heldRequests: service.heldRequests, minDrop: Math.ceil(config.rules.maxWaiters / 10), gc: globalThis.gc })
   if (options.sweep !== false) await app.register(sweep, { service, intervalSeconds: config.sweepIntervalSeconds })
   if (config.webhook !== null) {
     await app.register(webhooks, { webhook: config.webhook, store, service, metrics, clock: options.clock ?? Date.now, ...options.webhook })

@@ -169,7 +169,12 @@ t.test('CMD is exec form and starts node directly: SIGTERM reaches the service',
   t.equal(argv?.[0], 'node', 'CMD starts with "node", not npm or a shell')
   t.notOk(argv?.some((word) => /^(npm|npx|sh|bash|\/bin\/sh|-c)$/.test(word)), 'no npm and no sh -c in CMD')
   const start = (JSON.parse(read('package.json')) as { scripts?: Record<string, string> }).scripts?.start ?? ''
-  t.equal(argv?.slice(1).join(' '), start.replace(/^node\s+/, ''), `CMD runs what npm start runs (${start})`)
+  const [, assignments = '', command = ''] = /^((?:[A-Z_][A-Z0-9_]*=\S*\s+)*)node\s+(.*)$/.exec(start) ?? []
+  t.equal(argv?.slice(1).join(' '), command, `CMD runs what npm start runs (${start})`)
+  // npm start's environment (MALLOC_ARENA_MAX) is the image's too, set by ENV in the runtime stage.
+  const startEnv = Object.fromEntries(assignments.trim().split(/\s+/).filter((word) => word !== '').map((word) => word.split('=')))
+  t.ok(Object.keys(startEnv).length > 0, 'npm start sets the service\'s environment (MALLOC_ARENA_MAX)')
+  for (const [name, value] of Object.entries(startEnv)) t.equal(runtimeEnv[name], value, `the image sets ${name}=${value} as npm start does`)
   const entrypoint = inRuntime('ENTRYPOINT').at(-1)
   t.notOk(entrypoint !== undefined && !execForm(entrypoint.args), 'no shell-form ENTRYPOINT wraps it')
 })

@@ -34,9 +34,12 @@ export interface ServiceProcess {
 
 interface Tap { teardown (fn: () => unknown): void }
 
-/** Starts `src/server.ts` with the given environment (HOST 127.0.0.1, PORT 0 and the test keys unless overridden). */
-export async function startService (t: Tap, env: Record<string, string>, options: { timeoutMs?: number } = {}): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, entryArgs('src/server.ts'), {
+/**
+ * Starts `src/server.ts` with the given environment (HOST 127.0.0.1, PORT 0 and the test keys unless overridden), and
+ * node given `nodeArgs` first.
+ */
+export async function startService (t: Tap, env: Record<string, string>, options: { timeoutMs?: number, nodeArgs?: string[] } = {}): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, [...options.nodeArgs ?? [], ...entryArgs('src/server.ts')], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', API_KEYS, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
