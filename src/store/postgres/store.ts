@@ -6,6 +6,7 @@ import type { DatabaseOptions } from '../database.js'
 import { StoreUnavailableError } from '../../domain/errors.js'
 import { storeFailure } from '../errors.js'
 import { CHANNEL, commitPayloads, listenForCommits, type CommitListener } from './commit-feed.js'
+import { createCacheCheck } from './cache-check.js'
 import { createDurabilityCheck } from './durability.js'
 import { migratePostgres } from './migrations.js'
 import { createPool, type Queries, type Row } from './pool.js'
@@ -95,6 +96,9 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
   })
   if (migrated !== null) await durability.refresh().catch(() => {})
   const routing = await backend.route?.(pool, migrated !== null)
+  // On Citus the tables are the workers' shards, in their own shared_buffers: not read from here.
+  const cache = routing === undefined ? createCacheCheck(async () => (await pool.upkeep(SQL.cacheFit))[0] ?? {}, options.log) : undefined
+  if (migrated !== null) await cache?.check()
   // With a routing, a receiver's transactions and reads go to the node that serves it; DATABASE_URL's pool keeps what
   // crosses nodes (the sweep's choices, the gauge) and the notifications.
   const nodePools = new Map<string, ReturnType<typeof createPool>>()
@@ -227,6 +231,7 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
 
     close: async () => {
       if (deferred.size > 0) await send(withDeferred([]))
+      cache?.close()
       routing?.close()
       await Promise.all(listeners.map((listener) => listener.close()))
       await Promise.all([pool, ...nodePools.values()].map((each) => each.end()))
