@@ -37,8 +37,9 @@ export function createReads ({ store, clock }: DomainContext, waiters: Waiters, 
 
     async page ({ receiverUid, deviceId, senderUid, limit, cursor, waitSeconds = 0, hangup }: PageRequest): Promise<PageResult> {
       const afterSeq = cursor === undefined ? 0 : decodeCursor('messages', cursor)
+      const waiting = waitSeconds > 0
       const read = async (): Promise<PageResult> => {
-        const rows = await store.page({ receiverUid, deviceId, senderUid, afterSeq, limit: limit + 1, now: clock() })
+        const rows = await store.page({ receiverUid, deviceId, senderUid, afterSeq, limit: limit + 1, now: clock(), waiting })
         // An empty page may be a read of the wrong reader: only then are the receiver's devices looked at.
         if (rows.length === 0) await checkReader(store, receiverUid, deviceId)
         const messages = rows.slice(0, limit)

@@ -22,6 +22,8 @@ export interface PageQuery {
   afterSeq: number
   limit: number
   now: number
+  /** The read of a request that waits for messages (wait_seconds): may share a statement with others (PostgreSQL). */
+  waiting?: boolean
 }
 
 /** A receiver_uid and a msg_id or sender_uid under it. */

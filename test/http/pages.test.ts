@@ -1,6 +1,7 @@
 // GET /v1/receivers/{receiver_uid}/messages: pages of pending messages in seq order, cursors, has_more, limits; fetching never deletes.
 import t from 'tap'
 import { buildTestApp } from '../helpers/app.js'
+import { TEST_STORE } from '../helpers/database.js'
 import { ack, getOne, page, pageBody, store, TIME } from '../helpers/requests.js'
 
 const ids = (body: Record<string, any>): string[] => body.messages.map((message: Record<string, string>) => message.msg_id)
@@ -271,4 +272,43 @@ t.test('messages in a page have JSON numbers and RFC 3339 UTC times with millise
   t.type(message.seq, 'number')
   t.type(message.msg_type, 'number')
   for (const field of ['send_time', 'stored_at', 'expires_at']) t.match(message[field], TIME, field)
+})
+
+t.test('waiting pages asked at the same moment answer each as it would alone: receivers, devices, cursors, limits, expired messages and unknown ones mixed', async (t) => {
+  // DB_POOL_MAX=3: one read connection on PostgreSQL, so that pages asked together wait for it and share a statement
+  // (those of requests that wait, wait_seconds: 1 here, where an empty page waits a second and answers empty).
+  const { app, call, clock } = await buildTestApp(t, { DB_POOL_MAX: '3' })
+  for (let i = 0; i < 7; i++) await store(call, { receiver_uid: 'bob', sender_uid: `s${i % 3}`, msg_id: `b${i}`, ttl_seconds: i === 2 ? 30 : 3600 })
+  for (const device of ['phone', 'laptop']) t.equal((await call({ method: 'PUT', url: `/v1/receivers/dee/devices/${device}` })).statusCode, 201)
+  for (let i = 0; i < 5; i++) await store(call, { receiver_uid: 'dee', sender_uid: `s${i}`, msg_id: `d${i}` })
+  t.equal(await ack(call, { device_id: 'phone', up_to_seq: 2 }, 'dee'), 2, 'the phone has acked two: its page differs from the laptop\'s')
+  clock.advance(31_000)
+  const cursor = String((await pageBody(call, { limit: 2 })).next_cursor)
+  const queries: Array<[string, Record<string, string | number>]> = [
+    ['bob', {}], ['bob', { limit: 2 }], ['bob', { limit: 2, cursor }], ['bob', { sender_uid: 's1' }], ['dee', { device_id: 'phone' }],
+    ['dee', { device_id: 'laptop', limit: 2 }], ['dee', { device_id: 'tablet' }], ['dee', {}], ['nobody', {}], ['nobody', { device_id: 'phone' }]
+  ]
+  const answer = async ([receiver, query]: [string, Record<string, string | number>]): Promise<[number, unknown]> => {
+    const res = await page(call, { ...query, wait_seconds: 1 }, receiver)
+    return [res.statusCode, res.json()]
+  }
+  const alone: Array<[number, unknown]> = []
+  for (const query of queries) alone.push(await answer(query))
+  const listed = (i: number): string[] => ids(alone[i]?.[1] as Record<string, any>)
+  t.strictSame(listed(0), ['b0', 'b1', 'b3', 'b4', 'b5', 'b6'], 'bob\'s expired b2 is left out')
+  t.strictSame([listed(1), listed(2), listed(3)], [['b0', 'b1'], ['b3', 'b4'], ['b1', 'b4']], 'pages of 2, from a cursor, of one sender')
+  t.strictSame([listed(4), listed(5)], [['d2', 'd3', 'd4'], ['d0', 'd1']], 'the phone\'s three, the laptop\'s first two')
+  t.strictSame([alone[6]?.[0], alone[7]?.[0], alone[9]?.[0]], [404, 400, 404], 'an unknown device, no device where there are some, a device of an unknown receiver')
+  t.strictSame(alone[8], [200, { messages: [], next_cursor: (alone[8]?.[1] as Record<string, unknown>).next_cursor, has_more: false }])
+  const before = app.store.statementCounts().statements
+  const rounds = 4
+  const together = await Promise.all(Array.from({ length: rounds }, () => queries).flat().map(answer))
+  t.strictSame(together, Array.from({ length: rounds }, () => alone).flat(), 'each the same as alone')
+  const sent = app.store.statementCounts().statements - before
+  // Alone, a page is one statement, and an empty one reads the devices too: 56 here.
+  if (TEST_STORE === 'postgres') t.ok(sent < 40, `fewer statements than pages: ${sent} for ${rounds * queries.length} pages`)
+  // Without wait_seconds each page goes alone.
+  const beforeAlone = app.store.statementCounts().statements
+  await Promise.all(queries.map(async ([receiver, query]) => await page(call, query, receiver)))
+  if (TEST_STORE === 'postgres') t.equal(app.store.statementCounts().statements - beforeAlone, 14, 'pages that do not wait: one statement each, and the devices of the 4 empty ones')
 })

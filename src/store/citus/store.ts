@@ -51,7 +51,7 @@ async function routeByShard (pool: Queries, migrated: boolean, options: Database
         }
       }
     },
-    batchesSummaries: false,
+    batchesReads: false,
     // One group per shard at a time (the lane of each receiver: its shard), each on its shard's tables on its node,
     // and as many shards at once as the pool allows (how this compares with groups on the distributed tables:
     // docs/postgresql-and-citus.md#scaling-out-citus). Two groups at once in one lane made fewer stores than one
@@ -75,7 +75,7 @@ export async function createCitusShapesStore (options: DatabaseOptions): Promise
   const shapes: Routing = {
     nodeOf: () => '',
     transaction: () => ({ node: '', statements: () => createCitusStatements({ shardOf: (receiverUid) => receiverUid }) }),
-    batchesSummaries: true,
+    batchesReads: true,
     close: () => {}
   }
   return await createPostgresStore(options, { migrate, route: async () => shapes })

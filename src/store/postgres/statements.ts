@@ -1,6 +1,6 @@
 // The SQL of the production store: every statement named, so that each connection parses and plans it once, and of
 // one stable text whatever the number of rows (many rows travel as arrays, through unnest).
-import { DEVICE, MESSAGE, PENDING, RECEIVER, REMOVED_MESSAGE_ROW, SUMMARY_ROW, TOMBSTONE, names, withoutReceiverUid } from '../columns.js'
+import { DEVICE, MESSAGE, PAGE, PENDING, RECEIVER, REMOVED_MESSAGE_ROW, SUMMARY_ROW, TOMBSTONE, names, withoutReceiverUid } from '../columns.js'
 import { params } from './params.js'
 import { insertGivenEvents } from './event-statements.js'
 import {
@@ -102,6 +102,14 @@ export const SQL = {
     `LEFT JOIN LATERAL (SELECT ${SUMMARY_ROWS} FROM conversations WHERE receiver_uid = k.receiver_uid AND ${keyedBy('receiver_uid', '$1::text[]')} ` +
     'AND reader = CASE WHEN k.device_id IS NULL THEN 0 ELSE d.slot END AND sort_seq < k.before_sort_seq ORDER BY sort_seq DESC LIMIT k.lim) AS c ON true ' +
     `WHERE ${keyedBy('r.receiver_uid', '$1::text[]')} ORDER BY k.i, c.sort_seq DESC`),
+  // Pages of any sender for several readers, each the next rows of its page after the ordinal of its read (k.i), read
+  // at $5 (pages.ts). A device's bit is that of its slot; a device not registered has none, and so no messages.
+  pages: sql('pages',
+    `SELECT k.i, m.* FROM unnest($1::text[], $2::bigint[], $3::text[], $4::integer[]) WITH ORDINALITY AS k (receiver_uid, after_seq, device_id, lim, i) ` +
+    `CROSS JOIN LATERAL (SELECT ${names(PAGE)} FROM messages WHERE receiver_uid = k.receiver_uid AND ${keyedBy('receiver_uid', '$1::text[]')} ` +
+    'AND seq > k.after_seq AND expires_at > $5 AND (readers & CASE WHEN k.device_id IS NULL THEN 1 ' +
+    `ELSE 1 << (SELECT slot FROM devices WHERE receiver_uid = k.receiver_uid AND ${keyedBy('receiver_uid', '$1::text[]')} AND device_id = k.device_id) END) <> 0 ` +
+    'ORDER BY seq LIMIT k.lim) AS m ORDER BY k.i, m.seq'),
   page: pageSql('page', false, false),
   pageOfSender: pageSql('page_of_sender', true, false),
   pageOfDevice: pageSql('page_of_device', false, true),

@@ -12,6 +12,7 @@ import { migratePostgres } from './migrations.js'
 import { createPool, type Queries, type Row } from './pool.js'
 import { SQL } from './statements.js'
 import { eventMethods } from './event-store.js'
+import { createPageReads } from './pages.js'
 import { createSummaryReads } from './summaries.js'
 import { createTx } from './transaction.js'
 import { webhookMethods } from './webhook-statements.js'
@@ -38,8 +39,8 @@ export interface Routing {
   nodeOf (receiverUid: string): string
   /** A transaction of this lane: its node, what it sends after BEGIN, and its statements given what that answered. */
   transaction (lane: string | undefined): { node: string, opening?: string | undefined, statements (opened: readonly Row[]): TxStatements }
-  /** Whether summary reads that arrive together share one statement on DATABASE_URL's database (not when reads go to their node). */
-  readonly batchesSummaries: boolean
+  /** Whether summary and page reads that arrive together share one statement on DATABASE_URL's database (not when reads go to their node). */
+  readonly batchesReads: boolean
   /** The Store's writeLanes, when not the plain store's. */
   readonly writeLanes?: WriteLanes
   close (): void
@@ -143,6 +144,8 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
     else if (deferred.size > 0 && deferredTimer === undefined) deferredTimer = setTimeout(() => { void send(withDeferred([])) }, DEFERRED_ANNOUNCEMENT_MS)
   }
   const summaries = createSummaryReads(pool, poolOfReceiver, Math.max(1, options.poolMax - WRITE_CONCURRENCY))
+  const pages = createPageReads(pool, poolOfReceiver, Math.max(1, options.poolMax - WRITE_CONCURRENCY))
+  const batchesReads = routing === undefined || routing.batchesReads
   // Two groups at a time: while one waits for its round trips or its commit, the other runs. More at once only cut the
   // same calls into smaller groups, each paying its own round trips and commit (measured: bench/README.md, comparing
   // the stores, four write groups at once against two). The rest of the pool stays free for reads.
@@ -173,18 +176,10 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
 
     summary: (receiverUid, deviceId, beforeSortSeq, limit) => run(async () => {
       const read = { receiverUid, deviceId, beforeSortSeq, limit }
-      return routing === undefined || routing.batchesSummaries ? await summaries.together(read) : await summaries.alone(read)
+      return batchesReads ? await summaries.together(read) : await summaries.alone(read)
     }),
 
-    page: (query: PageQuery) => run(async () => {
-      const values: unknown[] = [query.receiverUid, query.afterSeq, query.now, query.limit]
-      if (query.deviceId !== undefined) values.push(query.deviceId)
-      if (query.senderUid !== undefined) values.push(query.senderUid)
-      const statement = query.deviceId === undefined
-        ? (query.senderUid === undefined ? SQL.page : SQL.pageOfSender)
-        : (query.senderUid === undefined ? SQL.pageOfDevice : SQL.pageOfDeviceAndSender)
-      return (await poolOfReceiver(query.receiverUid).arrays(statement, values)).map((row) => toReceiverMessageFromValues(query.receiverUid, row))
-    }),
+    page: (query: PageQuery) => run(async () => batchesReads ? await pages.together(query) : await pages.alone(query)),
 
     findPendingLive: (receiverUid, msgId, now, deviceId) => run(async () => {
       const receiverPool = poolOfReceiver(receiverUid)
