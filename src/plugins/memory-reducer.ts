@@ -31,7 +31,8 @@ const mb = (bytes: number): number => Math.round(bytes / 2 ** 20)
  * the peak or less, and have stopped falling (as many or more than at the last count: the burst is over, its requests
  * all garbage), runs one full collection that reduces memory (V8's "last resort" flavour, which also gives back the
  * pooled pages), and the peak starts again from there. A steady number of held requests, however many come and go,
- * never triggers it. The collection stops the event loop (80-110 ms after 10,000 held, measured), once per burst.
+ * never triggers it. The collection stops the event loop once per burst (its pause is in the log line; measured in
+ * bench/README.md, "A memory-reducing collection after a burst").
  */
 export function createMemoryReducer ({ heldRequests, minDrop, gc }: MemoryReducerOptions): { check: () => Reduction | undefined } {
   let peak = 0

@@ -1,6 +1,6 @@
 // Whether PostgreSQL's shared_buffers can hold the service's tables: a receiver's pending messages lie on pages of their
-// own among everyone else's, so once the tables outgrow shared_buffers each page of messages costs about a hundred
-// system calls into the operating system's cache, and pages and summaries slow as the backlog grows
+// own among everyone else's, so once the tables outgrow shared_buffers a page of messages costs a system call into the
+// operating system's cache for each message, and pages and summaries slow as the backlog grows
 // (docs/postgresql-and-citus.md, "Memory for a large backlog"). Read at start and then every CACHE_CHECK_EVERY_MS, in
 // the background; never on a request's path.
 import type { Row } from './pool.js'

@@ -42,9 +42,9 @@ export function createPageReads (pool: Queries, poolOfReceiver: (receiverUid: st
     alone,
     /**
      * A read that may share a statement with the reads that arrive with it, when it is a waiting request's of any
-     * sender; any other alone. Together, the wake-ups of a burst cost a statement for up to 50 (cross-instance wake-up
-     * p99 22-71 ms against 121-225 alone, bench/README.md); pages of 100 for callers that do not wait ran at 0.90 of
-     * alone together, as one backend then reads what eight would have read side by side.
+     * sender; any other alone. Together, the wake-ups of a burst cost a statement for up to 50; pages of 100 for
+     * callers that do not wait were slower together, as one backend then reads what eight would have read side by
+     * side (both measured: bench/README.md, "Waiting pages read together").
      */
     together: async (query: PageQuery): Promise<StoredMessage[]> =>
       query.waiting === true && query.senderUid === undefined ? (await batched([query]))[0] as StoredMessage[] : await alone(query)
