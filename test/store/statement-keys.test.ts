@@ -21,8 +21,7 @@ const OFF_THE_REQUEST_PATH: Partial<Record<keyof typeof SQL, string>> = {
   totalPending: 'the pending gauge: a sum over all receivers at scrape time',
   ping: 'the readiness probe: no table',
   announce: 'sent after the commit: pg_notify, no table',
-  durability: 'the store\'s own upkeep, at start and after a new connection, in the background: settings, no table',
-  cacheFit: 'the store\'s own upkeep, at start and every 10 minutes, in the background: settings and the tables\' sizes, no rows'
+  durability: 'the store\'s own upkeep, at start and after a new connection, in the background: settings, no table'
 }
 /**
  * Statements of the request path not keyed yet, and why: each one is a known fan-out on Citus, to be reshaped.

@@ -162,10 +162,5 @@ export const SQL = {
   // The store's own upkeep, at start and after a new connection (durability.ts): as the role's sessions see them.
   durability: sql('durability',
     "SELECT current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS synchronous_commit, " +
-    "current_setting('full_page_writes') AS full_page_writes"),
-  // shared_buffers (as set, and in bytes) against the tables a read touches, with their indexes and TOAST (cache-check.ts).
-  cacheFit: sql('cache_fit',
-    "SELECT current_setting('shared_buffers') AS shared_buffers, " +
-    "(SELECT setting::bigint * current_setting('block_size')::bigint FROM pg_settings WHERE name = 'shared_buffers') AS shared_buffers_bytes, " +
-    "pg_total_relation_size('messages') + pg_total_relation_size('conversations') + pg_total_relation_size('receivers') AS tables_bytes")
+    "current_setting('full_page_writes') AS full_page_writes")
 } as const

@@ -6,7 +6,7 @@ import type { DatabaseOptions } from '../database.js'
 import { StoreUnavailableError } from '../../domain/errors.js'
 import { storeFailure } from '../errors.js'
 import { CHANNEL, commitPayloads, listenForCommits, type CommitListener } from './commit-feed.js'
-import { createCacheCheck } from './cache-check.js'
+import { CACHE_FIT, createCacheCheck } from './cache-check.js'
 import { createDurabilityCheck } from './durability.js'
 import { migratePostgres } from './migrations.js'
 import { createPool, type Queries, type Row } from './pool.js'
@@ -98,7 +98,7 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
   if (migrated !== null) await durability.refresh().catch(() => {})
   const routing = await backend.route?.(pool, migrated !== null)
   // On Citus the tables are the workers' shards, in their own shared_buffers: not read from here.
-  const cache = routing === undefined ? createCacheCheck(async () => (await pool.upkeep(SQL.cacheFit))[0] ?? {}, options.log) : undefined
+  const cache = routing === undefined ? createCacheCheck(async () => (await pool.upkeep(CACHE_FIT))[0] ?? {}, options.log) : undefined
   if (migrated !== null) await cache?.check()
   // With a routing, a receiver's transactions and reads go to the node that serves it; DATABASE_URL's pool keeps what
   // crosses nodes (the sweep's choices, the gauge) and the notifications.
