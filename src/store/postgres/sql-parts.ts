@@ -39,10 +39,11 @@ export const NEXT_EXPIRY = `receiver_uid, ${nulls([...withoutReceiverUid(REMOVED
 
 /**
  * The bit of the reader a read is for: the receiver itself (bit 0), or the device named by the parameter `device`, looked
- * up in the same statement (NULL, matching nothing, when it is not registered).
+ * up in the same statement (NULL, matching nothing, when it is not registered). `receiver` picks the receiver's devices
+ * (the receiver given as $1 unless told).
  */
-export const readerBit = (device?: string): string =>
-  device === undefined ? '1' : `(1 << (SELECT slot FROM devices WHERE receiver_uid = $1 AND device_id = ${device}))`
+export const readerBit = (device?: string, receiver = 'receiver_uid = $1'): string =>
+  device === undefined ? '1' : `(1 << (SELECT slot FROM devices WHERE ${receiver} AND device_id = ${device}))`
 
 /** A page of one receiver's messages pending for a reader: with a device, its name after the limit; of one sender, the next parameter. */
 export function pageSql (name: string, ofSender: boolean, ofDevice: boolean): Sql {

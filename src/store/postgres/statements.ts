@@ -107,8 +107,8 @@ export const SQL = {
   pages: sql('pages',
     `SELECT k.i, m.* FROM unnest($1::text[], $2::bigint[], $3::text[], $4::integer[]) WITH ORDINALITY AS k (receiver_uid, after_seq, device_id, lim, i) ` +
     `CROSS JOIN LATERAL (SELECT ${names(PAGE)} FROM messages WHERE receiver_uid = k.receiver_uid AND ${keyedBy('receiver_uid', '$1::text[]')} ` +
-    'AND seq > k.after_seq AND expires_at > $5 AND (readers & CASE WHEN k.device_id IS NULL THEN 1 ' +
-    `ELSE 1 << (SELECT slot FROM devices WHERE receiver_uid = k.receiver_uid AND ${keyedBy('receiver_uid', '$1::text[]')} AND device_id = k.device_id) END) <> 0 ` +
+    `AND seq > k.after_seq AND expires_at > $5 AND (readers & CASE WHEN k.device_id IS NULL THEN ${readerBit()} ` +
+    `ELSE ${readerBit('k.device_id', `receiver_uid = k.receiver_uid AND ${keyedBy('receiver_uid', '$1::text[]')}`)} END) <> 0 ` +
     'ORDER BY seq LIMIT k.lim) AS m ORDER BY k.i, m.seq'),
   page: pageSql('page', false, false),
   pageOfSender: pageSql('page_of_sender', true, false),

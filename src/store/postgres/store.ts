@@ -17,7 +17,7 @@ import { createSummaryReads } from './summaries.js'
 import { createTx } from './transaction.js'
 import { webhookMethods } from './webhook-statements.js'
 import type { TxStatements } from './tx-statements.js'
-import { toDevice, toNumber, toReceiverMessageFromValues, toReceiverState, toStoredMessage } from '../row-mapper.js'
+import { toDevice, toNumber, toReceiverState, toStoredMessage } from '../row-mapper.js'
 import type { PageQuery, Store, WriteLanes } from '../types.js'
 
 /** DATABASE_URL with the host and port of a node ('host:port'), all else kept. */
@@ -143,8 +143,10 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
     if (now.length > 0) void send(withDeferred(now))
     else if (deferred.size > 0 && deferredTimer === undefined) deferredTimer = setTimeout(() => { void send(withDeferred([])) }, DEFERRED_ANNOUNCEMENT_MS)
   }
-  const summaries = createSummaryReads(pool, poolOfReceiver, Math.max(1, options.poolMax - WRITE_CONCURRENCY))
-  const pages = createPageReads(pool, poolOfReceiver, Math.max(1, options.poolMax - WRITE_CONCURRENCY))
+  // The pool's connections left for reads beside the write groups: how many reads run at once before the rest wait and go together.
+  const readConnections = Math.max(1, options.poolMax - WRITE_CONCURRENCY)
+  const summaries = createSummaryReads(pool, poolOfReceiver, readConnections)
+  const pages = createPageReads(pool, poolOfReceiver, readConnections)
   const batchesReads = routing === undefined || routing.batchesReads
   // Two groups at a time: while one waits for its round trips or its commit, the other runs. More at once only cut the
   // same calls into smaller groups, each paying its own round trips and commit (measured: bench/README.md, comparing
