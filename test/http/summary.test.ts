@@ -1,6 +1,7 @@
 // GET /v1/receivers/{receiver_uid}/senders: the lazy-load summary, one row per sender, its order, paging and validation.
 import t from 'tap'
 import { buildTestApp } from '../helpers/app.js'
+import { TEST_STORE } from '../helpers/database.js'
 import { TIME, ack, getSummary, store } from '../helpers/requests.js'
 
 const ROW_KEYS = ['last_content_preview', 'last_msg_type', 'last_send_time', 'last_seq', 'lost_count', 'pending_count', 'sender_uid']
@@ -266,7 +267,7 @@ t.test('summary numbers are JSON numbers and times are RFC 3339 UTC with millise
 })
 
 t.test('summaries asked at the same moment answer each as it would alone: receivers, devices, cursors and unknown ones mixed', async (t) => {
-  const { call } = await buildTestApp(t)
+  const { app, call } = await buildTestApp(t)
   for (let i = 0; i < 7; i++) await store(call, { receiver_uid: 'bob', sender_uid: `s${i}` })
   for (const device of ['phone', 'laptop']) t.equal((await call({ method: 'PUT', url: `/v1/receivers/dee/devices/${device}` })).statusCode, 201)
   for (let i = 0; i < 5; i++) await store(call, { receiver_uid: 'dee', sender_uid: `s${i}` })
@@ -282,12 +283,21 @@ t.test('summaries asked at the same moment answer each as it would alone: receiv
     return [res.statusCode, res.json()]
   }
   const alone: Array<[number, unknown]> = []
+  const beforeAlone = app.store.statementCounts().statements
   for (const query of queries) alone.push(await answer(query))
+  const aloneStatements = app.store.statementCounts().statements - beforeAlone
   const body = (i: number): { total_pending?: number, senders?: unknown[] } => alone[i]?.[1] as { total_pending?: number, senders?: unknown[] }
   t.strictSame([body(3).total_pending, body(4).total_pending, body(4).senders?.length], [3, 5, 2], 'the phone has 3 pending, the laptop 5 (a page of 2)')
   t.strictSame([body(1).senders?.length, body(2).senders?.length, body(0).senders?.length], [3, 3, 7], 'bob by pages of 3, and whole')
   t.strictSame(alone[7], [200, { receiver_uid: 'nobody', total_pending: 0, senders: [], next_cursor: null }])
   const rounds = 4
+  const beforeTogether = app.store.statementCounts().statements
   const together = await Promise.all(Array.from({ length: rounds }, () => queries).flat().map(answer))
   t.strictSame(together, Array.from({ length: rounds }, () => alone).flat(), 'each the same as alone')
+  if (TEST_STORE === 'sqlite') {
+    // Together they ran in read transactions of many reads: the same statements as alone, and a BEGIN and a COMMIT for
+    // each group (at most 64 reads: 36 here need one or two).
+    const extra = app.store.statementCounts().statements - beforeTogether - rounds * aloneStatements
+    t.ok(extra === 2 || extra === 4, `read in one or two groups: ${extra} statements beyond alone's`)
+  }
 })

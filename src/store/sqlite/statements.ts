@@ -40,6 +40,8 @@ export function prepareStatements (db: Database, counts: { statements: number })
   const p = (sql: string): Statement => counted(db.prepare(sql), counts)
   return {
     begin: p('BEGIN IMMEDIATE'),
+    // A group of reads (store.ts): one snapshot, one lock on the WAL's read mark for all of them.
+    beginRead: p('BEGIN DEFERRED'),
     commit: p('COMMIT'),
     rollback: p('ROLLBACK'),
     receiver: p(`SELECT ${names(RECEIVER)} FROM receivers WHERE receiver_uid = ?`),
