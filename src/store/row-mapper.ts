@@ -5,7 +5,7 @@ import type { EventType, EventView } from '../domain/events.js'
 import type { Device, PendingMessage, ReceiverState, RemovedMessage, StoredMessage, SummaryRow, Tombstone } from '../domain/model.js'
 import { mapKey } from '../lib/map-key.js'
 import type { RecallKey, RecallsFound, RecallTarget } from './types.js'
-import { DEVICE, MESSAGE, PAGE, PENDING, RECEIVER, RECEIVER_KEY, RECEIVER_STATE, REMOVED_MESSAGE, SUMMARY_ROW, type Column } from './columns.js'
+import { DEVICE, MESSAGE, PAGE, PENDING, RECEIVER, RECEIVER_KEY, RECEIVER_STATE, REMOVED_MESSAGE, SUMMARY_ROW, SUMMARY_VIEW, type Column } from './columns.js'
 
 type Row = Record<string, unknown>
 
@@ -128,6 +128,9 @@ export const deviceValues = writer<Device>(DEVICE)
 
 /** A summary row from its column values in SUMMARY_ROW order. */
 export const toSummaryRowFromValues = valuesReader<SummaryRow>(SUMMARY_ROW)
+/** A summary row of `receiverUid` and `reader` from its column values in SUMMARY_VIEW order. */
+export const toReaderSummaryRowFromValues: (receiverUid: string, reader: number, values: readonly unknown[]) => SummaryRow =
+  compile(['receiverUid', 'reader', 'values'], literalOf(SUMMARY_VIEW, (_, i) => `values[${i}]`, ['receiverUid', 'reader']))
 /** The same from `values[at]` on. */
 export const toSummaryRowFromValuesAt = valuesReaderAt<SummaryRow>(SUMMARY_ROW)
 export const toSummaryRow = rowReader<SummaryRow>(SUMMARY_ROW)

@@ -2,7 +2,7 @@
 // message: arrays are much cheaper to read than objects in better-sqlite3).
 import type { Database, Statement } from 'better-sqlite3'
 import {
-  DEVICE, MESSAGE, PAGE, PENDING, RECEIVER, RECEIVER_KEY, RECEIVER_STATE, REMOVED_MESSAGE_ROW, SUMMARY_ROW, SUMMARY_ROW_KEY, SUMMARY_ROW_STATE,
+  DEVICE, MESSAGE, PAGE, PENDING, RECEIVER, RECEIVER_KEY, RECEIVER_STATE, REMOVED_MESSAGE_ROW, SUMMARY_ROW, SUMMARY_ROW_KEY, SUMMARY_ROW_STATE, SUMMARY_VIEW,
   names, type Column
 } from '../columns.js'
 import { toNullableNumber } from '../row-mapper.js'
@@ -77,7 +77,7 @@ export function prepareStatements (db: Database, counts: { statements: number })
     deleteConversation: p('DELETE FROM conversations WHERE receiver_uid = ? AND reader = ? AND sender_uid = ?'),
     lostConversations: p(`SELECT ${SUMMARY_ROW_COLUMNS} FROM conversations WHERE receiver_uid = ? AND reader = ? AND lost_count > 0 AND lost_seq <= ?`).raw(true),
     lostConversationOfSender: p(`SELECT ${SUMMARY_ROW_COLUMNS} FROM conversations WHERE receiver_uid = ? AND reader = ? AND sender_uid = ? AND lost_count > 0 AND lost_seq <= ?`).raw(true),
-    summary: p(`SELECT ${SUMMARY_ROW_COLUMNS} FROM conversations WHERE receiver_uid = ? AND reader = ? AND sort_seq < ? ORDER BY sort_seq DESC LIMIT ?`).raw(true),
+    summary: p(`SELECT ${names(SUMMARY_VIEW)} FROM conversations WHERE receiver_uid = ? AND reader = ? AND sort_seq < ? ORDER BY sort_seq DESC LIMIT ?`).raw(true),
     readerPending: p('SELECT coalesce(sum(pending_count), 0) AS v FROM conversations WHERE receiver_uid = ? AND reader = ?'),
     page: p(`SELECT ${PAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND seq > ? AND expires_at > ? AND (readers & ?) <> 0 ORDER BY seq ASC LIMIT ?`).raw(true),
     pageOfSender: p(`SELECT ${PAGE_COLUMNS} FROM messages WHERE receiver_uid = ? AND sender_uid = ? AND seq > ? AND expires_at > ? AND (readers & ?) <> 0 ORDER BY seq ASC LIMIT ?`).raw(true),

@@ -6,7 +6,7 @@ import { createKnex, sqliteFilename } from '../backends.js'
 import { migrate, type DatabaseOptions } from '../database.js'
 import { isFull, storeFailure } from '../errors.js'
 import { RECEIVER_READER, bitOf } from '../../domain/readers.js'
-import { toDevice, toNumber, toReceiverMessageFromValues, toReceiverState, toStoredMessageFromValues, toSummaryRowFromValues } from '../row-mapper.js'
+import { toDevice, toNumber, toReceiverMessageFromValues, toReceiverState, toStoredMessageFromValues, toReaderSummaryRowFromValues } from '../row-mapper.js'
 import { startWalCheckpointer } from './checkpointer.js'
 import { openDiskReserve, type DiskReserve } from './disk-reserve.js'
 import { all, one, prepareStatements, value, values } from './statements.js'
@@ -192,7 +192,7 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
       const receiver = row === undefined ? undefined : toReceiverState(row)
       const slot = deviceId === undefined ? RECEIVER_READER : value(s.deviceSlot, receiverUid, deviceId)
       const rows = slot === null ? [] : s.summary.all(receiverUid, slot, beforeSortSeq ?? Number.MAX_SAFE_INTEGER, limit) as unknown[][]
-      const summaryRows = rows.map(toSummaryRowFromValues)
+      const summaryRows = slot === null ? [] : rows.map((values) => toReaderSummaryRowFromValues(receiverUid, slot, values))
       if (deviceId === undefined) return { receiver, rows: summaryRows }
       return { receiver, rows: summaryRows, device: { slot, pendingCount: slot === null ? 0 : value(s.readerPending, receiverUid, slot) ?? 0 } }
     }),
