@@ -5,6 +5,8 @@
 #   scripts/citus-cluster.sh start    initdb and configure the nodes that have no data yet, start them, and give the
 #                                     coordinator's postgres database the extension and the two workers
 #   scripts/citus-cluster.sh stop     stop the three nodes (their data is kept)
+#   scripts/citus-cluster.sh stop w2  stop one node (coord, w1 or w2; test/reliability/citus-worker-down.test.ts), and
+#   scripts/citus-cluster.sh start w2 start it again
 #   scripts/citus-cluster.sh status
 # CITUS_CLUSTER_DIR (default /var/lib/citus) holds coord/, w1/, w2/ and each node's log. Run as root (the nodes run as
 # postgres) or as the user who owns that directory.
@@ -40,7 +42,23 @@ wal_level = logical
 EOF
 }
 
-case ${1:-} in
+# The nodes named after the command (all three when none is): "w2" is the node w2:9702.
+command=${1:-}
+if [ $# -gt 1 ]; then
+  shift
+  chosen=""
+  for wanted in "$@"; do
+    found=""
+    for node in $NODES; do
+      if [ "${node%%:*}" = "$wanted" ]; then found=$node; fi
+    done
+    if [ -z "$found" ]; then echo "no node $wanted (coord, w1, w2)" >&2; exit 2; fi
+    chosen="$chosen $found"
+  done
+  NODES=$chosen
+fi
+
+case $command in
   start)
     if [ ! -d "$DIR" ]; then
       mkdir -p "$DIR"
@@ -75,7 +93,7 @@ case ${1:-} in
     done
     ;;
   *)
-    echo "usage: $0 start|stop|status" >&2
+    echo "usage: $0 start|stop|status [coord|w1|w2 ...]" >&2
     exit 2
     ;;
 esac
