@@ -6,38 +6,19 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import pg from 'pg'
 import t from 'tap'
-import { AUTH } from '../helpers/app.js'
 import { citusWorkers, createCitusDatabase } from '../helpers/citus.js'
 import { startService, type ServiceProcess } from '../helpers/process.js'
+import { ANSWER_BOUND_MS, call, type Answer } from '../helpers/service-calls.js'
 
 const CITUS_URL = process.env.TEST_CITUS_URL
 const SCRIPT = new URL('../../scripts/citus-cluster.sh', import.meta.url).pathname
 // scripts/citus-cluster.sh's workers, by port.
 const NODE_NAMES: Record<number, string> = { 9701: 'w1', 9702: 'w2' }
-const ANSWER_BOUND_MS = 10_000 // a hang detector, as in outage.test.ts
 const RECOVERY_BOUND_MS = 30_000
 const RECEIVERS = 24
 
 const run = promisify(execFile)
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-interface Answer { status: number | string, body: any, ms: number }
-
-async function call (service: ServiceProcess, method: string, path: string, body?: unknown): Promise<Answer> {
-  const started = Date.now()
-  try {
-    const response = await fetch(`${service.url}${path}`, {
-      method,
-      headers: { ...AUTH.admin, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(ANSWER_BOUND_MS)
-    })
-    const text = await response.text()
-    return { status: response.status, body: text === '' ? null : JSON.parse(text), ms: Date.now() - started }
-  } catch (error) {
-    return { status: (error as Error).name === 'TimeoutError' ? 'hung' : String(error), body: null, ms: Date.now() - started }
-  }
-}
 
 const store = (service: ServiceProcess, receiver: string, msgId: string) =>
   call(service, 'POST', '/v1/messages', { receiver_uid: receiver, sender_uid: 'alice', msg_id: msgId, msg_type: 1, content: msgId })

@@ -1,41 +1,17 @@
 // Database outage: with its PostgreSQL stopped, frozen, down at start or its database dropped, the real service answers 503 STORE_UNAVAILABLE in bounded time (and recovers without a restart where the database comes back).
 import t, { type Test } from 'tap'
-import { AUTH } from '../helpers/app.js'
 import pg from 'pg'
 import { createTestDatabase, PG_ADMIN_URL, TEST_STORE } from '../helpers/database.js'
 import { startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres.js'
 import { startService, type ServiceProcess } from '../helpers/process.js'
+import { ANSWER_BOUND_MS, call, type Answer } from '../helpers/service-calls.js'
 
-const ANSWER_BOUND_MS = 10_000 // a hang detector, not a speed target
 const RECOVERY_BOUND_MS = 30_000
 const DB_ENV = { DB_CONNECT_TIMEOUT_MS: '1000', DB_STATEMENT_TIMEOUT_MS: '2000' }
 const RECEIVER = 'outage-bob'
 const SENDER = 'outage-alice'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-interface Answer { status: number | string, body: unknown, ms: number }
-
-/** One HTTP call with the admin key; a missing answer within ANSWER_BOUND_MS is reported as 'hung'. */
-async function call (service: ServiceProcess, method: string, path: string, body?: unknown): Promise<Answer> {
-  const started = Date.now()
-  try {
-    const response = await fetch(`${service.url}${path}`, {
-      method,
-      headers: { ...AUTH.admin, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(ANSWER_BOUND_MS)
-    })
-    const text = await response.text()
-    let parsed: unknown = text
-    try {
-      parsed = JSON.parse(text)
-    } catch { /* not JSON: kept as text for the assertion message */ }
-    return { status: response.status, body: parsed, ms: Date.now() - started }
-  } catch (error) {
-    return { status: (error as Error).name === 'TimeoutError' ? 'hung' : `connection error: ${String((error as Error).cause ?? error)}`, body: null, ms: Date.now() - started }
-  }
-}
 
 const store = (service: ServiceProcess, msgId: string) =>
   call(service, 'POST', '/v1/messages', { receiver_uid: RECEIVER, sender_uid: SENDER, msg_id: msgId, msg_type: 1, content: `content of ${msgId}` })
