@@ -8,7 +8,7 @@
 import pg from 'pg'
 import t from 'tap'
 import type { ShardRange } from '../../src/store/citus/placement.js'
-import { onShardTables, shardAccess } from '../../src/store/citus/shards.js'
+import { onShardTables, shardAccess, shardReads } from '../../src/store/citus/shards.js'
 import { DISTRIBUTED_TABLES, migrateCitus } from '../../src/store/citus/migrations.js'
 import type { Queries, Row } from '../../src/store/postgres/pool.js'
 import { CITUS_SQL } from '../../src/store/citus/statements.js'
@@ -112,6 +112,54 @@ if (TEST_STORE !== 'postgres') {
       t.same(locked.rows, [{ mode: 5, shards: ['107', '108', '109', '110', '111'] }], 'ShareLock on every shard, in the transaction')
     })
 
+    await t.test('reads on the shard\'s tables answer as the plain statements there; a shard placed elsewhere, or its copy gone, reads the distributed tables', async (t) => {
+      const reads: Record<string, Sql> = {
+        receiver: SQL.receiver, summary: SQL.summary, summaryOfDevice: SQL.summaryOfDevice, page: SQL.page, pageOfSender: SQL.pageOfSender,
+        pageOfDevice: SQL.pageOfDevice, pageOfDeviceAndSender: SQL.pageOfDeviceAndSender, findPendingLive: SQL.findPendingLive,
+        findPendingLiveOfDevice: SQL.findPendingLiveOfDevice, devices: SQL.devices
+      }
+      for (const [key, sql] of Object.entries(reads)) {
+        t.equal(access.read(sql).name, `${sql.name}_read_107`, `${key}: named after the shard`)
+        await client.query(`PREPARE read_${key} AS ${access.read(sql).text}`)
+      }
+      await client.query('BEGIN')
+      const { tx, flush } = createTx(recorded(client, []), createCitusStatements({ shardOf: () => '107', direct: access }))
+      const [state] = await tx.lockReceivers(['carol'])
+      if (state === undefined) throw new Error('no receiver row')
+      const message = (seq: number, senderUid: string) => ({
+        receiverUid: 'carol', seq, msgId: `c-${seq}`, senderUid, msgType: 1, content: `c-${seq}`, sendTime: NOW, storedAt: NOW, expiresAt: NOW + 60_000, collapseKey: null, readers: 1
+      })
+      await tx.insertMessages([message(1, 'alice'), message(2, 'dave'), message(3, 'alice')])
+      await tx.saveReceivers([{ ...state, lastSeq: 3, pendingCount: 3, nextExpiry: NOW + 60_000 }])
+      await flush()
+      await client.query('COMMIT')
+
+      let moved = 0
+      const texts: string[] = []
+      const onShard = shardReads(access, recorded(client, texts), () => { moved++ })
+      const plain = async (sql: Sql, values: unknown[]) => (await client.query({ text: access.on(sql).text, values, rowMode: 'array' })).rows as unknown[][]
+      const pageValues = ['carol', 0, NOW, 100]
+      t.same(await onShard.arrays(SQL.page, pageValues), await plain(SQL.page, pageValues), 'a page: the rows of the statement on the shard\'s tables, in their order')
+      t.same((await onShard.arrays(SQL.page, pageValues)).map((row) => row[0]), ['1', '2', '3'], 'seq ascending')
+      t.same(await onShard.arrays(SQL.pageOfSender, [...pageValues, 'dave']), await plain(SQL.pageOfSender, [...pageValues, 'dave']), 'a page of one sender')
+      t.same(await onShard.arrays(SQL.page, ['nobody', 0, NOW, 100]), [], 'no rows: none')
+      t.same(await onShard.arrays(SQL.summary, ['carol', Number.MAX_SAFE_INTEGER, 51]), await plain(SQL.summary, ['carol', Number.MAX_SAFE_INTEGER, 51]), 'a summary')
+      t.same(await onShard.rows(SQL.receiver, ['carol']), (await client.query({ text: access.on(SQL.receiver).text, values: ['carol'] })).rows, 'rows as objects, without the check\'s columns')
+      t.same(await onShard.rows(SQL.receiver, ['nobody']), [])
+      t.equal(moved, 0, 'placed here: nothing told')
+      t.ok(texts.every((text) => text.includes('messages_107') || text.includes('receivers_108') || text.includes('conversations_110')), 'every read named the shard\'s tables')
+
+      await client.query('UPDATE pg_dist_placement SET groupid = 2 WHERE shardid = 109')
+      await t.rejects(onShard.arrays(SQL.page, pageValues), /relation "messages" does not exist/, 'placed elsewhere: the distributed tables (not in this database)')
+      t.equal(moved, 1, 'and the map is told')
+      await client.query('UPDATE pg_dist_placement SET groupid = 1')
+      t.same((await onShard.arrays(SQL.page, pageValues)).length, 3, 'placed here again: the shard\'s tables')
+      await client.query('ALTER TABLE messages_107 RENAME TO messages_107_gone')
+      await t.rejects(onShard.arrays(SQL.page, pageValues), /relation "messages" does not exist/, 'the copy gone: the distributed tables')
+      t.equal(moved, 2)
+      await client.query('ALTER TABLE messages_107_gone RENAME TO messages_107')
+    })
+
     await t.test('a transaction on the shard stores, reads and acks there; a receiver of another shard turns it to the distributed tables', async (t) => {
       const texts: string[] = []
       const shardOf = (receiverUid: string): string => receiverUid.startsWith('other-') ? '999' : '107'
@@ -188,7 +236,11 @@ t.test('on Citus, a shard moved under the store\'s map: written through the dist
   if (before === undefined) throw new Error('no shard for bob')
   t.ok(sent.includes(`om_lock_receivers_${before.shard}`), 'before the move, on the shard\'s tables')
   const target = workers.find((worker) => worker.port !== Number(before.port)) as { host: string, port: number }
+  sent.length = 0
+  t.same((await store.page({ receiverUid: 'bob', afterSeq: 0, now: NOW, limit: 100 })).map((message) => message.msgId), ['m-1'], 'before the move, read back')
+  t.ok(sent.includes(`om_page_read_${before.shard}`), 'from the shard\'s tables')
   await coordinator.query("SELECT citus_move_shard_placement($1, $2, $3, $4, $5, 'block_writes')", [before.shard, before.host, before.port, target.host, target.port])
+
 
   sent.length = 0
   await storeOne(store, 'bob', 'm-2')
@@ -209,4 +261,19 @@ t.test('on Citus, a shard moved under the store\'s map: written through the dist
   t.same((await store.page({ receiverUid: 'bob', afterSeq: 0, now: NOW, limit: 100 })).map((message) => message.msgId), ids, 'and read back')
   const { rows: [placed] } = await coordinator.query<{ port: number }>('SELECT nodeport AS port FROM citus_shards WHERE shardid = $1', [before.shard])
   t.equal(Number(placed?.port), target.port, 'the shard is on the other worker')
+
+  // Moved back: the map still names the other worker, where the read checks the placement, finds the shard gone, and
+  // reads through the distributed tables; the map is read again, and the reads are on the shard's tables once more.
+  await coordinator.query("SELECT citus_move_shard_placement($1, $2, $3, $4, $5, 'block_writes')", [before.shard, target.host, target.port, before.host, before.port])
+  sent.length = 0
+  t.same((await store.page({ receiverUid: 'bob', afterSeq: 0, now: NOW, limit: 100 })).map((message) => message.msgId), ids, 'right after the move back, read back')
+  t.same(sent.filter((name) => name.startsWith('om_page')), [`om_page_read_${before.shard}`, 'om_page'], 'the shard\'s tables tried, then the distributed tables')
+  let readOnShard = false
+  for (let i = 0; i < 100 && !readOnShard; i++) {
+    sent.length = 0
+    t.same((await store.page({ receiverUid: 'bob', afterSeq: 0, now: NOW, limit: 100 })).map((message) => message.msgId), ids)
+    readOnShard = sent.filter((name) => name.startsWith('om_page')).join() === `om_page_read_${before.shard}`
+    if (!readOnShard) await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  t.ok(readOnShard, 'once the map is read again, the reads are on the shard\'s tables on its node')
 })

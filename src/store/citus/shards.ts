@@ -12,9 +12,14 @@
 // switch committed while it waited), checks that every one of its shards is still placed on this node. One round
 // trip with BEGIN. When a shard is not here any more the transaction uses the distributed tables instead, which Citus
 // routes by its own metadata (correct, merely slower), and the map is read again.
+//
+// A read takes no lock: it reads the shard's tables and checks the placement in one statement, one snapshot. While
+// that snapshot still places the shard here, the move's switch had not committed when it was taken, and every write
+// committed before it is in this copy (a move blocks writes until its switch): the read is what a read a moment
+// earlier would have been. When the check fails, or the copy is gone, the read goes to the distributed tables.
 import type { Shard, ShardRange } from './placement.js'
 import { DISTRIBUTED_TABLES } from './migrations.js'
-import type { Row } from '../postgres/pool.js'
+import type { Queries, Row } from '../postgres/pool.js'
 import type { Sql } from '../postgres/statements.js'
 
 // ShareLock, as PostgreSQL numbers lock modes: what Citus's executor takes on a shard's metadata to modify it.
@@ -43,6 +48,11 @@ export interface ShardAccess {
   opening: string
   /** Whether the opening's last result (its check) found every shard placed on this node. */
   placedHere (rows: readonly Row[]): boolean
+  /**
+   * The read statement on the shard's tables with the placement check: each row is `om_placed`, then `om_found` (NULL
+   * in the one row that stands for no rows), then the statement's columns; named after the shard.
+   */
+  read (sql: Sql): Sql
 }
 
 // Each shard's access, made once (a shard's id and the ids and names of its co-located shards never change: a move
@@ -59,7 +69,9 @@ export function shardAccess (range: ShardRange): ShardAccess | undefined {
   const known = accessOf.get(range.shardId)
   if (known !== undefined) return known
   const list = ids.join(', ')
+  const placed = `SELECT count(*)::int AS placed FROM pg_dist_placement WHERE shardid IN (${list}) AND groupid = (SELECT groupid FROM pg_dist_local_group)`
   const made = new Map<Sql, Sql>()
+  const reads = new Map<Sql, Sql>()
   const access: ShardAccess = {
     shardId: range.shardId,
     on (sql) {
@@ -70,10 +82,52 @@ export function shardAccess (range: ShardRange): ShardAccess | undefined {
       }
       return statement
     },
-    opening: `SELECT lock_shard_metadata(${SHARE_LOCK}, ARRAY[${list}]::bigint[]); ` +
-      `SELECT count(*)::int AS placed FROM pg_dist_placement WHERE shardid IN (${list}) AND groupid = (SELECT groupid FROM pg_dist_local_group)`,
-    placedHere: (rows) => Number(rows[0]?.placed) === ids.length
+    opening: `SELECT lock_shard_metadata(${SHARE_LOCK}, ARRAY[${list}]::bigint[]); ${placed}`,
+    placedHere: (rows) => Number(rows[0]?.placed) === ids.length,
+    read (sql) {
+      let statement = reads.get(sql)
+      if (statement === undefined) {
+        // One row of the check, joined to the statement's rows or, when it has none, to NULLs: `found` tells them apart.
+        statement = {
+          name: `${sql.name}_read_${range.shardId}`,
+          text: `SELECT om_check.placed = ${ids.length} AS om_placed, om_rows.* FROM (${placed}) om_check ` +
+            `LEFT JOIN LATERAL (SELECT true AS om_found, om_read.* FROM (${onShardTables(sql.text, tables)}) om_read) om_rows ON true`
+        }
+        reads.set(sql, statement)
+      }
+      return statement
+    }
   }
   accessOf.set(range.shardId, access)
   return access
+}
+
+// PostgreSQL's undefined_table: the shard's copy on this node was dropped after a move or a split.
+const UNDEFINED_TABLE = '42P01'
+const copyGone = (error: unknown): boolean => (error as { code?: unknown } | null)?.code === UNDEFINED_TABLE
+
+/**
+ * Reads of one receiver on its shard's tables on `onNode`, the node the map places it on: each statement with the
+ * placement check (ShardAccess.read); when the shard is not placed there any more, or its copy is gone, the statement
+ * as it is, on the distributed tables (Citus routes it by its own metadata), and `moved` is told.
+ */
+export function shardReads (shard: ShardAccess, onNode: Queries, moved: () => void): Queries {
+  /** `sql` guarded by run's connection; the rows without the check's columns, or the plain statement's. */
+  async function read<R> (run: (statement: Sql) => Promise<R[]>, sql: Sql, placed: (row: R | undefined) => boolean, strip: (rows: R[]) => R[]): Promise<R[]> {
+    let rows: R[] | undefined
+    try {
+      rows = await run(shard.read(sql))
+    } catch (error) {
+      if (!copyGone(error)) throw error
+    }
+    if (rows !== undefined && placed(rows[0])) return strip(rows)
+    moved()
+    return await run(sql)
+  }
+  return {
+    arrays: async (sql, values) => await read((statement) => onNode.arrays(statement, values), sql, (row) => row?.[0] === true,
+      (rows) => rows.filter((row) => row[1] !== null).map((row) => row.slice(2))),
+    rows: async (sql, values) => await read((statement) => onNode.rows(statement, values), sql, (row) => row?.om_placed === true,
+      (rows) => rows.filter((row) => row.om_found !== null).map(({ om_placed: _placed, om_found: _found, ...row }) => row))
+  }
 }

@@ -7,7 +7,7 @@ import type { Queries } from '../postgres/pool.js'
 import type { Store } from '../types.js'
 import { citusLogLine, DISTRIBUTED_TABLES, migrateCitus } from './migrations.js'
 import { createPlacement, detectCitus } from './placement.js'
-import { shardAccess } from './shards.js'
+import { shardAccess, shardReads } from './shards.js'
 import { createCitusStatements } from './transaction.js'
 
 async function migrate (options: DatabaseOptions): Promise<void> {
@@ -36,6 +36,14 @@ async function routeByShard (pool: Queries, migrated: boolean, options: Database
     // group commits there alone (on the shard's own tables, or through Citus's local execution of the distributed
     // tables' statements on that node's shards).
     nodeOf: (receiverUid) => placement.nodeOf(receiverUid),
+    // Its reads on its shard's own tables there, each checking in its own snapshot that the shard is still placed there
+    // (shards.ts): planned once a connection, as on plain PostgreSQL, where the distributed tables' statements go
+    // through Citus's planner at each call.
+    readsOf (receiverUid, onNode) {
+      const range = placement.rangeOf(receiverUid)
+      const shard = range === undefined ? undefined : shardAccess(range)
+      return shard === undefined ? onNode : shardReads(shard, onNode, placement.reload)
+    },
     // On the node of the lane's shard, holding that shard (shards.ts): its receivers' statements go to the shard's own
     // tables. A shard that is not on that node any more is written through the distributed tables, and the map read again.
     transaction (lane) {

@@ -11,8 +11,8 @@ import { SQL } from './statements.js'
 // Page reads in one statement at most: up to 50 x (limit + 1) rows.
 const PAGES_PER_STATEMENT = 50
 
-/** Page reads on `pool`, or alone on the pool `poolOfReceiver` names; `concurrency`: the read connections of the pool. */
-export function createPageReads (pool: Queries, poolOfReceiver: (receiverUid: string) => Queries, concurrency: number) {
+/** Page reads on `pool`, or alone as `readsOf` reads that receiver; `concurrency`: the read connections of the pool. */
+export function createPageReads (pool: Queries, readsOf: (receiverUid: string) => Queries, concurrency: number) {
   const alone = async (query: PageQuery): Promise<StoredMessage[]> => {
     const values: unknown[] = [query.receiverUid, query.afterSeq, query.now, query.limit]
     if (query.deviceId !== undefined) values.push(query.deviceId)
@@ -20,7 +20,7 @@ export function createPageReads (pool: Queries, poolOfReceiver: (receiverUid: st
     const statement = query.deviceId === undefined
       ? (query.senderUid === undefined ? SQL.page : SQL.pageOfSender)
       : (query.senderUid === undefined ? SQL.pageOfDevice : SQL.pageOfDeviceAndSender)
-    return (await poolOfReceiver(query.receiverUid).arrays(statement, values)).map((row) => toReceiverMessageFromValues(query.receiverUid, row))
+    return (await readsOf(query.receiverUid).arrays(statement, values)).map((row) => toReceiverMessageFromValues(query.receiverUid, row))
   }
   // Reads that arrive while the pool's read connections are all busy wait for the next free one and go together: the
   // held requests a commit wakes, and their callers' next requests, arrive in bursts, and read a message or none. The

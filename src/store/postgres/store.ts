@@ -37,6 +37,8 @@ export function urlOfNode (databaseUrl: string, node: string): string {
 export interface Routing {
   /** The node ('host:port') whose database serves this receiver's reads; '' for DATABASE_URL's own. */
   nodeOf (receiverUid: string): string
+  /** This receiver's reads on `onNode`, the pool of its node: as they are when absent. */
+  readsOf? (receiverUid: string, onNode: Queries): Queries
   /** A transaction of this lane: its node, what it sends after BEGIN, and its statements given what that answered. */
   transaction (lane: string | undefined): { node: string, opening?: string | undefined, statements (opened: readonly Row[]): TxStatements }
   /** Whether summary and page reads that arrive together share one statement on DATABASE_URL's database (not when reads go to their node). */
@@ -112,9 +114,12 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
     }
     return nodePool
   }
-  /** The pool of the node that serves this receiver's reads (DATABASE_URL's without a routing). */
-  const poolOfReceiver = (receiverUid: string | undefined): ReturnType<typeof createPool> =>
-    poolAt(routing === undefined || receiverUid === undefined ? '' : routing.nodeOf(receiverUid))
+  /** This receiver's reads: on the pool of the node that serves it (DATABASE_URL's without a routing), as the routing words them. */
+  const readsOf = (receiverUid: string): Queries => {
+    if (routing === undefined) return pool
+    const onNode = poolAt(routing.nodeOf(receiverUid))
+    return routing.readsOf?.(receiverUid, onNode) ?? onNode
+  }
   // Names this instance in its NOTIFY payloads, so that its own commits (woken in process) are not heard twice.
   const instanceId = randomUUID()
   const listeners: CommitListener[] = []
@@ -145,8 +150,8 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
   }
   // The pool's connections left for reads beside the write groups: how many reads run at once before the rest wait and go together.
   const readConnections = Math.max(1, options.poolMax - WRITE_CONCURRENCY)
-  const summaries = createSummaryReads(pool, poolOfReceiver, readConnections)
-  const pages = createPageReads(pool, poolOfReceiver, readConnections)
+  const summaries = createSummaryReads(pool, readsOf, readConnections)
+  const pages = createPageReads(pool, readsOf, readConnections)
   const batchesReads = routing === undefined || routing.batchesReads
   // Two groups at a time: while one waits for its round trips or its commit, the other runs. More at once only cut the
   // same calls into smaller groups, each paying its own round trips and commit (measured: bench/README.md, comparing
@@ -172,7 +177,7 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
     }),
 
     receiver: (receiverUid) => run(async () => {
-      const [row] = await poolOfReceiver(receiverUid).rows(SQL.receiver, [receiverUid])
+      const [row] = await readsOf(receiverUid).rows(SQL.receiver, [receiverUid])
       return row === undefined ? undefined : toReceiverState(row)
     }),
 
@@ -184,7 +189,7 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
     page: (query: PageQuery) => run(async () => batchesReads ? await pages.together(query) : await pages.alone(query)),
 
     findPendingLive: (receiverUid, msgId, now, deviceId) => run(async () => {
-      const receiverPool = poolOfReceiver(receiverUid)
+      const receiverPool = readsOf(receiverUid)
       const [row] = deviceId === undefined
         ? await receiverPool.rows(SQL.findPendingLive, [receiverUid, msgId, now])
         : await receiverPool.rows(SQL.findPendingLiveOfDevice, [receiverUid, msgId, now, deviceId])
@@ -192,7 +197,7 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
     }),
 
     devices: (receiverUid) => run(async () =>
-      (await poolOfReceiver(receiverUid).rows(SQL.devices, [receiverUid])).map((row) => ({ ...toDevice(row), pendingCount: toNumber(row.pending_count) }))),
+      (await readsOf(receiverUid).rows(SQL.devices, [receiverUid])).map((row) => ({ ...toDevice(row), pendingCount: toNumber(row.pending_count) }))),
 
     receiversDueForExpiry: (now, limit) => run(async () =>
       (await pool.rows(SQL.dueForExpiry, [now, limit])).map((row) => String(row.receiver_uid))),

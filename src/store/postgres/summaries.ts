@@ -27,12 +27,12 @@ function toSummaryView (rows: readonly unknown[][], deviceId: string | undefined
   return { receiver, rows: summaryRows, device: { slot, pendingCount: toNumber(first[RECEIVER.length + 1]) } }
 }
 
-/** Summary reads on `pool`, or alone on the pool `poolOfReceiver` names; `concurrency`: the read connections of the pool. */
-export function createSummaryReads (pool: Queries, poolOfReceiver: (receiverUid: string) => Queries, concurrency: number) {
+/** Summary reads on `pool`, or alone as `readsOf` reads that receiver; `concurrency`: the read connections of the pool. */
+export function createSummaryReads (pool: Queries, readsOf: (receiverUid: string) => Queries, concurrency: number) {
   /** One summary read in one statement (summaryOfDevice's rows have a device's slot and count after the receiver's). */
   const alone = async (read: SummaryRead): Promise<SummaryView> => {
     const values = [read.receiverUid, read.beforeSortSeq ?? Number.MAX_SAFE_INTEGER, read.limit]
-    const receiverPool = poolOfReceiver(read.receiverUid)
+    const receiverPool = readsOf(read.receiverUid)
     const rows = read.deviceId === undefined ? await receiverPool.arrays(SQL.summary, values) : await receiverPool.arrays(SQL.summaryOfDevice, [...values, read.deviceId])
     return toSummaryView(rows, read.deviceId, read.deviceId !== undefined)
   }
