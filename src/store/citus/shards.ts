@@ -102,6 +102,9 @@ export function shardAccess (range: ShardRange): ShardAccess | undefined {
   return access
 }
 
+/** Whether the error is Citus's for a shard that no longer exists (a split replaced it): its metadata has no entry. */
+export const shardGone = (error: unknown): boolean => /could not find valid entry for shard \d+/.test((error as { message?: unknown } | null)?.message as string ?? '')
+
 // PostgreSQL's undefined_table: the shard's copy on this node was dropped after a move or a split.
 const UNDEFINED_TABLE = '42P01'
 const copyGone = (error: unknown): boolean => (error as { code?: unknown } | null)?.code === UNDEFINED_TABLE

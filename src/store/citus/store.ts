@@ -7,7 +7,7 @@ import type { Queries } from '../postgres/pool.js'
 import type { Store } from '../types.js'
 import { citusLogLine, DISTRIBUTED_TABLES, migrateCitus } from './migrations.js'
 import { createPlacement, detectCitus } from './placement.js'
-import { shardAccess, shardReads } from './shards.js'
+import { shardAccess, shardGone, shardReads } from './shards.js'
 import { createCitusStatements } from './transaction.js'
 
 async function migrate (options: DatabaseOptions): Promise<void> {
@@ -56,6 +56,13 @@ async function routeByShard (pool: Queries, migrated: boolean, options: Database
           const held = shard !== undefined && shard.placedHere(opened)
           if (shard !== undefined && !held) placement.reload()
           return createCitusStatements({ shardOf: placement.shardOf, direct: held ? shard : undefined })
+        },
+        // A shard of the range split away: Citus's lock on its metadata finds no such shard. The transaction runs again
+        // without a lane, on the distributed tables through the coordinator, and the map is read again.
+        openingFailed (error) {
+          if (!shardGone(error)) return false
+          placement.reload()
+          return true
         }
       }
     },

@@ -39,8 +39,16 @@ export interface Routing {
   nodeOf (receiverUid: string): string
   /** This receiver's reads on `onNode`, the pool of its node: as they are when absent. */
   readsOf? (receiverUid: string, onNode: Queries): Queries
-  /** A transaction of this lane: its node, what it sends after BEGIN, and its statements given what that answered. */
-  transaction (lane: string | undefined): { node: string, opening?: string | undefined, statements (opened: readonly Row[]): TxStatements }
+  /**
+   * A transaction of this lane: its node, what it sends after BEGIN, and its statements given what that answered;
+   * `openingFailed` says whether an error of the opening means the transaction should run again as the lane-less one.
+   */
+  transaction (lane: string | undefined): {
+    node: string
+    opening?: string | undefined
+    statements (opened: readonly Row[]): TxStatements
+    openingFailed? (error: unknown): boolean
+  }
   /** Whether summary and page reads that arrive together share one statement on DATABASE_URL's database (not when reads go to their node). */
   readonly batchesReads: boolean
   /** The Store's writeLanes, when not the plain store's. */
@@ -165,15 +173,26 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
   return {
     // With a routing, on the node it names, opened as it says, in the statements it gives.
     transaction: (fn, lane) => run(async () => {
+      let started = false
+      const attempt = async (plan: ReturnType<Routing['transaction']> | undefined) =>
+        await poolAt(plan?.node ?? '').transaction(async (queries, opened) => {
+          started = true
+          const open = createTx(queries, plan?.statements(opened))
+          const result = await fn(open.tx)
+          await open.flush()
+          return { value: result, announced: open.announced() }
+        }, plan?.opening)
       const plan = routing?.transaction(lane)
-      const { value, announced } = await poolAt(plan?.node ?? '').transaction(async (queries, opened) => {
-        const open = createTx(queries, plan?.statements(opened))
-        const result = await fn(open.tx)
-        await open.flush()
-        return { value: result, announced: open.announced() }
-      }, plan?.opening)
-      announce(announced)
-      return value
+      let outcome: Awaited<ReturnType<typeof attempt>>
+      try {
+        outcome = await attempt(plan)
+      } catch (error) {
+        // Only an opening that failed before fn ran: fn runs once.
+        if (started || plan?.openingFailed?.(error) !== true) throw error
+        outcome = await attempt(routing?.transaction(undefined))
+      }
+      announce(outcome.announced)
+      return outcome.value
     }),
 
     receiver: (receiverUid) => run(async () => {
