@@ -105,7 +105,7 @@ async function buildCountedApp (t: Tap) {
   })
   t.teardown(() => app.close())
   const call = (options: InjectOptions) => app.inject({ ...options, headers: { ...AUTH.admin, ...(options.headers ?? {}) } })
-  return { call, startup }
+  return { call, startup, laneOf: app.store.writeLanes.laneOf }
 }
 
 type Call = Awaited<ReturnType<typeof buildCountedApp>>['call']
@@ -175,7 +175,7 @@ const ENDPOINTS: Record<string, Endpoint> = {
 
 t.test('once warm, each endpoint compiles nothing and parses, logs, counts and hashes what the table states', async (t) => {
   t.teardown(countWork())
-  const { call, startup } = await buildCountedApp(t)
+  const { call, startup, laneOf } = await buildCountedApp(t)
   t.ok(startup.compiled > 0, `the app compiles its validators and serializers before it answers (${startup.compiled} functions)`)
   const measured: Record<string, Work[]> = {}
   for (let round = 0; round < WARM_UP + COUNTED; round++) {
@@ -186,8 +186,11 @@ t.test('once warm, each endpoint compiles nothing and parses, logs, counts and h
     }
   }
   t.comment(JSON.stringify(measured))
-  for (const [endpoint, expected] of Object.entries(EXPECTED)) {
+  for (const [endpoint, stated] of Object.entries(EXPECTED)) {
     const counts = measured[endpoint] ?? []
+    // On Citus a batch for receivers of several shards commits one group per shard, each counting what it stored.
+    const groups = endpoint === 'batch of 10 for 3 receivers' && laneOf !== undefined ? new Set(['r-0', 'r-1', 'r-2'].map(laneOf)).size : 1
+    const expected = { ...stated, metricUpdates: stated.metricUpdates + groups - 1 }
     const moved = (Object.keys(expected) as Array<keyof Work>).flatMap((counter) => {
       const seen = [...new Set(counts.map((each) => each[counter]))].filter((value) => value !== expected[counter])
       return seen.map((value) => value > expected[counter]

@@ -142,6 +142,13 @@ const EXPECTED_V12: Record<string, Record<typeof TEST_STORE, [number, number]>> 
   erase: { sqlite: [8, 0], postgres: [4, 4] }
 }
 
+/**
+ * On Citus a withdrawal goes at once, not with the write-back (TxStatements.defersWithdrawals is false there: a
+ * transaction may leave its shard's tables for Citus's shapes before its write-back): its statement, and before it
+ * the group's writes so far when there are some (a store that replaces a message: the new message's insert).
+ */
+const WITHDRAWN_AT_ONCE_ON_CITUS: Record<string, number> = { 'store with a collapse_key that replaces one': 2, recall: 1 }
+
 t.test('v1.2: collapse keys, recall and erasure send the statements stated here', async (t) => {
   const test = await buildTestApp(t, { API_KEYS: 'root:root-secret-1:write+read+ack+admin' })
   const as = { authorization: 'Bearer root-secret-1' }
@@ -154,7 +161,9 @@ t.test('v1.2: collapse keys, recall and erasure send the statements stated here'
   measured.erase = await cost(test, { method: 'DELETE', url: '/v1/receivers/erin', headers: as }, 200)
   t.comment(JSON.stringify(measured))
   for (const [endpoint, expected] of Object.entries(EXPECTED_V12)) {
-    const [statements, roundTrips] = perGroup(test, endpoint, expected[TEST_STORE])
+    const [grouped, groupedTrips] = perGroup(test, endpoint, expected[TEST_STORE])
+    const atOnce = test.app.store.writeLanes.laneOf === undefined ? 0 : WITHDRAWN_AT_ONCE_ON_CITUS[endpoint] ?? 0
+    const [statements, roundTrips] = [grouped + atOnce, groupedTrips + atOnce]
     t.strictSame(measured[endpoint], { statements, roundTrips }, `${endpoint}: ${statements} statements, ${roundTrips} round trips on ${TEST_STORE}`)
   }
 })
