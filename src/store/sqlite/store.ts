@@ -139,11 +139,12 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
   // and pages cold. A read alone runs as it is. Each read gets its own outcome: one that fails fails alone.
   const readGroup = createBatcher(async (works: ReadonlyArray<() => unknown>) => await serial(() => {
     if (works.length === 1) return [settle(works[0] as () => unknown)]
-    s.beginRead.run()
+    // A failure of the group's own BEGIN or COMMIT fails each of its reads, as the store reports failures.
+    guardSync(() => s.beginRead.run())
     try {
       return works.map(settle)
     } finally {
-      if (db.inTransaction) s.commit.run()
+      if (db.inTransaction) guardSync(() => s.commit.run())
     }
   }), MAX_READS_TOGETHER)
   // A read waits until what it may have seen is on disk: no answer ever shows a message that a power loss could take back.
