@@ -66,7 +66,9 @@ async function routeByShard (pool: Queries, migrated: boolean, options: Database
         }
       }
     },
-    batchesReads: false,
+    // Reads that arrive together go together when they are of one shard: one statement on its tables on its node.
+    batchesReads: true,
+    readLaneOf: (receiverUid) => placement.shardOf(receiverUid),
     // One group per shard at a time (the lane of each receiver: its shard), each on its shard's tables on its node,
     // and as many shards at once as the pool allows (how this compares with groups on the distributed tables:
     // docs/postgresql-and-citus.md#scaling-out-citus). Two groups at once in one lane made fewer stores than one

@@ -11,8 +11,11 @@ import { SQL } from './statements.js'
 // Page reads in one statement at most: up to 50 x (limit + 1) rows.
 const PAGES_PER_STATEMENT = 50
 
-/** Page reads on `pool`, or alone as `readsOf` reads that receiver; `concurrency`: the read connections of the pool. */
-export function createPageReads (pool: Queries, readsOf: (receiverUid: string) => Queries, concurrency: number) {
+/**
+ * Page reads on `pool`, or alone as `readsOf` reads that receiver; `concurrency`: the read connections of the pool.
+ * With `laneOf` (Citus: a receiver's shard), the reads that go together are of one lane, read as `readsOf` reads them.
+ */
+export function createPageReads (pool: Queries, readsOf: (receiverUid: string) => Queries, concurrency: number, laneOf?: (receiverUid: string) => string) {
   const alone = async (query: PageQuery): Promise<StoredMessage[]> => {
     const values: unknown[] = [query.receiverUid, query.afterSeq, query.now, query.limit]
     if (query.deviceId !== undefined) values.push(query.deviceId)
@@ -27,8 +30,9 @@ export function createPageReads (pool: Queries, readsOf: (receiverUid: string) =
   // batch reads at the latest of their times (a message that expired meanwhile is not shown, as it would not be a
   // moment later).
   const batched = createBatcher(async (queries: readonly PageQuery[]): Promise<StoredMessage[][]> => {
-    if (queries.length === 1) return [await alone(queries[0] as PageQuery)]
-    const rows = await pool.arrays(SQL.pages, [
+    const [first] = queries as [PageQuery]
+    if (queries.length === 1) return [await alone(first)]
+    const rows = await (laneOf === undefined ? pool : readsOf(first.receiverUid)).arrays(SQL.pages, [
       queries.map((query) => query.receiverUid), queries.map((query) => query.afterSeq), queries.map((query) => query.deviceId ?? null),
       queries.map((query) => query.limit), Math.max(...queries.map((query) => query.now))])
     const pages = queries.map((): StoredMessage[] => [])
@@ -37,7 +41,7 @@ export function createPageReads (pool: Queries, readsOf: (receiverUid: string) =
       pages[i]?.push(toReceiverMessageFromValues((queries[i] as PageQuery).receiverUid, row.slice(1)))
     }
     return pages
-  }, PAGES_PER_STATEMENT, concurrency)
+  }, PAGES_PER_STATEMENT, concurrency, undefined, laneOf === undefined ? undefined : (query) => laneOf(query.receiverUid))
   return {
     alone,
     /**

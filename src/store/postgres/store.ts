@@ -49,8 +49,10 @@ export interface Routing {
     statements (opened: readonly Row[]): TxStatements
     openingFailed? (error: unknown): boolean
   }
-  /** Whether summary and page reads that arrive together share one statement on DATABASE_URL's database (not when reads go to their node). */
+  /** Whether summary and page reads that arrive together share one statement (on DATABASE_URL's database, or with readLaneOf as readsOf reads them). */
   readonly batchesReads: boolean
+  /** With batchesReads, the lane of a receiver's reads: reads go together with those of their lane only. */
+  readLaneOf? (receiverUid: string): string
   /** The Store's writeLanes, when not the plain store's. */
   readonly writeLanes?: WriteLanes
   close (): void
@@ -158,8 +160,9 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
   }
   // The pool's connections left for reads beside the write groups: how many reads run at once before the rest wait and go together.
   const readConnections = Math.max(1, options.poolMax - WRITE_CONCURRENCY)
-  const summaries = createSummaryReads(pool, readsOf, readConnections)
-  const pages = createPageReads(pool, readsOf, readConnections)
+  const readLaneOf = routing?.readLaneOf
+  const summaries = createSummaryReads(pool, readsOf, readConnections, readLaneOf)
+  const pages = createPageReads(pool, readsOf, readConnections, readLaneOf)
   const batchesReads = routing === undefined || routing.batchesReads
   // Two groups at a time: while one waits for its round trips or its commit, the other runs. More at once only cut the
   // same calls into smaller groups, each paying its own round trips and commit (measured: bench/README.md, comparing

@@ -27,8 +27,11 @@ function toSummaryView (rows: readonly unknown[][], deviceId: string | undefined
   return { receiver, rows: summaryRows, device: { slot, pendingCount: toNumber(first[RECEIVER.length + 1]) } }
 }
 
-/** Summary reads on `pool`, or alone as `readsOf` reads that receiver; `concurrency`: the read connections of the pool. */
-export function createSummaryReads (pool: Queries, readsOf: (receiverUid: string) => Queries, concurrency: number) {
+/**
+ * Summary reads on `pool`, or alone as `readsOf` reads that receiver; `concurrency`: the read connections of the pool.
+ * With `laneOf` (Citus: a receiver's shard), the reads that go together are of one lane, read as `readsOf` reads them.
+ */
+export function createSummaryReads (pool: Queries, readsOf: (receiverUid: string) => Queries, concurrency: number, laneOf?: (receiverUid: string) => string) {
   /** One summary read in one statement (summaryOfDevice's rows have a device's slot and count after the receiver's). */
   const alone = async (read: SummaryRead): Promise<SummaryView> => {
     const values = [read.receiverUid, read.beforeSortSeq ?? Number.MAX_SAFE_INTEGER, read.limit]
@@ -40,14 +43,15 @@ export function createSummaryReads (pool: Queries, readsOf: (receiverUid: string
   // together, in one statement (SQL.summaries): under load a read costs a fraction of a round trip, as a store does in
   // its group. A read alone goes at once, in its own statement. Not where the routing sends each read to its node.
   const batched = createBatcher(async (reads: readonly SummaryRead[]): Promise<SummaryView[]> => {
-    if (reads.length === 1) return [await alone(reads[0] as SummaryRead)]
-    const rows = await pool.arrays(SQL.summaries, [
+    const [first] = reads as [SummaryRead]
+    if (reads.length === 1) return [await alone(first)]
+    const rows = await (laneOf === undefined ? pool : readsOf(first.receiverUid)).arrays(SQL.summaries, [
       reads.map((read) => read.receiverUid), reads.map((read) => read.deviceId ?? null),
       reads.map((read) => read.beforeSortSeq ?? Number.MAX_SAFE_INTEGER), reads.map((read) => read.limit)])
     const byRead = reads.map((): unknown[][] => [])
     for (const row of rows) byRead[toNumber(row[0]) - 1]?.push(row.slice(1))
     return reads.map((read, i) => toSummaryView(byRead[i] ?? [], read.deviceId, true))
-  }, SUMMARIES_PER_STATEMENT, concurrency)
+  }, SUMMARIES_PER_STATEMENT, concurrency, undefined, laneOf === undefined ? undefined : (read) => laneOf(read.receiverUid))
   return {
     alone,
     /** A read that may share a statement with the reads that arrive with it. */
