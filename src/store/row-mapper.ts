@@ -128,11 +128,11 @@ export const deviceValues = writer<Device>(DEVICE)
 
 /** A summary row from its column values in SUMMARY_ROW order. */
 export const toSummaryRowFromValues = valuesReader<SummaryRow>(SUMMARY_ROW)
+/** The same from `values[at]` on. */
+export const toSummaryRowFromValuesAt = valuesReaderAt<SummaryRow>(SUMMARY_ROW)
 /** A summary row of `receiverUid` and `reader` from its column values in SUMMARY_VIEW order. */
 export const toReaderSummaryRowFromValues: (receiverUid: string, reader: number, values: readonly unknown[]) => SummaryRow =
   compile(['receiverUid', 'reader', 'values'], literalOf(SUMMARY_VIEW, (_, i) => `values[${i}]`, ['receiverUid', 'reader']))
-/** The same from `values[at]` on. */
-export const toSummaryRowFromValuesAt = valuesReaderAt<SummaryRow>(SUMMARY_ROW)
 export const toSummaryRow = rowReader<SummaryRow>(SUMMARY_ROW)
 export const summaryRowValues = writer<SummaryRow>(SUMMARY_ROW)
 

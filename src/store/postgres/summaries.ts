@@ -1,5 +1,5 @@
 // Summary reads on PostgreSQL: one in one statement on its node's pool, or several that arrive together in one
-// statement (SQL.summaries) on DATABASE_URL's pool.
+// statement (SQL.summaries) on DATABASE_URL's pool (on Citus, of one shard, on its node).
 import { createBatcher } from '../../lib/batcher.js'
 import { RECEIVER } from '../columns.js'
 import { toNullableNumber, toNumber, toReceiverStateFromValues, toSummaryRowFromValuesAt } from '../row-mapper.js'
@@ -41,7 +41,7 @@ export function createSummaryReads (pool: Queries, readsOf: (receiverUid: string
   }
   // Summary reads that arrive while the pool's read connections are all busy wait for the next free one and go
   // together, in one statement (SQL.summaries): under load a read costs a fraction of a round trip, as a store does in
-  // its group. A read alone goes at once, in its own statement. Not where the routing sends each read to its node.
+  // its group. A read alone goes at once, in its own statement. With lanes (Citus), only reads of one lane go together.
   const batched = createBatcher(async (reads: readonly SummaryRead[]): Promise<SummaryView[]> => {
     const [first] = reads as [SummaryRead]
     if (reads.length === 1) return [await alone(first)]
