@@ -192,8 +192,8 @@ export async function createSqliteStore (options: DatabaseOptions): Promise<Stor
       const row = one(s.receiver, receiverUid)
       const receiver = row === undefined ? undefined : toReceiverState(row)
       const slot = deviceId === undefined ? RECEIVER_READER : value(s.deviceSlot, receiverUid, deviceId)
-      const rows = slot === null ? [] : s.summary.all(receiverUid, slot, beforeSortSeq ?? Number.MAX_SAFE_INTEGER, limit) as unknown[][]
-      const summaryRows = slot === null ? [] : rows.map((values) => toReaderSummaryRowFromValues(receiverUid, slot, values))
+      const summaryRows = slot === null ? [] : (s.summary.all(receiverUid, slot, beforeSortSeq ?? Number.MAX_SAFE_INTEGER, limit) as unknown[][])
+        .map((values) => toReaderSummaryRowFromValues(receiverUid, slot, values))
       if (deviceId === undefined) return { receiver, rows: summaryRows }
       return { receiver, rows: summaryRows, device: { slot, pendingCount: slot === null ? 0 : value(s.readerPending, receiverUid, slot) ?? 0 } }
     }),
