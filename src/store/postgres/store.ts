@@ -160,9 +160,9 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
   }
   // The pool's connections left for reads beside the write groups: how many reads run at once before the rest wait and go together.
   const readConnections = Math.max(1, options.poolMax - WRITE_CONCURRENCY)
-  const readLaneOf = routing?.readLaneOf
-  const summaries = createSummaryReads(pool, readsOf, readConnections, readLaneOf)
-  const pages = createPageReads(pool, readsOf, readConnections, readLaneOf)
+  const reads = { pool, readsOf, concurrency: readConnections, laneOf: routing?.readLaneOf }
+  const summaries = createSummaryReads(reads)
+  const pages = createPageReads(reads)
   const batchesReads = routing === undefined || routing.batchesReads
   // Two groups at a time: while one waits for its round trips or its commit, the other runs. More at once only cut the
   // same calls into smaller groups, each paying its own round trips and commit (measured: bench/README.md, comparing

@@ -1,10 +1,9 @@
 // Summary reads on PostgreSQL: one in one statement on its node's pool, or several that arrive together in one
 // statement (SQL.summaries) on DATABASE_URL's pool (on Citus, of one shard, on its node).
-import { createBatcher } from '../../lib/batcher.js'
 import { RECEIVER } from '../columns.js'
 import { toNullableNumber, toNumber, toReceiverStateFromValues, toSummaryRowFromValuesAt } from '../row-mapper.js'
 import type { SummaryView } from '../types.js'
-import type { Queries } from './pool.js'
+import { createReadBatches, type ReadPools } from './read-batches.js'
 import { SQL } from './statements.js'
 
 export interface SummaryRead { receiverUid: string, deviceId: string | undefined, beforeSortSeq: number | null, limit: number }
@@ -27,34 +26,25 @@ function toSummaryView (rows: readonly unknown[][], deviceId: string | undefined
   return { receiver, rows: summaryRows, device: { slot, pendingCount: toNumber(first[RECEIVER.length + 1]) } }
 }
 
-/**
- * Summary reads on `pool`, or alone as `readsOf` reads that receiver; `concurrency`: the read connections of the pool.
- * With `laneOf` (Citus: a receiver's shard), the reads that go together are of one lane, read as `readsOf` reads them.
- */
-export function createSummaryReads (pool: Queries, readsOf: (receiverUid: string) => Queries, concurrency: number, laneOf?: (receiverUid: string) => string) {
+/** Summary reads, alone as `reads.readsOf` reads the receiver, or together (read-batches.ts). */
+export function createSummaryReads (reads: ReadPools) {
   /** One summary read in one statement (summaryOfDevice's rows have a device's slot and count after the receiver's). */
   const alone = async (read: SummaryRead): Promise<SummaryView> => {
     const values = [read.receiverUid, read.beforeSortSeq ?? Number.MAX_SAFE_INTEGER, read.limit]
-    const receiverPool = readsOf(read.receiverUid)
+    const receiverPool = reads.readsOf(read.receiverUid)
     const rows = read.deviceId === undefined ? await receiverPool.arrays(SQL.summary, values) : await receiverPool.arrays(SQL.summaryOfDevice, [...values, read.deviceId])
     return toSummaryView(rows, read.deviceId, read.deviceId !== undefined)
   }
-  // Summary reads that arrive while the pool's read connections are all busy wait for the next free one and go
-  // together, in one statement (SQL.summaries): under load a read costs a fraction of a round trip, as a store does in
-  // its group. A read alone goes at once, in its own statement. With lanes (Citus), only reads of one lane go together.
-  const batched = createBatcher(async (reads: readonly SummaryRead[]): Promise<SummaryView[]> => {
-    const [first] = reads as [SummaryRead]
-    if (reads.length === 1) return [await alone(first)]
-    const rows = await (laneOf === undefined ? pool : readsOf(first.receiverUid)).arrays(SQL.summaries, [
-      reads.map((read) => read.receiverUid), reads.map((read) => read.deviceId ?? null),
-      reads.map((read) => read.beforeSortSeq ?? Number.MAX_SAFE_INTEGER), reads.map((read) => read.limit)])
-    const byRead = reads.map((): unknown[][] => [])
-    for (const row of rows) byRead[toNumber(row[0]) - 1]?.push(row.slice(1))
-    return reads.map((read, i) => toSummaryView(byRead[i] ?? [], read.deviceId, true))
-  }, SUMMARIES_PER_STATEMENT, concurrency, undefined, laneOf === undefined ? undefined : (read) => laneOf(read.receiverUid))
+  // Together, in one statement (SQL.summaries): under load a read costs a fraction of a round trip, as a store does in
+  // its group. A read alone goes at once, in its own statement.
+  const together = createReadBatches(reads, SUMMARIES_PER_STATEMENT, alone, (batch: readonly SummaryRead[]) => ({
+    sql: SQL.summaries,
+    values: [batch.map((read) => read.receiverUid), batch.map((read) => read.deviceId ?? null),
+      batch.map((read) => read.beforeSortSeq ?? Number.MAX_SAFE_INTEGER), batch.map((read) => read.limit)]
+  }), (read, rows) => toSummaryView(rows, read.deviceId, true))
   return {
     alone,
     /** A read that may share a statement with the reads that arrive with it. */
-    together: async (read: SummaryRead): Promise<SummaryView> => (await batched([read]))[0] as SummaryView
+    together
   }
 }
