@@ -73,3 +73,12 @@ async function createCitusDatabaseOnce (adminUrl: string, workers: readonly Node
   }
   return drop
 }
+
+/** The shard of `messages` that Citus routes this receiver to, and the node holding it (on a client of the database). */
+export async function shardOfReceiver (client: pg.Client, receiverUid: string): Promise<{ shard: string, host: string, port: number }> {
+  const { rows: [row] } = await client.query<{ shard: string, host: string, port: number }>(
+    "SELECT shardid::text AS shard, nodename AS host, nodeport AS port FROM citus_shards WHERE table_name = 'messages'::regclass " +
+    "AND shardid = get_shard_id_for_distribution_column('messages', $1::text)", [receiverUid])
+  if (row === undefined) throw new Error(`no shard for ${receiverUid}`)
+  return { ...row, port: Number(row.port) }
+}

@@ -4,7 +4,7 @@
 // two workers, such as scripts/citus-cluster.sh's); skipped without.
 import pg from 'pg'
 import t from 'tap'
-import { citusWorkers, createCitusDatabase } from '../helpers/citus.js'
+import { citusWorkers, createCitusDatabase, shardOfReceiver } from '../helpers/citus.js'
 import { startService, type ServiceProcess } from '../helpers/process.js'
 import { call } from '../helpers/service-calls.js'
 
@@ -29,13 +29,7 @@ t.test('stores, acks and reads while a shard moves and then splits: nothing lost
   const coordinator = new pg.Client({ connectionString: url.toString() })
   await coordinator.connect()
   t.teardown(() => coordinator.end())
-  const shardOf = async (receiver: string): Promise<{ shard: string, host: string, port: number }> => {
-    const { rows: [row] } = await coordinator.query<{ shard: string, host: string, port: number }>(
-      "SELECT shardid::text AS shard, nodename AS host, nodeport AS port FROM citus_shards WHERE table_name = 'messages'::regclass " +
-      "AND shardid = get_shard_id_for_distribution_column('messages', $1::text)", [receiver])
-    if (row === undefined) throw new Error(`no shard for ${receiver}`)
-    return row
-  }
+  const shardOf = async (receiver: string) => await shardOfReceiver(coordinator, receiver)
 
   // Receivers of one shard (the one that moves, then splits), and some of the others.
   const moving = await shardOf('rebalance-0')

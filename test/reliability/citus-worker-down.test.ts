@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import pg from 'pg'
 import t from 'tap'
-import { citusWorkers, createCitusDatabase } from '../helpers/citus.js'
+import { citusWorkers, createCitusDatabase, shardOfReceiver } from '../helpers/citus.js'
 import { startService, type ServiceProcess } from '../helpers/process.js'
 import { ANSWER_BOUND_MS, call, type Answer } from '../helpers/service-calls.js'
 
@@ -41,11 +41,7 @@ t.test('a stopped worker: its receivers answer 503, the other worker\'s keep wor
 
   const receivers = Array.from({ length: RECEIVERS }, (_, i) => `worker-down-${i}`)
   const portOf = new Map<string, number>()
-  for (const receiver of receivers) {
-    const { rows: [row] } = await coordinator.query<{ port: number }>(
-      "SELECT nodeport AS port FROM citus_shards WHERE table_name = 'messages'::regclass AND shardid = get_shard_id_for_distribution_column('messages', $1::text)", [receiver])
-    portOf.set(receiver, Number(row?.port))
-  }
+  for (const receiver of receivers) portOf.set(receiver, (await shardOfReceiver(coordinator, receiver)).port)
   const down = receivers.filter((receiver) => portOf.get(receiver) === stopped.port)
   const up = receivers.filter((receiver) => portOf.get(receiver) !== stopped.port)
   t.ok(down.length > 0 && up.length > 0, `receivers on both workers: ${down.length} on ${nodeName}, ${up.length} on the other`)

@@ -17,7 +17,7 @@ import { createTx } from '../../src/store/postgres/transaction.js'
 import { createCitusStore } from '../../src/store/citus/store.js'
 import { createCitusStatements } from '../../src/store/citus/transaction.js'
 import type { Store } from '../../src/store/types.js'
-import { citusWorkers, createCitusDatabase } from '../helpers/citus.js'
+import { citusWorkers, createCitusDatabase, shardOfReceiver } from '../helpers/citus.js'
 import { PG_ADMIN_URL, TEST_STORE, createTestDatabase } from '../helpers/database.js'
 
 const CITUS_URL = process.env.TEST_CITUS_URL
@@ -230,10 +230,7 @@ t.test('on Citus, a shard moved under the store\'s map: written through the dist
   t.teardown(() => { prototype.query = query })
 
   await storeOne(store, 'bob', 'm-1')
-  const { rows: [before] } = await coordinator.query<{ shard: string, port: number, host: string }>(
-    "SELECT shardid::text AS shard, nodename AS host, nodeport AS port FROM citus_shards WHERE table_name = 'messages'::regclass " +
-    "AND shardid = get_shard_id_for_distribution_column('messages', 'bob')")
-  if (before === undefined) throw new Error('no shard for bob')
+  const before = await shardOfReceiver(coordinator, 'bob')
   t.ok(sent.includes(`om_lock_receivers_${before.shard}`), 'before the move, on the shard\'s tables')
   const target = workers.find((worker) => worker.port !== Number(before.port)) as { host: string, port: number }
   sent.length = 0
