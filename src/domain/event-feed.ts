@@ -24,7 +24,8 @@ const MAX_CURSOR_LENGTH = 200
 // Bytes of the HMAC a cursor carries: enough that a forged one is refused, short enough to stay a short string.
 const SIGNATURE_BYTES = 12
 // An event whose transaction committed may stay out of the feed while an older transaction is still running
-// (PostgreSQL): a woken request that still reads nothing looks again this often until it is served or its time is up.
+// (PostgreSQL): a woken request that still reads nothing, or one whose read found events held back, looks again this
+// often until it is served or its time is up.
 const RECHECK_MS = 25
 
 export const eventErrors = {
@@ -63,7 +64,10 @@ export function decodeEventCursor (key: string, cursor: string): string {
   return value[1]
 }
 
-const noEvents = (page: EventPageResult): boolean => page.events.length === 0
+/** A page read, and whether events after it have committed but are held back (EventPage.heldBack). */
+type FeedRead = EventPageResult & { heldBack: boolean }
+
+const noEvents = (page: FeedRead): boolean => page.events.length === 0
 
 export function createEventFeed ({ store, rules }: DomainContext, waiters: Waiters) {
   let key: Promise<string> | null = null
@@ -81,13 +85,15 @@ export function createEventFeed ({ store, rules }: DomainContext, waiters: Waite
     if (rules.events !== true) throw eventErrors.eventsOff()
     const signingKey = await cursorKey()
     const after = cursor === undefined ? null : decodeEventCursor(signingKey, cursor)
-    const read = async (): Promise<EventPageResult> => {
+    const read = async (): Promise<FeedRead> => {
       const page = await store.events(after, limit + 1)
       const events = page.events.slice(0, limit)
       const last = events[events.length - 1]
-      return { events, nextCursor: encodeEventCursor(signingKey, last?.position ?? page.end), hasMore: page.events.length > limit, missed: page.missed }
+      return { events, nextCursor: encodeEventCursor(signingKey, last?.position ?? page.end), hasMore: page.events.length > limit, missed: page.missed, heldBack: page.heldBack }
     }
-    if (waitSeconds <= 0) return await read()
-    return readOrHold(read, noEvents, () => waiters.watch(EVENT_FEED_WAKEUP), waitSeconds, hangup, RECHECK_MS)
+    const { heldBack: _heldBack, ...page } = waitSeconds <= 0
+      ? await read()
+      : await readOrHold(read, noEvents, () => waiters.watch(EVENT_FEED_WAKEUP), waitSeconds, hangup, { everyMs: RECHECK_MS, heldBack: (page) => page.heldBack })
+    return page
   }
 }

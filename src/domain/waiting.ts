@@ -166,13 +166,14 @@ export function createWaiters (maxWaiters: number, onWakeup: () => void = () => 
 /**
  * Reads, and while what it read is empty, holds the caller up to `waitSeconds` (real time, not the service's clock:
  * it bounds how long a caller is held), reading again at each wake-up. The watch is registered before each read, so
- * that a commit between the read and the wait is not missed. With `recheckMs`, a wake-up after which the read still
- * finds nothing is followed by reads every `recheckMs` instead of another wait (the event feed, where a committed
- * event may stay out of reach behind an older transaction still running).
+ * that a commit between the read and the wait is not missed. With `recheck`, a wake-up after which the read still
+ * finds nothing, or a read that says what it waits for is held back, is followed by reads every `recheck.everyMs`
+ * instead of a wait (the event feed, where a committed event may stay out of reach behind an older transaction still
+ * running, whose end nothing announces).
  */
 export async function readOrHold<P> (
   read: () => Promise<P>, isEmpty: (page: P) => boolean, watch: () => Watch, waitSeconds: number, hangup: Hangup | undefined,
-  recheckMs?: number
+  recheck?: { everyMs: number, heldBack: (page: P) => boolean }
 ): Promise<P> {
   const deadline = Date.now() + waitSeconds * 1000
   let woken = false
@@ -190,9 +191,9 @@ export async function readOrHold<P> (
       watching.cancel()
       return page
     }
-    if (woken && recheckMs !== undefined) {
+    if (recheck !== undefined && (woken || recheck.heldBack(page))) {
       watching.cancel()
-      await new Promise((resolve) => { setTimeout(resolve, Math.min(recheckMs, remaining)) })
+      await new Promise((resolve) => { setTimeout(resolve, Math.min(recheck.everyMs, remaining)) })
       continue
     }
     if (await watching.wait(remaining, hangup) !== 'notified') return page

@@ -124,7 +124,8 @@ export function createWebhookDelivery (options: WebhookDeliveryOptions): Webhook
       }
       const last = page.events[page.events.length - 1]
       if (last === undefined) {
-        if (await idle(Date.now() < recheckUntil ? timings.recheckMs : timings.pollMs, current.signal)) recheckUntil = Date.now() + timings.recheckWindowMs
+        // Events held back behind an older transaction are served once it ends, which nothing announces: looked for again soon.
+        if (await idle(page.heldBack || Date.now() < recheckUntil ? timings.recheckMs : timings.pollMs, current.signal)) recheckUntil = Date.now() + timings.recheckWindowMs
         continue
       }
       if (!await deliver(current, page.events)) return

@@ -7,6 +7,12 @@ export interface EventPage {
   events: EventView[]
   end: string
   missed: boolean
+  /**
+   * Whether events after `after` have committed but are not served yet, an older transaction still running (on
+   * PostgreSQL; never on SQLite, whose transactions commit one at a time): they are served once it ends, which no
+   * notification announces, so a reader waiting for them looks again soon rather than waiting to be woken.
+   */
+  heldBack: boolean
 }
 
 /** The webhook's delivery row as the instance that holds its lease reads it. */

@@ -7,7 +7,7 @@ import {
 import { KEYS } from '../helpers/app.js'
 import { recordingClient, secret, storeMessages } from '../helpers/client.js'
 import { sleep, until } from '../helpers/wait.js'
-import { createTestDatabase } from '../helpers/database.js'
+import { createTestDatabase, horizonPassed } from '../helpers/database.js'
 import { startService } from '../helpers/process.js'
 
 // Five tests, each starting the service (the last one twice): more than tap's default 30 s per file when the machine is busy.
@@ -46,12 +46,25 @@ async function waiters (baseUrl: string): Promise<number> {
 const msgIds = (pages: EventPage[]) => pages.flatMap((page) => page.events.map((event) => event.msg_id))
 
 async function startWithEvents (t: Parameters<typeof startService>[0], env: Record<string, string> = {}) {
-  return await startService(t, { DATABASE_URL: await createTestDatabase(t, { file: true }), EVENTS: 'on', ...env })
+  const databaseUrl = await createTestDatabase(t, { file: true })
+  const service = await startService(t, { DATABASE_URL: databaseUrl, EVENTS: 'on', ...env })
+  return {
+    url: service.url,
+    /**
+     * storeMessages, then, on PostgreSQL, until the feed serves their events: it serves only below the cluster's
+     * horizon, which another test file's transaction can hold back (horizonPassed).
+     */
+    store: async (receiverUid: string, senders: string[], perSender: number, first?: number) => {
+      const ids = await storeMessages(service.url, receiverUid, senders, perSender, first)
+      await horizonPassed(databaseUrl)
+      return ids
+    }
+  }
 }
 
 t.test('events follows next_cursor across pages, oldest first, then waits in a long-poll and yields a new event as soon as it commits', async (t) => {
   const service = await startWithEvents(t)
-  const stored = await storeMessages(service.url, 'carol', ['alice', 'dave'], 3)
+  const stored = await service.store('carol', ['alice', 'dave'], 3)
   const { client, requests } = recordingConsumer(service.url)
 
   const { pages } = startFeed(t, client, { limit: 4 })
@@ -69,18 +82,19 @@ t.test('events follows next_cursor across pages, oldest first, then waits in a l
   await sleep(500)
   t.equal(requests.length, requestsWhenIdle, 'while nothing happens it waits on one held request and does not poll')
 
+  await service.store('carol', ['erin'], 1)
+  // From when the feed can serve it (at once unless another test file's transaction holds the horizon back).
   const storedAt = Date.now()
-  await storeMessages(service.url, 'carol', ['erin'], 1)
   await until(() => pages.length === 3, 'the new event is yielded', 5000)
   t.same(msgIds(pages.slice(2)), ['erin-0'])
   const latency = (pages[2]?.at ?? Infinity) - storedAt
-  t.ok(latency < 1000, `yielded ${latency} ms after the store, not at the end of the 30 s wait`)
+  t.ok(latency < 1000, `yielded ${latency} ms after the store was in the feed, not at the end of the 30 s wait`)
   t.equal(pages.filter((page) => page.events.length === 0).length, 0, 'no empty page is yielded')
 })
 
 t.test('a consumer that saved next_cursor resumes there: nothing repeated, nothing lost, including what happened while it was away', async (t) => {
   const service = await startWithEvents(t)
-  await storeMessages(service.url, 'carol', ['alice'], 3)
+  await service.store('carol', ['alice'], 3)
   const { client } = recordingConsumer(service.url)
 
   let saved: string | undefined
@@ -95,7 +109,7 @@ t.test('a consumer that saved next_cursor resumes there: nothing repeated, nothi
   // While it is away: alice-0 is acked (message.delivered), dave writes.
   const gateway = createOfflineMessagesClient({ baseUrl: service.url, apiKey: secret(KEYS.gateway) })
   await gateway.POST('/v1/receivers/{receiver_uid}/acks', { params: { path: { receiver_uid: 'carol' } }, body: { msg_ids: ['alice-0'] } })
-  await storeMessages(service.url, 'carol', ['dave'], 1)
+  await service.store('carol', ['dave'], 1)
 
   const { pages } = startFeed(t, client, { cursor: saved })
   await until(async () => msgIds(pages).length === 3 && await waiters(service.url) === 1, 'the rest is yielded and a long-poll is held')
@@ -127,20 +141,20 @@ t.test('the signal stops events at once, without an error: while a long-poll is 
 t.test('a cursor from before events that retention deleted yields a page with missed: true, from the oldest event kept', async (t) => {
   const service = await startWithEvents(t, { EVENT_RETENTION_SECONDS: '1', SWEEP_INTERVAL_SECONDS: '1' })
   const { client } = recordingConsumer(service.url)
-  await storeMessages(service.url, 'carol', ['alice'], 1)
+  await service.store('carol', ['alice'], 1)
   let saved: string | undefined
   for await (const page of events(client)) {
     saved = page.next_cursor
     t.equal(page.missed, false, 'a first page misses nothing')
     break
   }
-  await storeMessages(service.url, 'carol', ['alice'], 1, 1)
+  await service.store('carol', ['alice'], 1, 1)
   // The sweep runs every second and deletes events older than one second: alice-1's event goes before it is read.
   await until(async () => {
     const { data } = await client.GET('/v1/events')
     return data !== undefined && data.events.length === 0
   }, 'the sweep has deleted both events')
-  await storeMessages(service.url, 'carol', ['dave'], 1)
+  await service.store('carol', ['dave'], 1)
 
   const { pages } = startFeed(t, client, { cursor: saved })
   await until(() => pages.length >= 1, 'a page is yielded')
@@ -151,7 +165,7 @@ t.test('a cursor from before events that retention deleted yields a page with mi
 
 t.test('a 503 with Retry-After is asked again no sooner than it says, from the same cursor; 404 EVENTS_OFF and 403 are thrown', async (t) => {
   const service = await startWithEvents(t)
-  await storeMessages(service.url, 'carol', ['alice'], 2)
+  await service.store('carol', ['alice'], 2)
   const answers = [
     Response.json({ statusCode: 503, code: 'TOO_MANY_WAITERS', error: 'Service Unavailable', message: 'too many held requests' }, { status: 503, headers: { 'retry-after': '1' } }),
     Response.json({ statusCode: 502, code: 'BAD_GATEWAY', error: 'Bad Gateway', message: 'upstream' }, { status: 502 })

@@ -259,7 +259,7 @@ export function createMemoryStore (): MemoryStore {
       return stale.length
     },
     // The fake records no events: the domain tests run with EVENTS off.
-    async events () { return { events: [], end: '0', missed: false } },
+    async events () { return { events: [], end: '0', missed: false, heldBack: false } },
     async eventCursorKey () { return 'memory' },
     async purgeEvents () { return 0 },
     async indexEvents () { return 0 },

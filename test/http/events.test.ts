@@ -237,6 +237,27 @@ t.test('wait_seconds holds an empty page until an event commits', async (t) => {
   t.ok(Date.now() - started < 4000, 'answered when the store committed, not when the time was up')
 })
 
+t.test('a waiting request whose events are held back behind an older transaction is answered when that transaction ends', { skip: TEST_STORE !== 'postgres' && 'the horizon is PostgreSQL\'s' }, async (t) => {
+  const test = await buildTestApp(t, ON)
+  const { cursor } = await all(test)
+  // Another client's transaction with an xid, as another application's on the same server would be: the feed serves
+  // nothing committed after it began until it ends, and its end announces nothing to the service.
+  const other = new pg.Client({ connectionString: test.config.database.databaseUrl })
+  await other.connect()
+  t.teardown(async () => { await other.end() })
+  await other.query('BEGIN')
+  await other.query('SELECT pg_current_xact_id()')
+  t.equal((await store(test, { receiver_uid: 'bob', msg_id: 'h-1' })).statusCode, 201)
+  // After the store and its notification: nothing wakes this request, it must look again by itself.
+  const answer = test.call({ method: 'GET', url: `/v1/events?wait_seconds=20&cursor=${cursor}`, headers: FEED })
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  const ended = Date.now()
+  await other.query('COMMIT')
+  const page = (await answer).json<Page>()
+  t.strictSame(page.events.map((event) => event.msg_id), ['h-1'])
+  t.ok(Date.now() - ended < 2000, `answered ${Date.now() - ended} ms after the older transaction ended, not when the 20 s were up`)
+})
+
 t.test('retention: the sweep deletes old events, and a cursor before them has missed some', async (t) => {
   const test = await buildTestApp(t, { ...ON, EVENT_RETENTION_SECONDS: '60' })
   await store(test, { receiver_uid: 'bob', msg_id: 'k-1' })

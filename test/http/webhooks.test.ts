@@ -1,5 +1,6 @@
 // Webhooks: the event feed POSTed to WEBHOOK_URL in signed batches, in feed order, one request at a time, each batch
 // sent again (the same) until a 2xx answers it, from a position kept in the database.
+import pg from 'pg'
 import t from 'tap'
 import { Webhook } from 'standardwebhooks'
 import { ConfigError, loadConfig } from '../../src/config.js'
@@ -205,6 +206,27 @@ t.test('a commit wakes the delivery: its events go out at once, not at the next 
     await receiver.until(() => receiver.events().some((event) => event.msg_id === msgId), 5000)
     t.ok(Date.now() - started < 2000, `${msgId} delivered ${Date.now() - started} ms after its store`)
   }
+})
+
+t.test('events held back behind an older transaction go out when it ends, however long after their commit\'s wake-up', {
+  skip: TEST_STORE !== 'postgres' && 'the horizon is PostgreSQL\'s'
+}, async (t) => {
+  const receiver = await startReceiver(t)
+  const test = await buildTestApp(t, webhookEnv(receiver), createTestClock(), undefined, { ...FAST, timings: { ...FAST.timings, pollMs: 60_000 } })
+  await sleep(100)
+  // Another client's transaction with an xid, longer than the second of rechecks a wake-up starts, whose end nothing announces.
+  const other = new pg.Client({ connectionString: test.config.database.databaseUrl })
+  await other.connect()
+  t.teardown(async () => { await other.end() })
+  await other.query('BEGIN')
+  await other.query('SELECT pg_current_xact_id()')
+  await store(test, { msg_id: 'v-1' })
+  await sleep(1500)
+  t.same(receiver.events(), [], 'nothing delivered while the older transaction runs')
+  const ended = Date.now()
+  await other.query('COMMIT')
+  await receiver.until(() => receiver.events().some((event) => event.msg_id === 'v-1'), 5000)
+  t.ok(Date.now() - ended < 2000, `v-1 delivered ${Date.now() - ended} ms after the older transaction ended, not at the next poll`)
 })
 
 t.test('a commit through another instance wakes the one that delivers (PostgreSQL\'s notifications)', {

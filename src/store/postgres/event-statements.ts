@@ -78,10 +78,13 @@ export const givenEventArrays = (records: readonly EventRecord[], now: number): 
 export const EVENT_SQL = {
   // Events with what they lack read after the transaction's other writes (insertEventsSql).
   insertEvents: insertEventsSql(),
-  // Up to $3 events after ($1, $2) below the horizon, with whether retention deleted any after it (one row with a NULL
-  // id when there is none to serve).
+  // Up to $3 events after ($1, $2) below the horizon, with whether retention deleted any after it, and whether any after
+  // it committed above the horizon (held back: visible in this snapshot, so committed); one row with a NULL id when
+  // there is none to serve.
   events: sql('events',
-    'SELECT coalesce((f.pruned_xid, f.pruned_pos) > ($1::xid8, $2::integer), false) AS missed, p.* FROM event_feed f LEFT JOIN LATERAL (' +
+    'SELECT coalesce((f.pruned_xid, f.pruned_pos) > ($1::xid8, $2::integer), false) AS missed, ' +
+    `EXISTS (SELECT 1 FROM events h WHERE (h.xid, h.pos) > ($1::xid8, $2::integer) AND h.xid >= ${HORIZON}) AS held_back, ` +
+    'p.* FROM event_feed f LEFT JOIN LATERAL (' +
     `SELECT ${FEED_COLUMNS} FROM events e WHERE (e.xid, e.pos) > ($1::xid8, $2::integer) AND e.xid < ${HORIZON} ` +
     'ORDER BY e.xid, e.pos LIMIT $3) p ON true WHERE f.id = 1'),
   eraseEvents: sql('erase_events', 'DELETE FROM events WHERE receiver_uid = $1'),

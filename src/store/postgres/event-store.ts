@@ -10,8 +10,8 @@ export function eventMethods (pool: Queries, run: Run): Pick<Store, 'events' | '
   return {
     events: (after, limit) => run(async () => {
       const found = await pool.arrays(EVENT_SQL.events, [...positionParams(after), limit])
-      const events = found.filter((row) => row[1] !== null).map((row) => eventFromValues(row.slice(1), String(row[1])))
-      return { events, end: after ?? '0:0', missed: after !== null && found[0]?.[0] === true }
+      const events = found.filter((row) => row[2] !== null).map((row) => eventFromValues(row.slice(2), String(row[2])))
+      return { events, end: after ?? '0:0', missed: after !== null && found[0]?.[0] === true, heldBack: found[0]?.[1] === true }
     }),
 
     eventCursorKey: () => run(async () => String((await pool.rows(EVENT_SQL.eventCursorKey, []))[0]?.cursor_key)),

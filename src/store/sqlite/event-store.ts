@@ -19,7 +19,7 @@ export function eventMethods (s: Statements, write: Run, read: Run): Pick<Store,
     events: (after, limit) => read(() => {
       const from = after === null ? 0 : Number(after)
       const events = (s.eventsAfter.all(from, limit) as unknown[][]).map((row) => eventFromValues(row, String(row[0])))
-      return { events, end: String(from), missed: after !== null && from < (value(s.eventsPruned) ?? 0) }
+      return { events, end: String(from), missed: after !== null && from < (value(s.eventsPruned) ?? 0), heldBack: false }
     }),
 
     eventCursorKey: () => read(() => String(one(s.eventCursorKey)?.cursor_key)),
