@@ -70,6 +70,14 @@ case $command in
       as_owner "$BIN/pg_ctl" -D "$DIR/$name" status >/dev/null 2>&1 ||
         as_owner "$BIN/pg_ctl" -D "$DIR/$name" -l "$DIR/$name.log" -w start >/dev/null
       sql "$port" 'CREATE EXTENSION IF NOT EXISTS citus'
+      # Some PostgreSQL builds (this machine's) allow only listed libraries as logical decoding output plugins; Citus's
+      # moves and splits with logical replication (shard_transfer_mode 'force_logical') decode through citus.
+      allowed=$(sql "$port" "SELECT setting FROM pg_settings WHERE name = 'output_plugin_libraries'")
+      case ", $allowed," in
+        ", ,"|*", citus,"*) ;;
+        *) listed=$(echo "$allowed, citus" | sed "s/ *, */', '/g")
+           sql "$port" "ALTER SYSTEM SET output_plugin_libraries = '$listed'" && sql "$port" 'SELECT pg_reload_conf()' >/dev/null ;;
+      esac
     done
     sql 9700 "SELECT citus_set_coordinator_host('127.0.0.1', 9700)" >/dev/null
     for port in 9701 9702; do
