@@ -76,6 +76,13 @@ export async function dropPostgresTemplate (name: string): Promise<void> {
 // With TEST_PG_ADMIN_URL naming a Citus coordinator, each test database is a Citus database of that cluster.
 let citus: ReturnType<typeof citusWorkers> | undefined
 
+/** Whether the test databases are Citus databases (TEST_STORE=postgres with TEST_PG_ADMIN_URL naming a coordinator). */
+export async function onCitus (): Promise<boolean> {
+  if (TEST_STORE !== 'postgres') return false
+  citus ??= citusWorkers(PG_ADMIN_URL)
+  return await citus !== null
+}
+
 /** `migrated: true`: already at the latest schema (a copy of the run's template), for a test that never sees a migration run. */
 export async function createPostgresDatabase (t: Teardown, options: { migrated?: boolean } = {}): Promise<string> {
   const name = uniqueName()
