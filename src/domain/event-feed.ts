@@ -1,7 +1,7 @@
 // The event feed: pages of recorded events in commit order, behind signed cursors, held while empty (waitSeconds).
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { DomainError, domainErrors } from './errors.js'
-import type { EventView } from './events.js'
+import { EVENT_FEED_RECHECK_MS, type EventView } from './events.js'
 import { readOrHold, type Hangup, type Waiters } from './waiting.js'
 import { EVENT_FEED_WAKEUP, type DomainContext } from './context.js'
 
@@ -23,10 +23,6 @@ const VERSION = 'e1'
 const MAX_CURSOR_LENGTH = 200
 // Bytes of the HMAC a cursor carries: enough that a forged one is refused, short enough to stay a short string.
 const SIGNATURE_BYTES = 12
-// An event whose transaction committed may stay out of the feed while an older transaction is still running
-// (PostgreSQL): a woken request that still reads nothing, or one whose read found events held back, looks again this
-// often until it is served or its time is up.
-const RECHECK_MS = 25
 
 export const eventErrors = {
   eventsOff: () => new DomainError('EVENTS_OFF', 'events are not recorded here: the service runs with EVENTS=off')
@@ -93,7 +89,7 @@ export function createEventFeed ({ store, rules }: DomainContext, waiters: Waite
     }
     const { heldBack: _heldBack, ...page } = waitSeconds <= 0
       ? await read()
-      : await readOrHold(read, noEvents, () => waiters.watch(EVENT_FEED_WAKEUP), waitSeconds, hangup, { everyMs: RECHECK_MS, heldBack: (page) => page.heldBack })
+      : await readOrHold(read, noEvents, () => waiters.watch(EVENT_FEED_WAKEUP), waitSeconds, hangup, { everyMs: EVENT_FEED_RECHECK_MS, heldBack: (page) => page.heldBack })
     return page
   }
 }

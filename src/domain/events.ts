@@ -8,6 +8,13 @@ import { mapKey } from '../lib/map-key.js'
 export type EventType = 'message.stored' | 'message.delivered' | 'message.expired' | 'message.dropped' | 'message.unlinked' |
   'message.superseded' | 'message.recalled' | 'receiver.erased'
 
+/**
+ * An event whose transaction committed may stay out of the feed while an older transaction is still running
+ * (PostgreSQL): a woken request that still reads nothing, or one whose read found events held back, looks again this
+ * often until it is served or its time is up (event-feed.ts); the store's deferrable announcements wait as long.
+ */
+export const EVENT_FEED_RECHECK_MS = 25
+
 /** Whose count an event's pending_count is when it names no device: every stored message of the receiver. */
 export const ALL_READERS = -1
 

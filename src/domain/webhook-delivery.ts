@@ -1,7 +1,7 @@
 // The webhook's delivery: the event feed, batch after batch in feed order, to one receiver, one request at a time, by
 // the one instance that holds the database's lease (webhook-lease.ts); a batch goes again, the same, until accepted.
 import { randomUUID } from 'node:crypto'
-import type { EventView } from './events.js'
+import { EVENT_FEED_RECHECK_MS, type EventView } from './events.js'
 import type { Store } from '../store/types.js'
 import { abortableSleep, createLeaseTerm, type LeaseTerm, type LeaseTimings } from './webhook-lease.js'
 
@@ -18,14 +18,17 @@ export interface DeliveryTimings extends LeaseTimings {
   retryMaxMs: number
   /** How long an instance that delivers and has nothing to send waits for a wake-up before it reads the feed again. */
   pollMs: number
-  /** After a wake-up whose read found nothing (PostgreSQL: behind an older transaction), how often it reads again, and for how long. */
+  /**
+   * After a wake-up whose read found nothing (PostgreSQL: behind an older transaction), how often it reads again, and for
+   * how long; as often for as long as the read says events are held back.
+   */
   recheckMs: number
   recheckWindowMs: number
 }
 
 // The contract's retry delays (1 s doubling up to 60 s); the lease is taken over within 10 s of its holder's death.
 export const DELIVERY_TIMINGS: DeliveryTimings = {
-  retryBaseMs: 1000, retryMaxMs: 60_000, leaseMs: 6000, renewMs: 2000, standbyMs: 1000, pollMs: 5000, recheckMs: 25, recheckWindowMs: 1000
+  retryBaseMs: 1000, retryMaxMs: 60_000, leaseMs: 6000, renewMs: 2000, standbyMs: 1000, pollMs: 5000, recheckMs: EVENT_FEED_RECHECK_MS, recheckWindowMs: 1000
 }
 
 export interface WebhookDeliveryOptions {

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto'
 import type { DatabaseOptions } from '../database.js'
 import { StoreUnavailableError } from '../../domain/errors.js'
+import { EVENT_FEED_RECHECK_MS } from '../../domain/events.js'
 import { storeFailure } from '../errors.js'
 import { CHANNEL, commitPayloads, listenForCommits, type CommitListener } from './commit-feed.js'
 import { CACHE_FIT, createCacheCheck } from './cache-check.js'
@@ -67,8 +68,8 @@ export interface PostgresBackend {
 
 // Write groups at once on plain PostgreSQL (why two: at writeLanes below); the pool's other connections read.
 const WRITE_CONCURRENCY = 2
-/** How long a deferrable announcement may wait for another to go with: a held event-feed request's recheck (event-feed.ts). */
-const DEFERRED_ANNOUNCEMENT_MS = 25
+/** How long a deferrable announcement may wait for another to go with: a held event-feed request's recheck. */
+const DEFERRED_ANNOUNCEMENT_MS = EVENT_FEED_RECHECK_MS
 
 async function guard<T> (work: () => Promise<T>): Promise<T> {
   try {
