@@ -8,9 +8,9 @@
 import pg from 'pg'
 import t from 'tap'
 import type { ShardRange } from '../../src/store/citus/placement.js'
-import { onShardTables, shardAccess, shardReads } from '../../src/store/citus/shards.js'
+import { nodeReads, onShardTables, shardAccess, shardReads } from '../../src/store/citus/shards.js'
 import { DISTRIBUTED_TABLES, migrateCitus } from '../../src/store/citus/migrations.js'
-import type { Queries, Row } from '../../src/store/postgres/pool.js'
+import { createPool, type Queries, type Row } from '../../src/store/postgres/pool.js'
 import { CITUS_SQL } from '../../src/store/citus/statements.js'
 import { SQL, type Sql } from '../../src/store/postgres/statements.js'
 import { createTx } from '../../src/store/postgres/transaction.js'
@@ -158,6 +158,65 @@ if (TEST_STORE !== 'postgres') {
       await t.rejects(onShard.arrays(SQL.page, pageValues), /relation "messages" does not exist/, 'the copy gone: the distributed tables')
       t.equal(moved, 2)
       await client.query('ALTER TABLE messages_107_gone RENAME TO messages_107')
+    })
+
+    await t.test('reads of several shards of a node go in one round trip, one statement each on its shard\'s tables, answered as each shard answers alone; a shard placed elsewhere, a copy gone or a receiver of another node read the distributed tables', async (t) => {
+      // A second shard on this node, its tables as the first's; dave's messages there (carol's are in the first).
+      const second: ShardRange = { ...RANGE, shardId: '207', tables: Object.fromEntries(DISTRIBUTED_TABLES.map((table, i) => [table, { id: String(207 + i), name: `${table}_${207 + i}` }])) }
+      for (const table of DISTRIBUTED_TABLES) await client.query(`CREATE TABLE ${table}_${207 + DISTRIBUTED_TABLES.indexOf(table)} (LIKE ${table}_${107 + DISTRIBUTED_TABLES.indexOf(table)} INCLUDING ALL)`)
+      await client.query('INSERT INTO pg_dist_placement VALUES (207, 1), (208, 1), (209, 1), (210, 1), (211, 1)')
+      const other = shardAccess(second)
+      if (other === undefined) throw new Error('no access to the second range')
+      await client.query('BEGIN')
+      const { tx, flush } = createTx(recorded(client, []), createCitusStatements({ shardOf: () => '207', direct: other }))
+      const [dave] = await tx.lockReceivers(['dave'])
+      if (dave === undefined) throw new Error('no receiver row')
+      await tx.insertMessages([1, 2].map((seq) => ({ receiverUid: 'dave', seq, msgId: `d-${seq}`, senderUid: 'erin', msgType: 1, content: `d-${seq}`, sendTime: NOW, storedAt: NOW, expiresAt: NOW + 60_000, collapseKey: null, readers: 1 })))
+      await tx.saveReceivers([{ ...dave, lastSeq: 2, pendingCount: 2, nextExpiry: NOW + 60_000 }])
+      await tx.saveSummaryRows([{ receiverUid: 'dave', reader: 0, senderUid: 'erin', pendingCount: 2, last: { seq: 2, sendTime: NOW, msgType: 1, preview: 'd-2' }, sortSeq: 2, lostCount: 0, lostSeq: null }])
+      await flush()
+      await client.query('COMMIT')
+
+      const pool = createPool({ databaseUrl, poolMax: 2, statementTimeoutMs: 10_000, connectTimeoutMs: 5000 }, { pipeline: true })
+      t.teardown(() => pool.end())
+      const shardOf = (receiverUid: string): string => receiverUid === 'zed' ? '999' : ['dave', 'nobody'].includes(receiverUid) ? '207' : '107'
+      let moved = 0
+      const together = nodeReads([access, other], shardOf, pool, () => { moved++ })
+      const receivers = ['carol', 'dave', 'nobody', 'carol', 'bob']
+      const summaries = [receivers, receivers.map(() => null), receivers.map(() => Number.MAX_SAFE_INTEGER), receivers.map(() => 51)]
+      const pages = [receivers, receivers.map(() => 0), receivers.map(() => null), receivers.map(() => 100), NOW]
+      /** Each read alone, on its shard's tables: its rows without the ordinal. */
+      const alone = async (sql: Sql, values: unknown[], i: number): Promise<unknown[][]> => {
+        const one = values.map((value) => Array.isArray(value) ? [value[i]] : value)
+        const shard = shardOf(receivers[i] as string) === '207' ? other : access
+        return (await client.query({ text: shard.on(sql).text, values: one, rowMode: 'array' })).rows.map((row: unknown[]) => row.slice(1))
+      }
+      for (const [name, sql, values] of [['summaries', SQL.summaries, summaries], ['pages', SQL.pages, pages]] as const) {
+        const before = pool.counts()
+        const rows = await together.arrays(sql, values)
+        const after = pool.counts()
+        t.equal(after.roundTrips - before.roundTrips, 1, `${name}: one round trip`)
+        t.equal(after.statements - before.statements, 2, `${name}: a statement per shard`)
+        for (const i of receivers.keys()) {
+          t.same(rows.filter((row) => Number(row[0]) === i + 1).map((row) => row.slice(1)), await alone(sql, [...values], i), `${name}: read ${i + 1} (${String(receivers[i])}) as its shard answers it alone, in its order`)
+        }
+        t.ok(rows.some((row) => Number(row[0]) === 2), `${name}: dave's read answered from the second shard`)
+      }
+      t.equal(moved, 0, 'placed here: nothing told')
+      t.same(await together.arrays(SQL.summaries, [['dave'], [null], [Number.MAX_SAFE_INTEGER], [51]]), (await alone(SQL.summaries, summaries, 1)).map((row) => [1, ...row]), 'a read of one shard: that shard\'s statement')
+
+      await client.query('UPDATE pg_dist_placement SET groupid = 2 WHERE shardid = 209')
+      await t.rejects(together.arrays(SQL.summaries, summaries), /relation "\w+" does not exist/, 'a shard placed elsewhere: the distributed tables (not in this database)')
+      t.equal(moved, 1, 'and the map is told')
+      await client.query('UPDATE pg_dist_placement SET groupid = 1')
+      await client.query('ALTER TABLE conversations_210 RENAME TO conversations_210_gone')
+      await t.rejects(together.arrays(SQL.summaries, summaries), /relation "\w+" does not exist/, 'a copy gone: the distributed tables')
+      t.equal(moved, 2)
+      await client.query('ALTER TABLE conversations_210_gone RENAME TO conversations_210')
+      await t.rejects(together.arrays(SQL.summaries, [['carol', 'zed'], [null, null], [1, 1], [1, 1]]), /relation "\w+" does not exist/, 'a receiver of a shard not on this node: the distributed tables')
+      t.equal(moved, 3)
+      t.equal((await together.arrays(SQL.summaries, summaries)).length > 0, true, 'placed again: the shards\' tables')
+      t.equal(moved, 3)
     })
 
     await t.test('a transaction on the shard stores, reads and acks there; a receiver of another shard turns it to the distributed tables', async (t) => {

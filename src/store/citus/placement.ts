@@ -1,5 +1,6 @@
 // Where Citus keeps each receiver: the shards of the messages table, their hash ranges and nodes, read from Citus's
 // catalog and looked up here, without a round trip, so that group commit can form its groups per shard.
+import { groupBy } from '../../lib/group-by.js'
 import { hashText } from './hash.js'
 import type { Queries } from '../postgres/pool.js'
 import type { Sql } from '../postgres/statements.js'
@@ -28,6 +29,8 @@ export interface Placement {
   rangeOf (receiverUid: string): ShardRange | undefined
   /** The range of this shard (of the messages table), as shardOf names it; undefined when the map has none. */
   rangeOfShard (shardId: string): ShardRange | undefined
+  /** The ranges the map places on this node, lowest first. */
+  rangesOn (node: string): readonly ShardRange[]
 }
 
 const SQL = {
@@ -97,11 +100,13 @@ export function placementOf (ranges: readonly ShardRange[]): Placement {
     return undefined
   }
   const byShard = new Map(ranges.map((range) => [range.shardId, range]))
+  const byNode = groupBy(ranges, (range) => range.node)
   return {
     nodeOf: (receiverUid) => rangeOf(receiverUid)?.node ?? '',
     shardOf: (receiverUid) => rangeOf(receiverUid)?.shardId ?? '',
     rangeOf,
-    rangeOfShard: (shardId) => byShard.get(shardId)
+    rangeOfShard: (shardId) => byShard.get(shardId),
+    rangesOn: (node) => byNode.get(node) ?? []
   }
 }
 
@@ -152,6 +157,7 @@ export async function createPlacement (queries: Queries, options: PlacementOptio
     shardOf: (receiverUid) => current.shardOf(receiverUid),
     rangeOf: (receiverUid) => current.rangeOf(receiverUid),
     rangeOfShard: (shardId) => current.rangeOfShard(shardId),
+    rangesOn: (node) => current.rangesOn(node),
     refresh,
     reload,
     close: () => { clearInterval(timer) }

@@ -19,7 +19,7 @@
 // earlier would have been. When the check fails, or the copy is gone, the read goes to the distributed tables.
 import type { Shard, ShardRange } from './placement.js'
 import { DISTRIBUTED_TABLES } from './migrations.js'
-import type { Queries, Row } from '../postgres/pool.js'
+import type { Pipelines, Queries, Row } from '../postgres/pool.js'
 import type { Sql } from '../postgres/statements.js'
 
 // ShareLock, as PostgreSQL numbers lock modes: what Citus's executor takes on a shard's metadata to modify it.
@@ -132,5 +132,72 @@ export function shardReads (shard: ShardAccess, onNode: Queries, moved: () => vo
       (rows) => rows.filter((row) => row[1] !== null).map((row) => row.slice(2))),
     rows: async (sql, values) => await read((statement) => onNode.rows(statement, values), sql, (row) => row?.om_placed === true,
       (rows) => rows.filter((row) => row.om_found !== null).map(({ om_placed: _placed, om_found: _found, ...row }) => row))
+  }
+}
+
+/**
+ * A statement that reads for several receivers at once (SQL.summaries, SQL.pages): an unnest of arrays WITH ORDINALITY,
+ * one element per read, the receivers' array first; each row starts with the ordinal of its read. Which of its
+ * parameters (0-based) are those arrays, the receivers' first.
+ */
+interface ReadsTogether { receivers: number, arrays: ReadonlySet<number> }
+
+const readsTogetherOf = new Map<Sql, ReadsTogether>()
+
+function readsTogether (sql: Sql): ReadsTogether {
+  const known = readsTogetherOf.get(sql)
+  if (known !== undefined) return known
+  const unnest = /unnest\(([^)]*)\) WITH ORDINALITY AS k \(receiver_uid,/.exec(sql.text)
+  if (unnest === null) throw new Error(`${sql.name} is not a read of several receivers (an unnest WITH ORDINALITY of receiver_uid first)`)
+  const arrays = [...(unnest[1] as string).matchAll(/\$(\d+)/g)].map((match) => Number(match[1]) - 1)
+  const parsed = { receivers: arrays[0] as number, arrays: new Set(arrays) }
+  readsTogetherOf.set(sql, parsed)
+  return parsed
+}
+
+/**
+ * Reads of several receivers together (readsTogether's statements) on `onNode`, the node the map places them on: the
+ * statement once per shard they are of, each on its shard's tables with its guard (ShardAccess.read) and its
+ * receivers' share of the arrays, all in one round trip (pg's pipelining). When a shard is not placed there any more,
+ * or a copy is gone, or a receiver is of no shard of `shards` (those the map places on that node: the map changed),
+ * the statement as it is, on the distributed tables, and `moved` is told. The rows as the statement's own, each under
+ * the ordinal of its read.
+ */
+export function nodeReads (shards: readonly ShardAccess[], shardOf: (receiverUid: string) => string, onNode: Queries & Pipelines, moved: () => void): Pick<Queries, 'arrays'> {
+  const byId = new Map(shards.map((shard) => [shard.shardId, shard]))
+  const distributed = async (sql: Sql, values: readonly unknown[]): Promise<unknown[][]> => {
+    moved()
+    return await onNode.arrays(sql, values)
+  }
+  return {
+    async arrays (sql, values) {
+      const { receivers, arrays } = readsTogether(sql)
+      // The reads (their indexes in the arrays) of each shard, in the order the shards first appear.
+      const parts = new Map<ShardAccess, number[]>()
+      for (const [index, receiverUid] of (values[receivers] as readonly string[]).entries()) {
+        const shard = byId.get(shardOf(receiverUid))
+        if (shard === undefined) return await distributed(sql, values)
+        const indexes = parts.get(shard)
+        if (indexes === undefined) parts.set(shard, [index])
+        else indexes.push(index)
+      }
+      if (parts.size === 1) return await shardReads([...parts.keys()][0] as ShardAccess, onNode, moved).arrays(sql, values)
+      const statements = [...parts].map(([shard, indexes]) => ({
+        sql: shard.read(sql),
+        values: values.map((value, p) => arrays.has(p) ? indexes.map((index) => (value as readonly unknown[])[index]) : value)
+      }))
+      let answers: unknown[][][]
+      try {
+        answers = await onNode.pipeline(statements)
+      } catch (error) {
+        if (!copyGone(error)) throw error
+        return await distributed(sql, values)
+      }
+      // Each shard's rows: [placed, found, ordinal among its reads, ...columns] -> [ordinal in the batch, ...columns].
+      if (answers.some((rows) => rows[0]?.[0] !== true)) return await distributed(sql, values)
+      const indexesOf = [...parts.values()]
+      return answers.flatMap((rows, j) => rows.filter((row) => row[1] !== null)
+        .map((row) => [(indexesOf[j]?.[Number(row[2]) - 1] ?? -1) + 1, ...row.slice(3)]))
+    }
   }
 }

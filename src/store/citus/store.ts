@@ -7,7 +7,7 @@ import type { Queries } from '../postgres/pool.js'
 import type { Store } from '../types.js'
 import { citusLogLine, DISTRIBUTED_TABLES, migrateCitus } from './migrations.js'
 import { createPlacement, detectCitus } from './placement.js'
-import { shardAccess, shardGone, shardReads } from './shards.js'
+import { nodeReads, shardAccess, shardGone, shardReads } from './shards.js'
 import { createCitusStatements } from './transaction.js'
 
 async function migrate (options: DatabaseOptions): Promise<void> {
@@ -66,9 +66,14 @@ async function routeByShard (pool: Queries, migrated: boolean, options: Database
         }
       }
     },
-    // Reads that arrive together go together when they are of one shard: one statement on its tables on its node.
+    // Reads that arrive together go together when they are of one node: a statement per shard on its tables, all in one
+    // round trip (nodeReads, shards.ts).
     batchesReads: true,
-    readLaneOf: (receiverUid) => placement.shardOf(receiverUid),
+    readLaneOf: (receiverUid) => placement.nodeOf(receiverUid),
+    readsTogetherOf (receiverUid, onNode) {
+      const shards = placement.rangesOn(placement.nodeOf(receiverUid)).flatMap((range) => shardAccess(range) ?? [])
+      return nodeReads(shards, placement.shardOf, onNode, placement.reload)
+    },
     // One group per shard at a time (the lane of each receiver: its shard), each on its shard's tables on its node,
     // and as many shards at once as the pool allows (how this compares with groups on the distributed tables:
     // docs/postgresql-and-citus.md#scaling-out-citus). Two groups at once in one lane made fewer stores than one

@@ -1,6 +1,6 @@
 // Page reads on PostgreSQL: one in one statement on its node's pool, or, for requests that wait (wait_seconds), of any
-// sender, several that arrive together in one statement (SQL.pages) on DATABASE_URL's pool (on Citus, of one shard, on
-// its node), as summary reads do (summaries.ts).
+// sender, several that arrive together in one statement (SQL.pages) on DATABASE_URL's pool (on Citus, of one node, as
+// a statement per shard: nodeReads), as summary reads do (summaries.ts).
 import type { StoredMessage } from '../../domain/model.js'
 import { toReceiverMessageFromValues } from '../row-mapper.js'
 import type { PageQuery } from '../types.js'

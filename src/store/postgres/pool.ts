@@ -14,7 +14,16 @@ export interface Queries {
   arrays (sql: Sql, values: readonly unknown[]): Promise<unknown[][]>
 }
 
-export interface Pool extends Queries {
+/**
+ * Several statements that do not depend on each other in one round trip, each one's rows as arrays, in order: sent
+ * back to back on one connection with pg's pipelining (a pool made with `pipeline: true`); each still answers or
+ * fails on its own, and the first failure is thrown once all have answered.
+ */
+export interface Pipelines {
+  pipeline (statements: ReadonlyArray<{ sql: Sql, values: readonly unknown[] }>): Promise<unknown[][][]>
+}
+
+export interface Pool extends Queries, Pipelines {
   /**
    * Runs fn in a transaction on one connection. An `opening` (plain SQL of one or more statements, no parameters)
    * goes in BEGIN's round trip, each of its statements with a snapshot of its own; fn gets its last statement's rows.
@@ -35,8 +44,10 @@ export interface ConnectionListener {
 
 type Client = pg.Pool | pg.PoolClient
 
-export function createPool (options: DatabaseOptions): Pool {
+/** With `pipeline`, the pool's connections pipeline what is sent on them at once (Pipelines; pg's pipelining). */
+export function createPool (options: DatabaseOptions, { pipeline = false }: { pipeline?: boolean } = {}): Pool {
   const pool = new pg.Pool({
+    pipeline,
     connectionString: options.databaseUrl,
     max: options.poolMax,
     statement_timeout: options.statementTimeoutMs,
@@ -111,8 +122,21 @@ export function createPool (options: DatabaseOptions): Pool {
         client.release(unusable)
       }
     },
+    async pipeline (list) {
+      const client = await pool.connect()
+      statements += list.length
+      // Without pipelining pg sends each once the last has answered.
+      roundTrips += pipeline ? 1 : list.length
+      const answers = await Promise.allSettled(list.map(async ({ sql, values }) =>
+        (await client.query({ name: sql.name, text: sql.text, values: values as unknown[], rowMode: 'array' })).rows as unknown[][]))
+      const failure = answers.find((answer) => answer.status === 'rejected')
+      client.release(failure !== undefined && isUnavailable(failure.reason))
+      if (failure === undefined) return answers.map((answer) => (answer as PromiseFulfilledResult<unknown[][]>).value)
+      failed(failure.reason)
+      throw failure.reason
+    },
     // Every statement here is one network round trip (pg sends the next only once the last has answered), but for an
-    // opening's, which go with BEGIN.
+    // opening's, which go with BEGIN, and a pipeline's, which go together.
     counts: () => ({ statements, roundTrips }),
     upkeep: async (sql) => (await pool.query({ name: sql.name, text: sql.text })).rows as Row[],
     watch (listener) { listeners.push(listener) },

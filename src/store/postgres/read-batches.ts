@@ -11,8 +11,12 @@ export interface ReadPools {
   readsOf: (receiverUid: string) => Queries
   /** How many reads run at once before the rest wait and go together: the read connections of the pool. */
   concurrency: number
-  /** With lanes (Citus: a receiver's shard), only reads of one lane go together, read as `readsOf` reads that lane. */
+  /**
+   * With lanes (Citus: a receiver's node), only reads of one lane go together, read as `togetherOf` reads them (as
+   * `readsOf` reads the first receiver's when absent).
+   */
   laneOf?: ((receiverUid: string) => string) | undefined
+  togetherOf?: ((receiverUid: string) => Pick<Queries, 'arrays'>) | undefined
 }
 
 /**
@@ -21,14 +25,14 @@ export interface ReadPools {
  * `answer` makes each read's answer from its rows without that ordinal.
  */
 export function createReadBatches<Q extends { receiverUid: string }, R> (
-  { pool, readsOf, concurrency, laneOf }: ReadPools, max: number, alone: (query: Q) => Promise<R>,
+  { pool, readsOf, concurrency, laneOf, togetherOf = readsOf }: ReadPools, max: number, alone: (query: Q) => Promise<R>,
   statement: (queries: readonly Q[]) => { sql: Sql, values: unknown[] }, answer: (query: Q, rows: unknown[][]) => R
 ): (query: Q) => Promise<R> {
   const batched = createBatcher(async (queries: readonly Q[]): Promise<R[]> => {
     const [first] = queries as [Q]
     if (queries.length === 1) return [await alone(first)]
     const { sql, values } = statement(queries)
-    const rows = await (laneOf === undefined ? pool : readsOf(first.receiverUid)).arrays(sql, values)
+    const rows = await (laneOf === undefined ? pool : togetherOf(first.receiverUid)).arrays(sql, values)
     const byQuery = queries.map((): unknown[][] => [])
     for (const row of rows) byQuery[toNumber(row[0]) - 1]?.push(row.slice(1))
     return queries.map((query, i) => answer(query, byQuery[i] ?? []))

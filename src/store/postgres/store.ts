@@ -10,7 +10,7 @@ import { CHANNEL, commitPayloads, listenForCommits, type CommitListener } from '
 import { CACHE_FIT, createCacheCheck } from './cache-check.js'
 import { createDurabilityCheck } from './durability.js'
 import { migratePostgres } from './migrations.js'
-import { createPool, type Queries, type Row } from './pool.js'
+import { createPool, type Pipelines, type Queries, type Row } from './pool.js'
 import { SQL } from './statements.js'
 import { eventMethods } from './event-store.js'
 import { createPageReads } from './pages.js'
@@ -54,6 +54,8 @@ export interface Routing {
   readonly batchesReads: boolean
   /** With batchesReads, the lane of a receiver's reads: reads go together with those of their lane only. */
   readLaneOf? (receiverUid: string): string
+  /** With readLaneOf, how reads of this receiver's lane run together on `onNode` (its node's pool): as readsOf when absent. */
+  readsTogetherOf? (receiverUid: string, onNode: Queries & Pipelines): Pick<Queries, 'arrays'>
   /** The Store's writeLanes, when not the plain store's. */
   readonly writeLanes?: WriteLanes
   close (): void
@@ -120,7 +122,8 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
     if (node === '') return pool
     let nodePool = nodePools.get(node)
     if (nodePool === undefined) {
-      nodePool = createPool({ ...options, databaseUrl: urlOfNode(options.databaseUrl, node) })
+      // Pipelining, for the reads of several shards of the node at once (Routing.readsTogetherOf).
+      nodePool = createPool({ ...options, databaseUrl: urlOfNode(options.databaseUrl, node) }, { pipeline: true })
       nodePools.set(node, nodePool)
     }
     return nodePool
@@ -161,7 +164,10 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
   }
   // The pool's connections left for reads beside the write groups: how many reads run at once before the rest wait and go together.
   const readConnections = Math.max(1, options.poolMax - WRITE_CONCURRENCY)
-  const reads = { pool, readsOf, concurrency: readConnections, laneOf: routing?.readLaneOf }
+  const readsTogetherOf = routing?.readsTogetherOf === undefined
+    ? undefined
+    : (receiverUid: string) => routing.readsTogetherOf?.(receiverUid, poolAt(routing.nodeOf(receiverUid))) ?? readsOf(receiverUid)
+  const reads = { pool, readsOf, concurrency: readConnections, laneOf: routing?.readLaneOf, togetherOf: readsTogetherOf }
   const summaries = createSummaryReads(reads)
   const pages = createPageReads(reads)
   const batchesReads = routing === undefined || routing.batchesReads

@@ -1,5 +1,5 @@
 // Summary reads on PostgreSQL: one in one statement on its node's pool, or several that arrive together in one
-// statement (SQL.summaries) on DATABASE_URL's pool (on Citus, of one shard, on its node).
+// statement (SQL.summaries) on DATABASE_URL's pool (on Citus, of one node, as a statement per shard: nodeReads).
 import { RECEIVER } from '../columns.js'
 import { toNullableNumber, toNumber, toReceiverStateFromValues, toSummaryRowFromValuesAt } from '../row-mapper.js'
 import type { SummaryView } from '../types.js'

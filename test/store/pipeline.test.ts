@@ -1,0 +1,30 @@
+// Pool.pipeline (src/store/postgres/pool.ts): statements sent back to back on one connection with pg's pipelining, each
+// one's rows in order, the first failure thrown once all have answered, the pool usable after it.
+import t from 'tap'
+import { createPool } from '../../src/store/postgres/pool.js'
+import { TEST_STORE, createTestDatabase } from '../helpers/database.js'
+
+if (TEST_STORE !== 'postgres') {
+  t.pass('SQLite has no pipelines: this file is about PostgreSQL')
+} else {
+  t.test('each statement\'s rows in order, in one round trip; a failure thrown after all answered; the pool goes on', async (t) => {
+    const pool = createPool({ databaseUrl: await createTestDatabase(t), poolMax: 1, statementTimeoutMs: 10_000, connectTimeoutMs: 5000 }, { pipeline: true })
+    t.teardown(() => pool.end())
+    const double = { name: 'om_test_double', text: 'SELECT n * 2 AS doubled FROM unnest($1::int[]) WITH ORDINALITY AS k (n, i) ORDER BY i' }
+    const divide = { name: 'om_test_divide', text: 'SELECT 10 / $1::int AS quotient' }
+    const before = pool.counts()
+    const answers = await pool.pipeline([
+      { sql: double, values: [[1, 2, 3]] },
+      { sql: divide, values: [5] },
+      { sql: double, values: [[]] },
+      { sql: double, values: [[7]] }
+    ])
+    t.same(answers, [[[2], [4], [6]], [[2]], [], [[14]]], 'rows as arrays, each statement\'s its own, in the order sent; a statement prepared once serves the later ones')
+    t.same(pool.counts(), { statements: before.statements + 4, roundTrips: before.roundTrips + 1 })
+
+    await t.rejects(pool.pipeline([{ sql: double, values: [[1]] }, { sql: divide, values: [0] }, { sql: double, values: [[2]] }]), { code: '22012' },
+      'the failing statement\'s error (division by zero)')
+    t.same(await pool.pipeline([{ sql: divide, values: [2] }, { sql: double, values: [[4]] }]), [[[5]], [[8]]], 'the same connection answers again, its statements still prepared')
+    t.same(await pool.arrays(double, [[3]]), [[6]], 'and plain statements on it')
+  })
+}
