@@ -75,19 +75,18 @@ export async function dropPostgresTemplate (name: string): Promise<void> {
 
 // With TEST_PG_ADMIN_URL naming a Citus coordinator, each test database is a Citus database of that cluster.
 let citus: ReturnType<typeof citusWorkers> | undefined
+/** The workers of TEST_PG_ADMIN_URL's cluster, asked once; null when it has no Citus. */
+const clusterWorkers = (): ReturnType<typeof citusWorkers> => (citus ??= citusWorkers(PG_ADMIN_URL))
 
 /** Whether the test databases are Citus databases (TEST_STORE=postgres with TEST_PG_ADMIN_URL naming a coordinator). */
 export async function onCitus (): Promise<boolean> {
-  if (TEST_STORE !== 'postgres') return false
-  citus ??= citusWorkers(PG_ADMIN_URL)
-  return await citus !== null
+  return TEST_STORE === 'postgres' && await clusterWorkers() !== null
 }
 
 /** `migrated: true`: already at the latest schema (a copy of the run's template), for a test that never sees a migration run. */
 export async function createPostgresDatabase (t: Teardown, options: { migrated?: boolean } = {}): Promise<string> {
   const name = uniqueName()
-  citus ??= citusWorkers(PG_ADMIN_URL)
-  const workers = await citus
+  const workers = await clusterWorkers()
   if (workers === null) {
     const template = options.migrated === true && PG_TEMPLATE !== undefined && PG_TEMPLATE !== '' ? ` TEMPLATE ${PG_TEMPLATE}` : ''
     await dropAtEndOfFile(name)

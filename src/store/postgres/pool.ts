@@ -71,9 +71,8 @@ export function createPool (options: DatabaseOptions, { pipeline = false }: { pi
 
   let statements = 0
   let roundTrips = 0
-  const run = async (client: Client, sql: Sql, values: readonly unknown[], rowMode?: 'array'): Promise<pg.QueryResult> => {
-    statements++
-    roundTrips++
+  /** One statement on `client`, not counted (run counts it; a pipeline counts its own). */
+  const send = async (client: Client, sql: Sql, values: readonly unknown[], rowMode?: 'array'): Promise<pg.QueryResult> => {
     // A statement without a name (a shape whose text varies with its rows) is parsed at each call.
     try {
       return await client.query({ ...(sql.name === '' ? {} : { name: sql.name }), text: sql.text, values: values as unknown[], ...(rowMode === undefined ? {} : { rowMode }) })
@@ -81,6 +80,11 @@ export function createPool (options: DatabaseOptions, { pipeline = false }: { pi
       failed(error)
       throw error
     }
+  }
+  const run = async (client: Client, sql: Sql, values: readonly unknown[], rowMode?: 'array'): Promise<pg.QueryResult> => {
+    statements++
+    roundTrips++
+    return await send(client, sql, values, rowMode)
   }
   const queriesOn = (client: Client): Queries => ({
     rows: async (sql, values) => (await run(client, sql, values)).rows as Row[],
@@ -127,13 +131,11 @@ export function createPool (options: DatabaseOptions, { pipeline = false }: { pi
       statements += list.length
       // Without pipelining pg sends each once the last has answered.
       roundTrips += pipeline ? 1 : list.length
-      const answers = await Promise.allSettled(list.map(async ({ sql, values }) =>
-        (await client.query({ name: sql.name, text: sql.text, values: values as unknown[], rowMode: 'array' })).rows as unknown[][]))
+      const answers = await Promise.allSettled(list.map(async ({ sql, values }) => (await send(client, sql, values, 'array')).rows as unknown[][]))
       const failure = answers.find((answer) => answer.status === 'rejected')
       client.release(failure !== undefined && isUnavailable(failure.reason))
-      if (failure === undefined) return answers.map((answer) => (answer as PromiseFulfilledResult<unknown[][]>).value)
-      failed(failure.reason)
-      throw failure.reason
+      if (failure !== undefined) throw failure.reason
+      return answers.map((answer) => (answer as PromiseFulfilledResult<unknown[][]>).value)
     },
     // Every statement here is one network round trip (pg sends the next only once the last has answered), but for an
     // opening's, which go with BEGIN, and a pipeline's, which go together.

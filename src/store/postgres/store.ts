@@ -164,9 +164,10 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
   }
   // The pool's connections left for reads beside the write groups: how many reads run at once before the rest wait and go together.
   const readConnections = Math.max(1, options.poolMax - WRITE_CONCURRENCY)
-  const readsTogetherOf = routing?.readsTogetherOf === undefined
+  const togetherOn = routing?.readsTogetherOf?.bind(routing)
+  const readsTogetherOf = routing === undefined || togetherOn === undefined
     ? undefined
-    : (receiverUid: string) => routing.readsTogetherOf?.(receiverUid, poolAt(routing.nodeOf(receiverUid))) ?? readsOf(receiverUid)
+    : (receiverUid: string) => togetherOn(receiverUid, poolAt(routing.nodeOf(receiverUid)))
   const reads = { pool, readsOf, concurrency: readConnections, laneOf: routing?.readLaneOf, togetherOf: readsTogetherOf }
   const summaries = createSummaryReads(reads)
   const pages = createPageReads(reads)
