@@ -188,8 +188,8 @@ export interface WriteLanes {
    */
   readonly concurrency: number
   /**
-   * The lane of a receiver's writes, where transactions that stay in one commit faster (on Citus, its shard, whose own
-   * tables such a transaction writes: citus/shards.ts): writes are then grouped per lane, one transaction per lane at a
+   * The lane of a receiver's writes, where transactions that stay in one commit faster (on Citus, its shard's node,
+   * whose shards' own tables such a transaction writes: citus/shards.ts): writes are then grouped per lane, one transaction per lane at a
    * time. Absent where every transaction commits alike (SQLite, plain PostgreSQL). A receiver is in one lane at a time.
    */
   readonly laneOf?: ((receiverUid: string) => string) | undefined

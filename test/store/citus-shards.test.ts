@@ -8,7 +8,7 @@
 import pg from 'pg'
 import t from 'tap'
 import type { ShardRange } from '../../src/store/citus/placement.js'
-import { nodeReads, onShardTables, shardAccess, shardReads } from '../../src/store/citus/shards.js'
+import { cutByShard, nodeAccess, nodeReads, onShardTables, receiversOf, shardAccess, shardReads } from '../../src/store/citus/shards.js'
 import { DISTRIBUTED_TABLES, migrateCitus } from '../../src/store/citus/migrations.js'
 import { createPool, type Queries, type Row } from '../../src/store/postgres/pool.js'
 import { CITUS_SQL } from '../../src/store/citus/statements.js'
@@ -52,20 +52,64 @@ t.test('a table after FROM, JOIN, INTO, UPDATE or USING is renamed; a column of 
   t.throws(() => onShardTables('SELECT 1 FROM messages', {}), /no shard of messages given/)
 })
 
-t.test('the opening locks every shard of the range and counts those placed on this node', async (t) => {
+t.test('the opening locks every shard of the node\'s ranges and counts those placed on this node', async (t) => {
   const access = shardAccess(RANGE)
-  t.ok(access)
-  t.equal(access?.opening, 'SELECT lock_shard_metadata(5, ARRAY[107, 108, 109, 110, 111]::bigint[]); ' +
+  if (access === undefined) throw new Error('no access to the range')
+  const node = nodeAccess([access])
+  t.equal(node?.opening, 'SELECT lock_shard_metadata(5, ARRAY[107, 108, 109, 110, 111]::bigint[]); ' +
     'SELECT count(*)::int AS placed FROM pg_dist_placement WHERE shardid IN (107, 108, 109, 110, 111) AND groupid = (SELECT groupid FROM pg_dist_local_group)')
-  t.equal(access?.placedHere([{ placed: 5 }]), true)
-  t.equal(access?.placedHere([{ placed: 4 }]), false, 'one shard elsewhere')
-  t.equal(access?.placedHere([]), false)
+  t.equal(node?.placedHere([{ placed: 5 }]), true)
+  t.equal(node?.placedHere([{ placed: 4 }]), false, 'one shard elsewhere')
+  t.equal(node?.placedHere([]), false)
+  const second = shardAccess({ ...RANGE, shardId: '97', tables: Object.fromEntries(DISTRIBUTED_TABLES.map((table, i) => [table, { id: String(97 + i), name: `${table}_${97 + i}` }])) })
+  if (second === undefined) throw new Error('no access to the second range')
+  const both = nodeAccess([access, second])
+  t.match(both?.opening, /^SELECT lock_shard_metadata\(5, ARRAY\[97, 98, 99, 100, 101, 107, 108, 109, 110, 111\]::bigint\[\]\); .* IN \(97, 98, 99, 100, 101, 107,/,
+    'two shards: every table of both, in the order of their ids')
+  t.equal(both?.placedHere([{ placed: 10 }]), true)
+  t.equal(both?.placedHere([{ placed: 9 }]), false)
+  t.equal(nodeAccess([second, access]), both, 'made once a set of shards')
+  t.equal(nodeAccess([]), undefined, 'no shards: none')
   t.equal(shardAccess(RANGE), access, 'made once a shard')
   t.equal(shardAccess({ ...RANGE, tables: undefined }), undefined, 'a range that does not name its shards')
   const { devices, ...fewer } = RANGE.tables ?? {}
   t.ok(devices)
   t.equal(shardAccess({ ...RANGE, tables: fewer }), undefined, 'a range without one table\'s shard')
   t.equal(shardAccess({ ...RANGE, tables: { ...RANGE.tables, devices: { id: '1; DROP TABLE x', name: 'devices_1' } } }), undefined, 'an id that is not digits')
+})
+
+t.test('each write statement names its receivers where a node\'s transaction can cut it by shard', async (t) => {
+  // Read off each statement's text (receiversOf): one parameter naming one receiver, or groups of arrays, receivers first.
+  const expected: Record<string, string> = {
+    lockReceivers: '[0]', lockExistingReceivers: '[0]', findForStores: '[0,1] [2,3]', deleteTombstone: '$1', oldestPending: '$1',
+    removeExpired: '[0]', removeAcked: '[0,1,2] [3,4,5,6]', removePending: '$1', lastPendingOfSenders: '$1', findConversations: '[0,1]',
+    writeBack: '[0-10] [11-21] [22,23,24] [25-29] [30,31,32]', writeBackWithdrawing: '[0-10] [11-21] [22,23,24] [25-29] [30,31,32] [33-37]',
+    findDevices: '[0]', insertDevice: '$1', removeDevice: '$1', takeOver: '$1', findCollapsible: '[0,1,2]', withdraw: '[0,1,2]',
+    findForRecalls: '[0,1]', erase: '$1'
+  }
+  const shown = ({ receiver, groups }: { receiver?: number, groups: ReadonlyArray<readonly number[]> }): string => receiver !== undefined
+    ? `$${receiver + 1}`
+    : groups.map((group) => group.length > 4 && group.every((p, i) => p === (group[0] as number) + i) ? `[${group[0]}-${group[group.length - 1]}]` : `[${group.join()}]`).join(' ')
+  for (const [key, want] of Object.entries(expected)) {
+    const sql = SQL[key as keyof typeof SQL]
+    t.equal(shown(receiversOf(sql)), want, key)
+    // Each group's first array is text[], and is what the statement joins receiver_uid on.
+    for (const group of receiversOf(sql).groups) t.match(sql.text, new RegExp(`\\$${(group[0] as number) + 1}::text\\[\\]`), `${key}: $${(group[0] as number) + 1} is text[]`)
+  }
+  t.throws(() => receiversOf(SQL.ping), /names no receiver/, 'a statement of no receiver is refused')
+})
+
+t.test('a statement\'s values cut by shard: each group\'s arrays keep the elements of the shard\'s receivers', async (t) => {
+  const shardOf = (receiverUid: string): string => receiverUid.startsWith('a') ? '1' : '2'
+  // removeAcked: by ids ($1-$3) and up to a seq ($4-$7), then $8, $9 as they are.
+  const values = [['a1', 'b1', 'a2'], ['m1', 'm2', 'm3'], [1, 2, 4], ['b2'], [9], [null], [1], 100, 200]
+  t.same([...cutByShard(SQL.removeAcked, values, shardOf)], [
+    ['1', [['a1', 'a2'], ['m1', 'm3'], [1, 4], [], [], [], [], 100, 200]],
+    ['2', [['b1'], ['m2'], [2], ['b2'], [9], [null], [1], 100, 200]]
+  ])
+  t.same([...cutByShard(SQL.removeAcked, [['a1'], ['m1'], [1], [], [], [], [], 100, 200], shardOf)].map(([shard]) => shard), ['1'], 'a shard of no element gets no part')
+  t.same([...cutByShard(SQL.oldestPending, ['b7'], shardOf)], [['2', ['b7']]], 'one receiver: its shard, the values as they are')
+  t.same([...cutByShard(SQL.lockReceivers, [[]], shardOf)], [], 'no receivers: no part')
 })
 
 if (TEST_STORE !== 'postgres') {
@@ -99,16 +143,18 @@ if (TEST_STORE !== 'postgres') {
     })
 
     await t.test('the opening takes the lock and sees that one shard is not here', async (t) => {
-      const results = await client.query(`BEGIN; ${access.opening}`) as unknown as pg.QueryResult[]
+      const node = nodeAccess([access])
+      if (node === undefined) throw new Error('no node access')
+      const results = await client.query(`BEGIN; ${node.opening}`) as unknown as pg.QueryResult[]
       await client.query('ROLLBACK')
       const last = results[results.length - 1]?.rows ?? []
       t.same(last, [{ placed: 4 }])
-      t.equal(access.placedHere(last), false)
+      t.equal(node.placedHere(last), false)
       await client.query('UPDATE pg_dist_placement SET groupid = 1')
-      const again = await client.query(`BEGIN; ${access.opening}`) as unknown as pg.QueryResult[]
+      const again = await client.query(`BEGIN; ${node.opening}`) as unknown as pg.QueryResult[]
       const locked = await client.query('SELECT mode, shards::text[] AS shards FROM locked')
       await client.query('ROLLBACK')
-      t.equal(access.placedHere(again[again.length - 1]?.rows ?? []), true)
+      t.equal(node.placedHere(again[again.length - 1]?.rows ?? []), true)
       t.same(locked.rows, [{ mode: 5, shards: ['107', '108', '109', '110', '111'] }], 'ShareLock on every shard, in the transaction')
     })
 
@@ -219,6 +265,55 @@ if (TEST_STORE !== 'postgres') {
       t.equal(moved, 3)
     })
 
+    await t.test('a transaction on a node\'s shards writes each receiver\'s rows in its shard\'s tables, each step one round trip; a receiver of a shard not held turns it to the distributed tables', async (t) => {
+      // The second shard's tables are those of the test above.
+      const second = shardAccess({ ...RANGE, shardId: '207', tables: Object.fromEntries(DISTRIBUTED_TABLES.map((table, i) => [table, { id: String(207 + i), name: `${table}_${207 + i}` }])) })
+      const node = second === undefined ? undefined : nodeAccess([access, second])
+      if (node === undefined) throw new Error('no node access')
+      const pool = createPool({ databaseUrl, poolMax: 2, statementTimeoutMs: 10_000, connectTimeoutMs: 5000 }, { pipeline: true })
+      t.teardown(() => pool.end())
+      const shardOf = (receiverUid: string): string => receiverUid.startsWith('x-') ? '999' : receiverUid.startsWith('n2-') ? '207' : '107'
+      const message = (receiverUid: string, seq: number) => ({
+        receiverUid, seq, msgId: `${receiverUid}-${seq}`, senderUid: 'sam', msgType: 1, content: 'hi', sendTime: NOW, storedAt: NOW, expiresAt: NOW + 60_000, collapseKey: null, readers: 1
+      })
+      /** Stores a message for each receiver and acks the first's, reading back what it stored; the pool's counts for it. */
+      const storeAndAck = async (receiverUids: string[]) => {
+        const before = pool.counts()
+        const found = await pool.transaction(async (q, opened) => {
+          t.equal(node.placedHere(opened), true, 'every shard placed here')
+          const { tx, flush } = createTx(node.writes(shardOf, q), createCitusStatements({ shardOf, direct: node }))
+          const states = await tx.lockReceivers(receiverUids)
+          t.same(states.map((state) => state.receiverUid), receiverUids, 'the receivers\' rows in the order asked')
+          await tx.insertMessages(states.map((state) => message(state.receiverUid, state.lastSeq + 1)))
+          await tx.saveReceivers(states.map((state) => ({ ...state, lastSeq: state.lastSeq + 1, pendingCount: state.pendingCount + 1, nextExpiry: NOW + 60_000 })))
+          const copies = await tx.findCopiesAndSummaryRows(states.map((state) => [state.receiverUid, `${state.receiverUid}-${state.lastSeq + 1}`]), [])
+          const first = states[0] as { receiverUid: string, lastSeq: number }
+          const removal = await tx.removeAcked([{ receiverUid: first.receiverUid, reader: 0, selector: { kind: 'ids', msgIds: [`${first.receiverUid}-${first.lastSeq + 1}`] } }], NOW, NOW + 60_000)
+          await flush()
+          return { pending: copies.pending.map((copy) => copy.msgId).sort(), removed: removal.removed.map((key) => key.msgId) }
+        }, node.opening)
+        const after = pool.counts()
+        return { found, roundTrips: after.roundTrips - before.roundTrips, statements: after.statements - before.statements }
+      }
+      const both = await storeAndAck(['n1-a', 'n2-b', 'n1-c'])
+      t.same(both.found, { pending: ['n1-a-1', 'n1-c-1', 'n2-b-1'], removed: ['n1-a-1'] }, 'each receiver\'s message read back from its shard, the ack found it')
+      const rowsOf = async (table: string): Promise<string[]> => (await client.query(`SELECT receiver_uid FROM ${table} WHERE receiver_uid LIKE 'n_-%' ORDER BY 1`)).rows.map((row: { receiver_uid: string }) => row.receiver_uid)
+      t.same(await rowsOf('messages_107'), ['n1-c'], 'the first shard\'s table: its receivers\' messages (n1-a\'s acked)')
+      t.same(await rowsOf('messages_207'), ['n2-b'], 'the second\'s: its receiver\'s')
+      t.same(await rowsOf('receivers_108'), ['n1-a', 'n1-c'])
+      t.same(await rowsOf('receivers_208'), ['n2-b'])
+      t.same(await rowsOf('tombstones_109'), ['n1-a'], 'the ack\'s tombstone in its shard\'s table')
+      const one = await storeAndAck(['n1-d'])
+      t.same(one.found, { pending: ['n1-d-1'], removed: ['n1-d-1'] })
+      t.equal(both.roundTrips, one.roundTrips, `as many round trips over two shards as over one (${one.roundTrips})`)
+      t.ok(both.statements > one.statements, `a statement per shard in each step that names both (${both.statements} against ${one.statements})`)
+
+      await t.rejects(pool.transaction(async (q) => {
+        const { tx } = createTx(node.writes(shardOf, q), createCitusStatements({ shardOf, direct: node }))
+        await tx.lockReceivers(['n1-a', 'x-1'])
+      }, node.opening), /relation "receivers" does not exist/, 'a receiver of a shard not held: Citus\'s shapes on the distributed tables (not in this database)')
+    })
+
     await t.test('a transaction on the shard stores, reads and acks there; a receiver of another shard turns it to the distributed tables', async (t) => {
       const texts: string[] = []
       const shardOf = (receiverUid: string): string => receiverUid.startsWith('other-') ? '999' : '107'
@@ -235,7 +330,7 @@ if (TEST_STORE !== 'postgres') {
       await flush()
       t.ok(texts.length >= 4)
       t.ok(texts.every((text) => !DISTRIBUTED_TABLES.some((table) => new RegExp(`(FROM|JOIN|INTO|UPDATE|USING)\\s+${table}\\b`).test(text))), 'every statement named the shard\'s tables')
-      const tombstones = await client.query('SELECT msg_id FROM tombstones_109')
+      const tombstones = await client.query("SELECT msg_id FROM tombstones_109 WHERE receiver_uid = 'bob'")
       t.same(tombstones.rows, [{ msg_id: 'm-1' }], 'the ack left its tombstone in the shard\'s table')
 
       // A receiver of another shard: Citus's shape on the distributed tables, which this database does not have.

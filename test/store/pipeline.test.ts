@@ -1,5 +1,6 @@
 // Pool.pipeline (src/store/postgres/pool.ts): statements sent back to back on one connection with pg's pipelining, each
-// one's rows in order, the first failure thrown once all have answered, the pool usable after it.
+// one's rows in order, the first failure thrown once all have answered, the pool usable after it; in a transaction, on
+// its connection. A pool's connections start with the settings it is given.
 import t from 'tap'
 import { createPool } from '../../src/store/postgres/pool.js'
 import { TEST_STORE, createTestDatabase } from '../helpers/database.js'
@@ -26,5 +27,29 @@ if (TEST_STORE !== 'postgres') {
       'the failing statement\'s error (division by zero)')
     t.same(await pool.pipeline([{ sql: divide, values: [2] }, { sql: double, values: [[4]] }]), [[[5]], [[8]]], 'the same connection answers again, its statements still prepared')
     t.same(await pool.arrays(double, [[3]]), [[6]], 'and plain statements on it')
+  })
+
+  t.test('in a transaction, on its connection: rows as objects or arrays, one round trip, a failure rolls the transaction back', async (t) => {
+    const pool = createPool({ databaseUrl: await createTestDatabase(t), poolMax: 1, statementTimeoutMs: 10_000, connectTimeoutMs: 5000 }, { pipeline: true })
+    t.teardown(() => pool.end())
+    await pool.rows({ name: '', text: 'CREATE TABLE kept (n int)' }, [])
+    const insert = { name: 'om_test_insert', text: 'INSERT INTO kept SELECT unnest($1::int[]) RETURNING n' }
+    const before = pool.counts()
+    const inserted = await pool.transaction(async (q) => await q.pipelineRows([{ sql: insert, values: [[1, 2]] }, { sql: insert, values: [[3]] }]))
+    t.same(inserted, [[{ n: 1 }, { n: 2 }], [{ n: 3 }]], 'each statement\'s rows as objects, in order')
+    t.same(pool.counts(), { statements: before.statements + 4, roundTrips: before.roundTrips + 3 }, 'BEGIN, the pipeline, COMMIT: three round trips')
+    await t.rejects(pool.transaction(async (q) => await q.pipeline([{ sql: insert, values: [[4]] }, { sql: { name: '', text: 'SELECT 1 / 0' }, values: [] }])), { code: '22012' })
+    t.same(await pool.arrays({ name: '', text: 'SELECT n FROM kept ORDER BY n' }, []), [[1], [2], [3]], 'the failed transaction\'s insert rolled back with it')
+  })
+
+  t.test('each connection starts with the settings given; anything but a name and a word is refused', async (t) => {
+    const databaseUrl = await createTestDatabase(t)
+    const pool = createPool({ databaseUrl, poolMax: 1, statementTimeoutMs: 10_000, connectTimeoutMs: 5000 }, { settings: { plan_cache_mode: 'force_generic_plan', enable_seqscan: 'off' } })
+    t.teardown(() => pool.end())
+    t.same(await pool.rows({ name: '', text: "SELECT current_setting('plan_cache_mode') AS mode, current_setting('enable_seqscan') AS seqscan" }, []), [{ mode: 'force_generic_plan', seqscan: 'off' }])
+    const plain = createPool({ databaseUrl, poolMax: 1, statementTimeoutMs: 10_000, connectTimeoutMs: 5000 })
+    t.teardown(() => plain.end())
+    t.same(await plain.rows({ name: '', text: "SELECT current_setting('enable_seqscan') AS seqscan" }, []), [{ seqscan: 'on' }], 'without settings, the server\'s')
+    t.throws(() => createPool({ databaseUrl, poolMax: 1, statementTimeoutMs: 10_000, connectTimeoutMs: 5000 }, { settings: { enable_seqscan: 'off -c fsync=off' } }), /not a setting/)
   })
 }

@@ -1,6 +1,6 @@
 // Every SQL text the stores can send, by name: PostgreSQL's statements, Citus's shapes and shard-named statements, SQLite's.
 import { DISTRIBUTED_TABLES } from '../../src/store/citus/migrations.js'
-import { shardAccess } from '../../src/store/citus/shards.js'
+import { nodeAccess, shardAccess } from '../../src/store/citus/shards.js'
 import { CITUS, CITUS_SQL } from '../../src/store/citus/statements.js'
 import { SQL, type Sql } from '../../src/store/postgres/statements.js'
 import { prepareStatements } from '../../src/store/sqlite/statements.js'
@@ -39,7 +39,7 @@ export function dumpSql (): Record<string, string> {
   const tables = Object.fromEntries(DISTRIBUTED_TABLES.map((table, i) => [table, { id: String(102008 + i * 32), name: `${table}_${102008 + i * 32}` }]))
   const access = shardAccess({ shardId: '102008', min: 0, max: 100, node: 'worker:5432', tables })
   if (access === undefined) throw new Error('no shard access for the sample range')
-  dump['citus.shard.opening'] = access.opening
+  dump['citus.node.opening'] = nodeAccess([access])?.opening ?? ''
   for (const [key, sql] of Object.entries(named)) dump[`citus.shard.${key}`] = shown(access.on(sql))
   const statements = prepareStatements(recordingDatabase() as never, { statements: 0 }) as unknown as Record<string, { source: string }>
   for (const [key, statement] of Object.entries(statements)) dump[`sqlite.${key}`] = statement.source

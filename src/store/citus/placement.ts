@@ -1,5 +1,5 @@
 // Where Citus keeps each receiver: the shards of the messages table, their hash ranges and nodes, read from Citus's
-// catalog and looked up here, without a round trip, so that group commit can form its groups per shard.
+// catalog and looked up here, without a round trip, so that group commit can form its groups per node.
 import { groupBy } from '../../lib/group-by.js'
 import { hashText } from './hash.js'
 import type { Queries } from '../postgres/pool.js'

@@ -1,5 +1,6 @@
-// On Citus, a transaction whose receivers all live in one shard runs the plain statements of postgres/statements.ts
-// on that shard's own tables (messages_102008 for messages, and so on), on the node that holds them. Citus then has
+// On Citus, a transaction whose receivers all live on one node runs the plain statements of postgres/statements.ts
+// on their shards' own tables (messages_102008 for messages, and so on), on that node: each statement cut by shard,
+// a statement per shard, sent together (NodeAccess). Citus then has
 // nothing to plan: on a distributed table each statement goes through its distributed planner, is pruned to its shard
 // and planned again there, at each call, which costs more than the statement itself on plain PostgreSQL (the cost per
 // statement measured: docs/postgresql-and-citus.md#scaling-out-citus); on the shard's table a named statement is
@@ -7,9 +8,9 @@
 //
 // A shard can move to another node, or be split, while the service's map (placement.ts) still puts it here.
 // Rows written to the old copy after the move would be lost, so the transaction opens by taking the lock that Citus's
-// own writers take on each shard's metadata (ShareLock: a move or a split holds ExclusiveLock on it, on every node,
-// while it blocks writes and switches the placement), then, in a statement of its own (a new snapshot, which sees a
-// switch committed while it waited), checks that every one of its shards is still placed on this node. One round
+// own writers take on the metadata of each shard of the node (ShareLock: a move or a split holds ExclusiveLock on it,
+// on every node, while it blocks writes and switches the placement), then, in a statement of its own (a new snapshot,
+// which sees a switch committed while it waited), checks that every one of them is still placed on this node. One round
 // trip with BEGIN. When a shard is not here any more the transaction uses the distributed tables instead, which Citus
 // routes by its own metadata (correct, merely slower), and the map is read again.
 //
@@ -38,22 +39,30 @@ export function onShardTables (text: string, tables: Readonly<Record<string, Sha
   })
 }
 
+/** The shards a transaction holds (ShardAccess, NodeAccess): whether one is of them, and a plain statement as it goes there. */
+export interface Held {
+  holds (shardId: string): boolean
+  on (sql: Sql): Sql
+}
+
 /** One shard's tables as a transaction uses them. */
-export interface ShardAccess {
+export interface ShardAccess extends Held {
   /** The shard's id in the messages table (Placement.shardOf). */
   shardId: string
+  /** The ids of its tables' shards (itself and those co-located with it), as Citus's catalog names them. */
+  ids: readonly string[]
   /** The statement on the shard's tables, named after the shard (each connection prepares it once). */
   on (sql: Sql): Sql
-  /** What opens the transaction after BEGIN, in the same round trip: the lock on the shards, then the check. */
-  opening: string
-  /** Whether the opening's last result (its check) found every shard placed on this node. */
-  placedHere (rows: readonly Row[]): boolean
   /**
    * The read statement on the shard's tables with the placement check: each row is `om_placed`, then `om_found` (NULL
    * in the one row that stands for no rows), then the statement's columns; named after the shard.
    */
   read (sql: Sql): Sql
 }
+
+/** How many of these shards Citus's catalog places on the node that runs it: one row, `placed`. */
+const placedCount = (ids: readonly string[]): string =>
+  `SELECT count(*)::int AS placed FROM pg_dist_placement WHERE shardid IN (${ids.join(', ')}) AND groupid = (SELECT groupid FROM pg_dist_local_group)`
 
 // Each shard's access, made once (a shard's id and the ids and names of its co-located shards never change: a move
 // keeps them, a split makes new ones), with its statements made once each.
@@ -68,12 +77,13 @@ export function shardAccess (range: ShardRange): ShardAccess | undefined {
   if (ids.some((id) => !/^\d+$/.test(id))) return undefined
   const known = accessOf.get(range.shardId)
   if (known !== undefined) return known
-  const list = ids.join(', ')
-  const placed = `SELECT count(*)::int AS placed FROM pg_dist_placement WHERE shardid IN (${list}) AND groupid = (SELECT groupid FROM pg_dist_local_group)`
+  const placed = placedCount(ids)
   const made = new Map<Sql, Sql>()
   const reads = new Map<Sql, Sql>()
   const access: ShardAccess = {
     shardId: range.shardId,
+    ids,
+    holds: (shardId) => shardId === range.shardId,
     on (sql) {
       let statement = made.get(sql)
       if (statement === undefined) {
@@ -82,8 +92,6 @@ export function shardAccess (range: ShardRange): ShardAccess | undefined {
       }
       return statement
     },
-    opening: `SELECT lock_shard_metadata(${SHARE_LOCK}, ARRAY[${list}]::bigint[]); ${placed}`,
-    placedHere: (rows) => Number(rows[0]?.placed) === ids.length,
     read (sql) {
       let statement = reads.get(sql)
       if (statement === undefined) {
@@ -200,4 +208,166 @@ export function nodeReads (shards: readonly ShardAccess[], shardOf: (receiverUid
         .map((row) => [(indexesOf[j]?.[Number(row[2]) - 1] ?? -1) + 1, ...row.slice(3)]))
     }
   }
+}
+
+/**
+ * The shards of one node as a write transaction holds them all: one opening locks them and checks their placement, and
+ * each statement the transaction words for them (`on`) is cut by shard when it runs (`writes`), a statement per shard
+ * on that shard's tables, sent together.
+ */
+export interface NodeAccess extends Held {
+  /** What opens the transaction after BEGIN, in the same round trip: the lock on every shard, then the check. */
+  opening: string
+  /** Whether the opening's last result (its check) found every shard placed on this node. */
+  placedHere (rows: readonly Row[]): boolean
+  /**
+   * `q` with each statement `on` worded cut by shard (cutByShard): one part, the statement on its shard's tables; more,
+   * all of them in one round trip (pg's pipelining), their rows one after the other in the order of the shards' ids.
+   * Any other statement (Citus's shapes, on the distributed tables) as it is.
+   */
+  writes (shardOf: (receiverUid: string) => string, q: Queries & Pipelines): Queries
+}
+
+/** A statement and its values, as a pipeline takes them. */
+interface Part { sql: Sql, values: readonly unknown[] }
+
+// The statements NodeAccess.on words: a copy of the plain one, which `writes` knows by this map (never sent as it is).
+const wordedFor = new WeakMap<Sql, Sql>()
+const worded = new Map<Sql, Sql>()
+const nodeAccessOf = new Map<string, NodeAccess>()
+
+/** Shard ids as numbers for their order (bigints, the same number of digits in practice; by length first to be sure). */
+const byId = (a: ShardAccess, b: ShardAccess): number => a.shardId.length - b.shardId.length || (a.shardId < b.shardId ? -1 : a.shardId > b.shardId ? 1 : 0)
+
+/** How a write transaction holds these shards of one node (made once for a set of shards); undefined for none. */
+export function nodeAccess (shards: readonly ShardAccess[]): NodeAccess | undefined {
+  if (shards.length === 0) return undefined
+  const sorted = [...shards].sort(byId)
+  const key = sorted.map((shard) => shard.shardId).join(',')
+  const known = nodeAccessOf.get(key)
+  if (known !== undefined) return known
+  const ofId = new Map(sorted.map((shard) => [shard.shardId, shard]))
+  const ids = sorted.flatMap((shard) => shard.ids)
+  const access: NodeAccess = {
+    holds: (shardId) => ofId.has(shardId),
+    on (sql) {
+      let copy = worded.get(sql)
+      if (copy === undefined) {
+        copy = { name: sql.name, text: sql.text }
+        worded.set(sql, copy)
+        wordedFor.set(copy, sql)
+      }
+      return copy
+    },
+    opening: `SELECT lock_shard_metadata(${SHARE_LOCK}, ARRAY[${ids.join(', ')}]::bigint[]); ${placedCount(ids)}`,
+    placedHere: (rows) => Number(rows[0]?.placed) === ids.length,
+    writes (shardOf, q) {
+      /**
+       * The statement `on` worded, on its shards' tables, the parts in the order of the shards' ids; undefined for any
+       * other statement, or when a part is of a shard not held (then sent as it is, on the distributed tables).
+       */
+      const partsOf = (statement: Sql, values: readonly unknown[]): Part[] | undefined => {
+        const sql = wordedFor.get(statement)
+        if (sql === undefined) return undefined
+        const parts = cutByShard(sql, values, shardOf)
+        const made = sorted.flatMap((shard) => {
+          const part = parts.get(shard.shardId)
+          return part === undefined ? [] : [{ sql: shard.on(sql), values: part }]
+        })
+        return made.length === parts.size ? made : undefined
+      }
+      /** Runs the statement as partsOf cuts it: `one` for a single statement, `together` for several at once. */
+      const run = async <R>(statement: Sql, values: readonly unknown[], one: (part: Part) => Promise<R[]>, together: (parts: Part[]) => Promise<R[][]>): Promise<R[]> => {
+        const parts = partsOf(statement, values)
+        if (parts === undefined) return await one({ sql: wordedFor.get(statement) ?? statement, values })
+        const [first, ...rest] = parts
+        if (first === undefined) return []
+        if (rest.length === 0) return await one(first)
+        return (await together(parts)).flat()
+      }
+      return {
+        rows: async (sql, values) => await run(sql, values, async (part) => await q.rows(part.sql, part.values), async (parts) => await q.pipelineRows(parts)),
+        arrays: async (sql, values) => await run(sql, values, async (part) => await q.arrays(part.sql, part.values), async (parts) => await q.pipeline(parts))
+      }
+    }
+  }
+  nodeAccessOf.set(key, access)
+  return access
+}
+
+/**
+ * Where a statement names its receivers: one parameter (0-based) naming one receiver, or groups of array parameters,
+ * each an unnest's arrays of one row per element, the receivers' array first.
+ */
+export interface ReceiversOf { receiver?: number, groups: ReadonlyArray<readonly number[]> }
+
+const receiversOfSql = new Map<Sql, ReceiversOf>()
+
+/**
+ * Read off the statement's text: `receiver_uid = $n` (or an INSERT of VALUES whose first column is receiver_uid) names
+ * one receiver; else each `unnest($a, $b, ...)` of parameters is a group, and `receiver_uid = ANY($n::text[])` of a
+ * parameter in none is a group of its own. Every plain write statement is worded so (test/store/citus-shards.test.ts
+ * lists what this finds in each).
+ */
+export function receiversOf (sql: Sql): ReceiversOf {
+  const known = receiversOfSql.get(sql)
+  if (known !== undefined) return known
+  const index = (match: string): number => Number(match) - 1
+  const one = /\breceiver_uid = \$(\d+)(?![\d:])/.exec(sql.text) ?? /\(receiver_uid, [\w, ]*\) VALUES \(\$(\d+)\b/.exec(sql.text)
+  let found: ReceiversOf
+  if (one !== null) {
+    found = { receiver: index(one[1] as string), groups: [] }
+  } else {
+    const groups = new Map<string, number[]>()
+    for (const unnest of sql.text.matchAll(/unnest\((\$\d+[^()]*)\)/g)) {
+      const group = [...(unnest[1] as string).matchAll(/\$(\d+)/g)].map((match) => index(match[1] as string))
+      groups.set(group.join(), group)
+    }
+    const grouped = new Set([...groups.values()].flat())
+    for (const lone of sql.text.matchAll(/receiver_uid = ANY\(\$(\d+)::text\[\]\)/g)) {
+      const p = index(lone[1] as string)
+      if (!grouped.has(p)) groups.set(String(p), [p])
+      grouped.add(p)
+    }
+    found = { groups: [...groups.values()] }
+  }
+  if (found.receiver === undefined && found.groups.length === 0) throw new Error(`${sql.name} names no receiver that a transaction could cut it by`)
+  receiversOfSql.set(sql, found)
+  return found
+}
+
+/**
+ * The statement's values cut by the shards of the receivers they name (receiversOf): for each shard, the values with
+ * each group's arrays keeping only the elements of its receivers (empty arrays for a group with none); the other
+ * parameters as they are. A shard whose receivers name no element of any group gets no part.
+ */
+export function cutByShard (sql: Sql, values: readonly unknown[], shardOf: (receiverUid: string) => string): Map<string, unknown[]> {
+  const { receiver, groups } = receiversOf(sql)
+  const parts = new Map<string, unknown[]>()
+  if (receiver !== undefined) {
+    parts.set(shardOf(values[receiver] as string), [...values])
+    return parts
+  }
+  // Each shard's elements of each group.
+  const chosen = new Map<string, number[][]>()
+  groups.forEach((group, g) => {
+    for (const [i, receiverUid] of (values[group[0] as number] as readonly string[]).entries()) {
+      const shardId = shardOf(receiverUid)
+      let ofShard = chosen.get(shardId)
+      if (ofShard === undefined) {
+        ofShard = groups.map(() => [])
+        chosen.set(shardId, ofShard)
+      }
+      ofShard[g]?.push(i)
+    }
+  })
+  for (const [shardId, ofShard] of chosen) {
+    const part = [...values]
+    groups.forEach((group, g) => {
+      const elements = ofShard[g] as number[]
+      for (const p of group) part[p] = elements.map((i) => (values[p] as readonly unknown[])[i])
+    })
+    parts.set(shardId, part)
+  }
+  return parts
 }

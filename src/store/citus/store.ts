@@ -1,13 +1,13 @@
 // The store on Citus: PostgreSQL's store (postgres/store.ts) with Citus's migrations and a Routing by shard: each
-// receiver's reads and transactions go to the node holding its shard, a transaction on that shard's own tables, and
-// group commit forms its groups per shard. On a database without Citus, PostgreSQL's store as it is.
+// receiver's reads and transactions go to the node holding its shard, on that shard's own tables, and group commit
+// forms its groups per node, each statement cut by shard. On a database without Citus, PostgreSQL's store as it is.
 import type { DatabaseOptions } from '../database.js'
 import { createPostgresStore, type Routing } from '../postgres/store.js'
 import type { Queries } from '../postgres/pool.js'
 import type { Store } from '../types.js'
 import { citusLogLine, DISTRIBUTED_TABLES, migrateCitus } from './migrations.js'
 import { createPlacement, detectCitus } from './placement.js'
-import { nodeReads, shardAccess, shardGone, shardReads } from './shards.js'
+import { nodeAccess, nodeReads, shardAccess, shardGone, shardReads } from './shards.js'
 import { createCitusStatements } from './transaction.js'
 
 async function migrate (options: DatabaseOptions): Promise<void> {
@@ -16,8 +16,8 @@ async function migrate (options: DatabaseOptions): Promise<void> {
 }
 
 /**
- * Group commit forms its groups per shard (each receiver's shard, its node and its tables' names, read from Citus's
- * catalog and reloaded in the background), so that a transaction writes one shard's tables on one node (shards.ts). A
+ * Group commit forms its groups per node (each receiver's shard, its node and its tables' names, read from Citus's
+ * catalog and reloaded in the background), so that a transaction writes its node's shards' tables there (shards.ts). A
  * database that was down at start, and turns out to be Citus, is served as plain PostgreSQL until the next start:
  * correct, through the distributed tables, with two-phase commits.
  */
@@ -44,20 +44,21 @@ async function routeByShard (pool: Queries, migrated: boolean, options: Database
       const shard = range === undefined ? undefined : shardAccess(range)
       return shard === undefined ? onNode : shardReads(shard, onNode, placement.reload)
     },
-    // On the node of the lane's shard, holding that shard (shards.ts): its receivers' statements go to the shard's own
-    // tables. A shard that is not on that node any more is written through the distributed tables, and the map read again.
+    // On the lane's node, holding every shard the map places there (shards.ts): its receivers' statements go to their
+    // shards' own tables, each statement cut by shard and its parts sent together. When a shard is not on that node
+    // any more, the transaction writes through the distributed tables, and the map is read again.
     transaction (lane) {
-      const range = lane === undefined ? undefined : placement.rangeOfShard(lane)
-      const shard = range === undefined ? undefined : shardAccess(range)
+      const node = lane === undefined ? undefined : nodeAccess(placement.rangesOn(lane).flatMap((range) => shardAccess(range) ?? []))
       return {
-        node: range?.node ?? '',
-        opening: shard?.opening,
+        node: node === undefined ? '' : lane ?? '',
+        opening: node?.opening,
         statements (opened) {
-          const held = shard !== undefined && shard.placedHere(opened)
-          if (shard !== undefined && !held) placement.reload()
-          return createCitusStatements({ shardOf: placement.shardOf, direct: held ? shard : undefined })
+          const held = node !== undefined && node.placedHere(opened)
+          if (node !== undefined && !held) placement.reload()
+          return createCitusStatements({ shardOf: placement.shardOf, direct: held ? node : undefined })
         },
-        // A shard of the range split away: Citus's lock on its metadata finds no such shard. The transaction runs again
+        queries: (onConnection) => node === undefined ? onConnection : node.writes(placement.shardOf, onConnection),
+        // A shard of the node split away: Citus's lock on its metadata finds no such shard. The transaction runs again
         // without a lane, on the distributed tables through the coordinator, and the map is read again.
         openingFailed (error) {
           if (!shardGone(error)) return false
@@ -74,12 +75,20 @@ async function routeByShard (pool: Queries, migrated: boolean, options: Database
       const shards = placement.rangesOn(placement.nodeOf(receiverUid)).flatMap((range) => shardAccess(range) ?? [])
       return nodeReads(shards, placement.shardOf, onNode, placement.reload)
     },
-    // One group per shard at a time (the lane of each receiver: its shard), each on its shard's tables on its node,
-    // and as many shards at once as the pool allows (how this compares with groups on the distributed tables:
-    // docs/postgresql-and-citus.md#scaling-out-citus). Two groups at once in one lane made fewer stores than one
-    // (measured when a lane was a node), and, when their inserts went through the coordinator, deadlocked each other
-    // on Citus's shard locks; groups of different shards share no lock.
-    writeLanes: { concurrency: options.poolMax, laneOf: (receiverUid) => placement.shardOf(receiverUid) },
+    // One group per node at a time (the lane of each receiver: its shard's node), each writing its node's shards'
+    // tables in one transaction, all nodes at once. Groups per shard (a lane a shard) paid a transaction's round trips
+    // and its commit for a store or two at 32 shards (bench/results/citus*.md); two groups at once in one node would
+    // cut the same calls into smaller groups again, and groups of one node share its shards' locks.
+    writeLanes: { concurrency: options.poolMax, laneOf: (receiverUid) => placement.nodeOf(receiverUid) },
+    // Every statement on a node's connections names its receivers, and each shard's table finds them by its index.
+    // Cut by shard, a statement's arrays hold a receiver or two per shard where PostgreSQL's plans assume 10 (unnest of a
+    // parameter), and a shard's tables are a thirty-second of the data at 32 shards: a generic plan read a whole table
+    // of a thousand rows where two index probes would do, and the ack's removal, whose generic plan cost more than one
+    // made for its arrays, was planned again at every call (1 ms of the worker's time a shard; pg_stat_statements on
+    // the workers, bench/results/runs-2026-12-07/citus-node-writes.md). Generic plans always, and index scans wherever
+    // an index serves: at 32 shards acks 0.22 -> 0.44 of plain PostgreSQL, stores 0.49 -> 0.59; each setting alone did
+    // not (0.25, 0.23).
+    nodeSettings: { plan_cache_mode: 'force_generic_plan', enable_seqscan: 'off' },
     close: () => { placement.close() }
   }
 }

@@ -4,24 +4,24 @@
 import { groupBy } from '../../lib/group-by.js'
 import type { Sql } from '../postgres/statements.js'
 import { ackArrays, plainStatements, receiversOf, rowsOf, type TxStatements } from '../postgres/tx-statements.js'
-import type { ShardAccess } from './shards.js'
+import type { Held } from './shards.js'
 import { CITUS, CITUS_SQL } from './statements.js'
 
 /**
  * The shard of each receiver (placement.ts), by which the transaction cuts the statements that must be one task; and
- * `direct`, the tables of the shard the transaction holds, when it holds one.
+ * `direct`, the shards the transaction holds (one shard's tables, or a node's shards), when it holds some.
  */
-export interface CitusShards { shardOf (receiverUid: string): string, direct?: ShardAccess | undefined }
+export interface CitusShards { shardOf (receiverUid: string): string, direct?: Held | undefined }
 
 /**
  * With Citus's shapes, the statements that insert rows take Citus's shapes (CITUS, CITUS_SQL.removeAckedOnCitus), so
  * that a transaction whose receivers share one shard sends each statement to that shard as one task, and the write
  * goes as a statement per part (Citus runs a CTE that writes as a subplan of its own): one to three round trips more.
- * With `direct`, the plain statements on that shard's tables instead, as long as every receiver the transaction names
- * is of that shard.
+ * With `direct`, the plain statements on the held shards' tables instead, as long as every receiver the transaction
+ * names is of a shard it holds.
  */
 export function createCitusStatements ({ shardOf, direct: held }: CitusShards): TxStatements {
-  // The shard held, until a statement names a receiver of another: from then on Citus's shapes on the distributed
+  // The shards held, until a statement names a receiver of another: from then on Citus's shapes on the distributed
   // tables, for the rest of the transaction (what went to the shard's tables before stays right: its receivers are
   // the shard's, and the distributed tables are those same shards).
   let direct = held
@@ -29,7 +29,7 @@ export function createCitusStatements ({ shardOf, direct: held }: CitusShards): 
   const shapesFor = (receiverUids: Iterable<string>): 'plain' | 'citus' => {
     if (direct !== undefined) {
       for (const receiverUid of receiverUids) {
-        if (shardOf(receiverUid) !== direct.shardId) {
+        if (!direct.holds(shardOf(receiverUid))) {
           direct = undefined
           break
         }

@@ -21,14 +21,17 @@ export interface Queries {
  */
 export interface Pipelines {
   pipeline (statements: ReadonlyArray<{ sql: Sql, values: readonly unknown[] }>): Promise<unknown[][][]>
+  /** The same, each one's rows as objects. */
+  pipelineRows (statements: ReadonlyArray<{ sql: Sql, values: readonly unknown[] }>): Promise<Row[][]>
 }
 
 export interface Pool extends Queries, Pipelines {
   /**
    * Runs fn in a transaction on one connection. An `opening` (plain SQL of one or more statements, no parameters)
    * goes in BEGIN's round trip, each of its statements with a snapshot of its own; fn gets its last statement's rows.
+   * A pipeline in fn goes on the transaction's connection.
    */
-  transaction<T> (fn: (queries: Queries, opened: Row[]) => Promise<T>, opening?: string): Promise<T>
+  transaction<T> (fn: (queries: Queries & Pipelines, opened: Row[]) => Promise<T>, opening?: string): Promise<T>
   counts (): StatementCounts
   /** Runs a statement of the store's own upkeep (no request's): on any connection of the pool, not in the counts. */
   upkeep (sql: Sql): Promise<Row[]>
@@ -44,8 +47,12 @@ export interface ConnectionListener {
 
 type Client = pg.Pool | pg.PoolClient
 
-/** With `pipeline`, the pool's connections pipeline what is sent on them at once (Pipelines; pg's pipelining). */
-export function createPool (options: DatabaseOptions, { pipeline = false }: { pipeline?: boolean } = {}): Pool {
+/**
+ * With `pipeline`, the pool's connections pipeline what is sent on them at once (Pipelines; pg's pipelining); with
+ * `settings`, each connection starts with these settings of PostgreSQL's (names and values of letters, digits and _).
+ */
+export function createPool (options: DatabaseOptions, { pipeline = false, settings = {} }: { pipeline?: boolean, settings?: Readonly<Record<string, string>> } = {}): Pool {
+  for (const [name, value] of Object.entries(settings)) if (!/^\w+$/.test(name) || !/^\w+$/.test(value)) throw new Error(`not a setting: ${name}=${value}`)
   const pool = new pg.Pool({
     pipeline,
     connectionString: options.databaseUrl,
@@ -56,7 +63,9 @@ export function createPool (options: DatabaseOptions, { pipeline = false }: { pi
     // Bounds the wait for a new connection and for a free one alike.
     connectionTimeoutMillis: options.connectTimeoutMs,
     keepAlive: true,
-    application_name: 'offline-messages'
+    application_name: 'offline-messages',
+    // Each connection's settings, at its start (its startup packet's options).
+    ...(Object.keys(settings).length === 0 ? {} : { options: Object.entries(settings).map(([name, value]) => `-c ${name}=${value}`).join(' ') })
   })
   const listeners: ConnectionListener[] = []
   // A connection that breaks while idle in the pool is dropped by pg-pool; without a listener the error would end the process.
@@ -86,9 +95,21 @@ export function createPool (options: DatabaseOptions, { pipeline = false }: { pi
     roundTrips++
     return await send(client, sql, values, rowMode)
   }
-  const queriesOn = (client: Client): Queries => ({
+  /** Several statements on `client` sent at once, each one's rows; the first failure thrown once all have answered. */
+  const pipelined = async (client: Client, list: ReadonlyArray<{ sql: Sql, values: readonly unknown[] }>, rowMode?: 'array'): Promise<Array<Array<Row | unknown[]>>> => {
+    statements += list.length
+    // Without pipelining pg sends each once the last has answered.
+    roundTrips += pipeline ? 1 : list.length
+    const answers = await Promise.allSettled(list.map(async ({ sql, values }) => (await send(client, sql, values, rowMode)).rows as Array<Row | unknown[]>))
+    const failure = answers.find((answer) => answer.status === 'rejected')
+    if (failure !== undefined) throw failure.reason
+    return answers.map((answer) => (answer as PromiseFulfilledResult<Array<Row | unknown[]>>).value)
+  }
+  const queriesOn = (client: Client): Queries & Pipelines => ({
     rows: async (sql, values) => (await run(client, sql, values)).rows as Row[],
-    arrays: async (sql, values) => (await run(client, sql, values, 'array')).rows as unknown[][]
+    arrays: async (sql, values) => (await run(client, sql, values, 'array')).rows as unknown[][],
+    pipeline: async (list) => await pipelined(client, list, 'array') as unknown[][][],
+    pipelineRows: async (list) => await pipelined(client, list) as Row[][]
   })
   const control = async (client: pg.PoolClient, command: 'BEGIN' | 'COMMIT' | 'ROLLBACK'): Promise<void> => {
     statements++
@@ -101,6 +122,20 @@ export function createPool (options: DatabaseOptions, { pipeline = false }: { pi
     statements += results.length
     roundTrips++
     return (results[results.length - 1]?.rows ?? []) as Row[]
+  }
+
+  /** fn on a connection taken from the pool, released after it (dropped when a failure left it unusable). */
+  const onOneConnection = async <T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
+    const client = await pool.connect()
+    let unusable = false
+    try {
+      return await fn(client)
+    } catch (error) {
+      unusable = isUnavailable(error)
+      throw error
+    } finally {
+      client.release(unusable)
+    }
   }
 
   return {
@@ -126,17 +161,9 @@ export function createPool (options: DatabaseOptions, { pipeline = false }: { pi
         client.release(unusable)
       }
     },
-    async pipeline (list) {
-      const client = await pool.connect()
-      statements += list.length
-      // Without pipelining pg sends each once the last has answered.
-      roundTrips += pipeline ? 1 : list.length
-      const answers = await Promise.allSettled(list.map(async ({ sql, values }) => (await send(client, sql, values, 'array')).rows as unknown[][]))
-      const failure = answers.find((answer) => answer.status === 'rejected')
-      client.release(failure !== undefined && isUnavailable(failure.reason))
-      if (failure !== undefined) throw failure.reason
-      return answers.map((answer) => (answer as PromiseFulfilledResult<unknown[][]>).value)
-    },
+    // On a connection of its own, for the pipeline alone (a pool's query would take one per statement).
+    pipeline: async (list) => await onOneConnection(async (client) => await pipelined(client, list, 'array') as unknown[][][]),
+    pipelineRows: async (list) => await onOneConnection(async (client) => await pipelined(client, list) as Row[][]),
     // Every statement here is one network round trip (pg sends the next only once the last has answered), but for an
     // opening's, which go with BEGIN, and a pipeline's, which go together.
     counts: () => ({ statements, roundTrips }),

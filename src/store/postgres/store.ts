@@ -41,13 +41,15 @@ export interface Routing {
   /** This receiver's reads on `onNode`, the pool of its node: as they are when absent. */
   readsOf? (receiverUid: string, onNode: Queries): Queries
   /**
-   * A transaction of this lane: its node, what it sends after BEGIN, and its statements given what that answered;
-   * `openingFailed` says whether an error of the opening means the transaction should run again as the lane-less one.
+   * A transaction of this lane: its node, what it sends after BEGIN, and its statements given what that answered, run
+   * on its connection as `queries` runs them (as they are when absent); `openingFailed` says whether an error of the
+   * opening means the transaction should run again as the lane-less one.
    */
   transaction (lane: string | undefined): {
     node: string
     opening?: string | undefined
     statements (opened: readonly Row[]): TxStatements
+    queries? (onConnection: Queries & Pipelines): Queries
     openingFailed? (error: unknown): boolean
   }
   /** Whether summary and page reads that arrive together share one statement (on DATABASE_URL's database, or with readLaneOf as readsOf reads them). */
@@ -58,6 +60,8 @@ export interface Routing {
   readsTogetherOf? (receiverUid: string, onNode: Queries & Pipelines): Pick<Queries, 'arrays'>
   /** The Store's writeLanes, when not the plain store's. */
   readonly writeLanes?: WriteLanes
+  /** The settings each connection to a node starts with (createPool's `settings`). */
+  readonly nodeSettings?: Readonly<Record<string, string>>
   close (): void
 }
 
@@ -122,8 +126,9 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
     if (node === '') return pool
     let nodePool = nodePools.get(node)
     if (nodePool === undefined) {
-      // Pipelining, for the reads of several shards of the node at once (Routing.readsTogetherOf).
-      nodePool = createPool({ ...options, databaseUrl: urlOfNode(options.databaseUrl, node) }, { pipeline: true })
+      // Pipelining, for the statements of several shards of the node at once (Routing.readsTogetherOf, and the
+      // transactions that Routing.transaction cuts by shard).
+      nodePool = createPool({ ...options, databaseUrl: urlOfNode(options.databaseUrl, node) }, { pipeline: true, settings: routing?.nodeSettings })
       nodePools.set(node, nodePool)
     }
     return nodePool
@@ -188,7 +193,7 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
       const attempt = async (plan: ReturnType<Routing['transaction']> | undefined) =>
         await poolAt(plan?.node ?? '').transaction(async (queries, opened) => {
           started = true
-          const open = createTx(queries, plan?.statements(opened))
+          const open = createTx(plan?.queries?.(queries) ?? queries, plan?.statements(opened))
           const result = await fn(open.tx)
           await open.flush()
           return { value: result, announced: open.announced() }
