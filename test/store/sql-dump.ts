@@ -2,7 +2,7 @@
 import { DISTRIBUTED_TABLES } from '../../src/store/citus/migrations.js'
 import { nodeAccess, shardAccess } from '../../src/store/citus/shards.js'
 import { CITUS, CITUS_SQL } from '../../src/store/citus/statements.js'
-import { SQL, type Sql } from '../../src/store/postgres/statements.js'
+import { SQL, writeBackOf, type Sql } from '../../src/store/postgres/statements.js'
 import { prepareStatements } from '../../src/store/sqlite/statements.js'
 import { WEBHOOK_SQL } from '../../src/store/postgres/webhook-statements.js'
 
@@ -24,6 +24,9 @@ export function dumpSql (): Record<string, string> {
   const named = { ...SQL, ...CITUS_SQL }
   for (const [key, sql] of Object.entries(WEBHOOK_SQL)) dump[`postgres.webhook.${key}`] = shown(sql)
   for (const [key, sql] of Object.entries(named)) dump[`postgres.${key}`] = shown(sql)
+  // A write-back of fewer parts: a store's (messages, summary rows, receivers), an ack's (summary rows saved and deleted, receivers).
+  dump['postgres.writeBackOf(messages,saved,receivers)'] = shown(writeBackOf(['messages', 'saved', 'receivers'], false, false))
+  dump['postgres.writeBackOf(saved,deleted,receivers)'] = shown(writeBackOf(['saved', 'deleted', 'receivers'], false, false))
   const lock = CITUS.lockReceivers(['a', 'b'])
   dump['citus.lockReceivers(2)'] = shown(lock.sql)
   const row = (width: number, tag: string): unknown[] => Array.from({ length: width }, (_, i) => `${tag}${i}`)

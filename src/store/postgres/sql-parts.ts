@@ -134,28 +134,43 @@ export function TOUCH_DEVICES (p: Params): string {
     `WHERE ${keyedBy('d.receiver_uid', receivers)} AND d.receiver_uid = t.receiver_uid AND d.slot = t.slot`
 }
 
+/** The parts of a write-back, in the order of its parameters: new messages, summary rows saved and deleted, receivers' rows, devices' last acks. */
+export const WRITE_BACK_PARTS = ['messages', 'saved', 'deleted', 'receivers', 'touched'] as const
+export type WriteBackPart = typeof WRITE_BACK_PARTS[number]
+
 /**
- * What a transaction wrote since its last statement, in one: new messages, summary rows upserted and deleted, receivers'
- * rows, devices' last acks; with `withdrawing`, then messages withdrawn (after the others' parameters: receivers, seqs,
- * recalls, and each one's acked_at and purge_at, a NULL purge_at for no tombstone), deleted and kept as tombstones;
- * with `events`, then the transaction's events, on the parameters after those (insertGivenEvents). A statement per
- * combination, so that a write without withdrawals or events (every v1 request) sends the same text as before them.
+ * What a transaction wrote since its last statement, in one: of new messages, summary rows upserted and deleted,
+ * receivers' rows, devices' last acks, the `parts` it has (all by default; a part left out costs nothing, where an
+ * empty one still opens its table and indexes), each on the next parameters; with `withdrawing`, then messages
+ * withdrawn (receivers, seqs, recalls, and each one's acked_at and purge_at, a NULL purge_at for no tombstone), deleted
+ * and kept as tombstones; with `events`, then the transaction's events, on the parameters after those
+ * (insertGivenEvents). A statement per combination, so that a write without withdrawals or events (every v1 request)
+ * sends the same text as before them; one with every part is named write_back, one with fewer by the initials of the
+ * parts it has (write_back_msr), or `none`.
  */
-export function writeBackSql ({ withdrawing = false, events }: { withdrawing?: boolean, events?: (p: Params) => string } = {}): Sql {
+export function writeBackSql ({ parts = WRITE_BACK_PARTS, withdrawing = false, events }: { parts?: readonly WriteBackPart[], withdrawing?: boolean, events?: (p: Params) => string } = {}): Sql {
   const p = params()
-  const parts = [`inserted AS (INSERT INTO messages (${names(PENDING)}) SELECT * FROM unnest(${arrays(p, PENDING)}))`,
-    `saved AS (INSERT INTO conversations (${SUMMARY_ROWS}) SELECT * FROM unnest(${arrays(p, SUMMARY_ROW)}) ${UPSERT_SUMMARY_ROW})`,
-    `deleted AS (${DELETE_SUMMARY_ROWS(p)})`, `updated AS (${UPDATE_RECEIVERS(p)})`, `touched AS (${TOUCH_DEVICES(p)})`]
+  const written: Record<WriteBackPart, () => string> = {
+    messages: () => `inserted AS (INSERT INTO messages (${names(PENDING)}) SELECT * FROM unnest(${arrays(p, PENDING)}))`,
+    saved: () => `saved AS (INSERT INTO conversations (${SUMMARY_ROWS}) SELECT * FROM unnest(${arrays(p, SUMMARY_ROW)}) ${UPSERT_SUMMARY_ROW})`,
+    deleted: () => `deleted AS (${DELETE_SUMMARY_ROWS(p)})`,
+    receivers: () => `updated AS (${UPDATE_RECEIVERS(p)})`,
+    touched: () => `touched AS (${TOUCH_DEVICES(p)})`
+  }
+  const chosen = WRITE_BACK_PARTS.filter((part) => parts.includes(part))
+  const ctes = chosen.map((part) => written[part]())
   if (withdrawing) {
     const receivers = p.next('text[]')
     const withdrawn = `unnest(${receivers}, ${p.next('bigint[]')}, ${p.next('text[]')}, ${p.next('bigint[]')}, ${p.next('bigint[]')}) ` +
       'AS k (receiver_uid, seq, recall, acked_at, purge_at)'
-    parts.push(`gone AS (DELETE FROM messages m USING ${withdrawn} WHERE ${keyedBy('m.receiver_uid', receivers)} AND m.receiver_uid = k.receiver_uid ` +
+    ctes.push(`gone AS (DELETE FROM messages m USING ${withdrawn} WHERE ${keyedBy('m.receiver_uid', receivers)} AND m.receiver_uid = k.receiver_uid ` +
       `AND m.seq = k.seq RETURNING ${names(MESSAGE, 'm')}, k.recall, k.acked_at, k.purge_at)`,
     `kept AS (INSERT INTO tombstones (${TOMBSTONES}, recall) SELECT ${names(TOMBSTONE)}, recall FROM gone WHERE purge_at IS NOT NULL)`)
   }
-  if (events !== undefined) parts.push(`recorded AS (${events(p)})`)
-  return sql(['write_back', ...(withdrawing ? ['withdrawing'] : []), ...(events !== undefined ? ['events'] : [])].join('_'), `WITH ${parts.join(', ')} SELECT 1`)
+  if (events !== undefined) ctes.push(`recorded AS (${events(p)})`)
+  if (ctes.length === 0) throw new Error('a write-back of nothing')
+  const fewer = chosen.length === WRITE_BACK_PARTS.length ? [] : [chosen.length === 0 ? 'none' : chosen.map((part) => part[0]).join('')]
+  return sql(['write_back', ...fewer, ...(withdrawing ? ['withdrawing'] : []), ...(events !== undefined ? ['events'] : [])].join('_'), `WITH ${ctes.join(', ')} SELECT 1`)
 }
 
 // The message columns a tombstone keeps beyond a removed message's: what removeAckedSql's 'return' adds to each removed row.

@@ -5,10 +5,12 @@ import { params } from './params.js'
 import { insertGivenEvents } from './event-statements.js'
 import {
   DEVICES, MESSAGES, NEXT_EXPIRY, READER_AND_ROW_LATER_NULLS, READER_AND_ROW_NULLS, RECEIVERS, REMOVED_COLUMNS, REMOVED_NULLS, ROW_STATE, SUMMARY_ROWS,
-  TOMBSTONES, UPSERT_RECEIVER_ONTO_ITSELF, findForStoresSql, inPairs, keyedBy, nulls, pageSql, pairParams, readerBit, removeAckedSql, sql, summarySql, writeBackSql
+  TOMBSTONES, UPSERT_RECEIVER_ONTO_ITSELF, WRITE_BACK_PARTS, type WriteBackPart, findForStoresSql, inPairs, keyedBy, nulls, pageSql, pairParams, readerBit, removeAckedSql, sql, summarySql, writeBackSql
 } from './sql-parts.js'
 
+import type { Sql } from './sql-parts.js'
 export type { Sql } from './sql-parts.js'
+export { WRITE_BACK_PARTS, type WriteBackPart } from './sql-parts.js'
 
 // The pairs (receiver_uid, msg_id) that SQL.findForRecalls reads, its two parameters.
 const RECALLED = pairParams(params())
@@ -164,3 +166,22 @@ export const SQL = {
     "SELECT current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS synchronous_commit, " +
     "current_setting('full_page_writes') AS full_page_writes")
 } as const
+
+const writeBacks = new Map<string, Sql>()
+
+/**
+ * The write-back of these parts (writeBackSql), with withdrawals, with events: SQL.writeBack and its kin when it has
+ * every part, else one made once for the parts it has.
+ */
+export function writeBackOf (parts: readonly WriteBackPart[], withdrawing: boolean, events: boolean): Sql {
+  if (parts.length === WRITE_BACK_PARTS.length) {
+    return events ? (withdrawing ? SQL.writeBackWithdrawingEvents : SQL.writeBackEvents) : (withdrawing ? SQL.writeBackWithdrawing : SQL.writeBack)
+  }
+  const key = `${parts.join()}|${String(withdrawing)}|${String(events)}`
+  let made = writeBacks.get(key)
+  if (made === undefined) {
+    made = writeBackSql({ parts, withdrawing, ...(events ? { events: insertGivenEvents } : {}) })
+    writeBacks.set(key, made)
+  }
+  return made
+}

@@ -5,7 +5,7 @@ import { bitOf } from '../../domain/readers.js'
 import { DEVICE_ACK, PENDING, RECEIVER, SUMMARY_ROW, SUMMARY_ROW_KEY } from '../columns.js'
 import { pendingMessageValues, receiverValues, summaryRowValues } from '../row-mapper.js'
 import type { SummaryRowKey, Withdrawal } from '../types.js'
-import { SQL, type Sql } from './statements.js'
+import { SQL, WRITE_BACK_PARTS, writeBackOf, type Sql, type WriteBackPart } from './statements.js'
 import { givenEventArrays } from './event-statements.js'
 import type { EventRecord } from '../../domain/events.js'
 
@@ -129,18 +129,23 @@ export function plainStatements (named: (sql: Sql) => Sql = (sql) => sql): TxSta
     carriesEvents: true,
     writeBack (unsent) {
       const rows = rowsOf(unsent)
-      const values: unknown[] = [...columns(rows.messages, PENDING.length), ...columns(rows.saved, SUMMARY_ROW.length), ...rows.deleted,
-        ...columns(rows.receivers, RECEIVER.length), ...rows.touched]
+      // Only the parts that have rows, each on its arrays (writeBackOf).
+      const arraysOf: Record<WriteBackPart, unknown[][]> = {
+        messages: columns(rows.messages, PENDING.length),
+        saved: columns(rows.saved, SUMMARY_ROW.length),
+        deleted: rows.deleted,
+        receivers: columns(rows.receivers, RECEIVER.length),
+        touched: rows.touched
+      }
+      const parts = WRITE_BACK_PARTS.filter((part) => (arraysOf[part][0]?.length ?? 0) > 0)
+      const values: unknown[] = parts.flatMap((part) => arraysOf[part])
       const withdrawing = unsent.withdrawals.length > 0
       if (withdrawing) {
         const withdrawn = unsent.withdrawals.map(({ withdrawal: { message, recall }, now, tombstoneUntil }) => [message.receiverUid, message.seq, recall, now, tombstoneUntil])
         values.push(...columns(withdrawn, 5))
       }
       if (unsent.events !== null) values.push(...givenEventArrays(unsent.events.records, unsent.events.now))
-      const sql = unsent.events === null
-        ? (withdrawing ? SQL.writeBackWithdrawing : SQL.writeBack)
-        : (withdrawing ? SQL.writeBackWithdrawingEvents : SQL.writeBackEvents)
-      return [{ sql: named(sql), values }]
+      return [{ sql: named(writeBackOf(parts, withdrawing, unsent.events !== null)), values }]
     }
   }
 }
