@@ -56,15 +56,18 @@ t.test('the opening locks every shard of the node\'s ranges and counts those pla
   const access = shardAccess(RANGE)
   if (access === undefined) throw new Error('no access to the range')
   const node = nodeAccess([access])
-  t.equal(node?.opening, 'SELECT lock_shard_metadata(5, ARRAY[107, 108, 109, 110, 111]::bigint[]); ' +
-    'SELECT count(*)::int AS placed FROM pg_dist_placement WHERE shardid IN (107, 108, 109, 110, 111) AND groupid = (SELECT groupid FROM pg_dist_local_group)')
+  t.same(node?.opening.map(({ sql, values }) => [sql.text, values]), [
+    ['SELECT lock_shard_metadata(5, $1::bigint[])', [['107', '108', '109', '110', '111']]],
+    ['SELECT count(*)::int AS placed FROM pg_dist_placement WHERE shardid = ANY($1::bigint[]) AND groupid = (SELECT groupid FROM pg_dist_local_group)', [['107', '108', '109', '110', '111']]]
+  ], 'the lock, then the check, of every table\'s shard')
+  t.ok(node?.opening.every(({ sql }) => sql.name !== ''), 'named: planned once a connection')
   t.equal(node?.placedHere([{ placed: 5 }]), true)
   t.equal(node?.placedHere([{ placed: 4 }]), false, 'one shard elsewhere')
   t.equal(node?.placedHere([]), false)
   const second = shardAccess({ ...RANGE, shardId: '97', tables: Object.fromEntries(DISTRIBUTED_TABLES.map((table, i) => [table, { id: String(97 + i), name: `${table}_${97 + i}` }])) })
   if (second === undefined) throw new Error('no access to the second range')
   const both = nodeAccess([access, second])
-  t.match(both?.opening, /^SELECT lock_shard_metadata\(5, ARRAY\[97, 98, 99, 100, 101, 107, 108, 109, 110, 111\]::bigint\[\]\); .* IN \(97, 98, 99, 100, 101, 107,/,
+  t.same(both?.opening.map(({ values }) => values), [['97', '98', '99', '100', '101', '107', '108', '109', '110', '111']].flatMap((ids) => [[ids], [ids]]),
     'two shards: every table of both, in the order of their ids')
   t.equal(both?.placedHere([{ placed: 10 }]), true)
   t.equal(both?.placedHere([{ placed: 9 }]), false)
@@ -145,16 +148,22 @@ if (TEST_STORE !== 'postgres') {
     await t.test('the opening takes the lock and sees that one shard is not here', async (t) => {
       const node = nodeAccess([access])
       if (node === undefined) throw new Error('no node access')
-      const results = await client.query(`BEGIN; ${node.opening}`) as unknown as pg.QueryResult[]
+      /** BEGIN and the opening, the check's rows. */
+      const open = async (): Promise<Row[]> => {
+        await client.query('BEGIN')
+        let rows: Row[] = []
+        for (const { sql, values } of node.opening) rows = (await client.query({ text: sql.text, values: values as unknown[] })).rows
+        return rows
+      }
+      const last = await open()
       await client.query('ROLLBACK')
-      const last = results[results.length - 1]?.rows ?? []
       t.same(last, [{ placed: 4 }])
       t.equal(node.placedHere(last), false)
       await client.query('UPDATE pg_dist_placement SET groupid = 1')
-      const again = await client.query(`BEGIN; ${node.opening}`) as unknown as pg.QueryResult[]
+      const again = await open()
       const locked = await client.query('SELECT mode, shards::text[] AS shards FROM locked')
       await client.query('ROLLBACK')
-      t.equal(node.placedHere(again[again.length - 1]?.rows ?? []), true)
+      t.equal(node.placedHere(again), true)
       t.same(locked.rows, [{ mode: 5, shards: ['107', '108', '109', '110', '111'] }], 'ShareLock on every shard, in the transaction')
     })
 

@@ -42,6 +42,18 @@ if (TEST_STORE !== 'postgres') {
     t.same(await pool.arrays({ name: '', text: 'SELECT n FROM kept ORDER BY n' }, []), [[1], [2], [3]], 'the failed transaction\'s insert rolled back with it')
   })
 
+  t.test('an opening goes with BEGIN in one round trip, each statement in a snapshot of its own; fn gets the last one\'s rows', async (t) => {
+    const pool = createPool({ databaseUrl: await createTestDatabase(t), poolMax: 1, statementTimeoutMs: 10_000, connectTimeoutMs: 5000 }, { pipeline: true })
+    t.teardown(() => pool.end())
+    const clock = { name: 'om_test_clock', text: 'SELECT clock_timestamp() AS at, $1::int AS n' }
+    const before = pool.counts()
+    const opened = await pool.transaction(async (_q, rows) => rows, [{ sql: clock, values: [1] }, { sql: { name: 'om_test_sleep', text: 'SELECT pg_sleep(0.01), $1::int AS n' }, values: [2] }])
+    t.same(opened.map((row) => row.n), [2], 'the last statement\'s rows')
+    t.same(pool.counts(), { statements: before.statements + 4, roundTrips: before.roundTrips + 2 }, 'BEGIN and the opening in one round trip, then COMMIT')
+    const inside = await pool.transaction(async (q) => await q.rows({ name: '', text: 'SELECT now() = statement_timestamp() AS same' }, []), [{ sql: clock, values: [1] }])
+    t.same(inside, [{ same: false }], 'in the transaction BEGIN opened')
+  })
+
   t.test('each connection starts with the settings given; anything but a name and a word is refused', async (t) => {
     const databaseUrl = await createTestDatabase(t)
     const pool = createPool({ databaseUrl, poolMax: 1, statementTimeoutMs: 10_000, connectTimeoutMs: 5000 }, { settings: { plan_cache_mode: 'force_generic_plan', enable_seqscan: 'off' } })

@@ -21,7 +21,7 @@ if (TEST_STORE !== 'postgres') {
         return {
           node: '',
           // A lane's opening raises the error; the lane-less transaction has none.
-          opening: lane === undefined ? undefined : `DO $$ BEGIN RAISE EXCEPTION '${lane === 'split' ? GONE : 'something else'}'; END $$`,
+          opening: lane === undefined ? undefined : [{ sql: { name: '', text: `DO $$ BEGIN RAISE EXCEPTION '${lane === 'split' ? GONE : 'something else'}'; END $$` }, values: [] }],
           statements: () => undefined as never,
           openingFailed (error) {
             failed.push((error as Error).message)

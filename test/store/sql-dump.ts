@@ -42,7 +42,7 @@ export function dumpSql (): Record<string, string> {
   const tables = Object.fromEntries(DISTRIBUTED_TABLES.map((table, i) => [table, { id: String(102008 + i * 32), name: `${table}_${102008 + i * 32}` }]))
   const access = shardAccess({ shardId: '102008', min: 0, max: 100, node: 'worker:5432', tables })
   if (access === undefined) throw new Error('no shard access for the sample range')
-  dump['citus.node.opening'] = nodeAccess([access])?.opening ?? ''
+  for (const [i, { sql }] of (nodeAccess([access])?.opening ?? []).entries()) dump[`citus.node.opening[${i}]`] = shown(sql)
   for (const [key, sql] of Object.entries(named)) dump[`citus.shard.${key}`] = shown(access.on(sql))
   const statements = prepareStatements(recordingDatabase() as never, { statements: 0 }) as unknown as Record<string, { source: string }>
   for (const [key, statement] of Object.entries(statements)) dump[`sqlite.${key}`] = statement.source

@@ -20,7 +20,7 @@
 // earlier would have been. When the check fails, or the copy is gone, the read goes to the distributed tables.
 import type { Shard, ShardRange } from './placement.js'
 import { DISTRIBUTED_TABLES } from './migrations.js'
-import type { Pipelines, Queries, Row } from '../postgres/pool.js'
+import type { Pipelines, Queries, Row, Statement } from '../postgres/pool.js'
 import type { Sql } from '../postgres/statements.js'
 
 // ShareLock, as PostgreSQL numbers lock modes: what Citus's executor takes on a shard's metadata to modify it.
@@ -216,8 +216,8 @@ export function nodeReads (shards: readonly ShardAccess[], shardOf: (receiverUid
  * on that shard's tables, sent together.
  */
 export interface NodeAccess extends Held {
-  /** What opens the transaction after BEGIN, in the same round trip: the lock on every shard, then the check. */
-  opening: string
+  /** What opens the transaction with BEGIN, in its round trip: the lock on every shard, then the check. */
+  opening: readonly Statement[]
   /** Whether the opening's last result (its check) found every shard placed on this node. */
   placedHere (rows: readonly Row[]): boolean
   /**
@@ -228,8 +228,13 @@ export interface NodeAccess extends Held {
   writes (shardOf: (receiverUid: string) => string, q: Queries & Pipelines): Queries
 }
 
-/** A statement and its values, as a pipeline takes them. */
-interface Part { sql: Sql, values: readonly unknown[] }
+// The opening of a node's transaction, named (planned once a connection): ShareLock on the metadata of the shards
+// $1, then how many of them Citus's catalog places on this node.
+const LOCK_SHARDS: Sql = { name: 'om_lock_shards', text: `SELECT lock_shard_metadata(${SHARE_LOCK}, $1::bigint[])` }
+const PLACED_SHARDS: Sql = {
+  name: 'om_placed_shards',
+  text: 'SELECT count(*)::int AS placed FROM pg_dist_placement WHERE shardid = ANY($1::bigint[]) AND groupid = (SELECT groupid FROM pg_dist_local_group)'
+}
 
 // The statements NodeAccess.on words: a copy of the plain one, which `writes` knows by this map (never sent as it is).
 const wordedFor = new WeakMap<Sql, Sql>()
@@ -259,14 +264,14 @@ export function nodeAccess (shards: readonly ShardAccess[]): NodeAccess | undefi
       }
       return copy
     },
-    opening: `SELECT lock_shard_metadata(${SHARE_LOCK}, ARRAY[${ids.join(', ')}]::bigint[]); ${placedCount(ids)}`,
+    opening: [{ sql: LOCK_SHARDS, values: [ids] }, { sql: PLACED_SHARDS, values: [ids] }],
     placedHere: (rows) => Number(rows[0]?.placed) === ids.length,
     writes (shardOf, q) {
       /**
        * The statement `on` worded, on its shards' tables, the parts in the order of the shards' ids; undefined for any
        * other statement, or when a part is of a shard not held (then sent as it is, on the distributed tables).
        */
-      const partsOf = (statement: Sql, values: readonly unknown[]): Part[] | undefined => {
+      const partsOf = (statement: Sql, values: readonly unknown[]): Statement[] | undefined => {
         const sql = wordedFor.get(statement)
         if (sql === undefined) return undefined
         const parts = cutByShard(sql, values, shardOf)
@@ -277,7 +282,7 @@ export function nodeAccess (shards: readonly ShardAccess[]): NodeAccess | undefi
         return made.length === parts.size ? made : undefined
       }
       /** Runs the statement as partsOf cuts it: `one` for a single statement, `together` for several at once. */
-      const run = async <R>(statement: Sql, values: readonly unknown[], one: (part: Part) => Promise<R[]>, together: (parts: Part[]) => Promise<R[][]>): Promise<R[]> => {
+      const run = async <R>(statement: Sql, values: readonly unknown[], one: (part: Statement) => Promise<R[]>, together: (parts: Statement[]) => Promise<R[][]>): Promise<R[]> => {
         const parts = partsOf(statement, values)
         if (parts === undefined) return await one({ sql: wordedFor.get(statement) ?? statement, values })
         const [first, ...rest] = parts

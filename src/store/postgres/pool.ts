@@ -20,18 +20,21 @@ export interface Queries {
  * fails on its own, and the first failure is thrown once all have answered.
  */
 export interface Pipelines {
-  pipeline (statements: ReadonlyArray<{ sql: Sql, values: readonly unknown[] }>): Promise<unknown[][][]>
+  pipeline (statements: readonly Statement[]): Promise<unknown[][][]>
   /** The same, each one's rows as objects. */
-  pipelineRows (statements: ReadonlyArray<{ sql: Sql, values: readonly unknown[] }>): Promise<Row[][]>
+  pipelineRows (statements: readonly Statement[]): Promise<Row[][]>
 }
+
+/** A statement and its values. */
+export interface Statement { readonly sql: Sql, readonly values: readonly unknown[] }
 
 export interface Pool extends Queries, Pipelines {
   /**
-   * Runs fn in a transaction on one connection. An `opening` (plain SQL of one or more statements, no parameters)
-   * goes in BEGIN's round trip, each of its statements with a snapshot of its own; fn gets its last statement's rows.
+   * Runs fn in a transaction on one connection. An `opening` (named statements) goes with BEGIN, in its round trip
+   * where the pool pipelines, each of its statements with a snapshot of its own; fn gets its last statement's rows.
    * A pipeline in fn goes on the transaction's connection.
    */
-  transaction<T> (fn: (queries: Queries & Pipelines, opened: Row[]) => Promise<T>, opening?: string): Promise<T>
+  transaction<T> (fn: (queries: Queries & Pipelines, opened: Row[]) => Promise<T>, opening?: readonly Statement[]): Promise<T>
   counts (): StatementCounts
   /** Runs a statement of the store's own upkeep (no request's): on any connection of the pool, not in the counts. */
   upkeep (sql: Sql): Promise<Row[]>
@@ -96,7 +99,7 @@ export function createPool (options: DatabaseOptions, { pipeline = false, settin
     return await send(client, sql, values, rowMode)
   }
   /** Several statements on `client` sent at once, each one's rows; the first failure thrown once all have answered. */
-  const pipelined = async (client: Client, list: ReadonlyArray<{ sql: Sql, values: readonly unknown[] }>, rowMode?: 'array'): Promise<Array<Array<Row | unknown[]>>> => {
+  const pipelined = async (client: Client, list: readonly Statement[], rowMode?: 'array'): Promise<Array<Array<Row | unknown[]>>> => {
     statements += list.length
     // Without pipelining pg sends each once the last has answered.
     roundTrips += pipeline ? 1 : list.length
@@ -116,12 +119,12 @@ export function createPool (options: DatabaseOptions, { pipeline = false, settin
     roundTrips++
     await client.query(command)
   }
-  /** BEGIN and the opening in one round trip (the simple protocol's several statements): the opening's last rows. */
-  const begin = async (client: pg.PoolClient, opening: string): Promise<Row[]> => {
-    const results = await client.query(`BEGIN; ${opening}`) as unknown as pg.QueryResult[]
-    statements += results.length
-    roundTrips++
-    return (results[results.length - 1]?.rows ?? []) as Row[]
+  /** BEGIN and the opening's statements sent together (one round trip where the pool pipelines): the last one's rows. */
+  const begin = async (client: pg.PoolClient, opening: readonly Statement[]): Promise<Row[]> => {
+    statements += 1 + opening.length
+    roundTrips += pipeline ? 1 : 1 + opening.length
+    const [, ...answers] = await Promise.all([client.query('BEGIN'), ...opening.map(async ({ sql, values }) => await send(client, sql, values))])
+    return (answers[answers.length - 1]?.rows ?? []) as Row[]
   }
 
   /** fn on a connection taken from the pool, released after it (dropped when a failure left it unusable). */

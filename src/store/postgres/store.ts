@@ -10,7 +10,7 @@ import { CHANNEL, commitPayloads, listenForCommits, type CommitListener } from '
 import { CACHE_FIT, createCacheCheck } from './cache-check.js'
 import { createDurabilityCheck } from './durability.js'
 import { migratePostgres } from './migrations.js'
-import { createPool, type Pipelines, type Queries, type Row } from './pool.js'
+import { createPool, type Pipelines, type Queries, type Row, type Statement } from './pool.js'
 import { SQL } from './statements.js'
 import { eventMethods } from './event-store.js'
 import { createPageReads } from './pages.js'
@@ -47,7 +47,7 @@ export interface Routing {
    */
   transaction (lane: string | undefined): {
     node: string
-    opening?: string | undefined
+    opening?: readonly Statement[] | undefined
     statements (opened: readonly Row[]): TxStatements
     queries? (onConnection: Queries & Pipelines): Queries
     openingFailed? (error: unknown): boolean
