@@ -7,7 +7,7 @@ import type { Queries } from '../postgres/pool.js'
 import type { Store } from '../types.js'
 import { citusLogLine, DISTRIBUTED_TABLES, migrateCitus } from './migrations.js'
 import { createPlacement, detectCitus } from './placement.js'
-import { nodeAccess, nodeReads, shardAccess, shardGone, shardReads } from './shards.js'
+import { nodeAccess, nodeReads, shardAccess, shardGone, shardReads, type ShardAccess } from './shards.js'
 import { createCitusStatements } from './transaction.js'
 
 async function migrate (options: DatabaseOptions): Promise<void> {
@@ -31,6 +31,8 @@ async function routeByShard (pool: Queries, migrated: boolean, options: Database
     options.log?.('warn', `could not read the Citus shard placement; groups are not formed per shard: ${error instanceof Error ? error.message : String(error)}`)
     return undefined
   }
+  /** The shards the map places on this node, as transactions and reads use their tables. */
+  const shardsOn = (node: string): ShardAccess[] => placement.rangesOn(node).flatMap((range) => shardAccess(range) ?? [])
   return {
     // A receiver's transactions and reads go to the node that holds its shard: no hop through the coordinator, and a
     // group commits there alone (on the shard's own tables, or through Citus's local execution of the distributed
@@ -48,7 +50,7 @@ async function routeByShard (pool: Queries, migrated: boolean, options: Database
     // shards' own tables, each statement cut by shard and its parts sent together. When a shard is not on that node
     // any more, the transaction writes through the distributed tables, and the map is read again.
     transaction (lane) {
-      const node = lane === undefined ? undefined : nodeAccess(placement.rangesOn(lane).flatMap((range) => shardAccess(range) ?? []))
+      const node = lane === undefined ? undefined : nodeAccess(shardsOn(lane))
       return {
         node: node === undefined ? '' : lane ?? '',
         opening: node?.opening,
@@ -72,8 +74,7 @@ async function routeByShard (pool: Queries, migrated: boolean, options: Database
     batchesReads: true,
     readLaneOf: (receiverUid) => placement.nodeOf(receiverUid),
     readsTogetherOf (receiverUid, onNode) {
-      const shards = placement.rangesOn(placement.nodeOf(receiverUid)).flatMap((range) => shardAccess(range) ?? [])
-      return nodeReads(shards, placement.shardOf, onNode, placement.reload)
+      return nodeReads(shardsOn(placement.nodeOf(receiverUid)), placement.shardOf, onNode, placement.reload)
     },
     // One group per node at a time (the lane of each receiver: its shard's node), each writing its node's shards'
     // tables in one transaction, all nodes at once. Groups per shard (a lane a shard) paid a transaction's round trips

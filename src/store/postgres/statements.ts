@@ -5,10 +5,9 @@ import { params } from './params.js'
 import { insertGivenEvents } from './event-statements.js'
 import {
   DEVICES, MESSAGES, NEXT_EXPIRY, READER_AND_ROW_LATER_NULLS, READER_AND_ROW_NULLS, RECEIVERS, REMOVED_COLUMNS, REMOVED_NULLS, ROW_STATE, SUMMARY_ROWS,
-  TOMBSTONES, UPSERT_RECEIVER_ONTO_ITSELF, WRITE_BACK_PARTS, type WriteBackPart, findForStoresSql, inPairs, keyedBy, nulls, pageSql, pairParams, readerBit, removeAckedSql, sql, summarySql, writeBackSql
+  TOMBSTONES, UPSERT_RECEIVER_ONTO_ITSELF, WRITE_BACK_PARTS, type Sql, type WriteBackPart, findForStoresSql, inPairs, keyedBy, nulls, pageSql, pairParams, readerBit, removeAckedSql, sql, summarySql, writeBackSql
 } from './sql-parts.js'
 
-import type { Sql } from './sql-parts.js'
 export type { Sql } from './sql-parts.js'
 export { WRITE_BACK_PARTS, type WriteBackPart } from './sql-parts.js'
 

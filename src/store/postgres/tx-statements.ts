@@ -5,12 +5,10 @@ import { bitOf } from '../../domain/readers.js'
 import { DEVICE_ACK, PENDING, RECEIVER, SUMMARY_ROW, SUMMARY_ROW_KEY } from '../columns.js'
 import { pendingMessageValues, receiverValues, summaryRowValues } from '../row-mapper.js'
 import type { SummaryRowKey, Withdrawal } from '../types.js'
+import type { Statement } from './pool.js'
 import { SQL, WRITE_BACK_PARTS, writeBackOf, type Sql, type WriteBackPart } from './statements.js'
 import { givenEventArrays } from './event-statements.js'
 import type { EventRecord } from '../../domain/events.js'
-
-/** A statement and its values. */
-export interface Statement { sql: Sql, values: unknown[] }
 
 /** Rows as one array per column, for unnest: [[a1, b1], [a2, b2]] becomes [[a1, a2], [b1, b2]]. */
 export function columns (rows: ReadonlyArray<readonly unknown[]>, width: number): unknown[][] {
