@@ -1,6 +1,6 @@
 // TTL: expired messages are removed (counted as lost, no tombstone) when their receiver is next written or read,
 // and by the periodic sweep in bounded batches.
-import type { StoreTx } from '../store/types.js'
+import type { GroupKeys, StoreTx } from '../store/types.js'
 import { applyRemoval } from './summary-rows.js'
 import type { ReceiverState, SweepResult } from './model.js'
 import { secondsToMillis, type DomainContext, type Tally } from './context.js'
@@ -43,7 +43,7 @@ export interface Locked { receivers: Map<string, ReceiverState>, purged: Receive
  * purged ones (savePurged), lest the quota keep counting messages that are gone.
  */
 export async function lockAndPurge (
-  tx: StoreTx, receiverUids: readonly string[], now: number, tally: Tally, options: { create?: boolean } = {}
+  tx: StoreTx, receiverUids: readonly string[], now: number, tally: Tally, options: { create?: boolean, find?: GroupKeys } = {}
 ): Promise<Locked> {
   const receivers = await tx.lockReceivers([...new Set(receiverUids)].sort(), options)
   const purged = await purgeExpired(tx, receivers, now, tally, NO_LIMIT)

@@ -1,7 +1,7 @@
 // What a group of stores reads of its receivers once, up front, and writes once, at the end: a group then costs a
 // few statements, not several per message.
 import { mapKey } from '../lib/map-key.js'
-import type { CollapseKey, Collapsible, ReceiverKey, StoreTx, Withdrawal } from '../store/types.js'
+import type { CollapseKey, Collapsible, GroupKeys, ReceiverKey, StoreTx, Withdrawal } from '../store/types.js'
 import type { Device, MessagePayload, PendingMessage, ReceiverState, StoredMessage, SummaryRow, Tombstone } from './model.js'
 import { readerList, readersOf } from './readers.js'
 
@@ -41,12 +41,20 @@ export function setSummaryRows (state: GroupState, receiver: ReceiverState, send
   for (const row of found) state.summaryRows.set(mapKey(row.receiverUid, row.reader, row.senderUid), row)
 }
 
-export async function readGroup (tx: StoreTx, items: readonly MessageToStore[], receivers: ReadonlyMap<string, ReceiverState>): Promise<GroupState> {
+/** The keys a group of stores looks up (readGroup), each once. */
+export function groupKeys (items: readonly MessageToStore[]): GroupKeys {
+  return {
+    messageKeys: unique(items.map((item) => [item.receiverUid, item.msgId])),
+    senderKeys: unique(items.map((item) => [item.receiverUid, item.senderUid]))
+  }
+}
+
+/** What the group's items find stored, under `keys` (groupKeys of the items, as the receivers' lock was given them). */
+export async function readGroup (tx: StoreTx, items: readonly MessageToStore[], receivers: ReadonlyMap<string, ReceiverState>, keys: GroupKeys = groupKeys(items)): Promise<GroupState> {
   const state: GroupState = {
     pending: new Map(), tombstones: new Map(), summaryRows: new Map(), changed: new Set(), inserts: [], collapsible: new Map(), withdrawals: [], devices: new Map()
   }
-  const messageKeys = unique(items.map((item) => [item.receiverUid, item.msgId]))
-  const senderKeys = unique(items.map((item) => [item.receiverUid, item.senderUid]))
+  const { messageKeys, senderKeys } = keys
   const copies = await tx.findCopiesAndSummaryRows(messageKeys, senderKeys)
   for (const message of copies.pending) state.pending.set(mapKey(message.receiverUid, message.msgId), message)
   for (const tombstone of copies.tombstones) {

@@ -4,7 +4,7 @@ import type { Collapsible, StoreTx } from '../store/types.js'
 import { applyRemoval, withStored } from './summary-rows.js'
 import { lockAndPurge } from './expiry.js'
 import { mapKey } from '../lib/map-key.js'
-import { flushGroup, readGroup, setSummaryRows, type GroupState, type MessageToStore } from './group-state.js'
+import { flushGroup, groupKeys, readGroup, setSummaryRows, type GroupState, type MessageToStore } from './group-state.js'
 import type { MessageRules, NewMessage, PendingMessage, ReceiverState, StoreOutcome, StoredMessage } from './model.js'
 import { readerList, readersOf } from './readers.js'
 import type { Waiters } from './waiting.js'
@@ -149,8 +149,10 @@ export function createStoring ({ store, rules, clock, write }: DomainContext, wa
   async function commitStores (items: readonly MessageToStore[]): Promise<StoreOutcome[]> {
     const now = clock()
     const stored = await write(async (tx, tally) => {
-      const { receivers } = await lockAndPurge(tx, items.map((item) => item.receiverUid), now, tally)
-      const state = await readGroup(tx, items, receivers)
+      // The group's lookups may go with the lock (StoreTx.lockReceivers' `find`).
+      const keys = groupKeys(items)
+      const { receivers } = await lockAndPurge(tx, items.map((item) => item.receiverUid), now, tally, { find: keys })
+      const state = await readGroup(tx, items, receivers, keys)
       const outcomes: StoreOutcome[] = []
       for (const item of items) {
         const receiver = receivers.get(item.receiverUid) as ReceiverState

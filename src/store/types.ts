@@ -96,13 +96,18 @@ export interface ExpiredRemoval {
   nextExpiry: Map<string, number | null>
 }
 
+/** What a group of stores looks up: its (receiver_uid, msg_id) and (receiver_uid, sender_uid) pairs, each once. */
+export interface GroupKeys { messageKeys: readonly ReceiverKey[], senderKeys: readonly ReceiverKey[] }
+
 /** Everything a write transaction may do. Every method is keyed by receiver_uid; most take many receivers at once. */
 export interface StoreTx {
   /**
    * Locks the receivers' rows, in the order given, until the transaction ends: with create (the default) it first makes
-   * the missing ones; without, it answers only the receivers that exist, still in that order.
+   * the missing ones; without, it answers only the receivers that exist, still in that order. With `find`, the store
+   * may read right behind the lock (after it, in the same round trip) what findCopiesAndSummaryRows would answer for
+   * those keys; that call, with the same arrays and nothing else sent or written before it, then answers what was read.
    */
-  lockReceivers (receiverUids: readonly string[], options?: { create?: boolean }): Promise<ReceiverState[]>
+  lockReceivers (receiverUids: readonly string[], options?: { create?: boolean, find?: GroupKeys }): Promise<ReceiverState[]>
   saveReceivers (states: readonly ReceiverState[]): Promise<void>
 
   findCopiesAndSummaryRows (messageKeys: readonly ReceiverKey[], senderKeys: readonly ReceiverKey[]): Promise<StoredCopies>

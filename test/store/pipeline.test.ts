@@ -37,9 +37,39 @@ if (TEST_STORE !== 'postgres') {
     const before = pool.counts()
     const inserted = await pool.transaction(async (q) => await q.pipelineRows([{ sql: insert, values: [[1, 2]] }, { sql: insert, values: [[3]] }]))
     t.same(inserted, [[{ n: 1 }, { n: 2 }], [{ n: 3 }]], 'each statement\'s rows as objects, in order')
-    t.same(pool.counts(), { statements: before.statements + 4, roundTrips: before.roundTrips + 3 }, 'BEGIN, the pipeline, COMMIT: three round trips')
+    t.same(pool.counts(), { statements: before.statements + 4, roundTrips: before.roundTrips + 2 }, 'BEGIN with the pipeline, then COMMIT: two round trips')
     await t.rejects(pool.transaction(async (q) => await q.pipeline([{ sql: insert, values: [[4]] }, { sql: { name: '', text: 'SELECT 1 / 0' }, values: [] }])), { code: '22012' })
     t.same(await pool.arrays({ name: '', text: 'SELECT n FROM kept ORDER BY n' }, []), [[1], [2], [3]], 'the failed transaction\'s insert rolled back with it')
+  })
+
+  t.test('without an opening, BEGIN goes with the first statement; what closing gets goes with COMMIT; a failure there rolls back', async (t) => {
+    for (const pipeline of [true, false]) {
+      const pool = createPool({ databaseUrl: await createTestDatabase(t), poolMax: 1, statementTimeoutMs: 10_000, connectTimeoutMs: 5000 }, { pipeline })
+      t.teardown(() => pool.end())
+      await pool.rows({ name: '', text: 'CREATE TABLE kept (n int CHECK (n > 0))' }, [])
+      const insert = { name: 'om_test_insert', text: 'INSERT INTO kept SELECT unnest($1::int[])' }
+      const now = { name: 'om_test_now', text: 'SELECT now() AS at, pg_sleep(0.01)' }
+      let before = pool.counts()
+      const [first, second] = await pool.transaction(async (q) => {
+        const [a] = await q.rows(now, [])
+        const [b] = await q.rows(now, [])
+        q.closing([{ sql: insert, values: [[1]] }, { sql: insert, values: [[2]] }])
+        return [a?.at, b?.at]
+      })
+      t.same(first, second, `pipeline ${String(pipeline)}: both statements in the transaction BEGIN opened (one now())`)
+      t.same(await pool.arrays({ name: '', text: 'SELECT n FROM kept ORDER BY n' }, []), [[1], [2]], 'the closing statements committed')
+      const trips = pipeline ? 3 : 6
+      t.same(pool.counts(), { statements: before.statements + 7, roundTrips: before.roundTrips + trips + 1 },
+        pipeline ? 'BEGIN with the first, the second, the closing ones with COMMIT: three round trips' : 'one round trip each without pipelining')
+      await t.rejects(pool.transaction(async (q) => {
+        await q.rows(insert, [[3]])
+        q.closing([{ sql: insert, values: [[-1]] }])
+      }), { code: '23514' }, 'the closing statement\'s failure')
+      t.same(await pool.arrays({ name: '', text: 'SELECT n FROM kept ORDER BY n' }, []), [[1], [2]], 'and the transaction rolled back, its first insert with it')
+      before = pool.counts()
+      t.equal(await pool.transaction(async () => 'nothing'), 'nothing')
+      t.same(pool.counts(), before, 'a transaction that sends nothing sends neither BEGIN nor COMMIT')
+    }
   })
 
   t.test('an opening goes with BEGIN in one round trip, each statement in a snapshot of its own; fn gets the last one\'s rows', async (t) => {

@@ -4,7 +4,7 @@ import t, { type Test } from 'tap'
 import type { RemovedMessage, StoredMessage, SummaryRow } from '../../src/domain/model.js'
 import { createStore } from '../../src/store/backends.js'
 import type { Store } from '../../src/store/types.js'
-import { createTestDatabase } from '../helpers/database.js'
+import { createTestDatabase, TEST_STORE } from '../helpers/database.js'
 
 const NOW = Date.parse('2026-11-27T04:36:55.123Z')
 const MINUTE = 60_000
@@ -98,6 +98,44 @@ t.test('two transactions that lock one receiver run one after the other, the sec
   await Promise.all([first, second])
   t.strictSame(events, ['first locked at seq 0', 'first wrote seq 1', 'second locked at seq 1'])
   t.equal((await store.receiver('bob'))?.lastSeq, 2, 'seq follows commit order')
+})
+
+t.test('lookups given with the lock see what the lock\'s last holder committed, and answer the next lookup of those keys', async (t) => {
+  const store = await openStore(t)
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  let held = false
+  const first = store.transaction(async (tx) => {
+    await tx.lockReceivers(['bob'])
+    held = true
+    await gate
+    await tx.insertMessages([{ ...message('bob', 1), readers: 1 }])
+    await tx.saveSummaryRows([summaryRow('bob', 'alice', { pendingCount: 1, sortSeq: 1 })])
+    await tx.saveReceivers([{ receiverUid: 'bob', lastSeq: 1, pendingCount: 1, nextExpiry: NOW + MINUTE, devices: 0 }])
+  })
+  while (!held) await sleep(5)
+  const keys = { messageKeys: [['bob', 'm-1']] as Array<[string, string]>, senderKeys: [['bob', 'alice']] as Array<[string, string]> }
+  const second = store.transaction(async (tx) => {
+    const [receiver] = await tx.lockReceivers(['bob'], { find: keys })
+    const before = store.statementCounts().statements
+    const found = await tx.findCopiesAndSummaryRows(keys.messageKeys, keys.senderKeys)
+    const sent = store.statementCounts().statements - before
+    const again = await tx.findCopiesAndSummaryRows(keys.messageKeys, keys.senderKeys)
+    return { lastSeq: receiver?.lastSeq, found, sent, again, sentAgain: store.statementCounts().statements - before - sent }
+  })
+  // The second's lock (and, on PostgreSQL, its lookups behind it) is sent now and waits for the first.
+  await sleep(200)
+  release()
+  await first
+  const { lastSeq, found, sent, again, sentAgain } = await second
+  t.equal(lastSeq, 1, 'locked after the first committed')
+  t.strictSame(found.pending.map((m) => m.msgId), ['m-1'], 'the message the first stored while the second waited for the lock')
+  t.strictSame(found.summaryRows.map((row) => row.pendingCount), [1], 'and the summary row it saved')
+  t.strictSame(again, found, 'looked up once more: the same')
+  if (TEST_STORE === 'postgres') {
+    t.equal(sent, 0, 'the lookup of the keys given with the lock: read with it, no statement of its own')
+    t.equal(sentAgain, 1, 'the next lookup of them: a statement of its own')
+  }
 })
 
 t.test('a page is seq ascending after its cursor, of one sender when asked, bounded, without expired messages', async (t) => {

@@ -20,7 +20,7 @@
 // earlier would have been. When the check fails, or the copy is gone, the read goes to the distributed tables.
 import type { Shard, ShardRange } from './placement.js'
 import { DISTRIBUTED_TABLES } from './migrations.js'
-import type { Pipelines, Queries, Row, Statement } from '../postgres/pool.js'
+import type { Pipelines, Queries, Row, Statement, TxQueries } from '../postgres/pool.js'
 import type { Sql } from '../postgres/statements.js'
 
 // ShareLock, as PostgreSQL numbers lock modes: what Citus's executor takes on a shard's metadata to modify it.
@@ -223,9 +223,10 @@ export interface NodeAccess extends Held {
   /**
    * `q` with each statement `on` worded cut by shard (cutByShard): one part, the statement on its shard's tables; more,
    * all of them in one round trip (pg's pipelining), their rows one after the other in the order of the shards' ids.
-   * Any other statement (Citus's shapes, on the distributed tables) as it is.
+   * Any other statement (Citus's shapes, on the distributed tables) as it is. A pipeline sends every part of each of
+   * its statements together, and `closing` hands on the parts.
    */
-  writes (shardOf: (receiverUid: string) => string, q: Queries & Pipelines): Queries
+  writes (shardOf: (receiverUid: string) => string, q: TxQueries): TxQueries
 }
 
 // The opening of a node's transaction, named (planned once a connection): ShareLock on the metadata of the shards
@@ -281,18 +282,29 @@ export function nodeAccess (shards: readonly ShardAccess[]): NodeAccess | undefi
         })
         return made.length === parts.size ? made : undefined
       }
+      /** The statement as it is sent: its parts, or itself (not worded `on`, or of a shard not held). */
+      const sentAs = ({ sql, values }: Statement): Statement[] => partsOf(sql, values) ?? [{ sql: wordedFor.get(sql) ?? sql, values }]
       /** Runs the statement as partsOf cuts it: `one` for a single statement, `together` for several at once. */
       const run = async <R>(statement: Sql, values: readonly unknown[], one: (part: Statement) => Promise<R[]>, together: (parts: Statement[]) => Promise<R[][]>): Promise<R[]> => {
-        const parts = partsOf(statement, values)
-        if (parts === undefined) return await one({ sql: wordedFor.get(statement) ?? statement, values })
+        const parts = sentAs({ sql: statement, values })
         const [first, ...rest] = parts
         if (first === undefined) return []
         if (rest.length === 0) return await one(first)
         return (await together(parts)).flat()
       }
+      /** The statements' parts all sent together: each statement's rows, its parts' one after the other. */
+      const runAll = async <R>(list: readonly Statement[], together: (parts: Statement[]) => Promise<R[][]>): Promise<R[][]> => {
+        const partsOfEach = list.map(sentAs)
+        const answers = await together(partsOfEach.flat())
+        let next = 0
+        return partsOfEach.map((parts) => answers.slice(next, next += parts.length).flat())
+      }
       return {
         rows: async (sql, values) => await run(sql, values, async (part) => await q.rows(part.sql, part.values), async (parts) => await q.pipelineRows(parts)),
-        arrays: async (sql, values) => await run(sql, values, async (part) => await q.arrays(part.sql, part.values), async (parts) => await q.pipeline(parts))
+        arrays: async (sql, values) => await run(sql, values, async (part) => await q.arrays(part.sql, part.values), async (parts) => await q.pipeline(parts)),
+        pipeline: async (list) => await runAll(list, async (parts) => await q.pipeline(parts)),
+        pipelineRows: async (list) => await runAll(list, async (parts) => await q.pipelineRows(parts)),
+        closing (list) { q.closing(list.flatMap(sentAs)) }
       }
     }
   }

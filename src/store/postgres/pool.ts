@@ -28,13 +28,26 @@ export interface Pipelines {
 /** A statement and its values. */
 export interface Statement { readonly sql: Sql, readonly values: readonly unknown[] }
 
+/** What a transaction's queries add: statements whose rows nobody reads, sent with its COMMIT. */
+export interface Closing {
+  /**
+   * Sends these statements with the COMMIT, one after the other before it, in its round trip where the pool pipelines;
+   * the first failure fails the transaction (its COMMIT then rolls back). Another call adds to them.
+   */
+  closing (statements: readonly Statement[]): void
+}
+
+/** The queries of a transaction's connection (Pool.transaction's fn). */
+export type TxQueries = Queries & Pipelines & Closing
+
 export interface Pool extends Queries, Pipelines {
   /**
    * Runs fn in a transaction on one connection. An `opening` (named statements) goes with BEGIN, in its round trip
    * where the pool pipelines, each of its statements with a snapshot of its own; fn gets its last statement's rows.
-   * A pipeline in fn goes on the transaction's connection.
+   * Without one, BEGIN goes with fn's first statement (or pipeline), in its round trip where the pool pipelines. A
+   * pipeline in fn goes on the transaction's connection; what fn hands to `closing` goes with the COMMIT.
    */
-  transaction<T> (fn: (queries: Queries & Pipelines, opened: Row[]) => Promise<T>, opening?: readonly Statement[]): Promise<T>
+  transaction<T> (fn: (queries: TxQueries, opened: Row[]) => Promise<T>, opening?: readonly Statement[]): Promise<T>
   counts (): StatementCounts
   /** Runs a statement of the store's own upkeep (no request's): on any connection of the pool, not in the counts. */
   upkeep (sql: Sql): Promise<Row[]>
@@ -114,16 +127,67 @@ export function createPool (options: DatabaseOptions, { pipeline = false, settin
     pipeline: async (list) => await pipelined(client, list, 'array') as unknown[][][],
     pipelineRows: async (list) => await pipelined(client, list) as Row[][]
   })
-  const control = async (client: pg.PoolClient, command: 'BEGIN' | 'COMMIT' | 'ROLLBACK'): Promise<void> => {
+  const control = async (client: pg.PoolClient, command: 'ROLLBACK'): Promise<void> => {
     statements++
     roundTrips++
     await client.query(command)
   }
+  /**
+   * `before` (BEGIN or nothing), the statements, and `after` (COMMIT or nothing) sent together, one round trip where
+   * the pool pipelines: each statement's result; the first failure thrown once all have answered. A COMMIT after a
+   * failed statement rolls the transaction back (PostgreSQL answers it so, without an error of its own).
+   */
+  const around = async (client: pg.PoolClient, before: 'BEGIN' | undefined, list: readonly Statement[], after: 'COMMIT' | undefined, rowMode?: 'array'): Promise<pg.QueryResult[]> => {
+    const controls = (before === undefined ? 0 : 1) + (after === undefined ? 0 : 1)
+    statements += controls + list.length
+    roundTrips += pipeline ? 1 : controls + list.length
+    const answers = await Promise.allSettled([
+      ...(before === undefined ? [] : [client.query(before)]),
+      ...list.map(async ({ sql, values }) => await send(client, sql, values, rowMode)),
+      ...(after === undefined ? [] : [client.query(after)])
+    ])
+    const failure = answers.find((answer) => answer.status === 'rejected')
+    if (failure !== undefined) throw failure.reason
+    const results = answers.map((answer) => (answer as PromiseFulfilledResult<pg.QueryResult>).value)
+    const first = before === undefined ? 0 : 1
+    return results.slice(first, first + list.length)
+  }
+  /**
+   * The queries of a transaction on `client`: BEGIN goes with the first statement or pipeline when `begun` is false,
+   * and what `closing` is given waits for the COMMIT (`commit`).
+   */
+  const transactionOn = (client: pg.PoolClient, begun: boolean): { queries: TxQueries, commit: () => Promise<void> } => {
+    let pendingBegin = !begun
+    const closingStatements: Statement[] = []
+    const sent = async (list: readonly Statement[], rowMode?: 'array'): Promise<pg.QueryResult[]> => {
+      const before = pendingBegin ? 'BEGIN' : undefined
+      pendingBegin = false
+      return await around(client, before, list, undefined, rowMode)
+    }
+    const one = async (sql: Sql, values: readonly unknown[], rowMode?: 'array'): Promise<pg.QueryResult> => {
+      if (!pendingBegin) return await run(client, sql, values, rowMode)
+      return (await sent([{ sql, values }], rowMode))[0] as pg.QueryResult
+    }
+    return {
+      queries: {
+        rows: async (sql, values) => (await one(sql, values)).rows as Row[],
+        arrays: async (sql, values) => (await one(sql, values, 'array')).rows as unknown[][],
+        pipeline: async (list) => (await sent(list, 'array')).map((result) => result.rows as unknown[][]),
+        pipelineRows: async (list) => (await sent(list)).map((result) => result.rows as Row[]),
+        closing (list) { closingStatements.push(...list) }
+      },
+      async commit () {
+        // A transaction that sent nothing has nothing to commit.
+        if (pendingBegin && closingStatements.length === 0) return
+        const before = pendingBegin ? 'BEGIN' : undefined
+        pendingBegin = false
+        await around(client, before, closingStatements.splice(0), 'COMMIT')
+      }
+    }
+  }
   /** BEGIN and the opening's statements sent together (one round trip where the pool pipelines): the last one's rows. */
   const begin = async (client: pg.PoolClient, opening: readonly Statement[]): Promise<Row[]> => {
-    statements += 1 + opening.length
-    roundTrips += pipeline ? 1 : 1 + opening.length
-    const [, ...answers] = await Promise.all([client.query('BEGIN'), ...opening.map(async ({ sql, values }) => await send(client, sql, values))])
+    const answers = await around(client, 'BEGIN', opening, undefined)
     return (answers[answers.length - 1]?.rows ?? []) as Row[]
   }
 
@@ -149,11 +213,10 @@ export function createPool (options: DatabaseOptions, { pipeline = false, settin
       // (the server rolls back what it had), and a ROLLBACK on it would only wait.
       let unusable = false
       try {
-        let opened: Row[] = []
-        if (opening === undefined) await control(client, 'BEGIN')
-        else opened = await begin(client, opening)
-        const value = await fn(queriesOn(client), opened)
-        await control(client, 'COMMIT')
+        const opened = opening === undefined ? [] : await begin(client, opening)
+        const { queries, commit } = transactionOn(client, opening !== undefined)
+        const value = await fn(queries, opened)
+        await commit()
         return value
       } catch (error) {
         unusable = isUnavailable(error)

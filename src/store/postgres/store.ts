@@ -10,7 +10,7 @@ import { CHANNEL, commitPayloads, listenForCommits, type CommitListener } from '
 import { CACHE_FIT, createCacheCheck } from './cache-check.js'
 import { createDurabilityCheck } from './durability.js'
 import { migratePostgres } from './migrations.js'
-import { createPool, type Pipelines, type Queries, type Row, type Statement } from './pool.js'
+import { createPool, type Pipelines, type Queries, type Row, type Statement, type TxQueries } from './pool.js'
 import { SQL } from './statements.js'
 import { eventMethods } from './event-store.js'
 import { createPageReads } from './pages.js'
@@ -49,7 +49,7 @@ export interface Routing {
     node: string
     opening?: readonly Statement[] | undefined
     statements (opened: readonly Row[]): TxStatements
-    queries? (onConnection: Queries & Pipelines): Queries
+    queries? (onConnection: TxQueries): TxQueries
     openingFailed? (error: unknown): boolean
   }
   /** Whether summary and page reads that arrive together share one statement (on DATABASE_URL's database, or with readLaneOf as readsOf reads them). */
@@ -107,7 +107,8 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
   } catch (error) {
     if (!(error instanceof StoreUnavailableError)) throw error
   }
-  const pool = createPool(options)
+  // Pipelining: a transaction's BEGIN goes with its first statements, its last writes with its COMMIT (pool.ts).
+  const pool = createPool(options, { pipeline: true })
   // Read at start and after each new connection (which a reconnect makes), in the background; a request never waits for it.
   const durability = createDurabilityCheck(async () => (await pool.upkeep(SQL.durability))[0] ?? {}, options.log)
   pool.watch({
@@ -195,7 +196,7 @@ export async function createPostgresStore (options: DatabaseOptions, backend: Po
           started = true
           const open = createTx(plan?.queries?.(queries) ?? queries, plan?.statements(opened))
           const result = await fn(open.tx)
-          await open.flush()
+          await open.close()
           return { value: result, announced: open.announced() }
         }, plan?.opening)
       const plan = routing?.transaction(lane)

@@ -4,7 +4,7 @@
 import type { ReceiverState, StoredMessage } from '../../domain/model.js'
 import { groupBy } from '../../lib/group-by.js'
 import { bitOf } from '../../domain/readers.js'
-import type { Queries, Row } from './pool.js'
+import type { Queries, Row, Statement, TxQueries } from './pool.js'
 import { SQL, type Sql } from './statements.js'
 import { EVENT_SQL, eventArrays } from './event-statements.js'
 import { columns, isEmpty, nothingUnsent, plainStatements, type TxStatements } from './tx-statements.js'
@@ -12,9 +12,20 @@ import { givesAll } from '../../domain/events.js'
 import { mapKey } from '../../lib/map-key.js'
 import { deviceValues, toDevice, toNumber, toRecallsFound, toReceiverState, toRemovedMessage, toStoredMessage, toSummaryRow, toTombstone } from '../row-mapper.js'
 import { MESSAGE } from '../columns.js'
-import type { AckRemoval, ExpiredRemoval, ReceiverKey, StoreTx, StoredCopies } from '../types.js'
+import type { AckRemoval, ExpiredRemoval, GroupKeys, ReceiverKey, StoreTx, StoredCopies } from '../types.js'
 
 const pairs = (keys: readonly ReceiverKey[]): unknown[][] => columns(keys, 2)
+
+/** SQL.findForStores' rows as the copies and summary rows they are. */
+function toCopies (rows: readonly Row[]): StoredCopies {
+  const copies: StoredCopies = { pending: [], tombstones: [], summaryRows: [] }
+  for (const row of rows) {
+    if (row.part === 'pending') copies.pending.push(toStoredMessage(row))
+    else if (row.part === 'tombstone') copies.tombstones.push(toTombstone(row))
+    else copies.summaryRows.push(toSummaryRow(row))
+  }
+  return copies
+}
 
 /** The receivers' states in the order asked for (a statement's rows come in no promised order). */
 function inOrder (receiverUids: readonly string[], rows: Array<Record<string, unknown>>, create: boolean): ReceiverState[] {
@@ -28,8 +39,10 @@ function inOrder (receiverUids: readonly string[], rows: Array<Record<string, un
 
 export interface PostgresTx {
   tx: StoreTx
-  /** Sends what is still unsent: called before COMMIT. */
+  /** Sends what is still unsent. */
   flush (): Promise<void>
+  /** Hands what is still unsent to go with the COMMIT (TxQueries.closing; sent now on queries without it): called last. */
+  close (): void | Promise<void>
   /** The receivers to announce once the transaction has committed: at once, and those that may wait (deferrable). */
   announced (): { now: string[], deferrable: string[] }
 }
@@ -37,33 +50,51 @@ export interface PostgresTx {
 /**
  * The StoreTx of the port on one connection in a transaction. Writes (new messages, summary rows, receivers' rows,
  * devices' last acks) are kept until the transaction's next statement or its COMMIT and then sent together, in one
- * statement before it: a group of stores then costs 6 round trips, an ack 5 (a device's 6). `statements` words each
- * statement: the plain ones unless another backend gives its own (tx-statements.ts). One piece: an object of small
- * methods sharing `q` and what is unsent.
+ * statement before it (with the COMMIT, in its round trip, on a pipelining transaction's queries: `close`). A group of
+ * stores sends its lookups right behind the receivers' lock (lockReceivers' `find`): with BEGIN in one round trip,
+ * the write-back with COMMIT in another, 5 statements (docs/postgresql-and-citus.md counts each request's). `statements`
+ * words each statement: the plain ones unless another backend gives its own (tx-statements.ts). One piece: an object
+ * of small methods sharing `q` and what is unsent.
  */
-export function createTx (q: Queries, statements: TxStatements = plainStatements()): PostgresTx {
+export function createTx (q: Queries | TxQueries, statements: TxStatements = plainStatements()): PostgresTx {
   let unsent = nothingUnsent()
   const announced = new Set<string>()
   const deferrable = new Set<string>()
-  const flush = async (): Promise<void> => {
-    if (isEmpty(unsent)) return
+  /** What findCopiesAndSummaryRows would answer for these keys, read with the receivers' lock (lockReceivers' `find`). */
+  let prefetched: { keys: GroupKeys, copies: StoredCopies } | undefined
+  const writeBack = (): Statement[] => {
+    if (isEmpty(unsent)) return []
     const writes = statements.writeBack(unsent)
     unsent = nothingUnsent()
-    for (const { sql, values } of writes) await q.rows(sql, values)
+    return writes
+  }
+  const flush = async (): Promise<void> => {
+    for (const { sql, values } of writeBack()) await q.rows(sql, values)
   }
   /** Every other statement goes after what is unsent, so that it sees it. */
   const rows = async (sql: Sql, values: readonly unknown[]): Promise<Array<Record<string, unknown>>> => {
+    prefetched = undefined
     await flush()
     return await q.rows(sql, values)
   }
   const on = (sql: Sql, receiverUids: Iterable<string>): Sql => statements.on(sql, receiverUids)
+  /** The statement of findCopiesAndSummaryRows. */
+  const findStatement = ({ messageKeys, senderKeys }: GroupKeys): Statement =>
+    ({ sql: on(SQL.findForStores, [...messageKeys, ...senderKeys].map(([receiverUid]) => receiverUid)), values: [...pairs(messageKeys), ...pairs(senderKeys)] })
 
   const tx: StoreTx = {
-    async lockReceivers (receiverUids, { create = true } = {}) {
+    async lockReceivers (receiverUids, { create = true, find } = {}) {
       if (receiverUids.length === 0) return []
       if (!create) return inOrder(receiverUids, await rows(on(SQL.lockExistingReceivers, receiverUids), [receiverUids]), false)
-      const { sql, values } = statements.lockReceivers(receiverUids)
-      return inOrder(receiverUids, await rows(sql, values), true)
+      const lock = statements.lockReceivers(receiverUids)
+      // The read right behind the lock, in its round trip: a statement of its own, so with a snapshot taken once the
+      // lock is held (it sees what the last holder committed), as a read sent after the lock's answer would be.
+      if (find !== undefined && 'pipelineRows' in q && isEmpty(unsent) && find.messageKeys.length + find.senderKeys.length > 0) {
+        const [locked = [], found = []] = await q.pipelineRows([lock, findStatement(find)])
+        prefetched = { keys: find, copies: toCopies(found) }
+        return inOrder(receiverUids, locked, true)
+      }
+      return inOrder(receiverUids, await rows(lock.sql, lock.values), true)
     },
 
     async saveReceivers (states) {
@@ -71,15 +102,13 @@ export function createTx (q: Queries, statements: TxStatements = plainStatements
     },
 
     async findCopiesAndSummaryRows (messageKeys, senderKeys) {
-      const copies: StoredCopies = { pending: [], tombstones: [], summaryRows: [] }
-      if (messageKeys.length === 0 && senderKeys.length === 0) return copies
-      const statement = on(SQL.findForStores, [...messageKeys, ...senderKeys].map(([receiverUid]) => receiverUid))
-      for (const row of await rows(statement, [...pairs(messageKeys), ...pairs(senderKeys)])) {
-        if (row.part === 'pending') copies.pending.push(toStoredMessage(row))
-        else if (row.part === 'tombstone') copies.tombstones.push(toTombstone(row))
-        else copies.summaryRows.push(toSummaryRow(row))
-      }
-      return copies
+      if (messageKeys.length === 0 && senderKeys.length === 0) return toCopies([])
+      // Read with the lock when nothing was sent or written since (the same keys, the same arrays).
+      const ahead = prefetched
+      prefetched = undefined
+      if (ahead !== undefined && ahead.keys.messageKeys === messageKeys && ahead.keys.senderKeys === senderKeys && isEmpty(unsent)) return ahead.copies
+      const { sql, values } = findStatement({ messageKeys, senderKeys })
+      return toCopies(await rows(sql, values))
     },
 
     async deleteTombstone (receiverUid, msgId) {
@@ -226,5 +255,10 @@ export function createTx (q: Queries, statements: TxStatements = plainStatements
       for (const receiverUid of receiverUids) (options?.deferrable === true ? deferrable : announced).add(receiverUid)
     }
   }
-  return { tx, flush, announced: () => ({ now: [...announced], deferrable: [...deferrable] }) }
+  return {
+    tx,
+    flush,
+    close: () => 'closing' in q ? q.closing(writeBack()) : flush(),
+    announced: () => ({ now: [...announced], deferrable: [...deferrable] })
+  }
 }
