@@ -1,6 +1,7 @@
 // Pool.pipeline (src/store/postgres/pool.ts): statements sent back to back on one connection with pg's pipelining, each
 // one's rows in order, the first failure thrown once all have answered, the pool usable after it; in a transaction, on
-// its connection. A pool's connections start with the settings it is given.
+// its connection. A pool's connections start with the settings it is given. A connection that breaks while taken fails
+// its transaction only.
 import t from 'tap'
 import { createPool } from '../../src/store/postgres/pool.js'
 import { TEST_STORE, createTestDatabase } from '../helpers/database.js'
@@ -93,5 +94,37 @@ if (TEST_STORE !== 'postgres') {
     t.teardown(() => plain.end())
     t.same(await plain.rows({ name: '', text: "SELECT current_setting('enable_seqscan') AS seqscan" }, []), [{ seqscan: 'on' }], 'without settings, the server\'s')
     t.throws(() => createPool({ databaseUrl, poolMax: 1, statementTimeoutMs: 10_000, connectTimeoutMs: 5000 }, { settings: { enable_seqscan: 'off -c fsync=off' } }), /not a setting/)
+  })
+
+  t.test('a connection whose server stops answering mid-transaction fails that transaction, not the process; the pool goes on', async (t) => {
+    // With pipelining, pg's read timeout destroys the socket, and reports it as an error of the client, which is taken
+    // from the pool then: without a listener there, the process ends (as the service did in the outage test).
+    const pool = createPool({ databaseUrl: await createTestDatabase(t), poolMax: 1, statementTimeoutMs: 300, connectTimeoutMs: 5000 }, { pipeline: true })
+    t.teardown(() => pool.end())
+    let frozen = 0
+    t.teardown(() => { if (frozen !== 0) process.kill(frozen, 'SIGCONT') })
+    const now = { name: '', text: 'SELECT 1 AS n' }
+    // The pool's one connection, frozen; then a transaction's first statement, pipelined with its BEGIN: the first
+    // to time out destroys the socket, and the other fails when it closes, while the transaction still holds it.
+    const [row] = await pool.rows({ name: '', text: 'SELECT pg_backend_pid() AS pid' }, [])
+    frozen = Number(row?.pid)
+    process.kill(frozen, 'SIGSTOP')
+    await t.rejects(pool.transaction(async (q) => await q.rows(now, [])), /timeout|terminated/i, 'the statement the frozen server never answers: a read timeout')
+    process.kill(frozen, 'SIGCONT')
+    // The same with a statement still waiting when the first times out (sent after it on the same connection, as a
+    // pipeline may): the socket closes under it while the transaction holds the connection.
+    const [again] = await pool.rows({ name: '', text: 'SELECT pg_backend_pid() AS pid' }, [])
+    frozen = Number(again?.pid)
+    process.kill(frozen, 'SIGSTOP')
+    await t.rejects(pool.transaction(async (q) => {
+      const first = q.rows(now, [])
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      const answers = await Promise.allSettled([first, q.rows(now, [])])
+      const failure = answers.find((answer) => answer.status === 'rejected')
+      if (failure !== undefined) throw failure.reason
+    }), /timeout|terminated/i, 'the second fails with the connection')
+    process.kill(frozen, 'SIGCONT')
+    frozen = 0
+    t.same(await pool.rows(now, []), [{ n: 1 }], 'the next statement on a new connection')
   })
 }

@@ -89,10 +89,16 @@ export function createPool (options: DatabaseOptions, { pipeline = false, settin
     options.log?.('warn', `idle database connection: ${error.message}`)
     for (const listener of listeners) listener.lost()
   })
-  pool.on('connect', () => { for (const listener of listeners) listener.connected() })
   const failed = (error: unknown): void => {
     if (isUnavailable(error)) for (const listener of listeners) listener.lost()
   }
+  pool.on('connect', (client) => {
+    // A connection that breaks while taken from the pool (pg-pool listens only while it is idle): with pipelining, a
+    // read timeout destroys the socket, and pg reports it as an error of the client, which without a listener would end
+    // the process. Its queries fail with it, and the transaction that holds it drops it.
+    client.on('error', failed)
+    for (const listener of listeners) listener.connected()
+  })
 
   let statements = 0
   let roundTrips = 0
