@@ -117,21 +117,9 @@ export function createPool (options: DatabaseOptions, { pipeline = false, settin
     roundTrips++
     return await send(client, sql, values, rowMode)
   }
-  /** Several statements on `client` sent at once, each one's rows; the first failure thrown once all have answered. */
-  const pipelined = async (client: Client, list: readonly Statement[], rowMode?: 'array'): Promise<Array<Array<Row | unknown[]>>> => {
-    statements += list.length
-    // Without pipelining pg sends each once the last has answered.
-    roundTrips += pipeline ? 1 : list.length
-    const answers = await Promise.allSettled(list.map(async ({ sql, values }) => (await send(client, sql, values, rowMode)).rows as Array<Row | unknown[]>))
-    const failure = answers.find((answer) => answer.status === 'rejected')
-    if (failure !== undefined) throw failure.reason
-    return answers.map((answer) => (answer as PromiseFulfilledResult<Array<Row | unknown[]>>).value)
-  }
-  const queriesOn = (client: Client): Queries & Pipelines => ({
+  const queriesOn = (client: Client): Queries => ({
     rows: async (sql, values) => (await run(client, sql, values)).rows as Row[],
-    arrays: async (sql, values) => (await run(client, sql, values, 'array')).rows as unknown[][],
-    pipeline: async (list) => await pipelined(client, list, 'array') as unknown[][][],
-    pipelineRows: async (list) => await pipelined(client, list) as Row[][]
+    arrays: async (sql, values) => (await run(client, sql, values, 'array')).rows as unknown[][]
   })
   const control = async (client: pg.PoolClient, command: 'ROLLBACK'): Promise<void> => {
     statements++
@@ -146,6 +134,7 @@ export function createPool (options: DatabaseOptions, { pipeline = false, settin
   const around = async (client: pg.PoolClient, before: 'BEGIN' | undefined, list: readonly Statement[], after: 'COMMIT' | undefined, rowMode?: 'array'): Promise<pg.QueryResult[]> => {
     const controls = (before === undefined ? 0 : 1) + (after === undefined ? 0 : 1)
     statements += controls + list.length
+    // Without pipelining pg sends each once the last has answered.
     roundTrips += pipeline ? 1 : controls + list.length
     const answers = await Promise.allSettled([
       ...(before === undefined ? [] : [client.query(before)]),
@@ -165,11 +154,13 @@ export function createPool (options: DatabaseOptions, { pipeline = false, settin
   const transactionOn = (client: pg.PoolClient, begun: boolean): { queries: TxQueries, commit: () => Promise<void> } => {
     let pendingBegin = !begun
     const closingStatements: Statement[] = []
-    const sent = async (list: readonly Statement[], rowMode?: 'array'): Promise<pg.QueryResult[]> => {
+    /** BEGIN when it has not gone yet, once. */
+    const beginOnce = (): 'BEGIN' | undefined => {
       const before = pendingBegin ? 'BEGIN' : undefined
       pendingBegin = false
-      return await around(client, before, list, undefined, rowMode)
+      return before
     }
+    const sent = async (list: readonly Statement[], rowMode?: 'array'): Promise<pg.QueryResult[]> => await around(client, beginOnce(), list, undefined, rowMode)
     const one = async (sql: Sql, values: readonly unknown[], rowMode?: 'array'): Promise<pg.QueryResult> => {
       if (!pendingBegin) return await run(client, sql, values, rowMode)
       return (await sent([{ sql, values }], rowMode))[0] as pg.QueryResult
@@ -185,9 +176,7 @@ export function createPool (options: DatabaseOptions, { pipeline = false, settin
       async commit () {
         // A transaction that sent nothing has nothing to commit.
         if (pendingBegin && closingStatements.length === 0) return
-        const before = pendingBegin ? 'BEGIN' : undefined
-        pendingBegin = false
-        await around(client, before, closingStatements.splice(0), 'COMMIT')
+        await around(client, beginOnce(), closingStatements.splice(0), 'COMMIT')
       }
     }
   }
@@ -234,8 +223,8 @@ export function createPool (options: DatabaseOptions, { pipeline = false, settin
       }
     },
     // On a connection of its own, for the pipeline alone (a pool's query would take one per statement).
-    pipeline: async (list) => await onOneConnection(async (client) => await pipelined(client, list, 'array') as unknown[][][]),
-    pipelineRows: async (list) => await onOneConnection(async (client) => await pipelined(client, list) as Row[][]),
+    pipeline: async (list) => await onOneConnection(async (client) => (await around(client, undefined, list, undefined, 'array')).map((result) => result.rows as unknown[][])),
+    pipelineRows: async (list) => await onOneConnection(async (client) => (await around(client, undefined, list, undefined)).map((result) => result.rows as Row[])),
     // Every statement here is one network round trip (pg sends the next only once the last has answered), but for an
     // opening's, which go with BEGIN, and a pipeline's, which go together.
     counts: () => ({ statements, roundTrips }),
