@@ -2,6 +2,7 @@
 // one's rows in order, the first failure thrown once all have answered, the pool usable after it; in a transaction, on
 // its connection. A pool's connections start with the settings it is given. A connection that breaks while taken fails
 // its transaction only.
+import net from 'node:net'
 import t from 'tap'
 import { createPool } from '../../src/store/postgres/pool.js'
 import { TEST_STORE, createTestDatabase } from '../helpers/database.js'
@@ -28,6 +29,39 @@ if (TEST_STORE !== 'postgres') {
       'the failing statement\'s error (division by zero)')
     t.same(await pool.pipeline([{ sql: divide, values: [2] }, { sql: double, values: [[4]] }]), [[[5]], [[8]]], 'the same connection answers again, its statements still prepared')
     t.same(await pool.arrays(double, [[3]]), [[6]], 'and plain statements on it')
+  })
+
+  t.test('what goes in one round trip goes to the socket in one write: a pipeline, BEGIN with its statements, the closing ones with COMMIT', async (t) => {
+    const databaseUrl = await createTestDatabase(t)
+    const pool = createPool({ databaseUrl, poolMax: 1, statementTimeoutMs: 10_000, connectTimeoutMs: 5000 }, { pipeline: true })
+    t.teardown(() => pool.end())
+    await pool.rows({ name: '', text: 'CREATE TABLE kept (n int)' }, [])
+    // Each write the database's socket makes: a system call each (net.Socket's _write, or _writev for what was held).
+    const port = Number(new URL(databaseUrl).port || 5432)
+    let writes = 0
+    const socket = net.Socket.prototype as unknown as Record<'_write' | '_writev', (this: net.Socket, ...args: unknown[]) => unknown>
+    for (const method of ['_write', '_writev'] as const) {
+      const original = socket[method]
+      socket[method] = function (this: net.Socket, ...args: unknown[]) {
+        if (this.remotePort === port) writes++
+        return original.apply(this, args)
+      }
+      t.teardown(() => { socket[method] = original })
+    }
+    const double = { name: 'om_test_double', text: 'SELECT n * 2 AS doubled FROM unnest($1::int[]) AS k (n)' }
+    const insert = { name: 'om_test_insert', text: 'INSERT INTO kept SELECT unnest($1::int[])' }
+    const statements = [{ sql: double, values: [[1]] }, { sql: double, values: [[2, 3]] }, { sql: double, values: [[4]] }]
+    writes = 0
+    await pool.pipeline(statements)
+    t.equal(writes, 1, 'a pipeline of three statements: one write')
+    writes = 0
+    await pool.transaction(async (q) => {
+      await q.pipeline(statements)
+      t.equal(writes, 1, 'BEGIN and a pipeline of three: one write')
+      q.closing([{ sql: insert, values: [[1]] }, { sql: insert, values: [[2]] }])
+    })
+    t.equal(writes, 2, 'then two statements with COMMIT: one write more')
+    t.same(await pool.arrays({ name: '', text: 'SELECT n FROM kept ORDER BY n' }, []), [[1], [2]], 'all of it committed')
   })
 
   t.test('in a transaction, on its connection: rows as objects or arrays, one round trip, a failure rolls the transaction back', async (t) => {
