@@ -138,6 +138,34 @@ t.test('lookups given with the lock see what the lock\'s last holder committed, 
   }
 })
 
+t.test('lookups given with the lock see an erasure committed while they waited: nothing of the receiver, a new row', async (t) => {
+  const store = await openStore(t)
+  await seed(store, 'bob', [message('bob', 1)])
+  await store.transaction(async (tx) => { await tx.saveSummaryRows([summaryRow('bob', 'alice', { pendingCount: 1, sortSeq: 1 })]) })
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  let held = false
+  const first = store.transaction(async (tx) => {
+    await tx.lockReceivers(['bob'])
+    held = true
+    await gate
+    await tx.erase('bob')
+  })
+  while (!held) await sleep(5)
+  const keys = { messageKeys: [['bob', 'm-1']] as Array<[string, string]>, senderKeys: [['bob', 'alice']] as Array<[string, string]> }
+  const second = store.transaction(async (tx) => {
+    const [receiver] = await tx.lockReceivers(['bob'], { find: keys })
+    return { receiver, found: await tx.findCopiesAndSummaryRows(keys.messageKeys, keys.senderKeys) }
+  })
+  // The second's lock and lookups are sent now, before the erasure commits, and wait for it.
+  await sleep(200)
+  release()
+  await first
+  const { receiver, found } = await second
+  t.strictSame(receiver, { receiverUid: 'bob', lastSeq: 0, pendingCount: 0, nextExpiry: null, devices: 0 }, 'a row made anew')
+  t.strictSame(found, { pending: [], tombstones: [], summaryRows: [] }, 'none of what the erasure removed')
+})
+
 t.test('a page is seq ascending after its cursor, of one sender when asked, bounded, without expired messages', async (t) => {
   const store = await openStore(t)
   await seed(store, 'bob', [
