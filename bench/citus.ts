@@ -5,7 +5,7 @@ import { args, CITUS_SHARDS, CONNECTIONS, DURATION, machine, POSTGRES_URL, ROUND
 import { compareRows, fixed, type Comparison, type Running } from './compare.js'
 import type { Scenario } from './scenarios.js'
 import { ANALYZED, checkout, citusDatabase, citusTables, describe, postgresDatabase, type Side } from './sides.js'
-import { goalOf, profilesMarkdown, profileSide, range, sideBySideTable, type Profiled } from './stores.js'
+import { goalOf, machineTable, profilesMarkdown, profileSide, range, sideBySideTable, type Profiled } from './stores.js'
 import { undoOnSignals } from './undo.js'
 
 // Issue 16: single stores to random receivers, batches and acks on Citus at least 0.8 of plain PostgreSQL in one run.
@@ -73,6 +73,7 @@ export async function compareCitus (): Promise<void> {
     'The ratio is the median of the rounds\' ratios, each between two runs back to back. Statements (BEGIN and COMMIT ' +
     'included) and round trips are the service\'s counters over each run divided by its requests, the sweep\'s included: ' +
     'what the service sends to the coordinator, not what the coordinator sends on to the workers.\n\n' +
+    `Where the machine's CPU went (medians of the rounds; /proc/stat over each run, divided by its requests):\n\n${machineTable(results, ['plain PostgreSQL', 'Citus'])}\n\n` +
     `The service's tables on the Citus side, as \`citus_tables\` showed them after the first scenario:\n\n${tablesMarkdown(tables ?? [])}\n` +
     (profiled.length === 0 ? '' : `\n${profilesMarkdown(profiled, 'the Citus side\'s service')}\n`)
   writeResults('citus', markdown, {

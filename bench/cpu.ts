@@ -33,3 +33,21 @@ export function cpuPer (pid: number, before: CpuTimes, operations: number): CpuT
   const count = Math.max(1, operations)
   return { all: (now.all - before.all) / count, loop: (now.loop - before.loop) / count }
 }
+
+/** The whole machine's CPU time since boot, in microseconds: busy (every process, the kernel's threads and interrupts) and idle. */
+export interface MachineTimes { busy: number, idle: number }
+
+/** /proc/stat's first line: user nice system idle iowait irq softirq steal ... (guest time is in user already). */
+export function machineTimes (): MachineTimes {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? ''
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line.trim().split(/\s+/).slice(1).map(Number)
+  const us = 1_000_000 / CLOCK_TICKS_PER_SECOND
+  return { busy: (user + nice + system + irq + softirq + steal) * us, idle: (idle + iowait) * us }
+}
+
+/** The machine's busy CPU per operation since `before`, and the share of its CPU time that was idle. */
+export function machinePer (before: MachineTimes, operations: number): { busy: number, idleShare: number } {
+  const now = machineTimes()
+  const [busy, idle] = [now.busy - before.busy, now.idle - before.idle]
+  return { busy: busy / Math.max(1, operations), idleShare: idle / Math.max(1, busy + idle) }
+}

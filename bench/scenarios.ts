@@ -1,6 +1,6 @@
 // The scenarios: what autocannon sends in each, one run of one against a server, and the medians of several runs.
 import autocannon from 'autocannon'
-import { cpuPer, cpuTimes, type CpuTimes } from './cpu.js'
+import { cpuPer, cpuTimes, machinePer, machineTimes, type CpuTimes } from './cpu.js'
 import { deviceIds, preload, receiversFor, registerDevices, type Proc } from './services.js'
 import { CONNECTIONS, DURATION, ROW_COUNTS, SCENARIOS } from './options.js'
 import { SENDERS_PER_RECEIVER, storedMessage } from './data.js'
@@ -22,6 +22,13 @@ export interface Run {
   /** CPU microseconds per request of the server process, and of this process (the load generator, autocannon). */
   cpu: CpuTimes
   generatorCpu: number
+  /**
+   * The whole machine's busy CPU microseconds per request (the service, its database's processes, the load generator,
+   * the kernel), and the share of the machine's CPU time left idle during the run: where it is near 0, the machine's
+   * cores bound the rate, and two sides' rates stand in the inverse ratio of their machine CPU per request.
+   */
+  machineCpu: number
+  machineIdle: number
 }
 
 type RequestSpec = NonNullable<autocannon.Options['requests']>[number]
@@ -186,10 +193,12 @@ export function scenarios (receivers: number, devices = 0): Scenario[] {
 export async function load (proc: Proc, scenario: Scenario, round: number): Promise<Run> {
   const serverBefore = cpuTimes(proc.pid)
   const generatorBefore = cpuTimes(process.pid)
+  const machineBefore = machineTimes()
   const result = await autocannon({
     url: proc.url, connections: CONNECTIONS, duration: DURATION, requests: scenario.requests(round), ...(scenario.rate === undefined ? {} : { overallRate: scenario.rate })
   })
   const requestsPerSecond = result.requests.average
+  const machine = machinePer(machineBefore, result.requests.total)
   return {
     requests: result.requests.total,
     requestsPerSecond,
@@ -199,7 +208,9 @@ export async function load (proc: Proc, scenario: Scenario, round: number): Prom
     p99: result.latency.p99,
     failures: result.errors + result.timeouts + result.non2xx,
     cpu: cpuPer(proc.pid, serverBefore, result.requests.total),
-    generatorCpu: cpuPer(process.pid, generatorBefore, result.requests.total).all
+    generatorCpu: cpuPer(process.pid, generatorBefore, result.requests.total).all,
+    machineCpu: machine.busy,
+    machineIdle: machine.idleShare
   }
 }
 
@@ -220,6 +231,8 @@ export function medianRun (runs: Run[]): Run {
     p99: median(runs.map((run) => run.p99)),
     failures: runs.reduce((sum, run) => sum + run.failures, 0),
     cpu: { all: median(runs.map((run) => run.cpu.all)), loop: median(runs.map((run) => run.cpu.loop)) },
-    generatorCpu: median(runs.map((run) => run.generatorCpu))
+    generatorCpu: median(runs.map((run) => run.generatorCpu)),
+    machineCpu: median(runs.map((run) => run.machineCpu)),
+    machineIdle: median(runs.map((run) => run.machineIdle))
   }
 }

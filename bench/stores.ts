@@ -5,7 +5,7 @@ import { join, relative, resolve } from 'node:path'
 import { args, CONNECTIONS, devicesOption, SCENARIO_LIST, DURATION, isPostgres, machine, POSTGRES_URL, ROUNDS, ROW_COUNTS, SERVICE_ENV, writeResults } from './options.js'
 import { compareRows, fixed, type Comparison, type Running } from './compare.js'
 import { analyse, profileMarkdown, type Analysis } from './profile.js'
-import { load, median, withDevices, type Scenario } from './scenarios.js'
+import { load, median, withDevices, type Run, type Scenario } from './scenarios.js'
 import { startService, stop } from './services.js'
 import { ANALYZED, checkout, describe, postgresDatabase, sqliteDatabase, type Side } from './sides.js'
 import { onUndo, undoOnSignals } from './undo.js'
@@ -79,6 +79,23 @@ function ackOverStore (results: Comparison[], rows: number, side: 0 | 1): number
 }
 
 /** Per scenario, both sides' figures and the second's over the first's against `goal` where `goalScenarios` set it. */
+/**
+ * The machine's CPU per request on each side (every process: the service, the database's, the load generator, the
+ * kernel's threads) and the share of it left idle: with the cores busy on both sides, the rates stand in the inverse
+ * ratio of the machine's CPU per request, whatever either side waits for.
+ */
+export function machineTable (results: Comparison[], [a, b]: [string, string]): string {
+  const pct = (share: number): string => `${fixed(100 * share, 0)}%`
+  const rest = (run: Run): number => run.machineCpu - run.cpu.all - run.generatorCpu
+  const pair = (of: (run: Run) => number, [first, second]: Comparison['sides']): string => `${fixed(of(first.run), 0)} / ${fixed(of(second.run), 0)}`
+  return [`| scenario | rows | machine CPU us/req, ${a} / ${b} | of it the service | the load generator | the rest (the database's processes, the kernel) | ` +
+    `machine idle | ${a} / ${b} machine CPU (the ratio the cores allow) | ${b} / ${a}, measured |`, '| --- | ---: | --- | --- | --- | --- | --- | ---: | ---: |',
+  ...results.map(({ scenario, rows, sides, ratio }) => `| ${scenario} | ${rows} | ${pair((run) => run.machineCpu, sides)} | ${pair((run) => run.cpu.all, sides)} | ` +
+      `${pair((run) => run.generatorCpu, sides)} | ${pair(rest, sides)} | ${pct(sides[0].run.machineIdle)} / ${pct(sides[1].run.machineIdle)} | ` +
+      `${fixed(sides[0].run.machineCpu / sides[1].run.machineCpu, 2)} | ${fixed(ratio, 2)} |`)
+  ].join('\n')
+}
+
 export function sideBySideTable (results: Comparison[], [a, b]: [string, string], goalOf: (scenario: string) => number | undefined, goalHeading: string): string {
   const lines = [
     `| scenario | rows | ${a} req/s | ${b} req/s | ${b} / ${a} (median of rounds) | min - max over the rounds | ` +
@@ -162,7 +179,8 @@ export async function compareStores (): Promise<void> {
     'Acks over stores divides the ack run of each round by the store run of the same round index: those ran minutes apart, ' +
     'so the machine\'s drift weighs on it more. Statements (BEGIN and COMMIT included) and round trips are the service\'s ' +
     'counters over each run divided by its requests, the sweep\'s included (`-` where the service counts none). ' +
-    '`expiry` stores at a fixed rate, its loop delay the figure: below 1.00 its ratio says PostgreSQL fell short of that rate.\n' + (profiled.length === 0 ? '' : `\n${profilesMarkdown(profiled, 'the PostgreSQL service')}\n`)
+    '`expiry` stores at a fixed rate, its loop delay the figure: below 1.00 its ratio says PostgreSQL fell short of that rate.\n\n' +
+    `Where the machine's CPU went (medians of the rounds; /proc/stat over each run, divided by its requests; SQLite's side has no database processes):\n\n${machineTable(results, ['SQLite', 'PostgreSQL'])}\n` + (profiled.length === 0 ? '' : `\n${profilesMarkdown(profiled, 'the PostgreSQL service')}\n`)
   writeResults(`stores${devices === undefined ? '' : '-devices'}`, markdown, {
     machine, command, postgresServer: server.toString(), checkout: here, devices: devices ?? 0, goal: GOAL, results, ackOverStore: ackRatios,
     profiles: profiled.map(({ analysis, ...p }) => ({ ...p, ...analysis, file: relative('.', analysis.file) }))
