@@ -1,9 +1,9 @@
 // The store port's promises (src/store/types.ts), held against the store under test: this one file runs on SQLite and
 // on PostgreSQL, so a rule that one store keeps and the other breaks fails here, below the HTTP and domain layers.
 import t, { type Test } from 'tap'
-import type { RemovedMessage, StoredMessage, SummaryRow } from '../../src/domain/model.js'
+import type { ReceiverState, RemovedMessage, StoredMessage, SummaryRow } from '../../src/domain/model.js'
 import { createStore } from '../../src/store/backends.js'
-import type { Store } from '../../src/store/types.js'
+import type { Store, StoreTx } from '../../src/store/types.js'
 import { createTestDatabase, TEST_STORE } from '../helpers/database.js'
 
 const NOW = Date.parse('2026-11-27T04:36:55.123Z')
@@ -100,8 +100,13 @@ t.test('two transactions that lock one receiver run one after the other, the sec
   t.equal((await store.receiver('bob'))?.lastSeq, 2, 'seq follows commit order')
 })
 
-t.test('lookups given with the lock see what the lock\'s last holder committed, and answer the next lookup of those keys', async (t) => {
-  const store = await openStore(t)
+const BOB_KEYS = { messageKeys: [['bob', 'm-1']] as Array<[string, string]>, senderKeys: [['bob', 'alice']] as Array<[string, string]> }
+
+/**
+ * A first transaction locks bob and waits; a second locks bob with BOB_KEYS' lookups, sent while the first holds the
+ * lock; then the first goes on with `then` and commits: the second's `read` after its lock, once the first committed.
+ */
+async function lookupsBehindTheLock<T> (store: Store, then: (tx: StoreTx) => Promise<void>, read: (tx: StoreTx, receiver: ReceiverState | undefined) => Promise<T>): Promise<T> {
   let release!: () => void
   const gate = new Promise<void>((resolve) => { release = resolve })
   let held = false
@@ -109,25 +114,30 @@ t.test('lookups given with the lock see what the lock\'s last holder committed, 
     await tx.lockReceivers(['bob'])
     held = true
     await gate
-    await tx.insertMessages([{ ...message('bob', 1), readers: 1 }])
-    await tx.saveSummaryRows([summaryRow('bob', 'alice', { pendingCount: 1, sortSeq: 1 })])
-    await tx.saveReceivers([{ receiverUid: 'bob', lastSeq: 1, pendingCount: 1, nextExpiry: NOW + MINUTE, devices: 0 }])
+    await then(tx)
   })
   while (!held) await sleep(5)
-  const keys = { messageKeys: [['bob', 'm-1']] as Array<[string, string]>, senderKeys: [['bob', 'alice']] as Array<[string, string]> }
-  const second = store.transaction(async (tx) => {
-    const [receiver] = await tx.lockReceivers(['bob'], { find: keys })
-    const before = store.statementCounts().statements
-    const found = await tx.findCopiesAndSummaryRows(keys.messageKeys, keys.senderKeys)
-    const sent = store.statementCounts().statements - before
-    const again = await tx.findCopiesAndSummaryRows(keys.messageKeys, keys.senderKeys)
-    return { lastSeq: receiver?.lastSeq, found, sent, again, sentAgain: store.statementCounts().statements - before - sent }
-  })
+  const second = store.transaction(async (tx) => await read(tx, (await tx.lockReceivers(['bob'], { find: BOB_KEYS }))[0]))
   // The second's lock (and, on PostgreSQL, its lookups behind it) is sent now and waits for the first.
   await sleep(200)
   release()
   await first
-  const { lastSeq, found, sent, again, sentAgain } = await second
+  return await second
+}
+
+t.test('lookups given with the lock see what the lock\'s last holder committed, and answer the next lookup of those keys', async (t) => {
+  const store = await openStore(t)
+  const { lastSeq, found, sent, again, sentAgain } = await lookupsBehindTheLock(store, async (tx) => {
+    await tx.insertMessages([{ ...message('bob', 1), readers: 1 }])
+    await tx.saveSummaryRows([summaryRow('bob', 'alice', { pendingCount: 1, sortSeq: 1 })])
+    await tx.saveReceivers([{ receiverUid: 'bob', lastSeq: 1, pendingCount: 1, nextExpiry: NOW + MINUTE, devices: 0 }])
+  }, async (tx, receiver) => {
+    const before = store.statementCounts().statements
+    const found = await tx.findCopiesAndSummaryRows(BOB_KEYS.messageKeys, BOB_KEYS.senderKeys)
+    const sent = store.statementCounts().statements - before
+    const again = await tx.findCopiesAndSummaryRows(BOB_KEYS.messageKeys, BOB_KEYS.senderKeys)
+    return { lastSeq: receiver?.lastSeq, found, sent, again, sentAgain: store.statementCounts().statements - before - sent }
+  })
   t.equal(lastSeq, 1, 'locked after the first committed')
   t.strictSame(found.pending.map((m) => m.msgId), ['m-1'], 'the message the first stored while the second waited for the lock')
   t.strictSame(found.summaryRows.map((row) => row.pendingCount), [1], 'and the summary row it saved')
@@ -142,26 +152,8 @@ t.test('lookups given with the lock see an erasure committed while they waited: 
   const store = await openStore(t)
   await seed(store, 'bob', [message('bob', 1)])
   await store.transaction(async (tx) => { await tx.saveSummaryRows([summaryRow('bob', 'alice', { pendingCount: 1, sortSeq: 1 })]) })
-  let release!: () => void
-  const gate = new Promise<void>((resolve) => { release = resolve })
-  let held = false
-  const first = store.transaction(async (tx) => {
-    await tx.lockReceivers(['bob'])
-    held = true
-    await gate
-    await tx.erase('bob')
-  })
-  while (!held) await sleep(5)
-  const keys = { messageKeys: [['bob', 'm-1']] as Array<[string, string]>, senderKeys: [['bob', 'alice']] as Array<[string, string]> }
-  const second = store.transaction(async (tx) => {
-    const [receiver] = await tx.lockReceivers(['bob'], { find: keys })
-    return { receiver, found: await tx.findCopiesAndSummaryRows(keys.messageKeys, keys.senderKeys) }
-  })
-  // The second's lock and lookups are sent now, before the erasure commits, and wait for it.
-  await sleep(200)
-  release()
-  await first
-  const { receiver, found } = await second
+  const { receiver, found } = await lookupsBehindTheLock(store, async (tx) => { await tx.erase('bob') },
+    async (tx, receiver) => ({ receiver, found: await tx.findCopiesAndSummaryRows(BOB_KEYS.messageKeys, BOB_KEYS.senderKeys) }))
   t.strictSame(receiver, { receiverUid: 'bob', lastSeq: 0, pendingCount: 0, nextExpiry: null, devices: 0 }, 'a row made anew')
   t.strictSame(found, { pending: [], tombstones: [], summaryRows: [] }, 'none of what the erasure removed')
 })
