@@ -1,7 +1,7 @@
 // Pool.pipeline (src/store/postgres/pool.ts): statements sent back to back on one connection with pg's pipelining, each
 // one's rows in order, the first failure thrown once all have answered, the pool usable after it; in a transaction, on
-// its connection. A pool's connections start with the settings it is given. A connection that breaks while taken fails
-// its transaction only.
+// its connection; what goes in one round trip, in one write; bigint columns as numbers. A pool's connections start with
+// the settings it is given. A connection that breaks while taken fails its transaction only.
 import net from 'node:net'
 import t from 'tap'
 import { createPool } from '../../src/store/postgres/pool.js'
@@ -62,6 +62,15 @@ if (TEST_STORE !== 'postgres') {
     })
     t.equal(writes, 2, 'then two statements with COMMIT: one write more')
     t.same(await pool.arrays({ name: '', text: 'SELECT n FROM kept ORDER BY n' }, []), [[1], [2]], 'all of it committed')
+  })
+
+  t.test('bigint columns come as numbers, as far as numbers hold them exactly', async (t) => {
+    const pool = createPool({ databaseUrl: await createTestDatabase(t), poolMax: 1, statementTimeoutMs: 10_000, connectTimeoutMs: 5000 }, { pipeline: true })
+    t.teardown(() => pool.end())
+    const [row] = await pool.rows({ name: '', text: 'SELECT 1733480390123::bigint AS at, 9007199254740991::bigint AS most, NULL::bigint AS none, 7::int AS small' }, [])
+    t.strictSame(row, { at: 1733480390123, most: 9007199254740991, none: null, small: 7 })
+    const beyond = (await pool.arrays({ name: '', text: 'SELECT 9007199254740993::bigint' }, []))[0]?.[0]
+    t.notOk(Number.isSafeInteger(beyond), 'one beyond 2^53 is no safe integer: the row mapper\'s toNumber refuses it')
   })
 
   t.test('in a transaction, on its connection: rows as objects or arrays, one round trip, a failure rolls the transaction back', async (t) => {
