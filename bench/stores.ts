@@ -78,7 +78,6 @@ function ackOverStore (results: Comparison[], rows: number, side: 0 | 1): number
   return runs('ack').map((ack, i) => ack.requestsPerSecond / (stores[i]?.requestsPerSecond ?? NaN)).filter((ratio) => !Number.isNaN(ratio))
 }
 
-/** Per scenario, both sides' figures and the second's over the first's against `goal` where `goalScenarios` set it. */
 /**
  * The machine's CPU per request on each side (every process: the service, the database's, the load generator, the
  * kernel's threads) and the share of it left idle: with the cores busy on both sides, the rates stand in the inverse
@@ -96,6 +95,7 @@ export function machineTable (results: Comparison[], [a, b]: [string, string]): 
   ].join('\n')
 }
 
+/** Per scenario, both sides' figures and the second's over the first's against `goal` where `goalScenarios` set it. */
 export function sideBySideTable (results: Comparison[], [a, b]: [string, string], goalOf: (scenario: string) => number | undefined, goalHeading: string): string {
   const lines = [
     `| scenario | rows | ${a} req/s | ${b} req/s | ${b} / ${a} (median of rounds) | min - max over the rounds | ` +
