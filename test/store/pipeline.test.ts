@@ -1,8 +1,11 @@
 // Pool.pipeline (src/store/postgres/pool.ts): statements sent back to back on one connection with pg's pipelining, each
 // one's rows in order, the first failure thrown once all have answered, the pool usable after it; in a transaction, on
 // its connection; what goes in one round trip, in one write; bigint columns as numbers. A pool's connections start with
-// the settings it is given. A connection that breaks while taken fails its transaction only.
+// the settings it is given. A connection that breaks while taken fails its transaction only; a server that stops
+// answering, a read timeout. A statement's rows do not outlive it.
 import net from 'node:net'
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import t from 'tap'
 import { createPool } from '../../src/store/postgres/pool.js'
 import { TEST_STORE, createTestDatabase } from '../helpers/database.js'
@@ -169,5 +172,45 @@ if (TEST_STORE !== 'postgres') {
     process.kill(frozen, 'SIGCONT')
     frozen = 0
     t.same(await pool.rows(now, []), [{ n: 1 }], 'the next statement on a new connection')
+  })
+
+  t.test('a statement alone, outside a transaction, on a server that stops answering: a read timeout, then a new connection', async (t) => {
+    const pool = createPool({ databaseUrl: await createTestDatabase(t), poolMax: 1, statementTimeoutMs: 300, connectTimeoutMs: 5000 }, { pipeline: true })
+    t.teardown(() => pool.end())
+    let frozen = 0
+    t.teardown(() => { if (frozen !== 0) process.kill(frozen, 'SIGCONT') })
+    const [row] = await pool.rows({ name: '', text: 'SELECT pg_backend_pid() AS pid' }, [])
+    frozen = Number(row?.pid)
+    process.kill(frozen, 'SIGSTOP')
+    const started = Date.now()
+    await t.rejects(pool.arrays({ name: '', text: 'SELECT 1' }, []), /Query read timeout/, 'the pool\'s own read timeout (statement_timeout and a second)')
+    t.ok(Date.now() - started < 5000, `within the bound (${Date.now() - started} ms)`)
+    process.kill(frozen, 'SIGCONT')
+    frozen = 0
+    t.same(await pool.arrays({ name: '', text: 'SELECT 2' }, []), [[2]], 'the next statement on a new connection')
+  })
+
+  t.test('a statement\'s rows do not outlive it: read after read, the old generation does not grow by their rows', async (t) => {
+    // pg's own promise for a query (and its query_timeout) kept each query's rows alive past the next minor
+    // collection, which copied them into the old generation: 34 KB a read of these 100 rows here, against 4 KB through
+    // the pool's own callback (measured on 2026-12-07, three runs each). Minor collections are forced, so that this
+    // does not depend on when V8 would run them.
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as (options?: { type: 'minor', execution: 'sync' }) => void
+    const pool = createPool({ databaseUrl: await createTestDatabase(t), poolMax: 1, statementTimeoutMs: 10_000, connectTimeoutMs: 5000 }, { pipeline: true })
+    t.teardown(() => pool.end())
+    const rows = { name: 'om_test_rows', text: 'SELECT g, repeat(\'x\', 200) || g AS content FROM generate_series(1, 100) AS g' }
+    const oldGeneration = (): number => getHeapSpaceStatistics().find((space) => space.space_name === 'old_space')?.space_used_size ?? 0
+    const reads = 100
+    t.equal((await pool.arrays(rows, [])).length, 100)
+    gc()
+    const before = oldGeneration()
+    for (let i = 0; i < reads; i++) {
+      await pool.arrays(rows, [])
+      await new Promise((resolve) => setImmediate(resolve))
+      gc({ type: 'minor', execution: 'sync' })
+    }
+    const perRead = (oldGeneration() - before) / reads
+    t.ok(perRead < 12_000, `the old generation grew by ${perRead.toFixed(0)} bytes a read (the rows: about 25 KB)`)
   })
 }

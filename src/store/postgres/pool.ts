@@ -61,8 +61,6 @@ export interface ConnectionListener {
   lost (): void
 }
 
-type Client = pg.Pool | pg.PoolClient
-
 // PostgreSQL's type id of bigint (int8).
 const INT8 = 20
 /**
@@ -74,11 +72,20 @@ const TYPES = {
   getTypeParser: (oid: number, format?: string) => oid === INT8 && format !== 'binary' ? Number : pg.types.getTypeParser(oid, format as 'text')
 }
 
+interface Socket { cork (): void, uncork (): void, destroy (error?: Error): void }
+
 /** The socket under a client's connection (pg's Connection.stream, which pg's types leave out), when it has one. */
-function socketOf (client: pg.PoolClient): { cork: () => void, uncork: () => void } | undefined {
-  const stream = (client as unknown as { connection?: { stream?: { cork?: unknown, uncork?: unknown } } }).connection?.stream
-  return typeof stream?.cork === 'function' && typeof stream.uncork === 'function' ? stream as { cork: () => void, uncork: () => void } : undefined
+function socketOf (client: pg.PoolClient): Socket | undefined {
+  const stream = (client as unknown as { connection?: { stream?: Partial<Socket> } }).connection?.stream
+  return typeof stream?.cork === 'function' && typeof stream.uncork === 'function' && typeof stream.destroy === 'function' ? stream as Socket : undefined
 }
+
+/**
+ * How much longer than statement_timeout the pool waits for an answer. A server that stops answering (frozen, or cut
+ * off by a partition) never enforces its own statement_timeout: past this, the connection's socket is destroyed,
+ * which fails what waits on it ('Query read timeout': the store is unavailable) and drops the connection.
+ */
+const READ_TIMEOUT_MARGIN_MS = 1000
 
 /**
  * With `pipeline`, the pool's connections pipeline what is sent on them at once (Pipelines; pg's pipelining); with
@@ -92,8 +99,8 @@ export function createPool (options: DatabaseOptions, { pipeline = false, settin
     connectionString: options.databaseUrl,
     max: options.poolMax,
     statement_timeout: options.statementTimeoutMs,
-    // A server that stops answering (frozen, or cut off by a partition) never enforces its own statement_timeout.
-    query_timeout: options.statementTimeoutMs + 1000,
+    // No query_timeout: the pool keeps its own read timeout (`answered`); pg's kept every query's rows alive past the
+    // next minor collection (bench/README.md, "pg's promises and the garbage collector").
     // Bounds the wait for a new connection and for a free one alike.
     connectionTimeoutMillis: options.connectTimeoutMs,
     keepAlive: true,
@@ -118,31 +125,45 @@ export function createPool (options: DatabaseOptions, { pipeline = false, settin
     for (const listener of listeners) listener.connected()
   })
 
+  const readTimeoutMs = options.statementTimeoutMs + READ_TIMEOUT_MARGIN_MS
+  /** `waiting` (what was sent on `client`), with the read timeout: past it, the connection's socket is destroyed. */
+  const answered = async <T>(client: pg.PoolClient, waiting: Promise<T>): Promise<T> => {
+    const timer = setTimeout(() => { socketOf(client)?.destroy(new Error('Query read timeout')) }, readTimeoutMs)
+    try {
+      return await waiting
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
   let statements = 0
   let roundTrips = 0
-  /** One statement on `client`, not counted (run counts it; a pipeline counts its own). */
-  const send = async (client: Client, sql: Sql, values: readonly unknown[], rowMode?: 'array'): Promise<pg.QueryResult> => {
+  /** One statement queued on `client`, without the read timeout (its caller's), not counted. */
+  const queue = async (client: pg.PoolClient, sql: Sql, values: readonly unknown[], rowMode?: 'array'): Promise<pg.QueryResult> => {
     // A statement without a name (a shape whose text varies with its rows) is parsed at each call.
+    const config = { ...(sql.name === '' ? {} : { name: sql.name }), text: sql.text, values: values as unknown[], ...(rowMode === undefined ? {} : { rowMode }) }
     try {
-      return await client.query({ ...(sql.name === '' ? {} : { name: sql.name }), text: sql.text, values: values as unknown[], ...(rowMode === undefined ? {} : { rowMode }) })
+      // With a callback of the pool's own, not pg's promise: the closures pg makes for its promise (and for its
+      // query_timeout) keep each query, its rows with it, alive past the next minor collection (bench/README.md,
+      // "pg's promises and the garbage collector").
+      return await new Promise<pg.QueryResult>((resolve, reject) => {
+        client.query(config, (error: Error | undefined, result: pg.QueryResult) => { if (error === undefined || error === null) resolve(result); else reject(error) })
+      })
     } catch (error) {
       failed(error)
       throw error
     }
   }
-  const run = async (client: Client, sql: Sql, values: readonly unknown[], rowMode?: 'array'): Promise<pg.QueryResult> => {
+  /** One statement on `client` and its answer, counted. */
+  const run = async (client: pg.PoolClient, sql: Sql, values: readonly unknown[], rowMode?: 'array'): Promise<pg.QueryResult> => {
     statements++
     roundTrips++
-    return await send(client, sql, values, rowMode)
+    return await answered(client, queue(client, sql, values, rowMode))
   }
-  const queriesOn = (client: Client): Queries => ({
-    rows: async (sql, values) => (await run(client, sql, values)).rows as Row[],
-    arrays: async (sql, values) => (await run(client, sql, values, 'array')).rows as unknown[][]
-  })
   const control = async (client: pg.PoolClient, command: 'ROLLBACK'): Promise<void> => {
     statements++
     roundTrips++
-    await client.query(command)
+    await answered(client, client.query(command))
   }
   /**
    * `before` (BEGIN or nothing), the statements, and `after` (COMMIT or nothing) sent together, one round trip where
@@ -162,13 +183,13 @@ export function createPool (options: DatabaseOptions, { pipeline = false, settin
     try {
       sending = [
         ...(before === undefined ? [] : [client.query(before)]),
-        ...list.map(async ({ sql, values }) => await send(client, sql, values, rowMode)),
+        ...list.map(async ({ sql, values }) => await queue(client, sql, values, rowMode)),
         ...(after === undefined ? [] : [client.query(after)])
       ]
     } finally {
       socket?.uncork()
     }
-    const answers = await Promise.allSettled(sending)
+    const answers = await answered(client, Promise.allSettled(sending))
     const failure = answers.find((answer) => answer.status === 'rejected')
     if (failure !== undefined) throw failure.reason
     const results = answers.map((answer) => (answer as PromiseFulfilledResult<pg.QueryResult>).value)
@@ -229,7 +250,9 @@ export function createPool (options: DatabaseOptions, { pipeline = false, settin
   }
 
   return {
-    ...queriesOn(pool),
+    // A statement alone on a connection of its own, as pool.query would take one.
+    rows: async (sql, values) => await onOneConnection(async (client) => (await run(client, sql, values)).rows as Row[]),
+    arrays: async (sql, values) => await onOneConnection(async (client) => (await run(client, sql, values, 'array')).rows as unknown[][]),
     async transaction (fn, opening) {
       const client = await pool.connect()
       // After a lost connection or a read timeout the connection is mid-query or gone: it is destroyed, not reused
@@ -256,7 +279,7 @@ export function createPool (options: DatabaseOptions, { pipeline = false, settin
     // Every statement here is one network round trip (pg sends the next only once the last has answered), but for an
     // opening's, which go with BEGIN, and a pipeline's, which go together.
     counts: () => ({ statements, roundTrips }),
-    upkeep: async (sql) => (await pool.query({ name: sql.name, text: sql.text })).rows as Row[],
+    upkeep: async (sql) => await onOneConnection(async (client) => (await answered(client, queue(client, sql, []))).rows as Row[]),
     watch (listener) { listeners.push(listener) },
     end: async () => { await pool.end() }
   }
