@@ -154,11 +154,14 @@ export function createPool (options: DatabaseOptions, { pipeline = false, settin
       throw error
     }
   }
-  /** One statement on `client` and its answer, counted. */
+  /** One statement on `client` and its answer, with the read timeout, not counted (run counts it; upkeep is not counted). */
+  const send = async (client: pg.PoolClient, sql: Sql, values: readonly unknown[], rowMode?: 'array'): Promise<pg.QueryResult> =>
+    await answered(client, queue(client, sql, values, rowMode))
+  /** The same, counted. */
   const run = async (client: pg.PoolClient, sql: Sql, values: readonly unknown[], rowMode?: 'array'): Promise<pg.QueryResult> => {
     statements++
     roundTrips++
-    return await answered(client, queue(client, sql, values, rowMode))
+    return await send(client, sql, values, rowMode)
   }
   const control = async (client: pg.PoolClient, command: 'ROLLBACK'): Promise<void> => {
     statements++
@@ -279,7 +282,7 @@ export function createPool (options: DatabaseOptions, { pipeline = false, settin
     // Every statement here is one network round trip (pg sends the next only once the last has answered), but for an
     // opening's, which go with BEGIN, and a pipeline's, which go together.
     counts: () => ({ statements, roundTrips }),
-    upkeep: async (sql) => await onOneConnection(async (client) => (await answered(client, queue(client, sql, []))).rows as Row[]),
+    upkeep: async (sql) => await onOneConnection(async (client) => (await send(client, sql, [])).rows as Row[]),
     watch (listener) { listeners.push(listener) },
     end: async () => { await pool.end() }
   }
