@@ -2,12 +2,13 @@
 // one's rows in order, the first failure thrown once all have answered, the pool usable after it; in a transaction, on
 // its connection; what goes in one round trip, in one write; bigint columns as numbers. A pool's connections start with
 // the settings it is given. A connection that breaks while taken fails its transaction only; a server that stops
-// answering, a read timeout. A statement's rows do not outlive it.
+// answering, a read timeout. On a full pool a statement alone goes behind one in flight. A statement's rows do not
+// outlive it.
 import net from 'node:net'
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import t from 'tap'
-import { createPool } from '../../src/store/postgres/pool.js'
+import { createPool, type Row } from '../../src/store/postgres/pool.js'
 import { TEST_STORE, createTestDatabase } from '../helpers/database.js'
 
 if (TEST_STORE !== 'postgres') {
@@ -183,11 +184,61 @@ if (TEST_STORE !== 'postgres') {
     frozen = Number(row?.pid)
     process.kill(frozen, 'SIGSTOP')
     const started = Date.now()
-    await t.rejects(pool.arrays({ name: '', text: 'SELECT 1' }, []), /Query read timeout/, 'the pool\'s own read timeout (statement_timeout and a second)')
+    // Two at once: the second goes behind the first on the same connection, and fails with it.
+    const [first, second] = await Promise.allSettled([pool.arrays({ name: '', text: 'SELECT 1' }, []), pool.arrays({ name: '', text: 'SELECT 2' }, [])])
+    t.match(first, { status: 'rejected', reason: /Query read timeout/ }, 'the pool\'s own read timeout (statement_timeout and a second)')
+    t.match(second, { status: 'rejected', reason: /Query read timeout|terminated|not queryable/ }, 'the statement behind it fails with the connection')
     t.ok(Date.now() - started < 5000, `within the bound (${Date.now() - started} ms)`)
     process.kill(frozen, 'SIGCONT')
     frozen = 0
     t.same(await pool.arrays({ name: '', text: 'SELECT 2' }, []), [[2]], 'the next statement on a new connection')
+  })
+
+  t.test('on a full pool, a statement alone goes behind one in flight (two at most on a connection), each answered with its own rows', async (t) => {
+    const databaseUrl = await createTestDatabase(t)
+    // A connect timeout shorter than a statement: a statement that waits for the pool's one connection fails.
+    const options = { databaseUrl, poolMax: 1, statementTimeoutMs: 10_000, connectTimeoutMs: 200 }
+    const pool = createPool(options, { pipeline: true })
+    t.teardown(() => pool.end())
+    const slow = { name: 'om_test_slow', text: 'SELECT $1::int AS n, pg_backend_pid() AS pid FROM pg_sleep(0.5)' }
+    const [first, second, third] = await Promise.allSettled([pool.rows(slow, [1]), pool.rows(slow, [2]), pool.rows(slow, [3])])
+    const pidOf = (answer: PromiseSettledResult<Row[]>): unknown => answer.status === 'fulfilled' ? answer.value[0]?.pid : undefined
+    t.match(first, { status: 'fulfilled', value: [{ n: 1 }] })
+    t.match(second, { status: 'fulfilled', value: [{ n: 2 }] }, 'the second went behind the first, on its connection, instead of waiting for it')
+    t.equal(pidOf(second), pidOf(first), 'one backend answered both')
+    t.match(third, { status: 'rejected', reason: /timeout exceeded when trying to connect/ }, 'a third waits for a connection, as before')
+
+    const failing = pool.arrays({ name: '', text: 'SELECT 1 / n FROM (SELECT 0 AS n FROM pg_sleep(0.3)) AS z' }, [])
+    const behind = pool.arrays({ name: '', text: 'SELECT 3' }, [])
+    await t.rejects(failing, { code: '22012' }, 'the first fails (division by zero)')
+    t.same(await behind, [[3]], 'the one behind it answers all the same')
+    t.same(await pool.arrays(slow, [4]).then((rows) => rows[0]?.[0]), 4, 'and the connection serves the next')
+
+    // Without pipelining, a statement alone waits for a connection of its own.
+    const plain = createPool(options)
+    t.teardown(() => plain.end())
+    const [alone, waiting] = await Promise.allSettled([plain.rows(slow, [5]), plain.rows(slow, [6])])
+    t.match(alone, { status: 'fulfilled', value: [{ n: 5 }] })
+    t.match(waiting, { status: 'rejected', reason: /timeout exceeded when trying to connect/ })
+  })
+
+  t.test('statements alone that keep coming do not keep the connection from a transaction waiting for it', async (t) => {
+    // Each goes behind one in flight; after a few the connection goes back to the pool, where the transaction waits
+    // (its connect timeout shorter than the stream of statements).
+    const pool = createPool({ databaseUrl: await createTestDatabase(t), poolMax: 1, statementTimeoutMs: 10_000, connectTimeoutMs: 1000 }, { pipeline: true })
+    t.teardown(() => pool.end())
+    const nap = { name: 'om_test_nap', text: 'SELECT 1 AS n FROM pg_sleep(0.05)' }
+    const until = Date.now() + 2500
+    let answered = 0
+    const reader = async (): Promise<void> => {
+      while (Date.now() < until) { await pool.rows(nap, []); answered++ }
+    }
+    const readers = Promise.all([reader(), reader(), reader()])
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const transaction = pool.transaction(async (q) => await q.rows({ name: '', text: 'SELECT 2 AS n' }, []))
+    t.same(await transaction, [{ n: 2 }], 'the transaction had the connection within its connect timeout')
+    await readers
+    t.ok(answered > 20, `the statements alone went on (${answered})`)
   })
 
   t.test('a statement\'s rows do not outlive it: read after read, the old generation does not grow by their rows', async (t) => {

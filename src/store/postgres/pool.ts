@@ -88,11 +88,19 @@ function socketOf (client: pg.PoolClient): Socket | undefined {
 const READ_TIMEOUT_MARGIN_MS = 1000
 
 /**
+ * Statements alone on one connection (onSharedConnection): at most this many at once, pipelined, and this many in all
+ * before it goes back to the pool, where transactions and the other statements wait their turn in order.
+ */
+const STATEMENTS_ALONE_AT_ONCE = 2
+const STATEMENTS_ALONE_PER_TURN = 4
+
+/**
  * With `pipeline`, the pool's connections pipeline what is sent on them at once (Pipelines; pg's pipelining); with
  * `settings`, each connection starts with these settings of PostgreSQL's (names and values of letters, digits and _).
  */
 export function createPool (options: DatabaseOptions, { pipeline = false, settings = {} }: { pipeline?: boolean, settings?: Readonly<Record<string, string>> } = {}): Pool {
   for (const [name, value] of Object.entries(settings)) if (!/^\w+$/.test(name) || !/^\w+$/.test(value)) throw new Error(`not a setting: ${name}=${value}`)
+  const poolMax = options.poolMax
   const pool = new pg.Pool({
     pipeline,
     types: TYPES,
@@ -252,10 +260,46 @@ export function createPool (options: DatabaseOptions, { pipeline = false, settin
     }
   }
 
+  /**
+   * Connections taken for statements alone, with how many are on each. When every connection of the pool is taken, a
+   * statement alone goes behind one of these (pg's pipelining) rather than wait for a connection to come back: the
+   * connection's backend has its next statement as soon as it is done with one, instead of idling until the event loop
+   * has read the answer, released the connection and handed it to the next in pg-pool's queue. A few statements a
+   * turn, so that a connection held by statements alone still goes back to those waiting in the pool.
+   */
+  const alone: Array<{ client: Promise<pg.PoolClient>, statements: number, sent: number, unusable: boolean }> = []
+  const onSharedConnection = async <T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
+    // Every connection taken, or promised to those already waiting (pg-pool hands an idle one over on the next tick).
+    const full = pipeline && pool.totalCount >= poolMax && pool.idleCount <= pool.waitingCount
+    let lane = full
+      ? alone.find((candidate) => candidate.statements < STATEMENTS_ALONE_AT_ONCE && candidate.sent < STATEMENTS_ALONE_PER_TURN && !candidate.unusable)
+      : undefined
+    if (lane === undefined) {
+      // In the list at once, while its connection is still to come: what arrives meanwhile may go behind it.
+      lane = { client: pool.connect(), statements: 0, sent: 0, unusable: false }
+      alone.push(lane)
+    }
+    const taken = lane
+    taken.statements++
+    taken.sent++
+    try {
+      return await fn(await taken.client)
+    } catch (error) {
+      if (isUnavailable(error)) taken.unusable = true
+      throw error
+    } finally {
+      if (--taken.statements === 0) {
+        alone.splice(alone.indexOf(taken), 1)
+        // A connection that never came (the pool's connect failed) has nothing to release.
+        await taken.client.then((client) => { client.release(taken.unusable) }, () => {})
+      }
+    }
+  }
+
   return {
-    // A statement alone on a connection of its own, as pool.query would take one.
-    rows: async (sql, values) => await onOneConnection(async (client) => (await run(client, sql, values)).rows as Row[]),
-    arrays: async (sql, values) => await onOneConnection(async (client) => (await run(client, sql, values, 'array')).rows as unknown[][]),
+    // A statement alone on a connection of its own, as pool.query would take one, or behind another statement alone.
+    rows: async (sql, values) => await onSharedConnection(async (client) => (await run(client, sql, values)).rows as Row[]),
+    arrays: async (sql, values) => await onSharedConnection(async (client) => (await run(client, sql, values, 'array')).rows as unknown[][]),
     async transaction (fn, opening) {
       const client = await pool.connect()
       // After a lost connection or a read timeout the connection is mid-query or gone: it is destroyed, not reused
