@@ -88,7 +88,7 @@ function socketOf (client: pg.PoolClient): Socket | undefined {
 const READ_TIMEOUT_MARGIN_MS = 1000
 
 /**
- * Statements alone on one connection (onSharedConnection): at most this many at once, pipelined, and this many in all
+ * Statements alone on one connection (onConnection): at most this many at once, pipelined, and this many in all
  * before it goes back to the pool, where transactions and the other statements wait their turn in order.
  */
 const STATEMENTS_ALONE_AT_ONCE = 2
@@ -100,7 +100,6 @@ const STATEMENTS_ALONE_PER_TURN = 4
  */
 export function createPool (options: DatabaseOptions, { pipeline = false, settings = {} }: { pipeline?: boolean, settings?: Readonly<Record<string, string>> } = {}): Pool {
   for (const [name, value] of Object.entries(settings)) if (!/^\w+$/.test(name) || !/^\w+$/.test(value)) throw new Error(`not a setting: ${name}=${value}`)
-  const poolMax = options.poolMax
   const pool = new pg.Pool({
     pipeline,
     types: TYPES,
@@ -246,20 +245,6 @@ export function createPool (options: DatabaseOptions, { pipeline = false, settin
     return (answers[answers.length - 1]?.rows ?? []) as Row[]
   }
 
-  /** fn on a connection taken from the pool, released after it (dropped when a failure left it unusable). */
-  const onOneConnection = async <T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
-    const client = await pool.connect()
-    let unusable = false
-    try {
-      return await fn(client)
-    } catch (error) {
-      unusable = isUnavailable(error)
-      throw error
-    } finally {
-      client.release(unusable)
-    }
-  }
-
   /**
    * Connections taken for statements alone, with how many are on each. When every connection of the pool is taken, a
    * statement alone goes behind one of these (pg's pipelining) rather than wait for a connection to come back: the
@@ -268,16 +253,20 @@ export function createPool (options: DatabaseOptions, { pipeline = false, settin
    * turn, so that a connection held by statements alone still goes back to those waiting in the pool.
    */
   const alone: Array<{ client: Promise<pg.PoolClient>, statements: number, sent: number, unusable: boolean }> = []
-  const onSharedConnection = async <T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
+  /**
+   * fn on a connection taken from the pool, released after the last statement on it (dropped when a failure left it
+   * unusable); with `share`, a statement alone, which may go behind another one (above) and let others go behind it.
+   */
+  const onConnection = async <T>(fn: (client: pg.PoolClient) => Promise<T>, share = false): Promise<T> => {
     // Every connection taken, or promised to those already waiting (pg-pool hands an idle one over on the next tick).
-    const full = pipeline && pool.totalCount >= poolMax && pool.idleCount <= pool.waitingCount
+    const full = share && pipeline && pool.totalCount >= options.poolMax && pool.idleCount <= pool.waitingCount
     let lane = full
       ? alone.find((candidate) => candidate.statements < STATEMENTS_ALONE_AT_ONCE && candidate.sent < STATEMENTS_ALONE_PER_TURN && !candidate.unusable)
       : undefined
     if (lane === undefined) {
-      // In the list at once, while its connection is still to come: what arrives meanwhile may go behind it.
       lane = { client: pool.connect(), statements: 0, sent: 0, unusable: false }
-      alone.push(lane)
+      // In the list at once, while its connection is still to come: what arrives meanwhile may go behind it.
+      if (share) alone.push(lane)
     }
     const taken = lane
     taken.statements++
@@ -289,7 +278,7 @@ export function createPool (options: DatabaseOptions, { pipeline = false, settin
       throw error
     } finally {
       if (--taken.statements === 0) {
-        alone.splice(alone.indexOf(taken), 1)
+        if (share) alone.splice(alone.indexOf(taken), 1)
         // A connection that never came (the pool's connect failed) has nothing to release.
         await taken.client.then((client) => { client.release(taken.unusable) }, () => {})
       }
@@ -298,8 +287,8 @@ export function createPool (options: DatabaseOptions, { pipeline = false, settin
 
   return {
     // A statement alone on a connection of its own, as pool.query would take one, or behind another statement alone.
-    rows: async (sql, values) => await onSharedConnection(async (client) => (await run(client, sql, values)).rows as Row[]),
-    arrays: async (sql, values) => await onSharedConnection(async (client) => (await run(client, sql, values, 'array')).rows as unknown[][]),
+    rows: async (sql, values) => await onConnection(async (client) => (await run(client, sql, values)).rows as Row[], true),
+    arrays: async (sql, values) => await onConnection(async (client) => (await run(client, sql, values, 'array')).rows as unknown[][], true),
     async transaction (fn, opening) {
       const client = await pool.connect()
       // After a lost connection or a read timeout the connection is mid-query or gone: it is destroyed, not reused
@@ -321,12 +310,12 @@ export function createPool (options: DatabaseOptions, { pipeline = false, settin
       }
     },
     // On a connection of its own, for the pipeline alone (a pool's query would take one per statement).
-    pipeline: async (list) => await onOneConnection(async (client) => (await around(client, undefined, list, undefined, 'array')).map((result) => result.rows as unknown[][])),
-    pipelineRows: async (list) => await onOneConnection(async (client) => (await around(client, undefined, list, undefined)).map((result) => result.rows as Row[])),
+    pipeline: async (list) => await onConnection(async (client) => (await around(client, undefined, list, undefined, 'array')).map((result) => result.rows as unknown[][])),
+    pipelineRows: async (list) => await onConnection(async (client) => (await around(client, undefined, list, undefined)).map((result) => result.rows as Row[])),
     // Every statement here is one network round trip (pg sends the next only once the last has answered), but for an
     // opening's, which go with BEGIN, and a pipeline's, which go together.
     counts: () => ({ statements, roundTrips }),
-    upkeep: async (sql) => await onOneConnection(async (client) => (await send(client, sql, [])).rows as Row[]),
+    upkeep: async (sql) => await onConnection(async (client) => (await send(client, sql, [])).rows as Row[]),
     watch (listener) { listeners.push(listener) },
     end: async () => { await pool.end() }
   }
