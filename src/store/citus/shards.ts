@@ -67,9 +67,19 @@ const placedCount = (ids: readonly string[]): string =>
 // Each shard's access, made once (a shard's id and the ids and names of its co-located shards never change: a move
 // keeps them, a split makes new ones), with its statements made once each.
 const accessOf = new Map<string, ShardAccess>()
+const accessOfRange = new WeakMap<ShardRange, ShardAccess | null>()
 
 /** How a transaction uses the tables of this range's shards; undefined when the range does not name them all. */
 export function shardAccess (range: ShardRange): ShardAccess | undefined {
+  // Every read asks with its receiver's range: the answer for a range (a map's ranges never change) is kept.
+  const answered = accessOfRange.get(range)
+  if (answered !== undefined) return answered ?? undefined
+  const access = checkedShardAccess(range)
+  accessOfRange.set(range, access ?? null)
+  return access
+}
+
+function checkedShardAccess (range: ShardRange): ShardAccess | undefined {
   const tables = range.tables
   if (tables === undefined || DISTRIBUTED_TABLES.some((table) => tables[table] === undefined)) return undefined
   const ids = Object.values(tables).map((shard) => shard.id)
@@ -204,8 +214,12 @@ export function nodeReads (shards: readonly ShardAccess[], shardOf: (receiverUid
       // Each shard's rows: [placed, found, ordinal among its reads, ...columns] -> [ordinal in the batch, ...columns].
       if (answers.some((rows) => rows[0]?.[0] !== true)) return await distributed(sql, values)
       const indexesOf = [...parts.values()]
-      return answers.flatMap((rows, j) => rows.filter((row) => row[1] !== null)
-        .map((row) => [(indexesOf[j]?.[Number(row[2]) - 1] ?? -1) + 1, ...row.slice(3)]))
+      return answers.flatMap((rows, j) => rows.filter((row) => row[1] !== null).map((row) => {
+        // One copy a row (its columns after the ordinal), the ordinal in the batch where the shard's was.
+        const batched = row.slice(2)
+        batched[0] = (indexesOf[j]?.[Number(row[2]) - 1] ?? -1) + 1
+        return batched
+      }))
     }
   }
 }
@@ -241,6 +255,7 @@ const PLACED_SHARDS: Sql = {
 const wordedFor = new WeakMap<Sql, Sql>()
 const worded = new Map<Sql, Sql>()
 const nodeAccessOf = new Map<string, NodeAccess>()
+const nodeAccessOfList = new WeakMap<readonly ShardAccess[], NodeAccess>()
 
 /** Shard ids as numbers for their order (bigints, the same number of digits in practice; by length first to be sure). */
 const byId = (a: ShardAccess, b: ShardAccess): number => a.shardId.length - b.shardId.length || (a.shardId < b.shardId ? -1 : a.shardId > b.shardId ? 1 : 0)
@@ -248,10 +263,17 @@ const byId = (a: ShardAccess, b: ShardAccess): number => a.shardId.length - b.sh
 /** How a write transaction holds these shards of one node (made once for a set of shards); undefined for none. */
 export function nodeAccess (shards: readonly ShardAccess[]): NodeAccess | undefined {
   if (shards.length === 0) return undefined
+  // The same list again (every transaction of a node asks with the list the store made for the map: citus/store.ts)
+  // finds it without sorting and joining the ids.
+  const same = nodeAccessOfList.get(shards)
+  if (same !== undefined) return same
   const sorted = [...shards].sort(byId)
   const key = sorted.map((shard) => shard.shardId).join(',')
   const known = nodeAccessOf.get(key)
-  if (known !== undefined) return known
+  if (known !== undefined) {
+    nodeAccessOfList.set(shards, known)
+    return known
+  }
   const ofId = new Map(sorted.map((shard) => [shard.shardId, shard]))
   const ids = sorted.flatMap((shard) => shard.ids)
   const access: NodeAccess = {
@@ -309,6 +331,7 @@ export function nodeAccess (shards: readonly ShardAccess[]): NodeAccess | undefi
     }
   }
   nodeAccessOf.set(key, access)
+  nodeAccessOfList.set(shards, access)
   return access
 }
 

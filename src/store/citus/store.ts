@@ -6,7 +6,7 @@ import { createPostgresStore, type Routing } from '../postgres/store.js'
 import type { Queries } from '../postgres/pool.js'
 import type { Store } from '../types.js'
 import { citusLogLine, DISTRIBUTED_TABLES, migrateCitus } from './migrations.js'
-import { createPlacement, detectCitus } from './placement.js'
+import { createPlacement, detectCitus, type ShardRange } from './placement.js'
 import { nodeAccess, nodeReads, shardAccess, shardGone, shardReads, type ShardAccess } from './shards.js'
 import { createCitusStatements } from './transaction.js'
 
@@ -31,8 +31,18 @@ async function routeByShard (pool: Queries, migrated: boolean, options: Database
     options.log?.('warn', `could not read the Citus shard placement; groups are not formed per shard: ${error instanceof Error ? error.message : String(error)}`)
     return undefined
   }
+  // Made once for each map's ranges of a node (a map read again makes new ones), not at every transaction and read.
+  const shardsOfRanges = new WeakMap<readonly ShardRange[], ShardAccess[]>()
   /** The shards the map places on this node, as transactions and reads use their tables. */
-  const shardsOn = (node: string): ShardAccess[] => placement.rangesOn(node).flatMap((range) => shardAccess(range) ?? [])
+  const shardsOn = (node: string): ShardAccess[] => {
+    const ranges = placement.rangesOn(node)
+    let shards = shardsOfRanges.get(ranges)
+    if (shards === undefined) {
+      shards = ranges.flatMap((range) => shardAccess(range) ?? [])
+      shardsOfRanges.set(ranges, shards)
+    }
+    return shards
+  }
   return {
     // A receiver's transactions and reads go to the node that holds its shard: no hop through the coordinator, and a
     // group commits there alone (on the shard's own tables, or through Citus's local execution of the distributed
